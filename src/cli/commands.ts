@@ -1,0 +1,207 @@
+import { Command, Option } from 'commander';
+import { InputError } from '../errors.js';
+import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
+import { detectDbscanFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
+import { writeSampleRides } from '../sample/index.js';
+import type { RunRecord } from '../store/index.js';
+import { loadCliConfig, openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
+import { formatTable, Progress } from './format.js';
+
+function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0) throw new InputError(`${flag} must be a positive number, got "${value}"`);
+    return number;
+  };
+}
+
+function wholeNumber(flag: string, min: number) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < min) throw new InputError(`${flag} must be a whole number of at least ${min}, got "${value}"`);
+    return number;
+  };
+}
+
+/** Dates named by `--date D` or `--from D1 --to D2`. */
+function datesOf(options: { date?: string; from?: string; to?: string }): string[] {
+  if (options.date !== undefined) {
+    if (options.from !== undefined || options.to !== undefined) throw new InputError('give either --date or --from/--to, not both');
+    return [assertIsoDate(options.date, '--date')];
+  }
+  if (options.from === undefined || options.to === undefined) throw new InputError('give --date YYYY-MM-DD, or --from and --to');
+  return dateRange(options.from, options.to);
+}
+
+async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
+  const context = await openCliContext(options);
+  try {
+    return await work(context);
+  } finally {
+    await context.close();
+  }
+}
+
+function percent(value: number | null | undefined): string {
+  return value === null || value === undefined ? '-' : `${(value * 100).toFixed(1)}%`;
+}
+
+export const SUMMARY_HEADERS = ['date', 'rows', 'quarantined', 'outliers', 'recall', 'seconds'];
+
+export function summaryRow(summary: RidesRunSummary): (string | number)[] {
+  return [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.outliers, percent(summary.injected_anomalies?.recall), summary.seconds.toFixed(2)];
+}
+
+/** Runs the rides pipeline for each date in order with a progress display; stops at the first failure. */
+export async function runDates(context: CliContext, dates: string[]): Promise<RidesRunSummary[]> {
+  const progress = new Progress(dates.length);
+  const summaries: RidesRunSummary[] = [];
+  for (const logicalDate of dates) {
+    try {
+      const summary = await runRidesPipeline(
+        { lake: context.lake, store: context.store, onStep: (date, step) => progress.update(date, step) },
+        context.config.pipelines.rides,
+        logicalDate,
+      );
+      summaries.push(summary);
+      progress.finishItem(logicalDate, `ok: ${summary.rows_read} rows, ${summary.rows_quarantined} quarantined, ${summary.outliers} outliers (run ${summary.run_id})`);
+    } catch (error) {
+      progress.finishItem(logicalDate, 'failed');
+      throw error;
+    }
+  }
+  return summaries;
+}
+
+function runCommand(): Command {
+  return withCommonOptions(new Command('run'))
+    .description('run a pipeline for one logical date or a range of dates')
+    .argument('<pipeline>', `pipeline name (built in: ${RIDES_PIPELINE})`)
+    .option('--date <YYYY-MM-DD>', 'logical date to process')
+    .option('--from <YYYY-MM-DD>', 'first date of a range')
+    .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
+    .action(async (pipeline: string, options: CommonOptions & { date?: string; from?: string; to?: string }) => {
+      if (pipeline !== RIDES_PIPELINE) throw new InputError(`unknown pipeline "${pipeline}" (available: ${RIDES_PIPELINE})`);
+      const dates = datesOf(options);
+      await withContext(options, async (context) => {
+        const summaries = await runDates(context, dates);
+        console.log(formatTable(SUMMARY_HEADERS, summaries.map(summaryRow)));
+        console.log(`outputs: ${context.lake.url}/gold/ride_anomalies/ · run store: ${context.store.description}`);
+      });
+    });
+}
+
+function detectCommand(): Command {
+  const detect = new Command('detect').description('run a detector on a single CSV or Parquet file');
+  detect.addCommand(
+    withCommonOptions(new Command('dbscan'))
+      .description('cluster rows with DBSCAN; writes every input row plus a label column (-1 = outlier)')
+      .requiredOption('--input <file>', 'input .csv or .parquet')
+      .requiredOption('--features <columns>', 'comma-separated numeric feature columns, e.g. ride_dist_km,ride_time_min')
+      .requiredOption('--output <file>', 'output .csv or .parquet')
+      .option('--eps <number>', 'neighbourhood radius (in scaled units when --scale standard)', positiveNumber('--eps'), 0.3)
+      .option('--min-samples <n>', 'neighbours (the point included) that make a core point', wholeNumber('--min-samples', 1), 10)
+      .addOption(new Option('--scale <scaling>', 'feature scaling').choices(['standard', 'none']).default('standard'))
+      .action(async (options: { input: string; features: string; output: string; eps: number; minSamples: number; scale: 'standard' | 'none' }) => {
+        const features = options.features.split(',').map((name) => name.trim()).filter(Boolean);
+        const result = await detectDbscanFile({ ...options, features });
+        console.log(`wrote ${result.output}: ${result.rows} rows, ${result.clusters} clusters, ${result.outliers} outliers`);
+      }),
+  );
+  return detect;
+}
+
+function sampleCommand(): Command {
+  const sample = new Command('sample').description('write seeded sample data into the lake');
+  sample.addCommand(
+    withCommonOptions(new Command('rides'))
+      .description('realistic taxi rides with ~1% injected anomalies (column is_injected_anomaly)')
+      .requiredOption('--from <YYYY-MM-DD>', 'first date')
+      .requiredOption('--to <YYYY-MM-DD>', 'last date (inclusive)')
+      .option('--rides-per-day <n>', 'rides per day', wholeNumber('--rides-per-day', 1), 100_000)
+      .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 42)
+      .addOption(new Option('--format <format>', 'file format').choices(['parquet', 'csv']).default('parquet'))
+      .action(async (options: CommonOptions & { from: string; to: string; ridesPerDay: number; seed: number; format: 'parquet' | 'csv' }) => {
+        const { lake, config } = await loadCliConfig(options);
+        try {
+          const dates = dateRange(options.from, options.to);
+          const progress = new Progress(dates.length);
+          await writeSampleRides(lake, { ...options, dataset: config.pipelines.rides.dataset, onDay: (date, key) => progress.finishItem(date, key) });
+          console.log(`wrote ${dates.length} day(s) × ${options.ridesPerDay} rides to ${lake.url}`);
+        } finally {
+          await lake.close();
+        }
+      }),
+  );
+  return sample;
+}
+
+function describeRun(run: RunRecord): (string | number)[] {
+  const seconds = run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
+  return [run.id, run.pipeline, run.logicalDate, run.status, run.rowsRead ?? '-', run.rowsQuarantined ?? '-', run.outliers ?? '-', seconds];
+}
+
+function runsCommand(): Command {
+  const runs = new Command('runs').description('list and inspect recorded runs');
+  runs.addCommand(
+    withCommonOptions(new Command('list'))
+      .description('list runs, newest first (the default)')
+      .option('--pipeline <name>', 'only this pipeline')
+      .option('--limit <n>', 'at most this many', wholeNumber('--limit', 1), 20)
+      .action(async (options: CommonOptions & { pipeline?: string; limit: number }) => {
+        await withContext(options, async (context) => {
+          const records = await context.store.listRuns({ pipeline: options.pipeline, limit: options.limit });
+          if (records.length === 0) console.log('no runs yet');
+          else console.log(formatTable(['id', 'pipeline', 'date', 'status', 'rows', 'quarantined', 'outliers', 'seconds'], records.map(describeRun)));
+        });
+      }),
+    { isDefault: true },
+  );
+  runs.addCommand(
+    withCommonOptions(new Command('show'))
+      .description('show one run (full id or a unique prefix)')
+      .argument('<id>', 'run id')
+      .action(async (id: string, options: CommonOptions) => {
+        await withContext(options, async (context) => {
+          const run = await context.store.getRun(id);
+          console.log(JSON.stringify(run, null, 2));
+        });
+      }),
+  );
+  return runs;
+}
+
+const DEMO = { from: '2024-01-01', to: '2024-01-07', ridesPerDay: 100_000, seed: 42 } as const;
+
+/** The main job (`npm start`): sample lake if absent, the rides pipeline for each day, a summary. */
+function demoCommand(): Command {
+  return withCommonOptions(new Command('demo'))
+    .description(`create a sample lake if absent (${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay} rides/day) and run the rides pipeline on every day`)
+    .action(async (options: CommonOptions) => {
+      await withContext(options, async (context) => {
+        const dates = dateRange(DEMO.from, DEMO.to);
+        const dataset = context.config.pipelines.rides.dataset;
+        const missing: string[] = [];
+        for (const date of dates) if ((await context.lake.list(partitionPrefix('bronze', dataset, date))).length === 0) missing.push(date);
+        if (missing.length > 0) {
+          console.log(`creating sample rides in ${context.lake.url} for ${missing.length} day(s) × ${DEMO.ridesPerDay} rides`);
+          const progress = new Progress(missing.length);
+          for (const date of missing) {
+            await writeSampleRides(context.lake, { ...DEMO, from: date, to: date, format: 'parquet', dataset, onDay: (day, key) => progress.finishItem(day, key) });
+          }
+        }
+        console.log(`running pipeline ${RIDES_PIPELINE} on ${dates.length} day(s)`);
+        const summaries = await runDates(context, dates);
+        console.log(`\n${formatTable(SUMMARY_HEADERS, summaries.map(summaryRow))}\n`);
+        console.log(`anomalies: ${context.lake.url}/gold/ride_anomalies/date=*/anomalies.json`);
+        console.log(`summaries: ${context.lake.url}/gold/ride_clusters/date=*/summary.json`);
+        console.log(`results DB: table ride_anomalies in ${context.store.description}`);
+        console.log('next: detour runs · detour runs show <id> · detour --help');
+      });
+    });
+}
+
+/** Every subcommand of `detour`. */
+export function allCommands(): Command[] {
+  return [demoCommand(), runCommand(), detectCommand(), sampleCommand(), runsCommand()];
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { InputError, oneLine } from '../errors.js';
+import { DETOUR_VERSION } from '../version.js';
+import { allCommands } from './commands.js';
+
+/** Exit codes: 0 ok, 1 run failed, 2 bad input (arguments, config, data the run cannot proceed with). */
+function exitCodeOf(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (error instanceof InputError) return 2;
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('detour')
+    .description('anomaly-detection pipelines for mobility data')
+    .version(DETOUR_VERSION)
+    .exitOverride()
+    .showSuggestionAfterError();
+  for (const command of allCommands()) program.addCommand(command);
+  // Settings are copied to subcommands only when they are created through the parent, so apply them down the tree.
+  const configure = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(configure);
+  };
+  configure(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    const code = exitCodeOf(error);
+    // Commander has already printed its own message (usage errors, --help, --version).
+    if (!(error instanceof CommanderError)) {
+      console.error(`detour: ${oneLine(error)}`);
+      if (code === 1 && process.env.DETOUR_DEBUG) console.error(error);
+    }
+    return code;
+  }
+}
+
+process.exitCode = await main(process.argv);

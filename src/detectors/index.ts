@@ -1,0 +1,6 @@
+export { dbscan, nearestCoreDistance } from './dbscan.js';
+export type { DbscanOptions, DbscanResult } from './dbscan.js';
+export { standardScale } from './scaling.js';
+export type { StandardScaled } from './scaling.js';
+export { explainByConditionalBands } from './explain.js';
+export type { ConditionalBand, ExplainOptions } from './explain.js';

@@ -1,0 +1,188 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { Lake } from '../lake/index.js';
+
+/** File formats the engine reads and writes. */
+export type TableFormat = 'csv' | 'parquet' | 'json';
+
+/** Plain JS row: BIGINT values come back as numbers when they fit, dates and timestamps as strings. */
+export type Row = Record<string, unknown>;
+
+/**
+ * SQL engine over lake files, backed by an in-memory DuckDB. Remote objects are staged into a
+ * private temp folder that `close()` always removes.
+ */
+export interface Engine {
+  /** Runs one or more SQL statements. */
+  run(sql: string): Promise<void>;
+  /** Rows of a query as plain objects. */
+  rows<T extends Row = Row>(sql: string): Promise<T[]>;
+  /** Columns of a query by name, as plain JS arrays. */
+  columns(sql: string): Promise<Record<string, unknown[]>>;
+  /** Local paths DuckDB can open for lake objects: in place for a folder lake, staged copies otherwise. */
+  stage(lake: Lake, keys: readonly string[]): Promise<string[]>;
+  /** Writes a query's result to a lake key atomically, as Parquet (zstd), JSON lines or CSV. */
+  exportQuery(sql: string, lake: Lake, key: string, format: TableFormat): Promise<void>;
+  /** Creates (or replaces) a table from JS columns of equal length, e.g. labels computed in JS. */
+  createTable(table: string, columns: readonly TableColumn[]): Promise<void>;
+  /** A fresh path inside the engine's temp folder (the file is not created). */
+  tempPath(suffix: string): string;
+  close(): Promise<void>;
+}
+
+/** A column handed from JS to DuckDB. */
+export type TableColumn =
+  | { name: string; type: 'INTEGER'; values: ArrayLike<number> }
+  | { name: string; type: 'DOUBLE'; values: ArrayLike<number> }
+  | { name: string; type: 'VARCHAR'; values: ArrayLike<string> };
+
+/** Quotes a string as a SQL literal. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Quotes an identifier (column or table name). */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A SQL list literal of file paths, e.g. for `read_parquet([...])`. */
+export function sqlPathList(paths: readonly string[]): string {
+  return `[${paths.map(sqlString).join(', ')}]`;
+}
+
+function toPlain(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+class DuckDbEngine implements Engine {
+  /** Staged copies by lake URL and key, so a file read twice in one run is fetched once. */
+  private readonly staged = new Map<string, string>();
+
+  constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly tempDir: string,
+  ) {}
+
+  async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  async rows<T extends Row = Row>(sql: string): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS().map((row) => {
+      const plain: Row = {};
+      for (const [name, value] of Object.entries(row)) plain[name] = toPlain(value);
+      return plain as T;
+    });
+  }
+
+  async columns(sql: string): Promise<Record<string, unknown[]>> {
+    const reader = await this.connection.runAndReadAll(sql);
+    const columns = reader.getColumnsObjectJS();
+    for (const name of Object.keys(columns)) {
+      const values = columns[name];
+      if (values.some((value) => typeof value === 'bigint' || value instanceof Date)) {
+        columns[name] = values.map(toPlain) as typeof values;
+      }
+    }
+    return columns;
+  }
+
+  async stage(lake: Lake, keys: readonly string[]): Promise<string[]> {
+    return Promise.all(
+      keys.map(async (key) => {
+        const inPlace = lake.localPath(key);
+        if (inPlace !== undefined) return inPlace;
+        const cacheKey = `${lake.url}/${key}`;
+        const cached = this.staged.get(cacheKey);
+        if (cached !== undefined) return cached;
+        // Keep the object's own name (and extension) so format sniffing and messages stay meaningful.
+        const stagedPath = path.join(this.tempDir, `staged-${this.staged.size}`, path.posix.basename(key));
+        await lake.getFile(key, stagedPath);
+        this.staged.set(cacheKey, stagedPath);
+        return stagedPath;
+      }),
+    );
+  }
+
+  async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat): Promise<void> {
+    const localPath = this.tempPath(`.${format}`);
+    const options = {
+      parquet: "FORMAT parquet, COMPRESSION zstd",
+      json: 'FORMAT json',
+      csv: 'FORMAT csv, HEADER true',
+    }[format];
+    try {
+      await this.connection.run(`COPY (${sql}) TO ${sqlString(localPath)} (${options})`);
+      await lake.putFile(localPath, key);
+    } finally {
+      await rm(localPath, { force: true });
+    }
+  }
+
+  async createTable(table: string, columns: readonly TableColumn[]): Promise<void> {
+    const rowCount = columns[0]?.values.length ?? 0;
+    if (columns.some((column) => column.values.length !== rowCount)) throw new Error('createTable: columns differ in length');
+    await this.connection.run(
+      `CREATE OR REPLACE TABLE ${sqlIdentifier(table)} (${columns.map((column) => `${sqlIdentifier(column.name)} ${column.type}`).join(', ')})`,
+    );
+    const appender = await this.connection.createAppender(table);
+    try {
+      for (let row = 0; row < rowCount; row++) {
+        for (const column of columns) {
+          if (column.type === 'INTEGER') appender.appendInteger(column.values[row]);
+          else if (column.type === 'DOUBLE') appender.appendDouble(column.values[row]);
+          else appender.appendVarchar(column.values[row]);
+        }
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
+  tempPath(suffix: string): string {
+    return path.join(this.tempDir, `${randomUUID()}${suffix}`);
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.connection.closeSync();
+      this.instance.closeSync();
+    } finally {
+      await rm(this.tempDir, { recursive: true, force: true });
+    }
+  }
+}
+
+export interface EngineOptions {
+  /** DuckDB worker threads; defaults to DuckDB's own choice (all cores). */
+  threads?: number;
+  /** DuckDB memory limit, e.g. `4GB`. */
+  memoryLimit?: string;
+}
+
+/** Opens an in-memory DuckDB with its own temp folder. Always `close()` it (try/finally). */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'detour-engine-'));
+  const settings: Record<string, string> = { temp_directory: path.join(tempDir, 'spill') };
+  if (options.threads !== undefined) settings.threads = String(options.threads);
+  if (options.memoryLimit !== undefined) settings.memory_limit = options.memoryLimit;
+  try {
+    const instance = await DuckDBInstance.create(':memory:', settings);
+    return new DuckDbEngine(instance, await instance.connect(), tempDir);
+  } catch (error) {
+    await rm(tempDir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { openPgliteClient } from './pglite-client.js';
+import { openPostgresClient } from './postgres-client.js';
+import type { SqlClient } from './sql-client.js';
+import { openSqlStore } from './sql-store.js';
+import type { Store } from './store.js';
+
+export type {
+  ListRunsOptions,
+  NewRun,
+  RideAnomalyRow,
+  RunOutcome,
+  RunRecord,
+  RunStatus,
+  Store,
+} from './store.js';
+
+export interface OpenStoreOptions {
+  /** A `postgres://` or `postgresql://` URL (typically DATABASE_URL); empty or absent means PGlite. */
+  databaseUrl?: string;
+  /** detour's state folder; the embedded database lives in `<stateDir>/db`. */
+  stateDir: string;
+}
+
+/**
+ * Opens the run store and results database, migrating its schema: on the PostgreSQL server at
+ * `databaseUrl` when one is given, else on embedded PGlite in `<stateDir>/db`. Throws InputError
+ * for a bad URL, an unreachable server or an unusable folder, and TransientError while another
+ * process holds the PGlite folder. `store.description` says which database was opened.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const databaseUrl = options.databaseUrl?.trim();
+  const client: SqlClient = databaseUrl
+    ? await openPostgresClient(databaseUrl)
+    : await openPgliteClient(join(options.stateDir, 'db'));
+  try {
+    return await openSqlStore(client);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}

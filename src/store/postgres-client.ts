@@ -1,0 +1,130 @@
+import pg from 'pg';
+import { InputError, TransientError, oneLine } from '../errors.js';
+import type { SqlClient, SqlQueryable } from './sql-client.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Where a connection string points, for messages: never includes the password. */
+interface PostgresTarget {
+  /** `host:port`, the part a user checks first when the server cannot be reached. */
+  address: string;
+  /** `postgres://user@host:port/db?...` without the password. */
+  redactedUrl: string;
+}
+
+/**
+ * Opens a pool on the PostgreSQL server named by a `postgres://` or `postgresql://` URL and checks
+ * that it answers. A malformed URL, an unreachable server or a refused login is an InputError in
+ * one line naming host:port, without the password. Errors of later statements that are worth a
+ * retry (lost connection, deadlock, serialization failure, server shutting down) become
+ * TransientError; the others are passed through.
+ */
+export async function openPostgresClient(connectionString: string): Promise<SqlClient> {
+  const target = parsePostgresUrl(connectionString);
+  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // An idle connection dropped by the server emits 'error' on the pool, which would crash the
+  // process if unhandled; the pool has already discarded that connection and reconnects on demand.
+  pool.on('error', () => {});
+  const started = Date.now();
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end();
+    const reason = Date.now() - started >= CONNECT_TIMEOUT_MS ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s` : oneLine(error);
+    throw new InputError(`cannot connect to PostgreSQL at ${target.address}: ${reason}`, { cause: error });
+  }
+
+  const translate = (error: unknown): unknown => (isTransient(error) ? new TransientError(`PostgreSQL at ${target.address}: ${oneLine(error)}`, { cause: error }) : error);
+  const queryOn = (runner: pg.Pool | pg.PoolClient): SqlQueryable['query'] =>
+    async <T>(sql: string, params?: readonly unknown[]) => {
+      try {
+        // pg only reads the parameter array; the copy satisfies its mutable `any[]` signature.
+        const result = await runner.query(sql, params ? [...params] : undefined);
+        return result.rows as T[];
+      } catch (error) {
+        throw translate(error);
+      }
+    };
+
+  return {
+    description: target.redactedUrl,
+    query: queryOn(pool),
+    transaction: async (fn) => {
+      let connection: pg.PoolClient;
+      try {
+        connection = await pool.connect();
+      } catch (error) {
+        throw translate(error);
+      }
+      const tx = { query: queryOn(connection) };
+      // A connection whose ROLLBACK failed is in an unknown state: handing the error to release()
+      // destroys it instead of returning it to the pool.
+      let broken: Error | undefined;
+      try {
+        await tx.query('BEGIN');
+        const result = await fn(tx);
+        await tx.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await connection.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error;
+        }
+        throw error;
+      } finally {
+        connection.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * Validates a PostgreSQL URL and describes it without its password. Throws InputError for other
+ * schemes or unparsable URLs, quoting nothing of the URL since it may hold a password.
+ */
+export function parsePostgresUrl(connectionString: string): PostgresTarget {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new InputError('the database URL is not a valid URL; expected postgres://user@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InputError(`the database URL has scheme "${url.protocol}"; expected postgres:// or postgresql://`);
+  }
+  // An empty host means a Unix socket, given as ?host=/path or left to libpq-style defaults.
+  const host = url.hostname || url.searchParams.get('host') || 'localhost';
+  const port = url.port || url.searchParams.get('port') || '5432';
+  const redacted = new URL(url.href);
+  redacted.password = '';
+  for (const secret of ['password', 'sslpassword', 'sslkey']) {
+    if (redacted.searchParams.has(secret)) redacted.searchParams.set(secret, '***');
+  }
+  return { address: `${host}:${port}`, redactedUrl: redacted.href };
+}
+
+/** Node socket errors and SQLSTATEs after which the same statement may well succeed. */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '53300', // too_many_connections
+  '55P03', // lock_not_available
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+]);
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return TRANSIENT_CODES.has(code) || code.startsWith('08'); // 08: connection exception
+  // pg reports a connection dropped mid-query without a code.
+  return /Connection terminated/i.test(error.message);
+}

@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto';
+import { InputError, NotFoundError } from '../errors.js';
+import { migrate } from './migrations.js';
+import type { SqlClient } from './sql-client.js';
+import type { ListRunsOptions, NewRun, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
+
+/**
+ * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
+ * count), so the 65535-parameter limit never applies; batches only bound the size of one message.
+ */
+const UPSERT_BATCH_ROWS = 5_000;
+
+/** Ids hold a random part; a collision is retried with a fresh id this many times. */
+const RUN_ID_ATTEMPTS = 3;
+
+/** How many of the matching ids an ambiguous-prefix error shows. */
+const AMBIGUOUS_EXAMPLES = 3;
+
+/**
+ * Dates are selected with to_char because drivers disagree on `date` (pg makes a local-time
+ * Date, PGlite a UTC one) and `::text` would follow the session's DateStyle.
+ */
+const RUN_COLUMNS = `id, pipeline, to_char(logical_date, 'YYYY-MM-DD') AS logical_date, params, status,
+  started_at, finished_at, rows_read, rows_quarantined, outliers, error`;
+
+/** A `bigint` column as the drivers return it: number, string or BigInt. */
+type BigintValue = number | string | bigint;
+
+interface RunRow {
+  id: string;
+  pipeline: string;
+  logical_date: string;
+  params: Record<string, unknown>;
+  status: RunStatus;
+  started_at: Date;
+  finished_at: Date | null;
+  rows_read: BigintValue | null;
+  rows_quarantined: BigintValue | null;
+  outliers: BigintValue | null;
+  error: string | null;
+}
+
+interface RideAnomalyDbRow {
+  ride_id: string;
+  taxi_id: string;
+  ride_dist_km: number;
+  ride_time_min: number;
+  label: number;
+  score: number;
+  reason: string;
+  run_id: string;
+}
+
+/**
+ * Migrates the database behind `client` to the latest schema and returns a {@link Store} over it.
+ * The store owns the client: closing the store closes it.
+ */
+export async function openSqlStore(client: SqlClient): Promise<Store> {
+  await migrate(client);
+  return new SqlStore(client);
+}
+
+/** The {@link Store} in plain PostgreSQL, the same statements for every driver. */
+class SqlStore implements Store {
+  readonly description: string;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly client: SqlClient) {
+    this.description = client.description;
+  }
+
+  async startRun(run: NewRun): Promise<RunRecord> {
+    requireText(run.pipeline, 'pipeline');
+    requireIsoDate(run.logicalDate);
+    const params = toJson(run.params);
+    for (let attempt = 0; attempt < RUN_ID_ATTEMPTS; attempt++) {
+      const startedAt = new Date();
+      const rows = await this.client.query<RunRow>(
+        `INSERT INTO detour_runs (id, pipeline, logical_date, params, status, started_at)
+         VALUES ($1, $2, $3::date, $4::text::jsonb, 'running', $5)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING ${RUN_COLUMNS}`,
+        [newRunId(startedAt), run.pipeline, run.logicalDate, params, startedAt],
+      );
+      if (rows.length > 0) return toRunRecord(rows[0]);
+    }
+    throw new Error(`no unique run id after ${RUN_ID_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Only a run in status `running` can be finished; finishing it again is an InputError, since it
+   * would overwrite the recorded outcome.
+   */
+  async finishRun(id: string, outcome: RunOutcome): Promise<RunRecord> {
+    if (outcome.status !== 'succeeded' && outcome.status !== 'failed') {
+      throw new InputError(`a run finishes as succeeded or failed, not "${String(outcome.status)}"`);
+    }
+    const rows = await this.client.query<RunRow>(
+      `UPDATE detour_runs
+       SET status = $2, finished_at = $3, rows_read = $4, rows_quarantined = $5, outliers = $6, error = $7
+       WHERE id = $1 AND status = 'running'
+       RETURNING ${RUN_COLUMNS}`,
+      [
+        id,
+        outcome.status,
+        new Date(),
+        optionalCount(outcome.rowsRead, 'rowsRead'),
+        optionalCount(outcome.rowsQuarantined, 'rowsQuarantined'),
+        optionalCount(outcome.outliers, 'outliers'),
+        outcome.error ?? null,
+      ],
+    );
+    if (rows.length > 0) return toRunRecord(rows[0]);
+    const existing = await this.client.query<{ status: RunStatus }>('SELECT status FROM detour_runs WHERE id = $1', [id]);
+    if (existing.length === 0) throw new NotFoundError(`no run with id ${id}`);
+    throw new InputError(`run ${id} already finished as ${existing[0].status}`);
+  }
+
+  /** Newest first (by start time, then id); all runs unless `limit` is given. */
+  async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
+    const { pipeline, limit } = options;
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
+      throw new InputError(`limit must be a positive integer, got ${limit}`);
+    }
+    const rows = await this.client.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM detour_runs
+       WHERE $1::text IS NULL OR pipeline = $1::text
+       ORDER BY started_at DESC, id DESC
+       LIMIT $2::bigint`,
+      [pipeline ?? null, limit ?? null],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  /** An exact id wins over longer ids it prefixes; several prefix matches are an InputError. */
+  async getRun(idOrPrefix: string): Promise<RunRecord> {
+    const prefix = idOrPrefix.trim();
+    if (prefix === '') throw new InputError('a run id or prefix is required');
+    // count(*) OVER () is computed before LIMIT: the total number of matches, next to a few of them.
+    const rows = await this.client.query<RunRow & { matches: BigintValue }>(
+      `SELECT ${RUN_COLUMNS}, count(*) OVER () AS matches FROM detour_runs
+       WHERE starts_with(id, $1)
+       ORDER BY id = $1 DESC, started_at DESC, id DESC
+       LIMIT ${AMBIGUOUS_EXAMPLES}`,
+      [prefix],
+    );
+    if (rows.length === 0) throw new NotFoundError(`no run with id or prefix "${prefix}"`);
+    const matches = Number(rows[0].matches);
+    if (rows[0].id === prefix || matches === 1) return toRunRecord(rows[0]);
+    const shown = rows.map((row) => row.id).join(', ');
+    throw new InputError(
+      `run id prefix "${prefix}" is ambiguous: it matches ${matches} runs (${shown}${matches > rows.length ? ', ...' : ''}); give more characters`,
+    );
+  }
+
+  /**
+   * Upserts in batches, then deletes the date's rows missing from `rows`, all in one transaction:
+   * readers see the old set or the new one. Ride ids must be unique within `rows`.
+   */
+  async replaceRideAnomalies(logicalDate: string, runId: string, rows: RideAnomalyRow[]): Promise<void> {
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    const rideIds = uniqueRideIds(rows);
+    await this.client.transaction(async (tx) => {
+      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
+        const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
+        await tx.query(
+          `INSERT INTO ride_anomalies
+             (logical_date, ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason, run_id, updated_at)
+           SELECT $1::date, r.ride_id, r.taxi_id, r.ride_dist_km, r.ride_time_min, r.label, r.score, r.reason, $2, now()
+           FROM unnest($3::text[], $4::text[], $5::double precision[], $6::double precision[],
+                       $7::integer[], $8::double precision[], $9::text[])
+             AS r(ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason)
+           ON CONFLICT (logical_date, ride_id) DO UPDATE SET
+             taxi_id = EXCLUDED.taxi_id,
+             ride_dist_km = EXCLUDED.ride_dist_km,
+             ride_time_min = EXCLUDED.ride_time_min,
+             label = EXCLUDED.label,
+             score = EXCLUDED.score,
+             reason = EXCLUDED.reason,
+             run_id = EXCLUDED.run_id,
+             updated_at = EXCLUDED.updated_at`,
+          [
+            logicalDate,
+            runId,
+            batch.map((row) => row.rideId),
+            batch.map((row) => row.taxiId),
+            batch.map((row) => row.rideDistKm),
+            batch.map((row) => row.rideTimeMin),
+            batch.map((row) => row.label),
+            batch.map((row) => row.score),
+            batch.map((row) => row.reason),
+          ],
+        );
+      }
+      // An anti-join against the new ids: a hash join whatever the size, where `<> ALL($2)` would
+      // compare every row with every id on servers older than PostgreSQL 15.
+      await tx.query(
+        `DELETE FROM ride_anomalies AS a
+         WHERE a.logical_date = $1::date
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(ride_id) WHERE kept.ride_id = a.ride_id)`,
+        [logicalDate, rideIds],
+      );
+    });
+  }
+
+  /** Sorted by ride id in byte order (COLLATE "C"), so that both drivers and JS sort agree. */
+  async listRideAnomalies(logicalDate: string): Promise<(RideAnomalyRow & { runId: string })[]> {
+    requireIsoDate(logicalDate);
+    const rows = await this.client.query<RideAnomalyDbRow>(
+      `SELECT ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason, run_id
+       FROM ride_anomalies
+       WHERE logical_date = $1::date
+       ORDER BY ride_id COLLATE "C"`,
+      [logicalDate],
+    );
+    return rows.map((row) => ({
+      rideId: row.ride_id,
+      taxiId: row.taxi_id,
+      rideDistKm: row.ride_dist_km,
+      rideTimeMin: row.ride_time_min,
+      label: row.label,
+      score: row.score,
+      reason: row.reason,
+      runId: row.run_id,
+    }));
+  }
+
+  /** Idempotent: later calls wait for the first one. */
+  close(): Promise<void> {
+    this.closing ??= this.client.close();
+    return this.closing;
+  }
+}
+
+/**
+ * A time-sortable id short enough to type: `20240101T120000Z-ab12cd`, the UTC start second then
+ * 24 random bits. Ids of the same second do not sort by start time; listRuns orders by start time.
+ */
+function newRunId(startedAt: Date): string {
+  const second = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return `${second}-${randomBytes(3).toString('hex')}`;
+}
+
+function toRunRecord(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    pipeline: row.pipeline,
+    logicalDate: row.logical_date,
+    params: row.params,
+    status: row.status,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    rowsRead: countOrNull(row.rows_read),
+    rowsQuarantined: countOrNull(row.rows_quarantined),
+    outliers: countOrNull(row.outliers),
+    error: row.error,
+  };
+}
+
+function countOrNull(value: BigintValue | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+function optionalCount(value: number | undefined, name: string): number | null {
+  if (value === undefined) return null;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InputError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}
+
+function requireText(value: string, name: string): void {
+  if (typeof value !== 'string' || value.trim() === '') throw new InputError(`${name} must be a non-empty string`);
+}
+
+/** A real calendar date in YYYY-MM-DD form, checked here so that a typo is an InputError, not a SQL error. */
+function requireIsoDate(value: string): void {
+  // JS rolls 2024-02-30 over to March, so the date must survive a round trip unchanged.
+  const parsed = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
+  const valid = !Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(value);
+  if (!valid) throw new InputError(`logical date must be a date as YYYY-MM-DD, got "${value}"`);
+}
+
+/** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */
+function toJson(params: Record<string, unknown>): string {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new InputError('run params must be an object');
+  }
+  try {
+    return JSON.stringify(params);
+  } catch (error) {
+    throw new InputError(`run params are not serialisable as JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The ride ids of `rows`, which must be unique: ON CONFLICT cannot update one row twice in a
+ * statement, and which duplicate should win is the caller's decision.
+ */
+function uniqueRideIds(rows: RideAnomalyRow[]): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) {
+    if (seen.has(row.rideId)) throw new InputError(`ride id ${row.rideId} appears twice among the anomalies to publish`);
+    seen.add(row.rideId);
+  }
+  return [...seen];
+}

@@ -1,0 +1,361 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError, NotFoundError, TransientError } from '../../src/errors.js';
+import { openStore, type OpenStoreOptions, type RideAnomalyRow, type Store } from '../../src/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+
+/** How to get a fresh, empty database for one adapter, and how to throw it away. */
+interface Adapter {
+  name: string;
+  prepare(): Promise<{ options: OpenStoreOptions; cleanup(): Promise<void> }>;
+}
+
+const adapters: Adapter[] = [
+  {
+    name: 'pglite',
+    prepare: async () => {
+      const stateDir = await mkdtemp(join(tmpdir(), 'detour-store-'));
+      return { options: { stateDir }, cleanup: () => rm(stateDir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'postgres',
+    prepare: async () => {
+      const database = await createTestDatabase();
+      // stateDir must be ignored when a database URL is given; a missing folder proves it.
+      return { options: { databaseUrl: database.url, stateDir: '/nonexistent/detour' }, cleanup: () => database.drop() };
+    },
+  },
+];
+
+function ride(index: number, overrides: Partial<RideAnomalyRow> = {}): RideAnomalyRow {
+  return {
+    rideId: `ride-${String(index).padStart(6, '0')}`,
+    taxiId: `taxi-${index % 97}`,
+    rideDistKm: 1.5 + index / 1000,
+    rideTimeMin: 7.25 + index / 100,
+    label: index % 2 === 0 ? 1 : -1,
+    score: index / 3,
+    reason: `speed ${index} km/h`,
+    ...overrides,
+  };
+}
+
+function rides(count: number): RideAnomalyRow[] {
+  return Array.from({ length: count }, (_, index) => ride(index));
+}
+
+/** What listRideAnomalies should return for `rows` published by `runId`. */
+function published(rows: RideAnomalyRow[], runId: string): (RideAnomalyRow & { runId: string })[] {
+  return rows.map((row) => ({ ...row, runId })).sort((a, b) => (a.rideId < b.rideId ? -1 : a.rideId > b.rideId ? 1 : 0));
+}
+
+describe.each(adapters)('Store on $name', (adapter) => {
+  let store: Store;
+  let cleanup: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const prepared = await adapter.prepare();
+    cleanup = prepared.cleanup;
+    store = await openStore(prepared.options);
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await cleanup();
+  });
+
+  it('describes where it stores data', () => {
+    expect(store.description).toMatch(adapter.name === 'pglite' ? /^pglite:.*db$/ : /^postgres:\/\/postgres@127\.0\.0\.1:5432\/detour_test_/);
+  });
+
+  describe('runs', () => {
+    it('starts a run as running with a time-sortable id and round-trips its params', async () => {
+      const params = { detector: 'speed', threshold: 3.5, tags: ['a', 'b'], nested: { on: true, none: null } };
+      const before = Date.now();
+      const run = await store.startRun({ pipeline: 'p-start', logicalDate: '2024-01-31', params });
+
+      expect(run.id).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+      expect(run).toMatchObject({
+        pipeline: 'p-start',
+        logicalDate: '2024-01-31',
+        params,
+        status: 'running',
+        finishedAt: null,
+        rowsRead: null,
+        rowsQuarantined: null,
+        outliers: null,
+        error: null,
+      });
+      expect(run.startedAt).toBeInstanceOf(Date);
+      expect(run.startedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(await store.getRun(run.id)).toEqual(run);
+    });
+
+    it('finishes a run with its counts as numbers', async () => {
+      const run = await store.startRun({ pipeline: 'p-finish', logicalDate: '2024-02-29', params: {} });
+      const finished = await store.finishRun(run.id, {
+        status: 'succeeded',
+        rowsRead: 3_000_000_000,
+        rowsQuarantined: 12,
+        outliers: 0,
+      });
+
+      expect(finished).toMatchObject({ id: run.id, status: 'succeeded', rowsRead: 3_000_000_000, rowsQuarantined: 12, outliers: 0, error: null });
+      expect(finished.finishedAt).toBeInstanceOf(Date);
+      expect(finished.finishedAt!.getTime()).toBeGreaterThanOrEqual(run.startedAt.getTime());
+      expect(await store.getRun(run.id)).toEqual(finished);
+    });
+
+    it('records a failed run with its error and no counts', async () => {
+      const run = await store.startRun({ pipeline: 'p-fail', logicalDate: '2024-03-01', params: {} });
+      const failed = await store.finishRun(run.id, { status: 'failed', error: 'lake object missing: bronze/x.csv' });
+
+      expect(failed).toMatchObject({ status: 'failed', error: 'lake object missing: bronze/x.csv', rowsRead: null, outliers: null });
+      expect((await store.getRun(run.id)).status).toBe('failed');
+    });
+
+    it('refuses to finish a run twice or an unknown run', async () => {
+      const run = await store.startRun({ pipeline: 'p-twice', logicalDate: '2024-03-02', params: {} });
+      await store.finishRun(run.id, { status: 'succeeded' });
+
+      await expect(store.finishRun(run.id, { status: 'failed', error: 'late' })).rejects.toThrow(/already finished as succeeded/);
+      await expect(store.finishRun('20990101T000000Z-000000', { status: 'succeeded' })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lists runs newest first, filtered by pipeline and limited', async () => {
+      const ids: string[] = [];
+      for (const logicalDate of ['2024-04-01', '2024-04-02', '2024-04-03']) {
+        ids.push((await store.startRun({ pipeline: 'p-list', logicalDate, params: {} })).id);
+        await sleep(5); // distinct start times, so that the order is by time and not by chance
+      }
+      await store.startRun({ pipeline: 'p-list-other', logicalDate: '2024-04-04', params: {} });
+
+      const listed = await store.listRuns({ pipeline: 'p-list' });
+      expect(listed.map((run) => run.id)).toEqual([...ids].reverse());
+      expect(listed.map((run) => run.logicalDate)).toEqual(['2024-04-03', '2024-04-02', '2024-04-01']);
+
+      expect((await store.listRuns({ pipeline: 'p-list', limit: 2 })).map((run) => run.id)).toEqual([ids[2], ids[1]]);
+
+      const all = await store.listRuns();
+      expect(all.map((run) => run.pipeline)).toContain('p-list-other');
+      const startTimes = all.map((run) => run.startedAt.getTime());
+      expect(startTimes).toEqual([...startTimes].sort((a, b) => b - a));
+
+      expect(await store.listRuns({ pipeline: 'p-no-such-pipeline' })).toEqual([]);
+      await expect(store.listRuns({ limit: 0 })).rejects.toBeInstanceOf(InputError);
+    });
+
+    it('finds a run by unique prefix and reports ambiguous or unknown ones', async () => {
+      const run = await store.startRun({ pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
+      await store.startRun({ pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
+
+      // The random suffix makes the id minus its last character unique in practice.
+      expect((await store.getRun(run.id.slice(0, -1))).id).toBe(run.id);
+      expect((await store.getRun(` ${run.id} `)).id).toBe(run.id);
+
+      const total = (await store.listRuns()).length;
+      const ambiguous = store.getRun('2');
+      await expect(ambiguous).rejects.toBeInstanceOf(InputError);
+      await expect(ambiguous).rejects.not.toBeInstanceOf(NotFoundError);
+      await expect(ambiguous).rejects.toThrow(new RegExp(`ambiguous: it matches ${total} runs`));
+
+      await expect(store.getRun('1999')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.getRun('  ')).rejects.toBeInstanceOf(InputError);
+    });
+
+    it('rejects a malformed run as an InputError before touching the database', async () => {
+      await expect(store.startRun({ pipeline: 'p-bad', logicalDate: '2024-02-30', params: {} })).rejects.toThrow(/YYYY-MM-DD/);
+      await expect(store.startRun({ pipeline: 'p-bad', logicalDate: '01/02/2024', params: {} })).rejects.toBeInstanceOf(InputError);
+      await expect(store.startRun({ pipeline: '', logicalDate: '2024-01-01', params: {} })).rejects.toBeInstanceOf(InputError);
+      const started = await store.startRun({ pipeline: 'p-bad', logicalDate: '2024-01-01', params: {} });
+      await expect(store.finishRun(started.id, { status: 'succeeded', rowsRead: -1 })).rejects.toBeInstanceOf(InputError);
+    });
+  });
+
+  describe('ride anomalies', () => {
+    it('publishes rows and is idempotent when the same rows are published again', async () => {
+      const rows = [ride(3), ride(1), ride(2, { reason: `quote ' and "double" {braces}, backslash \\` })];
+      await store.replaceRideAnomalies('2024-06-01', 'run-a', rows);
+      const first = await store.listRideAnomalies('2024-06-01');
+      expect(first).toEqual(published(rows, 'run-a'));
+
+      await store.replaceRideAnomalies('2024-06-01', 'run-a', rows);
+      expect(await store.listRideAnomalies('2024-06-01')).toEqual(first);
+    });
+
+    it('replaces a changed set: removed rides deleted, changed ones updated, new ones added', async () => {
+      await store.replaceRideAnomalies('2024-06-02', 'run-a', [ride(1), ride(2), ride(3)]);
+      const next = [ride(2, { score: 99.5, label: -1, reason: 'rescored' }), ride(3), ride(4)];
+      await store.replaceRideAnomalies('2024-06-02', 'run-b', next);
+
+      expect(await store.listRideAnomalies('2024-06-02')).toEqual(published(next, 'run-b'));
+    });
+
+    it('leaves rows of other dates untouched', async () => {
+      await store.replaceRideAnomalies('2024-06-03', 'run-a', [ride(1), ride(2)]);
+      await store.replaceRideAnomalies('2024-06-04', 'run-a', [ride(1), ride(5)]);
+      await store.replaceRideAnomalies('2024-06-04', 'run-b', [ride(7)]);
+      await store.replaceRideAnomalies('2024-06-05', 'run-c', []);
+
+      expect(await store.listRideAnomalies('2024-06-03')).toEqual(published([ride(1), ride(2)], 'run-a'));
+      expect(await store.listRideAnomalies('2024-06-04')).toEqual(published([ride(7)], 'run-b'));
+      expect(await store.listRideAnomalies('2024-06-05')).toEqual([]);
+    });
+
+    it('publishing no rows clears the date', async () => {
+      await store.replaceRideAnomalies('2024-06-06', 'run-a', [ride(1), ride(2)]);
+      await store.replaceRideAnomalies('2024-06-06', 'run-b', []);
+      expect(await store.listRideAnomalies('2024-06-06')).toEqual([]);
+    });
+
+    it('publishes 20k rows in batches and replaces them with an overlapping set', async () => {
+      const rows = rides(20_000);
+      await store.replaceRideAnomalies('2024-06-07', 'run-big', rows);
+      const listed = await store.listRideAnomalies('2024-06-07');
+      expect(listed).toHaveLength(20_000);
+      expect(listed[12_345]).toEqual({ ...ride(12_345), runId: 'run-big' });
+
+      const shifted = rides(25_000).slice(5_000);
+      await store.replaceRideAnomalies('2024-06-07', 'run-big-2', shifted);
+      const relisted = await store.listRideAnomalies('2024-06-07');
+      expect(relisted).toHaveLength(20_000);
+      expect(relisted[0]).toEqual({ ...ride(5_000), runId: 'run-big-2' });
+      expect(relisted.at(-1)).toEqual({ ...ride(24_999), runId: 'run-big-2' });
+    });
+
+    it('changes nothing when publishing fails part-way through', async () => {
+      const before = [ride(1), ride(2)];
+      await store.replaceRideAnomalies('2024-06-08', 'run-a', before);
+      // The bad label sits in the second batch, after the first batch has been upserted.
+      const failing = rides(6_000);
+      failing[5_999] = ride(5_999, { label: 1.5 });
+
+      await expect(store.replaceRideAnomalies('2024-06-08', 'run-b', failing)).rejects.toThrow(/invalid input syntax for type integer/);
+      expect(await store.listRideAnomalies('2024-06-08')).toEqual(published(before, 'run-a'));
+    });
+
+    it('rejects duplicate ride ids and a malformed date', async () => {
+      await expect(store.replaceRideAnomalies('2024-06-09', 'run-a', [ride(1), ride(1)])).rejects.toThrow(/ride-000001 appears twice/);
+      await expect(store.replaceRideAnomalies('2024-6-9', 'run-a', [])).rejects.toBeInstanceOf(InputError);
+    });
+  });
+});
+
+describe('Store on pglite: one folder, one process', () => {
+  let stateDir: string;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'detour-store-'));
+  });
+
+  afterAll(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('keeps data when the folder is reopened, and creates missing parent folders', async () => {
+    const nested = join(stateDir, 'deep', 'state');
+    const first = await openStore({ stateDir: nested });
+    const run = await first.startRun({ pipeline: 'p-reopen', logicalDate: '2024-07-01', params: { k: 1 } });
+    await first.replaceRideAnomalies('2024-07-01', run.id, [ride(1)]);
+    await first.close();
+
+    const second = await openStore({ stateDir: nested });
+    try {
+      expect(await second.getRun(run.id)).toEqual(run);
+      expect(await second.listRideAnomalies('2024-07-01')).toEqual(published([ride(1)], run.id));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a second open of a folder in use, and allows it once closed', async () => {
+    const first = await openStore({ stateDir });
+    try {
+      const second = openStore({ stateDir });
+      await expect(second).rejects.toBeInstanceOf(TransientError);
+      await expect(second).rejects.toThrow(/in use by this process/);
+    } finally {
+      await first.close();
+    }
+    const reopened = await openStore({ stateDir });
+    await reopened.close();
+  });
+
+  it('refuses a folder locked by another live process and takes over a stale lock', async () => {
+    const lockPath = `${join(stateDir, 'db')}.lock`;
+    // The parent process (vitest) is alive and is not this process: it stands in for another opener.
+    await writeFile(lockPath, JSON.stringify({ pid: process.ppid, host: hostname(), since: '2024-01-01T00:00:00Z' }));
+    await expect(openStore({ stateDir })).rejects.toThrow(new RegExp(`in use by process ${process.ppid} on `));
+
+    // A pid far above any pid_max stands for a process that has exited.
+    await writeFile(lockPath, JSON.stringify({ pid: 2 ** 30, host: hostname(), since: '2024-01-01T00:00:00Z' }));
+    const store = await openStore({ stateDir });
+    await store.close();
+  });
+});
+
+describe('Store on postgres: shared server', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('migrates once when two processes open a fresh database at the same time', async () => {
+    const stores = await Promise.all([
+      openStore({ databaseUrl: database.url, stateDir: '/nonexistent' }),
+      openStore({ databaseUrl: database.url, stateDir: '/nonexistent' }),
+    ]);
+    try {
+      const run = await stores[0].startRun({ pipeline: 'p-shared', logicalDate: '2024-08-01', params: {} });
+      expect((await stores[1].getRun(run.id)).id).toBe(run.id);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version');
+      expect(rows).toEqual([{ version: 1 }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('never shows the password in its description', async () => {
+    const url = new URL(database.url);
+    url.password = 'hunter2'; // trust auth accepts any password
+    const store = await openStore({ databaseUrl: url.href, stateDir: '/nonexistent' });
+    try {
+      expect(store.description).not.toContain('hunter2');
+      expect(store.description).toContain(`127.0.0.1:5432/${database.name}`);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('openStore with a bad database URL', () => {
+  it.each([
+    ['an unreachable server', 'postgres://detour:hunter2@127.0.0.1:1/detour', /^cannot connect to PostgreSQL at 127\.0\.0\.1:1: .*ECONNREFUSED/],
+    ['an unknown database', 'postgresql://postgres:hunter2@127.0.0.1:5432/detour_no_such_db', /^cannot connect to PostgreSQL at 127\.0\.0\.1:5432: database "detour_no_such_db" does not exist$/],
+    ['another scheme', 'mysql://detour:hunter2@127.0.0.1:3306/detour', /expected postgres:\/\/ or postgresql:\/\//],
+    ['no URL at all', 'hunter2 is not a url', /not a valid URL/],
+  ])('fails on %s with one line, without the password', async (_case, databaseUrl, message) => {
+    const error: unknown = await openStore({ databaseUrl, stateDir: '/nonexistent' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InputError);
+    const text = (error as Error).message;
+    expect(text).toMatch(message);
+    expect(text).not.toContain('\n');
+    expect(text).not.toContain('hunter2');
+  });
+});
