@@ -193,6 +193,17 @@ function demoCommand(): Command {
         console.log(`running pipeline ${RIDES_PIPELINE} on ${dates.length} day(s)`);
         const summaries = await runDates(context, dates);
         console.log(`\n${formatTable(SUMMARY_HEADERS, summaries.map(summaryRow))}\n`);
+        const recallByKind = new Map<string, { total: number; flagged: number }>();
+        for (const summary of summaries) {
+          for (const [kind, counts] of Object.entries(summary.injected_anomalies?.by_kind ?? {})) {
+            const week = recallByKind.get(kind) ?? { total: 0, flagged: 0 };
+            recallByKind.set(kind, { total: week.total + counts.total, flagged: week.flagged + counts.flagged });
+          }
+        }
+        if (recallByKind.size > 0) {
+          const parts = [...recallByKind].map(([kind, counts]) => `${kind} ${percent(counts.flagged / counts.total)} of ${counts.total}`);
+          console.log(`recall by injected kind: ${parts.join(' · ')}`);
+        }
         console.log(`anomalies: ${context.lake.url}/gold/ride_anomalies/date=*/anomalies.json`);
         console.log(`summaries: ${context.lake.url}/gold/ride_clusters/date=*/summary.json`);
         console.log(`results DB: table ride_anomalies in ${context.store.description}`);

@@ -807,34 +807,42 @@ function buildKdTree(coords: Float64Array, dims: number, count: number): KdTree 
     stackRanges: new Int32Array(3 * (depth + 2)),
     stackBounds: new Float64Array(depth + 2),
   };
-  if (count > 0) splitNode(tree, 1, 0, count);
+  if (count === 0) return tree;
+  const box = new Float64Array(2 * dims).fill(Infinity);
+  for (let k = 0; k < dims; k++) box[dims + k] = -Infinity;
+  for (let point = 0; point < count; point++) {
+    for (let k = 0; k < dims; k++) {
+      const value = coords[point * dims + k];
+      if (value < box[k]) box[k] = value;
+      if (value > box[dims + k]) box[dims + k] = value;
+    }
+  }
+  splitNode(tree, 1, 0, count, box);
   return tree;
 }
 
-function splitNode(tree: KdTree, node: number, low: number, high: number): void {
+/**
+ * Splits a node at the median of the widest side of its box; `box` (lows then highs) bounds the
+ * node's points and is narrowed in place for each child, then restored.
+ */
+function splitNode(tree: KdTree, node: number, low: number, high: number, box: Float64Array): void {
   if (high - low <= KD_LEAF_SIZE) return;
   const { dims, coords } = tree;
   let axis = 0;
-  let widest = -1;
-  for (let k = 0; k < dims; k++) {
-    let min = Infinity;
-    let max = -Infinity;
-    for (let point = low; point < high; point++) {
-      const value = coords[point * dims + k];
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
-    if (max - min > widest) {
-      widest = max - min;
-      axis = k;
-    }
-  }
+  for (let k = 1; k < dims; k++) if (box[dims + k] - box[k] > box[dims + axis] - box[axis]) axis = k;
   const middle = (low + high) >>> 1;
   selectNth(coords, dims, axis, low, high - 1, middle);
+  const split = coords[middle * dims + axis];
   tree.splitAxis[node] = axis;
-  tree.splitValue[node] = coords[middle * dims + axis];
-  splitNode(tree, 2 * node, low, middle);
-  splitNode(tree, 2 * node + 1, middle, high);
+  tree.splitValue[node] = split;
+  const boxLow = box[axis];
+  const boxHigh = box[dims + axis];
+  box[dims + axis] = split;
+  splitNode(tree, 2 * node, low, middle, box);
+  box[dims + axis] = boxHigh;
+  box[axis] = split;
+  splitNode(tree, 2 * node + 1, middle, high, box);
+  box[axis] = boxLow;
 }
 
 /** Quickselect (Hoare partition): puts the nth point by `axis` at n, smaller-or-equal before, larger-or-equal after. */

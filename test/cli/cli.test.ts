@@ -1,0 +1,122 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const mainScript = path.join(projectRoot, 'src/cli/main.ts');
+// tsx's loader by absolute URL, since the CLI runs in temp folders with no node_modules.
+const tsxLoader = pathToFileURL(path.join(projectRoot, 'node_modules/tsx/dist/loader.mjs')).href;
+const fixture = (name: string) => path.join(projectRoot, 'test/fixtures', name);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (TypeScript source through tsx) in `cwd`. */
+async function detour(cwd: string, ...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, mainScript, ...args], {
+      cwd,
+      env: { ...process.env, DATABASE_URL: '' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+function parseCsv(text: string): Record<string, string>[] {
+  const [header, ...lines] = text.trim().split('\n');
+  const names = header.split(',');
+  return lines.map((line) => Object.fromEntries(line.split(',').map((value, i) => [names[i], value])));
+}
+
+describe('detour CLI', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-cli-'));
+  });
+
+  it('lists its commands', async () => {
+    const result = await detour(cwd, '--help');
+    expect(result.code).toBe(0);
+    for (const command of ['demo', 'run', 'detect', 'sample', 'runs']) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('detect dbscan labels every row like scikit-learn', async () => {
+    const output = path.join(cwd, 'labelled.csv');
+    const result = await detour(cwd, 'detect', 'dbscan', '--input', fixture('dbscan_2d_small.csv'), '--features', 'x,y', '--eps', '0.5', '--min-samples', '10', '--scale', 'none', '--output', output);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^wrote .*labelled\.csv: 2000 rows, \d+ clusters, \d+ outliers$/m);
+    const rows = parseCsv(await readFile(output, 'utf8'));
+    const input = parseCsv(await readFile(fixture('dbscan_2d_small.csv'), 'utf8'));
+    expect(rows).toHaveLength(input.length);
+    expect(Object.keys(rows[0])).toEqual([...Object.keys(input[0]), 'label']);
+    rows.forEach((row, i) => {
+      expect(row.x).toBe(input[i].x);
+      expect(row.label).toBe(input[i].sklearn_label);
+    });
+  });
+
+  it.each([
+    ['a missing input file', ['--input', 'nope.csv', '--features', 'x,y', '--output', 'o.csv'], /^detour: --input nope\.csv: file not found$/],
+    ['a missing column', ['--input', '@small', '--features', 'x,z', '--output', 'o.csv'], /^detour: --input .*dbscan_2d_small\.csv: no column z \(columns: x, y, sklearn_label, is_core, is_ambiguous_border\)$/],
+    ['a non-numeric value', ['--input', '@bad', '--features', 'a,b', '--output', 'o.csv'], /^detour: --input .*bad\.csv: row 2: b is not a finite number \("oops"\)$/],
+    ['a bad --eps', ['--input', '@small', '--features', 'x,y', '--eps', '-1', '--output', 'o.csv'], /--eps must be a positive number, got "-1"/],
+    ['an unknown output format', ['--input', '@small', '--features', 'x,y', '--output', 'o.xlsx'], /^detour: --output o\.xlsx: expected a \.csv or \.parquet file$/],
+  ])('detect dbscan exits 2 with one line for %s', async (_, args, message) => {
+    await writeFile(path.join(cwd, 'bad.csv'), 'a,b\n1,2\n3,oops\n');
+    const resolved = args.map((arg) => (arg === '@small' ? fixture('dbscan_2d_small.csv') : arg === '@bad' ? path.join(cwd, 'bad.csv') : arg));
+    const result = await detour(cwd, 'detect', 'dbscan', ...resolved);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(message);
+  });
+
+  it('samples, runs a day, and lists and shows the run', async () => {
+    const lake = path.join(cwd, 'my-lake');
+    const sample = await detour(cwd, 'sample', 'rides', '--from', '2024-02-01', '--to', '2024-02-02', '--rides-per-day', '3000', '--format', 'csv', '--lake', lake);
+    expect(sample.code).toBe(0);
+    expect(sample.stdout).toContain('wrote 2 day(s) × 3000 rides');
+
+    const run = await detour(cwd, 'run', 'rides', '--date', '2024-02-02', '--lake', lake);
+    expect(run.stderr).toMatch(/\[1\/1\] 2024-02-02 ok: 3000 rows, 0 quarantined, \d+ outliers \(run (\S+)\)/);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+/m);
+    const runId = /\(run (\S+)\)/.exec(run.stderr)?.[1] as string;
+    const anomalies = JSON.parse(await readFile(path.join(lake, 'gold/ride_anomalies/date=2024-02-02/anomalies.json'), 'utf8')) as unknown[];
+    expect(anomalies.length).toBeGreaterThan(0);
+
+    const list = await detour(cwd, 'runs', '--lake', lake);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(runId);
+    const show = await detour(cwd, 'runs', 'show', runId.slice(0, 20), '--lake', lake);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: runId, pipeline: 'rides', logicalDate: '2024-02-02', status: 'succeeded', rowsRead: 3000 });
+    const missing = await detour(cwd, 'runs', 'show', 'no-such-run');
+    expect(missing.code).toBe(2);
+  });
+
+  it.each([
+    ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],
+    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides\)$/],
+    ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
+    ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
+    ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:3: pipelines\.rides\.dbscan\.epsilon: Unrecognized key: "epsilon"$/],
+    ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /unknown option '--dat'\n\(Did you mean --date\?\)/],
+  ])('run exits 2 on %s', async (_, args, message) => {
+    await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dbscan: { epsilon: 1 }\n');
+    const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg)));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
