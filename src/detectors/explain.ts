@@ -93,8 +93,10 @@ export function explainByConditionalBands(
   const inliers = new Int32Array(inlierCount);
   for (let i = 0, k = 0; i < labels.length; i++) if (labels[i] >= 0) inliers[k++] = i;
   const featureCount = columns.length;
+  // One feature has nothing to condition on: a single bin gives the unconditional band.
+  const binCount = featureCount === 1 ? 1 : (options.bins ?? 50);
   const stats = columns.map((target, feature) =>
-    inlierCount === 0 ? undefined : binnedStats(target, columns[(feature + 1) % featureCount], inliers, options.bins ?? 50),
+    inlierCount === 0 ? undefined : binnedStats(target, columns[(feature + 1) % featureCount], inliers, binCount),
   );
   const explanations: ConditionalBand[] = [];
   for (let q = 0; q < queryIndices.length; q++) {
