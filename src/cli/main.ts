@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { InputError, oneLine } from '../errors.js';
+import { InputError, oneLine, QualityGateError } from '../errors.js';
 import { DETOUR_VERSION } from '../version.js';
 import { allCommands } from './commands.js';
 
-/** Exit codes: 0 ok, 1 run failed, 2 bad input (arguments, config, data the run cannot proceed with). */
+/** Exit codes: 0 ok, 1 run failed, 2 bad input (arguments, config, data the run cannot proceed with, a failed quality gate). */
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-  if (error instanceof InputError) return 2;
+  if (error instanceof InputError || error instanceof QualityGateError) return 2;
   return 1;
 }
 

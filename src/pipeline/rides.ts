@@ -6,7 +6,7 @@ import { dbscan, explainByConditionalBands, nearestCoreDistance, standardScale, 
 import { openEngine, readInputTable, sqlIdentifier, type Engine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { partitionPrefix, type Lake, type LakeObject } from '../lake/index.js';
-import { validateRows, type ValidationResult } from '../quality/index.js';
+import { assertQualityGate, checkExpectations, validateRows, type ValidationResult } from '../quality/index.js';
 import type { RideAnomalyRow, Store } from '../store/index.js';
 import { DETOUR_VERSION } from '../version.js';
 
@@ -18,6 +18,7 @@ export function ridesLayout(config: RidesPipelineConfig, logicalDate: string) {
     input: partitionPrefix('bronze', config.dataset, logicalDate),
     silver: `${partitionPrefix('silver', config.dataset, logicalDate)}rides.parquet`,
     quarantine: `${partitionPrefix('silver', `${config.dataset}_quarantine`, logicalDate)}quarantine.parquet`,
+    quality: `${partitionPrefix('silver', `${config.dataset}_quality`, logicalDate)}report.json`,
     anomalies: `${partitionPrefix('gold', 'ride_anomalies', logicalDate)}anomalies.json`,
     summary: `${partitionPrefix('gold', 'ride_clusters', logicalDate)}summary.json`,
   };
@@ -51,6 +52,8 @@ export interface RidesRunSummary {
   injected_anomalies?: InjectedRecall & { by_kind: Record<string, InjectedRecall> };
   parameters: { eps: number; min_samples: number; scale: string; features: string[] };
   input: { files: { key: string; size: number }[]; sha256: string };
+  /** Outcome of the data-quality expectations (all results are in the report file and the database). */
+  quality: { passed: boolean; failed_warnings: string[]; report: string };
   outputs: { silver: string; quarantine: string | null; anomalies: string; summary: string };
   detour_version: string;
   seconds: number;
@@ -72,6 +75,27 @@ export interface InjectedRecall {
   total: number;
   flagged: number;
   recall: number | null;
+}
+
+/** Canonical ride column names, used by expectations and outputs whatever the input calls them. */
+const CANONICAL_COLUMNS: Record<keyof RidesPipelineConfig['columns'], string> = {
+  rideId: 'ride_id',
+  taxiId: 'taxi_id',
+  pickupTs: 'pickup_ts',
+  dropoffTs: 'dropoff_ts',
+  rideDistKm: 'ride_dist_km',
+  rideTimeMin: 'ride_time_min',
+};
+
+/** A view of the valid rows with canonical column names; other input columns pass through. */
+async function createCanonicalView(engine: Engine, validTable: string, columns: RidesPipelineConfig['columns'], view: string): Promise<Set<string>> {
+  const inputColumns = (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(validTable)})`)).map((row) => row.column_name);
+  const mapped = Object.entries(columns) as [keyof typeof CANONICAL_COLUMNS, string][];
+  const replaced = new Set([...mapped.map(([, input]) => input), ...Object.values(CANONICAL_COLUMNS)]);
+  const passThrough = inputColumns.filter((name) => !replaced.has(name));
+  const select = [...mapped.map(([field, input]) => `${sqlIdentifier(input)} AS ${CANONICAL_COLUMNS[field]}`), ...passThrough.map(sqlIdentifier)];
+  await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(view)} AS SELECT ${select.join(', ')} FROM ${sqlIdentifier(validTable)}`);
+  return new Set([...Object.values(CANONICAL_COLUMNS), ...passThrough]);
 }
 
 const INJECTED_FLAG_COLUMN = 'is_injected_anomaly';
@@ -238,19 +262,20 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
       throw new InputError(`all ${validation.rowsRead} rows of ${layout.input} were quarantined (${Object.keys(validation.reasonCounts).slice(0, 3).join(', ')}); see ${layout.quarantine}`);
     }
 
+    step('quality');
+    const rides = 'rides_canonical';
+    const rideColumns = await createCanonicalView(engine, validation.validTable, columns, rides);
+    const report = await checkExpectations(engine, rides, config.expectations, { dataset: config.dataset, logicalDate });
+    await lake.put(layout.quality, `${JSON.stringify(report, null, 2)}\n`);
+    await store.recordQualityResults(run.id, config.dataset, logicalDate, report.results);
+    assertQualityGate(report, layout.quality);
+
     step('detect');
-    const validColumns = new Set(
-      (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(validation.validTable)})`)).map((row) => row.column_name),
-    );
-    const hasInjected = validColumns.has(INJECTED_FLAG_COLUMN);
-    const injectedKindSql = validColumns.has(INJECTED_KIND_COLUMN) ? `coalesce(nullif(${INJECTED_KIND_COLUMN}, ''), 'injected')` : `'injected'`;
-    const data = await engine.columns(`SELECT
-        CAST(${sqlIdentifier(columns.rideId)} AS VARCHAR) AS ride_id,
-        CAST(${sqlIdentifier(columns.taxiId)} AS VARCHAR) AS taxi_id,
-        ${sqlIdentifier(columns.rideDistKm)} AS ride_dist_km,
-        ${sqlIdentifier(columns.rideTimeMin)} AS ride_time_min
+    const hasInjected = rideColumns.has(INJECTED_FLAG_COLUMN);
+    const injectedKindSql = rideColumns.has(INJECTED_KIND_COLUMN) ? `coalesce(nullif(${INJECTED_KIND_COLUMN}, ''), 'injected')` : `'injected'`;
+    const data = await engine.columns(`SELECT CAST(ride_id AS VARCHAR) AS ride_id, CAST(taxi_id AS VARCHAR) AS taxi_id, ride_dist_km, ride_time_min
         ${hasInjected ? `, CASE WHEN TRY_CAST(${INJECTED_FLAG_COLUMN} AS INTEGER) = 1 THEN ${injectedKindSql} END AS injected_kind` : ''}
-      FROM ${sqlIdentifier(validation.validTable)} ORDER BY ride_id`);
+      FROM ${rides} ORDER BY ride_id`);
     const rideIds = data.ride_id as string[];
     const rideDistKm = Float64Array.from(data.ride_dist_km as number[]);
     const rideTimeMin = Float64Array.from(data.ride_time_min as number[]);
@@ -258,7 +283,7 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
 
     step('publish');
     await engine.exportQuery(
-      `SELECT * EXCLUDE (_source_file, _source_row) FROM ${sqlIdentifier(validation.validTable)} ORDER BY ${sqlIdentifier(columns.rideId)}`,
+      `SELECT * EXCLUDE (_source_file, _source_row) FROM ${rides} ORDER BY ride_id`,
       lake,
       layout.silver,
       'parquet',
@@ -273,6 +298,11 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
       quarantine_reasons: validation.reasonCounts,
       clusters: detection.clusters,
       outliers: detection.anomalies.length,
+      quality: {
+        passed: report.passed,
+        failed_warnings: report.results.filter((result) => !result.passed).map((result) => `${result.expectation} (observed ${result.observed})`),
+        report: layout.quality,
+      },
       parameters: { eps: config.dbscan.eps, min_samples: config.dbscan.minSamples, scale: config.dbscan.scale, features: FEATURES.map((feature) => feature.name) },
       input: { files: objects.map(({ key, size }) => ({ key, size })), sha256: inputSha256 },
       outputs: { silver: layout.silver, quarantine: quarantineKey, anomalies: layout.anomalies, summary: layout.summary },

@@ -8,6 +8,7 @@ import type { Store } from './store.js';
 export type {
   ListRunsOptions,
   NewRun,
+  QualityResultRow,
   RideAnomalyRow,
   RunOutcome,
   RunRecord,

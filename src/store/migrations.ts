@@ -46,6 +46,28 @@ const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: 'data-quality results per run',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS quality_results (
+        run_id text NOT NULL,
+        position integer NOT NULL,
+        dataset text NOT NULL,
+        logical_date date NOT NULL,
+        expectation text NOT NULL,
+        type text NOT NULL,
+        column_name text,
+        severity text NOT NULL CHECK (severity IN ('warn', 'fail')),
+        passed boolean NOT NULL,
+        observed double precision,
+        failing_rows bigint,
+        sample jsonb NOT NULL,
+        PRIMARY KEY (run_id, position)
+      )`,
+      `CREATE INDEX IF NOT EXISTS quality_results_dataset_logical_date_idx ON quality_results (dataset, logical_date)`,
+    ],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
-import type { ListRunsOptions, NewRun, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
+import type { ListRunsOptions, NewRun, QualityResultRow, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -223,6 +223,44 @@ class SqlStore implements Store {
       score: row.score,
       reason: row.reason,
       runId: row.run_id,
+    }));
+  }
+
+  async recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void> {
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    await this.client.transaction(async (tx) => {
+      await tx.query('DELETE FROM quality_results WHERE run_id = $1', [runId]);
+      for (const [position, result] of results.entries()) {
+        await tx.query(
+          `INSERT INTO quality_results
+             (run_id, position, dataset, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)
+           VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)`,
+          [runId, position, dataset, logicalDate, result.expectation, result.type, result.column, result.severity, result.passed,
+            result.observed, result.failingRows, JSON.stringify(result.sample)],
+        );
+      }
+    });
+  }
+
+  async listQualityResults(runId: string): Promise<QualityResultRow[]> {
+    const rows = await this.client.query<{
+      expectation: string; type: string; column_name: string | null; severity: 'warn' | 'fail'; passed: boolean;
+      observed: number | null; failing_rows: string | number | null; sample: Record<string, unknown>[] | string;
+    }>(
+      `SELECT expectation, type, column_name, severity, passed, observed, failing_rows, sample
+       FROM quality_results WHERE run_id = $1 ORDER BY position`,
+      [runId],
+    );
+    return rows.map((row) => ({
+      expectation: row.expectation,
+      type: row.type,
+      column: row.column_name,
+      severity: row.severity,
+      passed: row.passed,
+      observed: row.observed,
+      failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
+      sample: typeof row.sample === 'string' ? (JSON.parse(row.sample) as Record<string, unknown>[]) : row.sample,
     }));
   }
 

@@ -40,6 +40,19 @@ export interface RideAnomalyRow {
   reason: string;
 }
 
+/** One expectation outcome of a run's data-quality report. */
+export interface QualityResultRow {
+  expectation: string;
+  type: string;
+  column: string | null;
+  severity: 'warn' | 'fail';
+  passed: boolean;
+  observed: number | null;
+  failingRows: number | null;
+  /** A few failing rows, as JSON objects. */
+  sample: Record<string, unknown>[];
+}
+
 export interface ListRunsOptions {
   pipeline?: string;
   limit?: number;
@@ -65,6 +78,10 @@ export interface Store {
    * and rows of that date no longer flagged are removed, in one transaction.
    */
   replaceRideAnomalies(logicalDate: string, runId: string, rows: RideAnomalyRow[]): Promise<void>;
+  /** Stores a run's quality report (replacing one stored before for that run). */
+  recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
+  /** The quality results of a run, in report order. */
+  listQualityResults(runId: string): Promise<QualityResultRow[]>;
   /** Rows of `ride_anomalies` for one date, sorted by ride id. */
   listRideAnomalies(logicalDate: string): Promise<(RideAnomalyRow & { runId: string })[]>;
   close(): Promise<void>;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema, type RidesPipelineConfig } from '../../src/config/index.js';
-import { InputError } from '../../src/errors.js';
+import { InputError, QualityGateError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
 import { ridesLayout, runRidesPipeline, type RideAnomaly, type RidesRunSummary } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
@@ -132,6 +132,42 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     const [latest] = await store.listRuns({ pipeline: 'rides', limit: 1 });
     expect(latest).toMatchObject({ logicalDate: day, status: 'failed' });
     expect(latest.error).toMatch(message);
+  });
+
+  it('stores the quality report and stops before publishing when a fail expectation fails', async () => {
+    const day = DAY;
+    const layout = ridesLayout(CONFIG, day);
+    const anomaliesBefore = await lake.get(layout.anomalies);
+    const strict = DetourConfigSchema.parse({
+      pipelines: {
+        rides: {
+          expectations: [
+            { type: 'mean_between', column: 'ride_time_min', max: 5, severity: 'warn' },
+            { type: 'row_count_between', min: 50_000, severity: 'fail' },
+          ],
+        },
+      },
+    }).pipelines.rides;
+    const failure = runRidesPipeline(context(), strict, day);
+    await expect(failure).rejects.toThrow(QualityGateError);
+    await expect(failure).rejects.toThrow(/quality gate failed for rides on 2024-03-01: row count at least 50000 \(observed 20000\)/);
+    expect(await lake.get(layout.anomalies)).toEqual(anomaliesBefore);
+
+    const report = JSON.parse((await lake.get(layout.quality)).toString()) as { passed: boolean; results: { passed: boolean }[] };
+    expect(report.passed).toBe(false);
+    expect(report.results.map((result) => result.passed)).toEqual([false, false]);
+    const [failedRun] = await store.listRuns({ limit: 1 });
+    expect(failedRun.status).toBe('failed');
+    const stored = await store.listQualityResults(failedRun.id);
+    expect(stored.map((result) => [result.expectation, result.severity, result.passed, result.observed])).toEqual([
+      ['mean of ride_time_min at most 5', 'warn', false, expect.any(Number)],
+      ['row count at least 50000', 'fail', false, 20_000],
+    ]);
+
+    // The default expectations pass on sample data and are reported in the summary.
+    const summary = await runRidesPipeline(context(), CONFIG, day);
+    expect(summary.quality).toEqual({ passed: true, failed_warnings: [], report: layout.quality });
+    expect((await store.listQualityResults(summary.run_id)).every((result) => result.passed)).toBe(true);
   });
 
   it('fails on a missing partition folder, naming it', async () => {

@@ -244,6 +244,20 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await expect(store.replaceRideAnomalies('2024-6-9', 'run-a', [])).rejects.toBeInstanceOf(InputError);
     });
   });
+
+  describe('quality results', () => {
+    it('round-trips a report in order, with samples, and replaces it for the same run', async () => {
+      const results = [
+        { expectation: 'delay is not null', type: 'not_null', column: 'delay', severity: 'fail' as const, passed: false, observed: 2, failingRows: 2, sample: [{ id: 'a', delay: null }] },
+        { expectation: 'row count at least 1', type: 'row_count_between', column: null, severity: 'warn' as const, passed: true, observed: 40, failingRows: null, sample: [] },
+      ];
+      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results);
+      expect(await store.listQualityResults('run-q')).toEqual(results);
+      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results.slice(1));
+      expect(await store.listQualityResults('run-q')).toEqual(results.slice(1));
+      expect(await store.listQualityResults('run-none')).toEqual([]);
+    });
+  });
 });
 
 describe('Store on pglite: one folder, one process', () => {
@@ -324,8 +338,9 @@ describe('Store on postgres: shared server', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version');
-      expect(rows).toEqual([{ version: 1 }]);
+      // Each migration applied exactly once.
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await client.end();
     }
