@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
-import { detectDbscanFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
+import { detectDbscanFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
 import { writeSampleRides } from '../sample/index.js';
 import type { RunRecord } from '../store/index.js';
 import { loadCliConfig, openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
@@ -136,6 +136,26 @@ function sampleCommand(): Command {
   return sample;
 }
 
+function ingestCommand(): Command {
+  return withCommonOptions(new Command('ingest'))
+    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) unchanged in bronze/<dataset>/date=D/ with a manifest')
+    .argument('<dataset>', 'dataset name, e.g. rides')
+    .requiredOption('--file <path>', 'file to land')
+    .option('--date <YYYY-MM-DD>', 'partition date (default: today, UTC)')
+    .option('--replace', 'overwrite a file of the same name with different content')
+    .action(async (dataset: string, options: CommonOptions & { file: string; date?: string; replace?: boolean }) => {
+      const logicalDate = assertIsoDate(options.date ?? new Date().toISOString().slice(0, 10), '--date');
+      const { lake } = await loadCliConfig(options);
+      try {
+        const result = await ingestFile(lake, { dataset, file: options.file, logicalDate, replace: options.replace });
+        const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
+        console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
+      } finally {
+        await lake.close();
+      }
+    });
+}
+
 function describeRun(run: RunRecord): (string | number)[] {
   const seconds = run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
   return [run.id, run.pipeline, run.logicalDate, run.status, run.rowsRead ?? '-', run.rowsQuarantined ?? '-', run.outliers ?? '-', seconds];
@@ -214,5 +234,5 @@ function demoCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), runCommand(), detectCommand(), sampleCommand(), runsCommand()];
+  return [demoCommand(), runCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand()];
 }
