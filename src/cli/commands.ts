@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
 import { detectDbscanFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
@@ -136,6 +137,16 @@ function sampleCommand(): Command {
   return sample;
 }
 
+function initCommand(): Command {
+  return new Command('init')
+    .description('write the built-in configuration to an editable detour.yaml (and its JSON Schema)')
+    .option('--force', 'overwrite an existing detour.yaml')
+    .action(async (options: { force?: boolean }) => {
+      const { configFile, schemaFile } = await writeDefaultConfig(process.cwd(), options);
+      console.log(`wrote ${configFile} and ${schemaFile}`);
+    });
+}
+
 function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
     .description('land a raw file (CSV, JSON lines, Parquet; gzip too) unchanged in bronze/<dataset>/date=D/ with a manifest')
@@ -234,5 +245,5 @@ function demoCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), runCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand()];
+  return [demoCommand(), initCommand(), runCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand()];
 }

@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchema, loadConfig, parseConfigText } from '../../src/config/index.js';
+import { configJsonSchema, DetourConfigSchema, loadConfig, parseConfigText, writeDefaultConfig } from '../../src/config/index.js';
 import { InputError } from '../../src/errors.js';
 
 describe('config', () => {
@@ -17,6 +17,11 @@ describe('config', () => {
       format: 'auto',
       columns: { rideId: 'ride_id', taxiId: 'taxi_id', pickupTs: 'pickup_ts', dropoffTs: 'dropoff_ts', rideDistKm: 'ride_dist_km', rideTimeMin: 'ride_time_min' },
       dbscan: { eps: 0.3, minSamples: 10, scale: 'standard' },
+      expectations: [
+        { type: 'row_count_between', min: 1, severity: 'fail' },
+        { type: 'mean_between', column: 'ride_time_min', min: 2, max: 90, severity: 'warn' },
+        { type: 'between', column: 'ride_dist_km', max: 1000, severity: 'warn' },
+      ],
     });
   });
 
@@ -54,6 +59,20 @@ describe('config', () => {
     expect(caught).toBeInstanceOf(InputError);
     expect((caught as Error).message).toContain(expected);
     expect((caught as Error).message).not.toContain('\n');
+  });
+
+  it('init writes an editable detour.yaml that loads back to the defaults, and will not overwrite it', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-init-'));
+    const { configFile, schemaFile } = await writeDefaultConfig(cwd);
+    const text = await readFile(configFile, 'utf8');
+    expect(text).toMatch(/^# yaml-language-server: \$schema=\.\/detour\.schema\.json/);
+    expect(text).toContain('minSamples: 10');
+    const loaded = await loadConfig({ cwd, env: {} });
+    expect(loaded.file).toBe(configFile);
+    expect(loaded.config).toEqual(DetourConfigSchema.parse({}));
+    expect(JSON.parse(await readFile(schemaFile, 'utf8'))).toHaveProperty('properties.pipelines');
+    await expect(writeDefaultConfig(cwd)).rejects.toThrow(/already exists; pass --force/);
+    await expect(writeDefaultConfig(cwd, { force: true })).resolves.toBeDefined();
   });
 
   it('exports a JSON Schema for editors', () => {

@@ -44,7 +44,7 @@ describe('ingest', () => {
     expect(manifest).toHaveLength(1);
   });
 
-  it.each([
+  it.each<[{ file?: string; dataset?: string }, RegExp]>([
     [{ file: 'missing.csv' }, /file not found/],
     [{ file: '@notes.docx' }, /expected CSV, JSON lines or Parquet/],
     [{ dataset: 'Bad-Name' }, /must be lower_snake_case/],
