@@ -3,7 +3,8 @@ import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
 import { detectDbscanFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
-import { writeSampleRides } from '../sample/index.js';
+import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
+import { openEngine } from '../engine/index.js';
 import type { RunRecord } from '../store/index.js';
 import { loadCliConfig, openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
 import { formatTable, Progress } from './format.js';
@@ -130,6 +131,21 @@ function sampleCommand(): Command {
           await writeSampleRides(lake, { ...options, dataset: config.pipelines.rides.dataset, onDay: (date, key) => progress.finishItem(date, key) });
           console.log(`wrote ${dates.length} day(s) × ${options.ridesPerDay} rides to ${lake.url}`);
         } finally {
+          await lake.close();
+        }
+      }),
+  );
+  sample.addCommand(
+    withCommonOptions(new Command('flights'))
+      .description('the 3 million US flights of January–June 2001 (npm package vega-datasets), one bronze partition per day')
+      .action(async (options: CommonOptions) => {
+        const { lake } = await loadCliConfig(options);
+        const engine = await openEngine();
+        try {
+          const dates = await writeSampleFlights(engine, lake, { onDay: (date, prefix) => console.error(`${date} ${prefix}`) });
+          console.log(`wrote ${dates.length} day(s) of flights (${dates[0]}..${dates.at(-1)}) to ${lake.url}/bronze/flights/`);
+        } finally {
+          await engine.close();
           await lake.close();
         }
       }),

@@ -14,6 +14,7 @@ export {
   SAMPLE_RIDE_COLUMNS,
 } from './rides.js';
 export type { InjectedKind, RideFeatures } from './rides.js';
+export { flightsParquetPath, writeSampleFlights } from './flights.js';
 
 export interface SampleRidesOptions {
   from: string;
