@@ -39,8 +39,6 @@ const BASE_SHRINK = 1e-9;
 const SHRINK_PER_SPAN_CELL = 4e-15;
 /** Larger than any cluster id. */
 const NO_CLUSTER = 0x7fffffff;
-/** Largest point count of a k-d tree leaf. */
-const KD_LEAF_SIZE = 8;
 
 /**
  * How one axis maps values to integer cell coordinates. Values are split into segments separated by
@@ -129,8 +127,9 @@ export function dbscan(columns: readonly Float64Array[], options: DbscanOptions)
  * For each query row, the Euclidean distance to the nearest core point (0 for a core point itself),
  * or Infinity when there is no core point. Used to score DBSCAN outliers.
  *
- * Builds a k-d tree over the core points, so it stays fast for many queries on millions of points
- * whatever the data's spread.
+ * Core points are sorted in Z-order on a fine grid (a radix sort, linear time) and a bounding-box
+ * hierarchy over runs of that order is searched nearest-box-first, so it stays fast for many queries
+ * on millions of points.
  *
  * @param columns the features given to {@link dbscan}.
  * @param isCore the `isCore` of the {@link dbscan} result.
@@ -147,24 +146,20 @@ export function nearestCoreDistance(
   if (isCore.length !== rowCount) {
     throw new InputError(`nearestCoreDistance: isCore has ${isCore.length} entries for ${rowCount} rows`);
   }
-  axisRanges(columns, rowCount, 'nearestCoreDistance');
-
-  let coreCount = 0;
-  for (let row = 0; row < rowCount; row++) coreCount += isCore[row] === 0 ? 0 : 1;
-  const coreCoords = new Float64Array(coreCount * dims);
-  for (let row = 0, at = 0; row < rowCount; row++) {
-    if (isCore[row] === 0) continue;
-    for (let k = 0; k < dims; k++) coreCoords[at++] = columns[k][row];
-  }
-  const tree = buildKdTree(coreCoords, dims, coreCount);
-
-  const distances = new Float64Array(queryIndices.length);
-  const query = new Float64Array(dims);
   for (let q = 0; q < queryIndices.length; q++) {
     const row = queryIndices[q];
     if (!Number.isInteger(row) || row < 0 || row >= rowCount) {
       throw new InputError(`nearestCoreDistance: query index ${row} is not a row of 0..${rowCount - 1}`);
     }
+  }
+  const { lows, highs } = axisRanges(columns, rowCount, 'nearestCoreDistance');
+  const tree = buildBoxTree(columns, isCore, lows, highs);
+
+  const distances = new Float64Array(queryIndices.length);
+  const query = new Float64Array(dims);
+  for (let q = 0; q < queryIndices.length; q++) {
+    const row = queryIndices[q];
+    if (isCore[row] !== 0) continue;
     for (let k = 0; k < dims; k++) query[k] = columns[k][row];
     distances[q] = Math.sqrt(nearestSquaredDistance(tree, query));
   }
@@ -775,128 +770,174 @@ function labelBorderPoints(
 }
 
 // ---------------------------------------------------------------------------------------------
-// k-d tree for nearestCoreDistance
+// Bounding-box hierarchy for nearestCoreDistance
+
+/** Points per leaf of the box tree. */
+const LEAF_SIZE = 16;
+/** Bits of the Z-order code: 3 radix passes of 10 bits. */
+const CODE_BITS = 30;
+const RADIX_BITS = 10;
 
 /**
- * Implicit balanced k-d tree: node 1 covers points [0, count); a node covering [low, high) splits at
- * middle = (low + high) >>> 1 into children 2i ([low, middle)) and 2i+1 ([middle, high)), where the
- * points were partitioned around the median of `splitAxis` in place.
+ * Core points in Z-order, grouped into leaves of LEAF_SIZE consecutive points, under a complete
+ * binary tree of bounding boxes: node 1 is the root, node i has children 2i and 2i+1, and nodes
+ * leafBase .. 2*leafBase-1 are the leaves (those past the last point have empty boxes).
  */
-interface KdTree {
+interface BoxTree {
   dims: number;
   count: number;
-  /** Point coordinates, interleaved, reordered by the build. */
+  /** Point coordinates in Z-order, interleaved. */
   coords: Float64Array;
-  splitAxis: Uint8Array;
-  splitValue: Float64Array;
-  /** Traversal stack: node, low, high per entry, and the entry's squared lower bound. */
-  stackRanges: Int32Array;
+  leafBase: number;
+  /** Box of each node: lows then highs, 2 * dims values per node. */
+  boxes: Float64Array;
+  /** Traversal stack: node and squared lower bound per entry. */
+  stackNodes: Int32Array;
   stackBounds: Float64Array;
 }
 
-function buildKdTree(coords: Float64Array, dims: number, count: number): KdTree {
-  let depth = 0;
-  for (let size = count; size > KD_LEAF_SIZE; size = Math.ceil(size / 2)) depth++;
-  const nodeSlots = 2 ** (depth + 1);
-  const tree: KdTree = {
+function buildBoxTree(
+  columns: readonly Float64Array[],
+  isCore: Uint8Array,
+  lows: Float64Array,
+  highs: Float64Array,
+): BoxTree {
+  const dims = columns.length;
+  const coords = zOrderedCoreCoords(columns, isCore, lows, highs);
+  const count = coords.length / dims;
+  let leafBase = 1;
+  while (leafBase * LEAF_SIZE < count) leafBase *= 2;
+  const width = 2 * dims;
+  const boxes = new Float64Array(2 * leafBase * width);
+  for (let node = leafBase; node < 2 * leafBase; node++) {
+    const first = (node - leafBase) * LEAF_SIZE;
+    const end = Math.min(count, first + LEAF_SIZE);
+    for (let k = 0; k < dims; k++) {
+      let low = Infinity;
+      let high = -Infinity;
+      for (let point = first; point < end; point++) {
+        const value = coords[point * dims + k];
+        if (value < low) low = value;
+        if (value > high) high = value;
+      }
+      boxes[node * width + k] = low;
+      boxes[node * width + dims + k] = high;
+    }
+  }
+  for (let node = leafBase - 1; node >= 1; node--) {
+    for (let k = 0; k < dims; k++) {
+      boxes[node * width + k] = Math.min(boxes[2 * node * width + k], boxes[(2 * node + 1) * width + k]);
+      boxes[node * width + dims + k] = Math.max(
+        boxes[2 * node * width + dims + k],
+        boxes[(2 * node + 1) * width + dims + k],
+      );
+    }
+  }
+  const depth = Math.log2(leafBase);
+  return {
     dims,
     count,
     coords,
-    splitAxis: new Uint8Array(nodeSlots),
-    splitValue: new Float64Array(nodeSlots),
-    stackRanges: new Int32Array(3 * (depth + 2)),
+    leafBase,
+    boxes,
+    stackNodes: new Int32Array(depth + 2),
     stackBounds: new Float64Array(depth + 2),
   };
-  if (count === 0) return tree;
-  const box = new Float64Array(2 * dims).fill(Infinity);
-  for (let k = 0; k < dims; k++) box[dims + k] = -Infinity;
-  for (let point = 0; point < count; point++) {
-    for (let k = 0; k < dims; k++) {
-      const value = coords[point * dims + k];
-      if (value < box[k]) box[k] = value;
-      if (value > box[dims + k]) box[dims + k] = value;
-    }
-  }
-  splitNode(tree, 1, 0, count, box);
-  return tree;
 }
 
 /**
- * Splits a node at the median of the widest side of its box; `box` (lows then highs) bounds the
- * node's points and is narrowed in place for each child, then restored.
+ * Coordinates (interleaved) of the core points, sorted by their Z-order code on a grid of up to
+ * 2^15 cells per axis over the data's box. Coordinates travel with the codes through the radix
+ * sort, which beats gathering them afterwards in random order.
  */
-function splitNode(tree: KdTree, node: number, low: number, high: number, box: Float64Array): void {
-  if (high - low <= KD_LEAF_SIZE) return;
-  const { dims, coords } = tree;
-  let axis = 0;
-  for (let k = 1; k < dims; k++) if (box[dims + k] - box[k] > box[dims + axis] - box[axis]) axis = k;
-  const middle = (low + high) >>> 1;
-  selectNth(coords, dims, axis, low, high - 1, middle);
-  const split = coords[middle * dims + axis];
-  tree.splitAxis[node] = axis;
-  tree.splitValue[node] = split;
-  const boxLow = box[axis];
-  const boxHigh = box[dims + axis];
-  box[dims + axis] = split;
-  splitNode(tree, 2 * node, low, middle, box);
-  box[dims + axis] = boxHigh;
-  box[axis] = split;
-  splitNode(tree, 2 * node + 1, middle, high, box);
-  box[axis] = boxLow;
-}
+function zOrderedCoreCoords(
+  columns: readonly Float64Array[],
+  isCore: Uint8Array,
+  lows: Float64Array,
+  highs: Float64Array,
+): Float64Array {
+  const dims = columns.length;
+  const maxCell = 2 ** Math.min(15, Math.floor(CODE_BITS / dims)) - 1;
+  // A zero or overflowing range puts the whole axis in cell 0.
+  const scales = Array.from(lows, (low, k) => {
+    const scale = maxCell / (highs[k] - low);
+    return Number.isFinite(scale) ? scale : 0;
+  });
 
-/** Quickselect (Hoare partition): puts the nth point by `axis` at n, smaller-or-equal before, larger-or-equal after. */
-function selectNth(coords: Float64Array, dims: number, axis: number, left: number, right: number, nth: number): void {
-  while (left < right) {
-    const pivot = medianOfThree(
-      coords[left * dims + axis],
-      coords[((left + right) >>> 1) * dims + axis],
-      coords[right * dims + axis],
-    );
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (coords[i * dims + axis] < pivot) i++;
-      while (coords[j * dims + axis] > pivot) j--;
-      if (i <= j) {
-        for (let k = 0; k < dims; k++) {
-          const value = coords[i * dims + k];
-          coords[i * dims + k] = coords[j * dims + k];
-          coords[j * dims + k] = value;
-        }
-        i++;
-        j--;
-      }
+  let count = 0;
+  for (let row = 0; row < isCore.length; row++) count += isCore[row] === 0 ? 0 : 1;
+  let codes = new Uint32Array(count);
+  let coords = new Float64Array(count * dims);
+  for (let row = 0, point = 0; row < isCore.length; row++) {
+    if (isCore[row] === 0) continue;
+    let code = 0;
+    for (let k = 0; k < dims; k++) {
+      const value = columns[k][row];
+      coords[point * dims + k] = value;
+      code |= spreadBits(Math.min(maxCell, Math.floor((value - lows[k]) * scales[k])) || 0, dims) << k;
     }
-    if (nth <= j) right = j;
-    else if (nth >= i) left = i;
-    else return;
+    codes[point++] = code;
   }
+
+  // LSD radix sort, one histogram pass for all digits.
+  const passes = CODE_BITS / RADIX_BITS;
+  const digitMask = (1 << RADIX_BITS) - 1;
+  const starts = new Int32Array(passes << RADIX_BITS);
+  for (let point = 0; point < count; point++) {
+    const code = codes[point];
+    for (let pass = 0; pass < passes; pass++) starts[(pass << RADIX_BITS) + ((code >>> (pass * RADIX_BITS)) & digitMask)]++;
+  }
+  let spareCodes = new Uint32Array(count);
+  let spareCoords = new Float64Array(count * dims);
+  for (let pass = 0; pass < passes; pass++) {
+    const offset = pass << RADIX_BITS;
+    for (let digit = 0, start = 0; digit <= digitMask; digit++) {
+      const size = starts[offset + digit];
+      starts[offset + digit] = start;
+      start += size;
+    }
+    const shift = pass * RADIX_BITS;
+    for (let point = 0; point < count; point++) {
+      const code = codes[point];
+      const target = starts[offset + ((code >>> shift) & digitMask)]++;
+      spareCodes[target] = code;
+      for (let k = 0; k < dims; k++) spareCoords[target * dims + k] = coords[point * dims + k];
+    }
+    [codes, spareCodes] = [spareCodes, codes];
+    [coords, spareCoords] = [spareCoords, coords];
+  }
+  return coords;
 }
 
-function medianOfThree(a: number, b: number, c: number): number {
-  return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+/** SPREAD_TABLES[dims - 1][byte]: the byte's bit b moved to bit b * dims. */
+const SPREAD_TABLES = Array.from({ length: MAX_FEATURES }, (_, d) =>
+  Int32Array.from({ length: 256 }, (_, byte) => {
+    let spread = 0;
+    for (let bit = 0; bit < 8; bit++) spread |= ((byte >>> bit) & 1) << (bit * (d + 1));
+    return spread;
+  }),
+);
+
+/** Spreads the bits of `value` (< 2^16, and < 2^(30 / dims)) so that bit b lands at b * dims. */
+function spreadBits(value: number, dims: number): number {
+  const table = SPREAD_TABLES[dims - 1];
+  return table[value & 255] | (table[value >>> 8] << (8 * dims));
 }
 
-function nearestSquaredDistance(tree: KdTree, query: Float64Array): number {
-  const { dims, coords, splitAxis, splitValue, stackRanges, stackBounds } = tree;
+function nearestSquaredDistance(tree: BoxTree, query: Float64Array): number {
+  const { dims, count, coords, leafBase, stackNodes, stackBounds } = tree;
   let best = Infinity;
-  if (tree.count === 0) return best;
-  let depth = 0;
-  stackRanges[0] = 1;
-  stackRanges[1] = 0;
-  stackRanges[2] = tree.count;
+  if (count === 0) return best;
+  stackNodes[0] = 1;
   stackBounds[0] = 0;
-  depth = 1;
+  let depth = 1;
   while (depth > 0) {
     depth--;
-    const bound = stackBounds[depth];
-    if (bound >= best) continue;
-    const node = stackRanges[3 * depth];
-    const low = stackRanges[3 * depth + 1];
-    const high = stackRanges[3 * depth + 2];
-    if (high - low <= KD_LEAF_SIZE) {
-      for (let point = low; point < high; point++) {
+    if (stackBounds[depth] >= best) continue;
+    const node = stackNodes[depth];
+    if (node >= leafBase) {
+      const end = Math.min(count, (node - leafBase + 1) * LEAF_SIZE);
+      for (let point = (node - leafBase) * LEAF_SIZE; point < end; point++) {
         let sum = 0;
         for (let k = 0; k < dims; k++) {
           const delta = coords[point * dims + k] - query[k];
@@ -906,33 +947,28 @@ function nearestSquaredDistance(tree: KdTree, query: Float64Array): number {
       }
       continue;
     }
-    const axis = splitAxis[node];
-    const offset = query[axis] - splitValue[node];
-    const middle = (low + high) >>> 1;
-    // Far side first so the near side is popped next; the far side is at least |offset| away.
-    const farBound = Math.max(bound, offset * offset);
-    if (offset < 0) {
-      pushNode(stackRanges, stackBounds, depth++, 2 * node + 1, middle, high, farBound);
-      pushNode(stackRanges, stackBounds, depth++, 2 * node, low, middle, bound);
-    } else {
-      pushNode(stackRanges, stackBounds, depth++, 2 * node, low, middle, farBound);
-      pushNode(stackRanges, stackBounds, depth++, 2 * node + 1, middle, high, bound);
-    }
+    // Nearer child on top of the stack, so it is searched first.
+    const left = 2 * node;
+    const leftBound = boxGapToQuery(tree, left, query);
+    const rightBound = boxGapToQuery(tree, left + 1, query);
+    const nearFirst = leftBound <= rightBound;
+    stackNodes[depth] = nearFirst ? left + 1 : left;
+    stackBounds[depth++] = nearFirst ? rightBound : leftBound;
+    stackNodes[depth] = nearFirst ? left : left + 1;
+    stackBounds[depth++] = nearFirst ? leftBound : rightBound;
   }
   return best;
 }
 
-function pushNode(
-  ranges: Int32Array,
-  bounds: Float64Array,
-  at: number,
-  node: number,
-  low: number,
-  high: number,
-  bound: number,
-): void {
-  ranges[3 * at] = node;
-  ranges[3 * at + 1] = low;
-  ranges[3 * at + 2] = high;
-  bounds[at] = bound;
+/** Squared lower bound on the distance from the query to the node's box (Infinity for an empty box). */
+function boxGapToQuery(tree: BoxTree, node: number, query: Float64Array): number {
+  const { dims, boxes } = tree;
+  const at = node * 2 * dims;
+  let sum = 0;
+  for (let k = 0; k < dims; k++) {
+    const value = query[k];
+    const gap = Math.max(boxes[at + k] - value, value - boxes[at + dims + k], 0);
+    sum += gap * gap;
+  }
+  return sum;
 }

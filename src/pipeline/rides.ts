@@ -230,7 +230,7 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
   const { lake, store } = context;
   const startedAt = performance.now();
   const layout = ridesLayout(config, logicalDate);
-  const params = { dataset: config.dataset, format: config.format, columns: config.columns, dbscan: config.dbscan };
+  const params = { dataset: config.dataset, format: config.format, columns: config.columns, dbscan: config.dbscan, expectations: config.expectations };
   const run = await store.startRun({ pipeline: RIDES_PIPELINE, logicalDate, params });
   const step = (name: string) => context.onStep?.(logicalDate, name);
   const engine = await openEngine();
