@@ -27,6 +27,7 @@ export interface BenchModule {
 /** Registered benches, loaded lazily so that a case process only loads its own bench. */
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   dbscan: () => import('./dbscan.js'),
+  arima: () => import('./arima.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

@@ -4,3 +4,5 @@ export { standardScale } from './scaling.js';
 export type { StandardScaled } from './scaling.js';
 export { explainByConditionalBands } from './explain.js';
 export type { ConditionalBand, ExplainOptions } from './explain.js';
+export { arimaOneStepPredictions, detectArimaAnomalies } from './arima.js';
+export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima.js';
