@@ -28,6 +28,7 @@ export interface BenchModule {
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   dbscan: () => import('./dbscan.js'),
   arima: () => import('./arima.js'),
+  iforest: () => import('./iforest.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
@@ -49,7 +50,8 @@ async function runCase(name: string, rows: number): Promise<void> {
   await work();
   const seconds = (performance.now() - started) / 1000;
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  process.stdout.write(`${JSON.stringify({ bench: name, rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb })}\n`);
+  const line = { bench: name, rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 /** Parent side: runs each case of each bench in a fresh process, one at a time. */

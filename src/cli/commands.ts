@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
-import { detectDbscanFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
+import { detectDbscanFile, detectIsolationForestFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { RunRecord } from '../store/index.js';
@@ -95,19 +95,40 @@ function runCommand(): Command {
 
 function detectCommand(): Command {
   const detect = new Command('detect').description('run a detector on a single CSV or Parquet file');
-  detect.addCommand(
-    withCommonOptions(new Command('dbscan'))
-      .description('cluster rows with DBSCAN; writes every input row plus a label column (-1 = outlier)')
+  const fileJob = (name: string) =>
+    withCommonOptions(new Command(name))
       .requiredOption('--input <file>', 'input .csv or .parquet')
-      .requiredOption('--features <columns>', 'comma-separated numeric feature columns, e.g. ride_dist_km,ride_time_min')
-      .requiredOption('--output <file>', 'output .csv or .parquet')
+      .requiredOption('--features <columns>', 'comma-separated numeric feature columns, e.g. ride_dist_km,ride_time_min', (text: string) =>
+        text.split(',').map((name) => name.trim()).filter(Boolean),
+      )
+      .requiredOption('--output <file>', 'output .csv or .parquet');
+  const contamination = (value: string): 'auto' | number => {
+    if (value === 'auto') return value;
+    const share = Number(value);
+    if (!(share > 0 && share <= 0.5)) throw new InputError(`--contamination must be 'auto' or a number in (0, 0.5], got "${value}"`);
+    return share;
+  };
+  detect.addCommand(
+    fileJob('dbscan')
+      .description('cluster rows with DBSCAN; writes every input row plus a label column (-1 = outlier)')
       .option('--eps <number>', 'neighbourhood radius (in scaled units when --scale standard)', positiveNumber('--eps'), 0.3)
       .option('--min-samples <n>', 'neighbours (the point included) that make a core point', wholeNumber('--min-samples', 1), 10)
       .addOption(new Option('--scale <scaling>', 'feature scaling').choices(['standard', 'none']).default('standard'))
-      .action(async (options: { input: string; features: string; output: string; eps: number; minSamples: number; scale: 'standard' | 'none' }) => {
-        const features = options.features.split(',').map((name) => name.trim()).filter(Boolean);
-        const result = await detectDbscanFile({ ...options, features });
+      .action(async (options: { input: string; features: string[]; output: string; eps: number; minSamples: number; scale: 'standard' | 'none' }) => {
+        const result = await detectDbscanFile(options);
         console.log(`wrote ${result.output}: ${result.rows} rows, ${result.clusters} clusters, ${result.outliers} outliers`);
+      }),
+  );
+  detect.addCommand(
+    fileJob('iforest')
+      .description('score rows with an isolation forest; writes every input row plus score (0..1, higher = more anomalous) and label (-1 = outlier, 1 = inlier)')
+      .option('--trees <n>', 'trees in the forest', wholeNumber('--trees', 1), 100)
+      .option('--max-samples <n>', 'rows drawn to grow each tree (at most the row count)', wholeNumber('--max-samples', 2), 256)
+      .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 0)
+      .option('--contamination <share>', "expected share of outliers in (0, 0.5], or 'auto': outliers score above 0.5", contamination, 'auto' as const)
+      .action(async (options: { input: string; features: string[]; output: string; trees: number; maxSamples: number; seed: number; contamination: 'auto' | number }) => {
+        const result = await detectIsolationForestFile({ ...options, nEstimators: options.trees });
+        console.log(`wrote ${result.output}: ${result.rows} rows, ${result.outliers} outliers`);
       }),
   );
   return detect;

@@ -4,5 +4,16 @@ export { standardScale } from './scaling.js';
 export type { StandardScaled } from './scaling.js';
 export { explainByConditionalBands } from './explain.js';
 export type { ConditionalBand, ExplainOptions } from './explain.js';
+export {
+  anomalyScores,
+  averagePathLength,
+  fitAndScoreIsolationForest,
+  fitIsolationForest,
+  isolationForestFromJSON,
+  isolationForestToJSON,
+  outlierLabels,
+  scoreSamples,
+} from './isolation-forest.js';
+export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest.js';
 export { arimaOneStepPredictions, detectArimaAnomalies } from './arima.js';
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima.js';

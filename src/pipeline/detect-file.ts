@@ -1,27 +1,56 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { dbscan, standardScale } from '../detectors/index.js';
-import { openEngine, sqlIdentifier, sqlString, type Engine } from '../engine/index.js';
+import {
+  dbscan,
+  fitAndScoreIsolationForest,
+  outlierLabels,
+  standardScale,
+  type IsolationForestOptions,
+} from '../detectors/index.js';
+import { openEngine, sqlIdentifier, sqlString, type Engine, type TableColumn } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { FsLake } from '../lake/index.js';
 
-export interface DbscanFileOptions {
+/** The file and columns of a single-file detection job. */
+export interface DetectFileOptions {
+  /** A .csv (with a header) or .parquet file, optionally .gz. */
   input: string;
+  /** A .csv or .parquet file to create or replace. */
   output: string;
+  /** Numeric feature columns of the input. */
   features: string[];
+}
+
+export interface DbscanFileOptions extends DetectFileOptions {
   eps: number;
   minSamples: number;
   scale: 'standard' | 'none';
 }
 
+/** `detour detect iforest`: the job's files plus the forest's options. */
+export type IsolationForestFileOptions = DetectFileOptions & IsolationForestOptions;
+
 export interface DetectFileResult {
   rows: number;
+  /** Rows labelled -1. */
   outliers: number;
-  clusters: number;
+  /** Absolute path of the written file. */
   output: string;
 }
 
+export interface DbscanFileResult extends DetectFileResult {
+  clusters: number;
+}
+
+/** A detector's verdict on the rows of a file: columns to add (in input order), and anything to report. */
+interface Detection {
+  columns: TableColumn[];
+  outliers: number;
+}
+
 const ROW_COLUMN = '__detour_row';
+/** Decimals of the isolation forest score: scores of different seeds already differ in the third. */
+const SCORE_DECIMALS = 4;
 
 function fileFormat(file: string, flag: string): 'csv' | 'parquet' {
   const name = file.toLowerCase().replace(/\.gz$/, '');
@@ -73,35 +102,81 @@ async function readFeatures(engine: Engine, file: string, features: string[]): P
 }
 
 /**
- * `detour detect dbscan`: clusters the rows of one CSV/Parquet file on the given feature columns
- * and writes every input row, in input order, plus a `label` column (cluster id, -1 = outlier).
- * An existing `label` column is replaced. The output is written atomically.
+ * The shared path of the single-file jobs: loads the input, reads the feature columns (every value a
+ * finite number, else an InputError naming the row), runs `detect` on them and writes every input row,
+ * in input order, plus the detection's columns, which replace input columns of the same names. The
+ * output is written atomically.
  */
-export async function detectDbscanFile(options: DbscanFileOptions): Promise<DetectFileResult> {
+async function detectFile<D extends Detection>(
+  options: DetectFileOptions,
+  detect: (features: Float64Array[]) => D,
+): Promise<Omit<D, 'columns'> & { rows: number; output: string }> {
   const outputFormat = fileFormat(options.output, '--output');
   if (options.features.length === 0) throw new InputError('--features needs at least one column name');
   const engine = await openEngine();
   try {
     await loadInputFile(engine, options.input);
-    const raw = await readFeatures(engine, options.input, options.features);
-    const features = options.scale === 'standard' ? standardScale(raw).scaled : raw;
-    const result = dbscan(features, { eps: options.eps, minSamples: options.minSamples });
-    await engine.createTable('labels', [
-      { name: ROW_COLUMN, type: 'INTEGER', values: Int32Array.from({ length: result.labels.length }, (_, i) => i) },
-      { name: 'label', type: 'INTEGER', values: result.labels },
+    const features = await readFeatures(engine, options.input, options.features);
+    const { columns, ...report } = detect(features);
+    const rows = features[0].length;
+    await engine.createTable('detections', [
+      { name: ROW_COLUMN, type: 'INTEGER', values: Int32Array.from({ length: rows }, (_, i) => i) },
+      ...columns,
     ]);
-    const hasLabel = (await engine.rows(`SELECT 1 FROM (DESCRIBE input) WHERE column_name = 'label'`)).length > 0;
+    // DuckDB matches column names case-insensitively, so "Label" would clash with "label" too.
+    const names = columns.map((column) => sqlString(column.name.toLowerCase())).join(', ');
+    const replaced = await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE input) WHERE lower(column_name) IN (${names})`);
+    const excluded = [ROW_COLUMN, ...replaced.map((row) => row.column_name)].map(sqlIdentifier).join(', ');
+    const added = columns.map((column) => `detections.${sqlIdentifier(column.name)}`).join(', ');
     const output = path.resolve(options.output);
     await engine.exportQuery(
-      `SELECT input.* EXCLUDE (${ROW_COLUMN}${hasLabel ? ', label' : ''}), labels.label FROM input JOIN labels USING (${ROW_COLUMN}) ORDER BY ${ROW_COLUMN}`,
+      `SELECT input.* EXCLUDE (${excluded}), ${added} FROM input JOIN detections USING (${ROW_COLUMN}) ORDER BY ${ROW_COLUMN}`,
       new FsLake(path.dirname(output)),
       path.basename(output),
       outputFormat,
     );
-    let outliers = 0;
-    for (const label of result.labels) if (label < 0) outliers++;
-    return { rows: result.labels.length, outliers, clusters: result.clusterCount, output };
+    return { ...report, rows, output };
   } finally {
     await engine.close();
   }
+}
+
+/** Rows labelled as outliers: -1 for both DBSCAN (noise) and the isolation forest, as in sklearn. */
+function countOutliers(labels: ArrayLike<number>): number {
+  let outliers = 0;
+  for (let row = 0; row < labels.length; row++) if (labels[row] === -1) outliers++;
+  return outliers;
+}
+
+/**
+ * `detour detect dbscan`: clusters the rows of one CSV/Parquet file on the given feature columns
+ * and writes every input row, in input order, plus a `label` column (cluster id, -1 = outlier).
+ */
+export async function detectDbscanFile(options: DbscanFileOptions): Promise<DbscanFileResult> {
+  return detectFile(options, (raw) => {
+    const features = options.scale === 'standard' ? standardScale(raw).scaled : raw;
+    const { labels, clusterCount } = dbscan(features, { eps: options.eps, minSamples: options.minSamples });
+    return { columns: [{ name: 'label', type: 'INTEGER', values: labels }], outliers: countOutliers(labels), clusters: clusterCount };
+  });
+}
+
+/**
+ * `detour detect iforest`: fits an isolation forest on the rows of one CSV/Parquet file and writes
+ * every input row, in input order, plus `score` (the paper's anomaly score in 0..1, higher = more
+ * anomalous) and `label` (-1 = outlier, 1 = inlier, as sklearn's `predict`).
+ */
+export async function detectIsolationForestFile(options: IsolationForestFileOptions): Promise<DetectFileResult> {
+  return detectFile(options, (features) => {
+    const { model, sampleScores } = fitAndScoreIsolationForest(features, options);
+    const labels = outlierLabels(model, sampleScores);
+    const scale = 10 ** SCORE_DECIMALS;
+    const scores = sampleScores.map((sampleScore) => Math.round(-sampleScore * scale) / scale);
+    return {
+      columns: [
+        { name: 'score', type: 'DOUBLE', values: scores },
+        { name: 'label', type: 'INTEGER', values: labels },
+      ],
+      outliers: countOutliers(labels),
+    };
+  });
 }

@@ -119,4 +119,44 @@ describe('detour CLI', () => {
     expect(result.stderr.trim()).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
+
+  it('detect iforest scores every row, planted outliers highest', async () => {
+    const output = path.join(cwd, 'scored.csv');
+    const result = await detour(cwd, 'detect', 'iforest', '--input', fixture('iforest_2d.csv'), '--features', 'x,y', '--output', output);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^wrote .*scored\.csv: 3982 rows, \d+ outliers$/m);
+    const rows = parseCsv(await readFile(output, 'utf8'));
+    const input = parseCsv(await readFile(fixture('iforest_2d.csv'), 'utf8'));
+    expect(rows).toHaveLength(input.length);
+    expect(Object.keys(rows[0])).toEqual([...Object.keys(input[0]), 'score', 'label']);
+    rows.forEach((row, i) => {
+      expect(row.x).toBe(input[i].x);
+      expect(['-1', '1']).toContain(row.label);
+      // contamination 'auto': outliers are the rows scoring above 0.5 (before rounding).
+      if (row.label === '-1') expect(Number(row.score)).toBeGreaterThanOrEqual(0.5);
+      else expect(Number(row.score)).toBeLessThanOrEqual(0.5);
+    });
+    // As with sklearn: the very highest scores are planted outliers, and all of them score in the top 3%.
+    const byScore = [...rows].sort((a, b) => Number(b.score) - Number(a.score));
+    expect(byScore.slice(0, 5).map((row) => row.is_planted_outlier)).toEqual(['1', '1', '1', '1', '1']);
+    const top3Percent = Number(byScore[Math.floor(0.03 * rows.length)].score);
+    for (const row of rows.filter((candidate) => candidate.is_planted_outlier === '1')) {
+      expect(Number(row.score)).toBeGreaterThan(top3Percent);
+      expect(row.label).toBe('-1');
+    }
+  });
+
+  it.each([
+    ['a bad --contamination', ['--input', '@fixture', '--features', 'x,y', '--contamination', '0.7', '--output', 'o.csv'], /^detour: --contamination must be 'auto' or a number in \(0, 0\.5\], got "0\.7"$/],
+    ['a bad --trees', ['--input', '@fixture', '--features', 'x,y', '--trees', '0', '--output', 'o.csv'], /^detour: --trees must be a whole number of at least 1, got "0"$/],
+    ['a non-numeric value', ['--input', '@bad', '--features', 'a,b', '--output', 'o.csv'], /^detour: --input .*bad\.csv: row 2: b is not a finite number \("oops"\)$/],
+  ])('detect iforest exits 2 with one line for %s', async (_, args, message) => {
+    await writeFile(path.join(cwd, 'bad.csv'), 'a,b\n1,2\n3,oops\n');
+    const resolved = args.map((arg) => (arg === '@fixture' ? fixture('iforest_2d.csv') : arg === '@bad' ? path.join(cwd, 'bad.csv') : arg));
+    const result = await detour(cwd, 'detect', 'iforest', ...resolved);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(message);
+  });
 });
