@@ -7,6 +7,10 @@
  * same cluster. Clusters are then connected components of a union-find over cells, and only points
  * in sparse cells ever need their neighbours counted.
  *
+ * Cells live in a dense array when the grid is small enough (the common case); otherwise the points
+ * are radix-sorted by cell coordinates and neighbour cells are found by a forward-only sweep over
+ * the sorted cells, which reads memory in order where a hash lookup per neighbour cell would not.
+ *
  * Distances are compared squared (`sum (a_k - b_k)^2 <= eps^2`), as sklearn's KD/ball trees do.
  */
 import { InputError } from '../errors.js';
@@ -33,18 +37,25 @@ const MAX_FEATURES = 4;
 const MAX_DENSE_GRID_CELLS = 2 ** 30;
 /** A dense grid may always use this many cells (16 MiB), whatever n is. */
 const MIN_DENSE_GRID_CELLS = 2 ** 22;
-/** Cells shrink by this relative amount so that rounding cannot put two points more than eps apart in one cell... */
+/** Cells shrink by this relative amount, so that rounding cannot put points over eps apart in one cell... */
 const BASE_SHRINK = 1e-9;
-/** ...plus this much per cell of span, covering the rounding of `(value - origin) * invSide` far from the origin. */
+/** ...plus this much per cell of span: the rounding of `(value - origin) * invSide` grows with the span. */
 const SHRINK_PER_SPAN_CELL = 4e-15;
+/** Cell coordinates must stay well inside Int32 (and the cell-side shrink tiny). */
+const MAX_AXIS_CELLS = 2 ** 30;
+/** Bins per axis when looking for gaps to squeeze out of the grid (few enough to stay in cache). */
+const GAP_BINS = 2 ** 16;
+/** Widest radix digit when sorting records by cell (2048 buckets keep the scatter cache-friendly). */
+const MAX_RADIX_DIGIT_BITS = 11;
 /** Larger than any cluster id. */
 const NO_CLUSTER = 0x7fffffff;
 
 /**
  * How one axis maps values to integer cell coordinates. Values are split into segments separated by
- * gaps wider than 2*eps; each segment has its own origin and the next segment starts `reach + 1`
- * cells after the last cell of the previous one. A single segment is the plain grid; several
- * segments squeeze out empty space, so far outliers neither blow up the grid nor lose precision.
+ * gaps wider than 2 * eps (twice, so that rounding cannot make a pair across a gap look within eps);
+ * each segment has its own origin and starts `reach + 1` cells after the last cell of the previous
+ * one. A single segment is the plain grid; several squeeze out empty space, so that far outliers
+ * neither blow up the grid nor cost precision.
  */
 interface AxisLayout {
   /** Lowest value of each segment, ascending. */
@@ -67,24 +78,37 @@ interface CellGrid {
   slotRow: Int32Array;
   /** Coordinates of each slot, interleaved: slotCoords[slot * dims + k]. */
   slotCoords: Float64Array;
-  /** Bounding box of each cell's points, interleaved like slotCoords. */
-  cellLow: Float64Array;
-  cellHigh: Float64Array;
+  /** Bounding box of each cell's points: dims lows then dims highs per cell. */
+  cellBox: Float64Array;
   /** Cell of each input row. */
   rowCell: Int32Array;
-  /** Dense grid only: grid position -> cell id or -1 (empty when the grid is hashed). */
-  denseIndex: Int32Array;
-  /** Dense grid only: grid position of each cell. */
-  cellPosition: Int32Array;
-  /** Dense grid only: position deltas of the neighbouring cells. */
-  stencilDeltas: Int32Array;
-  /** Hashed grid only (null when dense). */
-  table: CellTable | null;
-  /** Hashed grid only: coordinate offsets of the neighbouring cells, stencilSize * dims. */
-  stencilOffsets: Int32Array;
+  /** Most neighbour cells a cell can have. */
   stencilSize: number;
-  /** Hashed grid only: scratch coordinates for lookups. */
-  lookup: Int32Array;
+  /** Dense grid: grid position -> cell id or -1; empty for a sorted grid. */
+  denseIndex: Int32Array;
+  /** Dense grid: grid position of each cell. */
+  cellPosition: Int32Array;
+  /** Dense grid: position deltas of the neighbouring cells, nearest first. */
+  stencilDeltas: Int32Array;
+  /** The neighbouring cells, as rows along the last axis. */
+  rows: NeighbourRows;
+  /** Sorted grid: cell coordinates, dims per cell, in increasing lexicographic order (axis 0 first). */
+  cellKeys: Int32Array;
+  /** Sorted grid: the grid row (cells sharing coordinates on axes 0..d-2) of each cell. */
+  cellGridRow: Int32Array;
+  /** Sorted grid: first cell of each grid row, then cellCount. */
+  gridRowStart: Int32Array;
+}
+
+/**
+ * The neighbouring cells as rows along the last axis: neighbour row r holds the cells whose
+ * coordinates on axes 0..d-2 differ by `offsets[r * (d - 1) ..]` and on the last axis by at most
+ * `reach[r]`. `gaps[r]` is the row's distance bound (see neighbourRows).
+ */
+interface NeighbourRows {
+  offsets: Int32Array;
+  reach: Int32Array;
+  gaps: Int32Array;
 }
 
 /**
@@ -114,12 +138,12 @@ export function dbscan(columns: readonly Float64Array[], options: DbscanOptions)
   const grid = buildGrid(columns, rowCount, eps);
   const slotIsCore = findCorePoints(grid, epsSquared, minSamples);
   const coreEnd = moveCoresFirst(grid, slotIsCore);
-  const parent = linkCoreCells(grid, coreEnd, epsSquared);
+  const { parent, nearCore } = linkCoreCells(grid, coreEnd, epsSquared);
 
   const isCore = new Uint8Array(rowCount);
   for (let slot = 0; slot < rowCount; slot++) isCore[grid.slotRow[slot]] = slotIsCore[slot];
   const { labels, clusterCount, cellCluster } = numberClusters(grid, isCore, parent, coreEnd);
-  labelBorderPoints(grid, coreEnd, cellCluster, epsSquared, labels);
+  labelBorderPoints(grid, coreEnd, nearCore, cellCluster, epsSquared, labels);
   return { labels, isCore, clusterCount };
 }
 
@@ -216,45 +240,88 @@ function reachFor(dims: number): number {
 }
 
 /**
- * Offsets (flattened, `dims` per offset, the origin excluded, nearest first) of the cells that can
- * hold a neighbour: a cell at offset o is at least side * sqrt(sum max(|o_k| - 1, 0)^2) away, so it
- * matters while that sum is <= dims. Corners at exactly that bound are kept for the `<=` edge case.
+ * The cells that can hold a neighbour, as rows along the last axis. A cell at offset o is at least
+ * side * sqrt(gap) away, with gap = sum max(|o_k| - 1, 0)^2, so it matters while gap <= dims;
+ * corners at exactly that bound are kept for the `<=` edge case. Rows come nearest first.
  */
-function stencilOffsets(dims: number, reach: number): Int32Array {
+function neighbourRows(dims: number): NeighbourRows {
+  const reach = reachFor(dims);
   const width = 2 * reach + 1;
-  const kept: { offset: number[]; gap: number }[] = [];
-  for (let code = 0; code < width ** dims; code++) {
+  const rows: { offset: number[]; gap: number; reach: number }[] = [];
+  for (let code = 0; code < width ** (dims - 1); code++) {
     const offset: number[] = [];
     let gap = 0;
-    for (let k = 0, rest = code; k < dims; k++, rest = Math.floor(rest / width)) {
+    for (let k = 0, rest = code; k < dims - 1; k++, rest = Math.floor(rest / width)) {
       const o = (rest % width) - reach;
       offset.push(o);
-      gap += Math.max(Math.abs(o) - 1, 0) ** 2;
+      gap += offsetGap(o);
     }
-    if (gap <= dims && offset.some((o) => o !== 0)) kept.push({ offset, gap });
+    if (gap > dims) continue;
+    let rowReach = 1;
+    while (rowReach < reach && gap + offsetGap(rowReach + 1) <= dims) rowReach++;
+    rows.push({ offset, gap, reach: rowReach });
   }
-  kept.sort((a, b) => a.gap - b.gap);
-  return Int32Array.from(kept.flatMap((entry) => entry.offset));
+  rows.sort((a, b) => a.gap - b.gap);
+  return {
+    offsets: Int32Array.from(rows.flatMap((row) => row.offset)),
+    reach: Int32Array.from(rows, (row) => row.reach),
+    gaps: Int32Array.from(rows, (row) => row.gap),
+  };
+}
+
+/** Whole cells between a cell and one `offset` cells away along an axis, squared. */
+function offsetGap(offset: number): number {
+  return Math.max(Math.abs(offset) - 1, 0) ** 2;
+}
+
+function stencilSize(rows: NeighbourRows): number {
+  return rows.reach.reduce((sum, reach) => sum + 2 * reach + 1, 0) - 1;
 }
 
 function singleSegment(low: number, high: number): AxisLayout {
   return { origins: Float64Array.of(low), spans: Float64Array.of(high - low), bases: new Float64Array(1), cells: 0 };
 }
 
-/** Splits one axis at gaps wider than 2 * eps (no pair across such a gap can be within eps). */
-function gapSegments(column: Float64Array, eps: number): AxisLayout {
+/**
+ * Splits one axis at gaps wider than 2 * eps (no pair across such a gap can be within eps), in
+ * linear time: values are binned, and the gaps between consecutive non-empty bins are exact; gaps
+ * inside a bin are missed, which only leaves a segment wider than it could be.
+ */
+function binnedGapSegments(column: Float64Array, low: number, high: number, eps: number): AxisLayout {
+  const binLows = new Float64Array(GAP_BINS).fill(Infinity);
+  const binHighs = new Float64Array(GAP_BINS).fill(-Infinity);
+  const scale = GAP_BINS / (high - low);
+  for (let row = 0; row < column.length; row++) {
+    const value = column[row];
+    // NaN (an overflowing range) goes to bin 0.
+    const bin = Math.min(GAP_BINS - 1, Math.floor((value - low) * scale)) || 0;
+    if (value < binLows[bin]) binLows[bin] = value;
+    if (value > binHighs[bin]) binHighs[bin] = value;
+  }
+  return segmentsFromRuns(binLows, binHighs, eps);
+}
+
+/** Splits one axis at every gap wider than 2 * eps, by sorting its values. */
+function sortedGapSegments(column: Float64Array, eps: number): AxisLayout {
   const sorted = column.slice().sort();
+  return segmentsFromRuns(sorted, sorted, eps);
+}
+
+/** Segments from ascending runs of values (run i spans lows[i]..highs[i]; empty when lows[i] > highs[i]). */
+function segmentsFromRuns(lows: Float64Array, highs: Float64Array, eps: number): AxisLayout {
   const gap = 2 * eps;
-  const origins: number[] = [sorted[0]];
+  const origins: number[] = [];
   const spans: number[] = [];
-  let previous = sorted[0];
-  for (let i = 1; i < sorted.length; i++) {
-    const value = sorted[i];
-    if (value - previous > gap) {
+  let previous = -Infinity;
+  for (let run = 0; run < lows.length; run++) {
+    if (lows[run] > highs[run]) continue;
+    if (origins.length === 0) {
+      origins.push(lows[run]);
+    } else if (lows[run] - previous > gap) {
       spans.push(previous - origins[origins.length - 1]);
-      origins.push(value);
+      origins.push(lows[run]);
     }
-    previous = value;
+    previous = highs[run];
   }
   spans.push(previous - origins[origins.length - 1]);
   return {
@@ -273,9 +340,18 @@ function widestSpanInCells(axes: readonly AxisLayout[], eps: number): number {
   return widest;
 }
 
-/** Chooses the cell side for these segments and fills in each axis's bases and cell count. */
-function placeSegments(axes: readonly AxisLayout[], eps: number, reach: number): number {
-  const shrink = BASE_SHRINK + SHRINK_PER_SPAN_CELL * widestSpanInCells(axes, eps);
+/**
+ * Chooses the cell side for these segments and fills in each axis's bases and cell count; the
+ * counts are Infinity when a segment spans more than MAX_AXIS_CELLS cells.
+ */
+function placeSegments(axes: readonly AxisLayout[], eps: number): number {
+  const widest = widestSpanInCells(axes, eps);
+  if (!(widest <= MAX_AXIS_CELLS)) {
+    for (const axis of axes) axis.cells = Infinity;
+    return 0;
+  }
+  const reach = reachFor(axes.length);
+  const shrink = BASE_SHRINK + SHRINK_PER_SPAN_CELL * widest;
   const invSide = 1 / ((eps / Math.sqrt(axes.length)) * (1 - shrink));
   for (const axis of axes) {
     let base = 0;
@@ -291,7 +367,8 @@ function placeSegments(axes: readonly AxisLayout[], eps: number, reach: number):
 }
 
 /** Cells of a dense grid over these axes, each padded by `reach` cells on both sides. */
-function paddedGridCells(axes: readonly AxisLayout[], reach: number): number {
+function paddedGridCells(axes: readonly AxisLayout[]): number {
+  const reach = reachFor(axes.length);
   let cells = 1;
   for (const axis of axes) cells *= axis.cells + 2 * reach;
   return cells;
@@ -312,49 +389,48 @@ function cellCoordinate(axis: AxisLayout, invSide: number, value: number): numbe
 }
 
 function buildGrid(columns: readonly Float64Array[], rowCount: number, eps: number): CellGrid {
-  const dims = columns.length;
-  const reach = reachFor(dims);
   const denseLimit = Math.min(MAX_DENSE_GRID_CELLS, Math.max(4 * rowCount, MIN_DENSE_GRID_CELLS));
   const { lows, highs } = axisRanges(columns, rowCount, 'dbscan');
 
+  // The plain grid when a dense array of it fits; else squeeze out empty space, which may make it
+  // fit; else sort the cells. Sorting the values finds every gap, for ranges binning cannot split.
   let axes = Array.from(lows, (low, k) => singleSegment(low, highs[k]));
-  let invSide = 0;
-  const plainGridFits = widestSpanInCells(axes, eps) <= denseLimit;
-  if (plainGridFits) invSide = placeSegments(axes, eps, reach);
-  if (!plainGridFits || paddedGridCells(axes, reach) > denseLimit) {
-    axes = columns.map((column) => gapSegments(column, eps));
-    if (!Number.isFinite(widestSpanInCells(axes, eps))) {
-      throw new InputError(`dbscan: feature values span too wide a range to represent for eps ${eps}`);
+  let invSide = placeSegments(axes, eps);
+  if (paddedGridCells(axes) > denseLimit) {
+    axes = columns.map((column, k) => binnedGapSegments(column, lows[k], highs[k], eps));
+    invSide = placeSegments(axes, eps);
+    if (!axes.every((axis) => axis.cells <= MAX_AXIS_CELLS)) {
+      axes = columns.map((column) => sortedGapSegments(column, eps));
+      invSide = placeSegments(axes, eps);
+      if (!axes.every((axis) => axis.cells <= MAX_AXIS_CELLS)) {
+        throw new InputError(`dbscan: feature values span too wide a range to represent for eps ${eps}`);
+      }
     }
-    invSide = placeSegments(axes, eps, reach);
   }
-
-  const rowCell = new Int32Array(rowCount);
-  const gridCells = paddedGridCells(axes, reach);
   const grid =
-    gridCells <= denseLimit
-      ? bucketDense(columns, rowCount, axes, invSide, reach, gridCells, rowCell)
-      : bucketHashed(columns, rowCount, axes, invSide, reach, rowCell);
-  sortPointsByCell(grid, columns, rowCount);
+    paddedGridCells(axes) <= denseLimit
+      ? bucketDense(columns, rowCount, axes, invSide)
+      : bucketSorted(columns, rowCount, axes, invSide);
+  computeCellBoxes(grid);
   return grid;
 }
 
-/** Assigns rows to cells through a dense grid; cell ids follow grid order for locality. */
+/** Assigns rows to cells through a dense grid; cell ids follow grid order (last axis fastest). */
 function bucketDense(
   columns: readonly Float64Array[],
   rowCount: number,
   axes: readonly AxisLayout[],
   invSide: number,
-  reach: number,
-  gridCells: number,
-  rowCell: Int32Array,
 ): CellGrid {
   const dims = columns.length;
-  const strides: number[] = [];
-  for (let k = 0, stride = 1; k < dims; stride *= axes[k].cells + 2 * reach, k++) strides.push(stride);
+  const reach = reachFor(dims);
+  const strides = new Array<number>(dims);
+  for (let k = dims - 1, stride = 1; k >= 0; stride *= axes[k].cells + 2 * reach, k--) strides[k] = stride;
 
-  // rowCell temporarily holds grid positions, denseIndex the point count per position.
+  // rowCell first holds grid positions, denseIndex the point count per position.
+  const gridCells = paddedGridCells(axes);
   const denseIndex = new Int32Array(gridCells);
+  const rowCell = new Int32Array(rowCount);
   for (let row = 0; row < rowCount; row++) {
     let position = 0;
     for (let k = 0; k < dims; k++) {
@@ -379,95 +455,174 @@ function bucketDense(
   }
   for (let row = 0; row < rowCount; row++) rowCell[row] = denseIndex[rowCell[row]];
 
-  const offsets = stencilOffsets(dims, reach);
-  const stencilSize = offsets.length / dims;
-  const stencilDeltas = new Int32Array(stencilSize);
-  for (let t = 0; t < stencilSize; t++) {
-    for (let k = 0; k < dims; k++) stencilDeltas[t] += offsets[t * dims + k] * strides[k];
-  }
-  return newGrid(dims, cellCount, cellStart, rowCell, {
-    denseIndex,
-    cellPosition,
-    stencilDeltas,
-    table: null,
-    stencilOffsets: new Int32Array(0),
-    stencilSize,
-  });
-}
-
-/** Assigns rows to cells through a hash of cell coordinates, for grids too sparse for an array. */
-function bucketHashed(
-  columns: readonly Float64Array[],
-  rowCount: number,
-  axes: readonly AxisLayout[],
-  invSide: number,
-  reach: number,
-  rowCell: Int32Array,
-): CellGrid {
-  const dims = columns.length;
-  const table = new CellTable(dims);
-  const coords = new Int32Array(dims);
-  let cellSizes = new Int32Array(1024);
-  for (let row = 0; row < rowCount; row++) {
-    for (let k = 0; k < dims; k++) coords[k] = cellCoordinate(axes[k], invSide, columns[k][row]);
-    const cell = table.findOrAdd(coords);
-    if (cell === cellSizes.length) {
-      const grown = new Int32Array(cellSizes.length * 2);
-      grown.set(cellSizes);
-      cellSizes = grown;
+  // Stencil: every cell of every neighbour row, the cell itself excluded, nearest first.
+  const rows = neighbourRows(dims);
+  const stencil: { delta: number; gap: number }[] = [];
+  for (let r = 0; r < rows.reach.length; r++) {
+    let rowDelta = 0;
+    for (let k = 0; k < dims - 1; k++) rowDelta += rows.offsets[r * (dims - 1) + k] * strides[k];
+    for (let last = -rows.reach[r]; last <= rows.reach[r]; last++) {
+      if (rowDelta === 0 && last === 0) continue;
+      stencil.push({ delta: rowDelta + last, gap: rows.gaps[r] + offsetGap(last) });
     }
-    cellSizes[cell]++;
-    rowCell[row] = cell;
   }
-  const cellCount = table.count;
-  const cellStart = new Int32Array(cellCount + 1);
-  for (let cell = 0; cell < cellCount; cell++) cellStart[cell + 1] = cellStart[cell] + cellSizes[cell];
+  stencil.sort((a, b) => a.gap - b.gap);
 
-  const stencil = stencilOffsets(dims, reach);
-  return newGrid(dims, cellCount, cellStart, rowCell, {
-    denseIndex: new Int32Array(0),
-    cellPosition: new Int32Array(0),
-    stencilDeltas: new Int32Array(0),
-    table,
-    stencilOffsets: stencil,
-    stencilSize: stencil.length / dims,
-  });
-}
-
-function newGrid(
-  dims: number,
-  cellCount: number,
-  cellStart: Int32Array,
-  rowCell: Int32Array,
-  neighbourhood: Pick<
-    CellGrid,
-    'denseIndex' | 'cellPosition' | 'stencilDeltas' | 'table' | 'stencilOffsets' | 'stencilSize'
-  >,
-): CellGrid {
-  const rowCount = rowCell.length;
-  return {
-    dims,
-    cellCount,
-    cellStart,
-    slotRow: new Int32Array(rowCount),
-    slotCoords: new Float64Array(rowCount * dims),
-    cellLow: new Float64Array(cellCount * dims),
-    cellHigh: new Float64Array(cellCount * dims),
-    rowCell,
-    ...neighbourhood,
-    lookup: new Int32Array(dims),
-  };
-}
-
-/** Counting sort of the rows by cell into slots, copying coordinates alongside; then cell boxes. */
-function sortPointsByCell(grid: CellGrid, columns: readonly Float64Array[], rowCount: number): void {
-  const { dims, cellCount, cellStart, slotRow, slotCoords, rowCell, cellLow, cellHigh } = grid;
+  // Counting sort of the rows into slots, coordinates alongside.
+  const slotRow = new Int32Array(rowCount);
+  const slotCoords = new Float64Array(rowCount * dims);
   const nextSlot = cellStart.slice(0, cellCount);
   for (let row = 0; row < rowCount; row++) {
     const slot = nextSlot[rowCell[row]]++;
     slotRow[slot] = row;
     for (let k = 0; k < dims; k++) slotCoords[slot * dims + k] = columns[k][row];
   }
+  const grid = newGrid(dims, cellStart, rowCell, slotRow, slotCoords, rows);
+  grid.denseIndex = denseIndex;
+  grid.cellPosition = cellPosition;
+  grid.stencilDeltas = Int32Array.from(stencil, (entry) => entry.delta);
+  return grid;
+}
+
+/**
+ * Assigns rows to cells by an LSD radix sort of (cell coordinates, row) records, for grids too big
+ * for an array; cell ids follow the sorted (lexicographic) order.
+ */
+function bucketSorted(
+  columns: readonly Float64Array[],
+  rowCount: number,
+  axes: readonly AxisLayout[],
+  invSide: number,
+): CellGrid {
+  const dims = columns.length;
+  const width = dims + 1;
+  // Coordinates travel with the records, which beats gathering them afterwards in random order.
+  const unsortedRecords = new Int32Array(rowCount * width);
+  const unsortedCoords = new Float64Array(rowCount * dims);
+  for (let row = 0; row < rowCount; row++) {
+    for (let k = 0; k < dims; k++) {
+      const value = columns[k][row];
+      unsortedRecords[row * width + k] = cellCoordinate(axes[k], invSide, value);
+      unsortedCoords[row * dims + k] = value;
+    }
+    unsortedRecords[row * width + dims] = row;
+  }
+  // Lexicographic order: the last axis is the least significant key.
+  const keys = axes.map((axis, k) => ({ field: k, bits: 32 - Math.clz32(axis.cells - 1) })).reverse();
+  const { records, payload: coords } = radixSortRecords(unsortedRecords, width, unsortedCoords, dims, keys);
+
+  // Runs of equal coordinates are the cells.
+  let cellCount = 0;
+  for (let i = 0; i < rowCount; i++) {
+    if (i === 0 || !sameCell(records, width, dims, i, i - 1)) cellCount++;
+  }
+  const cellStart = new Int32Array(cellCount + 1);
+  const cellKeys = new Int32Array(cellCount * dims);
+  const rowCell = new Int32Array(rowCount);
+  const slotRow = new Int32Array(rowCount);
+  for (let i = 0, cell = -1; i < rowCount; i++) {
+    if (i === 0 || !sameCell(records, width, dims, i, i - 1)) {
+      cell++;
+      cellStart[cell] = i;
+      for (let k = 0; k < dims; k++) cellKeys[cell * dims + k] = records[i * width + k];
+    }
+    const row = records[i * width + dims];
+    rowCell[row] = cell;
+    slotRow[i] = row;
+  }
+  cellStart[cellCount] = rowCount;
+
+  // Grid rows: runs of cells sharing all coordinates but the last.
+  const cellGridRow = new Int32Array(cellCount);
+  const rowStarts: number[] = [];
+  for (let cell = 0; cell < cellCount; cell++) {
+    const newGridRow = cell === 0 || comparePrefixes(cellKeys, dims, cell, cell - 1, ZERO_OFFSETS, 0) !== 0;
+    if (newGridRow) rowStarts.push(cell);
+    cellGridRow[cell] = rowStarts.length - 1;
+  }
+  rowStarts.push(cellCount);
+
+  const grid = newGrid(dims, cellStart, rowCell, slotRow, coords, neighbourRows(dims));
+  grid.cellKeys = cellKeys;
+  grid.cellGridRow = cellGridRow;
+  grid.gridRowStart = Int32Array.from(rowStarts);
+  return grid;
+}
+
+function sameCell(records: Int32Array, width: number, dims: number, a: number, b: number): boolean {
+  for (let k = 0; k < dims; k++) if (records[a * width + k] !== records[b * width + k]) return false;
+  return true;
+}
+
+/**
+ * Stable LSD radix sort of records of `width` non-negative Int32 fields, each carrying
+ * `payloadWidth` Float64 values along. `keys` are fields with their significant bits, least
+ * significant first. Returns the sorted arrays (the inputs are reused as scratch).
+ */
+function radixSortRecords(
+  records: Int32Array,
+  width: number,
+  payload: Float64Array,
+  payloadWidth: number,
+  keys: readonly { field: number; bits: number }[],
+): { records: Int32Array; payload: Float64Array } {
+  const count = records.length / width;
+  let spare: Int32Array = new Int32Array(records.length);
+  let sparePayload: Float64Array = new Float64Array(payload.length);
+  const starts = new Int32Array(1 << MAX_RADIX_DIGIT_BITS);
+  for (const { field, bits } of keys) {
+    const digitBits = Math.ceil(bits / Math.ceil(bits / MAX_RADIX_DIGIT_BITS));
+    for (let shift = 0; shift < bits; shift += digitBits) {
+      const mask = 2 ** Math.min(digitBits, bits - shift) - 1;
+      starts.fill(0);
+      for (let i = 0; i < count; i++) starts[(records[i * width + field] >>> shift) & mask]++;
+      for (let digit = 0, start = 0; digit <= mask; digit++) {
+        const size = starts[digit];
+        starts[digit] = start;
+        start += size;
+      }
+      for (let i = 0; i < count; i++) {
+        const target = starts[(records[i * width + field] >>> shift) & mask]++;
+        for (let j = 0; j < width; j++) spare[target * width + j] = records[i * width + j];
+        for (let j = 0; j < payloadWidth; j++) sparePayload[target * payloadWidth + j] = payload[i * payloadWidth + j];
+      }
+      [records, spare] = [spare, records];
+      [payload, sparePayload] = [sparePayload, payload];
+    }
+  }
+  return { records, payload };
+}
+
+function newGrid(
+  dims: number,
+  cellStart: Int32Array,
+  rowCell: Int32Array,
+  slotRow: Int32Array,
+  slotCoords: Float64Array,
+  rows: NeighbourRows,
+): CellGrid {
+  const cellCount = cellStart.length - 1;
+  return {
+    dims,
+    cellCount,
+    cellStart,
+    slotRow,
+    slotCoords,
+    cellBox: new Float64Array(cellCount * 2 * dims),
+    rowCell,
+    stencilSize: stencilSize(rows),
+    denseIndex: new Int32Array(0),
+    cellPosition: new Int32Array(0),
+    stencilDeltas: new Int32Array(0),
+    rows,
+    cellKeys: new Int32Array(0),
+    cellGridRow: new Int32Array(0),
+    gridRowStart: new Int32Array(0),
+  };
+}
+
+function computeCellBoxes(grid: CellGrid): void {
+  const { dims, cellCount, cellStart, slotCoords, cellBox } = grid;
   for (let cell = 0; cell < cellCount; cell++) {
     const end = cellStart[cell + 1];
     for (let k = 0; k < dims; k++) {
@@ -478,118 +633,141 @@ function sortPointsByCell(grid: CellGrid, columns: readonly Float64Array[], rowC
         if (value < low) low = value;
         if (value > high) high = value;
       }
-      cellLow[cell * dims + k] = low;
-      cellHigh[cell * dims + k] = high;
+      cellBox[cell * 2 * dims + k] = low;
+      cellBox[cell * 2 * dims + dims + k] = high;
     }
   }
 }
 
 /**
- * Open-addressing hash from integer cell coordinates to cell ids 0..count-1 (ids in order of
- * insertion). Keys are the cells' coordinates, `dims` per cell.
+ * Finds the occupied cells around a cell, for one pass over the cells. A pass must visit cells in
+ * increasing id order: on a sorted grid, each neighbour row keeps cursors that only move forward,
+ * one over grid rows (advanced when the visited cell's grid row changes) and one over the cells of
+ * the matching grid row.
  */
-class CellTable {
-  count = 0;
-  keys: Int32Array;
-  private slots: Int32Array;
-  private mask: number;
+class NeighbourScan {
+  /** The cells found by the last collect(). */
+  readonly cells: Int32Array;
+  private readonly gridRowCursors: Int32Array;
+  private readonly cellCursors: Int32Array;
+  /** Grid row matching each neighbour row for the current grid row, or -1. */
+  private readonly matchedGridRows: Int32Array;
+  private currentGridRow = -1;
 
-  constructor(private readonly dims: number) {
-    this.slots = new Int32Array(2048);
-    this.mask = this.slots.length - 1;
-    this.keys = new Int32Array(1024 * dims);
+  constructor(private readonly grid: CellGrid) {
+    this.cells = new Int32Array(grid.stencilSize);
+    this.gridRowCursors = new Int32Array(grid.rows.reach.length);
+    this.cellCursors = new Int32Array(grid.rows.reach.length);
+    this.matchedGridRows = new Int32Array(grid.rows.reach.length);
   }
 
-  /** Id of the cell at coords[at .. at + dims), or -1. */
-  find(coords: Int32Array, at: number): number {
-    const { dims, keys, slots, mask } = this;
-    for (let probe = hashCoords(coords, at, dims) & mask; ; probe = (probe + 1) & mask) {
-      const stored = slots[probe];
-      if (stored === 0) return -1;
-      const cell = stored - 1;
-      let k = 0;
-      while (k < dims && keys[cell * dims + k] === coords[at + k]) k++;
-      if (k === dims) return cell;
+  /** Fills `cells` with the occupied cells that may hold a neighbour of a point in `cell`; returns how many. */
+  collect(cell: number): number {
+    const grid = this.grid;
+    const out = this.cells;
+    let found = 0;
+    if (grid.denseIndex.length > 0) {
+      const { denseIndex, stencilDeltas } = grid;
+      const position = grid.cellPosition[cell];
+      for (let t = 0; t < stencilDeltas.length; t++) {
+        const other = denseIndex[position + stencilDeltas[t]];
+        if (other >= 0) out[found++] = other;
+      }
+      return found;
     }
-  }
-
-  /** Id of the cell at coords[0 .. dims), added when new. */
-  findOrAdd(coords: Int32Array): number {
-    const found = this.find(coords, 0);
-    if (found >= 0) return found;
-    const cell = this.count++;
-    if ((cell + 1) * this.dims > this.keys.length) {
-      const grown = new Int32Array(this.keys.length * 2);
-      grown.set(this.keys);
-      this.keys = grown;
+    const { dims, cellKeys, gridRowStart, rows } = grid;
+    const { cellCursors, matchedGridRows } = this;
+    const gridRow = grid.cellGridRow[cell];
+    if (gridRow !== this.currentGridRow) this.matchGridRows(gridRow);
+    const last = cellKeys[cell * dims + dims - 1];
+    for (let r = 0; r < matchedGridRows.length; r++) {
+      const matched = matchedGridRows[r];
+      if (matched < 0) continue;
+      const end = gridRowStart[matched + 1];
+      const reach = rows.reach[r];
+      let other = cellCursors[r];
+      while (other < end && cellKeys[other * dims + dims - 1] < last - reach) other++;
+      cellCursors[r] = other;
+      for (; other < end && cellKeys[other * dims + dims - 1] <= last + reach; other++) {
+        if (other !== cell) out[found++] = other;
+      }
     }
-    this.keys.set(coords, cell * this.dims);
-    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    else this.place(cell);
-    return cell;
+    return found;
   }
 
-  private place(cell: number): void {
-    let probe = hashCoords(this.keys, cell * this.dims, this.dims) & this.mask;
-    while (this.slots[probe] !== 0) probe = (probe + 1) & this.mask;
-    this.slots[probe] = cell + 1;
-  }
-
-  private rehash(size: number): void {
-    this.slots = new Int32Array(size);
-    this.mask = size - 1;
-    for (let cell = 0; cell < this.count; cell++) this.place(cell);
+  /** Finds, for each neighbour row, the grid row at that offset from `gridRow`. */
+  private matchGridRows(gridRow: number): void {
+    const { dims, cellKeys, gridRowStart, rows } = this.grid;
+    const gridRowCount = gridRowStart.length - 1;
+    const cell = gridRowStart[gridRow];
+    this.currentGridRow = gridRow;
+    for (let r = 0; r < this.gridRowCursors.length; r++) {
+      let candidate = this.gridRowCursors[r];
+      while (
+        candidate < gridRowCount &&
+        comparePrefixes(cellKeys, dims, gridRowStart[candidate], cell, rows.offsets, r) < 0
+      ) {
+        candidate++;
+      }
+      this.gridRowCursors[r] = candidate;
+      const matches =
+        candidate < gridRowCount &&
+        comparePrefixes(cellKeys, dims, gridRowStart[candidate], cell, rows.offsets, r) === 0;
+      this.matchedGridRows[r] = matches ? candidate : -1;
+      this.cellCursors[r] = matches ? gridRowStart[candidate] : 0;
+    }
   }
 }
 
-function hashCoords(coords: Int32Array, at: number, dims: number): number {
-  let hash = 0x811c9dc5;
-  for (let k = 0; k < dims; k++) hash = Math.imul(hash ^ coords[at + k], 0x9e3779b1);
-  return (hash ^ (hash >>> 15)) >>> 0;
-}
+/** Neighbour-row offsets of zero, to compare two cells' own prefixes. */
+const ZERO_OFFSETS = new Int32Array(MAX_FEATURES);
 
-/** Writes the occupied neighbour cells of `cell` whose boxes come within eps of its box into `out`. */
-function collectNeighbourCells(grid: CellGrid, cell: number, epsSquared: number, out: Int32Array): number {
-  let found = 0;
-  const table = grid.table;
-  if (table === null) {
-    const { denseIndex, stencilDeltas } = grid;
-    const position = grid.cellPosition[cell];
-    for (let t = 0; t < grid.stencilSize; t++) {
-      const other = denseIndex[position + stencilDeltas[t]];
-      if (other >= 0 && boxGapSquared(grid, cell, other) <= epsSquared) out[found++] = other;
-    }
-  } else {
-    const { dims, stencilOffsets, lookup } = grid;
-    const keys = table.keys;
-    for (let t = 0; t < grid.stencilSize; t++) {
-      for (let k = 0; k < dims; k++) lookup[k] = keys[cell * dims + k] + stencilOffsets[t * dims + k];
-      const other = table.find(lookup, 0);
-      if (other >= 0 && boxGapSquared(grid, cell, other) <= epsSquared) out[found++] = other;
-    }
+/**
+ * Sign of (coordinates of `other` on axes 0..d-2) minus (those of `cell` plus neighbour row r's
+ * offsets), compared lexicographically.
+ */
+function comparePrefixes(
+  keys: Int32Array,
+  dims: number,
+  other: number,
+  cell: number,
+  rowOffsets: Int32Array,
+  r: number,
+): number {
+  const prefix = dims - 1;
+  for (let k = 0; k < prefix; k++) {
+    const difference = keys[other * dims + k] - keys[cell * dims + k] - rowOffsets[r * prefix + k];
+    if (difference !== 0) return difference;
   }
-  return found;
+  return 0;
 }
 
 // Lower bounds below are computed with the same subtractions and summation order as
 // squaredDistance(), so (float rounding being monotonic) they never exceed a real distance.
 
 function boxGapSquared(grid: CellGrid, a: number, b: number): number {
-  const { dims, cellLow, cellHigh } = grid;
+  const { dims, cellBox } = grid;
+  const atA = a * 2 * dims;
+  const atB = b * 2 * dims;
   let sum = 0;
   for (let k = 0; k < dims; k++) {
-    const gap = Math.max(cellLow[b * dims + k] - cellHigh[a * dims + k], cellLow[a * dims + k] - cellHigh[b * dims + k], 0);
+    const gap = Math.max(
+      cellBox[atB + k] - cellBox[atA + dims + k],
+      cellBox[atA + k] - cellBox[atB + dims + k],
+      0,
+    );
     sum += gap * gap;
   }
   return sum;
 }
 
 function pointBoxGapSquared(grid: CellGrid, slot: number, cell: number): number {
-  const { dims, slotCoords, cellLow, cellHigh } = grid;
+  const { dims, slotCoords, cellBox } = grid;
+  const at = cell * 2 * dims;
   let sum = 0;
   for (let k = 0; k < dims; k++) {
     const value = slotCoords[slot * dims + k];
-    const gap = Math.max(cellLow[cell * dims + k] - value, value - cellHigh[cell * dims + k], 0);
+    const gap = Math.max(cellBox[at + k] - value, value - cellBox[at + dims + k], 0);
     sum += gap * gap;
   }
   return sum;
@@ -611,7 +789,8 @@ function squaredDistance(coords: Float64Array, dims: number, a: number, b: numbe
 function findCorePoints(grid: CellGrid, epsSquared: number, minSamples: number): Uint8Array {
   const { dims, cellCount, cellStart, slotCoords } = grid;
   const slotIsCore = new Uint8Array(slotCoords.length / dims);
-  const neighbours = new Int32Array(grid.stencilSize);
+  const scan = new NeighbourScan(grid);
+  const neighbours = scan.cells;
   for (let cell = 0; cell < cellCount; cell++) {
     const start = cellStart[cell];
     const end = cellStart[cell + 1];
@@ -619,7 +798,7 @@ function findCorePoints(grid: CellGrid, epsSquared: number, minSamples: number):
       slotIsCore.fill(1, start, end);
       continue;
     }
-    const neighbourCount = collectNeighbourCells(grid, cell, epsSquared, neighbours);
+    const neighbourCount = scan.collect(cell);
     for (let slot = start; slot < end; slot++) {
       let count = end - start;
       for (let t = 0; t < neighbourCount && count < minSamples; t++) {
@@ -668,24 +847,31 @@ function moveCoresFirst(grid: CellGrid, slotIsCore: Uint8Array): Int32Array {
   return coreEnd;
 }
 
-/** Union-find over cells: two cells holding core points join when some pair of those is within eps. */
-function linkCoreCells(grid: CellGrid, coreEnd: Int32Array, epsSquared: number): Int32Array {
+/**
+ * Union-find over cells: two cells holding core points join when some pair of those is within eps.
+ * Also flags the cells next to (or holding) core points: only their other points can be borders.
+ */
+function linkCoreCells(grid: CellGrid, coreEnd: Int32Array, epsSquared: number) {
   const { dims, cellCount, cellStart, slotCoords } = grid;
   const parent = new Int32Array(cellCount);
   for (let cell = 0; cell < cellCount; cell++) parent[cell] = cell;
-  const neighbours = new Int32Array(grid.stencilSize);
+  const nearCore = new Uint8Array(cellCount);
+  const scan = new NeighbourScan(grid);
+  const neighbours = scan.cells;
   for (let cell = 0; cell < cellCount; cell++) {
     const start = cellStart[cell];
     const cores = coreEnd[cell];
     if (cores === start) continue;
-    const neighbourCount = collectNeighbourCells(grid, cell, epsSquared, neighbours);
+    nearCore[cell] = 1;
+    const neighbourCount = scan.collect(cell);
     for (let t = 0; t < neighbourCount; t++) {
       const other = neighbours[t];
+      nearCore[other] = 1;
       // Each pair once, from its lower id; skip cells without cores and pairs already joined.
       if (other < cell || coreEnd[other] === cellStart[other]) continue;
       const root = findRoot(parent, cell);
       const otherRoot = findRoot(parent, other);
-      if (root === otherRoot) continue;
+      if (root === otherRoot || boxGapSquared(grid, cell, other) > epsSquared) continue;
       const otherStart = cellStart[other];
       const otherCores = coreEnd[other];
       let touching = false;
@@ -701,7 +887,7 @@ function linkCoreCells(grid: CellGrid, coreEnd: Int32Array, epsSquared: number):
       if (touching) parent[Math.max(root, otherRoot)] = Math.min(root, otherRoot);
     }
   }
-  return parent;
+  return { parent, nearCore };
 }
 
 function findRoot(parent: Int32Array, node: number): number {
@@ -738,16 +924,18 @@ function numberClusters(grid: CellGrid, isCore: Uint8Array, parent: Int32Array, 
 function labelBorderPoints(
   grid: CellGrid,
   coreEnd: Int32Array,
+  nearCore: Uint8Array,
   cellCluster: Int32Array,
   epsSquared: number,
   labels: Int32Array,
 ): void {
   const { dims, cellCount, cellStart, slotRow, slotCoords } = grid;
-  const neighbours = new Int32Array(grid.stencilSize);
+  const scan = new NeighbourScan(grid);
+  const neighbours = scan.cells;
   for (let cell = 0; cell < cellCount; cell++) {
     const end = cellStart[cell + 1];
-    if (coreEnd[cell] === end) continue;
-    const neighbourCount = collectNeighbourCells(grid, cell, epsSquared, neighbours);
+    if (coreEnd[cell] === end || nearCore[cell] === 0) continue;
+    const neighbourCount = scan.collect(cell);
     // Core points sharing the cell are within eps of every point in it.
     const ownCluster = cellCluster[cell] < 0 ? NO_CLUSTER : cellCluster[cell];
     for (let slot = coreEnd[cell]; slot < end; slot++) {
@@ -774,9 +962,8 @@ function labelBorderPoints(
 
 /** Points per leaf of the box tree. */
 const LEAF_SIZE = 16;
-/** Bits of the Z-order code: 3 radix passes of 10 bits. */
+/** Bits of the Z-order code. */
 const CODE_BITS = 30;
-const RADIX_BITS = 10;
 
 /**
  * Core points in Z-order, grouped into leaves of LEAF_SIZE consecutive points, under a complete
@@ -847,8 +1034,7 @@ function buildBoxTree(
 
 /**
  * Coordinates (interleaved) of the core points, sorted by their Z-order code on a grid of up to
- * 2^15 cells per axis over the data's box. Coordinates travel with the codes through the radix
- * sort, which beats gathering them afterwards in random order.
+ * 2^15 cells per axis over the data's box.
  */
 function zOrderedCoreCoords(
   columns: readonly Float64Array[],
@@ -866,8 +1052,8 @@ function zOrderedCoreCoords(
 
   let count = 0;
   for (let row = 0; row < isCore.length; row++) count += isCore[row] === 0 ? 0 : 1;
-  let codes = new Uint32Array(count);
-  let coords = new Float64Array(count * dims);
+  const codes = new Int32Array(count);
+  const coords = new Float64Array(count * dims);
   for (let row = 0, point = 0; row < isCore.length; row++) {
     if (isCore[row] === 0) continue;
     let code = 0;
@@ -878,35 +1064,7 @@ function zOrderedCoreCoords(
     }
     codes[point++] = code;
   }
-
-  // LSD radix sort, one histogram pass for all digits.
-  const passes = CODE_BITS / RADIX_BITS;
-  const digitMask = (1 << RADIX_BITS) - 1;
-  const starts = new Int32Array(passes << RADIX_BITS);
-  for (let point = 0; point < count; point++) {
-    const code = codes[point];
-    for (let pass = 0; pass < passes; pass++) starts[(pass << RADIX_BITS) + ((code >>> (pass * RADIX_BITS)) & digitMask)]++;
-  }
-  let spareCodes = new Uint32Array(count);
-  let spareCoords = new Float64Array(count * dims);
-  for (let pass = 0; pass < passes; pass++) {
-    const offset = pass << RADIX_BITS;
-    for (let digit = 0, start = 0; digit <= digitMask; digit++) {
-      const size = starts[offset + digit];
-      starts[offset + digit] = start;
-      start += size;
-    }
-    const shift = pass * RADIX_BITS;
-    for (let point = 0; point < count; point++) {
-      const code = codes[point];
-      const target = starts[offset + ((code >>> shift) & digitMask)]++;
-      spareCodes[target] = code;
-      for (let k = 0; k < dims; k++) spareCoords[target * dims + k] = coords[point * dims + k];
-    }
-    [codes, spareCodes] = [spareCodes, codes];
-    [coords, spareCoords] = [spareCoords, coords];
-  }
-  return coords;
+  return radixSortRecords(codes, 1, coords, dims, [{ field: 0, bits: CODE_BITS }]).payload;
 }
 
 /** SPREAD_TABLES[dims - 1][byte]: the byte's bit b moved to bit b * dims. */

@@ -13,10 +13,8 @@ interface FixtureMeta {
   n_core: number;
   scaler?: { mean: number[]; scale: number[] };
 }
-const fixtureMeta = JSON.parse(readFileSync(new URL('dbscan_fixtures.json', FIXTURES), 'utf8')).files as Record<
-  string,
-  FixtureMeta
->;
+const fixturesJson = readFileSync(new URL('dbscan_fixtures.json', FIXTURES), 'utf8');
+const fixtureMeta: Record<string, FixtureMeta> = JSON.parse(fixturesJson).files;
 
 /** Numeric CSV as named Float64Array columns. */
 function readCsv(file: string): Record<string, Float64Array> {
@@ -255,21 +253,32 @@ describe('dbscan grid layouts agree', () => {
     expect(result.clusterCount).toBe(reference.clusterCount);
   }
 
-  it('far outliers (the plain grid would be too big; gaps are squeezed out)', () => {
+  it('far outliers (the plain grid would be too big; binning finds the gaps to squeeze out)', () => {
+    withIsolatedRows([1e4, -1e6, 5e5], [1e6, -3e4, 0]);
+  });
+
+  it('outliers hundreds of orders of magnitude away (gaps found by sorting)', () => {
     withIsolatedRows([1e6, -1e9, 1e15, 3e300, -1e300], [1e6, 1e9, -1e15, 0, -1e300]);
   });
 
-  it('a long chain with no gap to squeeze (falls back to the hashed grid)', () => {
+  it('a long chain with no gap to squeeze (falls back to the sorted grid)', () => {
     // 3000 rows 0.6 apart on each axis: about 8000 x 8000 cells, far more than a dense grid allows.
     const steps = [...Array(3000).keys()].map((i) => 20 + 0.6 * i);
     withIsolatedRows(steps, steps);
   });
 
-  it('the hashed grid matches brute force in 3-D', () => {
+  it('the sorted grid matches brute force in 3-D', () => {
     const cluster = blobs(600, 3, 3);
     const chain = [0, 1, 2].map((k) => Float64Array.from({ length: 2500 }, (_, i) => 20 + 0.6 * i + k));
     const columns = concat(cluster, chain);
     expect(dbscan(columns, { eps: 0.8, minSamples: 5 })).toEqual(bruteForceDbscan(columns, 0.8, 5));
+  });
+
+  it('the sorted grid matches brute force in 4-D', () => {
+    const cluster = blobs(600, 4, 4);
+    const chain = [0, 1, 2, 3].map((k) => Float64Array.from({ length: 2000 }, (_, i) => 20 + 0.6 * i + k));
+    const columns = concat(cluster, chain);
+    expect(dbscan(columns, { eps: 1.1, minSamples: 4 })).toEqual(bruteForceDbscan(columns, 1.1, 4));
   });
 
   it('shifting and scaling the data with eps leaves labels unchanged', () => {
@@ -350,6 +359,16 @@ describe('nearestCoreDistance', () => {
     const coreQueries = queries.flatMap((row, q) => (isCore[row] === 1 ? [distances[q]] : []));
     expect(coreQueries.length).toBeGreaterThan(0);
     expect(coreQueries.every((distance) => distance === 0)).toBe(true);
+  });
+
+  it('equals brute force when core points sit at wildly different scales or on a constant axis', () => {
+    // The Z-order grid spans the whole range, so the small clusters share a handful of its cells.
+    const random = seededRandom(9);
+    const xs = Float64Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? 1e12 : 0) + random() * (i % 2 ? 1 : 1e-6));
+    const columns = [xs, new Float64Array(xs.length).fill(4)];
+    const isCore = Uint8Array.from(xs, () => (random() < 0.3 ? 1 : 0));
+    const queries = [...isCore.keys()].filter((row) => row % 7 === 0);
+    expect(nearestCoreDistance(columns, isCore, queries)).toEqual(bruteForceNearest(columns, isCore, queries));
   });
 
   it('is Infinity without core points and accepts plain arrays', () => {
