@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dbscan, nearestCoreDistance, standardScale } from '../../src/detectors/index.js';
+import { FIXTURES, readNumericCsv } from '../helpers/fixtures.js';
 
-const FIXTURES = new URL('../fixtures/', import.meta.url);
 
 interface FixtureMeta {
   eps: number;
@@ -16,14 +16,6 @@ interface FixtureMeta {
 const fixturesJson = readFileSync(new URL('dbscan_fixtures.json', FIXTURES), 'utf8');
 const fixtureMeta: Record<string, FixtureMeta> = JSON.parse(fixturesJson).files;
 
-/** Numeric CSV as named Float64Array columns. */
-function readCsv(file: string): Record<string, Float64Array> {
-  const [header, ...lines] = readFileSync(new URL(file, FIXTURES), 'utf8').trim().split('\n');
-  const names = header.split(',');
-  const columns = names.map(() => new Float64Array(lines.length));
-  lines.forEach((line, row) => line.split(',').forEach((cell, k) => (columns[k][row] = Number(cell))));
-  return Object.fromEntries(names.map((name, k) => [name, columns[k]]));
-}
 
 /** sklearn's rule, straight from its definition, O(n^2): the oracle for generated cases. */
 function bruteForceDbscan(columns: Float64Array[], eps: number, minSamples: number) {
@@ -97,7 +89,7 @@ function noiseMask(labels: Int32Array): Uint8Array {
 describe('dbscan parity with scikit-learn fixtures', () => {
   it.each(['dbscan_2d_small.csv', 'dbscan_2d_medium.csv'])('%s: labels, core flags and noise exactly', (file) => {
     const meta = fixtureMeta[file];
-    const data = readCsv(file);
+    const data = readNumericCsv(file);
     const result = dbscan([data.x, data.y], { eps: meta.eps, minSamples: meta.min_samples });
 
     expect(result.isCore).toEqual(Uint8Array.from(data.is_core));
@@ -109,7 +101,7 @@ describe('dbscan parity with scikit-learn fixtures', () => {
 
   it('dbscan_rides_5k.csv: standardScale matches the sklearn scaler, then labels exactly', () => {
     const meta = fixtureMeta['dbscan_rides_5k.csv'];
-    const data = readCsv('dbscan_rides_5k.csv');
+    const data = readNumericCsv('dbscan_rides_5k.csv');
     const { scaled, mean, std } = standardScale([data.ride_dist_km, data.ride_time_min]);
     meta.scaler!.mean.forEach((expected, k) => expect(mean[k]).toBeCloseTo(expected, 12));
     meta.scaler!.scale.forEach((expected, k) => expect(std[k] / expected).toBeCloseTo(1, 14));
@@ -240,7 +232,7 @@ describe('dbscan semantics', () => {
 });
 
 describe('dbscan grid layouts agree', () => {
-  const base = readCsv('dbscan_2d_small.csv');
+  const base = readNumericCsv('dbscan_2d_small.csv');
   const options = { eps: 0.5, minSamples: 10 };
   const reference = dbscan([base.x, base.y], options);
 

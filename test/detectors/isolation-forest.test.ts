@@ -13,17 +13,9 @@ import {
   type IsolationForestOptions,
 } from '../../src/detectors/index.js';
 import { InputError } from '../../src/errors.js';
+import { FIXTURES, readNumericCsv } from '../helpers/fixtures.js';
 
-const FIXTURES = new URL('../fixtures/', import.meta.url);
 
-/** Numeric CSV as named Float64Array columns. */
-function readCsv(file: string): Record<string, Float64Array> {
-  const [header, ...lines] = readFileSync(new URL(file, FIXTURES), 'utf8').trim().split('\n');
-  const names = header.split(',');
-  const columns = names.map(() => new Float64Array(lines.length));
-  lines.forEach((line, row) => line.split(',').forEach((cell, k) => (columns[k][row] = Number(cell))));
-  return Object.fromEntries(names.map((name, k) => [name, columns[k]]));
-}
 
 /** Seeded uniform columns (a Lehmer generator, independent of the kernel's own). */
 function uniformColumns(rows: number, features: number, seed = 1): Float64Array[] {
@@ -86,7 +78,7 @@ function rocAuc(sampleScores: Float64Array, isOutlier: Float64Array): number {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 describe('isolation forest parity with scikit-learn (test/fixtures/iforest_2d.csv)', () => {
-  const fixture = readCsv('iforest_2d.csv');
+  const fixture = readNumericCsv('iforest_2d.csv');
   const stats = JSON.parse(readFileSync(new URL('iforest_2d.json', FIXTURES), 'utf8')).rank_stats;
   const features = [fixture.x, fixture.y];
   const reference = fixture.score_mean10;
