@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { InputError, NotFoundError } from '../../src/errors.js';
 import { FsLake, type Lake, S3Lake } from '../../src/lake/index.js';
 import { type S3TestServer, startS3Server } from '../helpers/s3-server.js';
+import { tempFilesUnder } from '../helpers/temp-files.js';
 
 /** Opens a fresh, empty lake per test on one backend. */
 interface Backend {
@@ -47,12 +48,6 @@ function s3Backend(): Backend {
       }),
     stop: () => server.stop(),
   };
-}
-
-/** Every temp-looking file under a folder, recursively (the fs adapter's leftovers). */
-async function tempFilesUnder(folder: string): Promise<string[]> {
-  const names = await readdir(folder, { recursive: true });
-  return names.filter((name) => path.basename(name).includes('.tmp-'));
 }
 
 describe.each([fsBackend(), s3Backend()])('Lake conformance: $name', (backend) => {
@@ -235,42 +230,5 @@ describe.each([fsBackend(), s3Backend()])('Lake conformance: $name', (backend) =
     }
     await expect(lake.list('../')).rejects.toBeInstanceOf(InputError);
     await expect(lake.list('/bronze')).rejects.toBeInstanceOf(InputError);
-  });
-
-  // S3 guarantees this for a single PUT, but s3rver writes objects in place (truncate, then
-  // stream), so against it a reader does see torn objects: the property is only checkable on fs.
-  it.runIf(backend.name === 'fs')('shows a concurrent reader only complete versions during 50 overwrites', async () => {
-    // Large enough that a non-atomic write (truncate, then write in chunks) is observable.
-    const size = 256 * 1024;
-    const version = (n: number) => Buffer.alloc(size, n);
-    await lake.put('gold/outliers.bin', version(0));
-
-    let writing = true;
-    const seen = new Set<number>();
-    const tornReadSizes: number[] = [];
-    const reader = (async () => {
-      while (writing) {
-        const body = await lake.get('gold/outliers.bin');
-        if (body.equals(version(body[0]))) seen.add(body[0]);
-        else tornReadSizes.push(body.length);
-      }
-    })();
-    for (let n = 1; n <= 50; n++) await lake.put('gold/outliers.bin', version(n));
-    writing = false;
-    await reader;
-
-    expect(tornReadSizes).toEqual([]);
-    expect(seen.size).toBeGreaterThan(1);
-    expect(await lake.get('gold/outliers.bin')).toEqual(version(50));
-  });
-
-  it.runIf(backend.name === 'fs')('leaves no temp files after puts, overwrites and failed copies', async () => {
-    await lake.put('bronze/a.csv', 'a');
-    await lake.put('bronze/a.csv', 'b');
-    await lake.putFile(fileURLToPath(import.meta.url), 'bronze/self.ts');
-    await expect(lake.putFile(path.join(scratch, 'no-such-file'), 'bronze/b.csv')).rejects.toThrow(/ENOENT/);
-
-    expect(await tempFilesUnder(fileURLToPath(lake.url))).toEqual([]);
-    expect((await lake.list('')).map((o) => o.key)).toEqual(['bronze/a.csv', 'bronze/self.ts']);
   });
 });
