@@ -20,6 +20,8 @@ export interface Engine {
   run(sql: string): Promise<void>;
   /** Rows of a query as plain objects. */
   rows<T extends Row = Row>(sql: string): Promise<T[]>;
+  /** Column names of a table or view, in order. */
+  columnNames(table: string): Promise<string[]>;
   /** Columns of a query by name, as plain JS arrays. */
   columns(sql: string): Promise<Record<string, unknown[]>>;
   /** Local paths DuckDB can open for lake objects: in place for a folder lake, staged copies otherwise. */
@@ -47,11 +49,6 @@ export function sqlString(value: string): string {
 /** Quotes an identifier (column or table name). */
 export function sqlIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** A SQL list literal of file paths, e.g. for `read_parquet([...])`. */
-export function sqlPathList(paths: readonly string[]): string {
-  return `[${paths.map(sqlString).join(', ')}]`;
 }
 
 function toPlain(value: unknown): unknown {
@@ -83,6 +80,11 @@ class DuckDbEngine implements Engine {
       for (const [name, value] of Object.entries(row)) plain[name] = toPlain(value);
       return plain as T;
     });
+  }
+
+  async columnNames(table: string): Promise<string[]> {
+    const reader = await this.connection.runAndReadAll(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(table)})`);
+    return reader.getColumnsObjectJS().column_name as string[];
   }
 
   async columns(sql: string): Promise<Record<string, unknown[]>> {

@@ -86,8 +86,7 @@ export async function readInputTable(
     } catch (error) {
       throw new InputError(`${file.key}: cannot read as ${format}: ${oneLine(error)}`, { cause: error });
     }
-    const columns = (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(rawTable)})`))
-      .map((row) => row.column_name);
+    const columns = await engine.columnNames(rawTable);
     checkRequiredColumns(columns, file.key, options.requiredColumns);
     const textColumns = columns.map((name) => `CAST(${sqlIdentifier(name)} AS VARCHAR) AS ${sqlIdentifier(name)}`).join(', ');
     parts.push(`SELECT ${textColumns}, ${sqlString(file.key)} AS _source_file, row_number() OVER () AS _source_row FROM ${sqlIdentifier(rawTable)}`);

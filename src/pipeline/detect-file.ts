@@ -80,7 +80,7 @@ async function loadInputFile(engine: Engine, file: string): Promise<void> {
 
 /** Feature columns as float arrays in file order; a missing column or a bad value is an InputError naming it. */
 async function readFeatures(engine: Engine, file: string, features: string[]): Promise<Float64Array[]> {
-  const present = (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE input)`)).map((row) => row.column_name);
+  const present = await engine.columnNames('input');
   const missing = features.filter((feature) => !present.includes(feature));
   if (missing.length > 0) {
     throw new InputError(`--input ${file}: no column ${missing.join(', ')} (columns: ${present.filter((name) => name !== ROW_COLUMN).join(', ')})`);
@@ -124,9 +124,9 @@ async function detectFile<D extends Detection>(
       ...columns,
     ]);
     // DuckDB matches column names case-insensitively, so "Label" would clash with "label" too.
-    const names = columns.map((column) => sqlString(column.name.toLowerCase())).join(', ');
-    const replaced = await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE input) WHERE lower(column_name) IN (${names})`);
-    const excluded = [ROW_COLUMN, ...replaced.map((row) => row.column_name)].map(sqlIdentifier).join(', ');
+    const addedNames = new Set(columns.map((column) => column.name.toLowerCase()));
+    const replaced = (await engine.columnNames('input')).filter((name) => addedNames.has(name.toLowerCase()));
+    const excluded = [ROW_COLUMN, ...replaced].map(sqlIdentifier).join(', ');
     const added = columns.map((column) => `detections.${sqlIdentifier(column.name)}`).join(', ');
     const output = path.resolve(options.output);
     await engine.exportQuery(

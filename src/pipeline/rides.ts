@@ -89,7 +89,7 @@ const CANONICAL_COLUMNS: Record<keyof RidesPipelineConfig['columns'], string> = 
 
 /** A view of the valid rows with canonical column names; other input columns pass through. */
 async function createCanonicalView(engine: Engine, validTable: string, columns: RidesPipelineConfig['columns'], view: string): Promise<Set<string>> {
-  const inputColumns = (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(validTable)})`)).map((row) => row.column_name);
+  const inputColumns = await engine.columnNames(validTable);
   const mapped = Object.entries(columns) as [keyof typeof CANONICAL_COLUMNS, string][];
   const replaced = new Set([...mapped.map(([, input]) => input), ...Object.values(CANONICAL_COLUMNS)]);
   const passThrough = inputColumns.filter((name) => !replaced.has(name));

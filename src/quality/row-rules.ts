@@ -110,7 +110,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     if (timestamps.has(name)) return `CAST(${column} AS TIMESTAMP) AS ${column}`;
     return column;
   };
-  const columns = (await engine.rows<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE ${sqlIdentifier(input.table)})`)).map((row) => row.column_name);
+  const columns = await engine.columnNames(input.table);
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(validTable)} AS
     SELECT ${columns.map(typedSql).join(', ')} FROM ${sqlIdentifier(checked)} WHERE len(_codes) = 0`);
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(quarantineTable)} AS
