@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError, NotFoundError } from '../errors.js';
 import { partitionPrefix, type Lake } from '../lake/index.js';
+import { sha256OfFile } from './hashing.js';
 
 /** One landed file, as listed in a partition's `_manifest.json`. */
 export interface ManifestEntry {
@@ -25,12 +24,6 @@ export interface IngestResult {
 
 const MANIFEST = '_manifest.json';
 const RAW_FILE = /\.(csv|tsv|txt|json|jsonl|ndjson|parquet)(\.gz|\.zst)?$/i;
-
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function readManifest(lake: Lake, key: string): Promise<ManifestEntry[]> {
   try {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RidesPipelineConfig } from '../config/index.js';
 import { dbscan, explainByConditionalBands, nearestCoreDistance, standardScale, type ConditionalBand } from '../detectors/index.js';
@@ -9,6 +8,7 @@ import { partitionPrefix, type Lake, type LakeObject } from '../lake/index.js';
 import { assertQualityGate, checkExpectations, validateRows, type ValidationResult } from '../quality/index.js';
 import type { RideAnomalyRow, Store } from '../store/index.js';
 import { DETOUR_VERSION } from '../version.js';
+import { hashFileInto } from './hashing.js';
 
 export const RIDES_PIPELINE = 'rides';
 
@@ -136,7 +136,7 @@ async function hashInputs(engine: Engine, lake: Lake, objects: LakeObject[]): Pr
   const hash = createHash('sha256');
   for (let i = 0; i < objects.length; i++) {
     hash.update(`${objects[i].key}\n`);
-    hash.update(await readFile(localPaths[i]));
+    await hashFileInto(hash, localPaths[i]);
   }
   return hash.digest('hex');
 }
