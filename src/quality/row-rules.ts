@@ -3,7 +3,7 @@ import { sqlIdentifier, sqlString, type Engine, type InputTable } from '../engin
 /** Row-level rules a record must pass to reach silver; failing rows are quarantined, never dropped. */
 export interface RowRules {
   /** Must be present and unique; later duplicates are quarantined, the first valid one is kept. */
-  idColumn: string;
+  idColumn?: string;
   /** Text columns that must be present (not null, not blank). */
   requiredColumns: readonly string[];
   /** Must parse as finite numbers, at least `min` when given. */
@@ -48,7 +48,7 @@ function checksFor(rules: RowRules): Check[] {
     present.add(name);
     checks.push({ code: `missing ${name}`, failsSql: isBlank(sqlIdentifier(name)) });
   };
-  missing(rules.idColumn);
+  if (rules.idColumn !== undefined) missing(rules.idColumn);
   rules.requiredColumns.forEach(missing);
   for (const { name, min } of rules.numericColumns) {
     const column = sqlIdentifier(name);
@@ -84,7 +84,12 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   const checked = `${input.table}_checked`;
   const validTable = `${input.table}_valid`;
   const quarantineTable = `${input.table}_quarantine`;
-  const id = sqlIdentifier(rules.idColumn);
+  const id = rules.idColumn === undefined ? undefined : sqlIdentifier(rules.idColumn);
+  const duplicate = sqlString(`duplicate ${rules.idColumn}`);
+  // Rank 2+ of an id is a duplicate; rows failing other checks rank last, so a valid row is kept.
+  const idRankSql = id === undefined
+    ? 'CAST(NULL AS BIGINT)'
+    : `CASE WHEN NOT ${isBlank(id)} THEN row_number() OVER (PARTITION BY ${id} ORDER BY len(_codes) > 0, _source_file, _source_row) END`;
   // Each failing check contributes its code; NULLs (passing checks) are filtered out.
   const codesSql = `list_filter([${checks.map((check) => `CASE WHEN ${check.failsSql} THEN ${sqlString(check.code)} END`).join(', ')}], code -> code IS NOT NULL)`;
   const reasonSql = `list_filter([${checks
@@ -93,13 +98,10 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
 
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checked)} AS
     WITH coded AS (SELECT *, ${codesSql} AS _codes, ${reasonSql} AS _reasons FROM ${sqlIdentifier(input.table)}),
-    ranked AS (
-      SELECT *, CASE WHEN NOT ${isBlank(id)}
-        THEN row_number() OVER (PARTITION BY ${id} ORDER BY len(_codes) > 0, _source_file, _source_row) END AS _id_rank
-      FROM coded)
+    ranked AS (SELECT *, ${idRankSql} AS _id_rank FROM coded)
     SELECT * EXCLUDE (_codes, _reasons, _id_rank),
-      CASE WHEN _id_rank > 1 THEN list_append(_codes, ${sqlString(`duplicate ${rules.idColumn}`)}) ELSE _codes END AS _codes,
-      CASE WHEN _id_rank > 1 THEN list_append(_reasons, ${sqlString(`duplicate ${rules.idColumn}`)} || ' (' || ${id} || ')') ELSE _reasons END AS _reasons
+      CASE WHEN _id_rank > 1 THEN list_append(_codes, ${duplicate}) ELSE _codes END AS _codes,
+      CASE WHEN _id_rank > 1 THEN list_append(_reasons, ${duplicate} || ' (' || ${id ?? 'NULL'} || ')') ELSE _reasons END AS _reasons
     FROM ranked`);
 
   const numeric = new Set(rules.numericColumns.map((column) => column.name));

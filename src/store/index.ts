@@ -6,6 +6,7 @@ import { openSqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
 export type {
+  AnomalyRow,
   ListRunsOptions,
   NewRun,
   QualityResultRow,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
-import type { ListRunsOptions, NewRun, QualityResultRow, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
+import type { AnomalyRow, ListRunsOptions, NewRun, QualityResultRow, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -226,6 +226,93 @@ class SqlStore implements Store {
     }));
   }
 
+  async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
+    const name = anomaliesTable(table);
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    const ids = rows.map((row) => row.id);
+    if (new Set(ids).size !== ids.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
+    await this.client.transaction(async (tx) => {
+      // Serialises the first CREATE TABLE of concurrent publishers of the same table.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
+        id text PRIMARY KEY,
+        logical_date date NOT NULL,
+        detector text NOT NULL,
+        entity text NOT NULL,
+        value double precision,
+        expected double precision,
+        lower_bound double precision,
+        upper_bound double precision,
+        score double precision NOT NULL,
+        reason text NOT NULL,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL
+      )`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS ${name}_logical_date_idx ON ${name} (logical_date)`);
+      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
+        const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
+        await tx.query(
+          `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, run_id, updated_at)
+           SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, $2, now()
+           FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
+                       $9::double precision[], $10::double precision[], $11::text[])
+             AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason)
+           ON CONFLICT (id) DO UPDATE SET
+             logical_date = EXCLUDED.logical_date, detector = EXCLUDED.detector, entity = EXCLUDED.entity,
+             value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
+             upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
+             run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
+          [
+            logicalDate,
+            runId,
+            batch.map((row) => row.id),
+            batch.map((row) => row.detector),
+            batch.map((row) => row.entity),
+            batch.map((row) => row.value),
+            batch.map((row) => row.expected),
+            batch.map((row) => row.lower),
+            batch.map((row) => row.upper),
+            batch.map((row) => row.score),
+            batch.map((row) => row.reason),
+          ],
+        );
+      }
+      await tx.query(
+        `DELETE FROM ${name} AS a WHERE a.logical_date = $1::date
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(id) WHERE kept.id = a.id)`,
+        [logicalDate, ids],
+      );
+    });
+  }
+
+  async listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]> {
+    const name = anomaliesTable(table);
+    requireIsoDate(logicalDate);
+    const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+    if (!exists) return [];
+    const rows = await this.client.query<{
+      id: string; detector: string; entity: string; value: number | null; expected: number | null;
+      lower_bound: number | null; upper_bound: number | null; score: number; reason: string; run_id: string;
+    }>(
+      `SELECT id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, run_id
+       FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
+      [logicalDate],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      detector: row.detector,
+      entity: row.entity,
+      value: row.value,
+      expected: row.expected,
+      lower: row.lower_bound,
+      upper: row.upper_bound,
+      score: row.score,
+      reason: row.reason,
+      runId: row.run_id,
+    }));
+  }
+
   async recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void> {
     requireIsoDate(logicalDate);
     requireText(runId, 'runId');
@@ -343,4 +430,12 @@ function uniqueRideIds(rows: RideAnomalyRow[]): string[] {
     seen.add(row.rideId);
   }
   return [...seen];
+}
+
+/** A results table name, checked because it is spliced into SQL. */
+function anomaliesTable(table: string): string {
+  if (!/^[a-z][a-z0-9_]{0,50}_anomalies$/.test(table)) {
+    throw new InputError(`anomalies table "${table}" must be lower_snake_case and end in _anomalies`);
+  }
+  return table;
 }

@@ -40,6 +40,21 @@ export interface RideAnomalyRow {
   reason: string;
 }
 
+/** One published anomaly of a declarative pipeline, keyed by a stable id such as `ORD20010105`. */
+export interface AnomalyRow {
+  id: string;
+  /** Detector(s) that flagged it, e.g. `arima` or `arima+iforest`. */
+  detector: string;
+  entity: string;
+  value: number | null;
+  expected: number | null;
+  lower: number | null;
+  upper: number | null;
+  /** 0..1, higher = more anomalous. */
+  score: number;
+  reason: string;
+}
+
 /** One expectation outcome of a run's data-quality report. */
 export interface QualityResultRow {
   expectation: string;
@@ -78,6 +93,13 @@ export interface Store {
    * and rows of that date no longer flagged are removed, in one transaction.
    */
   replaceRideAnomalies(logicalDate: string, runId: string, rows: RideAnomalyRow[]): Promise<void>;
+  /**
+   * Makes the rows of `logicalDate` in `table` (created on first use; a lower_snake_case name ending
+   * in `_anomalies`) exactly `rows`: UPSERT by id, rows of that date no longer flagged removed.
+   */
+  replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
+  /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
+  listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
   /** Stores a run's quality report (replacing one stored before for that run). */
   recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
   /** The quality results of a run, in report order. */

@@ -245,6 +245,34 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
+  describe('pipeline anomalies', () => {
+    const anomaly = (entity: string, date: string, score: number) => ({
+      id: `${entity}${date.replaceAll('-', '')}`,
+      detector: 'arima',
+      entity,
+      value: 42.5,
+      expected: 10,
+      lower: null,
+      upper: 30,
+      score,
+      reason: `avg_delay high for ${entity}`,
+    });
+
+    it('creates the table on first use, upserts by stable id, and replaces a date exactly', async () => {
+      expect(await store.listAnomalies('flights_anomalies', '2001-01-05')).toEqual([]);
+      await store.replaceAnomalies('flights_anomalies', '2001-01-05', 'run-1', [anomaly('ORD', '2001-01-05', 0.99), anomaly('DEN', '2001-01-05', 0.97)]);
+      await store.replaceAnomalies('flights_anomalies', '2001-01-06', 'run-2', [anomaly('ORD', '2001-01-06', 0.98)]);
+      await store.replaceAnomalies('flights_anomalies', '2001-01-05', 'run-3', [anomaly('ORD', '2001-01-05', 0.995)]);
+      expect(await store.listAnomalies('flights_anomalies', '2001-01-05')).toEqual([{ ...anomaly('ORD', '2001-01-05', 0.995), runId: 'run-3' }]);
+      expect((await store.listAnomalies('flights_anomalies', '2001-01-06')).map((row) => row.id)).toEqual(['ORD20010106']);
+    });
+
+    it('refuses a table name that is not a safe *_anomalies identifier', async () => {
+      await expect(store.replaceAnomalies('flights; DROP TABLE x', '2001-01-05', 'run-1', [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.listAnomalies('detour_runs', '2001-01-05')).rejects.toThrow(/must be lower_snake_case and end in _anomalies/);
+    });
+  });
+
   describe('quality results', () => {
     it('round-trips a report in order, with samples, and replaces it for the same run', async () => {
       const results = [
