@@ -1,6 +1,15 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
 export { DetourConfigSchema } from './schema.js';
-export type { DetourConfig, DbscanParams, ExpectationConfig, RideColumns, RidesPipelineConfig } from './schema.js';
+export type {
+  DatasetConfig,
+  DbscanParams,
+  DetectStepConfig,
+  DetourConfig,
+  ExpectationConfig,
+  RideColumns,
+  RidesPipelineConfig,
+  TablePipelineConfig,
+} from './schema.js';
 export { configJsonSchema } from './json-schema.js';
 export { writeDefaultConfig, SCHEMA_FILE } from './init.js';

@@ -15,8 +15,9 @@ export interface ReadInputOptions {
 /**
  * Raw input loaded as text: every column is VARCHAR so that validation, not the reader, decides
  * what is bad. Each row carries `_source_file` (lake key) and `_source_row` (1-based record
- * number within its file). Lines the CSV reader could not split into columns are in
- * `<table>_malformed` with `_source_file`, `_source_row` (the line number), `_raw_line`, `_reason`.
+ * number within its file) and `_partition` (the file's folder, e.g. `bronze/rides/date=D/`). Lines the
+ * CSV reader could not split into columns are in `<table>_malformed` with `_source_file`,
+ * `_partition`, `_source_row` (the line number), `_raw_line`, `_reason`.
  */
 export interface InputTable {
   table: string;
@@ -74,11 +75,14 @@ export async function readInputTable(
   }
   const localPaths = await engine.stage(lake, files.map((file) => file.key));
 
-  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(malformedTable)} (_source_file VARCHAR, _source_row BIGINT, _raw_line VARCHAR, _reason VARCHAR)`);
-  // One read per file: DuckDB keeps CSV rejects only without union_by_name, and a missing column is then named by file.
+  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(malformedTable)} (_source_file VARCHAR, _partition VARCHAR, _source_row BIGINT, _raw_line VARCHAR, _reason VARCHAR)`);
   const parts: string[] = [];
+  const parquetFiles = files.flatMap((file, index) => (formatOf(file.key, options.format) === 'parquet' ? [{ key: file.key, localPath: localPaths[index] }] : []));
+  if (parquetFiles.length > 0) parts.push(await readParquetFiles(engine, `${table}_parquet`, parquetFiles, options.requiredColumns));
+  // CSV and JSON: one read per file, since DuckDB keeps CSV rejects only without union_by_name.
   for (const [index, file] of files.entries()) {
     const format = formatOf(file.key, options.format);
+    if (format === 'parquet') continue;
     const rawTable = `${table}_raw_${index}`;
     const rejects = `${rawTable}_rejects`;
     try {
@@ -89,11 +93,11 @@ export async function readInputTable(
     const columns = await engine.columnNames(rawTable);
     checkRequiredColumns(columns, file.key, options.requiredColumns);
     const textColumns = columns.map((name) => `CAST(${sqlIdentifier(name)} AS VARCHAR) AS ${sqlIdentifier(name)}`).join(', ');
-    parts.push(`SELECT ${textColumns}, ${sqlString(file.key)} AS _source_file, row_number() OVER () AS _source_row FROM ${sqlIdentifier(rawTable)}`);
+    parts.push(`SELECT ${textColumns}, ${sqlString(file.key)} AS _source_file, ${sqlString(partitionOf(file.key))} AS _partition, row_number() OVER () AS _source_row FROM ${sqlIdentifier(rawTable)}`);
     if (format === 'csv') {
       // DuckDB logs one reject per offending column; a line is quarantined once.
       await engine.run(`INSERT INTO ${sqlIdentifier(malformedTable)}
-        SELECT ${sqlString(file.key)}, line, first(csv_line ORDER BY column_idx),
+        SELECT ${sqlString(file.key)}, ${sqlString(partitionOf(file.key))}, line, first(csv_line ORDER BY column_idx),
                'malformed CSV line: ' || lower(first(error_type ORDER BY column_idx)) || ' (' || first(error_message ORDER BY column_idx) || ')'
         FROM ${sqlIdentifier(rejects)} GROUP BY line ORDER BY line`);
     }
@@ -102,6 +106,45 @@ export async function readInputTable(
   const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(table)}`);
   const [{ malformed }] = await engine.rows<{ malformed: number }>(`SELECT count(*) AS malformed FROM ${sqlIdentifier(malformedTable)}`);
   return { table, malformedTable, rowCount: rows, malformedCount: malformed, files, emptyFiles };
+}
+
+/**
+ * Reads many Parquet files in one scan (a day per file over months is common) and returns the SELECT
+ * giving their rows as text with `_source_file` and `_source_row`. Each file must have the required
+ * columns; an unreadable file is named.
+ */
+async function readParquetFiles(engine: Engine, rawTable: string, files: { key: string; localPath: string }[], required: readonly string[]): Promise<string> {
+  const pathList = `[${files.map((file) => sqlString(file.localPath)).join(', ')}]`;
+  let schemas: { file_name: string; names: string[] }[];
+  try {
+    schemas = await engine.rows(`SELECT file_name, list(name) AS names FROM parquet_schema(${pathList}) GROUP BY file_name`);
+  } catch (error) {
+    // Find the culprit so that the message names it.
+    for (const file of files) {
+      await engine.rows(`SELECT 1 FROM parquet_schema(${sqlString(file.localPath)}) LIMIT 1`).catch((fileError: unknown) => {
+        throw new InputError(`${file.key}: cannot read as parquet: ${oneLine(fileError)}`, { cause: fileError });
+      });
+    }
+    throw new InputError(`cannot read parquet input: ${oneLine(error)}`, { cause: error });
+  }
+  const keyOf = new Map(files.map((file) => [file.localPath, file.key]));
+  for (const schema of schemas) checkRequiredColumns(schema.names, keyOf.get(schema.file_name) ?? schema.file_name, required);
+  await engine.createTable(`${rawTable}_files`, [
+    { name: 'filename', type: 'VARCHAR', values: files.map((file) => file.localPath) },
+    { name: '_source_file', type: 'VARCHAR', values: files.map((file) => file.key) },
+    { name: '_partition', type: 'VARCHAR', values: files.map((file) => partitionOf(file.key)) },
+  ]);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(rawTable)} AS
+    SELECT * FROM read_parquet(${pathList}, filename = true, file_row_number = true, union_by_name = true, hive_partitioning = false)`);
+  const columns = (await engine.columnNames(rawTable)).filter((name) => name !== 'filename' && name !== 'file_row_number');
+  const textColumns = columns.map((name) => `CAST(r.${sqlIdentifier(name)} AS VARCHAR) AS ${sqlIdentifier(name)}`).join(', ');
+  return `SELECT ${textColumns}, f._source_file, f._partition, r.file_row_number + 1 AS _source_row
+    FROM ${sqlIdentifier(rawTable)} r JOIN ${sqlIdentifier(`${rawTable}_files`)} f USING (filename)`;
+}
+
+/** The folder of a file's key, e.g. `bronze/rides/date=2024-01-01/`: the partition its rows belong to. */
+function partitionOf(key: string): string {
+  return key.slice(0, key.lastIndexOf('/') + 1);
 }
 
 function checkRequiredColumns(found: string[], key: string, required: readonly string[]): void {

@@ -10,3 +10,5 @@ export type {
 } from './detect-file.js';
 export { ingestFile } from './ingest.js';
 export type { IngestResult, ManifestEntry } from './ingest.js';
+export { runTablePipeline, tableLayout } from './table-pipeline.js';
+export type { PublishedAnomaly, StageSeconds, TableRunResult, TableRunSummary } from './table-pipeline.js';

@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import type { RidesPipelineConfig } from '../config/index.js';
 import { dbscan, explainByConditionalBands, nearestCoreDistance, standardScale, type ConditionalBand } from '../detectors/index.js';
 import { openEngine, readInputTable, sqlIdentifier, type Engine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
-import { partitionPrefix, type Lake, type LakeObject } from '../lake/index.js';
+import { partitionPrefix, type Lake } from '../lake/index.js';
 import { assertQualityGate, checkExpectations, validateRows, type ValidationResult } from '../quality/index.js';
 import type { RideAnomalyRow, Store } from '../store/index.js';
 import { DETOUR_VERSION } from '../version.js';
-import { hashFileInto } from './hashing.js';
+import { hashInputs, listInput, writeQuarantine } from './inputs.js';
 
 export const RIDES_PIPELINE = 'rides';
 
@@ -121,25 +119,7 @@ const FEATURES = [
   { name: 'ride_time_min', words: 'ride time', unit: 'min', similar: 'distance' },
 ] as const;
 
-/** Input objects of a partition, ignoring hidden and `_`-prefixed side files (manifests, markers). */
-async function listInput(lake: Lake, prefix: string): Promise<LakeObject[]> {
-  const objects = (await lake.list(prefix)).filter((object) => !/^[._]/.test(path.posix.basename(object.key)));
-  if (objects.length === 0) {
-    throw new InputError(`no input: ${prefix} is missing or empty in ${lake.url} (land files there, or run \`detour sample rides\`)`);
-  }
-  return objects;
-}
 
-/** sha256 over every input object's key and bytes, in key order: the run's input fingerprint. */
-async function hashInputs(engine: Engine, lake: Lake, objects: LakeObject[]): Promise<string> {
-  const localPaths = await engine.stage(lake, objects.map((object) => object.key));
-  const hash = createHash('sha256');
-  for (let i = 0; i < objects.length; i++) {
-    hash.update(`${objects[i].key}\n`);
-    await hashFileInto(hash, localPaths[i]);
-  }
-  return hash.digest('hex');
-}
 
 function round(value: number, digits: number): number {
   const factor = 10 ** digits;
@@ -212,14 +192,6 @@ function detect(rideDistKm: Float64Array, rideTimeMin: Float64Array, rideIds: st
   return { clusters, anomalies, flaggedRows };
 }
 
-async function writeQuarantine(engine: Engine, lake: Lake, validation: ValidationResult, key: string): Promise<string | null> {
-  if (validation.rowsQuarantined === 0) {
-    await lake.delete(key); // a clean rerun must not leave an earlier run's rejects behind
-    return null;
-  }
-  await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(validation.quarantineTable)} ORDER BY _source_file, _source_row`, lake, key, 'parquet');
-  return key;
-}
 
 /**
  * Runs the rides pipeline for one logical date: bronze → validate (quarantine) → silver →
@@ -237,7 +209,7 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
   let validation: ValidationResult | undefined;
   try {
     step('read');
-    const objects = await listInput(lake, layout.input);
+    const objects = await listInput(lake, layout.input, 'rides');
     const inputSha256 = await hashInputs(engine, lake, objects);
     const columns = config.columns;
     const input = await readInputTable(engine, lake, objects, {
@@ -257,7 +229,7 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
       timestampColumns: [columns.pickupTs, columns.dropoffTs],
       orderedTimestamps: [[columns.pickupTs, columns.dropoffTs]],
     });
-    const quarantineKey = await writeQuarantine(engine, lake, validation, layout.quarantine);
+    const quarantineKey = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
     if (validation.rowsValid === 0) {
       throw new InputError(`all ${validation.rowsRead} rows of ${layout.input} were quarantined (${Object.keys(validation.reasonCounts).slice(0, 3).join(', ')}); see ${layout.quarantine}`);
     }
@@ -283,7 +255,7 @@ export async function runRidesPipeline(context: PipelineContext, config: RidesPi
 
     step('publish');
     await engine.exportQuery(
-      `SELECT * EXCLUDE (_source_file, _source_row) FROM ${rides} ORDER BY ride_id`,
+      `SELECT * EXCLUDE (_source_file, _source_row, _partition) FROM ${rides} ORDER BY ride_id`,
       lake,
       layout.silver,
       'parquet',

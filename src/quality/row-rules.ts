@@ -10,8 +10,20 @@ export interface RowRules {
   numericColumns: readonly { name: string; min?: number }[];
   /** Must parse as timestamps. */
   timestampColumns: readonly string[];
+  /** Columns that may be blank; their values are checked only where present. */
+  optionalColumns?: readonly string[];
   /** [start, end] pairs of timestamp columns where end may not be before start. */
   orderedTimestamps?: readonly (readonly [string, string])[];
+}
+
+/** Counts of one partition (the lake folder rows came from, e.g. `bronze/flights/date=2001-01-05/`). */
+export interface PartitionCounts {
+  rowsRead: number;
+  rowsValid: number;
+  rowsQuarantined: number;
+  reasonCounts: Record<string, number>;
+  /** First and last rowid of the partition's rows in the valid table (they are contiguous), or null when none. */
+  validRowIds: [first: number, last: number] | null;
 }
 
 export interface ValidationResult {
@@ -25,7 +37,10 @@ export interface ValidationResult {
   rowsQuarantined: number;
   /** Quarantined rows per rule, e.g. `{ "negative ride_dist_km": 3, "duplicate ride_id": 1 }`. */
   reasonCounts: Record<string, number>;
+  /** The same counts per partition (folder of `_source_file`), so many days validate in one pass. */
+  partitions: Record<string, PartitionCounts>;
 }
+
 
 interface Check {
   /** Rule name used for counting, e.g. `non-numeric ride_dist_km`. */
@@ -42,10 +57,11 @@ function isBlank(column: string): string {
 
 function checksFor(rules: RowRules): Check[] {
   const checks: Check[] = [];
-  const present = new Set<string>();
+  // Columns that get no "missing" check: optional ones, and those already given one.
+  const exempt = new Set<string>(rules.optionalColumns);
   const missing = (name: string) => {
-    if (present.has(name)) return;
-    present.add(name);
+    if (exempt.has(name)) return;
+    exempt.add(name);
     checks.push({ code: `missing ${name}`, failsSql: isBlank(sqlIdentifier(name)) });
   };
   if (rules.idColumn !== undefined) missing(rules.idColumn);
@@ -77,7 +93,9 @@ function checksFor(rules: RowRules): Check[] {
 /**
  * Splits raw text rows into typed valid rows and quarantined rows with a reason each, in SQL on
  * DuckDB. Malformed lines found while reading are quarantined too, so rowsRead =
- * rowsValid + rowsQuarantined always holds.
+ * rowsValid + rowsQuarantined always holds, in total and per partition. Both tables carry
+ * `_partition` (the source folder) and the valid rows are sorted by it, so that one day of a
+ * many-day validation is cheap to select.
  */
 export async function validateRows(engine: Engine, input: InputTable, rules: RowRules): Promise<ValidationResult> {
   const checks = checksFor(rules);
@@ -89,7 +107,9 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   // Rank 2+ of an id is a duplicate; rows failing other checks rank last, so a valid row is kept.
   const idRankSql = id === undefined
     ? 'CAST(NULL AS BIGINT)'
-    : `CASE WHEN NOT ${isBlank(id)} THEN row_number() OVER (PARTITION BY ${id} ORDER BY len(_codes) > 0, _source_file, _source_row) END`;
+    : `CASE WHEN NOT ${isBlank(id)} THEN row_number() OVER (PARTITION BY _partition, ${id} ORDER BY len(_codes) > 0, _source_file, _source_row) END`;
+  // Lists of codes are built only for failing rows: most rows pass, and lists cost far more than booleans.
+  const anyFailSql = checks.length === 0 ? 'false' : checks.map((check) => `coalesce(${check.failsSql}, false)`).join(' OR ');
   // Each failing check contributes its code; NULLs (passing checks) are filtered out.
   const codesSql = `list_filter([${checks.map((check) => `CASE WHEN ${check.failsSql} THEN ${sqlString(check.code)} END`).join(', ')}], code -> code IS NOT NULL)`;
   const reasonSql = `list_filter([${checks
@@ -97,7 +117,12 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     .join(', ')}], reason -> reason IS NOT NULL)`;
 
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checked)} AS
-    WITH coded AS (SELECT *, ${codesSql} AS _codes, ${reasonSql} AS _reasons FROM ${sqlIdentifier(input.table)}),
+    WITH flagged AS (SELECT *, coalesce(${anyFailSql}, false) AS _fails FROM ${sqlIdentifier(input.table)}),
+    coded AS (
+      SELECT * EXCLUDE (_fails),
+        CASE WHEN _fails THEN ${codesSql} ELSE CAST([] AS VARCHAR[]) END AS _codes,
+        CASE WHEN _fails THEN ${reasonSql} ELSE CAST([] AS VARCHAR[]) END AS _reasons
+      FROM flagged),
     ranked AS (SELECT *, ${idRankSql} AS _id_rank FROM coded)
     SELECT * EXCLUDE (_codes, _reasons, _id_rank),
       CASE WHEN _id_rank > 1 THEN list_append(_codes, ${duplicate}) ELSE _codes END AS _codes,
@@ -114,24 +139,42 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   };
   const columns = await engine.columnNames(input.table);
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(validTable)} AS
-    SELECT ${columns.map(typedSql).join(', ')} FROM ${sqlIdentifier(checked)} WHERE len(_codes) = 0`);
+    SELECT ${columns.map(typedSql).join(', ')} FROM ${sqlIdentifier(checked)} WHERE len(_codes) = 0
+    ORDER BY _partition, _source_file, _source_row`);
+  const malformed = `SELECT *, ['malformed line'] AS _codes FROM ${sqlIdentifier(input.malformedTable)}`;
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(quarantineTable)} AS
     SELECT * EXCLUDE (_codes, _reasons), CAST(NULL AS VARCHAR) AS _raw_line, array_to_string(_reasons, '; ') AS _reason
     FROM ${sqlIdentifier(checked)} WHERE len(_codes) > 0
-    UNION ALL BY NAME SELECT * FROM ${sqlIdentifier(input.malformedTable)}`);
+    UNION ALL BY NAME SELECT * EXCLUDE (_codes) FROM (${malformed})`);
 
-  const counts = await engine.rows<{ code: string; rows: number }>(`
-    SELECT code, count(*) AS rows FROM (SELECT unnest(_codes) AS code FROM ${sqlIdentifier(checked)}) GROUP BY code
-    UNION ALL SELECT 'malformed line', count(*) FROM ${sqlIdentifier(input.malformedTable)} HAVING count(*) > 0
-    ORDER BY rows DESC, code`);
-  const [{ valid }] = await engine.rows<{ valid: number }>(`SELECT count(*) AS valid FROM ${sqlIdentifier(validTable)}`);
-  const [{ quarantined }] = await engine.rows<{ quarantined: number }>(`SELECT count(*) AS quarantined FROM ${sqlIdentifier(quarantineTable)}`);
-  return {
-    validTable,
-    quarantineTable,
-    rowsRead: input.rowCount + input.malformedCount,
-    rowsValid: valid,
-    rowsQuarantined: quarantined,
-    reasonCounts: Object.fromEntries(counts.map((row) => [row.code, row.rows])),
-  };
+  const rows = await engine.rows<{ partition: string; code: string | null; rows: number }>(`
+    WITH coded AS (
+      SELECT _partition, _codes FROM ${sqlIdentifier(checked)}
+      UNION ALL SELECT _partition, _codes FROM (${malformed}))
+    SELECT _partition AS partition, NULL AS code, count(*) AS rows FROM coded GROUP BY ALL
+    UNION ALL SELECT _partition, NULL, -count(*) FROM coded WHERE len(_codes) > 0 GROUP BY ALL
+    UNION ALL SELECT _partition, code, count(*) FROM (SELECT _partition, unnest(_codes) AS code FROM coded) GROUP BY ALL
+    ORDER BY partition, rows DESC, code`);
+  // Per partition: one row of all records, one of minus the quarantined ones, then one per reason.
+  const partitions: Record<string, PartitionCounts> = {};
+  for (const { partition, code, rows: count } of rows) {
+    const counts = (partitions[partition] ??= { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {}, validRowIds: null });
+    if (code !== null) counts.reasonCounts[code] = count;
+    else if (count >= 0) counts.rowsRead = count;
+    else counts.rowsQuarantined = -count;
+  }
+  const ranges = await engine.rows<{ partition: string; first: number; last: number }>(
+    `SELECT _partition AS partition, min(rowid) AS first, max(rowid) AS last FROM ${sqlIdentifier(validTable)} GROUP BY ALL`,
+  );
+  for (const { partition, first, last } of ranges) partitions[partition].validRowIds = [first, last];
+  const totals: Omit<PartitionCounts, 'validRowIds'> = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+  for (const counts of Object.values(partitions)) {
+    counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
+    totals.rowsRead += counts.rowsRead;
+    totals.rowsValid += counts.rowsValid;
+    totals.rowsQuarantined += counts.rowsQuarantined;
+    for (const [code, count] of Object.entries(counts.reasonCounts)) totals.reasonCounts[code] = (totals.reasonCounts[code] ?? 0) + count;
+  }
+  totals.reasonCounts = Object.fromEntries(Object.entries(totals.reasonCounts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)));
+  return { validTable, quarantineTable, ...totals, partitions };
 }
