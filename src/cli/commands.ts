@@ -1,13 +1,23 @@
 import { Command, Option } from 'commander';
-import { writeDefaultConfig } from '../config/index.js';
+import { writeDefaultConfig, type TablePipelineConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange, partitionPrefix } from '../lake/index.js';
-import { detectDbscanFile, detectIsolationForestFile, ingestFile, RIDES_PIPELINE, runRidesPipeline, type RidesRunSummary } from '../pipeline/index.js';
+import {
+  detectDbscanFile,
+  detectIsolationForestFile,
+  ingestFile,
+  RIDES_PIPELINE,
+  runRidesPipeline,
+  runTablePipeline,
+  type PublishedAnomaly,
+  type RidesRunSummary,
+  type TableRunResult,
+} from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { RunRecord } from '../store/index.js';
 import { loadCliConfig, openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
-import { formatTable, Progress } from './format.js';
+import { formatTable, Progress, StageProgress } from './format.js';
 
 function positiveNumber(flag: string) {
   return (value: string): number => {
@@ -75,17 +85,55 @@ export async function runDates(context: CliContext, dates: string[]): Promise<Ri
   return summaries;
 }
 
+/** Runs a declarative pipeline over `dates` with progress, then prints per-date counts, stage times and the top anomalies. */
+export async function runTableDates(context: CliContext, pipelineName: string, dates: string[]): Promise<TableRunResult> {
+  const pipeline = context.config.pipelines[pipelineName] as TablePipelineConfig;
+  const progress = new StageProgress();
+  const result = await runTablePipeline(
+    { lake: context.lake, store: context.store, onStep: (item, stage) => progress.update(item, stage) },
+    pipelineName,
+    pipeline,
+    context.config.datasets[pipeline.dataset],
+    dates,
+  );
+  progress.done();
+  const rows = result.summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies]);
+  const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0))];
+  const shown = rows.length > 10 ? [...rows.slice(0, 3), ['…', '', '', ''], ...rows.slice(-3)] : rows;
+  console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies'], [...shown, total]));
+  console.log(`seconds by stage: ${Object.entries(result.stageSeconds).map(([stage, seconds]) => `${stage} ${seconds.toFixed(2)}`).join(' · ')}`);
+  // Scores saturate near 1 for extreme days; among equals, the farther outside its band ranks first.
+  const beyondBand = (row: PublishedAnomaly) =>
+    row.value !== null && row.expected !== null && row.upper !== null && row.lower !== null && row.upper > row.lower
+      ? Math.abs(row.value - row.expected) / ((row.upper - row.lower) / 2)
+      : 0;
+  const top = [...result.anomalies].sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
+  if (top.length > 0) {
+    console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
+  }
+  const skipped = result.summaries[0]?.skipped.length ?? 0;
+  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
+  console.log(`outputs: ${context.lake.url}/gold/${pipelineName}_anomalies/ · table ${pipelineName}_anomalies in ${context.store.description}`);
+  return result;
+}
+
 function runCommand(): Command {
   return withCommonOptions(new Command('run'))
     .description('run a pipeline for one logical date or a range of dates')
-    .argument('<pipeline>', `pipeline name (built in: ${RIDES_PIPELINE})`)
+    .argument('<pipeline>', 'pipeline name (built in: rides, flights; more in detour.yaml)')
     .option('--date <YYYY-MM-DD>', 'logical date to process')
     .option('--from <YYYY-MM-DD>', 'first date of a range')
     .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
     .action(async (pipeline: string, options: CommonOptions & { date?: string; from?: string; to?: string }) => {
-      if (pipeline !== RIDES_PIPELINE) throw new InputError(`unknown pipeline "${pipeline}" (available: ${RIDES_PIPELINE})`);
       const dates = datesOf(options);
       await withContext(options, async (context) => {
+        if (!(pipeline in context.config.pipelines)) {
+          throw new InputError(`unknown pipeline "${pipeline}" (available: ${Object.keys(context.config.pipelines).join(', ')})`);
+        }
+        if (pipeline !== RIDES_PIPELINE) {
+          await runTableDates(context, pipeline, dates);
+          return;
+        }
         const summaries = await runDates(context, dates);
         console.log(formatTable(SUMMARY_HEADERS, summaries.map(summaryRow)));
         console.log(`outputs: ${context.lake.url}/gold/ride_anomalies/ · run store: ${context.store.description}`);
@@ -240,11 +288,15 @@ function runsCommand(): Command {
 }
 
 const DEMO = { from: '2024-01-01', to: '2024-01-07', ridesPerDay: 100_000, seed: 42 } as const;
+/** The half year of real flights that `npm start` runs the flights pipeline over. */
+const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30' } as const;
 
 /** The main job (`npm start`): sample lake if absent, the rides pipeline for each day, a summary. */
 function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
-    .description(`create a sample lake if absent (${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay} rides/day) and run the rides pipeline on every day`)
+    .description(
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001) and run the rides and flights pipelines`,
+    )
     .action(async (options: CommonOptions) => {
       await withContext(options, async (context) => {
         const dates = dateRange(DEMO.from, DEMO.to);
@@ -275,7 +327,20 @@ function demoCommand(): Command {
         console.log(`anomalies: ${context.lake.url}/gold/ride_anomalies/date=*/anomalies.json`);
         console.log(`summaries: ${context.lake.url}/gold/ride_clusters/date=*/summary.json`);
         console.log(`results DB: table ride_anomalies in ${context.store.description}`);
-        console.log('next: detour runs · detour runs show <id> · detour --help');
+
+        const flights = context.config.pipelines[FLIGHTS_DEMO.pipeline] as TablePipelineConfig;
+        if ((await context.lake.list(partitionPrefix('bronze', flights.dataset, FLIGHTS_DEMO.from))).length === 0) {
+          console.log(`\nloading the 3M US flights of January–June 2001 into ${context.lake.url}/bronze/${flights.dataset}/`);
+          const engine = await openEngine();
+          try {
+            await writeSampleFlights(engine, context.lake, { dataset: flights.dataset });
+          } finally {
+            await engine.close();
+          }
+        }
+        console.log(`\nrunning pipeline ${FLIGHTS_DEMO.pipeline} on ${FLIGHTS_DEMO.from}..${FLIGHTS_DEMO.to} (clean, quality, aggregate per airport and day, ARIMA + Isolation Forest, publish)`);
+        await runTableDates(context, FLIGHTS_DEMO.pipeline, dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to));
+        console.log('\nnext: detour runs · detour runs show <id> · detour --help');
       });
     });
 }

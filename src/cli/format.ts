@@ -31,3 +31,26 @@ export class Progress {
     this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n` : `${text}\n`);
   }
 }
+
+/**
+ * Progress of a multi-stage batch (clean, check, detect, publish over many dates): a line per stage
+ * change, and on a terminal the current item rewritten in place.
+ */
+export class StageProgress {
+  private stage: string | undefined;
+
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  update(item: string, stage: string): void {
+    if (stage !== this.stage) {
+      if (this.stage !== undefined && this.stream.isTTY) this.stream.write('\n');
+      this.stage = stage;
+      if (!this.stream.isTTY) this.stream.write(`${stage} ${item}\n`);
+    }
+    if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${stage} ${item}`);
+  }
+
+  done(): void {
+    if (this.stage !== undefined && this.stream.isTTY) this.stream.write('\n');
+  }
+}

@@ -54,6 +54,8 @@ export type StageSeconds = Record<'clean' | 'quality' | 'aggregate' | 'detect' |
 
 export interface TableRunResult {
   summaries: TableRunSummary[];
+  /** Everything published, sorted by id. */
+  anomalies: PublishedAnomaly[];
   stageSeconds: StageSeconds;
 }
 
@@ -307,7 +309,7 @@ export async function runTablePipeline(
       stageSeconds.publish += (performance.now() - started) / 1000;
       summaries.push(complete);
     }
-    return { summaries, stageSeconds };
+    return { summaries, anomalies, stageSeconds };
   } catch (error) {
     // Runs of the call not finished yet (not published) fail with it.
     for (const run of started) {
