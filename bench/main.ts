@@ -17,6 +17,8 @@ export interface BenchCase {
   rows: number;
   /** Builds the inputs (not timed) and returns the work to time. */
   prepare(): BenchWork | Promise<BenchWork>;
+  /** Extra fields for the JSON line, from what the work returned (e.g. seconds per stage). */
+  report?(result: unknown): Record<string, unknown>;
 }
 
 /** What a bench module exports. */
@@ -29,6 +31,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   dbscan: () => import('./dbscan.js'),
   arima: () => import('./arima.js'),
   iforest: () => import('./iforest.js'),
+  flights: () => import('./flights.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
@@ -47,10 +50,10 @@ async function runCase(name: string, rows: number): Promise<void> {
   // Collect the preparation's garbage so it is not charged to the measured work.
   globalThis.gc?.();
   const started = performance.now();
-  await work();
+  const result = await work();
   const seconds = (performance.now() - started) / 1000;
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  const line = { bench: name, rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb };
+  const line = { bench: name, rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, ...benchCase.report?.(result) };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 

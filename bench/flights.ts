@@ -1,0 +1,48 @@
+/**
+ * The whole flights ETL on the real 3M flights of January–June 2001, from the raw parquet to the
+ * results database: ingest (daily bronze partitions), clean, quality, aggregate, ARIMA with the
+ * automatic order search + Isolation Forest per airport, publish. Embedded PGlite, or the
+ * PostgreSQL server at DATABASE_URL when set.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DetourConfigSchema, type TablePipelineConfig } from '../src/config/index.js';
+import { openEngine } from '../src/engine/index.js';
+import { dateRange, FsLake } from '../src/lake/index.js';
+import { runTablePipeline, type TableRunResult } from '../src/pipeline/index.js';
+import { writeSampleFlights } from '../src/sample/index.js';
+import { openStore } from '../src/store/index.js';
+import type { BenchCase } from './main.js';
+
+const FLIGHTS = 3_000_000;
+
+async function prepare() {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-flights-'));
+  const lake = new FsLake(path.join(root, 'lake'));
+  const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: path.join(root, 'state') });
+  const config = DetourConfigSchema.parse({});
+  const pipeline = config.pipelines.flights as TablePipelineConfig;
+  return async () => {
+    const ingestStarted = performance.now();
+    const engine = await openEngine();
+    await writeSampleFlights(engine, lake);
+    await engine.close();
+    const ingestSeconds = (performance.now() - ingestStarted) / 1000;
+    const result = await runTablePipeline({ lake, store }, 'flights', pipeline, config.datasets.flights, dateRange('2001-01-01', '2001-06-30'));
+    await store.close();
+    return { ingestSeconds, result };
+  };
+}
+
+export const cases: readonly BenchCase[] = [
+  {
+    rows: FLIGHTS,
+    prepare,
+    report: (value) => {
+      const { ingestSeconds, result } = value as { ingestSeconds: number; result: TableRunResult };
+      const stages = Object.fromEntries(Object.entries(result.stageSeconds).map(([stage, seconds]) => [stage, Number(seconds.toFixed(2))]));
+      return { stage_seconds: { ingest: Number(ingestSeconds.toFixed(2)), ...stages }, days: result.summaries.length, anomalies: result.anomalies.length };
+    },
+  },
+];
