@@ -1,5 +1,6 @@
 import type { DetectStepConfig } from '../config/index.js';
 import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
+import type { AnomalyRow } from '../store/index.js';
 
 /** Rows of an aggregate table, one per entity and day, as columns. */
 export interface SeriesTable {
@@ -10,19 +11,8 @@ export interface SeriesTable {
   values: Record<string, Float64Array>;
 }
 
-/** One detector's verdict on one entity-day. */
-export interface Finding {
-  detector: DetectStepConfig['detector'];
-  entity: string;
-  date: string;
-  value: number | null;
-  expected: number | null;
-  lower: number | null;
-  upper: number | null;
-  /** 0..1, higher = more anomalous. */
-  score: number;
-  reason: string;
-}
+/** One detector's verdict on one entity-day: a published anomaly before it gets its id. */
+export type Finding = Omit<AnomalyRow, 'id' | 'detector'> & { detector: DetectStepConfig['detector']; date: string };
 
 export interface SeriesDetection {
   findings: Finding[];
