@@ -10,10 +10,12 @@ export type {
   ListRunsOptions,
   NewRun,
   QualityResultRow,
-  RideAnomalyRow,
   RunOutcome,
   RunRecord,
   RunStatus,
+  StepRecord,
+  StepStatus,
+  StepUpdate,
   Store,
 } from './store.js';
 

@@ -68,6 +68,42 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS quality_results_dataset_logical_date_idx ON quality_results (dataset, logical_date)`,
     ],
   },
+  {
+    version: 3,
+    description: 'step graphs, range runs, schedule claims, generic ride anomalies',
+    statements: [
+      `ALTER TABLE detour_runs ADD COLUMN IF NOT EXISTS end_date date`,
+      `UPDATE detour_runs SET end_date = logical_date WHERE end_date IS NULL`,
+      `ALTER TABLE detour_runs ALTER COLUMN end_date SET NOT NULL`,
+      `CREATE TABLE IF NOT EXISTS detour_steps (
+        run_id text NOT NULL,
+        step text NOT NULL,
+        partition text NOT NULL,
+        position integer NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'skipped')),
+        attempts integer NOT NULL DEFAULT 0,
+        started_at timestamptz,
+        finished_at timestamptz,
+        seconds double precision,
+        output jsonb,
+        error text,
+        PRIMARY KEY (run_id, step, partition)
+      )`,
+      `CREATE TABLE IF NOT EXISTS detour_schedule_claims (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        tick_at timestamptz NOT NULL,
+        claimed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (pipeline, logical_date)
+      )`,
+      // A run now covers several dates, so a report is kept per run and date.
+      `ALTER TABLE quality_results DROP CONSTRAINT IF EXISTS quality_results_pkey`,
+      `ALTER TABLE quality_results ADD PRIMARY KEY (run_id, logical_date, position)`,
+      // Rides now publish like every pipeline (generic anomalies table with the ride's fields as
+      // attributes); the old table is kept, renamed, rather than dropped.
+      `ALTER TABLE IF EXISTS ride_anomalies RENAME TO ride_anomalies_v1`,
+    ],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
-import type { AnomalyRow, ListRunsOptions, NewRun, QualityResultRow, RideAnomalyRow, RunOutcome, RunRecord, RunStatus, Store } from './store.js';
+import type { AnomalyRow, ListRunsOptions, NewRun, QualityResultRow, RunOutcome, RunRecord, RunStatus, StepRecord, StepStatus, StepUpdate, Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -20,7 +20,8 @@ const AMBIGUOUS_EXAMPLES = 3;
  * Dates are selected with to_char because drivers disagree on `date` (pg makes a local-time
  * Date, PGlite a UTC one) and `::text` would follow the session's DateStyle.
  */
-const RUN_COLUMNS = `id, pipeline, to_char(logical_date, 'YYYY-MM-DD') AS logical_date, params, status,
+const RUN_COLUMNS = `id, pipeline, to_char(logical_date, 'YYYY-MM-DD') AS logical_date,
+  to_char(end_date, 'YYYY-MM-DD') AS end_date, params, status,
   started_at, finished_at, rows_read, rows_quarantined, outliers, error`;
 
 /** A `bigint` column as the drivers return it: number, string or BigInt. */
@@ -30,6 +31,7 @@ interface RunRow {
   id: string;
   pipeline: string;
   logical_date: string;
+  end_date: string;
   params: Record<string, unknown>;
   status: RunStatus;
   started_at: Date;
@@ -38,17 +40,6 @@ interface RunRow {
   rows_quarantined: BigintValue | null;
   outliers: BigintValue | null;
   error: string | null;
-}
-
-interface RideAnomalyDbRow {
-  ride_id: string;
-  taxi_id: string;
-  ride_dist_km: number;
-  ride_time_min: number;
-  label: number;
-  score: number;
-  reason: string;
-  run_id: string;
 }
 
 /**
@@ -72,15 +63,18 @@ class SqlStore implements Store {
   async startRun(run: NewRun): Promise<RunRecord> {
     requireText(run.pipeline, 'pipeline');
     requireIsoDate(run.logicalDate);
+    const endDate = run.endDate ?? run.logicalDate;
+    requireIsoDate(endDate);
+    if (endDate < run.logicalDate) throw new InputError(`a run cannot end (${endDate}) before it starts (${run.logicalDate})`);
     const params = toJson(run.params);
     for (let attempt = 0; attempt < RUN_ID_ATTEMPTS; attempt++) {
       const startedAt = new Date();
       const rows = await this.client.query<RunRow>(
-        `INSERT INTO detour_runs (id, pipeline, logical_date, params, status, started_at)
-         VALUES ($1, $2, $3::date, $4::text::jsonb, 'running', $5)
+        `INSERT INTO detour_runs (id, pipeline, logical_date, end_date, params, status, started_at)
+         VALUES ($1, $2, $3::date, $4::date, $5::text::jsonb, 'running', $6)
          ON CONFLICT (id) DO NOTHING
          RETURNING ${RUN_COLUMNS}`,
-        [newRunId(startedAt), run.pipeline, run.logicalDate, params, startedAt],
+        [newRunId(startedAt), run.pipeline, run.logicalDate, endDate, params, startedAt],
       );
       if (rows.length > 0) return toRunRecord(rows[0]);
     }
@@ -153,79 +147,6 @@ class SqlStore implements Store {
     );
   }
 
-  /**
-   * Upserts in batches, then deletes the date's rows missing from `rows`, all in one transaction:
-   * readers see the old set or the new one. Ride ids must be unique within `rows`.
-   */
-  async replaceRideAnomalies(logicalDate: string, runId: string, rows: RideAnomalyRow[]): Promise<void> {
-    requireIsoDate(logicalDate);
-    requireText(runId, 'runId');
-    const rideIds = uniqueRideIds(rows);
-    await this.client.transaction(async (tx) => {
-      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
-        const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
-        await tx.query(
-          `INSERT INTO ride_anomalies
-             (logical_date, ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason, run_id, updated_at)
-           SELECT $1::date, r.ride_id, r.taxi_id, r.ride_dist_km, r.ride_time_min, r.label, r.score, r.reason, $2, now()
-           FROM unnest($3::text[], $4::text[], $5::double precision[], $6::double precision[],
-                       $7::integer[], $8::double precision[], $9::text[])
-             AS r(ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason)
-           ON CONFLICT (logical_date, ride_id) DO UPDATE SET
-             taxi_id = EXCLUDED.taxi_id,
-             ride_dist_km = EXCLUDED.ride_dist_km,
-             ride_time_min = EXCLUDED.ride_time_min,
-             label = EXCLUDED.label,
-             score = EXCLUDED.score,
-             reason = EXCLUDED.reason,
-             run_id = EXCLUDED.run_id,
-             updated_at = EXCLUDED.updated_at`,
-          [
-            logicalDate,
-            runId,
-            batch.map((row) => row.rideId),
-            batch.map((row) => row.taxiId),
-            batch.map((row) => row.rideDistKm),
-            batch.map((row) => row.rideTimeMin),
-            batch.map((row) => row.label),
-            batch.map((row) => row.score),
-            batch.map((row) => row.reason),
-          ],
-        );
-      }
-      // An anti-join against the new ids: a hash join whatever the size, where `<> ALL($2)` would
-      // compare every row with every id on servers older than PostgreSQL 15.
-      await tx.query(
-        `DELETE FROM ride_anomalies AS a
-         WHERE a.logical_date = $1::date
-           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(ride_id) WHERE kept.ride_id = a.ride_id)`,
-        [logicalDate, rideIds],
-      );
-    });
-  }
-
-  /** Sorted by ride id in byte order (COLLATE "C"), so that both drivers and JS sort agree. */
-  async listRideAnomalies(logicalDate: string): Promise<(RideAnomalyRow & { runId: string })[]> {
-    requireIsoDate(logicalDate);
-    const rows = await this.client.query<RideAnomalyDbRow>(
-      `SELECT ride_id, taxi_id, ride_dist_km, ride_time_min, label, score, reason, run_id
-       FROM ride_anomalies
-       WHERE logical_date = $1::date
-       ORDER BY ride_id COLLATE "C"`,
-      [logicalDate],
-    );
-    return rows.map((row) => ({
-      rideId: row.ride_id,
-      taxiId: row.taxi_id,
-      rideDistKm: row.ride_dist_km,
-      rideTimeMin: row.ride_time_min,
-      label: row.label,
-      score: row.score,
-      reason: row.reason,
-      runId: row.run_id,
-    }));
-  }
-
   async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
@@ -235,8 +156,9 @@ class SqlStore implements Store {
     await this.client.transaction(async (tx) => {
       // Serialises the first CREATE TABLE of concurrent publishers of the same table.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
+      // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
       await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
-        id text PRIMARY KEY,
+        id text NOT NULL,
         logical_date date NOT NULL,
         detector text NOT NULL,
         entity text NOT NULL,
@@ -246,23 +168,27 @@ class SqlStore implements Store {
         upper_bound double precision,
         score double precision NOT NULL,
         reason text NOT NULL,
+        attributes jsonb,
         run_id text NOT NULL,
-        updated_at timestamptz NOT NULL
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (logical_date, id)
       )`);
-      await tx.query(`CREATE INDEX IF NOT EXISTS ${name}_logical_date_idx ON ${name} (logical_date)`);
+      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
+      await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
+      await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
       for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
         const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
         await tx.query(
-          `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, run_id, updated_at)
-           SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, $2, now()
+          `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
+           SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $2, now()
            FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
-                       $9::double precision[], $10::double precision[], $11::text[])
-             AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason)
-           ON CONFLICT (id) DO UPDATE SET
-             logical_date = EXCLUDED.logical_date, detector = EXCLUDED.detector, entity = EXCLUDED.entity,
+                       $9::double precision[], $10::double precision[], $11::text[], $12::text[])
+             AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
+           ON CONFLICT (logical_date, id) DO UPDATE SET
+             detector = EXCLUDED.detector, entity = EXCLUDED.entity,
              value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
              upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
-             run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
+             attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
           [
             logicalDate,
             runId,
@@ -275,6 +201,7 @@ class SqlStore implements Store {
             batch.map((row) => row.upper),
             batch.map((row) => row.score),
             batch.map((row) => row.reason),
+            batch.map((row) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
           ],
         );
       }
@@ -293,9 +220,10 @@ class SqlStore implements Store {
     if (!exists) return [];
     const rows = await this.client.query<{
       id: string; detector: string; entity: string; value: number | null; expected: number | null;
-      lower_bound: number | null; upper_bound: number | null; score: number; reason: string; run_id: string;
+      lower_bound: number | null; upper_bound: number | null; score: number; reason: string;
+      attributes: Record<string, unknown> | string | null; run_id: string;
     }>(
-      `SELECT id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, run_id
+      `SELECT id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id
        FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
       [logicalDate],
     );
@@ -309,6 +237,7 @@ class SqlStore implements Store {
       upper: row.upper_bound,
       score: row.score,
       reason: row.reason,
+      attributes: typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, unknown>) : row.attributes,
       runId: row.run_id,
     }));
   }
@@ -317,7 +246,7 @@ class SqlStore implements Store {
     requireIsoDate(logicalDate);
     requireText(runId, 'runId');
     await this.client.transaction(async (tx) => {
-      await tx.query('DELETE FROM quality_results WHERE run_id = $1', [runId]);
+      await tx.query('DELETE FROM quality_results WHERE run_id = $1 AND logical_date = $2::date', [runId, logicalDate]);
       for (const [position, result] of results.entries()) {
         await tx.query(
           `INSERT INTO quality_results
@@ -330,14 +259,16 @@ class SqlStore implements Store {
     });
   }
 
-  async listQualityResults(runId: string): Promise<QualityResultRow[]> {
+  async listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]> {
+    if (logicalDate !== undefined) requireIsoDate(logicalDate);
     const rows = await this.client.query<{
       expectation: string; type: string; column_name: string | null; severity: 'warn' | 'fail'; passed: boolean;
       observed: number | null; failing_rows: string | number | null; sample: Record<string, unknown>[] | string;
     }>(
       `SELECT expectation, type, column_name, severity, passed, observed, failing_rows, sample
-       FROM quality_results WHERE run_id = $1 ORDER BY position`,
-      [runId],
+       FROM quality_results WHERE run_id = $1 AND ($2::date IS NULL OR logical_date = $2::date)
+       ORDER BY logical_date, position`,
+      [runId, logicalDate ?? null],
     );
     return rows.map((row) => ({
       expectation: row.expectation,
@@ -349,6 +280,87 @@ class SqlStore implements Store {
       failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
       sample: typeof row.sample === 'string' ? (JSON.parse(row.sample) as Record<string, unknown>[]) : row.sample,
     }));
+  }
+
+  async reopenRun(id: string): Promise<RunRecord> {
+    const rows = await this.client.query<RunRow>(
+      `UPDATE detour_runs SET status = 'running', finished_at = NULL, error = NULL
+       WHERE id = $1 AND status = 'failed'
+       RETURNING ${RUN_COLUMNS}`,
+      [id],
+    );
+    if (rows.length > 0) return toRunRecord(rows[0]);
+    const existing = await this.client.query<{ status: RunStatus }>('SELECT status FROM detour_runs WHERE id = $1', [id]);
+    if (existing.length === 0) throw new NotFoundError(`no run with id ${id}`);
+    throw new InputError(`run ${id} is ${existing[0].status}; only a failed run can be resumed`);
+  }
+
+  async planSteps(runId: string, steps: { step: string; partition: string; position: number }[]): Promise<void> {
+    requireText(runId, 'runId');
+    if (steps.length === 0) return;
+    await this.client.query(
+      `INSERT INTO detour_steps (run_id, step, partition, position, status)
+       SELECT $1, s.step, s.partition, s.position, 'pending'
+       FROM unnest($2::text[], $3::text[], $4::integer[]) AS s(step, partition, position)
+       ON CONFLICT (run_id, step, partition) DO NOTHING`,
+      [runId, steps.map((s) => s.step), steps.map((s) => s.partition), steps.map((s) => s.position)],
+    );
+  }
+
+  async updateStep(runId: string, step: string, partition: string, update: StepUpdate): Promise<StepRecord> {
+    const now = new Date();
+    const final = update.status === 'succeeded' || update.status === 'failed' || update.status === 'skipped';
+    const rows = await this.client.query<StepRow>(
+      `UPDATE detour_steps SET
+         status = $4,
+         attempts = coalesce($5, attempts),
+         started_at = CASE WHEN $4 = 'running' THEN $6::timestamptz ELSE started_at END,
+         finished_at = CASE WHEN $7 THEN $6::timestamptz ELSE NULL END,
+         seconds = CASE WHEN $7 AND started_at IS NOT NULL THEN extract(epoch FROM ($6::timestamptz - started_at)) ELSE NULL END,
+         output = CASE WHEN $4 = 'running' THEN NULL ELSE coalesce($8::text::jsonb, output) END,
+         error = $9
+       WHERE run_id = $1 AND step = $2 AND partition = $3
+       RETURNING ${STEP_COLUMNS}`,
+      [runId, step, partition, update.status, update.attempts ?? null, now, final, update.output === undefined ? null : JSON.stringify(update.output), update.error ?? null],
+    );
+    if (rows.length === 0) throw new NotFoundError(`run ${runId} has no step ${step} [${partition}]`);
+    return toStepRecord(rows[0]);
+  }
+
+  async listSteps(runId: string): Promise<StepRecord[]> {
+    const rows = await this.client.query<StepRow>(
+      `SELECT ${STEP_COLUMNS} FROM detour_steps WHERE run_id = $1 ORDER BY position, partition COLLATE "C"`,
+      [runId],
+    );
+    return rows.map(toStepRecord);
+  }
+
+  async succeededDates(pipeline: string, from: string, to: string): Promise<string[]> {
+    requireIsoDate(from);
+    requireIsoDate(to);
+    const rows = await this.client.query<{ day: string }>(
+      `SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day
+       FROM detour_runs, generate_series(logical_date, end_date, interval '1 day') AS day
+       WHERE pipeline = $1 AND status = 'succeeded' AND day BETWEEN $2::date AND $3::date
+       ORDER BY day`,
+      [pipeline, from, to],
+    );
+    return rows.map((row) => row.day);
+  }
+
+  async claimScheduledRun(pipeline: string, logicalDate: string, tickAt: Date): Promise<boolean> {
+    requireIsoDate(logicalDate);
+    const rows = await this.client.query(
+      `INSERT INTO detour_schedule_claims (pipeline, logical_date, tick_at) VALUES ($1, $2::date, $3)
+       ON CONFLICT (pipeline, logical_date) DO NOTHING RETURNING pipeline`,
+      [pipeline, logicalDate, tickAt],
+    );
+    return rows.length === 1;
+  }
+
+  async lastScheduledTick(pipeline: string): Promise<Date | null> {
+    const rows = await this.client.query<{ tick_at: Date | null }>('SELECT max(tick_at) AS tick_at FROM detour_schedule_claims WHERE pipeline = $1', [pipeline]);
+    return rows[0]?.tick_at ?? null;
   }
 
   /** Idempotent: later calls wait for the first one. */
@@ -367,11 +379,44 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
+const STEP_COLUMNS = 'run_id, step, partition, position, status, attempts, started_at, finished_at, seconds, output, error';
+
+interface StepRow {
+  run_id: string;
+  step: string;
+  partition: string;
+  position: number;
+  status: StepStatus;
+  attempts: number;
+  started_at: Date | null;
+  finished_at: Date | null;
+  seconds: number | string | null;
+  output: Record<string, unknown> | string | null;
+  error: string | null;
+}
+
+function toStepRecord(row: StepRow): StepRecord {
+  return {
+    runId: row.run_id,
+    step: row.step,
+    partition: row.partition,
+    position: row.position,
+    status: row.status,
+    attempts: row.attempts,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    seconds: row.seconds === null ? null : Math.round(Number(row.seconds) * 1000) / 1000,
+    output: typeof row.output === 'string' ? (JSON.parse(row.output) as Record<string, unknown>) : row.output,
+    error: row.error,
+  };
+}
+
 function toRunRecord(row: RunRow): RunRecord {
   return {
     id: row.id,
     pipeline: row.pipeline,
     logicalDate: row.logical_date,
+    endDate: row.end_date,
     params: row.params,
     status: row.status,
     startedAt: row.started_at,
@@ -417,19 +462,6 @@ function toJson(params: Record<string, unknown>): string {
   } catch (error) {
     throw new InputError(`run params are not serialisable as JSON: ${(error as Error).message}`, { cause: error });
   }
-}
-
-/**
- * The ride ids of `rows`, which must be unique: ON CONFLICT cannot update one row twice in a
- * statement, and which duplicate should win is the caller's decision.
- */
-function uniqueRideIds(rows: RideAnomalyRow[]): string[] {
-  const seen = new Set<string>();
-  for (const row of rows) {
-    if (seen.has(row.rideId)) throw new InputError(`ride id ${row.rideId} appears twice among the anomalies to publish`);
-    seen.add(row.rideId);
-  }
-  return [...seen];
 }
 
 /** A results table name, checked because it is spliced into SQL. */

@@ -1,10 +1,13 @@
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
-/** One pipeline run for one logical date, as recorded in the run store. */
+/** One pipeline run over a range of logical dates (usually one day), as recorded in the run store. */
 export interface RunRecord {
   id: string;
   pipeline: string;
+  /** First logical date of the run. */
   logicalDate: string;
+  /** Last logical date of the run (= logicalDate for a daily run). */
+  endDate: string;
   params: Record<string, unknown>;
   status: RunStatus;
   startedAt: Date;
@@ -18,7 +21,35 @@ export interface RunRecord {
 export interface NewRun {
   pipeline: string;
   logicalDate: string;
+  /** Last date of a range run; defaults to logicalDate. */
+  endDate?: string;
   params: Record<string, unknown>;
+}
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** One partition of one step of a run's graph (`clean` of 2024-01 dates, `detect` of shard 1...). */
+export interface StepRecord {
+  runId: string;
+  step: string;
+  partition: string;
+  /** Order of the step in the graph; steps of the same position may run in parallel. */
+  position: number;
+  status: StepStatus;
+  attempts: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  seconds: number | null;
+  /** What the step produced (lake keys, counts), read by later steps and by resume. */
+  output: Record<string, unknown> | null;
+  error: string | null;
+}
+
+export interface StepUpdate {
+  status: StepStatus;
+  attempts?: number;
+  output?: Record<string, unknown>;
+  error?: string;
 }
 
 export interface RunOutcome {
@@ -27,17 +58,6 @@ export interface RunOutcome {
   rowsQuarantined?: number;
   outliers?: number;
   error?: string;
-}
-
-/** One outlier ride as published to the `ride_anomalies` table, keyed by (logicalDate, rideId). */
-export interface RideAnomalyRow {
-  rideId: string;
-  taxiId: string;
-  rideDistKm: number;
-  rideTimeMin: number;
-  label: number;
-  score: number;
-  reason: string;
 }
 
 /** One published anomaly of a declarative pipeline, keyed by a stable id such as `ORD20010105`. */
@@ -53,6 +73,8 @@ export interface AnomalyRow {
   /** 0..1, higher = more anomalous. */
   score: number;
   reason: string;
+  /** Record-level detectors keep the record's fields here (e.g. `ride_dist_km`, `taxi_id`). */
+  attributes?: Record<string, unknown> | null;
 }
 
 /** One expectation outcome of a run's data-quality report. */
@@ -88,11 +110,23 @@ export interface Store {
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
   /** A run by full id or unique id prefix; NotFoundError otherwise. */
   getRun(idOrPrefix: string): Promise<RunRecord>;
+  /** Sets a failed run back to running, for resume; InputError unless it failed. */
+  reopenRun(id: string): Promise<RunRecord>;
+  /** Adds the steps of a run's graph as `pending` (steps already recorded are kept as they are). */
+  planSteps(runId: string, steps: { step: string; partition: string; position: number }[]): Promise<void>;
+  /** Records a step's new state; `running` stamps the start, a final state the end and seconds. */
+  updateStep(runId: string, step: string, partition: string, update: StepUpdate): Promise<StepRecord>;
+  /** The steps of a run in graph order. */
+  listSteps(runId: string): Promise<StepRecord[]>;
+  /** Dates in [from, to] covered by a succeeded run of `pipeline`. */
+  succeededDates(pipeline: string, from: string, to: string): Promise<string[]>;
   /**
-   * Makes the `ride_anomalies` rows of `logicalDate` exactly `rows`: UPSERT by (date, ride_id),
-   * and rows of that date no longer flagged are removed, in one transaction.
+   * Claims the scheduled run of (pipeline, logicalDate): true for exactly one caller whatever the
+   * number of schedulers, false for every later one.
    */
-  replaceRideAnomalies(logicalDate: string, runId: string, rows: RideAnomalyRow[]): Promise<void>;
+  claimScheduledRun(pipeline: string, logicalDate: string, tickAt: Date): Promise<boolean>;
+  /** The newest tick claimed for `pipeline`, or null. */
+  lastScheduledTick(pipeline: string): Promise<Date | null>;
   /**
    * Makes the rows of `logicalDate` in `table` (created on first use; a lower_snake_case name ending
    * in `_anomalies`) exactly `rows`: UPSERT by id, rows of that date no longer flagged removed.
@@ -100,11 +134,9 @@ export interface Store {
   replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
-  /** Stores a run's quality report (replacing one stored before for that run). */
+  /** Stores a run's quality report for one date (replacing one stored before for that run and date). */
   recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
-  /** The quality results of a run, in report order. */
-  listQualityResults(runId: string): Promise<QualityResultRow[]>;
-  /** Rows of `ride_anomalies` for one date, sorted by ride id. */
-  listRideAnomalies(logicalDate: string): Promise<(RideAnomalyRow & { runId: string })[]>;
+  /** The quality results of a run (of one of its dates, if given), by date then in report order. */
+  listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError, TransientError } from '../../src/errors.js';
-import { openStore, type OpenStoreOptions, type RideAnomalyRow, type Store } from '../../src/store/index.js';
+import { openStore, type OpenStoreOptions, type AnomalyRow, type Store } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /** How to get a fresh, empty database for one adapter, and how to throw it away. */
@@ -32,26 +32,30 @@ const adapters: Adapter[] = [
   },
 ];
 
-function ride(index: number, overrides: Partial<RideAnomalyRow> = {}): RideAnomalyRow {
+/** A record-level anomaly (an outlier ride), as DBSCAN publishes it, with the ride's fields as attributes. */
+function ride(index: number, overrides: Partial<AnomalyRow> = {}): AnomalyRow {
   return {
-    rideId: `ride-${String(index).padStart(6, '0')}`,
-    taxiId: `taxi-${index % 97}`,
-    rideDistKm: 1.5 + index / 1000,
-    rideTimeMin: 7.25 + index / 100,
-    label: index % 2 === 0 ? 1 : -1,
+    id: `ride-${String(index).padStart(6, '0')}`,
+    detector: 'dbscan',
+    entity: `taxi-${index % 97}`,
+    value: 7.25 + index / 100,
+    expected: 5,
+    lower: 2,
+    upper: 9.5,
     score: index / 3,
-    reason: `speed ${index} km/h`,
+    reason: `ride time ${index} min`,
+    attributes: { ride_dist_km: 1.5 + index / 1000, ride_time_min: 7.25 + index / 100, label: -1 },
     ...overrides,
   };
 }
 
-function rides(count: number): RideAnomalyRow[] {
+function rides(count: number): AnomalyRow[] {
   return Array.from({ length: count }, (_, index) => ride(index));
 }
 
-/** What listRideAnomalies should return for `rows` published by `runId`. */
-function published(rows: RideAnomalyRow[], runId: string): (RideAnomalyRow & { runId: string })[] {
-  return rows.map((row) => ({ ...row, runId })).sort((a, b) => (a.rideId < b.rideId ? -1 : a.rideId > b.rideId ? 1 : 0));
+/** What listAnomalies should return for `rows` published by `runId`. */
+function published(rows: AnomalyRow[], runId: string): (AnomalyRow & { runId: string })[] {
+  return rows.map((row) => ({ ...row, runId })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 describe.each(adapters)('Store on $name', (adapter) => {
@@ -177,52 +181,52 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
-  describe('ride anomalies', () => {
+  describe('record anomalies (ride_anomalies)', () => {
     it('publishes rows and is idempotent when the same rows are published again', async () => {
       const rows = [ride(3), ride(1), ride(2, { reason: `quote ' and "double" {braces}, backslash \\` })];
-      await store.replaceRideAnomalies('2024-06-01', 'run-a', rows);
-      const first = await store.listRideAnomalies('2024-06-01');
+      await store.replaceAnomalies('ride_anomalies', '2024-06-01', 'run-a', rows);
+      const first = await store.listAnomalies('ride_anomalies', '2024-06-01');
       expect(first).toEqual(published(rows, 'run-a'));
 
-      await store.replaceRideAnomalies('2024-06-01', 'run-a', rows);
-      expect(await store.listRideAnomalies('2024-06-01')).toEqual(first);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-01', 'run-a', rows);
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-01')).toEqual(first);
     });
 
     it('replaces a changed set: removed rides deleted, changed ones updated, new ones added', async () => {
-      await store.replaceRideAnomalies('2024-06-02', 'run-a', [ride(1), ride(2), ride(3)]);
-      const next = [ride(2, { score: 99.5, label: -1, reason: 'rescored' }), ride(3), ride(4)];
-      await store.replaceRideAnomalies('2024-06-02', 'run-b', next);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-02', 'run-a', [ride(1), ride(2), ride(3)]);
+      const next = [ride(2, { score: 99.5, attributes: { label: -1, rescored: true }, reason: 'rescored' }), ride(3), ride(4)];
+      await store.replaceAnomalies('ride_anomalies', '2024-06-02', 'run-b', next);
 
-      expect(await store.listRideAnomalies('2024-06-02')).toEqual(published(next, 'run-b'));
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-02')).toEqual(published(next, 'run-b'));
     });
 
     it('leaves rows of other dates untouched', async () => {
-      await store.replaceRideAnomalies('2024-06-03', 'run-a', [ride(1), ride(2)]);
-      await store.replaceRideAnomalies('2024-06-04', 'run-a', [ride(1), ride(5)]);
-      await store.replaceRideAnomalies('2024-06-04', 'run-b', [ride(7)]);
-      await store.replaceRideAnomalies('2024-06-05', 'run-c', []);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-03', 'run-a', [ride(1), ride(2)]);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-04', 'run-a', [ride(1), ride(5)]);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-04', 'run-b', [ride(7)]);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-05', 'run-c', []);
 
-      expect(await store.listRideAnomalies('2024-06-03')).toEqual(published([ride(1), ride(2)], 'run-a'));
-      expect(await store.listRideAnomalies('2024-06-04')).toEqual(published([ride(7)], 'run-b'));
-      expect(await store.listRideAnomalies('2024-06-05')).toEqual([]);
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-03')).toEqual(published([ride(1), ride(2)], 'run-a'));
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-04')).toEqual(published([ride(7)], 'run-b'));
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-05')).toEqual([]);
     });
 
     it('publishing no rows clears the date', async () => {
-      await store.replaceRideAnomalies('2024-06-06', 'run-a', [ride(1), ride(2)]);
-      await store.replaceRideAnomalies('2024-06-06', 'run-b', []);
-      expect(await store.listRideAnomalies('2024-06-06')).toEqual([]);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-06', 'run-a', [ride(1), ride(2)]);
+      await store.replaceAnomalies('ride_anomalies', '2024-06-06', 'run-b', []);
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-06')).toEqual([]);
     });
 
     it('publishes 20k rows in batches and replaces them with an overlapping set', async () => {
       const rows = rides(20_000);
-      await store.replaceRideAnomalies('2024-06-07', 'run-big', rows);
-      const listed = await store.listRideAnomalies('2024-06-07');
+      await store.replaceAnomalies('ride_anomalies', '2024-06-07', 'run-big', rows);
+      const listed = await store.listAnomalies('ride_anomalies', '2024-06-07');
       expect(listed).toHaveLength(20_000);
       expect(listed[12_345]).toEqual({ ...ride(12_345), runId: 'run-big' });
 
       const shifted = rides(25_000).slice(5_000);
-      await store.replaceRideAnomalies('2024-06-07', 'run-big-2', shifted);
-      const relisted = await store.listRideAnomalies('2024-06-07');
+      await store.replaceAnomalies('ride_anomalies', '2024-06-07', 'run-big-2', shifted);
+      const relisted = await store.listAnomalies('ride_anomalies', '2024-06-07');
       expect(relisted).toHaveLength(20_000);
       expect(relisted[0]).toEqual({ ...ride(5_000), runId: 'run-big-2' });
       expect(relisted.at(-1)).toEqual({ ...ride(24_999), runId: 'run-big-2' });
@@ -230,18 +234,18 @@ describe.each(adapters)('Store on $name', (adapter) => {
 
     it('changes nothing when publishing fails part-way through', async () => {
       const before = [ride(1), ride(2)];
-      await store.replaceRideAnomalies('2024-06-08', 'run-a', before);
-      // The bad label sits in the second batch, after the first batch has been upserted.
+      await store.replaceAnomalies('ride_anomalies', '2024-06-08', 'run-a', before);
+      // The bad row sits in the second batch, after the first batch has been upserted.
       const failing = rides(6_000);
-      failing[5_999] = ride(5_999, { label: 1.5 });
+      failing[5_999] = ride(5_999, { score: null as unknown as number });
 
-      await expect(store.replaceRideAnomalies('2024-06-08', 'run-b', failing)).rejects.toThrow(/invalid input syntax for type integer/);
-      expect(await store.listRideAnomalies('2024-06-08')).toEqual(published(before, 'run-a'));
+      await expect(store.replaceAnomalies('ride_anomalies', '2024-06-08', 'run-b', failing)).rejects.toThrow(/null value in column "score"/);
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-08')).toEqual(published(before, 'run-a'));
     });
 
     it('rejects duplicate ride ids and a malformed date', async () => {
-      await expect(store.replaceRideAnomalies('2024-06-09', 'run-a', [ride(1), ride(1)])).rejects.toThrow(/ride-000001 appears twice/);
-      await expect(store.replaceRideAnomalies('2024-6-9', 'run-a', [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.replaceAnomalies('ride_anomalies', '2024-06-09', 'run-a', [ride(1), ride(1)])).rejects.toThrow(/anomaly ids must be unique within 2024-06-09/);
+      await expect(store.replaceAnomalies('ride_anomalies', '2024-6-9', 'run-a', [])).rejects.toBeInstanceOf(InputError);
     });
   });
 
@@ -256,6 +260,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
       upper: 30,
       score,
       reason: `avg_delay high for ${entity}`,
+      attributes: null,
     });
 
     it('creates the table on first use, upserts by stable id, and replaces a date exactly', async () => {
@@ -286,6 +291,78 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect(await store.listQualityResults('run-none')).toEqual([]);
     });
   });
+
+  describe('step graphs, range runs and schedule claims', () => {
+    it('records a range run and reports the dates covered by succeeded runs', async () => {
+      const range = await store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-01', endDate: '2024-09-03', params: {} });
+      expect(range).toMatchObject({ logicalDate: '2024-09-01', endDate: '2024-09-03' });
+      const single = await store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-05', params: {} });
+      expect(single.endDate).toBe('2024-09-05');
+      expect(await store.succeededDates('p-range', '2024-09-01', '2024-09-30')).toEqual([]);
+      await store.finishRun(range.id, { status: 'succeeded' });
+      await store.finishRun(single.id, { status: 'failed', error: 'boom' });
+      expect(await store.succeededDates('p-range', '2024-09-02', '2024-09-30')).toEqual(['2024-09-02', '2024-09-03']);
+      await expect(store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-05', endDate: '2024-09-04', params: {} })).rejects.toThrow(/cannot end/);
+    });
+
+    it('plans steps as pending, tracks attempts, timings and outputs, and reopens a failed run', async () => {
+      const run = await store.startRun({ pipeline: 'p-steps', logicalDate: '2024-10-01', params: {} });
+      const plan = [
+        { step: 'clean', partition: '2024-10-01', position: 0 },
+        { step: 'detect', partition: 'arima/0', position: 1 },
+        { step: 'detect', partition: 'arima/1', position: 1 },
+        { step: 'publish', partition: 'all', position: 2 },
+      ];
+      await store.planSteps(run.id, plan);
+      await store.planSteps(run.id, plan);
+      expect((await store.listSteps(run.id)).map((step) => [step.step, step.partition, step.status, step.attempts])).toEqual([
+        ['clean', '2024-10-01', 'pending', 0],
+        ['detect', 'arima/0', 'pending', 0],
+        ['detect', 'arima/1', 'pending', 0],
+        ['publish', 'all', 'pending', 0],
+      ]);
+      const running = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'running', attempts: 1 });
+      expect(running.startedAt).toBeInstanceOf(Date);
+      expect(running.finishedAt).toBeNull();
+      await sleep(20);
+      const done = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'succeeded', output: { silver: ['silver/x/date=2024-10-01/data.parquet'], rows: 10 } });
+      expect(done).toMatchObject({ status: 'succeeded', attempts: 1, output: { rows: 10 }, error: null });
+      expect(done.seconds).toBeGreaterThan(0);
+      await store.updateStep(run.id, 'detect', 'arima/0', { status: 'running', attempts: 3 });
+      await store.updateStep(run.id, 'detect', 'arima/0', { status: 'failed', error: 'connection reset' });
+      await store.updateStep(run.id, 'publish', 'all', { status: 'skipped' });
+      const steps = await store.listSteps(run.id);
+      expect(steps.map((step) => step.status)).toEqual(['succeeded', 'failed', 'pending', 'skipped']);
+      expect(steps[1]).toMatchObject({ attempts: 3, error: 'connection reset' });
+      // planning again (resume) keeps what was recorded
+      await store.planSteps(run.id, plan);
+      expect((await store.listSteps(run.id))[0].output).toEqual({ silver: ['silver/x/date=2024-10-01/data.parquet'], rows: 10 });
+      await expect(store.updateStep(run.id, 'nope', 'all', { status: 'running' })).rejects.toBeInstanceOf(NotFoundError);
+
+      await expect(store.reopenRun(run.id)).rejects.toThrow(/only a failed run can be resumed/);
+      await store.finishRun(run.id, { status: 'failed', error: 'detect failed' });
+      expect(await store.reopenRun(run.id)).toMatchObject({ status: 'running', error: null, finishedAt: null });
+      await expect(store.reopenRun('no-such-run')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lets exactly one of several concurrent claimers start a scheduled (pipeline, date)', async () => {
+      const tick = new Date('2024-11-02T01:00:00Z');
+      const claims = await Promise.all(Array.from({ length: 5 }, () => store.claimScheduledRun('p-sched', '2024-11-01', tick)));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await store.claimScheduledRun('p-sched', '2024-11-01', tick)).toBe(false);
+      expect(await store.claimScheduledRun('p-sched-other', '2024-11-01', tick)).toBe(true);
+      expect(await store.lastScheduledTick('p-sched')).toEqual(tick);
+      expect(await store.lastScheduledTick('p-never')).toBeNull();
+    });
+
+    it('keeps quality reports of several dates of one run apart', async () => {
+      const result = (observed: number) => ({ expectation: 'rows', type: 'row_count_between', column: null, severity: 'fail' as const, passed: true, observed, failingRows: null, sample: [] });
+      await store.recordQualityResults('run-qd', 'd', '2024-12-01', [result(1)]);
+      await store.recordQualityResults('run-qd', 'd', '2024-12-02', [result(2)]);
+      expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 2]);
+      expect((await store.listQualityResults('run-qd', '2024-12-02')).map((row) => row.observed)).toEqual([2]);
+    });
+  });
 });
 
 describe('Store on pglite: one folder, one process', () => {
@@ -303,13 +380,13 @@ describe('Store on pglite: one folder, one process', () => {
     const nested = join(stateDir, 'deep', 'state');
     const first = await openStore({ stateDir: nested });
     const run = await first.startRun({ pipeline: 'p-reopen', logicalDate: '2024-07-01', params: { k: 1 } });
-    await first.replaceRideAnomalies('2024-07-01', run.id, [ride(1)]);
+    await first.replaceAnomalies('ride_anomalies', '2024-07-01', run.id, [ride(1)]);
     await first.close();
 
     const second = await openStore({ stateDir: nested });
     try {
       expect(await second.getRun(run.id)).toEqual(run);
-      expect(await second.listRideAnomalies('2024-07-01')).toEqual(published([ride(1)], run.id));
+      expect(await second.listAnomalies('ride_anomalies', '2024-07-01')).toEqual(published([ride(1)], run.id));
     } finally {
       await second.close();
     }
@@ -368,7 +445,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     } finally {
       await client.end();
     }
