@@ -11,11 +11,15 @@ const ALLOWED: Record<string, string[]> = {
   lake: [],
   store: [],
   config: [],
+  queue: [],
+  scheduler: [],
+  observability: [],
+  sinks: [],
   engine: ['lake'],
   quality: ['engine'],
   sample: ['engine', 'lake'],
-  pipeline: ['config', 'detectors', 'engine', 'lake', 'quality', 'store'],
-  cli: ['config', 'engine', 'lake', 'pipeline', 'sample', 'store'],
+  pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'sinks', 'store'],
+  cli: ['config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'scheduler', 'sinks', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

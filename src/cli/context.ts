@@ -2,6 +2,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type DetourConfig } from '../config/index.js';
 import { openLake, type Lake } from '../lake/index.js';
+import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
+import { openQueue, type JobQueue } from '../queue/index.js';
+import { WebhookSink } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Options every command accepts. */
@@ -16,11 +20,16 @@ export function withCommonOptions(command: Command): Command {
     .option('--lake <url>', 'lake URL: a folder (file://./lake, ./lake) or s3://bucket/prefix');
 }
 
-/** What a command works with; `close()` releases the store and lake clients. */
+/** What a command works with; `close()` releases the queue, store and lake clients. */
 export interface CliContext {
   config: DetourConfig;
   lake: Lake;
   store: Store;
+  queue: JobQueue;
+  logger: Logger;
+  metrics: Metrics;
+  /** Services for running pipelines; in embedded mode this process also executes the steps. */
+  services(options?: { concurrency?: number; onStep?: (event: StepEvent) => void }): Promise<RunServices>;
   close(): Promise<void>;
 }
 
@@ -32,19 +41,47 @@ export async function loadCliConfig(options: CommonOptions): Promise<{ config: D
 
 export async function openCliContext(options: CommonOptions): Promise<CliContext> {
   const { config, lake, baseDir } = await loadCliConfig(options);
+  const closers: (() => Promise<void>)[] = [() => lake.close()];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
   try {
     const store = await openStore({ databaseUrl: config.databaseUrl, stateDir: path.resolve(baseDir, config.stateDir) });
+    closers.push(() => store.close());
+    const queue = await openQueue(config.queueUrl);
+    closers.push(() => queue.close());
+    const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+    const metrics = new Metrics({ queueDepth: async () => ({ ...(await queue.depth()) }) });
+    let working = false;
     return {
       config,
       lake,
       store,
-      async close() {
-        await store.close();
-        await lake.close();
+      queue,
+      logger,
+      metrics,
+      async services(serviceOptions = {}) {
+        // Embedded: this process is the worker. Distributed: `detour worker` processes are.
+        if (queue.kind === 'inline' && !working) {
+          await queue.work(stepJobHandler({ lake, store, logger, metrics }), { concurrency: serviceOptions.concurrency ?? 1 });
+          working = true;
+        }
+        return {
+          lake,
+          store,
+          queue,
+          logger,
+          metrics,
+          onStep: serviceOptions.onStep,
+          alert: async (alert, webhook) => {
+            await new WebhookSink({ url: webhook }).send(alert);
+          },
+        };
       },
+      close,
     };
   } catch (error) {
-    await lake.close();
+    await close();
     throw error;
   }
 }

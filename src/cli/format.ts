@@ -33,24 +33,23 @@ export class Progress {
 }
 
 /**
- * Progress of a multi-stage batch (clean, check, detect, publish over many dates): a line per stage
- * change, and on a terminal the current item rewritten in place.
+ * Progress of a run's step graph: a line per finished step partition, plus on a terminal a
+ * rewritten status line with the count of partitions done.
  */
-export class StageProgress {
-  private stage: string | undefined;
+export class StepProgress {
+  private queued = 0;
+  private settled = 0;
 
   constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
 
-  update(item: string, stage: string): void {
-    if (stage !== this.stage) {
-      if (this.stage !== undefined && this.stream.isTTY) this.stream.write('\n');
-      this.stage = stage;
-      if (!this.stream.isTTY) this.stream.write(`${stage} ${item}\n`);
+  update(event: { step: string; partition: string; status: string; error?: string }): void {
+    if (event.status === 'queued') {
+      this.queued++;
+      if (this.stream.isTTY) this.stream.write(`\r\x1b[2K[${this.settled}/${this.queued}] ${event.step} ${event.partition} …`);
+      return;
     }
-    if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${stage} ${item}`);
-  }
-
-  done(): void {
-    if (this.stage !== undefined && this.stream.isTTY) this.stream.write('\n');
+    if (event.status !== 'skipped') this.settled++;
+    const text = `[${this.settled}/${this.queued}] ${event.step} ${event.partition} ${event.status}${event.error ? `: ${event.error}` : ''}`;
+    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n` : `${text}\n`);
   }
 }

@@ -3,12 +3,11 @@ export type { LoadedConfig, LoadConfigOptions } from './load.js';
 export { DetourConfigSchema } from './schema.js';
 export type {
   DatasetConfig,
-  DbscanParams,
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
-  RideColumns,
-  RidesPipelineConfig,
+  RetryConfig,
+  ScheduleConfig,
   TablePipelineConfig,
 } from './schema.js';
 export { configJsonSchema } from './json-schema.js';

@@ -1,24 +1,6 @@
 import { z } from 'zod';
 
-/** Which input columns hold each ride field; defaults match the sample data. */
-export const RideColumnsSchema = z
-  .object({
-    rideId: z.string().min(1).default('ride_id'),
-    taxiId: z.string().min(1).default('taxi_id'),
-    pickupTs: z.string().min(1).default('pickup_ts'),
-    dropoffTs: z.string().min(1).default('dropoff_ts'),
-    rideDistKm: z.string().min(1).default('ride_dist_km'),
-    rideTimeMin: z.string().min(1).default('ride_time_min'),
-  })
-  .strict();
-
-export const DbscanParamsSchema = z
-  .object({
-    eps: z.number().positive().default(0.3),
-    minSamples: z.number().int().min(1).default(10),
-    scale: z.enum(['standard', 'none']).default('standard'),
-  })
-  .strict();
+const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case');
 
 const severity = z.enum(['warn', 'fail']).default('fail');
 const bounds = { min: z.number().optional(), max: z.number().optional() };
@@ -39,31 +21,6 @@ export const ExpectationSchema = z
     message: 'min must not exceed max',
   });
 
-/** Built-in checks on a day of rides: a day with no or few rides stops the run; odd averages warn. */
-const DEFAULT_RIDE_EXPECTATIONS = [
-  { type: 'row_count_between', min: 1, severity: 'fail' },
-  { type: 'mean_between', column: 'ride_time_min', min: 2, max: 90, severity: 'warn' },
-  { type: 'between', column: 'ride_dist_km', max: 1000, severity: 'warn' },
-] as const;
-
-export const RidesPipelineSchema = z
-  .object({
-    /** Dataset name: input is read from `bronze/<dataset>/date=D/`. */
-    dataset: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case')
-      .default('rides'),
-    /** Input format; `auto` picks by file extension. */
-    format: z.enum(['auto', 'csv', 'parquet']).default('auto'),
-    columns: RideColumnsSchema.prefault({}),
-    dbscan: DbscanParamsSchema.prefault({}),
-    /** Checked on the valid rows (input column names); a failed `fail` expectation stops the run before publishing. */
-    expectations: z.array(ExpectationSchema).prefault([...DEFAULT_RIDE_EXPECTATIONS]),
-  })
-  .strict();
-
-const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case');
-
 /** One column of a dataset's typed schema. */
 export const DatasetColumnSchema = z
   .object({
@@ -74,6 +31,8 @@ export const DatasetColumnSchema = z
     required: z.boolean().default(true),
     /** Numbers below this are quarantined. */
     min: z.number().optional(),
+    /** Timestamps before this other timestamp column are quarantined (a dropoff before its pickup). */
+    notBefore: identifier.optional(),
   })
   .strict();
 
@@ -90,6 +49,23 @@ export const DatasetSchema = z
 
 /** A SQL step over the cleaned dataset (a table named like the dataset), written to `gold/<name>/date=D/`. */
 export const AggregateStepSchema = z.object({ name: identifier, sql: z.string().min(1) }).strict();
+
+/** A feature of a record detector, with the words its explanations use ("ride time 94 min"). */
+const FeatureSchema = z.union([
+  z.string().min(1).transform((column) => ({ column, label: column, unit: '', noun: column })),
+  z
+    .object({
+      column: z.string().min(1),
+      /** e.g. `ride time` */
+      label: z.string().min(1).optional(),
+      /** e.g. `min` */
+      unit: z.string().default(''),
+      /** What "similar" rows share when this feature is the condition, e.g. `duration`. */
+      noun: z.string().min(1).optional(),
+    })
+    .strict()
+    .transform((feature) => ({ column: feature.column, label: feature.label ?? feature.column, unit: feature.unit, noun: feature.noun ?? feature.label ?? feature.column })),
+]);
 
 const seriesDetector = {
   /** Table to read: an aggregate step's name (its gold partitions give the history). */
@@ -113,6 +89,12 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       order: z.tuple([z.number().int().min(0), z.number().int().min(0).max(2), z.number().int().min(0)]).optional(),
       intervalSigmas: z.number().positive().default(3),
       minHistory: z.number().int().min(3).default(30),
+      /**
+       * Entity shards the step is split into so that several workers share it (each entity in exactly
+       * one; models are per entity, so results do not depend on it). Isolation Forest fits one model
+       * over all entities and cannot be split.
+       */
+      partitions: z.number().int().min(1).max(256).default(1),
     })
     .strict(),
   z
@@ -126,7 +108,60 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       contamination: z.union([z.literal('auto'), z.number().gt(0).max(0.5)]).default(0.01),
     })
     .strict(),
+  z
+    .object({
+      detector: z.literal('dbscan'),
+      /** The dataset itself or an aggregate step; clustered one day at a time, one finding per outlier record. */
+      table: identifier,
+      /** Column identifying a record; the published anomaly id. */
+      id: z.string().min(1),
+      /** Column naming the record's entity (taxi, vehicle), published with it. */
+      entity: z.string().min(1).optional(),
+      features: z.array(FeatureSchema).min(1).max(4),
+      eps: z.number().positive().default(0.3),
+      minSamples: z.number().int().min(1).default(10),
+      scale: z.enum(['standard', 'none']).default('standard'),
+      /** Plural noun for records in explanations ("rides of similar distance"). */
+      records: z.string().min(1).default('rows'),
+      /** Labelled rows (sample data): recall of the flagged rows per kind is reported in the summary. */
+      evaluate: z.object({ flag: z.string().min(1), kind: z.string().min(1).optional() }).strict().optional(),
+    })
+    .strict(),
 ]);
+
+/** Where a pipeline publishes and whom it alerts. */
+export const PublishSchema = z
+  .object({
+    /** Results table and `gold/<table>/date=D/anomalies.json`; default `<pipeline>_anomalies`. */
+    table: z.string().regex(/^[a-z][a-z0-9_]{0,50}_anomalies$/, 'must be lower_snake_case and end in _anomalies').optional(),
+    /** `gold/<summary>/date=D/summary.json`; default `<pipeline>_summary`. */
+    summary: identifier.optional(),
+    /** Slack-compatible webhook called when a run fails, or finds more anomalies than `anomalyThreshold`. */
+    webhook: z.url({ protocol: /^https?$/ }).optional(),
+    anomalyThreshold: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+/** When a pipeline runs under `detour serve`: each tick processes the logical date `lagDays` before it. */
+export const ScheduleSchema = z
+  .object({
+    cron: z.string().min(1).default('0 2 * * *'),
+    timezone: z.string().min(1).default('UTC'),
+    /** After downtime, run every missed date (true) or only the latest (false). */
+    catchup: z.boolean().default(true),
+    lagDays: z.number().int().min(0).default(1),
+  })
+  .strict();
+
+/** How a failing step is retried: exponential backoff with jitter, each attempt bounded by a timeout. */
+export const RetrySchema = z
+  .object({
+    retries: z.number().int().min(0).max(20).default(2),
+    initialDelayMs: z.number().int().min(0).default(1_000),
+    maxDelayMs: z.number().int().min(0).default(60_000),
+    timeoutSeconds: z.number().positive().default(3_600),
+  })
+  .strict();
 
 /** A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity, publish. */
 export const TablePipelineSchema = z
@@ -134,8 +169,53 @@ export const TablePipelineSchema = z
     dataset: identifier,
     aggregate: z.array(AggregateStepSchema).default([]),
     detect: z.array(DetectStepSchema).min(1),
+    publish: PublishSchema.prefault({}),
+    schedule: ScheduleSchema.prefault({}),
+    retry: RetrySchema.prefault({}),
+    /** Dates per clean/quality/aggregate job of a range run: bounds memory and spreads a backfill over workers. */
+    chunkDays: z.number().int().min(1).max(366).default(31),
   })
   .strict();
+
+/** Built in: the foundation's taxi rides (DBSCAN on ride distance and ride time, never speed). */
+const BUILTIN_RIDES_DATASET = {
+  format: 'auto',
+  columns: {
+    ride_id: { type: 'string' },
+    taxi_id: { type: 'string' },
+    pickup_ts: { type: 'timestamp' },
+    dropoff_ts: { type: 'timestamp', notBefore: 'pickup_ts' },
+    ride_dist_km: { type: 'number', min: 0 },
+    ride_time_min: { type: 'number', min: 0 },
+    // Labels of the sample data, absent in real data.
+    is_injected_anomaly: { type: 'number', required: false },
+    injected_kind: { type: 'string', required: false },
+  },
+  key: 'ride_id',
+  expectations: [
+    { type: 'row_count_between', min: 1, severity: 'fail' },
+    { type: 'mean_between', column: 'ride_time_min', min: 2, max: 90, severity: 'warn' },
+    { type: 'between', column: 'ride_dist_km', max: 1000, severity: 'warn' },
+  ],
+};
+const BUILTIN_RIDES_PIPELINE = {
+  dataset: 'rides',
+  detect: [
+    {
+      detector: 'dbscan',
+      table: 'rides',
+      id: 'ride_id',
+      entity: 'taxi_id',
+      features: [
+        { column: 'ride_dist_km', label: 'ride distance', unit: 'km', noun: 'distance' },
+        { column: 'ride_time_min', label: 'ride time', unit: 'min', noun: 'duration' },
+      ],
+      records: 'rides',
+      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+    },
+  ],
+  publish: { table: 'ride_anomalies', summary: 'ride_clusters' },
+};
 
 /** Built in: the flight-delay lake of the Airflow reference (bronze flights → delay per airport and day → IF + ARIMA). */
 const BUILTIN_FLIGHTS_DATASET = {
@@ -176,13 +256,18 @@ export const DetourConfigSchema = z
     stateDir: z.string().min(1).default('./.detour'),
     /** PostgreSQL URL for the run store and results; DATABASE_URL overrides it; unset = embedded PGlite. */
     databaseUrl: z.string().min(1).optional(),
+    /** Redis URL of the distributed step queue (`detour worker` processes take the steps); QUEUE_URL overrides it; unset = in-process. */
+    queueUrl: z.string().min(1).optional(),
     datasets: z
-      .object({ flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>) })
+      .object({
+        rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
+        flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>),
+      })
       .catchall(DatasetSchema)
       .prefault({}),
     pipelines: z
       .object({
-        rides: RidesPipelineSchema.prefault({}),
+        rides: TablePipelineSchema.prefault(BUILTIN_RIDES_PIPELINE as z.input<typeof TablePipelineSchema>),
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
@@ -190,26 +275,31 @@ export const DetourConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
-    for (const [name, pipeline] of Object.entries(config.pipelines)) {
-      if (name === 'rides') continue;
-      const table = pipeline as z.infer<typeof TablePipelineSchema>;
+    for (const [name, table] of Object.entries(config.pipelines)) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) context.addIssue({ code: 'custom', path: ['pipelines', name], message: 'pipeline names must be lower_snake_case' });
       if (!(table.dataset in config.datasets)) {
         context.addIssue({ code: 'custom', path: ['pipelines', name, 'dataset'], message: `no dataset "${table.dataset}" (datasets: ${Object.keys(config.datasets).join(', ')})` });
       }
       const aggregates = table.aggregate.map((step) => step.name);
       table.detect.forEach((step, index) => {
-        if (!aggregates.includes(step.table)) {
-          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no aggregate step named "${step.table}" (aggregates: ${aggregates.join(', ') || 'none'})` });
+        // Series detectors need an aggregate's daily history; record detectors may also read the dataset.
+        const tables = step.detector === 'dbscan' ? [table.dataset, ...aggregates] : aggregates;
+        if (!tables.includes(step.table)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${step.detector === 'dbscan' ? 'dataset or ' : ''}aggregate step named "${step.table}" (${step.detector === 'dbscan' ? 'tables' : 'aggregates'}: ${tables.join(', ') || 'none'})` });
         }
       });
+      const dataset = config.datasets[table.dataset];
+      for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
+        if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
+          context.addIssue({ code: 'custom', path: ['datasets', table.dataset, 'columns', column, 'notBefore'], message: `"${spec.notBefore}" is not a timestamp column of ${table.dataset}` });
+        }
+      }
     }
   });
 
-export type RideColumns = z.infer<typeof RideColumnsSchema>;
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
-export type DbscanParams = z.infer<typeof DbscanParamsSchema>;
-export type RidesPipelineConfig = z.infer<typeof RidesPipelineSchema>;
+export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
+export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;

@@ -1,5 +1,19 @@
-export { runRidesPipeline, ridesLayout, describeRideOutlier, RIDES_PIPELINE } from './rides.js';
-export type { PipelineContext, RidesRunSummary, RideAnomaly, ClusterSummary } from './rides.js';
+/**
+ * Pipelines: a run is a graph of steps (clean → quality → aggregate → detect → publish), each
+ * split into partitions (date chunks, entity shards, days) that run as jobs on a queue, in this
+ * process or on workers. Every step reads and writes the lake, so any process can take any step.
+ */
+export { startRun, resumeRun, rerunRun, backfill, changedInputs, runParamsOf } from './runs.js';
+export type { BackfillOptions, BackfillResult, ChangedInput } from './runs.js';
+export { executeRun, stepJobHandler, STEP_JOB } from './executor.js';
+export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
+export { pipelineLayout } from './layout.js';
+export { planRun, STEP_NAMES } from './plan.js';
+export type { StepName } from './plan.js';
+export type { RunParams, CleanedDate, CheckedDate } from './context.js';
+export type { PublishedAnomaly, RunSummary } from './publish.js';
+export type { ClusterSummary, InjectedRecall, RecordDetectionFacts } from './record-detect.js';
+export { describeOutlier } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
 export type {
   DbscanFileOptions,
@@ -10,5 +24,3 @@ export type {
 } from './detect-file.js';
 export { ingestFile } from './ingest.js';
 export type { IngestResult, ManifestEntry } from './ingest.js';
-export { runTablePipeline, tableLayout } from './table-pipeline.js';
-export type { PublishedAnomaly, StageSeconds, TableRunResult, TableRunSummary } from './table-pipeline.js';

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { sqlIdentifier, sqlString, type Engine } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import type { Lake, LakeObject } from '../lake/index.js';
 import type { ValidationResult } from '../quality/index.js';
-import { hashFileInto } from './hashing.js';
 
 /** Steps every pipeline shares around its input partition. */
 
@@ -15,17 +13,6 @@ export async function listInput(lake: Lake, prefix: string, sampleName: string):
     throw new InputError(`no input: ${prefix} is missing or empty in ${lake.url} (land files there with \`detour ingest\`, or run \`detour sample ${sampleName}\`)`);
   }
   return objects;
-}
-
-/** sha256 over every input object's key and bytes, in key order: the run's input fingerprint. */
-export async function hashInputs(engine: Engine, lake: Lake, objects: LakeObject[]): Promise<string> {
-  const localPaths = await engine.stage(lake, objects.map((object) => object.key));
-  const hash = createHash('sha256');
-  for (let i = 0; i < objects.length; i++) {
-    hash.update(`${objects[i].key}\n`);
-    await hashFileInto(hash, localPaths[i]);
-  }
-  return hash.digest('hex');
 }
 
 /**

@@ -12,7 +12,7 @@ export interface SeriesTable {
 }
 
 /** One detector's verdict on one entity-day: a published anomaly before it gets its id. */
-export type Finding = Omit<AnomalyRow, 'id' | 'detector'> & { detector: DetectStepConfig['detector']; date: string };
+export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & { detector: 'arima' | 'iforest'; date: string };
 
 export interface SeriesDetection {
   findings: Finding[];
@@ -148,7 +148,7 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
 }
 
 /** Runs one detect step over an aggregate table covering [windowStart, to]; findings only for [from, to]. */
-export function detectSeries(step: DetectStepConfig, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
+export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
   return step.detector === 'arima'
     ? detectWithArima(step, table, range.from, range.to, range.windowStart)
     : detectWithIsolationForest(step, table, range.from, range.to);

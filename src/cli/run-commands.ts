@@ -1,0 +1,278 @@
+import { Command } from 'commander';
+import { InputError } from '../errors.js';
+import { dateRange, partitionPrefix } from '../lake/index.js';
+import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunSummary } from '../pipeline/index.js';
+import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
+import { openEngine } from '../engine/index.js';
+import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
+import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
+import { formatTable, Progress, StepProgress } from './format.js';
+import { datesOf, wholeNumber } from './options.js';
+
+async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
+  const context = await openCliContext(options);
+  try {
+    return await work(context);
+  } finally {
+    await context.close();
+  }
+}
+
+function percent(value: number | null | undefined): string {
+  return value === null || value === undefined ? '-' : `${(value * 100).toFixed(1)}%`;
+}
+
+/** Recall on labelled rows of a day, when a record detector measured it. */
+function recallOf(summary: RunSummary): number | null | undefined {
+  return Object.values(summary.detections).find((facts) => facts.injected_anomalies)?.injected_anomalies?.recall;
+}
+
+function runSeconds(run: RunRecord): string {
+  return run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
+}
+
+/** Seconds per step of a run, summed over its partitions. */
+function stepSeconds(steps: StepRecord[]): string {
+  const totals = new Map<string, number>();
+  for (const step of steps) if (step.seconds !== null) totals.set(step.step, (totals.get(step.step) ?? 0) + step.seconds);
+  return [...totals].map(([step, seconds]) => `${step} ${seconds.toFixed(2)}`).join(' · ');
+}
+
+/** Per-date counts, step times, the top anomalies and where the outputs went. */
+async function printRunResult(context: CliContext, result: RunResult): Promise<void> {
+  const { run, summaries } = result;
+  const pipeline = context.config.pipelines[run.pipeline] ?? (run.params as { pipeline: never }).pipeline;
+  const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
+  const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
+  const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
+  const shown = rows.length > 10 ? [...rows.slice(0, 3), rows[0].map(() => '…'), ...rows.slice(-3)] : rows;
+  console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies', ...(labelled ? ['recall'] : [])], [...shown, total]));
+  console.log(`run ${run.id} ${run.status} in ${runSeconds(run)} s · seconds by step: ${stepSeconds(result.steps)}`);
+  const table = pipelineLayout(run.pipeline, pipeline, run.logicalDate).anomaliesTable;
+  const published: AnomalyRow[] = [];
+  for (const summary of summaries) published.push(...(await context.store.listAnomalies(table, summary.logical_date)));
+  // Scores saturate near 1 for extreme cases; among equals, the farther outside its band ranks first.
+  const beyondBand = (row: AnomalyRow) =>
+    row.value !== null && row.expected !== null && row.upper !== null && row.lower !== null && row.upper > row.lower ? Math.abs(row.value - row.expected) / ((row.upper - row.lower) / 2) : 0;
+  const top = published.sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
+  if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
+  const skipped = summaries[0]?.skipped.length ?? 0;
+  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
+  const layout = pipelineLayout(run.pipeline, pipeline, run.logicalDate);
+  console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);
+}
+
+function assertPipeline(context: CliContext, pipeline: string): void {
+  if (!(pipeline in context.config.pipelines)) throw new InputError(`unknown pipeline "${pipeline}" (available: ${Object.keys(context.config.pipelines).join(', ')})`);
+}
+
+export function runCommand(): Command {
+  return withCommonOptions(new Command('run'))
+    .description('run a pipeline once over one logical date or a range of dates (one run, modelled together)')
+    .argument('<pipeline>', 'pipeline name (built in: rides, flights; more in detour.yaml)')
+    .option('--date <YYYY-MM-DD>', 'logical date to process')
+    .option('--from <YYYY-MM-DD>', 'first date of a range')
+    .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
+    .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+    .action(async (pipeline: string, options: CommonOptions & { date?: string; from?: string; to?: string; parallel: number }) => {
+      const dates = datesOf(options);
+      await withContext(options, async (context) => {
+        assertPipeline(context, pipeline);
+        const progress = new StepProgress();
+        const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
+        const result = await startRun(services, pipeline, runParamsOf(context.config, pipeline), dates);
+        await printRunResult(context, result);
+      });
+    });
+}
+
+export function backfillCommand(): Command {
+  return withCommonOptions(new Command('backfill'))
+    .description('run a pipeline for every date of a range, one run per date; dates already succeeded are skipped')
+    .argument('<pipeline>', 'pipeline name')
+    .requiredOption('--from <YYYY-MM-DD>', 'first date')
+    .requiredOption('--to <YYYY-MM-DD>', 'last date (inclusive)')
+    .option('--parallel <n>', 'dates run at once', wholeNumber('--parallel', 1), 1)
+    .option('--force', 'also rerun dates that already succeeded')
+    .action(async (pipeline: string, options: CommonOptions & { from: string; to: string; parallel: number; force?: boolean }) => {
+      const dates = dateRange(options.from, options.to);
+      await withContext(options, async (context) => {
+        assertPipeline(context, pipeline);
+        const progress = new Progress(dates.length);
+        const services = await context.services({ concurrency: options.parallel });
+        const started = performance.now();
+        const result = await backfill(services, pipeline, runParamsOf(context.config, pipeline), options.from, options.to, {
+          parallel: options.parallel,
+          force: options.force,
+          onDate: (date, outcome) =>
+            progress.finishItem(
+              date,
+              outcome.status === 'succeeded'
+                ? `ok: ${outcome.run.run.rowsRead} rows, ${outcome.run.run.outliers} anomalies (run ${outcome.run.run.id})`
+                : outcome.status === 'failed'
+                  ? `failed: ${outcome.error}`
+                  : 'skipped (already succeeded; --force reruns it)',
+            ),
+        });
+        const seconds = (performance.now() - started) / 1000;
+        console.log(
+          `backfill ${pipeline} ${options.from}..${options.to}: ${result.succeeded.length} succeeded, ${result.failed.length} failed, ${result.skipped.length} skipped in ${seconds.toFixed(1)} s`,
+        );
+        if (result.failed.length > 0) {
+          console.log(formatTable(['date', 'error'], result.failed.map((failure) => [failure.date, failure.error])));
+          throw new Error(`${result.failed.length} of ${dates.length} dates failed`);
+        }
+      });
+    });
+}
+
+function describeRun(run: RunRecord): (string | number)[] {
+  const dates = run.endDate === run.logicalDate ? run.logicalDate : `${run.logicalDate}..${run.endDate}`;
+  return [run.id, run.pipeline, dates, run.status, run.rowsRead ?? '-', run.rowsQuarantined ?? '-', run.outliers ?? '-', runSeconds(run)];
+}
+
+export function runsCommand(): Command {
+  const runs = new Command('runs').description('list, inspect, resume and rerun recorded runs');
+  runs.addCommand(
+    withCommonOptions(new Command('list'))
+      .description('list runs, newest first (the default)')
+      .option('--pipeline <name>', 'only this pipeline')
+      .option('--limit <n>', 'at most this many', wholeNumber('--limit', 1), 20)
+      .action(async (options: CommonOptions & { pipeline?: string; limit: number }) => {
+        await withContext(options, async (context) => {
+          const records = await context.store.listRuns({ pipeline: options.pipeline, limit: options.limit });
+          if (records.length === 0) console.log('no runs yet');
+          else console.log(formatTable(['id', 'pipeline', 'dates', 'status', 'rows', 'quarantined', 'anomalies', 'seconds'], records.map(describeRun)));
+        });
+      }),
+    { isDefault: true },
+  );
+  runs.addCommand(
+    withCommonOptions(new Command('show'))
+      .description('show one run (full id or a unique prefix) and its steps with their timings')
+      .argument('<id>', 'run id')
+      .option('--json', 'the run and its steps as JSON')
+      .action(async (id: string, options: CommonOptions & { json?: boolean }) => {
+        await withContext(options, async (context) => {
+          const run = await context.store.getRun(id);
+          const steps = await context.store.listSteps(run.id);
+          if (options.json) {
+            console.log(JSON.stringify({ ...run, steps }, null, 2));
+            return;
+          }
+          const { params: _params, ...facts } = run;
+          console.log(formatTable(['field', 'value'], Object.entries(facts).map(([field, value]) => [field, value instanceof Date ? value.toISOString() : String(value ?? '-')])));
+          console.log(
+            `\n${formatTable(
+              ['step', 'partition', 'status', 'attempts', 'seconds', 'error'],
+              steps.map((step) => [step.step, step.partition, step.status, step.attempts, step.seconds?.toFixed(2) ?? '-', step.error ?? '']),
+            )}`,
+          );
+        });
+      }),
+  );
+  runs.addCommand(
+    withCommonOptions(new Command('resume'))
+      .description('re-run a failed run from its failed step, reusing what its other steps produced')
+      .argument('<id>', 'run id or unique prefix')
+      .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+      .action(async (id: string, options: CommonOptions & { parallel: number }) => {
+        await withContext(options, async (context) => {
+          const progress = new StepProgress();
+          const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
+          await printRunResult(context, await resumeRun(services, id));
+        });
+      }),
+  );
+  runs.addCommand(
+    withCommonOptions(new Command('rerun'))
+      .description("re-execute a run with its recorded parameters against its recorded inputs (refused if they changed)")
+      .argument('<id>', 'run id or unique prefix')
+      .option('--allow-changed-inputs', 'run even though inputs changed since the original run')
+      .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+      .action(async (id: string, options: CommonOptions & { allowChangedInputs?: boolean; parallel: number }) => {
+        await withContext(options, async (context) => {
+          const progress = new StepProgress();
+          const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
+          const result = await rerunRun(services, id, { allowChangedInputs: options.allowChangedInputs });
+          await printRunResult(context, result);
+          console.log(`rerun of ${(result.run.params as { rerun_of?: string }).rerun_of}`);
+        });
+      }),
+  );
+  return runs;
+}
+
+const DEMO = { from: '2024-01-01', to: '2024-01-07', ridesPerDay: 100_000, seed: 42 } as const;
+/** The half year of real flights that `npm start` runs the flights pipeline over. */
+const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30' } as const;
+
+/** The main job (`npm start`): sample lake if absent, a rides run per day, then the flights half year. */
+export function demoCommand(): Command {
+  return withCommonOptions(new Command('demo'))
+    .description(
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001) and run the rides and flights pipelines`,
+    )
+    .action(async (options: CommonOptions) => {
+      await withContext(options, async (context) => {
+        const dates = dateRange(DEMO.from, DEMO.to);
+        const rides = context.config.pipelines.rides;
+        const missing: string[] = [];
+        for (const date of dates) if ((await context.lake.list(partitionPrefix('bronze', rides.dataset, date))).length === 0) missing.push(date);
+        if (missing.length > 0) {
+          console.log(`creating sample rides in ${context.lake.url} for ${missing.length} day(s) × ${DEMO.ridesPerDay} rides`);
+          const progress = new Progress(missing.length);
+          for (const date of missing) {
+            await writeSampleRides(context.lake, { ...DEMO, from: date, to: date, format: 'parquet', dataset: rides.dataset, onDay: (day, key) => progress.finishItem(day, key) });
+          }
+        }
+        console.log(`running pipeline rides on ${dates.length} day(s), one run per day`);
+        const services = await context.services();
+        const progress = new Progress(dates.length);
+        const result = await backfill(services, 'rides', runParamsOf(context.config, 'rides'), DEMO.from, DEMO.to, {
+          force: true,
+          onDate: (date, outcome) => progress.finishItem(date, outcome.status === 'succeeded' ? `ok (run ${outcome.run.run.id})` : outcome.status),
+        });
+        if (result.failed.length > 0) throw new Error(`rides failed on ${result.failed.map((failure) => `${failure.date}: ${failure.error}`).join('; ')}`);
+        const days = result.succeeded.map((run) => ({ run: run.run, summary: run.summaries[0] }));
+        console.log(
+          `\n${formatTable(
+            ['date', 'rows', 'quarantined', 'outliers', 'recall', 'seconds'],
+            days.map(({ run, summary }) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, percent(recallOf(summary)), runSeconds(run)]),
+          )}\n`,
+        );
+        const recallByKind = new Map<string, { total: number; flagged: number }>();
+        for (const { summary } of days) {
+          for (const facts of Object.values(summary.detections)) {
+            for (const [kind, counts] of Object.entries(facts.injected_anomalies?.by_kind ?? {})) {
+              const week = recallByKind.get(kind) ?? { total: 0, flagged: 0 };
+              recallByKind.set(kind, { total: week.total + counts.total, flagged: week.flagged + counts.flagged });
+            }
+          }
+        }
+        if (recallByKind.size > 0) {
+          console.log(`recall by injected kind: ${[...recallByKind].map(([kind, counts]) => `${kind} ${percent(counts.flagged / counts.total)} of ${counts.total}`).join(' · ')}`);
+        }
+        const layout = pipelineLayout('rides', rides, DEMO.from);
+        console.log(`anomalies: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, 'date=*/anomalies.json')}`);
+        console.log(`summaries: ${context.lake.url}/${layout.summary.replace(/date=.*$/, 'date=*/summary.json')}`);
+        console.log(`results DB: table ${layout.anomaliesTable} in ${context.store.description}`);
+
+        const flights = context.config.pipelines[FLIGHTS_DEMO.pipeline];
+        if ((await context.lake.list(partitionPrefix('bronze', flights.dataset, FLIGHTS_DEMO.from))).length === 0) {
+          console.log(`\nloading the 3M US flights of January–June 2001 into ${context.lake.url}/bronze/${flights.dataset}/`);
+          const engine = await openEngine();
+          try {
+            await writeSampleFlights(engine, context.lake, { dataset: flights.dataset });
+          } finally {
+            await engine.close();
+          }
+        }
+        console.log(`\nrunning pipeline ${FLIGHTS_DEMO.pipeline} on ${FLIGHTS_DEMO.from}..${FLIGHTS_DEMO.to} (clean, quality, aggregate per airport and day, ARIMA + Isolation Forest, publish)`);
+        const stepProgress = new StepProgress();
+        const flightServices = { ...services, onStep: (event: Parameters<StepProgress['update']>[0]) => stepProgress.update(event) };
+        await printRunResult(context, await startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)));
+        console.log('\nnext: detour runs · detour runs show <id> · detour backfill · detour serve · detour --help');
+      });
+    });
+}

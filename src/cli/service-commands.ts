@@ -1,0 +1,82 @@
+import { Command } from 'commander';
+import { InputError, oneLine } from '../errors.js';
+import { startMetricsServer } from '../observability/index.js';
+import { runParamsOf, startRun, stepJobHandler } from '../pipeline/index.js';
+import { Scheduler, type PipelineSchedule } from '../scheduler/index.js';
+import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
+import { wholeNumber } from './options.js';
+
+/** Resolves on SIGINT or SIGTERM, so a service shuts down cleanly (running steps finish first). */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
+  });
+}
+
+const port = (flag: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65_535) throw new InputError(`${flag} must be a port number (0 = any free port), got "${value}"`);
+  return number;
+};
+
+export function serveCommand(): Command {
+  return withCommonOptions(new Command('serve'))
+    .description('run pipelines on their schedules (cron per pipeline, catching up missed dates) and serve /metrics')
+    .option('--pipeline <names>', 'comma-separated pipelines to schedule (default: all)', (text: string) => text.split(',').map((name) => name.trim()).filter(Boolean))
+    .option('--metrics-port <port>', 'port of /metrics and /healthz (0 = any free port)', port('--metrics-port'), 9464)
+    .option('--tick-seconds <n>', 'how often schedules are checked', wholeNumber('--tick-seconds', 1), 30)
+    .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+    .action(async (options: CommonOptions & { pipeline?: string[]; metricsPort: number; tickSeconds: number; parallel: number }) => {
+      const context = await openCliContext(options);
+      try {
+        const names = options.pipeline ?? Object.keys(context.config.pipelines);
+        for (const name of names) if (!(name in context.config.pipelines)) throw new InputError(`unknown pipeline "${name}" (available: ${Object.keys(context.config.pipelines).join(', ')})`);
+        const services = await context.services({ concurrency: options.parallel });
+        const schedules: Record<string, PipelineSchedule> = Object.fromEntries(names.map((name) => [name, context.config.pipelines[name].schedule]));
+        const scheduler = new Scheduler({
+          schedules,
+          claim: (pipeline, logicalDate, tickAt) => context.store.claimScheduledRun(pipeline, logicalDate, tickAt),
+          lastTick: (pipeline) => context.store.lastScheduledTick(pipeline),
+          launch: async (pipeline, logicalDate) => {
+            context.logger.info({ pipeline, logicalDate }, 'scheduled run starting');
+            const result = await startRun(services, pipeline, runParamsOf(context.config, pipeline), [logicalDate]);
+            console.log(`${pipeline} ${logicalDate}: run ${result.run.id} succeeded, ${result.run.outliers} anomalies`);
+          },
+          onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
+        });
+        const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });
+        console.log(`serving: scheduler for ${names.join(', ')} (${context.queue.kind} queue) · metrics ${server.url}/metrics`);
+        scheduler.start(options.tickSeconds * 1000);
+        const signal = await untilSignal();
+        console.log(`${signal}: stopping`);
+        await scheduler.stop();
+        await server.close();
+      } finally {
+        await context.close();
+      }
+    });
+}
+
+export function workerCommand(): Command {
+  return withCommonOptions(new Command('worker'))
+    .description('take pipeline steps from the distributed queue (QUEUE_URL=redis://...) and run them')
+    .option('--concurrency <n>', 'steps run at once', wholeNumber('--concurrency', 1), 1)
+    .option('--metrics-port <port>', 'port of /metrics and /healthz (0 = any free port)', port('--metrics-port'), 9465)
+    .action(async (options: CommonOptions & { concurrency: number; metricsPort: number }) => {
+      const context = await openCliContext(options);
+      try {
+        if (context.queue.kind !== 'bullmq') {
+          throw new InputError('detour worker needs a distributed queue: set QUEUE_URL=redis://host:6379 (or queueUrl in detour.yaml); without one, `detour run` executes steps itself');
+        }
+        const worker = await context.queue.work(stepJobHandler({ lake: context.lake, store: context.store, logger: context.logger, metrics: context.metrics }), { concurrency: options.concurrency });
+        const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });
+        console.log(`worker ready: concurrency ${options.concurrency} · lake ${context.lake.url} · metrics ${server.url}/metrics`);
+        const signal = await untilSignal();
+        console.log(`${signal}: finishing running steps`);
+        await worker.close();
+        await server.close();
+      } finally {
+        await context.close();
+      }
+    });
+}

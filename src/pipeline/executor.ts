@@ -1,0 +1,230 @@
+import { InputError, NotFoundError, QualityGateError, oneLine } from '../errors.js';
+import type { Lake } from '../lake/index.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { JobContext, JobHandler, JobQueue, JobResult } from '../queue/index.js';
+import { withRetries, RetriesExhaustedError } from '../retry.js';
+import type { RunAlert } from '../sinks/index.js';
+import type { RunRecord, StepRecord, Store } from '../store/index.js';
+import { paramsOf, type AggregatedDate, type CheckedDate, type CleanedDate, type PerDate, type StepContext } from './context.js';
+import { detectPartition, type DetectOutput } from './detect-step.js';
+import { datesOfChunk, STEP_NAMES, type StepName } from './plan.js';
+import { aggregateDates, checkDates, cleanDates } from './prepare.js';
+import { publishRun, type PublishOutput, type RunSummary, type UpstreamOutputs } from './publish.js';
+
+/** What executing step jobs needs, on the coordinating process and on every worker. */
+export interface StepServices {
+  lake: Lake;
+  store: Store;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/** A step partition changing state, for progress displays. */
+export interface StepEvent {
+  runId: string;
+  step: StepName;
+  partition: string;
+  status: 'queued' | 'succeeded' | 'failed' | 'skipped';
+  error?: string;
+}
+
+export interface RunServices extends StepServices {
+  queue: JobQueue;
+  onStep?: (event: StepEvent) => void;
+  /** Called with an alert when a run fails or finds more anomalies than its threshold. */
+  alert?: (alert: RunAlert, webhook: string) => Promise<void>;
+}
+
+export interface RunResult {
+  run: RunRecord;
+  steps: StepRecord[];
+  summaries: RunSummary[];
+}
+
+/** The name of a step job on the queue, and its data. */
+export const STEP_JOB = 'pipeline-step';
+interface StepJobData {
+  runId: string;
+  step: StepName;
+  partition: string;
+}
+
+/** The merged outputs of a run's succeeded steps, as publish and resume read them. */
+function upstreamOf(steps: StepRecord[]): UpstreamOutputs {
+  const merged = <T>(step: StepName): PerDate<T> => ({
+    dates: Object.assign({}, ...steps.filter((record) => record.step === step && record.status === 'succeeded').map((record) => (record.output as PerDate<T> | null)?.dates ?? {})),
+  });
+  return {
+    clean: merged<CleanedDate>('clean'),
+    quality: merged<CheckedDate>('quality'),
+    aggregate: merged<AggregatedDate>('aggregate'),
+    detect: steps
+      .filter((record) => record.step === 'detect' && record.status === 'succeeded')
+      .map((record) => ({ partition: record.partition, output: record.output as unknown as DetectOutput })),
+  };
+}
+
+async function runStep(context: StepContext, step: StepName, partition: string): Promise<Record<string, unknown>> {
+  switch (step) {
+    case 'clean':
+      return { ...(await cleanDates(context, datesOfChunk(partition))) };
+    case 'quality':
+      return { ...(await checkDates(context, datesOfChunk(partition))) };
+    case 'aggregate':
+      return { ...(await aggregateDates(context, datesOfChunk(partition))) };
+    case 'detect':
+      return { ...(await detectPartition(context, partition)) };
+    case 'publish': {
+      const published: PublishOutput = await publishRun(context, upstreamOf(await context.store.listSteps(context.run.id)));
+      return { dates: Object.fromEntries(published.summaries.map((summary) => [summary.logical_date, { anomalies: summary.anomalies, summary: summary.outputs.summary }])) };
+    }
+  }
+}
+
+/** Rows a step handled, for the rows-processed metric. */
+function rowsOf(step: StepName, output: Record<string, unknown>): number {
+  if (step !== 'clean') return 0;
+  return Object.values((output as unknown as PerDate<CleanedDate>).dates).reduce((sum, date) => sum + date.rows_read, 0);
+}
+
+/**
+ * The queue handler of step jobs: runs one step partition with the pipeline's retries, backoff
+ * and timeout, recording its state, attempts and output in the run store. Registered by workers
+ * (`detour worker`) and, in embedded mode, by the process that starts the run.
+ */
+export function stepJobHandler(services: StepServices): JobHandler {
+  return async (job: JobContext) => {
+    const { runId, step, partition } = job.data as unknown as StepJobData;
+    const run = await services.store.getRun(runId);
+    const params = paramsOf(run);
+    const context: StepContext = { lake: services.lake, store: services.store, run, params };
+    const logger = services.logger?.child({ runId, step, partition, pipeline: run.pipeline });
+    const { retry } = params.pipeline;
+    const started = performance.now();
+    logger?.info('step started');
+    try {
+      const { value: output, attempts } = await withRetries(
+        async (attempt) => {
+          await services.store.updateStep(runId, step, partition, { status: 'running', attempts: attempt });
+          return runStep(context, step, partition);
+        },
+        { retries: retry.retries, backoff: { initialDelayMs: retry.initialDelayMs, maxDelayMs: Math.max(retry.initialDelayMs, retry.maxDelayMs) }, timeoutMs: retry.timeoutSeconds * 1000 },
+        {
+          onRetry: ({ attempt, error, delayMs }) => {
+            services.metrics?.stepRetries.inc({ pipeline: run.pipeline, step });
+            logger?.warn({ attempt, delayMs, error: oneLine(error) }, 'step failed; retrying');
+          },
+        },
+      );
+      await services.store.updateStep(runId, step, partition, { status: 'succeeded', attempts, output });
+      services.metrics?.stepDuration.observe({ pipeline: run.pipeline, step }, (performance.now() - started) / 1000);
+      services.metrics?.rowsProcessed.inc({ pipeline: run.pipeline, step }, rowsOf(step, output));
+      logger?.info({ seconds: (performance.now() - started) / 1000 }, 'step succeeded');
+      return { status: 'succeeded' };
+    } catch (error) {
+      const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+      await services.store.updateStep(runId, step, partition, { status: 'failed', error: oneLine(cause) });
+      logger?.error({ error: oneLine(cause) }, 'step failed');
+      throw cause;
+    }
+  };
+}
+
+/** Rebuilds a job's error as the type it was thrown as, so the CLI maps it to the right exit code. */
+function errorOf(result: Extract<JobResult, { status: 'failed' }>): Error {
+  const { name, message } = result.error;
+  if (name === 'QualityGateError') return new QualityGateError(message);
+  if (name === 'NotFoundError') return new NotFoundError(message);
+  if (name === 'InputError') return new InputError(message);
+  return new Error(message);
+}
+
+/**
+ * Executes a run's step graph through the queue, one position at a time (the partitions of a
+ * step run in parallel, on as many workers as there are). Steps already succeeded are not run
+ * again, which is what makes resume cheap. The first failed step fails the run with its error.
+ */
+export async function executeRun(services: RunServices, runId: string): Promise<RunResult> {
+  const { store, queue } = services;
+  const run = await store.getRun(runId);
+  const params = paramsOf(run);
+  try {
+    for (const step of STEP_NAMES) {
+      const pending = (await store.listSteps(runId)).filter((record) => record.step === step && record.status !== 'succeeded' && record.status !== 'skipped');
+      if (pending.length === 0) continue;
+      if (step === 'aggregate' && params.pipeline.aggregate.length === 0) {
+        for (const record of pending) {
+          await store.updateStep(runId, step, record.partition, { status: 'skipped' });
+          services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
+        }
+        continue;
+      }
+      for (const record of pending) services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
+      const results = await queue.run(
+        pending.map((record) => ({ id: `${runId}/${step}/${record.partition}`, name: STEP_JOB, data: { runId, step, partition: record.partition } })),
+        {
+          onSettled: (result) => {
+            const partition = result.id.split('/')[2];
+            services.onStep?.(
+              result.status === 'completed'
+                ? { runId, step, partition, status: 'succeeded' }
+                : { runId, step, partition, status: 'failed', error: result.error.message },
+            );
+          },
+        },
+      );
+      const failed = results.find((result): result is Extract<JobResult, { status: 'failed' }> => result.status === 'failed');
+      if (failed) throw errorOf(failed);
+    }
+    const steps = await store.listSteps(runId);
+    const upstream = upstreamOf(steps);
+    const cleaned = Object.values(upstream.clean.dates);
+    const publish = steps.find((record) => record.step === 'publish')?.output as { dates: Record<string, { anomalies: number; summary: string }> };
+    const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
+    const finished = await store.finishRun(runId, {
+      status: 'succeeded',
+      rowsRead: cleaned.reduce((sum, date) => sum + date.rows_read, 0),
+      rowsQuarantined: cleaned.reduce((sum, date) => sum + date.rows_quarantined, 0),
+      outliers: anomalies,
+    });
+    services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
+    const summaries: RunSummary[] = [];
+    for (const date of Object.keys(publish.dates).sort()) summaries.push(JSON.parse((await services.lake.get(publish.dates[date].summary)).toString()) as RunSummary);
+    const { webhook, anomalyThreshold } = params.pipeline.publish;
+    if (webhook && anomalyThreshold !== undefined && anomalies > anomalyThreshold) {
+      await sendAlert(services, webhook, { kind: 'anomaly_threshold', pipeline: run.pipeline, runId, logicalDate: describeDates(run), anomalies, threshold: anomalyThreshold });
+    }
+    return { run: finished, steps, summaries };
+  } catch (error) {
+    const stored = await store.getRun(runId);
+    if (stored.status === 'running') {
+      const upstream = upstreamOf(await store.listSteps(runId));
+      const cleaned = Object.values(upstream.clean.dates);
+      await store.finishRun(runId, {
+        status: 'failed',
+        rowsRead: cleaned.length > 0 ? cleaned.reduce((sum, date) => sum + date.rows_read, 0) : undefined,
+        rowsQuarantined: cleaned.length > 0 ? cleaned.reduce((sum, date) => sum + date.rows_quarantined, 0) : undefined,
+        error: oneLine(error),
+      });
+      services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
+      if (params.pipeline.publish.webhook) {
+        await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId, logicalDate: describeDates(run), error: oneLine(error) });
+      }
+    }
+    throw error;
+  }
+}
+
+function describeDates(run: RunRecord): string {
+  return run.endDate === run.logicalDate ? run.logicalDate : `${run.logicalDate}..${run.endDate}`;
+}
+
+/** An alert that cannot be delivered is logged, never allowed to change the run's outcome. */
+async function sendAlert(services: RunServices, webhook: string, alert: RunAlert): Promise<void> {
+  if (!services.alert) return;
+  try {
+    await services.alert(alert, webhook);
+  } catch (error) {
+    services.logger?.error({ runId: alert.runId, error: oneLine(error) }, 'alert not delivered');
+  }
+}

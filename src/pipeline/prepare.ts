@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type { DatasetConfig } from '../config/index.js';
+import { openEngine, readInputTable, sqlIdentifier, sqlString, type Engine } from '../engine/index.js';
+import { InputError, oneLine } from '../errors.js';
+import type { Lake, LakeObject } from '../lake/index.js';
+import { assertQualityGate, checkExpectations, validateRows, type RowRules } from '../quality/index.js';
+import type { AggregatedDate, CheckedDate, CleanedDate, InputFile, PerDate, StepContext } from './context.js';
+import { sha256OfFile } from './hashing.js';
+import { listInput, writeQuarantine } from './inputs.js';
+import { pipelineLayout } from './layout.js';
+
+/** The clean, quality and aggregate steps: one date chunk each, reading and writing the lake. */
+
+const SQL_TYPES = { string: 'VARCHAR', number: 'DOUBLE', timestamp: 'TIMESTAMP' } as const;
+
+/** Row rules from a dataset's typed schema, on raw column names, for the columns the input has. */
+function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
+  const raw = (name: string) => dataset.columns[name].from ?? name;
+  const columns = Object.entries(dataset.columns).filter(([name]) => present.has(raw(name)));
+  return {
+    idColumn: dataset.key === undefined ? undefined : raw(dataset.key),
+    requiredColumns: columns.filter(([, column]) => column.type === 'string' && column.required).map(([name]) => raw(name)),
+    optionalColumns: columns.filter(([, column]) => !column.required).map(([name]) => raw(name)),
+    numericColumns: columns.filter(([, column]) => column.type === 'number').map(([name, column]) => ({ name: raw(name), min: column.min })),
+    timestampColumns: columns.filter(([, column]) => column.type === 'timestamp').map(([name]) => raw(name)),
+    orderedTimestamps: columns
+      .filter(([, column]) => column.notBefore !== undefined && present.has(raw(column.notBefore)))
+      .map(([name, column]) => [raw(column.notBefore as string), raw(name)] as const),
+  };
+}
+
+/** Each file's sha256, and one over all of them in key order: the date's input fingerprint. */
+async function fingerprint(engine: Engine, lake: Lake, objects: LakeObject[]): Promise<CleanedDate['input']> {
+  const localPaths = await engine.stage(lake, objects.map((object) => object.key));
+  const files: InputFile[] = [];
+  for (let i = 0; i < objects.length; i++) files.push({ key: objects[i].key, size: objects[i].size, sha256: await sha256OfFile(localPaths[i]) });
+  const sha256 = createHash('sha256').update(files.map((file) => `${file.key}\n${file.sha256}\n`).join('')).digest('hex');
+  return { files, sha256 };
+}
+
+/**
+ * Clean: every date's bronze files are read and validated in one pass (rows keep their
+ * partition); per date, rejects go to quarantine with their reasons and the typed, renamed rows to
+ * silver Parquet. A date with no input or no valid row fails the step.
+ */
+export async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
+  const { lake, run, params } = context;
+  const { pipeline, dataset } = params;
+  const engine = await openEngine();
+  try {
+    const inputs = new Map<string, { objects: LakeObject[]; fingerprint: CleanedDate['input'] }>();
+    for (const date of dates) {
+      const objects = await listInput(lake, pipelineLayout(run.pipeline, pipeline, date).input, pipeline.dataset);
+      inputs.set(date, { objects, fingerprint: await fingerprint(engine, lake, objects) });
+    }
+    const raw = (name: string) => dataset.columns[name].from ?? name;
+    const input = await readInputTable(engine, lake, [...inputs.values()].flatMap((entry) => entry.objects), {
+      table: 'raw',
+      format: dataset.format,
+      requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => raw(name)),
+    });
+    const present = new Set(await engine.columnNames(input.table));
+    const validation = await validateRows(engine, input, rowRulesOf(dataset, present));
+    // Schema columns only, under their own names; an optional column the input lacks is all NULL.
+    const select = Object.entries(dataset.columns).map(([name, column]) =>
+      present.has(raw(name)) ? `${sqlIdentifier(raw(name))} AS ${sqlIdentifier(name)}` : `CAST(NULL AS ${SQL_TYPES[column.type]}) AS ${sqlIdentifier(name)}`,
+    );
+    const cleaned: Record<string, CleanedDate> = {};
+    for (const date of dates) {
+      const layout = pipelineLayout(run.pipeline, pipeline, date);
+      const counts = validation.partitions[layout.input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {}, validRowIds: null };
+      const quarantine = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
+      if (counts.rowsValid === 0) {
+        throw new InputError(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${Object.keys(counts.reasonCounts).slice(0, 3).join(', ')}); see ${layout.quarantine}`);
+      }
+      // A partition's valid rows are contiguous: a rowid range prunes far better than a string filter.
+      const [first, last] = counts.validRowIds ?? [0, -1];
+      await engine.exportQuery(`SELECT ${select.join(', ')} FROM ${sqlIdentifier(validation.validTable)} WHERE rowid BETWEEN ${first} AND ${last}`, lake, layout.silver, 'parquet');
+      cleaned[date] = {
+        rows_read: counts.rowsRead,
+        rows_valid: counts.rowsValid,
+        rows_quarantined: counts.rowsQuarantined,
+        quarantine_reasons: counts.reasonCounts,
+        quarantine,
+        silver: layout.silver,
+        input: (inputs.get(date) as { fingerprint: CleanedDate['input'] }).fingerprint,
+      };
+    }
+    return { dates: cleaned };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Loads one date's silver rows as the dataset's table. */
+async function loadSilver(engine: Engine, context: StepContext, date: string): Promise<void> {
+  const { lake, run, params } = context;
+  const [localPath] = await engine.stage(lake, [pipelineLayout(run.pipeline, params.pipeline, date).silver]);
+  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(params.pipeline.dataset)} AS SELECT * FROM read_parquet(${sqlString(localPath)})`);
+}
+
+/**
+ * Quality: each date's expectations; the report goes to the lake and the run store whatever the
+ * outcome, then a failed `fail` expectation stops the run (QualityGateError) before publishing.
+ */
+export async function checkDates(context: StepContext, dates: string[]): Promise<PerDate<CheckedDate>> {
+  const { lake, store, run, params } = context;
+  const engine = await openEngine();
+  try {
+    const checked: Record<string, CheckedDate> = {};
+    for (const date of dates) {
+      const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+      await loadSilver(engine, context, date);
+      const report = await checkExpectations(engine, params.pipeline.dataset, params.dataset.expectations, { dataset: params.pipeline.dataset, logicalDate: date });
+      await lake.put(layout.quality, `${JSON.stringify(report, null, 2)}\n`);
+      await store.recordQualityResults(run.id, params.pipeline.dataset, date, report.results);
+      assertQualityGate(report, layout.quality);
+      checked[date] = {
+        passed: report.passed,
+        failed_warnings: report.results.filter((result) => !result.passed).map((result) => `${result.expectation} (observed ${result.observed})`),
+        report: layout.quality,
+      };
+    }
+    return { dates: checked };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Aggregate: each SQL step over the date's silver table, written to `gold/<step>/date=D/`. */
+export async function aggregateDates(context: StepContext, dates: string[]): Promise<PerDate<AggregatedDate>> {
+  const { lake, run, params } = context;
+  const engine = await openEngine();
+  try {
+    const aggregated: Record<string, AggregatedDate> = {};
+    for (const date of dates) {
+      const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+      await loadSilver(engine, context, date);
+      const written: AggregatedDate = [];
+      for (const step of params.pipeline.aggregate) {
+        try {
+          await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(step.name)} AS ${step.sql}`);
+        } catch (error) {
+          throw new InputError(`aggregate step ${step.name}: ${oneLine(error)}`, { cause: error });
+        }
+        const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(step.name)}`);
+        await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)}`, lake, layout.aggregate(step.name), 'parquet');
+        written.push({ name: step.name, rows: Number(rows), key: layout.aggregate(step.name) });
+      }
+      aggregated[date] = written;
+    }
+    return { dates: aggregated };
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,188 @@
+import type { AnomalyRow } from '../store/index.js';
+import { DETOUR_VERSION } from '../version.js';
+import type { AggregatedDate, CheckedDate, CleanedDate, PerDate, StepContext } from './context.js';
+import type { AnyFinding, DetectOutput } from './detect-step.js';
+import { pipelineLayout } from './layout.js';
+import { parseDetectPartition } from './plan.js';
+import type { RecordDetectionFacts, RecordFinding } from './record-detect.js';
+import type { Finding } from './series-detect.js';
+
+/** One element of `anomalies.json` for an entity-day finding (ARIMA, Isolation Forest). */
+export interface PublishedAnomaly extends AnomalyRow {
+  date: string;
+}
+
+/** Contents of `gold/<summary>/date=D/summary.json`. */
+export interface RunSummary {
+  pipeline: string;
+  run_id: string;
+  logical_date: string;
+  dataset: string;
+  rows_read: number;
+  rows_valid: number;
+  rows_quarantined: number;
+  quarantine_reasons: Record<string, number>;
+  quality: CheckedDate;
+  aggregates: AggregatedDate;
+  anomalies: number;
+  /** What record detectors found out about the day (clusters, recall on labelled rows), by step. */
+  detections: Record<string, RecordDetectionFacts>;
+  /** Entities a series detector could not model (too little history, constant series), with why. */
+  skipped: { entity: string; reason: string }[];
+  /** Days the series detectors learnt from, and the dates they flagged (all dates of the run). */
+  detection_window?: { from: string; to: string; flagged_from: string; flagged_to: string };
+  input: CleanedDate['input'];
+  outputs: { silver: string; quarantine: string | null; anomalies: string; summary: string };
+  detour_version: string;
+}
+
+/** What the publish step hands back: per-date summaries and everything published. */
+export interface PublishOutput {
+  summaries: RunSummary[];
+  anomalies: AnomalyRow[];
+}
+
+/** Outputs of the run's earlier steps, merged over their partitions. */
+export interface UpstreamOutputs {
+  clean: PerDate<CleanedDate>;
+  quality: PerDate<CheckedDate>;
+  aggregate: PerDate<AggregatedDate>;
+  detect: { partition: string; output: DetectOutput }[];
+}
+
+const isRecord = (finding: AnyFinding): finding is RecordFinding => 'id' in finding;
+
+/** One row per entity-day: several detectors flagging the same day share its stable id (`ORD20010105`). */
+function seriesRows(findings: Finding[]): PublishedAnomaly[] {
+  const byId = new Map<string, PublishedAnomaly>();
+  for (const finding of findings) {
+    const id = `${finding.entity}${finding.date.replaceAll('-', '')}`;
+    const existing = byId.get(id);
+    if (existing) {
+      existing.detector = `${existing.detector}+${finding.detector}`;
+      existing.score = Math.max(existing.score, finding.score);
+      existing.reason = `${existing.reason}; ${finding.reason}`;
+      continue;
+    }
+    const { detector, entity, date, value, expected, lower, upper, score, reason } = finding;
+    byId.set(id, { id, date, detector, entity, value, expected, lower, upper, score, reason });
+  }
+  return [...byId.values()];
+}
+
+const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** A record finding as `anomalies.json` shows it: the record's own columns first, then the verdict. */
+function recordJson(finding: RecordFinding, context: StepContext, stepIndex: number): Record<string, unknown> {
+  const step = context.params.pipeline.detect[stepIndex];
+  if (step.detector !== 'dbscan') throw new Error('record findings come from record detectors');
+  return {
+    [step.id]: finding.id,
+    ...(step.entity === undefined ? {} : { [step.entity]: finding.entity }),
+    ...finding.values,
+    label: -1,
+    score: finding.score,
+    reason: finding.reason,
+    expected: finding.expected,
+  };
+}
+
+function recordRow(finding: RecordFinding): AnomalyRow {
+  return {
+    id: finding.id,
+    detector: finding.detector,
+    entity: finding.entity ?? '',
+    value: finding.values[finding.expected.feature],
+    expected: finding.expected.value,
+    lower: finding.expected.low,
+    upper: finding.expected.high,
+    score: finding.score,
+    reason: finding.reason,
+    attributes: { ...finding.values, label: -1 },
+  };
+}
+
+/** The key a record detector's facts go under in the summary: its detector, or detector_index when repeated. */
+function detectionKey(context: StepContext, stepIndex: number): string {
+  const detectors = context.params.pipeline.detect.map((step) => step.detector);
+  const detector = detectors[stepIndex];
+  return detectors.filter((other) => other === detector).length > 1 ? `${detector}_${stepIndex}` : detector;
+}
+
+/**
+ * Publish: per date, the anomalies are UPSERTed into the results table (rows no longer flagged
+ * removed), then `anomalies.json` (deterministic: sorted by id, no timestamps) and `summary.json`
+ * are written. Every write is idempotent, so a retried or resumed publish converges.
+ */
+export async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<PublishOutput> {
+  const { lake, store, run, params } = context;
+  const dated = new Map<string, { json: Record<string, unknown>[]; rows: AnomalyRow[]; series: Finding[] }>();
+  const forDate = (date: string) => {
+    let entry = dated.get(date);
+    if (!entry) dated.set(date, (entry = { json: [], rows: [], series: [] }));
+    return entry;
+  };
+  for (const { partition, output } of upstream.detect) {
+    const findings = JSON.parse((await lake.get(output.findings)).toString()) as AnyFinding[];
+    const { stepIndex } = parseDetectPartition(partition);
+    for (const finding of findings) {
+      const entry = forDate(finding.date);
+      if (isRecord(finding)) {
+        entry.json.push(recordJson(finding, context, stepIndex));
+        entry.rows.push(recordRow(finding));
+      } else {
+        entry.series.push(finding);
+      }
+    }
+  }
+  const windows = upstream.detect.flatMap(({ output }) => (output.window ? [output.window] : []));
+  const skipped = upstream.detect.flatMap(({ output }) => output.skipped);
+  const summaries: RunSummary[] = [];
+  const published: AnomalyRow[] = [];
+  for (const date of Object.keys(upstream.clean.dates).sort()) {
+    const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+    const entry = forDate(date);
+    const series = seriesRows(entry.series);
+    const rows = [...entry.rows, ...series.map(({ date: _date, ...row }) => row)].sort(byId);
+    const json = [...entry.json.map((record, k) => ({ id: entry.rows[k].id, record })), ...series.map((row) => ({ id: row.id, record: row }))]
+      .sort(byId)
+      .map(({ record }) => record);
+    await store.replaceAnomalies(layout.anomaliesTable, date, run.id, rows);
+    await lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`);
+    const cleaned = upstream.clean.dates[date];
+    const detections = Object.fromEntries(
+      upstream.detect
+        .filter(({ output }) => output.facts?.date === date)
+        .map(({ partition, output }) => {
+          const { date: _date, detector: _detector, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
+          return [detectionKey(context, parseDetectPartition(partition).stepIndex), facts];
+        }),
+    );
+    const summary: RunSummary = {
+      pipeline: run.pipeline,
+      run_id: run.id,
+      logical_date: date,
+      dataset: params.pipeline.dataset,
+      rows_read: cleaned.rows_read,
+      rows_valid: cleaned.rows_valid,
+      rows_quarantined: cleaned.rows_quarantined,
+      quarantine_reasons: cleaned.quarantine_reasons,
+      quality: upstream.quality.dates[date],
+      aggregates: upstream.aggregate.dates[date] ?? [],
+      anomalies: rows.length,
+      detections,
+      skipped,
+      input: cleaned.input,
+      outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
+      detour_version: DETOUR_VERSION,
+    };
+    if (windows.length > 0) {
+      const from = windows.map((window) => window.from).sort()[0];
+      summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
+    }
+    await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    summaries.push(summary);
+    published.push(...rows);
+  }
+  return { summaries, anomalies: published };
+}

@@ -1,0 +1,136 @@
+import type { DetourConfig } from '../config/index.js';
+import { InputError, oneLine } from '../errors.js';
+import { dateRange } from '../lake/index.js';
+import { openEngine } from '../engine/index.js';
+import { DETOUR_VERSION } from '../version.js';
+import { paramsOf, type CleanedDate, type PerDate, type RunParams } from './context.js';
+import { executeRun, type RunResult, type RunServices } from './executor.js';
+import { sha256OfFile } from './hashing.js';
+import { pipelineLayout } from './layout.js';
+import { planRun } from './plan.js';
+
+/** The params a new run of `pipelineName` records: the pipeline and dataset as configured now. */
+export function runParamsOf(config: DetourConfig, pipelineName: string): RunParams {
+  const pipeline = config.pipelines[pipelineName];
+  if (pipeline === undefined) throw new InputError(`unknown pipeline "${pipelineName}" (available: ${Object.keys(config.pipelines).join(', ')})`);
+  return { pipeline, dataset: config.datasets[pipeline.dataset], detour_version: DETOUR_VERSION };
+}
+
+/** Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. */
+export async function startRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<RunResult> {
+  if (dates.length === 0) throw new InputError('a run needs at least one date');
+  const run = await services.store.startRun({
+    pipeline: pipelineName,
+    logicalDate: dates[0],
+    endDate: dates[dates.length - 1],
+    params: params as unknown as Record<string, unknown>,
+  });
+  await services.store.planSteps(run.id, planRun(params.pipeline, dates));
+  return executeRun(services, run.id);
+}
+
+/** Re-runs a failed run from its failed step: the outputs of the steps that succeeded are reused. */
+export async function resumeRun(services: RunServices, idOrPrefix: string): Promise<RunResult> {
+  const run = await services.store.getRun(idOrPrefix);
+  await services.store.reopenRun(run.id);
+  return executeRun(services, run.id);
+}
+
+/** An input file of a recorded run that is no longer as it was. */
+export interface ChangedInput {
+  key: string;
+  change: 'modified' | 'removed' | 'added';
+}
+
+/** Compares the inputs a run's clean step fingerprinted with what the lake holds now. */
+export async function changedInputs(services: RunServices, runId: string): Promise<{ recorded: boolean; changes: ChangedInput[] }> {
+  const run = await services.store.getRun(runId);
+  const params = paramsOf(run);
+  const cleaned = (await services.store.listSteps(run.id))
+    .filter((step) => step.step === 'clean' && step.status === 'succeeded')
+    .reduce<Record<string, CleanedDate>>((dates, step) => ({ ...dates, ...(step.output as unknown as PerDate<CleanedDate>).dates }), {});
+  const dates = dateRange(run.logicalDate, run.endDate);
+  if (dates.some((date) => cleaned[date] === undefined)) return { recorded: false, changes: [] };
+  const changes: ChangedInput[] = [];
+  const engine = await openEngine();
+  try {
+    for (const date of dates) {
+      const before = new Map(cleaned[date].input.files.map((file) => [file.key, file.sha256]));
+      const now = (await services.lake.list(pipelineLayout(run.pipeline, params.pipeline, date).input)).filter((object) => !/(^|\/)[._][^/]*$/.test(object.key));
+      const paths = await engine.stage(services.lake, now.map((object) => object.key));
+      for (let i = 0; i < now.length; i++) {
+        const sha = before.get(now[i].key);
+        if (sha === undefined) changes.push({ key: now[i].key, change: 'added' });
+        else if (sha !== (await sha256OfFile(paths[i]))) changes.push({ key: now[i].key, change: 'modified' });
+        before.delete(now[i].key);
+      }
+      for (const key of before.keys()) changes.push({ key, change: 'removed' });
+    }
+  } finally {
+    await engine.close();
+  }
+  return { recorded: true, changes };
+}
+
+/**
+ * Re-executes a recorded run with its own parameters (pipeline, dataset, dates) against the same
+ * inputs, which must not have changed since (they are fingerprinted by sha256) unless
+ * `allowChangedInputs`. Outputs are then byte-identical to the original run's.
+ */
+export async function rerunRun(services: RunServices, idOrPrefix: string, options: { allowChangedInputs?: boolean } = {}): Promise<RunResult> {
+  const original = await services.store.getRun(idOrPrefix);
+  const { recorded, changes } = await changedInputs(services, original.id);
+  if (!recorded && !options.allowChangedInputs) {
+    throw new InputError(`run ${original.id} never finished reading its inputs, so there is nothing to compare them with; rerun with --allow-changed-inputs to use the inputs as they are now`);
+  }
+  if (changes.length > 0 && !options.allowChangedInputs) {
+    const listed = changes.slice(0, 5).map((change) => `${change.key} (${change.change})`).join(', ');
+    throw new InputError(`inputs of run ${original.id} changed since: ${listed}${changes.length > 5 ? `, and ${changes.length - 5} more` : ''}; rerun with --allow-changed-inputs to accept them`);
+  }
+  const params: RunParams = { ...paramsOf(original), rerun_of: original.id };
+  return startRun(services, original.pipeline, params, dateRange(original.logicalDate, original.endDate));
+}
+
+export interface BackfillOptions {
+  /** Runs at once (each a day); workers share their steps. */
+  parallel?: number;
+  /** Also run dates that already have a succeeded run. */
+  force?: boolean;
+  onDate?: (date: string, outcome: { status: 'succeeded'; run: RunResult } | { status: 'failed'; error: string } | { status: 'skipped' }) => void;
+}
+
+export interface BackfillResult {
+  succeeded: RunResult[];
+  failed: { date: string; error: string }[];
+  skipped: string[];
+}
+
+/**
+ * One run per date of [from, to], `parallel` at a time, oldest first; dates already succeeded are
+ * skipped unless `force`. A failed date does not stop the others; all failures are returned.
+ */
+export async function backfill(services: RunServices, pipelineName: string, params: RunParams, from: string, to: string, options: BackfillOptions = {}): Promise<BackfillResult> {
+  const dates = dateRange(from, to);
+  const done = new Set(options.force ? [] : await services.store.succeededDates(pipelineName, from, to));
+  const result: BackfillResult = { succeeded: [], failed: [], skipped: dates.filter((date) => done.has(date)) };
+  for (const date of result.skipped) options.onDate?.(date, { status: 'skipped' });
+  const todo = dates.filter((date) => !done.has(date));
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length) {
+      const date = todo[next++];
+      try {
+        const run = await startRun(services, pipelineName, params, [date]);
+        result.succeeded.push(run);
+        options.onDate?.(date, { status: 'succeeded', run });
+      } catch (error) {
+        result.failed.push({ date, error: oneLine(error) });
+        options.onDate?.(date, { status: 'failed', error: oneLine(error) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, todo.length)) }, lane));
+  result.succeeded.sort((a, b) => (a.run.logicalDate < b.run.logicalDate ? -1 : 1));
+  result.failed.sort((a, b) => (a.date < b.date ? -1 : 1));
+  return result;
+}

@@ -1,0 +1,387 @@
+import { hostname } from 'node:os';
+import { Queue, QueueEvents, Worker, createBunRedisClient, type IRedisClient, type Job, type JobsOptions } from 'bullmq';
+import { InputError, TransientError, oneLine } from '../errors.js';
+import {
+  assertValidSpecs,
+  concurrencyOf,
+  describeError,
+  throughJson,
+  type JobHandler,
+  type JobQueue,
+  type JobResult,
+  type JobSpec,
+  type QueueDepth,
+  type RunOptions,
+  type WorkerHandle,
+  type WorkOptions,
+} from './queue.js';
+import { RedisWire, parseRedisUrl, type RedisTarget } from './redis-wire.js';
+
+export interface BullmqQueueOptions {
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** BullMQ queue name; every process of one deployment must use the same. Default 'detour-steps'. */
+  queueName?: string;
+  /** Prefix of every Redis key of the queue. Default 'detour'; tests use a random one to isolate. */
+  prefix?: string;
+  /**
+   * How long a worker's claim on a job lasts without renewal (renewed every half of it while the
+   * job runs). A worker that died loses its jobs to the others after about this long. A handler
+   * that blocks the event loop longer than this loses its claim and its job is run twice.
+   * Default 30 000 ms.
+   */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose claim expired. Default 30 000 ms. */
+  stalledIntervalMs?: number;
+  /** How many times a job may lose its worker before it is failed instead of taken over. Default 5. */
+  maxStalledCount?: number;
+  /** How long to wait for Redis to answer when opening the queue. Default 3 000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * How often run() asks Redis for the state of the jobs it waits for, in case a completion event
+   * was missed (events published before the listener's first read, a reconnect). Default 1 000 ms.
+   */
+  pollIntervalMs?: number;
+  /** Receives errors BullMQ reports in the background (lost connections, lost locks). Default: ignored. */
+  onError?: (error: Error) => void;
+}
+
+const DEFAULTS = {
+  queueName: 'detour-steps',
+  prefix: 'detour',
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 5,
+  connectTimeoutMs: 3_000,
+  pollIntervalMs: 1_000,
+};
+
+/**
+ * Retries are the handler's business, so BullMQ runs a job once. Results of completed jobs stay
+ * in Redis: they are how a run that is started again skips the work already done. Failed jobs
+ * stay too (for depth() and their error) until the next run() of their id replaces them.
+ */
+const JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: false, removeOnFail: false, stackTraceLimit: 1 };
+
+interface Waiter {
+  resolve(result: JobResult): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The distributed queue: jobs live in Redis under BullMQ and run on any process that called
+ * work() with the same URL, queue name and prefix. A worker process that dies mid-job (SIGKILL,
+ * lost machine) loses its claim after `lockDurationMs`, and a surviving worker's stalled-job
+ * check (every `stalledIntervalMs`) puts the job back to be run again.
+ *
+ * Open one with {@link BullmqQueue.connect}.
+ */
+export class BullmqQueue implements JobQueue {
+  readonly kind = 'bullmq' as const;
+
+  private readonly queue: Queue;
+  private readonly workers = new Set<Worker>();
+  /** run() calls waiting for each BullMQ job id. */
+  private readonly waiters = new Map<string, Waiter[]>();
+  private events: Promise<QueueEvents> | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError'>> & { onError(error: Error): void },
+    private readonly target: RedisTarget,
+    private readonly client: IRedisClient,
+  ) {
+    this.queue = new Queue(settings.queueName, { connection: client, prefix: settings.prefix, defaultJobOptions: JOB_OPTIONS });
+    this.queue.on('error', settings.onError);
+  }
+
+  /**
+   * Connects to the Redis at `options.url` and opens the queue on it.
+   *
+   * @throws InputError for a malformed URL, or, in one line naming the URL (without password),
+   * when Redis does not answer within `connectTimeoutMs` or refuses the login.
+   *
+   * @example
+   * const queue = await BullmqQueue.connect({ url: 'redis://127.0.0.1:6379', lockDurationMs: 5_000, stalledIntervalMs: 5_000 });
+   */
+  static async connect(options: BullmqQueueOptions): Promise<BullmqQueue> {
+    const target = parseRedisUrl(options.url);
+    const settings = {
+      queueName: options.queueName ?? DEFAULTS.queueName,
+      prefix: options.prefix ?? DEFAULTS.prefix,
+      lockDurationMs: options.lockDurationMs ?? DEFAULTS.lockDurationMs,
+      stalledIntervalMs: options.stalledIntervalMs ?? DEFAULTS.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount ?? DEFAULTS.maxStalledCount,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
+      onError: options.onError ?? (() => {}),
+    };
+    if (settings.queueName === '' || settings.queueName.includes(':')) throw new InputError(`queue name "${settings.queueName}" must be non-empty and without ':'`);
+    const wire = new RedisWire(target, settings.connectTimeoutMs);
+    try {
+      await wire.connect();
+    } catch (error) {
+      wire.close();
+      throw new InputError(`cannot connect to Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
+    }
+    const queue = new BullmqQueue(settings, target, createBunRedisClient(wire));
+    try {
+      await queue.queue.waitUntilReady();
+    } catch (error) {
+      await queue.close();
+      throw new InputError(`cannot open the job queue on Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
+    }
+    return queue;
+  }
+
+  async run(jobs: JobSpec[], options: RunOptions = {}): Promise<JobResult[]> {
+    this.assertOpen();
+    assertValidSpecs(jobs);
+    const specs = jobs.map((job) => ({ ...job, data: throughJson(job.data, `data of job "${job.id}"`) as Record<string, unknown> }));
+    await this.listen();
+
+    const known = new Map<string, JobResult>();
+    try {
+      const toAdd: JobSpec[] = [];
+      const existing = await Promise.all(specs.map((spec) => this.queue.getJob(toBullmqJobId(spec.id))));
+      for (const [index, job] of existing.entries()) {
+        const spec = specs[index];
+        const state = job ? await job.getState() : 'unknown';
+        if (state === 'completed') known.set(spec.id, resultOf(job!, 'completed'));
+        else if (state === 'failed') {
+          await job!.remove();
+          toAdd.push(spec);
+        } else if (state === 'unknown') toAdd.push(spec);
+        // Otherwise it is waiting or running already (a coordinator started again): wait for it.
+      }
+      if (toAdd.length > 0) {
+        // An id added meanwhile by someone else is kept as it is: BullMQ ignores a duplicate id.
+        await this.queue.addBulk(toAdd.map((spec) => ({ name: spec.name, data: spec.data, opts: { ...JOB_OPTIONS, jobId: toBullmqJobId(spec.id) } })));
+      }
+    } catch (error) {
+      throw this.transient('cannot enqueue jobs', error);
+    }
+
+    let callbackError: { error: unknown } | undefined;
+    const results = await Promise.all(
+      specs.map(async (spec) => {
+        const result = known.get(spec.id) ?? (await this.waitFor(toBullmqJobId(spec.id)));
+        try {
+          options.onSettled?.(result);
+        } catch (error) {
+          callbackError ??= { error };
+        }
+        return result;
+      }),
+    );
+    if (callbackError) throw callbackError.error;
+    return results;
+  }
+
+  async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {
+    this.assertOpen();
+    const worker = new Worker(
+      this.settings.queueName,
+      async (job: Job) => {
+        const id = fromBullmqJobId(job.id!);
+        try {
+          const value = await handler({ id, name: job.name, data: job.data as Record<string, unknown> });
+          return throughJson(value, `result of job "${id}"`);
+        } catch (error) {
+          throw errorToStore(error);
+        }
+      },
+      {
+        connection: this.client,
+        prefix: this.settings.prefix,
+        concurrency: concurrencyOf(options),
+        lockDuration: this.settings.lockDurationMs,
+        stalledInterval: this.settings.stalledIntervalMs,
+        maxStalledCount: this.settings.maxStalledCount,
+        // Recorded on each job (processedBy): which machine and process ran it.
+        name: `${hostname()}-${process.pid}`,
+      },
+    );
+    worker.on('error', this.settings.onError);
+    try {
+      await worker.waitUntilReady();
+    } catch (error) {
+      await worker.close(true);
+      throw this.transient('cannot start a worker', error);
+    }
+    this.workers.add(worker);
+    return {
+      close: async () => {
+        this.workers.delete(worker);
+        await worker.close();
+      },
+    };
+  }
+
+  async depth(): Promise<QueueDepth> {
+    try {
+      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed');
+      const count = (type: string) => counts[type] ?? 0;
+      return {
+        waiting: count('waiting') + count('prioritized') + count('waiting-children'),
+        active: count('active'),
+        delayed: count('delayed'),
+        completed: count('completed'),
+        failed: count('failed'),
+      };
+    } catch (error) {
+      throw this.transient('cannot read the queue depth', error);
+    }
+  }
+
+  /** Deletes every job and key of this queue from Redis, whatever their state (tests, resets). */
+  async obliterate(): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.queue.obliterate({ force: true });
+    } catch (error) {
+      throw this.transient('cannot obliterate the queue', error);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.all([...this.workers].map((worker) => worker.close()));
+    this.workers.clear();
+    // Jobs the closed workers just finished may not have been heard of yet.
+    await this.poll();
+    clearInterval(this.pollTimer);
+    const abandoned = [...this.waiters.keys()].map(fromBullmqJobId);
+    const error = new TransientError(`queue closed while waiting for ${abandoned.length} job(s): ${abandoned.join(', ')}`);
+    for (const waiters of this.waiters.values()) for (const waiter of waiters) waiter.reject(error);
+    this.waiters.clear();
+    const events = await this.events?.catch(() => undefined);
+    await events?.close();
+    await this.queue.close();
+    // The Queue borrowed this connection (BullMQ closes only the ones it duplicated itself).
+    await this.client.quit();
+  }
+
+  /** Starts the completion listener once per queue: only processes that call run() need it. */
+  private listen(): Promise<QueueEvents> {
+    this.events ??= (async () => {
+      const events = new QueueEvents(this.settings.queueName, { connection: this.client, prefix: this.settings.prefix });
+      events.on('error', this.settings.onError);
+      const onFinished = ({ jobId }: { jobId: string }) => void this.check(jobId);
+      events.on('completed', onFinished);
+      events.on('failed', onFinished);
+      try {
+        await events.waitUntilReady();
+      } catch (error) {
+        this.events = undefined;
+        await events.close().catch(() => {});
+        throw this.transient('cannot listen for job events', error);
+      }
+      return events;
+    })();
+    return this.events;
+  }
+
+  /**
+   * Resolves when the job has finished. Checks its state at once, since it may have finished
+   * before the listener heard of it, and polls while anyone waits, since an event can be missed.
+   */
+  private waitFor(jobId: string): Promise<JobResult> {
+    const result = new Promise<JobResult>((resolve, reject) => {
+      const waiters = this.waiters.get(jobId) ?? [];
+      waiters.push({ resolve, reject });
+      this.waiters.set(jobId, waiters);
+    });
+    void this.check(jobId);
+    this.pollTimer ??= setInterval(() => void this.poll(), this.settings.pollIntervalMs);
+    return result;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await Promise.all([...this.waiters.keys()].map((jobId) => this.check(jobId)));
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Settles the waiters of a job if it has finished; a Redis error is left to the next poll. */
+  private async check(jobId: string): Promise<void> {
+    if (!this.waiters.has(jobId)) return;
+    let result: JobResult | undefined;
+    try {
+      const job = await this.queue.getJob(jobId);
+      const state = job ? await job.getState() : 'unknown';
+      if (state === 'completed' || state === 'failed') result = resultOf(job!, state);
+      else if (state === 'unknown') {
+        result = { id: fromBullmqJobId(jobId), status: 'failed', error: { name: 'NotFoundError', message: `job "${fromBullmqJobId(jobId)}" was removed from the queue before it finished` } };
+      }
+    } catch (error) {
+      this.settings.onError(error as Error);
+      return;
+    }
+    if (result === undefined) return;
+    const waiters = this.waiters.get(jobId);
+    this.waiters.delete(jobId);
+    if (this.waiters.size === 0) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+    for (const waiter of waiters ?? []) waiter.resolve(result);
+  }
+
+  private transient(what: string, error: unknown): Error {
+    if (error instanceof InputError || error instanceof TransientError) return error;
+    return new TransientError(`${what} on Redis at ${this.target.redactedUrl}: ${oneLine(error)}`, { cause: error });
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransientError('the job queue is closed');
+  }
+}
+
+/**
+ * BullMQ refuses custom job ids that look like integers (they clash with its own counter) or
+ * contain ':' (its key separator). '%', ':' and '#' are percent-escaped and an integer-looking id
+ * gets a leading '#', which keeps the mapping reversible.
+ */
+export function toBullmqJobId(id: string): string {
+  const escaped = id.replace(/[%:#]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${Number.parseInt(escaped, 10)}` === escaped ? `#${escaped}` : escaped;
+}
+
+/** The JobSpec id a BullMQ job id was made from (inverse of {@link toBullmqJobId}). */
+export function fromBullmqJobId(jobId: string): string {
+  return jobId.replace(/^#/, '').replace(/%(25|3A|23)/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * BullMQ keeps only the message (`failedReason`) and the stack of a failed job. The error's name
+ * (which the coordinator maps to exit codes) travels as the first line of the stored stack,
+ * `<name>: <message>`, as V8 writes it for most errors anyway.
+ */
+function errorToStore(error: unknown): Error {
+  const { name, message } = describeError(error);
+  const stored = new Error(message);
+  const frames = error instanceof Error && error.stack ? error.stack.split('\n').filter((line) => /^\s+at /.test(line)) : [];
+  stored.stack = [`${name}: ${message}`, ...frames].join('\n');
+  return stored;
+}
+
+function resultOf(job: Job, state: 'completed' | 'failed'): JobResult {
+  const id = fromBullmqJobId(job.id!);
+  if (state === 'completed') return { id, status: 'completed', value: job.returnvalue ?? null };
+  const message = job.failedReason ?? '';
+  const stack = job.stacktrace?.at(-1) ?? '';
+  const nameEnd = stack.indexOf(`: ${message}`);
+  const name = nameEnd > 0 && /^[\w$.]+$/.test(stack.slice(0, nameEnd)) ? stack.slice(0, nameEnd) : 'Error';
+  return { id, status: 'failed', error: { name, message } };
+}
