@@ -48,7 +48,11 @@ export async function openCliContext(options: CommonOptions): Promise<CliContext
   try {
     const store = await openStore({ databaseUrl: config.databaseUrl, stateDir: path.resolve(baseDir, config.stateDir) });
     closers.push(() => store.close());
-    const queue = await openQueue(config.queueUrl);
+    const queue = await openQueue(config.queue.url, {
+      prefix: config.queue.prefix,
+      lockDurationMs: config.queue.lockSeconds * 1000,
+      stalledIntervalMs: config.queue.lockSeconds * 1000,
+    });
     closers.push(() => queue.close());
     const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
     const metrics = new Metrics({ queueDepth: async () => ({ ...(await queue.depth()) }) });

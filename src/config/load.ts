@@ -45,7 +45,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   }
   const config = text === undefined ? DetourConfigSchema.parse({}) : parseConfigText(text, file);
   if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
-  if (env.QUEUE_URL) config.queueUrl = env.QUEUE_URL;
+  if (env.QUEUE_URL) config.queue.url = env.QUEUE_URL;
   return { config, file: text === undefined ? undefined : file, baseDir: text === undefined ? cwd : path.dirname(file) };
 }
 

@@ -256,8 +256,18 @@ export const DetourConfigSchema = z
     stateDir: z.string().min(1).default('./.detour'),
     /** PostgreSQL URL for the run store and results; DATABASE_URL overrides it; unset = embedded PGlite. */
     databaseUrl: z.string().min(1).optional(),
-    /** Redis URL of the distributed step queue (`detour worker` processes take the steps); QUEUE_URL overrides it; unset = in-process. */
-    queueUrl: z.string().min(1).optional(),
+    /** The step queue: in this process by default; on Redis (BullMQ) when a URL is set, for `detour worker` processes anywhere. */
+    queue: z
+      .object({
+        /** `redis://host:6379`; QUEUE_URL overrides it. */
+        url: z.string().min(1).optional(),
+        /** Key prefix on Redis: deployments sharing a Redis stay apart. */
+        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('detour'),
+        /** A worker that dies mid-step is noticed after about this long, and its step handed to another. */
+        lockSeconds: z.number().positive().default(30),
+      })
+      .strict()
+      .prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),

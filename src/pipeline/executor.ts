@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { InputError, NotFoundError, QualityGateError, oneLine } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
@@ -40,6 +41,9 @@ export interface RunResult {
   steps: StepRecord[];
   summaries: RunSummary[];
 }
+
+/** This process, as step records name it. */
+const WORKER = `${hostname()}:${process.pid}`;
 
 /** The name of a step job on the queue, and its data. */
 export const STEP_JOB = 'pipeline-step';
@@ -105,7 +109,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
     try {
       const { value: output, attempts } = await withRetries(
         async (attempt) => {
-          await services.store.updateStep(runId, step, partition, { status: 'running', attempts: attempt });
+          await services.store.updateStep(runId, step, partition, { status: 'running', attempts: attempt, worker: WORKER });
           return runStep(context, step, partition);
         },
         { retries: retry.retries, backoff: { initialDelayMs: retry.initialDelayMs, maxDelayMs: Math.max(retry.initialDelayMs, retry.maxDelayMs) }, timeoutMs: retry.timeoutSeconds * 1000 },

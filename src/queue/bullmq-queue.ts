@@ -145,13 +145,16 @@ export class BullmqQueue implements JobQueue {
     const known = new Map<string, JobResult>();
     try {
       const toAdd: JobSpec[] = [];
-      const existing = await Promise.all(specs.map((spec) => this.queue.getJob(toBullmqJobId(spec.id))));
-      for (const [index, job] of existing.entries()) {
+      const states = await Promise.all(specs.map((spec) => this.queue.getJobState(toBullmqJobId(spec.id))));
+      for (const [index, state] of states.entries()) {
         const spec = specs[index];
-        const state = job ? await job.getState() : 'unknown';
-        if (state === 'completed') known.set(spec.id, resultOf(job!, 'completed'));
-        else if (state === 'failed') {
-          await job!.remove();
+        const jobId = toBullmqJobId(spec.id);
+        if (state === 'completed') {
+          const job = await this.queue.getJob(jobId);
+          if (job) known.set(spec.id, resultOf(job, 'completed'));
+          else toAdd.push(spec);
+        } else if (state === 'failed') {
+          await this.queue.remove(jobId);
           toAdd.push(spec);
         } else if (state === 'unknown') toAdd.push(spec);
         // Otherwise it is waiting or running already (a coordinator started again): wait for it.
@@ -318,12 +321,13 @@ export class BullmqQueue implements JobQueue {
     if (!this.waiters.has(jobId)) return;
     let result: JobResult | undefined;
     try {
-      const job = await this.queue.getJob(jobId);
-      const state = job ? await job.getState() : 'unknown';
-      if (state === 'completed' || state === 'failed') result = resultOf(job!, state);
-      else if (state === 'unknown') {
-        result = { id: fromBullmqJobId(jobId), status: 'failed', error: { name: 'NotFoundError', message: `job "${fromBullmqJobId(jobId)}" was removed from the queue before it finished` } };
-      }
+      // State first: a finished job no longer changes, whereas a job read before its state could
+      // be one that finished in between, without its result.
+      const state = await this.queue.getJobState(jobId);
+      if (state === 'completed' || state === 'failed') {
+        const job = await this.queue.getJob(jobId);
+        result = job ? resultOf(job, state) : removedResult(jobId);
+      } else if (state === 'unknown') result = removedResult(jobId);
     } catch (error) {
       this.settings.onError(error as Error);
       return;
@@ -374,6 +378,11 @@ function errorToStore(error: unknown): Error {
   const frames = error instanceof Error && error.stack ? error.stack.split('\n').filter((line) => /^\s+at /.test(line)) : [];
   stored.stack = [`${name}: ${message}`, ...frames].join('\n');
   return stored;
+}
+
+function removedResult(jobId: string): JobResult {
+  const id = fromBullmqJobId(jobId);
+  return { id, status: 'failed', error: { name: 'NotFoundError', message: `job "${id}" was removed from the queue before it finished` } };
 }
 
 function resultOf(job: Job, state: 'completed' | 'failed'): JobResult {

@@ -87,6 +87,7 @@ const MIGRATIONS: readonly Migration[] = [
         seconds double precision,
         output jsonb,
         error text,
+        worker text,
         PRIMARY KEY (run_id, step, partition)
       )`,
       `CREATE TABLE IF NOT EXISTS detour_schedule_claims (

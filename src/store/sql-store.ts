@@ -318,10 +318,11 @@ class SqlStore implements Store {
          finished_at = CASE WHEN $7 THEN $6::timestamptz ELSE NULL END,
          seconds = CASE WHEN $7 AND started_at IS NOT NULL THEN extract(epoch FROM ($6::timestamptz - started_at)) ELSE NULL END,
          output = CASE WHEN $4 = 'running' THEN NULL ELSE coalesce($8::text::jsonb, output) END,
-         error = $9
+         error = $9,
+         worker = CASE WHEN $4 = 'running' THEN $10 ELSE worker END
        WHERE run_id = $1 AND step = $2 AND partition = $3
        RETURNING ${STEP_COLUMNS}`,
-      [runId, step, partition, update.status, update.attempts ?? null, now, final, update.output === undefined ? null : JSON.stringify(update.output), update.error ?? null],
+      [runId, step, partition, update.status, update.attempts ?? null, now, final, update.output === undefined ? null : JSON.stringify(update.output), update.error ?? null, update.worker ?? null],
     );
     if (rows.length === 0) throw new NotFoundError(`run ${runId} has no step ${step} [${partition}]`);
     return toStepRecord(rows[0]);
@@ -379,7 +380,7 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
-const STEP_COLUMNS = 'run_id, step, partition, position, status, attempts, started_at, finished_at, seconds, output, error';
+const STEP_COLUMNS = 'run_id, step, partition, position, status, attempts, started_at, finished_at, seconds, output, error, worker';
 
 interface StepRow {
   run_id: string;
@@ -393,6 +394,7 @@ interface StepRow {
   seconds: number | string | null;
   output: Record<string, unknown> | string | null;
   error: string | null;
+  worker: string | null;
 }
 
 function toStepRecord(row: StepRow): StepRecord {
@@ -408,6 +410,7 @@ function toStepRecord(row: StepRow): StepRecord {
     seconds: row.seconds === null ? null : Math.round(Number(row.seconds) * 1000) / 1000,
     output: typeof row.output === 'string' ? (JSON.parse(row.output) as Record<string, unknown>) : row.output,
     error: row.error,
+    worker: row.worker,
   };
 }
 

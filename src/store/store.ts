@@ -43,11 +43,15 @@ export interface StepRecord {
   /** What the step produced (lake keys, counts), read by later steps and by resume. */
   output: Record<string, unknown> | null;
   error: string | null;
+  /** Who ran (or runs) it: `host:pid` of the process. */
+  worker: string | null;
 }
 
 export interface StepUpdate {
   status: StepStatus;
   attempts?: number;
+  /** `host:pid` of the process starting the step (with status running). */
+  worker?: string;
   output?: Record<string, unknown>;
   error?: string;
 }

@@ -40,6 +40,7 @@ function parseCsv(text: string): Record<string, string>[] {
 
 describe('detour CLI', () => {
   let cwd: string;
+  let lastRunId = 'none';
   beforeAll(async () => {
     cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-cli-'));
   });
@@ -88,10 +89,12 @@ describe('detour CLI', () => {
     expect(sample.stdout).toContain('wrote 2 day(s) × 3000 rides');
 
     const run = await detour(cwd, 'run', 'rides', '--date', '2024-02-02', '--lake', lake);
-    expect(run.stderr).toMatch(/\[1\/1\] 2024-02-02 ok: 3000 rows, 0 quarantined, \d+ outliers \(run (\S+)\)/);
+    expect(run.stderr).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n.*detect 0-dbscan-2024-02-02 succeeded\n.*publish all succeeded/);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+/m);
-    const runId = /\(run (\S+)\)/.exec(run.stderr)?.[1] as string;
+    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%$/m);
+    expect(run.stdout).toMatch(/seconds by step: clean [\d.]+ · quality [\d.]+ · detect [\d.]+ · publish [\d.]+/);
+    const runId = /^run (\S+) succeeded/m.exec(run.stdout)?.[1] as string;
+    lastRunId = runId;
     const anomalies = JSON.parse(await readFile(path.join(lake, 'gold/ride_anomalies/date=2024-02-02/anomalies.json'), 'utf8')) as unknown[];
     expect(anomalies.length).toBeGreaterThan(0);
 
@@ -100,7 +103,20 @@ describe('detour CLI', () => {
     expect(list.stdout).toContain(runId);
     const show = await detour(cwd, 'runs', 'show', runId.slice(0, 20), '--lake', lake);
     expect(show.code).toBe(0);
-    expect(JSON.parse(show.stdout)).toMatchObject({ id: runId, pipeline: 'rides', logicalDate: '2024-02-02', status: 'succeeded', rowsRead: 3000 });
+    expect(show.stdout).toMatch(/^status\s+succeeded$/m);
+    expect(show.stdout).toMatch(/^detect\s+0-dbscan-2024-02-02\s+succeeded\s+1\s+[\d.]+$/m);
+    const shown = JSON.parse((await detour(cwd, 'runs', 'show', runId, '--json', '--lake', lake)).stdout) as { steps: { step: string; status: string }[] };
+    expect(shown).toMatchObject({ id: runId, pipeline: 'rides', logicalDate: '2024-02-02', endDate: '2024-02-02', status: 'succeeded', rowsRead: 3000 });
+    expect(shown.steps.map((step) => `${step.step}:${step.status}`)).toEqual(['clean:succeeded', 'quality:succeeded', 'aggregate:skipped', 'detect:succeeded', 'publish:succeeded']);
+
+    // Backfill skips the date that already succeeded, then reruns it on --force.
+    const backfill = await detour(cwd, 'backfill', 'rides', '--from', '2024-02-01', '--to', '2024-02-02', '--parallel', '2', '--lake', lake);
+    expect(backfill.code).toBe(0);
+    expect(backfill.stderr).toMatch(/2024-02-02 skipped \(already succeeded/);
+    expect(backfill.stdout).toMatch(/backfill rides 2024-02-01\.\.2024-02-02: 1 succeeded, 0 failed, 1 skipped/);
+    const rerun = await detour(cwd, 'runs', 'rerun', runId, '--lake', lake);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain(`rerun of ${runId}`);
     const missing = await detour(cwd, 'runs', 'show', 'no-such-run');
     expect(missing.code).toBe(2);
   });
@@ -110,11 +126,13 @@ describe('detour CLI', () => {
     ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights\)$/],
     ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
-    ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:3: pipelines\.rides\.dbscan\.epsilon: Unrecognized key: "epsilon"$/],
+    ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],
+    ['a worker without a queue', ['worker'], /^detour: detour worker needs a distributed queue: set QUEUE_URL=redis:\/\/host:6379/],
+    ['resuming a run that did not fail', ['runs', 'resume', '@last'], /only a failed run can be resumed/],
     ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /unknown option '--dat'\n\(Did you mean --date\?\)/],
   ])('run exits 2 on %s', async (_, args, message) => {
-    await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dbscan: { epsilon: 1 }\n');
-    const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg)));
+    await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        epsilon: 1\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n');
+    const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg === '@last' ? lastRunId : arg)));
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -12,11 +12,31 @@ describe('config', () => {
     expect(loaded.file).toBeUndefined();
     expect(loaded.config.lake).toBe('file://./lake');
     expect(loaded.config.stateDir).toBe('./.detour');
-    expect(loaded.config.pipelines.rides).toEqual({
+    expect(loaded.config.pipelines.rides).toMatchObject({
       dataset: 'rides',
-      format: 'auto',
-      columns: { rideId: 'ride_id', taxiId: 'taxi_id', pickupTs: 'pickup_ts', dropoffTs: 'dropoff_ts', rideDistKm: 'ride_dist_km', rideTimeMin: 'ride_time_min' },
-      dbscan: { eps: 0.3, minSamples: 10, scale: 'standard' },
+      aggregate: [],
+      detect: [
+        {
+          detector: 'dbscan',
+          table: 'rides',
+          id: 'ride_id',
+          entity: 'taxi_id',
+          features: [
+            { column: 'ride_dist_km', label: 'ride distance', unit: 'km', noun: 'distance' },
+            { column: 'ride_time_min', label: 'ride time', unit: 'min', noun: 'duration' },
+          ],
+          eps: 0.3,
+          minSamples: 10,
+          scale: 'standard',
+        },
+      ],
+      publish: { table: 'ride_anomalies', summary: 'ride_clusters' },
+      schedule: { cron: '0 2 * * *', timezone: 'UTC', catchup: true, lagDays: 1 },
+      retry: { retries: 2, initialDelayMs: 1000, maxDelayMs: 60000, timeoutSeconds: 3600 },
+    });
+    expect(loaded.config.datasets.rides).toMatchObject({
+      key: 'ride_id',
+      columns: { dropoff_ts: { type: 'timestamp', notBefore: 'pickup_ts' }, ride_dist_km: { type: 'number', min: 0 }, injected_kind: { type: 'string', required: false } },
       expectations: [
         { type: 'row_count_between', min: 1, severity: 'fail' },
         { type: 'mean_between', column: 'ride_time_min', min: 2, max: 90, severity: 'warn' },
@@ -27,15 +47,30 @@ describe('config', () => {
 
   it('reads detour.yaml, keeps defaults for what it omits, and lets DATABASE_URL win', async () => {
     const cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-config-'));
-    await writeFile(path.join(cwd, 'detour.yaml'), 'lake: s3://bucket/lake\ndatabaseUrl: postgres://a@b/c\npipelines:\n  rides:\n    columns:\n      rideTimeMin: duration_min\n    dbscan:\n      eps: 0.5\n');
-    const loaded = await loadConfig({ cwd, env: { DATABASE_URL: 'postgres://x@y/z' } });
+    await writeFile(
+      path.join(cwd, 'detour.yaml'),
+      [
+        'lake: s3://bucket/lake',
+        'databaseUrl: postgres://a@b/c',
+        'queue: { url: "redis://a:6379", lockSeconds: 5 }',
+        'pipelines:',
+        '  rides:',
+        '    dataset: rides',
+        '    detect:',
+        '      - { detector: dbscan, table: rides, id: ride_id, features: [ride_dist_km, ride_time_min], eps: 0.5 }',
+        '    schedule: { cron: "30 1 * * *", timezone: Europe/Berlin }',
+        '',
+      ].join('\n'),
+    );
+    const loaded = await loadConfig({ cwd, env: { DATABASE_URL: 'postgres://x@y/z', QUEUE_URL: 'redis://q:6380' } });
     expect(loaded.file).toBe(path.join(cwd, 'detour.yaml'));
     expect(loaded.baseDir).toBe(cwd);
     expect(loaded.config.lake).toBe('s3://bucket/lake');
     expect(loaded.config.databaseUrl).toBe('postgres://x@y/z');
-    expect(loaded.config.pipelines.rides.columns.rideTimeMin).toBe('duration_min');
-    expect(loaded.config.pipelines.rides.columns.rideDistKm).toBe('ride_dist_km');
-    expect(loaded.config.pipelines.rides.dbscan).toEqual({ eps: 0.5, minSamples: 10, scale: 'standard' });
+    expect(loaded.config.queue).toEqual({ url: 'redis://q:6380', prefix: 'detour', lockSeconds: 5 });
+    expect(loaded.config.pipelines.rides.detect[0]).toMatchObject({ eps: 0.5, minSamples: 10, features: [{ column: 'ride_dist_km', label: 'ride_dist_km', unit: '' }, { column: 'ride_time_min' }] });
+    expect(loaded.config.pipelines.rides.schedule).toEqual({ cron: '30 1 * * *', timezone: 'Europe/Berlin', catchup: true, lagDays: 1 });
+    expect(loaded.config.datasets.rides.key).toBe('ride_id');
   });
 
   it('fails on an explicit --config file that does not exist', async () => {
@@ -43,11 +78,12 @@ describe('config', () => {
   });
 
   it.each([
-    ['a wrong type', 'lake: ./lake\npipelines:\n  rides:\n    dbscan:\n      eps: abc\n', 'my.yaml:5: pipelines.rides.dbscan.eps: Invalid input: expected number, received string'],
-    ['an out-of-range value', 'pipelines:\n  rides:\n    dbscan:\n      minSamples: 0\n', 'my.yaml:4: pipelines.rides.dbscan.minSamples:'],
+    ['a wrong type', 'lake: ./lake\npipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n        eps: abc\n', 'my.yaml:10: pipelines.rides.detect.0.eps: Invalid input: expected number, received string'],
+    ['an out-of-range value', 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n        minSamples: 0\n', 'my.yaml:9: pipelines.rides.detect.0.minSamples:'],
     ['an unknown top-level key', 'lake: ./lake\nlakes: ./other\n', 'my.yaml:2: lakes: Unrecognized key'],
-    ['a misspelt nested key', 'pipelines:\n  rides:\n    columns:\n      rideid: id\n', 'my.yaml:4: pipelines.rides.columns.rideid: Unrecognized key'],
-    ['a bad enum', 'pipelines:\n  rides:\n    dbscan:\n      scale: minmax\n', 'my.yaml:4: pipelines.rides.dbscan.scale:'],
+    ['a misspelt nested key', 'pipelines:\n  rides:\n    dataset: rides\n    schedule:\n      cronn: 1\n    detect: [{ detector: dbscan, table: rides, id: ride_id, features: [a] }]\n', 'my.yaml:5: pipelines.rides.schedule.cronn: Unrecognized key'],
+    ['a bad enum', 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n        scale: minmax\n', 'my.yaml:9: pipelines.rides.detect.0.scale:'],
+    ['a notBefore that is not a timestamp', 'datasets:\n  rides:\n    columns:\n      a: { type: number }\n      b: { type: timestamp, notBefore: a }\n', 'my.yaml:5: datasets.rides.columns.b.notBefore: "a" is not a timestamp column of rides'],
     ['broken YAML', 'lake: [a,\n', 'my.yaml:'],
   ])('names the line and field for %s', (_, text, expected) => {
     let caught: unknown;

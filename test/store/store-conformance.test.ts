@@ -321,12 +321,12 @@ describe.each(adapters)('Store on $name', (adapter) => {
         ['detect', 'arima/1', 'pending', 0],
         ['publish', 'all', 'pending', 0],
       ]);
-      const running = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'running', attempts: 1 });
+      const running = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'running', attempts: 1, worker: 'host-a:42' });
       expect(running.startedAt).toBeInstanceOf(Date);
       expect(running.finishedAt).toBeNull();
       await sleep(20);
       const done = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'succeeded', output: { silver: ['silver/x/date=2024-10-01/data.parquet'], rows: 10 } });
-      expect(done).toMatchObject({ status: 'succeeded', attempts: 1, output: { rows: 10 }, error: null });
+      expect(done).toMatchObject({ status: 'succeeded', attempts: 1, output: { rows: 10 }, error: null, worker: 'host-a:42' });
       expect(done.seconds).toBeGreaterThan(0);
       await store.updateStep(run.id, 'detect', 'arima/0', { status: 'running', attempts: 3 });
       await store.updateStep(run.id, 'detect', 'arima/0', { status: 'failed', error: 'connection reset' });

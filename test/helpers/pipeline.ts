@@ -1,0 +1,22 @@
+import type { DetourConfig } from '../../src/config/index.js';
+import type { Lake } from '../../src/lake/index.js';
+import { runParamsOf, startRun, stepJobHandler, type RunResult, type RunServices, type StepEvent } from '../../src/pipeline/index.js';
+import { InlineQueue } from '../../src/queue/index.js';
+import type { Store } from '../../src/store/index.js';
+
+/** Embedded services as `detour run` builds them: an in-process queue whose worker is this process. */
+export async function embeddedServices(lake: Lake, store: Store, options: { concurrency?: number; onStep?: (event: StepEvent) => void } = {}): Promise<RunServices> {
+  const queue = new InlineQueue();
+  await queue.work(stepJobHandler({ lake, store }), { concurrency: options.concurrency ?? 1 });
+  return { lake, store, queue, onStep: options.onStep };
+}
+
+/** One run of `pipelineName` over `dates` (one or a range), as configured in `config`. */
+export async function runPipeline(lake: Lake, store: Store, config: DetourConfig, pipelineName: string, dates: string[]): Promise<RunResult> {
+  const services = await embeddedServices(lake, store);
+  try {
+    return await startRun(services, pipelineName, runParamsOf(config, pipelineName), dates);
+  } finally {
+    await services.queue.close();
+  }
+}
