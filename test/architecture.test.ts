@@ -18,8 +18,8 @@ const ALLOWED: Record<string, string[]> = {
   engine: ['lake'],
   quality: ['engine'],
   sample: ['engine', 'lake'],
-  pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'sinks', 'store'],
-  cli: ['config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'scheduler', 'sinks', 'store'],
+  pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
+  cli: ['config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

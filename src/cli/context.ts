@@ -5,7 +5,6 @@ import { openLake, type Lake } from '../lake/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
 import { stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
 import { openQueue, type JobQueue } from '../queue/index.js';
-import { WebhookSink } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Options every command accepts. */
@@ -77,9 +76,6 @@ export async function openCliContext(options: CommonOptions): Promise<CliContext
           logger,
           metrics,
           onStep: serviceOptions.onStep,
-          alert: async (alert, webhook) => {
-            await new WebhookSink({ url: webhook }).send(alert);
-          },
         };
       },
       close,

@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { InputError, oneLine } from '../errors.js';
 import { startMetricsServer } from '../observability/index.js';
-import { runParamsOf, startRun, stepJobHandler } from '../pipeline/index.js';
-import { Scheduler, type PipelineSchedule } from '../scheduler/index.js';
+import { pipelineScheduler, stepJobHandler } from '../pipeline/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
 import { wholeNumber } from './options.js';
 
@@ -30,18 +29,9 @@ export function serveCommand(): Command {
       const context = await openCliContext(options);
       try {
         const names = options.pipeline ?? Object.keys(context.config.pipelines);
-        for (const name of names) if (!(name in context.config.pipelines)) throw new InputError(`unknown pipeline "${name}" (available: ${Object.keys(context.config.pipelines).join(', ')})`);
         const services = await context.services({ concurrency: options.parallel });
-        const schedules: Record<string, PipelineSchedule> = Object.fromEntries(names.map((name) => [name, context.config.pipelines[name].schedule]));
-        const scheduler = new Scheduler({
-          schedules,
-          claim: (pipeline, logicalDate, tickAt) => context.store.claimScheduledRun(pipeline, logicalDate, tickAt),
-          lastTick: (pipeline) => context.store.lastScheduledTick(pipeline),
-          launch: async (pipeline, logicalDate) => {
-            context.logger.info({ pipeline, logicalDate }, 'scheduled run starting');
-            const result = await startRun(services, pipeline, runParamsOf(context.config, pipeline), [logicalDate]);
-            console.log(`${pipeline} ${logicalDate}: run ${result.run.id} succeeded, ${result.run.outliers} anomalies`);
-          },
+        const scheduler = pipelineScheduler(services, context.config, names, {
+          onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: run ${run.id} succeeded, ${run.outliers} anomalies`),
           onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
         });
         const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });

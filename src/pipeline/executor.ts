@@ -4,7 +4,7 @@ import type { Lake } from '../lake/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { JobContext, JobHandler, JobQueue, JobResult } from '../queue/index.js';
 import { withRetries, RetriesExhaustedError } from '../retry.js';
-import type { RunAlert } from '../sinks/index.js';
+import { WebhookSink, type RunAlert } from '../sinks/index.js';
 import type { RunRecord, StepRecord, Store } from '../store/index.js';
 import { paramsOf, type AggregatedDate, type CheckedDate, type CleanedDate, type PerDate, type StepContext } from './context.js';
 import { detectPartition, type DetectOutput } from './detect-step.js';
@@ -32,7 +32,7 @@ export interface StepEvent {
 export interface RunServices extends StepServices {
   queue: JobQueue;
   onStep?: (event: StepEvent) => void;
-  /** Called with an alert when a run fails or finds more anomalies than its threshold. */
+  /** Delivers an alert when a run fails or finds more anomalies than its threshold; default: POST to the pipeline's webhook. */
   alert?: (alert: RunAlert, webhook: string) => Promise<void>;
 }
 
@@ -225,9 +225,9 @@ function describeDates(run: RunRecord): string {
 
 /** An alert that cannot be delivered is logged, never allowed to change the run's outcome. */
 async function sendAlert(services: RunServices, webhook: string, alert: RunAlert): Promise<void> {
-  if (!services.alert) return;
+  const deliver = services.alert ?? (async (message: RunAlert, url: string) => void (await new WebhookSink({ url }).send(message)));
   try {
-    await services.alert(alert, webhook);
+    await deliver(alert, webhook);
   } catch (error) {
     services.logger?.error({ runId: alert.runId, error: oneLine(error) }, 'alert not delivered');
   }

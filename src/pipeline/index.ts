@@ -5,6 +5,8 @@
  */
 export { startRun, resumeRun, rerunRun, backfill, changedInputs, runParamsOf } from './runs.js';
 export type { BackfillOptions, BackfillResult, ChangedInput } from './runs.js';
+export { pipelineScheduler } from './schedule.js';
+export type { PipelineSchedulerOptions } from './schedule.js';
 export { executeRun, stepJobHandler, STEP_JOB } from './executor.js';
 export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
 export { pipelineLayout } from './layout.js';

@@ -60,8 +60,10 @@ export interface JobQueue {
    * Adds the jobs and resolves when every one has finished, results in the order given. A job id
    * already completed is not run again (its stored result is returned); a job id that previously
    * failed is run again. Never rejects because a job failed (that is a 'failed' result); rejects
-   * with InputError for a bad or duplicated spec and with TransientError if the queue is closed
-   * or its backend lost before every job finished.
+   * with InputError for a bad or duplicated spec, and with TransientError when the queue is
+   * closed before every job finished or Redis fails while the jobs are being added (once they
+   * are added, waiting rides out Redis outages). An error thrown by `onSettled` rejects run()
+   * after every job has finished.
    */
   run(jobs: JobSpec[], options?: RunOptions): Promise<JobResult[]>;
   /** Starts executing jobs with `handler`, at most `concurrency` at once. */

@@ -5,13 +5,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema } from '../../src/config/index.js';
 import { FsLake, openLake, type Lake } from '../../src/lake/index.js';
-import { ridesLayout, runRidesPipeline } from '../../src/pipeline/index.js';
+import { pipelineLayout } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { runPipeline } from '../helpers/pipeline.js';
 import { setS3Env, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
-const CONFIG = DetourConfigSchema.parse({}).pipelines.rides;
+const CONFIG = DetourConfigSchema.parse({});
 const DAY = '2024-05-01';
 
 describe('rides pipeline on S3 (s3rver) and a PostgreSQL server', () => {
@@ -45,12 +46,14 @@ describe('rides pipeline on S3 (s3rver) and a PostgreSQL server', () => {
   it('runs end to end with the same results as on a folder lake with PGlite', async () => {
     expect(s3Lake.url).toBe('s3://rides-lake/prod/lake');
     await writeSampleRides(s3Lake, { from: DAY, to: DAY, ridesPerDay: 10_000, seed: 11, format: 'parquet' });
-    const summary = await runRidesPipeline({ lake: s3Lake, store: postgresStore }, CONFIG, DAY);
-    expect(summary).toMatchObject({ rows_read: 10_000, rows_quarantined: 0 });
-    expect(summary.outliers).toBeGreaterThan(0);
+    const { run, summaries: [summary] } = await runPipeline(s3Lake, postgresStore, CONFIG, 'rides', [DAY]);
+    expect(summary).toMatchObject({ run_id: run.id, rows_read: 10_000, rows_quarantined: 0 });
+    const outliers = summary.detections.dbscan.outliers;
+    expect(outliers).toBeGreaterThan(0);
+    expect(summary.anomalies).toBe(outliers);
     expect((await readdir(tempRoot)).filter((name) => name.startsWith('detour-engine-'))).toEqual([]);
 
-    const layout = ridesLayout(CONFIG, DAY);
+    const layout = pipelineLayout('rides', CONFIG.pipelines.rides, DAY);
     const s3Anomalies = await s3Lake.get(layout.anomalies);
     expect((await s3Lake.list('gold/')).map((object) => object.key)).toEqual([layout.anomalies, layout.summary]);
 
@@ -62,9 +65,9 @@ describe('rides pipeline on S3 (s3rver) and a PostgreSQL server', () => {
         `SELECT count(*) AS count, count(DISTINCT run_id) AS runs FROM ride_anomalies WHERE logical_date = $1`,
         [DAY],
       );
-      expect(Number(rows[0].count)).toBe(summary.outliers);
+      expect(Number(rows[0].count)).toBe(outliers);
       expect(Number(rows[0].runs)).toBe(1);
-      const runs = await client.query(`SELECT status, rows_read FROM detour_runs WHERE id = $1`, [summary.run_id]);
+      const runs = await client.query(`SELECT status, rows_read FROM detour_runs WHERE id = $1`, [run.id]);
       expect(runs.rows).toEqual([{ status: 'succeeded', rows_read: '10000' }]);
     } finally {
       await client.end();
@@ -76,9 +79,10 @@ describe('rides pipeline on S3 (s3rver) and a PostgreSQL server', () => {
     await localLake.put(`bronze/rides/date=${DAY}/rides.parquet`, await s3Lake.get(`bronze/rides/date=${DAY}/rides.parquet`));
     const localStore = await openStore({ stateDir: path.join(localRoot, 'state') });
     try {
-      const local = await runRidesPipeline({ lake: localLake, store: localStore }, CONFIG, DAY);
+      const { summaries: [local] } = await runPipeline(localLake, localStore, CONFIG, 'rides', [DAY]);
       expect(local.input.sha256).toBe(summary.input.sha256);
       expect(await localLake.get(layout.anomalies)).toEqual(s3Anomalies);
+      expect(local.detections).toEqual(summary.detections);
     } finally {
       await localStore.close();
     }

@@ -2,21 +2,36 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DetourConfigSchema, type RidesPipelineConfig } from '../../src/config/index.js';
+import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
 import { InputError, QualityGateError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { ridesLayout, runRidesPipeline, type RideAnomaly, type RidesRunSummary } from '../../src/pipeline/index.js';
+import { pipelineLayout, type RunResult, type RunSummary } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { runPipeline } from '../helpers/pipeline.js';
 
-const CONFIG: RidesPipelineConfig = DetourConfigSchema.parse({}).pipelines.rides;
+const CONFIG: DetourConfig = DetourConfigSchema.parse({});
 const DAY = '2024-03-01';
 const HEADER = 'ride_id,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,ride_time_min';
+
+/** One element of the rides' `anomalies.json` (the issue-2 contract). */
+interface RideAnomaly {
+  ride_id: string;
+  taxi_id: string;
+  ride_dist_km: number;
+  ride_time_min: number;
+  label: -1;
+  score: number;
+  reason: string;
+  expected: { feature: string; value: number; low: number; high: number };
+}
+
+const layoutOf = (day: string, config: DetourConfig = CONFIG, pipeline = 'rides') => pipelineLayout(pipeline, config.pipelines[pipeline], day);
 
 describe('rides pipeline on a folder lake and embedded PGlite', () => {
   let lake: FsLake;
   let store: Store;
-  const context = () => ({ lake, store });
+  const run = (dates: string[], config: DetourConfig = CONFIG, pipeline = 'rides') => runPipeline(lake, store, config, pipeline, dates);
 
   beforeAll(async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'detour-rides-'));
@@ -28,63 +43,96 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     await store.close();
   });
 
-  let first: RidesRunSummary;
+  let first: RunResult;
+  let firstSummary: RunSummary;
   let firstAnomalies: Buffer;
 
   it('clusters a day of rides and publishes outliers to gold and the database', async () => {
-    first = await runRidesPipeline(context(), CONFIG, DAY);
-    const layout = ridesLayout(CONFIG, DAY);
-    expect(first).toMatchObject({ pipeline: 'rides', logical_date: DAY, rows_read: 20_000, rows_valid: 20_000, rows_quarantined: 0 });
-    expect(first.outliers).toBeGreaterThan(0);
-    expect(first.outliers).toBeLessThan(1_000);
-    expect(first.clusters.length).toBeGreaterThan(0);
-    expect(first.clusters.reduce((sum, cluster) => sum + cluster.size, 0) + first.outliers).toBe(20_000);
-    expect(first.parameters).toEqual({ eps: 0.3, min_samples: 10, scale: 'standard', features: ['ride_dist_km', 'ride_time_min'] });
-    expect(first.input.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(first.outputs.quarantine).toBeNull();
+    first = await run([DAY]);
+    const layout = layoutOf(DAY);
+    expect(first.summaries).toHaveLength(1);
+    firstSummary = first.summaries[0];
+    expect(firstSummary).toMatchObject({
+      pipeline: 'rides',
+      run_id: first.run.id,
+      logical_date: DAY,
+      dataset: 'rides',
+      rows_read: 20_000,
+      rows_valid: 20_000,
+      rows_quarantined: 0,
+    });
+    expect(Object.keys(firstSummary.detections)).toEqual(['dbscan']);
+    const dbscan = firstSummary.detections.dbscan;
+    expect(dbscan.outliers).toBeGreaterThan(0);
+    expect(dbscan.outliers).toBeLessThan(1_000);
+    expect(firstSummary.anomalies).toBe(dbscan.outliers);
+    expect(dbscan.clusters.length).toBeGreaterThan(0);
+    expect(dbscan.clusters.reduce((sum, cluster) => sum + cluster.size, 0) + dbscan.outliers).toBe(20_000);
+    for (const cluster of dbscan.clusters) expect(Object.keys(cluster.centroid)).toEqual(['ride_dist_km', 'ride_time_min']);
+    expect(dbscan.parameters).toEqual({ eps: 0.3, min_samples: 10, scale: 'standard', features: ['ride_dist_km', 'ride_time_min'] });
+    expect(firstSummary.input.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(firstSummary.outputs).toEqual({ silver: layout.silver, quarantine: null, anomalies: layout.anomalies, summary: layout.summary });
+    expect(layout.anomalies).toBe(`gold/ride_anomalies/date=${DAY}/anomalies.json`);
+    expect(layout.summary).toBe(`gold/ride_clusters/date=${DAY}/summary.json`);
     // The sample injects ~1% anomalies. Intercity rides lie far from every cluster and are all
     // found; recall is measured, per kind, against the rows actually flagged.
-    const injected = first.injected_anomalies;
+    const injected = dbscan.injected_anomalies;
     expect(injected?.total).toBeGreaterThan(150);
     expect(Object.keys(injected?.by_kind ?? {})).toEqual(['long_distance', 'long_time', 'stuck_meter']);
     expect(injected?.by_kind.long_distance.recall).toBe(1);
     expect(Object.values(injected?.by_kind ?? {}).reduce((sum, kind) => sum + kind.total, 0)).toBe(injected?.total);
-    expect(injected?.flagged).toBeLessThanOrEqual(first.outliers);
+    expect(injected?.flagged).toBeLessThanOrEqual(dbscan.outliers);
 
     firstAnomalies = await lake.get(layout.anomalies);
     const anomalies = JSON.parse(firstAnomalies.toString()) as RideAnomaly[];
-    expect(anomalies).toHaveLength(first.outliers);
+    expect(anomalies).toHaveLength(dbscan.outliers);
     const ids = anomalies.map((anomaly) => anomaly.ride_id);
     expect(ids).toEqual([...ids].sort());
     for (const anomaly of anomalies) {
+      expect(Object.keys(anomaly)).toEqual(['ride_id', 'taxi_id', 'ride_dist_km', 'ride_time_min', 'label', 'score', 'reason', 'expected']);
       expect(anomaly.label).toBe(-1);
       expect(anomaly.score).toBeGreaterThanOrEqual(0);
       expect(anomaly.score).toBeLessThanOrEqual(1);
       expect(anomaly.reason).toMatch(/^ride (time|distance) [\d.]+ (min|km) is [\d.]+σ (above|below) rides of similar (distance|duration) \(expected /);
+      expect(Object.keys(anomaly.expected)).toEqual(['feature', 'value', 'low', 'high']);
       expect(anomaly.expected.low).toBeLessThanOrEqual(anomaly.expected.high);
     }
     const longest = anomalies.reduce((best, anomaly) => (anomaly.ride_time_min > best.ride_time_min ? anomaly : best));
     expect(longest.reason).toMatch(/^ride time .* above rides of similar distance/);
 
-    const summary = JSON.parse((await lake.get(layout.summary)).toString()) as RidesRunSummary;
-    expect(summary.run_id).toBe(first.run_id);
+    const summary = JSON.parse((await lake.get(layout.summary)).toString()) as RunSummary;
+    expect(summary).toEqual(firstSummary);
+    expect(summary.run_id).toBe(first.run.id);
     expect(summary.detour_version).toMatch(/^\d+\.\d+\.\d+/);
     expect((await lake.list(layout.silver)).map((object) => object.key)).toEqual([layout.silver]);
 
-    const rows = await store.listRideAnomalies(DAY);
-    expect(rows.map((row) => row.rideId)).toEqual(ids);
-    expect(rows[0]).toMatchObject({ rideId: anomalies[0].ride_id, score: anomalies[0].score, reason: anomalies[0].reason, runId: first.run_id });
-    const run = await store.getRun(first.run_id);
-    expect(run).toMatchObject({ pipeline: 'rides', logicalDate: DAY, status: 'succeeded', rowsRead: 20_000, rowsQuarantined: 0, outliers: first.outliers, error: null });
+    const rows = await store.listAnomalies('ride_anomalies', DAY);
+    expect(rows.map((row) => row.id)).toEqual(ids);
+    expect(rows[0]).toMatchObject({
+      id: anomalies[0].ride_id,
+      detector: 'dbscan',
+      entity: anomalies[0].taxi_id,
+      value: anomalies[0].expected.feature === 'ride_time_min' ? anomalies[0].ride_time_min : anomalies[0].ride_dist_km,
+      expected: anomalies[0].expected.value,
+      lower: anomalies[0].expected.low,
+      upper: anomalies[0].expected.high,
+      score: anomalies[0].score,
+      reason: anomalies[0].reason,
+      attributes: { ride_dist_km: anomalies[0].ride_dist_km, ride_time_min: anomalies[0].ride_time_min, label: -1 },
+      runId: first.run.id,
+    });
+    const expectedRun = { pipeline: 'rides', logicalDate: DAY, endDate: DAY, status: 'succeeded', rowsRead: 20_000, rowsQuarantined: 0, outliers: dbscan.outliers, error: null };
+    expect(first.run).toMatchObject(expectedRun);
+    expect(await store.getRun(first.run.id)).toMatchObject(expectedRun);
   });
 
   it('reruns idempotently: byte-identical anomalies.json, no duplicate rows', async () => {
-    const second = await runRidesPipeline(context(), CONFIG, DAY);
-    expect(second.run_id).not.toBe(first.run_id);
-    expect(await lake.get(ridesLayout(CONFIG, DAY).anomalies)).toEqual(firstAnomalies);
-    const rows = await store.listRideAnomalies(DAY);
-    expect(rows).toHaveLength(first.outliers);
-    expect(new Set(rows.map((row) => row.runId))).toEqual(new Set([second.run_id]));
+    const second = await run([DAY]);
+    expect(second.run.id).not.toBe(first.run.id);
+    expect(await lake.get(layoutOf(DAY).anomalies)).toEqual(firstAnomalies);
+    const rows = await store.listAnomalies('ride_anomalies', DAY);
+    expect(rows).toHaveLength(firstSummary.detections.dbscan.outliers);
+    expect(new Set(rows.map((row) => row.runId))).toEqual(new Set([second.run.id]));
   });
 
   it('quarantines bad rows with reasons and still runs on the good ones', async () => {
@@ -97,7 +145,7 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
       `B3,T1,${day} 08:00:00`,
     ];
     await lake.put(`bronze/rides/date=${day}/rides.csv`, [HEADER, ...good, ...bad].join('\n'));
-    const summary = await runRidesPipeline(context(), CONFIG, day);
+    const { summaries: [summary] } = await run([day]);
     expect(summary).toMatchObject({ rows_read: 64, rows_valid: 60, rows_quarantined: 4 });
     expect(summary.quarantine_reasons).toEqual({ 'negative ride_dist_km': 1, 'non-numeric ride_time_min': 1, 'duplicate ride_id': 1, 'malformed line': 1 });
     expect(summary.outputs.quarantine).toBe(`silver/rides_quarantine/date=${day}/quarantine.parquet`);
@@ -112,80 +160,118 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     ['only bad rows', async (day: string) => lake.put(`bronze/rides/date=${day}/rides.csv`, `${HEADER}\nX,T,${day} 08:00:00,${day} 08:10:00,abc,1\n`), /all 1 rows .* were quarantined \(non-numeric ride_dist_km\)/],
   ])('fails clearly on %s and leaves earlier outputs untouched', async (_, corrupt, message) => {
     const day = '2024-03-05';
-    const layout = ridesLayout(CONFIG, day);
+    const layout = layoutOf(day);
     for (const object of await lake.list(layout.input)) await lake.delete(object.key);
     await writeSampleRides(lake, { from: day, to: day, ridesPerDay: 2_000, seed: 3, format: 'csv' });
-    await runRidesPipeline(context(), CONFIG, day);
+    await run([day]);
     const anomaliesBefore = await lake.get(layout.anomalies);
     const summaryBefore = await lake.get(layout.summary);
-    const dbBefore = await store.listRideAnomalies(day);
+    const dbBefore = await store.listAnomalies('ride_anomalies', day);
+    expect(dbBefore.length).toBeGreaterThan(0);
 
     await lake.delete(`${layout.input}rides.csv`);
     await corrupt(day);
-    const failure = runRidesPipeline(context(), CONFIG, day);
+    const failure = run([day]);
     await expect(failure).rejects.toThrow(InputError);
     await expect(failure).rejects.toThrow(message);
 
     expect(await lake.get(layout.anomalies)).toEqual(anomaliesBefore);
     expect(await lake.get(layout.summary)).toEqual(summaryBefore);
-    expect(await store.listRideAnomalies(day)).toEqual(dbBefore);
+    expect(await store.listAnomalies('ride_anomalies', day)).toEqual(dbBefore);
     const [latest] = await store.listRuns({ pipeline: 'rides', limit: 1 });
     expect(latest).toMatchObject({ logicalDate: day, status: 'failed' });
     expect(latest.error).toMatch(message);
+    // The clean step failed, once (bad input is not retried), and nothing after it ran.
+    const steps = await store.listSteps(latest.id);
+    expect(steps.find((step) => step.step === 'clean')).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(steps.find((step) => step.step === 'clean')?.error).toMatch(message);
+    expect(steps.filter((step) => step.step !== 'clean').map((step) => step.status)).toEqual(steps.filter((step) => step.step !== 'clean').map(() => 'pending'));
   });
 
   it('stores the quality report and stops before publishing when a fail expectation fails', async () => {
     const day = DAY;
-    const layout = ridesLayout(CONFIG, day);
+    const layout = layoutOf(day);
     const anomaliesBefore = await lake.get(layout.anomalies);
+    const dbBefore = await store.listAnomalies('ride_anomalies', day);
     const strict = DetourConfigSchema.parse({
-      pipelines: {
+      datasets: {
         rides: {
+          ...CONFIG.datasets.rides,
           expectations: [
             { type: 'mean_between', column: 'ride_time_min', max: 5, severity: 'warn' },
             { type: 'row_count_between', min: 50_000, severity: 'fail' },
           ],
         },
       },
-    }).pipelines.rides;
-    const failure = runRidesPipeline(context(), strict, day);
+    });
+    const failure = run([day], strict);
     await expect(failure).rejects.toThrow(QualityGateError);
     await expect(failure).rejects.toThrow(/quality gate failed for rides on 2024-03-01: row count at least 50000 \(observed 20000\)/);
     expect(await lake.get(layout.anomalies)).toEqual(anomaliesBefore);
+    expect(await store.listAnomalies('ride_anomalies', day)).toEqual(dbBefore);
 
     const report = JSON.parse((await lake.get(layout.quality)).toString()) as { passed: boolean; results: { passed: boolean }[] };
     expect(report.passed).toBe(false);
     expect(report.results.map((result) => result.passed)).toEqual([false, false]);
     const [failedRun] = await store.listRuns({ limit: 1 });
     expect(failedRun.status).toBe('failed');
+    expect(failedRun.error).toMatch(/quality gate failed for rides on 2024-03-01/);
+    expect((await store.listSteps(failedRun.id)).find((step) => step.step === 'quality')).toMatchObject({ status: 'failed', attempts: 1 });
     const stored = await store.listQualityResults(failedRun.id);
     expect(stored.map((result) => [result.expectation, result.severity, result.passed, result.observed])).toEqual([
       ['mean of ride_time_min at most 5', 'warn', false, expect.any(Number)],
       ['row count at least 50000', 'fail', false, 20_000],
     ]);
+    expect(await store.listQualityResults(failedRun.id, day)).toEqual(stored);
 
     // The default expectations pass on sample data and are reported in the summary.
-    const summary = await runRidesPipeline(context(), CONFIG, day);
+    const { run: passedRun, summaries: [summary] } = await run([day]);
     expect(summary.quality).toEqual({ passed: true, failed_warnings: [], report: layout.quality });
-    expect((await store.listQualityResults(summary.run_id)).every((result) => result.passed)).toBe(true);
+    const passed = await store.listQualityResults(passedRun.id);
+    expect(passed).toHaveLength(CONFIG.datasets.rides.expectations.length);
+    expect(passed.every((result) => result.passed)).toBe(true);
   });
 
   it('fails on a missing partition folder, naming it', async () => {
-    await expect(runRidesPipeline(context(), CONFIG, '2023-12-31')).rejects.toThrow(
-      /no input: bronze\/rides\/date=2023-12-31\/ is missing or empty in file:\/\//,
-    );
+    const failure = run(['2023-12-31']);
+    await expect(failure).rejects.toThrow(InputError);
+    await expect(failure).rejects.toThrow(/no input: bronze\/rides\/date=2023-12-31\/ is missing or empty in file:\/\//);
   });
 
   it('reads configurable column names', async () => {
     const day = '2024-03-03';
-    const config = DetourConfigSchema.parse({ pipelines: { rides: { dataset: 'trips', columns: { rideId: 'trip', rideTimeMin: 'minutes' } } } }).pipelines.rides;
+    // The operator's raw files call the ride id `trip` and the ride time `minutes`; the dataset
+    // renames them, and the built-in rides pipeline runs on it unchanged.
+    const rides = CONFIG.pipelines.rides;
+    const config = DetourConfigSchema.parse({
+      datasets: {
+        trips: {
+          columns: {
+            ride_id: { type: 'string', from: 'trip' },
+            taxi_id: { type: 'string' },
+            pickup_ts: { type: 'timestamp' },
+            dropoff_ts: { type: 'timestamp', notBefore: 'pickup_ts' },
+            ride_dist_km: { type: 'number', min: 0 },
+            ride_time_min: { type: 'number', from: 'minutes', min: 0 },
+          },
+          key: 'ride_id',
+        },
+      },
+      pipelines: {
+        trips: { dataset: 'trips', detect: [{ ...rides.detect[0], table: 'trips' }] },
+      },
+    });
     const rows = Array.from({ length: 200 }, (_, i) => `T${i},X,${day} 08:00:00,${day} 08:10:00,${(1 + (i % 5) * 0.01).toFixed(2)},${(5 + (i % 4) * 0.1).toFixed(1)}`);
     rows.push(`LONG1,X,${day} 08:00:00,${day} 10:10:00,1.2,130`);
     await lake.put(`bronze/trips/date=${day}/part.csv`, ['trip,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,minutes', ...rows].join('\n'));
-    const summary = await runRidesPipeline(context(), config, day);
-    expect(summary.outliers).toBe(1);
+    const { summaries: [summary] } = await run([day], config, 'trips');
+    expect(summary).toMatchObject({ pipeline: 'trips', dataset: 'trips', rows_read: 201, rows_valid: 201, anomalies: 1 });
+    expect(summary.detections.dbscan.outliers).toBe(1);
+    // No labelled rows in real data: no recall to report.
+    expect(summary.detections.dbscan.injected_anomalies).toBeUndefined();
+    expect(summary.outputs.anomalies).toBe(layoutOf(day, config, 'trips').anomalies);
     const [anomaly] = JSON.parse((await lake.get(summary.outputs.anomalies)).toString()) as RideAnomaly[];
-    expect(anomaly).toMatchObject({ ride_id: 'LONG1', ride_time_min: 130, label: -1 });
+    expect(anomaly).toMatchObject({ ride_id: 'LONG1', taxi_id: 'X', ride_time_min: 130, label: -1 });
     expect(anomaly.reason).toMatch(/^ride time 130 min is [\d.]+σ above rides of similar distance/);
   });
 });

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, type DetourConfig, type TablePipelineConfig } from '../../src/config/index.js';
 import { InputError, QualityGateError } from '../../src/errors.js';
 import { dateRange, FsLake } from '../../src/lake/index.js';
-import { runTablePipeline, tableLayout, type PublishedAnomaly, type TableRunSummary } from '../../src/pipeline/index.js';
+import { pipelineLayout, type PublishedAnomaly, type RunResult, type RunSummary } from '../../src/pipeline/index.js';
 import { SeededRandom } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { runPipeline } from '../helpers/pipeline.js';
 
 // A transit operator's bus departures: neither rides nor flights, declared in YAML alone.
 const YAML = `
@@ -53,15 +54,24 @@ function departuresCsv(date: string, random: SeededRandom): string {
 
 describe('a declarative pipeline defined in YAML alone', () => {
   let config: DetourConfig;
-  let pipeline: TablePipelineConfig;
   let lake: FsLake;
   let store: Store;
-  const run = (dates: string[], overrides: Partial<TablePipelineConfig> = {}) =>
-    runTablePipeline({ lake, store }, 'bus_delays', { ...pipeline, ...overrides }, config.datasets.departures, dates);
+  /** `config` with bus_delays overridden (the dataset and every other pipeline as declared). */
+  const withPipeline = (overrides: Partial<TablePipelineConfig>): DetourConfig => ({
+    ...config,
+    pipelines: { ...config.pipelines, bus_delays: { ...config.pipelines.bus_delays, ...overrides } },
+  });
+  const run = (dates: string[], overrides: Partial<TablePipelineConfig> = {}) => runPipeline(lake, store, withPipeline(overrides), 'bus_delays', dates);
+  const layoutOf = (date: string) => pipelineLayout('bus_delays', config.pipelines.bus_delays, date);
+  /** What a run published, read back from every date's `anomalies.json`. */
+  const published = async (dates: string[]) => {
+    const rows: PublishedAnomaly[] = [];
+    for (const date of dates) rows.push(...(JSON.parse((await lake.get(layoutOf(date).anomalies)).toString()) as PublishedAnomaly[]));
+    return rows;
+  };
 
   beforeAll(async () => {
     config = parseConfigText(YAML, 'detour.yaml');
-    pipeline = config.pipelines.bus_delays as TablePipelineConfig;
     const root = await mkdtemp(path.join(os.tmpdir(), 'detour-table-'));
     lake = new FsLake(path.join(root, 'lake'));
     store = await openStore({ stateDir: path.join(root, 'state') });
@@ -72,24 +82,31 @@ describe('a declarative pipeline defined in YAML alone', () => {
     await store.close();
   });
 
-  let summaries: TableRunSummary[];
+  let result: RunResult;
+  let summaries: RunSummary[];
   let anomalies: PublishedAnomaly[];
 
   it('cleans, renames, quarantines, checks, aggregates, detects and publishes a range', async () => {
-    ({ summaries, anomalies } = await run(dateRange(FROM, TO)));
+    result = await run(dateRange(FROM, TO));
+    summaries = result.summaries;
+    anomalies = await published(dateRange(FROM, TO));
     expect(summaries).toHaveLength(45);
+    expect(summaries.map((summary) => summary.logical_date)).toEqual(dateRange(FROM, TO));
     for (const summary of summaries) {
-      expect(summary).toMatchObject({ rows_read: 123, rows_valid: 120, rows_quarantined: 3 });
+      // One run covers the whole range: every date's summary names it.
+      expect(summary).toMatchObject({ pipeline: 'bus_delays', dataset: 'departures', run_id: result.run.id, rows_read: 123, rows_valid: 120, rows_quarantined: 3 });
       expect(summary.quarantine_reasons).toEqual({ 'non-numeric LATE_MIN': 1, 'invalid timestamp DEP_TS': 1, 'missing ROUTE_ID': 1 });
       expect(summary.quality.passed).toBe(true);
       expect(summary.aggregates).toEqual([{ name: 'route_lateness', rows: 4, key: `gold/route_lateness/date=${summary.logical_date}/data.parquet` }]);
+      expect(summary.anomalies).toBe(anomalies.filter((anomaly) => anomaly.date === summary.logical_date).length);
     }
     // Silver holds the typed, renamed columns only.
-    const layout = tableLayout('bus_delays', 'departures', INCIDENT.date);
+    const layout = layoutOf(INCIDENT.date);
     expect(await lake.exists(layout.silver)).toBe(true);
     expect(await lake.exists(layout.quarantine)).toBe(true);
 
     // The incident day of route B3 is found by both detectors and published once, under its stable id.
+    expect(anomalies.filter((anomaly) => anomaly.id === 'B320240410')).toHaveLength(1);
     const incident = anomalies.find((anomaly) => anomaly.id === 'B320240410');
     expect(incident).toMatchObject({ entity: 'B3', date: INCIDENT.date, detector: 'arima+iforest' });
     expect(incident?.value).toBeGreaterThan(40);
@@ -98,20 +115,28 @@ describe('a declarative pipeline defined in YAML alone', () => {
     expect(anomalies.length).toBeLessThan(20);
 
     const stored = await store.listAnomalies('bus_delays_anomalies', INCIDENT.date);
-    expect(stored.find((row) => row.id === 'B320240410')).toMatchObject({ detector: 'arima+iforest', entity: 'B3', runId: summaries.find((s) => s.logical_date === INCIDENT.date)?.run_id });
-    const published = JSON.parse((await lake.get(layout.anomalies)).toString()) as PublishedAnomaly[];
-    expect(published.map((row) => row.id)).toEqual(stored.map((row) => row.id));
+    expect(stored.find((row) => row.id === 'B320240410')).toMatchObject({ detector: 'arima+iforest', entity: 'B3', runId: result.run.id });
+    const publishedOnIncidentDay = JSON.parse((await lake.get(layout.anomalies)).toString()) as PublishedAnomaly[];
+    expect(publishedOnIncidentDay.map((row) => row.id)).toEqual(stored.map((row) => row.id));
+
+    // Every date of the range is covered by that one succeeded run.
+    expect(result.run).toMatchObject({ pipeline: 'bus_delays', logicalDate: FROM, endDate: TO, status: 'succeeded', rowsRead: 45 * 123, rowsQuarantined: 45 * 3, outliers: anomalies.length, error: null });
     const runs = await store.listRuns({ pipeline: 'bus_delays', limit: 100 });
-    expect(runs.filter((record) => record.status === 'succeeded')).toHaveLength(45);
+    expect(runs.map((record) => [record.id, record.status])).toEqual([[result.run.id, 'succeeded']]);
+    expect(await store.succeededDates('bus_delays', FROM, TO)).toEqual(dateRange(FROM, TO));
   });
 
   it('reruns idempotently: same anomalies, same bytes, no duplicate rows', async () => {
-    const layout = tableLayout('bus_delays', 'departures', INCIDENT.date);
+    const layout = layoutOf(INCIDENT.date);
     const before = await lake.get(layout.anomalies);
     const again = await run(dateRange(FROM, TO));
-    expect(again.anomalies.map((row) => row.id)).toEqual(anomalies.map((row) => row.id));
+    expect(again.run.id).not.toBe(result.run.id);
+    expect((await published(dateRange(FROM, TO))).map((row) => row.id)).toEqual(anomalies.map((row) => row.id));
+    expect(again.summaries.reduce((sum, summary) => sum + summary.anomalies, 0)).toBe(anomalies.length);
     expect(await lake.get(layout.anomalies)).toEqual(before);
-    expect((await store.listAnomalies('bus_delays_anomalies', INCIDENT.date)).length).toBe(anomalies.filter((row) => row.date === INCIDENT.date).length);
+    const stored = await store.listAnomalies('bus_delays_anomalies', INCIDENT.date);
+    expect(stored.length).toBe(anomalies.filter((row) => row.date === INCIDENT.date).length);
+    expect(new Set(stored.map((row) => row.runId))).toEqual(new Set([again.run.id]));
   });
 
   it('a single daily run learns from the stored history and skips entities with too little of it', async () => {
@@ -123,30 +148,42 @@ describe('a declarative pipeline defined in YAML alone', () => {
   });
 
   it('stops before publishing when a fail expectation fails, storing the report', async () => {
+    const before = await store.listAnomalies('bus_delays_anomalies', INCIDENT.date);
+    const anomaliesBefore = await lake.get(layoutOf(INCIDENT.date).anomalies);
     const strict = parseConfigText(YAML.replace('min: 50, severity: fail', 'min: 500, severity: fail'), 'detour.yaml');
-    const attempt = runTablePipeline({ lake, store }, 'bus_delays', pipeline, strict.datasets.departures, [INCIDENT.date]);
+    const attempt = runPipeline(lake, store, strict, 'bus_delays', [INCIDENT.date]);
     await expect(attempt).rejects.toBeInstanceOf(QualityGateError);
     await expect(attempt).rejects.toThrow(/quality gate failed for departures on 2024-04-10: row count at least 500 \(observed 120\)/);
     const [failed] = await store.listRuns({ pipeline: 'bus_delays', limit: 1 });
     expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/quality gate failed for departures on 2024-04-10/);
     expect((await store.listQualityResults(failed.id))[0]).toMatchObject({ passed: false, observed: 120 });
+    expect(await store.listAnomalies('bus_delays_anomalies', INCIDENT.date)).toEqual(before);
+    expect(await lake.get(layoutOf(INCIDENT.date).anomalies)).toEqual(anomaliesBefore);
   });
 
   it.each([
-    ['a missing partition', '2024-05-01', async () => undefined, /no input: bronze\/departures\/date=2024-05-01\/ is missing or empty/],
-    ['a missing column', '2024-05-02', async () => lake.put('bronze/departures/date=2024-05-02/d.csv', 'ROUTE_ID,DEP_TS\nB1,2024-05-02 08:00:00\n'), /d\.csv: missing columns LATE_MIN, PAX/],
-    ['an empty file', '2024-05-03', async () => lake.put('bronze/departures/date=2024-05-03/d.csv', ''), /input has only empty files/],
-    ['bad SQL in an aggregate', INCIDENT.date, async () => undefined, /aggregate step route_lateness: .*no_such_column/],
-  ])('fails with one clear line on %s and publishes nothing', async (name, date, prepare, message) => {
+    ['a missing partition', ['2024-05-01'], async () => undefined, /no input: bronze\/departures\/date=2024-05-01\/ is missing or empty/],
+    ['a missing column', ['2024-05-02'], async () => lake.put('bronze/departures/date=2024-05-02/d.csv', 'ROUTE_ID,DEP_TS\nB1,2024-05-02 08:00:00\n'), /d\.csv: missing columns LATE_MIN, PAX/],
+    ['an empty file', ['2024-05-03'], async () => lake.put('bronze/departures/date=2024-05-03/d.csv', ''), /input has only empty files/],
+    ['bad SQL in an aggregate', [INCIDENT.date], async () => undefined, /aggregate step route_lateness: .*no_such_column/],
+    // A range run publishes all its dates or none: a date without input fails the dates that had one.
+    ['a range with one missing date', [TO, '2024-04-15'], async () => undefined, /no input: bronze\/departures\/date=2024-04-15\/ is missing or empty/],
+  ])('fails with one clear line on %s and publishes nothing', async (name, dates, prepare, message) => {
     await prepare();
-    const before = await store.listAnomalies('bus_delays_anomalies', INCIDENT.date);
+    const watched = [...new Set([INCIDENT.date, ...dates])];
+    const before = await Promise.all(watched.map((date) => store.listAnomalies('bus_delays_anomalies', date)));
+    const jsonBefore = await Promise.all(watched.map(async (date) => ((await lake.exists(layoutOf(date).anomalies)) ? lake.get(layoutOf(date).anomalies) : null)));
     const overrides = name.startsWith('bad SQL') ? { aggregate: [{ name: 'route_lateness', sql: 'SELECT no_such_column FROM departures' }] } : {};
-    const attempt = run([date], overrides);
+    const attempt = run(dates, overrides);
     await expect(attempt).rejects.toBeInstanceOf(InputError);
     await expect(attempt).rejects.toThrow(message);
-    expect(await store.listAnomalies('bus_delays_anomalies', INCIDENT.date)).toEqual(before);
+    expect(await Promise.all(watched.map((date) => store.listAnomalies('bus_delays_anomalies', date)))).toEqual(before);
+    expect(await Promise.all(watched.map(async (date) => ((await lake.exists(layoutOf(date).anomalies)) ? lake.get(layoutOf(date).anomalies) : null)))).toEqual(jsonBefore);
     const [failed] = await store.listRuns({ pipeline: 'bus_delays', limit: 1 });
-    expect(failed).toMatchObject({ logicalDate: date, status: 'failed' });
+    expect(failed).toMatchObject({ logicalDate: dates[0], endDate: dates[dates.length - 1], status: 'failed' });
+    expect(failed.error).toMatch(message);
+    expect((await store.listSteps(failed.id)).find((step) => step.step === 'publish')?.status).toBe('pending');
   });
 
   it('names the line of a config that points at a missing aggregate', () => {
