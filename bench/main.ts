@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `node --expose-gc dist/bench/main.js [bench ...]` (all benches when none is named).
  *
- * Every case runs in its own child process (`main.js --case <bench> <rows>`), so its peak memory is
+ * Every case runs in its own child process (`main.js --case <bench> <index>`), so its peak memory is
  * its own. The child prints one JSON line, which the parent forwards to stdout:
  * `{"bench":"dbscan","rows":1000000,"seconds":0.83,"peak_mb":312}`, where seconds is the wall time of
  * the measured work only and peak_mb the process's maximum resident set size.
@@ -15,6 +15,8 @@ export type BenchWork = () => unknown;
 /** One measured case of a bench. */
 export interface BenchCase {
   rows: number;
+  /** Tells cases with the same row count apart, e.g. `workers=2`; printed as `case`. */
+  label?: string;
   /** Builds the inputs (not timed) and returns the work to time. */
   prepare(): BenchWork | Promise<BenchWork>;
   /** Extra fields for the JSON line, from what the work returned (e.g. seconds per stage). */
@@ -32,6 +34,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   arima: () => import('./arima.js'),
   iforest: () => import('./iforest.js'),
   flights: () => import('./flights.js'),
+  backfill: () => import('./backfill.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
@@ -43,9 +46,10 @@ async function loadBench(name: string): Promise<BenchModule> {
 }
 
 /** Child side: runs one case and prints its JSON line. */
-async function runCase(name: string, rows: number): Promise<void> {
-  const benchCase = (await loadBench(name)).cases.find((candidate) => candidate.rows === rows);
-  if (benchCase === undefined) throw new Error(`bench "${name}" has no case with ${rows} rows`);
+async function runCase(name: string, index: number): Promise<void> {
+  const benchCase = (await loadBench(name)).cases[index];
+  if (benchCase === undefined) throw new Error(`bench "${name}" has no case ${index}`);
+  const { rows } = benchCase;
   const work = await benchCase.prepare();
   // Collect the preparation's garbage so it is not charged to the measured work.
   globalThis.gc?.();
@@ -53,7 +57,7 @@ async function runCase(name: string, rows: number): Promise<void> {
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  const line = { bench: name, rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, ...benchCase.report?.(result) };
+  const line = { bench: name, ...(benchCase.label === undefined ? {} : { case: benchCase.label }), rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, ...benchCase.report?.(result) };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
@@ -62,8 +66,8 @@ async function runBenches(names: readonly string[]): Promise<boolean> {
   const script = fileURLToPath(import.meta.url);
   let allPassed = true;
   for (const name of names) {
-    for (const { rows } of (await loadBench(name)).cases) {
-      const child = spawn(process.execPath, [...process.execArgv, script, '--case', name, String(rows)], {
+    for (const [index, { rows, label }] of (await loadBench(name)).cases.entries()) {
+      const child = spawn(process.execPath, [...process.execArgv, script, '--case', name, String(index)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       let output = '';
@@ -71,7 +75,7 @@ async function runBenches(names: readonly string[]): Promise<boolean> {
       const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
       process.stdout.write(output);
       if (exitCode !== 0) {
-        process.stderr.write(`bench ${name} at ${rows} rows failed (exit code ${exitCode})\n`);
+        process.stderr.write(`bench ${name} at ${rows} rows${label ? ` (${label})` : ''} failed (exit code ${exitCode})\n`);
         allPassed = false;
       }
     }

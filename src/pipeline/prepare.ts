@@ -92,11 +92,21 @@ export async function cleanDates(context: StepContext, dates: string[]): Promise
   }
 }
 
-/** Loads one date's silver rows as the dataset's table. */
-async function loadSilver(engine: Engine, context: StepContext, date: string): Promise<void> {
+/**
+ * Reads a chunk's silver files in one scan and returns a loader that makes one date's rows the
+ * dataset's table (one scan of many small files costs far less than one per file).
+ */
+async function silverLoader(engine: Engine, context: StepContext, dates: string[]): Promise<(date: string) => Promise<void>> {
   const { lake, run, params } = context;
-  const [localPath] = await engine.stage(lake, [pipelineLayout(run.pipeline, params.pipeline, date).silver]);
-  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(params.pipeline.dataset)} AS SELECT * FROM read_parquet(${sqlString(localPath)})`);
+  const keys = dates.map((date) => pipelineLayout(run.pipeline, params.pipeline, date).silver);
+  const paths = await engine.stage(lake, keys);
+  await engine.run(`CREATE OR REPLACE TABLE _silver_chunk AS
+    SELECT * FROM read_parquet([${paths.map(sqlString).join(', ')}], filename = '_silver_file', union_by_name = true)`);
+  const pathOf = new Map(dates.map((date, i) => [date, paths[i]]));
+  return async (date) => {
+    await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(params.pipeline.dataset)} AS
+      SELECT * EXCLUDE (_silver_file) FROM _silver_chunk WHERE _silver_file = ${sqlString(pathOf.get(date) as string)}`);
+  };
 }
 
 /**
@@ -108,9 +118,10 @@ export async function checkDates(context: StepContext, dates: string[]): Promise
   const engine = await openEngine();
   try {
     const checked: Record<string, CheckedDate> = {};
+    const loadSilver = await silverLoader(engine, context, dates);
     for (const date of dates) {
       const layout = pipelineLayout(run.pipeline, params.pipeline, date);
-      await loadSilver(engine, context, date);
+      await loadSilver(date);
       const report = await checkExpectations(engine, params.pipeline.dataset, params.dataset.expectations, { dataset: params.pipeline.dataset, logicalDate: date });
       await lake.put(layout.quality, `${JSON.stringify(report, null, 2)}\n`);
       await store.recordQualityResults(run.id, params.pipeline.dataset, date, report.results);
@@ -133,9 +144,10 @@ export async function aggregateDates(context: StepContext, dates: string[]): Pro
   const engine = await openEngine();
   try {
     const aggregated: Record<string, AggregatedDate> = {};
+    const loadSilver = await silverLoader(engine, context, dates);
     for (const date of dates) {
       const layout = pipelineLayout(run.pipeline, params.pipeline, date);
-      await loadSilver(engine, context, date);
+      await loadSilver(date);
       const written: AggregatedDate = [];
       for (const step of params.pipeline.aggregate) {
         try {
@@ -144,7 +156,8 @@ export async function aggregateDates(context: StepContext, dates: string[]): Pro
           throw new InputError(`aggregate step ${step.name}: ${oneLine(error)}`, { cause: error });
         }
         const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(step.name)}`);
-        await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)}`, lake, layout.aggregate(step.name), 'parquet');
+        // Sorted, so that a rerun writes the same bytes whatever order parallel GROUP BY produced.
+        await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)} ORDER BY ALL`, lake, layout.aggregate(step.name), 'parquet');
         written.push({ name: step.name, rows: Number(rows), key: layout.aggregate(step.name) });
       }
       aggregated[date] = written;

@@ -75,6 +75,7 @@ const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE detour_runs ADD COLUMN IF NOT EXISTS end_date date`,
       `UPDATE detour_runs SET end_date = logical_date WHERE end_date IS NULL`,
       `ALTER TABLE detour_runs ALTER COLUMN end_date SET NOT NULL`,
+      // output is json, not jsonb: jsonb reorders keys, and summaries built from outputs should read as written.
       `CREATE TABLE IF NOT EXISTS detour_steps (
         run_id text NOT NULL,
         step text NOT NULL,
@@ -85,7 +86,7 @@ const MIGRATIONS: readonly Migration[] = [
         started_at timestamptz,
         finished_at timestamptz,
         seconds double precision,
-        output jsonb,
+        output json,
         error text,
         worker text,
         PRIMARY KEY (run_id, step, partition)

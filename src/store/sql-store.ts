@@ -317,7 +317,7 @@ class SqlStore implements Store {
          started_at = CASE WHEN $4 = 'running' THEN $6::timestamptz ELSE started_at END,
          finished_at = CASE WHEN $7 THEN $6::timestamptz ELSE NULL END,
          seconds = CASE WHEN $7 AND started_at IS NOT NULL THEN extract(epoch FROM ($6::timestamptz - started_at)) ELSE NULL END,
-         output = CASE WHEN $4 = 'running' THEN NULL ELSE coalesce($8::text::jsonb, output) END,
+         output = CASE WHEN $4 = 'running' THEN NULL ELSE coalesce($8::text::json, output) END,
          error = $9,
          worker = CASE WHEN $4 = 'running' THEN $10 ELSE worker END
        WHERE run_id = $1 AND step = $2 AND partition = $3

@@ -1,0 +1,111 @@
+/**
+ * Backfill of 30 days × 100k sample rides through the rides pipeline (one run per day), on the
+ * local PostgreSQL run store: embedded (in-process queue), then BullMQ on Redis with one and with
+ * two `detour worker` processes. Seconds are the coordinator's wall time; peak_mb is the
+ * coordinator's own (workers are separate processes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { parseConfigText } from '../src/config/index.js';
+import { FsLake } from '../src/lake/index.js';
+import { backfill, runParamsOf, stepJobHandler, type BackfillResult } from '../src/pipeline/index.js';
+import { BullmqQueue, InlineQueue, type JobQueue } from '../src/queue/index.js';
+import { writeSampleRides } from '../src/sample/index.js';
+import { openStore } from '../src/store/index.js';
+import type { BenchCase } from './main.js';
+
+const FROM = '2024-01-01';
+const TO = '2024-01-30';
+const RIDES_PER_DAY = 100_000;
+const DAYS = 30;
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** Sample rides are written once and reused by every case (and later bench runs). */
+const LAKE_DIR = path.join(os.tmpdir(), 'detour-bench-backfill-lake');
+
+async function sampleLake(): Promise<FsLake> {
+  const lake = new FsLake(LAKE_DIR);
+  const marker = path.join(LAKE_DIR, `.complete-${DAYS}x${RIDES_PER_DAY}`);
+  if (!existsSync(marker)) {
+    await writeSampleRides(lake, { from: FROM, to: TO, ridesPerDay: RIDES_PER_DAY, seed: 42, format: 'parquet' });
+    await mkdir(LAKE_DIR, { recursive: true });
+    await writeFile(marker, '');
+  }
+  return lake;
+}
+
+/** A fresh database on the local server, so that no date counts as already done. */
+async function freshDatabase(): Promise<string> {
+  const name = `detour_bench_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+function startWorker(configFile: string, databaseUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', '--config', configFile, '--metrics-port', '0'], {
+    env: { ...process.env, QUEUE_URL: REDIS_URL, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
+  });
+}
+
+/** Embedded when `workers` is 0, else that many worker processes on a BullMQ queue. */
+function backfillCase(workers: number): BenchCase {
+  return {
+    rows: DAYS * RIDES_PER_DAY,
+    label: workers === 0 ? 'embedded' : `bullmq workers=${workers}`,
+    prepare: async () => {
+      const lake = await sampleLake();
+      const databaseUrl = await freshDatabase();
+      const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-backfill-'));
+      const prefix = `detour-bench-${randomUUID()}`;
+      const yaml = `lake: ${LAKE_DIR}\nqueue: { prefix: ${prefix} }\n`;
+      const configFile = path.join(root, 'detour.yaml');
+      await writeFile(configFile, yaml);
+      const config = parseConfigText(yaml, configFile);
+      const store = await openStore({ databaseUrl, stateDir: root });
+      let queue: JobQueue;
+      const children: ChildProcess[] = [];
+      if (workers === 0) {
+        queue = new InlineQueue();
+        await queue.work(stepJobHandler({ lake, store }));
+      } else {
+        queue = await BullmqQueue.connect({ url: REDIS_URL, prefix });
+        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(configFile, databaseUrl)))));
+      }
+      return async () => {
+        try {
+          const result = await backfill({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), FROM, TO, { parallel: Math.max(1, workers), force: true });
+          if (result.failed.length > 0) throw new Error(`backfill failed: ${JSON.stringify(result.failed[0])}`);
+          return result;
+        } finally {
+          for (const child of children) child.kill('SIGTERM');
+          if (queue instanceof BullmqQueue) await queue.obliterate();
+          await queue.close();
+          await store.close();
+        }
+      };
+    },
+    report: (value) => {
+      const result = value as BackfillResult;
+      return { days: result.succeeded.length, anomalies: result.succeeded.reduce((sum, run) => sum + (run.run.outliers ?? 0), 0) };
+    },
+  };
+}
+
+export const cases: readonly BenchCase[] = [backfillCase(0), backfillCase(1), backfillCase(2)];
