@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { Queue, QueueEvents, Worker, createBunRedisClient, type IRedisClient, type Job, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
 import { InputError, TransientError, oneLine } from '../errors.js';
 import {
   assertValidSpecs,
@@ -15,7 +17,7 @@ import {
   type WorkerHandle,
   type WorkOptions,
 } from './queue.js';
-import { RedisWire, parseRedisUrl, type RedisTarget } from './redis-wire.js';
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
 export interface BullmqQueueOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -80,7 +82,8 @@ export class BullmqQueue implements JobQueue {
   readonly kind = 'bullmq' as const;
 
   private readonly queue: Queue;
-  private readonly workers = new Set<Worker>();
+  /** Open workers; closing one also closes its own connection. */
+  private readonly workers = new Set<WorkerHandle>();
   /** run() calls waiting for each BullMQ job id. */
   private readonly waiters = new Map<string, Waiter[]>();
   private events: Promise<QueueEvents> | undefined;
@@ -91,7 +94,7 @@ export class BullmqQueue implements JobQueue {
   private constructor(
     private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError'>> & { onError(error: Error): void },
     private readonly target: RedisTarget,
-    private readonly client: IRedisClient,
+    private readonly client: Redis,
   ) {
     this.queue = new Queue(settings.queueName, { connection: client, prefix: settings.prefix, defaultJobOptions: JOB_OPTIONS });
     this.queue.on('error', settings.onError);
@@ -119,14 +122,34 @@ export class BullmqQueue implements JobQueue {
       onError: options.onError ?? (() => {}),
     };
     if (settings.queueName === '' || settings.queueName.includes(':')) throw new InputError(`queue name "${settings.queueName}" must be non-empty and without ':'`);
-    const wire = new RedisWire(target, settings.connectTimeoutMs);
+    let connected = false;
+    const client = new Redis({
+      host: target.host,
+      port: target.port,
+      db: target.db,
+      username: target.username,
+      password: target.password,
+      tls: target.tls ? { servername: isIP(target.host) ? undefined : target.host } : undefined,
+      // Connected below, within connectTimeoutMs.
+      lazyConnect: true,
+      // A failed first connect is reported at once (below); a connection lost later is reopened
+      // with backoff, for as long as it takes. Duplicates (workers, the event listener) inherit this.
+      retryStrategy: (attempt) => (connected ? Math.min(250 * 2 ** attempt, 10_000) : null),
+      // Commands of run(), depth() and obliterate() fail at once while Redis is unreachable rather
+      // than wait for it; workers' connections wait instead (see work()).
+      enableOfflineQueue: false,
+      // BullMQ requires it of the blocking connections it duplicates from this one.
+      maxRetriesPerRequest: null,
+      // Finds a peer that vanished without closing (machine gone) while a blocking read waits.
+      keepAlive: 10_000,
+    });
     try {
-      await wire.connect();
+      await connectWithin(client, settings.connectTimeoutMs);
     } catch (error) {
-      wire.close();
       throw new InputError(`cannot connect to Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
     }
-    const queue = new BullmqQueue(settings, target, createBunRedisClient(wire));
+    connected = true;
+    const queue = new BullmqQueue(settings, target, client);
     try {
       await queue.queue.waitUntilReady();
     } catch (error) {
@@ -185,6 +208,9 @@ export class BullmqQueue implements JobQueue {
 
   async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {
     this.assertOpen();
+    // While Redis is unreachable, the worker's commands (lock renewals, results) wait on this
+    // connection and are sent once it is back, so that a short outage costs no job its claim.
+    const connection = this.client.duplicate({ enableOfflineQueue: true });
     const worker = new Worker(
       this.settings.queueName,
       async (job: Job) => {
@@ -197,7 +223,7 @@ export class BullmqQueue implements JobQueue {
         }
       },
       {
-        connection: this.client,
+        connection,
         prefix: this.settings.prefix,
         concurrency: concurrencyOf(options),
         lockDuration: this.settings.lockDurationMs,
@@ -212,15 +238,19 @@ export class BullmqQueue implements JobQueue {
       await worker.waitUntilReady();
     } catch (error) {
       await worker.close(true);
+      connection.disconnect();
       throw this.transient('cannot start a worker', error);
     }
-    this.workers.add(worker);
-    return {
+    const handle: WorkerHandle = {
       close: async () => {
-        this.workers.delete(worker);
+        this.workers.delete(handle);
         await worker.close();
+        // The worker borrowed this connection (BullMQ closes only the ones it duplicated itself).
+        connection.disconnect();
       },
     };
+    this.workers.add(handle);
+    return handle;
   }
 
   async depth(): Promise<QueueDepth> {
@@ -268,7 +298,7 @@ export class BullmqQueue implements JobQueue {
     await events?.close();
     await this.queue.close();
     // The Queue borrowed this connection (BullMQ closes only the ones it duplicated itself).
-    await this.client.quit();
+    this.client.disconnect();
   }
 
   /** Starts the completion listener once per queue: only processes that call run() need it. */
@@ -349,6 +379,36 @@ export class BullmqQueue implements JobQueue {
 
   private assertOpen(): void {
     if (this.closing) throw new TransientError('the job queue is closed');
+  }
+}
+
+/**
+ * Opens the connection, or closes it and throws when Redis refuses it or gives no answer (to
+ * connecting, logging in, selecting the database and the ready check) within `timeoutMs`.
+ */
+async function connectWithin(client: Redis, timeoutMs: number): Promise<void> {
+  // connect() rejects with a bare "Connection is closed."; the cause comes as an 'error' event.
+  let cause: Error | undefined;
+  const remember = (error: Error) => {
+    cause ??= error;
+  };
+  client.on('error', remember);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect().catch((error: unknown) => {
+        throw cause ?? error;
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    client.off('error', remember);
   }
 }
 

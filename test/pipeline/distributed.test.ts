@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +19,7 @@ const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TSX_LOADER = path.resolve(here, '../../node_modules/tsx/dist/loader.mjs');
 const CLI = path.resolve(here, '../../src/cli/main.ts');
-const DATES = dateRange('2024-07-01', '2024-07-06');
+const DATES = dateRange('2024-07-01', '2024-07-04');
 /** A dead worker's step is handed over after about this long (production default: 30 s). */
 const LOCK_SECONDS = 2;
 
@@ -47,8 +47,13 @@ pipelines:
 `;
 }
 
-/** A `detour worker` process; resolves once it says it is ready. */
-function startWorker(configFile: string, databaseUrl: string): Promise<ChildProcess> {
+interface Worker {
+  process: ChildProcess;
+  metricsUrl: string;
+}
+
+/** A `detour worker` process; resolves once it says it is ready, with where it serves /metrics. */
+function startWorker(configFile: string, databaseUrl: string): Promise<Worker> {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'worker', '--config', configFile, '--metrics-port', '0'], {
     env: { ...process.env, QUEUE_URL: REDIS_URL, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +63,8 @@ function startWorker(configFile: string, databaseUrl: string): Promise<ChildProc
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready: ${stderr}`)));
     child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('worker ready')) resolve(child);
+      const metricsUrl = /worker ready: .* metrics (\S+)/.exec(chunk.toString())?.[1];
+      if (metricsUrl) resolve({ process: child, metricsUrl });
     });
   });
 }
@@ -71,7 +77,7 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
   let store: Store;
   let queue: BullmqQueue;
   let config: DetourConfig;
-  const workers: ChildProcess[] = [];
+  const workers: Worker[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -81,13 +87,13 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
     await writeFile(configFile, yaml);
     config = parseConfigText(yaml, configFile);
     lake = new FsLake(path.join(root, 'lake'));
-    await writeSampleRides(lake, { from: DATES[0], to: DATES.at(-1) as string, ridesPerDay: 150_000, seed: 3, format: 'parquet' });
+    await writeSampleRides(lake, { from: DATES[0], to: DATES.at(-1) as string, ridesPerDay: 100_000, seed: 3, format: 'parquet' });
     store = await openStore({ databaseUrl: database.url, stateDir: root });
     queue = await BullmqQueue.connect({ url: REDIS_URL, prefix, lockDurationMs: LOCK_SECONDS * 1000, stalledIntervalMs: LOCK_SECONDS * 1000 });
     workers.push(...(await Promise.all([1, 2, 3].map(() => startWorker(configFile, database.url)))));
   });
   afterAll(async () => {
-    for (const worker of workers) worker.kill('SIGKILL');
+    for (const worker of workers) worker.process.kill('SIGKILL');
     await queue?.obliterate();
     await queue?.close();
     await store?.close();
@@ -95,7 +101,7 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
   });
 
   it('hands a killed worker’s step to another worker and publishes every row exactly once, as one process would', async () => {
-    const pids = new Set(workers.map((worker) => worker.pid));
+    const pids = new Set(workers.map((worker) => worker.process.pid));
     const running = startRun({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), DATES);
 
     // Kill the worker running a clean step as soon as one is seen running, mid-step.
@@ -122,9 +128,18 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
     const byWorker = new Set(steps.filter((step) => step.worker !== null).map((step) => step.worker));
     expect(byWorker.size).toBeGreaterThanOrEqual(2);
 
+    // Survivors report what they did on /metrics.
+    const survivors = workers.filter((worker) => worker.process.pid !== killed?.pid);
+    const scraped = await Promise.all(survivors.map(async (worker) => (await fetch(worker.metricsUrl)).text()));
+    const stepCount = (text: string, step: string) => Number(new RegExp(`^detour_step_duration_seconds_count\\{pipeline="rides",step="${step}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    expect(scraped.reduce((sum, text) => sum + stepCount(text, 'clean'), 0)).toBe(DATES.length);
+    expect(scraped.reduce((sum, text) => sum + stepCount(text, 'publish'), 0)).toBe(1);
+    expect(scraped.join('\n')).toMatch(/^detour_rows_processed_total\{pipeline="rides",step="clean"\} \d+/m);
+
     // The same pipeline in one process (embedded queue, PGlite) on a copy of the same input.
+    for (const worker of workers) worker.process.kill('SIGTERM');
+    await cp(path.join(root, 'lake', 'bronze'), path.join(root, 'reference-lake', 'bronze'), { recursive: true });
     const reference = new FsLake(path.join(root, 'reference-lake'));
-    await writeSampleRides(reference, { from: DATES[0], to: DATES.at(-1) as string, ridesPerDay: 150_000, seed: 3, format: 'parquet' });
     const referenceStore = await openStore({ stateDir: path.join(root, 'reference-state') });
     try {
       const single = await runPipeline(reference, referenceStore, config, 'rides', DATES);
@@ -142,5 +157,5 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
     } finally {
       await referenceStore.close();
     }
-  });
+  }, 120_000);
 });

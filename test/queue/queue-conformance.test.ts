@@ -238,10 +238,12 @@ describe.each(adapters)('JobQueue on $name', (adapter) => {
   it('closes cleanly: running jobs finish, waiting callers get a TransientError, later calls are refused', async () => {
     await open();
     const orphan = queue.run([{ id: 'never', name: 'step', data: {} }]);
+    // Handled from the start: close() may take I/O turns after rejecting it.
+    const orphanRejected = expect(orphan).rejects.toThrow(TransientError);
     await expect.poll(() => queue.depth(), { timeout: 5_000 }).toMatchObject({ waiting: 1 });
     await queue.close();
 
-    await expect(orphan).rejects.toThrow(TransientError);
+    await orphanRejected;
     await expect(queue.run(jobs(1))).rejects.toThrow(TransientError);
     await expect(queue.work(async () => null)).rejects.toThrow(TransientError);
     await queue.close(); // twice is fine
