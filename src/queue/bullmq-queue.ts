@@ -404,12 +404,14 @@ async function connectWithin(client: Redis, timeoutMs: number): Promise<void> {
       }),
     ]);
   } catch (error) {
+    // Still listening: the socket being torn down may report more errors, which ioredis would
+    // otherwise print as unhandled.
     client.disconnect();
     throw error;
   } finally {
     clearTimeout(timer);
-    client.off('error', remember);
   }
+  client.off('error', remember);
 }
 
 /**
