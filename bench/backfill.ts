@@ -1,7 +1,7 @@
 /**
- * Backfill of 30 days × 100k sample rides through the rides pipeline (one run per day), on the
- * local PostgreSQL run store: embedded (in-process queue), then BullMQ on Redis with one and with
- * two `detour worker` processes. Seconds are the coordinator's wall time; peak_mb is the
+ * Backfill of 30 days × 100k sample rides through the rides pipeline (one run per day, two in
+ * flight), on the local PostgreSQL run store: embedded (in-process queue, one executor), then
+ * BullMQ on Redis with one and with two `detour worker` processes (concurrency 1 each). Seconds are the coordinator's wall time; peak_mb is the
  * coordinator's own (workers are separate processes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,6 +26,8 @@ const RIDES_PER_DAY = 100_000;
 const DAYS = 30;
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Runs in flight: the executors (one embedded, or the workers) always have a next step queued. */
+const PARALLEL = 2;
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** Sample rides are written once and reused by every case (and later bench runs). */
 const LAKE_DIR = path.join(os.tmpdir(), 'detour-bench-backfill-lake');
@@ -90,7 +92,7 @@ function backfillCase(workers: number): BenchCase {
       }
       return async () => {
         try {
-          const result = await backfill({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), FROM, TO, { parallel: Math.max(1, workers), force: true });
+          const result = await backfill({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), FROM, TO, { parallel: PARALLEL, force: true });
           if (result.failed.length > 0) throw new Error(`backfill failed: ${JSON.stringify(result.failed[0])}`);
           return result;
         } finally {
