@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type DetourConfig } from '../config/index.js';
+import { InputError } from '../errors.js';
 import { openLake, type Lake } from '../lake/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
 import { stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
@@ -40,6 +41,11 @@ export async function loadCliConfig(options: CommonOptions): Promise<{ config: D
 
 export async function openCliContext(options: CommonOptions): Promise<CliContext> {
   const { config, lake, baseDir } = await loadCliConfig(options);
+  if (config.queue.url && !config.databaseUrl) {
+    await lake.close();
+    // Workers on other processes read and record runs; embedded PGlite belongs to one process.
+    throw new InputError('a distributed queue (QUEUE_URL) needs a run store every process shares: set DATABASE_URL=postgres://...');
+  }
   const closers: (() => Promise<void>)[] = [() => lake.close()];
   const close = async () => {
     for (const closer of closers.reverse()) await closer();

@@ -21,20 +21,26 @@ export class Progress {
 
   update(item: string, status: string): void {
     const text = `[${this.done + 1}/${this.total}] ${item} ${status}`;
-    if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${text}`);
+    if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${progressBar(this.done, this.total)} ${text}`);
     else this.stream.write(`${text}\n`);
   }
 
   finishItem(item: string, status: string): void {
     this.done++;
     const text = `[${this.done}/${this.total}] ${item} ${status}`;
-    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n` : `${text}\n`);
+    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n${progressBar(this.done, this.total)} ${this.done}/${this.total}` : `${text}\n`);
   }
+}
+
+/** `[██████░░░░]` for `done` of `total`. */
+export function progressBar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? 0 : Math.round((done / total) * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
 }
 
 /**
  * Progress of a run's step graph: a line per finished step partition, plus on a terminal a
- * rewritten status line with the count of partitions done.
+ * progress bar over the partitions queued so far, rewritten in place.
  */
 export class StepProgress {
   private queued = 0;
@@ -45,11 +51,15 @@ export class StepProgress {
   update(event: { step: string; partition: string; status: string; error?: string }): void {
     if (event.status === 'queued') {
       this.queued++;
-      if (this.stream.isTTY) this.stream.write(`\r\x1b[2K[${this.settled}/${this.queued}] ${event.step} ${event.partition} …`);
+      if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued} ${event.step} ${event.partition} …`);
       return;
     }
     if (event.status !== 'skipped') this.settled++;
     const text = `[${this.settled}/${this.queued}] ${event.step} ${event.partition} ${event.status}${event.error ? `: ${event.error}` : ''}`;
-    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n` : `${text}\n`);
+    if (!this.stream.isTTY) {
+      this.stream.write(`${text}\n`);
+      return;
+    }
+    this.stream.write(`\r\x1b[2K${text}\n${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued}`);
   }
 }

@@ -7,6 +7,7 @@ import {
   assertValidSpecs,
   concurrencyOf,
   describeError,
+  settleAll,
   throughJson,
   type JobHandler,
   type JobQueue,
@@ -190,20 +191,7 @@ export class BullmqQueue implements JobQueue {
       throw this.transient('cannot enqueue jobs', error);
     }
 
-    let callbackError: { error: unknown } | undefined;
-    const results = await Promise.all(
-      specs.map(async (spec) => {
-        const result = known.get(spec.id) ?? (await this.waitFor(toBullmqJobId(spec.id)));
-        try {
-          options.onSettled?.(result);
-        } catch (error) {
-          callbackError ??= { error };
-        }
-        return result;
-      }),
-    );
-    if (callbackError) throw callbackError.error;
-    return results;
+    return settleAll(specs, async (spec) => known.get(spec.id) ?? (await this.waitFor(toBullmqJobId(spec.id))), options.onSettled);
   }
 
   async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {

@@ -3,6 +3,7 @@ import {
   assertValidSpecs,
   concurrencyOf,
   describeError,
+  settleAll,
   throughJson,
   type JobContext,
   type JobHandler,
@@ -59,20 +60,7 @@ export class InlineQueue implements JobQueue {
       name: job.name,
       data: throughJson(job.data, `data of job "${job.id}"`) as Record<string, unknown>,
     }));
-    let callbackError: { error: unknown } | undefined;
-    const results = await Promise.all(
-      contexts.map(async (context) => {
-        const result = await this.resultOf(context);
-        try {
-          options.onSettled?.(result);
-        } catch (error) {
-          callbackError ??= { error };
-        }
-        return result;
-      }),
-    );
-    if (callbackError) throw callbackError.error;
-    return results;
+    return settleAll(contexts, (context) => this.resultOf(context), options.onSettled);
   }
 
   async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {

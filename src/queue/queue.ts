@@ -112,3 +112,24 @@ export function throughJson(value: unknown, what: string): unknown {
   }
   return text === undefined ? null : JSON.parse(text);
 }
+
+/**
+ * Waits for every job's result (in the order given), calling `onSettled` as each one arrives. A
+ * throwing `onSettled` does not stop the others; the first such error is rethrown at the end.
+ */
+export async function settleAll<T>(items: T[], resultOf: (item: T) => Promise<JobResult>, onSettled?: (result: JobResult) => void): Promise<JobResult[]> {
+  let callbackError: { error: unknown } | undefined;
+  const results = await Promise.all(
+    items.map(async (item) => {
+      const result = await resultOf(item);
+      try {
+        onSettled?.(result);
+      } catch (error) {
+        callbackError ??= { error };
+      }
+      return result;
+    }),
+  );
+  if (callbackError) throw callbackError.error;
+  return results;
+}

@@ -128,11 +128,13 @@ describe('detour CLI', () => {
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
     ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],
     ['a worker without a queue', ['worker'], /^detour: detour worker needs a distributed queue: set QUEUE_URL=redis:\/\/host:6379/],
+    ['a distributed queue without PostgreSQL', ['run', 'rides', '--date', '2024-02-01', '--config', '@queue'], /^detour: a distributed queue \(QUEUE_URL\) needs a run store every process shares: set DATABASE_URL/],
     ['resuming a run that did not fail', ['runs', 'resume', '@last'], /only a failed run can be resumed/],
     ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /unknown option '--dat'\n\(Did you mean --date\?\)/],
   ])('run exits 2 on %s', async (_, args, message) => {
+    await writeFile(path.join(cwd, 'queue.yaml'), 'queue: { url: "redis://127.0.0.1:6379" }\n');
     await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        epsilon: 1\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n');
-    const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg === '@last' ? lastRunId : arg)));
+    const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg === '@queue' ? path.join(cwd, 'queue.yaml') : arg === '@last' ? lastRunId : arg)));
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
