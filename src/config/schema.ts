@@ -153,13 +153,24 @@ export const ScheduleSchema = z
   })
   .strict();
 
-/** How a failing step is retried: exponential backoff with jitter, each attempt bounded by a timeout. */
+const retryFields = {
+  retries: z.number().int().min(0).max(20),
+  initialDelayMs: z.number().int().min(0),
+  maxDelayMs: z.number().int().min(0),
+  timeoutSeconds: z.number().positive(),
+};
+
+/**
+ * How a failing step is retried: exponential backoff with jitter up to `maxDelayMs`, each attempt
+ * bounded by `timeoutSeconds`; `steps` overrides any of them for one step (e.g. a longer detect).
+ */
 export const RetrySchema = z
   .object({
-    retries: z.number().int().min(0).max(20).default(2),
-    initialDelayMs: z.number().int().min(0).default(1_000),
-    maxDelayMs: z.number().int().min(0).default(60_000),
-    timeoutSeconds: z.number().positive().default(3_600),
+    retries: retryFields.retries.default(2),
+    initialDelayMs: retryFields.initialDelayMs.default(1_000),
+    maxDelayMs: retryFields.maxDelayMs.default(60_000),
+    timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict();
 

@@ -103,7 +103,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
     const params = paramsOf(run);
     const context: StepContext = { lake: services.lake, store: services.store, run, params };
     const logger = services.logger?.child({ runId, step, partition, pipeline: run.pipeline });
-    const { retry } = params.pipeline;
+    const retry = { ...params.pipeline.retry, ...params.pipeline.retry.steps?.[step] };
     const started = performance.now();
     logger?.info('step started');
     try {

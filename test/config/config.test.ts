@@ -59,6 +59,7 @@ describe('config', () => {
         '    detect:',
         '      - { detector: dbscan, table: rides, id: ride_id, features: [ride_dist_km, ride_time_min], eps: 0.5 }',
         '    schedule: { cron: "30 1 * * *", timezone: Europe/Berlin }',
+        '    retry: { retries: 4, steps: { detect: { timeoutSeconds: 7200 } } }',
         '',
       ].join('\n'),
     );
@@ -70,6 +71,7 @@ describe('config', () => {
     expect(loaded.config.queue).toEqual({ url: 'redis://q:6380', prefix: 'detour', lockSeconds: 5 });
     expect(loaded.config.pipelines.rides.detect[0]).toMatchObject({ eps: 0.5, minSamples: 10, features: [{ column: 'ride_dist_km', label: 'ride_dist_km', unit: '' }, { column: 'ride_time_min' }] });
     expect(loaded.config.pipelines.rides.schedule).toEqual({ cron: '30 1 * * *', timezone: 'Europe/Berlin', catchup: true, lagDays: 1 });
+    expect(loaded.config.pipelines.rides.retry).toEqual({ retries: 4, initialDelayMs: 1000, maxDelayMs: 60000, timeoutSeconds: 3600, steps: { detect: { timeoutSeconds: 7200 } } });
     expect(loaded.config.datasets.rides.key).toBe('ride_id');
   });
 

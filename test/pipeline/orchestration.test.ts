@@ -18,7 +18,7 @@ const [D1, D2, D3] = ['2024-05-01', '2024-05-02', '2024-05-03'];
 /** The built-in rides pipeline with quick retries, so that failures are fast to test. */
 function ridesConfig(overrides: Partial<DetourConfig['pipelines']['rides']> = {}): DetourConfig {
   const config = DetourConfigSchema.parse({});
-  config.pipelines.rides = { ...config.pipelines.rides, retry: { retries: 2, initialDelayMs: 10, maxDelayMs: 40, timeoutSeconds: 30 }, ...overrides };
+  config.pipelines.rides = { ...config.pipelines.rides, retry: { retries: 2, initialDelayMs: 10, maxDelayMs: 40, timeoutSeconds: 30, steps: {} }, ...overrides };
   return config;
 }
 
@@ -95,9 +95,9 @@ describe('orchestration in embedded mode: retries, timeouts, resume, rerun, back
     await expect(resumeRun(services, failedRunId)).rejects.toThrow(/only a failed run can be resumed/);
   });
 
-  it('times out a hung step attempt and retries it', async () => {
+  it('times out a hung step attempt and retries it, with the step’s own timeout', async () => {
     lake.stallWrites(/^runs\/rides\/.*\/detect\//, 1, 2_000);
-    const config = ridesConfig({ retry: { retries: 1, initialDelayMs: 10, maxDelayMs: 10, timeoutSeconds: 0.5 } });
+    const config = ridesConfig({ retry: { retries: 0, initialDelayMs: 10, maxDelayMs: 10, timeoutSeconds: 30, steps: { detect: { retries: 1, timeoutSeconds: 0.5 } } } });
     const result = await startRun(services, 'rides', params(config), [D3]);
     expect(result.steps.find((step) => step.step === 'detect')).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
