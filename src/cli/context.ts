@@ -75,6 +75,9 @@ export async function openCliContext(options: CommonOptions): Promise<CliContext
           await queue.work(stepJobHandler({ lake, store, logger, metrics }), { concurrency: serviceOptions.concurrency ?? 1 });
           working = true;
         }
+        if (queue.kind === 'bullmq' && (await queue.workers()) === 0) {
+          console.error(`detour: no worker is connected to the queue yet; steps wait until \`detour worker\` runs (QUEUE_URL, prefix ${config.queue.prefix})`);
+        }
         return {
           lake,
           store,

@@ -84,7 +84,7 @@ export class BullmqQueue implements JobQueue {
 
   private readonly queue: Queue;
   /** Open workers; closing one also closes its own connection. */
-  private readonly workers = new Set<WorkerHandle>();
+  private readonly ownWorkers = new Set<WorkerHandle>();
   /** run() calls waiting for each BullMQ job id. */
   private readonly waiters = new Map<string, Waiter[]>();
   private events: Promise<QueueEvents> | undefined;
@@ -231,14 +231,22 @@ export class BullmqQueue implements JobQueue {
     }
     const handle: WorkerHandle = {
       close: async () => {
-        this.workers.delete(handle);
+        this.ownWorkers.delete(handle);
         await worker.close();
         // The worker borrowed this connection (BullMQ closes only the ones it duplicated itself).
         connection.disconnect();
       },
     };
-    this.workers.add(handle);
+    this.ownWorkers.add(handle);
     return handle;
+  }
+
+  async workers(): Promise<number> {
+    try {
+      return await this.queue.getWorkersCount();
+    } catch (error) {
+      throw this.transient('cannot count the workers', error);
+    }
   }
 
   async depth(): Promise<QueueDepth> {
@@ -273,8 +281,8 @@ export class BullmqQueue implements JobQueue {
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.all([...this.workers].map((worker) => worker.close()));
-    this.workers.clear();
+    await Promise.all([...this.ownWorkers].map((worker) => worker.close()));
+    this.ownWorkers.clear();
     // Jobs the closed workers just finished may not have been heard of yet.
     await this.poll();
     clearInterval(this.pollTimer);

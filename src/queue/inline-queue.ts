@@ -47,7 +47,7 @@ export class InlineQueue implements JobQueue {
   /** Results of jobs waiting or running, shared by every run() that asked for the id. */
   private readonly unfinished = new Map<string, Promise<JobResult>>();
   private readonly waiting: QueuedJob[] = [];
-  private readonly workers = new Set<InlineWorker>();
+  private readonly ownWorkers = new Set<InlineWorker>();
   private active = 0;
   private closed = false;
 
@@ -66,7 +66,7 @@ export class InlineQueue implements JobQueue {
   async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {
     this.assertOpen();
     const worker: InlineWorker = { handler, concurrency: concurrencyOf(options), running: 0, closing: false, whenIdle: [] };
-    this.workers.add(worker);
+    this.ownWorkers.add(worker);
     this.dispatch();
     return { close: () => this.closeWorker(worker) };
   }
@@ -75,10 +75,14 @@ export class InlineQueue implements JobQueue {
     return { waiting: this.waiting.length, active: this.active, delayed: 0, completed: this.completed.size, failed: this.failed.size };
   }
 
+  async workers(): Promise<number> {
+    return [...this.ownWorkers].filter((worker) => !worker.closing).length;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.workers].map((worker) => this.closeWorker(worker)));
+    await Promise.all([...this.ownWorkers].map((worker) => this.closeWorker(worker)));
     const abandoned = this.waiting.splice(0);
     const error = new TransientError(`queue closed before ${abandoned.length} job(s) ran: ${abandoned.map((job) => job.context.id).join(', ')}`);
     for (const job of abandoned) job.abandon(error);
@@ -105,7 +109,7 @@ export class InlineQueue implements JobQueue {
   /** Starts waiting jobs on workers with a free slot, first come first served. */
   private dispatch(): void {
     while (this.waiting.length > 0) {
-      const worker = [...this.workers].find((candidate) => !candidate.closing && candidate.running < candidate.concurrency);
+      const worker = [...this.ownWorkers].find((candidate) => !candidate.closing && candidate.running < candidate.concurrency);
       if (!worker) return;
       void this.execute(worker, this.waiting.shift()!);
     }
@@ -133,7 +137,7 @@ export class InlineQueue implements JobQueue {
 
   private async closeWorker(worker: InlineWorker): Promise<void> {
     worker.closing = true;
-    this.workers.delete(worker);
+    this.ownWorkers.delete(worker);
     if (worker.running > 0) await new Promise<void>((resolve) => worker.whenIdle.push(resolve));
   }
 

@@ -69,6 +69,8 @@ export interface JobQueue {
   /** Starts executing jobs with `handler`, at most `concurrency` at once. */
   work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle>;
   depth(): Promise<QueueDepth>;
+  /** Workers taking jobs from this queue now, in any process (for "no worker is running" hints). */
+  workers(): Promise<number>;
   /** Stops this queue's workers (waiting for their running jobs) and releases its resources. */
   close(): Promise<void>;
 }

@@ -155,6 +155,7 @@ describe.each(adapters)('JobQueue on $name', (adapter) => {
 
   it('holds jobs added before any worker until one starts, and counts them in depth()', async () => {
     await open();
+    expect(await queue.workers()).toBe(0);
     const running = queue.run(jobs(3, 'later'));
     await expect.poll(() => queue.depth(), { timeout: 5_000 }).toEqual({ waiting: 3, active: 0, delayed: 0, completed: 0, failed: 0 });
 
@@ -169,6 +170,7 @@ describe.each(adapters)('JobQueue on $name', (adapter) => {
       { concurrency: 2 },
     );
     await expect.poll(() => queue.depth(), { timeout: 5_000 }).toEqual({ waiting: 1, active: 2, delayed: 0, completed: 0, failed: 0 });
+    await expect.poll(() => queue.workers(), { timeout: 5_000 }).toBe(1);
     release();
     const results = await running;
 
