@@ -18,13 +18,13 @@ import type { BenchCase } from './main.js';
 
 const FLIGHTS = 3_000_000;
 
-async function prepare() {
+async function prepare(parallel: number) {
   const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-flights-'));
   const lake = new FsLake(path.join(root, 'lake'));
   const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: path.join(root, 'state') });
   const config = DetourConfigSchema.parse({});
   const queue = new InlineQueue();
-  await queue.work(stepJobHandler({ lake, store }));
+  await queue.work(stepJobHandler({ lake, store }), { concurrency: parallel });
   return async () => {
     const ingestStarted = performance.now();
     const engine = await openEngine();
@@ -38,15 +38,18 @@ async function prepare() {
   };
 }
 
-export const cases: readonly BenchCase[] = [
-  {
-    rows: FLIGHTS,
-    prepare,
-    report: (value) => {
-      const { ingestSeconds, result } = value as { ingestSeconds: number; result: RunResult };
-      const stages: Record<string, number> = { ingest: Number(ingestSeconds.toFixed(2)) };
-      for (const step of result.steps) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(2));
-      return { stage_seconds: stages, days: result.summaries.length, anomalies: result.run.outliers };
-    },
+/** `parallel`: step partitions run at once in the one process, as `detour run --parallel N`. */
+const flightsCase = (parallel: number): BenchCase => ({
+  rows: FLIGHTS,
+  label: `parallel=${parallel}`,
+  prepare: () => prepare(parallel),
+  report: (value) => {
+    const { ingestSeconds, result } = value as { ingestSeconds: number; result: RunResult };
+    // Seconds summed over each step's partitions (with parallel > 1 they overlap in wall time).
+    const stages: Record<string, number> = { ingest: Number(ingestSeconds.toFixed(2)) };
+    for (const step of result.steps) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(2));
+    return { stage_seconds: stages, days: result.summaries.length, anomalies: result.run.outliers };
   },
-];
+});
+
+export const cases: readonly BenchCase[] = [flightsCase(1), flightsCase(2)];
