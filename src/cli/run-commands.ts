@@ -227,7 +227,8 @@ export function demoCommand(): Command {
           }
         }
         console.log(`running pipeline rides on ${dates.length} day(s), one run per day`);
-        const services = await context.services();
+        // Two step partitions at once: the flights half year splits into 6 month-long clean jobs.
+        const services = await context.services({ concurrency: 2 });
         const progress = new Progress(dates.length);
         const result = await backfill(services, 'rides', runParamsOf(context.config, 'rides'), DEMO.from, DEMO.to, {
           force: true,
