@@ -43,16 +43,23 @@ async function sampleLake(): Promise<FsLake> {
   return lake;
 }
 
-/** A fresh database on the local server, so that no date counts as already done. */
-async function freshDatabase(): Promise<string> {
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database on the local server, so that no date counts as already done; dropped after the case. */
+async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `detour_bench_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await admin(`CREATE DATABASE ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
-  return url.href;
+  return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 function startWorker(configFile: string, databaseUrl: string): Promise<ChildProcess> {
@@ -73,7 +80,8 @@ function backfillCase(workers: number): BenchCase {
     label: workers === 0 ? 'embedded' : `bullmq workers=${workers}`,
     prepare: async () => {
       const lake = await sampleLake();
-      const databaseUrl = await freshDatabase();
+      const database = await freshDatabase();
+      const databaseUrl = database.url;
       const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-backfill-'));
       const prefix = `detour-bench-${randomUUID()}`;
       const yaml = `lake: ${LAKE_DIR}\nqueue: { prefix: ${prefix} }\n`;
@@ -100,6 +108,7 @@ function backfillCase(workers: number): BenchCase {
           if (queue instanceof BullmqQueue) await queue.obliterate();
           await queue.close();
           await store.close();
+          await database.drop();
         }
       };
     },
