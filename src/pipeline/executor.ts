@@ -85,6 +85,16 @@ async function runStep(context: StepContext, step: StepName, partition: string):
   }
 }
 
+/** Rows read and quarantined by the run's clean partitions so far (undefined before any succeeded). */
+function rowCounts(upstream: UpstreamOutputs): { rowsRead?: number; rowsQuarantined?: number } {
+  const cleaned = Object.values(upstream.clean.dates);
+  if (cleaned.length === 0) return {};
+  return {
+    rowsRead: cleaned.reduce((sum, date) => sum + date.rows_read, 0),
+    rowsQuarantined: cleaned.reduce((sum, date) => sum + date.rows_quarantined, 0),
+  };
+}
+
 /** Rows a step handled, for the rows-processed metric. */
 function rowsOf(step: StepName, output: Record<string, unknown>): number {
   if (step !== 'clean') return 0;
@@ -181,16 +191,9 @@ export async function executeRun(services: RunServices, runId: string): Promise<
       if (failed) throw errorOf(failed);
     }
     const steps = await store.listSteps(runId);
-    const upstream = upstreamOf(steps);
-    const cleaned = Object.values(upstream.clean.dates);
     const publish = steps.find((record) => record.step === 'publish')?.output as { dates: Record<string, { anomalies: number; summary: string }> };
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
-    const finished = await store.finishRun(runId, {
-      status: 'succeeded',
-      rowsRead: cleaned.reduce((sum, date) => sum + date.rows_read, 0),
-      rowsQuarantined: cleaned.reduce((sum, date) => sum + date.rows_quarantined, 0),
-      outliers: anomalies,
-    });
+    const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(upstreamOf(steps)), outliers: anomalies });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
     const summaries: RunSummary[] = [];
     for (const date of Object.keys(publish.dates).sort()) summaries.push(JSON.parse((await services.lake.get(publish.dates[date].summary)).toString()) as RunSummary);
@@ -202,14 +205,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
   } catch (error) {
     const stored = await store.getRun(runId);
     if (stored.status === 'running') {
-      const upstream = upstreamOf(await store.listSteps(runId));
-      const cleaned = Object.values(upstream.clean.dates);
-      await store.finishRun(runId, {
-        status: 'failed',
-        rowsRead: cleaned.length > 0 ? cleaned.reduce((sum, date) => sum + date.rows_read, 0) : undefined,
-        rowsQuarantined: cleaned.length > 0 ? cleaned.reduce((sum, date) => sum + date.rows_quarantined, 0) : undefined,
-        error: oneLine(error),
-      });
+      await store.finishRun(runId, { status: 'failed', ...rowCounts(upstreamOf(await store.listSteps(runId))), error: oneLine(error) });
       services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
       if (params.pipeline.publish.webhook) {
         await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId, logicalDate: describeDates(run), error: oneLine(error) });
