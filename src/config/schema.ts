@@ -172,7 +172,8 @@ export const RetrySchema = z
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
     steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish']), z.object(retryFields).partial().strict()).default({}),
   })
-  .strict();
+  .strict()
+  .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
 
 /** A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity, publish. */
 export const TablePipelineSchema = z

@@ -86,6 +86,7 @@ describe('config', () => {
     ['a misspelt nested key', 'pipelines:\n  rides:\n    dataset: rides\n    schedule:\n      cronn: 1\n    detect: [{ detector: dbscan, table: rides, id: ride_id, features: [a] }]\n', 'my.yaml:5: pipelines.rides.schedule.cronn: Unrecognized key'],
     ['a bad enum', 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n        scale: minmax\n', 'my.yaml:9: pipelines.rides.detect.0.scale:'],
     ['a notBefore that is not a timestamp', 'datasets:\n  rides:\n    columns:\n      a: { type: number }\n      b: { type: timestamp, notBefore: a }\n', 'my.yaml:5: datasets.rides.columns.b.notBefore: "a" is not a timestamp column of rides'],
+    ['a max delay below the initial one', 'pipelines:\n  flights:\n    dataset: flights\n    detect: [{ detector: iforest, table: t, entity: e, time: d, features: [x] }]\n    retry:\n      initialDelayMs: 5000\n      maxDelayMs: 100\n', 'my.yaml:7: pipelines.flights.retry.maxDelayMs: maxDelayMs must be at least initialDelayMs'],
     ['broken YAML', 'lake: [a,\n', 'my.yaml:'],
   ])('names the line and field for %s', (_, text, expected) => {
     let caught: unknown;
