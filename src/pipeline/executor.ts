@@ -114,7 +114,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
     const context: StepContext = { lake: services.lake, store: services.store, run, params };
     const logger = services.logger?.child({ runId, step, partition, pipeline: run.pipeline });
     const retry = { ...params.pipeline.retry, ...params.pipeline.retry.steps?.[step] };
-    // A step's override may lower the max delay below the pipeline's initial one; the max wins.
+    // A step override may set a max delay below the pipeline's initial delay: the larger caps.
     const maxDelayMs = Math.max(retry.initialDelayMs, retry.maxDelayMs);
     const started = performance.now();
     logger?.info('step started');
@@ -124,7 +124,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
           await services.store.updateStep(runId, step, partition, { status: 'running', attempts: attempt, worker: WORKER });
           return runStep(context, step, partition);
         },
-        { retries: retry.retries, backoff: { initialDelayMs: Math.min(retry.initialDelayMs, maxDelayMs), maxDelayMs }, timeoutMs: retry.timeoutSeconds * 1000 },
+        { retries: retry.retries, backoff: { initialDelayMs: retry.initialDelayMs, maxDelayMs }, timeoutMs: retry.timeoutSeconds * 1000 },
         {
           onRetry: ({ attempt, error, delayMs }) => {
             services.metrics?.stepRetries.inc({ pipeline: run.pipeline, step });
