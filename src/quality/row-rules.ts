@@ -116,18 +116,22 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     .map((check) => `CASE WHEN ${check.failsSql} THEN ${sqlString(check.code)}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
     .join(', ')}], reason -> reason IS NOT NULL)`;
 
+  // Only the verdict per row is materialised (row id, partition, codes): copying every text column
+  // once more would cost more than all the checks.
+  const raw = sqlIdentifier(input.table);
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checked)} AS
-    WITH flagged AS (SELECT *, coalesce(${anyFailSql}, false) AS _fails FROM ${sqlIdentifier(input.table)}),
+    WITH flagged AS (SELECT rowid AS _rid, *, coalesce(${anyFailSql}, false) AS _fails FROM ${raw}),
     coded AS (
-      SELECT * EXCLUDE (_fails),
+      SELECT _rid, _partition, _source_file, _source_row${id === undefined ? '' : `, ${id}`},
         CASE WHEN _fails THEN ${codesSql} ELSE CAST([] AS VARCHAR[]) END AS _codes,
         CASE WHEN _fails THEN ${reasonSql} ELSE CAST([] AS VARCHAR[]) END AS _reasons
       FROM flagged),
     ranked AS (SELECT *, ${idRankSql} AS _id_rank FROM coded)
-    SELECT * EXCLUDE (_codes, _reasons, _id_rank),
+    SELECT _rid, _partition,
       CASE WHEN _id_rank > 1 THEN list_append(_codes, ${duplicate}) ELSE _codes END AS _codes,
       CASE WHEN _id_rank > 1 THEN list_append(_reasons, ${duplicate} || ' (' || ${id ?? 'NULL'} || ')') ELSE _reasons END AS _reasons
     FROM ranked`);
+  const failing = `(SELECT _rid, _reasons FROM ${sqlIdentifier(checked)} WHERE len(_codes) > 0)`;
 
   const numeric = new Set(rules.numericColumns.map((column) => column.name));
   const timestamps = new Set(rules.timestampColumns);
@@ -139,12 +143,12 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   };
   const columns = await engine.columnNames(input.table);
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(validTable)} AS
-    SELECT ${columns.map(typedSql).join(', ')} FROM ${sqlIdentifier(checked)} WHERE len(_codes) = 0
+    SELECT ${columns.map(typedSql).join(', ')} FROM ${raw} ANTI JOIN ${failing} AS failing ON ${raw}.rowid = failing._rid
     ORDER BY _partition, _source_file, _source_row`);
   const malformed = `SELECT *, ['malformed line'] AS _codes FROM ${sqlIdentifier(input.malformedTable)}`;
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(quarantineTable)} AS
-    SELECT * EXCLUDE (_codes, _reasons), CAST(NULL AS VARCHAR) AS _raw_line, array_to_string(_reasons, '; ') AS _reason
-    FROM ${sqlIdentifier(checked)} WHERE len(_codes) > 0
+    SELECT ${raw}.*, CAST(NULL AS VARCHAR) AS _raw_line, array_to_string(failing._reasons, '; ') AS _reason
+    FROM ${raw} JOIN ${failing} AS failing ON ${raw}.rowid = failing._rid
     UNION ALL BY NAME SELECT * EXCLUDE (_codes) FROM (${malformed})`);
 
   const rows = await engine.rows<{ partition: string; code: string | null; rows: number }>(`
