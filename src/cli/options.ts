@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../lake/index.js';
 
@@ -27,4 +28,9 @@ export function datesOf(options: { date?: string; from?: string; to?: string }):
   }
   if (options.from === undefined || options.to === undefined) throw new InputError('give --date YYYY-MM-DD, or --from and --to');
   return dateRange(options.from, options.to);
+}
+
+/** `--parallel N` of the commands that execute a run's steps here: two, one per core of a small machine. */
+export function stepParallelOption(): Option {
+  return new Option('--parallel <n>', 'step partitions run at once in this process (embedded mode)').argParser(wholeNumber('--parallel', 1)).default(2);
 }

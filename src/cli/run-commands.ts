@@ -7,7 +7,7 @@ import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
 import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
 import { formatTable, Progress, StepProgress } from './format.js';
-import { datesOf, wholeNumber } from './options.js';
+import { datesOf, stepParallelOption, wholeNumber } from './options.js';
 
 async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
   const context = await openCliContext(options);
@@ -73,7 +73,7 @@ export function runCommand(): Command {
     .option('--date <YYYY-MM-DD>', 'logical date to process')
     .option('--from <YYYY-MM-DD>', 'first date of a range')
     .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
-    .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+    .addOption(stepParallelOption())
     .action(async (pipeline: string, options: CommonOptions & { date?: string; from?: string; to?: string; parallel: number }) => {
       const dates = datesOf(options);
       await withContext(options, async (context) => {
@@ -175,7 +175,7 @@ export function runsCommand(): Command {
     withCommonOptions(new Command('resume'))
       .description('re-run a failed run from its failed step, reusing what its other steps produced')
       .argument('<id>', 'run id or unique prefix')
-      .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+      .addOption(stepParallelOption())
       .action(async (id: string, options: CommonOptions & { parallel: number }) => {
         await withContext(options, async (context) => {
           const progress = new StepProgress();
@@ -189,7 +189,7 @@ export function runsCommand(): Command {
       .description("re-execute a run with its recorded parameters against its recorded inputs (refused if they changed)")
       .argument('<id>', 'run id or unique prefix')
       .option('--allow-changed-inputs', 'run even though inputs changed since the original run')
-      .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+      .addOption(stepParallelOption())
       .action(async (id: string, options: CommonOptions & { allowChangedInputs?: boolean; parallel: number }) => {
         await withContext(options, async (context) => {
           const progress = new StepProgress();

@@ -3,7 +3,7 @@ import { InputError, oneLine } from '../errors.js';
 import { startMetricsServer } from '../observability/index.js';
 import { pipelineScheduler, stepJobHandler } from '../pipeline/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
-import { wholeNumber } from './options.js';
+import { stepParallelOption, wholeNumber } from './options.js';
 
 /** Resolves on SIGINT or SIGTERM, so a service shuts down cleanly (running steps finish first). */
 function untilSignal(): Promise<string> {
@@ -24,7 +24,7 @@ export function serveCommand(): Command {
     .option('--pipeline <names>', 'comma-separated pipelines to schedule (default: all)', (text: string) => text.split(',').map((name) => name.trim()).filter(Boolean))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0 = any free port)', port('--metrics-port'), 9464)
     .option('--tick-seconds <n>', 'how often schedules are checked', wholeNumber('--tick-seconds', 1), 30)
-    .option('--parallel <n>', 'step partitions run at once in this process (embedded mode)', wholeNumber('--parallel', 1), 1)
+    .addOption(stepParallelOption())
     .action(async (options: CommonOptions & { pipeline?: string[]; metricsPort: number; tickSeconds: number; parallel: number }) => {
       const context = await openCliContext(options);
       try {
