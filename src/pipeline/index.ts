@@ -14,8 +14,8 @@ export { planRun, STEP_NAMES } from './plan.js';
 export type { StepName } from './plan.js';
 export type { RunParams, CleanedDate, CheckedDate } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './publish.js';
-export type { ClusterSummary, InjectedRecall, RecordDetectionFacts } from './record-detect.js';
-export { describeOutlier } from './record-detect.js';
+export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
+export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
 export type {
   DbscanFileOptions,

@@ -60,9 +60,11 @@ function formatAmount(value: number): string {
 export function describeOutlier(band: ConditionalBand, features: readonly Feature[], records: string): string {
   const feature = features[band.feature];
   const given = features[band.givenFeature];
+  const unit = feature.unit === '' ? '' : ` ${feature.unit}`;
+  // No inliers at all (every record of the day is noise): there is no band to compare with.
+  if (!Number.isFinite(band.expected)) return `${feature.label} ${formatAmount(band.value)}${unit}: no cluster of ${records} to compare with (too few similar ${records} this day)`;
   const direction = band.sigmas >= 0 ? 'above' : 'below';
   const sigmas = Number.isFinite(band.sigmas) ? `${Math.abs(band.sigmas).toFixed(1)}σ` : 'far';
-  const unit = feature.unit === '' ? '' : ` ${feature.unit}`;
   const low = Math.max(0, band.low);
   const similar = band.givenFeature === band.feature ? records : `${records} of similar ${given.noun}`;
   return `${feature.label} ${formatAmount(band.value)}${unit} is ${sigmas} ${direction} ${similar} (expected ${formatAmount(low)}–${formatAmount(band.high)}${unit})`;
