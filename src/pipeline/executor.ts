@@ -54,7 +54,7 @@ interface StepJobData {
 }
 
 /** The merged outputs of a run's succeeded steps, as publish and resume read them. */
-function upstreamOf(steps: StepRecord[]): UpstreamOutputs {
+export function upstreamOf(steps: StepRecord[]): UpstreamOutputs {
   const merged = <T>(step: StepName): PerDate<T> => ({
     dates: Object.assign({}, ...steps.filter((record) => record.step === step && record.status === 'succeeded').map((record) => (record.output as PerDate<T> | null)?.dates ?? {})),
   });

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { DatasetConfig } from '../config/index.js';
 import { openEngine, readInputTable, sqlIdentifier, sqlString, type Engine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
-import type { Lake, LakeObject } from '../lake/index.js';
+import type { LakeObject } from '../lake/index.js';
 import { assertQualityGate, checkExpectations, validateRows, type RowRules } from '../quality/index.js';
-import type { AggregatedDate, CheckedDate, CleanedDate, InputFile, PerDate, StepContext } from './context.js';
-import { sha256OfFile } from './hashing.js';
-import { listInput, writeQuarantine } from './inputs.js';
+import type { AggregatedDate, CheckedDate, CleanedDate, PerDate, StepContext } from './context.js';
+import { fingerprintInputs, listInput, writeQuarantine } from './inputs.js';
 import { pipelineLayout } from './layout.js';
 
 /** The clean, quality and aggregate steps: one date chunk each, reading and writing the lake. */
@@ -29,15 +27,6 @@ function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
   };
 }
 
-/** Each file's sha256, and one over all of them in key order: the date's input fingerprint. */
-async function fingerprint(engine: Engine, lake: Lake, objects: LakeObject[]): Promise<CleanedDate['input']> {
-  const localPaths = await engine.stage(lake, objects.map((object) => object.key));
-  const files: InputFile[] = [];
-  for (let i = 0; i < objects.length; i++) files.push({ key: objects[i].key, size: objects[i].size, sha256: await sha256OfFile(localPaths[i]) });
-  const sha256 = createHash('sha256').update(files.map((file) => `${file.key}\n${file.sha256}\n`).join('')).digest('hex');
-  return { files, sha256 };
-}
-
 /**
  * Clean: every date's bronze files are read and validated in one pass (rows keep their
  * partition); per date, rejects go to quarantine with their reasons and the typed, renamed rows to
@@ -51,7 +40,7 @@ export async function cleanDates(context: StepContext, dates: string[]): Promise
     const inputs = new Map<string, { objects: LakeObject[]; fingerprint: CleanedDate['input'] }>();
     for (const date of dates) {
       const objects = await listInput(lake, pipelineLayout(run.pipeline, pipeline, date).input, pipeline.dataset);
-      inputs.set(date, { objects, fingerprint: await fingerprint(engine, lake, objects) });
+      inputs.set(date, { objects, fingerprint: await fingerprintInputs(engine, lake, objects) });
     }
     const raw = (name: string) => dataset.columns[name].from ?? name;
     const input = await readInputTable(engine, lake, [...inputs.values()].flatMap((entry) => entry.objects), {

@@ -3,9 +3,9 @@ import { InputError, oneLine } from '../errors.js';
 import { dateRange } from '../lake/index.js';
 import { openEngine } from '../engine/index.js';
 import { DETOUR_VERSION } from '../version.js';
-import { paramsOf, type CleanedDate, type PerDate, type RunParams } from './context.js';
-import { executeRun, type RunResult, type RunServices } from './executor.js';
-import { sha256OfFile } from './hashing.js';
+import { paramsOf, type RunParams } from './context.js';
+import { executeRun, upstreamOf, type RunResult, type RunServices } from './executor.js';
+import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
 import { planRun } from './plan.js';
 
@@ -46,9 +46,7 @@ export interface ChangedInput {
 export async function changedInputs(services: RunServices, runId: string): Promise<{ recorded: boolean; changes: ChangedInput[] }> {
   const run = await services.store.getRun(runId);
   const params = paramsOf(run);
-  const cleaned = (await services.store.listSteps(run.id))
-    .filter((step) => step.step === 'clean' && step.status === 'succeeded')
-    .reduce<Record<string, CleanedDate>>((dates, step) => ({ ...dates, ...(step.output as unknown as PerDate<CleanedDate>).dates }), {});
+  const cleaned = upstreamOf(await services.store.listSteps(run.id)).clean.dates;
   const dates = dateRange(run.logicalDate, run.endDate);
   if (dates.some((date) => cleaned[date] === undefined)) return { recorded: false, changes: [] };
   const changes: ChangedInput[] = [];
@@ -56,13 +54,12 @@ export async function changedInputs(services: RunServices, runId: string): Promi
   try {
     for (const date of dates) {
       const before = new Map(cleaned[date].input.files.map((file) => [file.key, file.sha256]));
-      const now = (await services.lake.list(pipelineLayout(run.pipeline, params.pipeline, date).input)).filter((object) => !/(^|\/)[._][^/]*$/.test(object.key));
-      const paths = await engine.stage(services.lake, now.map((object) => object.key));
-      for (let i = 0; i < now.length; i++) {
-        const sha = before.get(now[i].key);
-        if (sha === undefined) changes.push({ key: now[i].key, change: 'added' });
-        else if (sha !== (await sha256OfFile(paths[i]))) changes.push({ key: now[i].key, change: 'modified' });
-        before.delete(now[i].key);
+      const now = await fingerprintInputs(engine, services.lake, await inputObjects(services.lake, pipelineLayout(run.pipeline, params.pipeline, date).input));
+      for (const file of now.files) {
+        const sha = before.get(file.key);
+        if (sha === undefined) changes.push({ key: file.key, change: 'added' });
+        else if (sha !== file.sha256) changes.push({ key: file.key, change: 'modified' });
+        before.delete(file.key);
       }
       for (const key of before.keys()) changes.push({ key, change: 'removed' });
     }
