@@ -10,7 +10,7 @@ import { paramsOf, type AggregatedDate, type CheckedDate, type CleanedDate, type
 import { detectPartition, type DetectOutput } from './detect-step.js';
 import { datesOfChunk, STEP_NAMES, type StepName } from './plan.js';
 import { aggregateDates, checkDates, cleanDates } from './prepare.js';
-import { publishRun, type PublishOutput, type RunSummary, type UpstreamOutputs } from './publish.js';
+import { publishRun, type RunSummary, type UpstreamOutputs } from './publish.js';
 
 /** What executing step jobs needs, on the coordinating process and on every worker. */
 export interface StepServices {
@@ -79,15 +79,14 @@ async function runStep(context: StepContext, step: StepName, partition: string):
     case 'detect':
       return { ...(await detectPartition(context, partition)) };
     case 'publish': {
-      const published: PublishOutput = await publishRun(context, upstreamOf(await context.store.listSteps(context.run.id)));
-      return { dates: Object.fromEntries(published.summaries.map((summary) => [summary.logical_date, { anomalies: summary.anomalies, summary: summary.outputs.summary }])) };
+      const summaries = await publishRun(context, upstreamOf(await context.store.listSteps(context.run.id)));
+      return { dates: Object.fromEntries(summaries.map((summary) => [summary.logical_date, { anomalies: summary.anomalies, summary: summary.outputs.summary }])) };
     }
   }
 }
 
-/** Rows read and quarantined by the run's clean partitions so far (undefined before any succeeded). */
-function rowCounts(upstream: UpstreamOutputs): { rowsRead?: number; rowsQuarantined?: number } {
-  const cleaned = Object.values(upstream.clean.dates);
+/** Rows read and quarantined over cleaned dates (none yet: no counts). */
+function rowCounts(cleaned: CleanedDate[]): { rowsRead?: number; rowsQuarantined?: number } {
   if (cleaned.length === 0) return {};
   return {
     rowsRead: cleaned.reduce((sum, date) => sum + date.rows_read, 0),
@@ -97,8 +96,7 @@ function rowCounts(upstream: UpstreamOutputs): { rowsRead?: number; rowsQuaranti
 
 /** Rows a step handled, for the rows-processed metric. */
 function rowsOf(step: StepName, output: Record<string, unknown>): number {
-  if (step !== 'clean') return 0;
-  return Object.values((output as unknown as PerDate<CleanedDate>).dates).reduce((sum, date) => sum + date.rows_read, 0);
+  return step === 'clean' ? (rowCounts(Object.values((output as unknown as PerDate<CleanedDate>).dates)).rowsRead ?? 0) : 0;
 }
 
 /**
@@ -195,7 +193,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     const steps = await store.listSteps(runId);
     const publish = steps.find((record) => record.step === 'publish')?.output as { dates: Record<string, { anomalies: number; summary: string }> };
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
-    const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(upstreamOf(steps)), outliers: anomalies });
+    const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
     const summaries: RunSummary[] = [];
     for (const date of Object.keys(publish.dates).sort()) summaries.push(JSON.parse((await services.lake.get(publish.dates[date].summary)).toString()) as RunSummary);
@@ -207,7 +205,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
   } catch (error) {
     const stored = await store.getRun(runId);
     if (stored.status === 'running') {
-      await store.finishRun(runId, { status: 'failed', ...rowCounts(upstreamOf(await store.listSteps(runId))), error: oneLine(error) });
+      await store.finishRun(runId, { status: 'failed', ...rowCounts(Object.values(upstreamOf(await store.listSteps(runId)).clean.dates)), error: oneLine(error) });
       services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
       if (params.pipeline.publish.webhook) {
         await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId, logicalDate: describeDates(run), error: oneLine(error) });

@@ -36,12 +36,6 @@ export interface RunSummary {
   detour_version: string;
 }
 
-/** What the publish step hands back: per-date summaries and everything published. */
-export interface PublishOutput {
-  summaries: RunSummary[];
-  anomalies: AnomalyRow[];
-}
-
 /** Outputs of the run's earlier steps, merged over their partitions. */
 export interface UpstreamOutputs {
   clean: PerDate<CleanedDate>;
@@ -114,7 +108,7 @@ function detectionKey(context: StepContext, stepIndex: number): string {
  * removed), then `anomalies.json` (deterministic: sorted by id, no timestamps) and `summary.json`
  * are written. Every write is idempotent, so a retried or resumed publish converges.
  */
-export async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<PublishOutput> {
+export async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
   const { lake, store, run, params } = context;
   const dated = new Map<string, { json: Record<string, unknown>[]; rows: AnomalyRow[]; series: Finding[] }>();
   const forDate = (date: string) => {
@@ -138,7 +132,6 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
   const windows = upstream.detect.flatMap(({ output }) => (output.window ? [output.window] : []));
   const skipped = upstream.detect.flatMap(({ output }) => output.skipped);
   const summaries: RunSummary[] = [];
-  const published: AnomalyRow[] = [];
   for (const date of Object.keys(upstream.clean.dates).sort()) {
     const layout = pipelineLayout(run.pipeline, params.pipeline, date);
     const entry = forDate(date);
@@ -182,7 +175,6 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
     }
     await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
     summaries.push(summary);
-    published.push(...rows);
   }
-  return { summaries, anomalies: published };
+  return summaries;
 }
