@@ -1,5 +1,6 @@
 import type { DetectStepConfig } from '../config/index.js';
 import { dbscan, explainByConditionalBands, nearestCoreDistance, standardScale, type ConditionalBand } from '../detectors/index.js';
+import { round } from './rounding.js';
 
 type DbscanStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
 type Feature = DbscanStep['features'][number];
@@ -45,11 +46,6 @@ export interface RecordDetectionFacts {
   outliers: number;
   parameters: { eps: number; min_samples: number; scale: string; features: string[] };
   injected_anomalies?: InjectedRecall & { by_kind: Record<string, InjectedRecall> };
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 function formatAmount(value: number): string {

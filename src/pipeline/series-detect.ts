@@ -1,6 +1,7 @@
 import type { DetectStepConfig } from '../config/index.js';
 import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
+import { round } from './rounding.js';
 
 /** Rows of an aggregate table, one per entity and day, as columns. */
 export interface SeriesTable {
@@ -28,11 +29,6 @@ function dayNumber(day: string): number {
 
 function format(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
-}
-
-function round(value: number, digits = 4): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 /** Row indices per entity, entities sorted so that outputs are deterministic. */
@@ -80,10 +76,10 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
         entity,
         date: new Date((start + t) * DAY_MS).toISOString().slice(0, 10),
         value: series[t],
-        expected: round(result.expected[t]),
-        lower: round(result.lower[t]),
-        upper: round(result.upper[t]),
-        score: round(result.score[t]),
+        expected: round(result.expected[t], 4),
+        lower: round(result.lower[t], 4),
+        upper: round(result.upper[t], 4),
+        score: round(result.score[t], 4),
         reason: `${step.value} ${format(series[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
       });
     }
@@ -137,10 +133,10 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
       entity,
       date,
       value,
-      expected: Number.isNaN(median) ? null : round(median),
-      lower: Number.isNaN(low) ? null : round(low),
-      upper: Number.isNaN(high) ? null : round(high),
-      score: round(score),
+      expected: Number.isNaN(median) ? null : round(median, 4),
+      lower: Number.isNaN(low) ? null : round(low, 4),
+      upper: Number.isNaN(high) ? null : round(high, 4),
+      score: round(score, 4),
       reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
     });
   });
