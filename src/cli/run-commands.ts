@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { dateRange, partitionPrefix } from '../lake/index.js';
-import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunSummary } from '../pipeline/index.js';
+import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunParams, type RunResult, type RunSummary } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
@@ -41,14 +41,16 @@ function stepSeconds(steps: StepRecord[]): string {
 /** Per-date counts, step times, the top anomalies and where the outputs went. */
 async function printRunResult(context: CliContext, result: RunResult): Promise<void> {
   const { run, summaries } = result;
-  const pipeline = context.config.pipelines[run.pipeline] ?? (run.params as { pipeline: never }).pipeline;
+  // The run's own recorded pipeline (a rerun may predate today's config).
+  const { pipeline } = run.params as unknown as RunParams;
   const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
   const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
   const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
   const shown = rows.length > 10 ? [...rows.slice(0, 3), rows[0].map(() => '…'), ...rows.slice(-3)] : rows;
   console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies', ...(labelled ? ['recall'] : [])], [...shown, total]));
   console.log(`run ${run.id} ${run.status} in ${runSeconds(run)} s · seconds by step: ${stepSeconds(result.steps)}`);
-  const table = pipelineLayout(run.pipeline, pipeline, run.logicalDate).anomaliesTable;
+  const layout = pipelineLayout(run.pipeline, pipeline, run.logicalDate);
+  const table = layout.anomaliesTable;
   const published: AnomalyRow[] = [];
   for (const summary of summaries) published.push(...(await context.store.listAnomalies(table, summary.logical_date)));
   // Scores saturate near 1 for extreme cases; among equals, the farther outside its band ranks first.
@@ -58,7 +60,6 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
   if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
-  const layout = pipelineLayout(run.pipeline, pipeline, run.logicalDate);
   console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);
 }
 
