@@ -16,7 +16,7 @@ export interface DetectOutput {
   /** Days a series detector learnt from and the days it flagged. */
   window?: { from: string; to: string };
   /** A record detector's facts about its day (clusters, recall on labelled rows). */
-  facts?: RecordDetectionFacts & { date: string; detector: string };
+  facts?: RecordDetectionFacts & { date: string };
 }
 
 export type AnyFinding = Finding | RecordFinding;
@@ -115,7 +115,7 @@ export async function detectPartition(context: StepContext, label: string): Prom
       const table = await readRecordTable(engine, context, step, date);
       const detection = detectRecords(step, table, date);
       findings = detection.findings;
-      output = { skipped: [], facts: { ...detection.facts, date, detector: label } };
+      output = { skipped: [], facts: { ...detection.facts, date } };
     } else {
       const from = daysBefore(first, step.history);
       const table = await readSeriesTable(engine, context, step, from, last, partition.shard ?? { index: 0, count: 1 });

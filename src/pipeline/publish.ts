@@ -147,7 +147,7 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
       upstream.detect
         .filter(({ output }) => output.facts?.date === date)
         .map(({ partition, output }) => {
-          const { date: _date, detector: _detector, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
+          const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
           return [detectionKey(context, parseDetectPartition(partition).stepIndex), facts];
         }),
     );
