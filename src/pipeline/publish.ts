@@ -110,7 +110,7 @@ function detectionKey(context: StepContext, stepIndex: number): string {
  */
 export async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
   const { lake, store, run, params } = context;
-  const dated = new Map<string, { json: Record<string, unknown>[]; rows: AnomalyRow[]; series: Finding[] }>();
+  const dated = new Map<string, { json: { id: string; record: Record<string, unknown> }[]; rows: AnomalyRow[]; series: Finding[] }>();
   const forDate = (date: string) => {
     let entry = dated.get(date);
     if (!entry) dated.set(date, (entry = { json: [], rows: [], series: [] }));
@@ -122,7 +122,7 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
     for (const finding of findings) {
       const entry = forDate(finding.date);
       if (isRecord(finding)) {
-        entry.json.push(recordJson(finding, context, stepIndex));
+        entry.json.push({ id: finding.id, record: recordJson(finding, context, stepIndex) });
         entry.rows.push(recordRow(finding));
       } else {
         entry.series.push(finding);
@@ -137,7 +137,7 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
     const entry = forDate(date);
     const series = seriesRows(entry.series);
     const rows = [...entry.rows, ...series.map(({ date: _date, ...row }) => row)].sort(byId);
-    const json = [...entry.json.map((record, k) => ({ id: entry.rows[k].id, record })), ...series.map((row) => ({ id: row.id, record: row }))]
+    const json = [...entry.json, ...series.map((row) => ({ id: row.id, record: row }))]
       .sort(byId)
       .map(({ record }) => record);
     await store.replaceAnomalies(layout.anomaliesTable, date, run.id, rows);
