@@ -2,11 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 
 /** File formats the engine reads and writes. */
 export type TableFormat = 'csv' | 'parquet' | 'json';
+
+/**
+ * Values bound to a statement's `$1`, `$2`, ... parameters: every value that reaches SQL goes
+ * through here, never spliced into the text. A string array binds as `VARCHAR[]` (a file list).
+ */
+export type SqlParams = readonly (string | number | boolean | null | readonly string[])[];
 
 /** Plain JS row: BIGINT values come back as numbers when they fit, dates and timestamps as strings. */
 export type Row = Record<string, unknown>;
@@ -16,18 +22,18 @@ export type Row = Record<string, unknown>;
  * private temp folder that `close()` always removes.
  */
 export interface Engine {
-  /** Runs one or more SQL statements. */
-  run(sql: string): Promise<void>;
+  /** Runs one or more SQL statements; with `params`, one statement with them bound. */
+  run(sql: string, params?: SqlParams): Promise<void>;
   /** Rows of a query as plain objects. */
-  rows<T extends Row = Row>(sql: string): Promise<T[]>;
+  rows<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]>;
   /** Column names of a table or view, in order. */
   columnNames(table: string): Promise<string[]>;
   /** Columns of a query by name, as plain JS arrays. */
-  columns(sql: string): Promise<Record<string, unknown[]>>;
+  columns(sql: string, params?: SqlParams): Promise<Record<string, unknown[]>>;
   /** Local paths DuckDB can open for lake objects: in place for a folder lake, staged copies otherwise. */
   stage(lake: Lake, keys: readonly string[]): Promise<string[]>;
   /** Writes a query's result to a lake key atomically, as Parquet (zstd), JSON lines or CSV. */
-  exportQuery(sql: string, lake: Lake, key: string, format: TableFormat): Promise<void>;
+  exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<void>;
   /** Creates (or replaces) a table from JS columns of equal length, e.g. labels computed in JS. */
   createTable(table: string, columns: readonly TableColumn[]): Promise<void>;
   /** A fresh path inside the engine's temp folder (the file is not created). */
@@ -51,6 +57,18 @@ export function sqlIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** DuckDB's bind arguments for {@link SqlParams}: lists need their type spelled out. */
+function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], types?: Record<string, DuckDBType | undefined>] {
+  if (params === undefined) return [];
+  const types: Record<string, DuckDBType | undefined> = {};
+  const values = params.map((value, index): DuckDBValue => {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
+    types[String(index + 1)] = LIST(VARCHAR);
+    return listValue([...value]);
+  });
+  return [values, types];
+}
+
 function toPlain(value: unknown): unknown {
   if (typeof value === 'bigint') {
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
@@ -69,12 +87,12 @@ class DuckDbEngine implements Engine {
     private readonly tempDir: string,
   ) {}
 
-  async run(sql: string): Promise<void> {
-    await this.connection.run(sql);
+  async run(sql: string, params?: SqlParams): Promise<void> {
+    await this.connection.run(sql, ...bindArguments(params));
   }
 
-  async rows<T extends Row = Row>(sql: string): Promise<T[]> {
-    const reader = await this.connection.runAndReadAll(sql);
+  async rows<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql, ...bindArguments(params));
     return reader.getRowObjectsJS().map((row) => {
       const plain: Row = {};
       for (const [name, value] of Object.entries(row)) plain[name] = toPlain(value);
@@ -87,8 +105,8 @@ class DuckDbEngine implements Engine {
     return reader.getColumnsObjectJS().column_name as string[];
   }
 
-  async columns(sql: string): Promise<Record<string, unknown[]>> {
-    const reader = await this.connection.runAndReadAll(sql);
+  async columns(sql: string, params?: SqlParams): Promise<Record<string, unknown[]>> {
+    const reader = await this.connection.runAndReadAll(sql, ...bindArguments(params));
     const columns = reader.getColumnsObjectJS();
     for (const name of Object.keys(columns)) {
       const values = columns[name];
@@ -116,7 +134,7 @@ class DuckDbEngine implements Engine {
     );
   }
 
-  async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat): Promise<void> {
+  async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<void> {
     const localPath = this.tempPath(`.${format}`);
     const options = {
       parquet: "FORMAT parquet, COMPRESSION zstd",
@@ -124,7 +142,8 @@ class DuckDbEngine implements Engine {
       csv: 'FORMAT csv, HEADER true',
     }[format];
     try {
-      await this.connection.run(`COPY (${sql}) TO ${sqlString(localPath)} (${options})`);
+      // The target path is bound after the query's own parameters.
+      await this.connection.run(`COPY (${sql}) TO $${(params?.length ?? 0) + 1} (${options})`, ...bindArguments([...(params ?? []), localPath]));
       await lake.putFile(localPath, key);
     } finally {
       await rm(localPath, { force: true });
