@@ -35,6 +35,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   iforest: () => import('./iforest.js'),
   flights: () => import('./flights.js'),
   backfill: () => import('./backfill.js'),
+  'small-partitions': () => import('./small-partitions.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
-import { assertIsoDate, dateRange } from '../lake/index.js';
+import { assertIsoDate, dateRange } from '../dates.js';
 import { detectDbscanFile, detectIsolationForestFile, ingestFile } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';

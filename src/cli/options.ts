@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import { InputError } from '../errors.js';
-import { assertIsoDate, dateRange } from '../lake/index.js';
+import { assertIsoDate, dateRange } from '../dates.js';
 
 /** Commander parsers and shared option shapes, each failing with one clear line. */
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { dateRange, partitionPrefix } from '../lake/index.js';
+import { partitionPrefix } from '../lake/index.js';
+import { dateRange } from '../dates.js';
 import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunParams, type RunResult, type RunSummary } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';

@@ -1,4 +1,5 @@
-import type { DatasetConfig, TablePipelineConfig } from '../config/index.js';
+import { z } from 'zod';
+import { DatasetSchema, TablePipelineSchema, type DatasetConfig, type TablePipelineConfig } from '../config/index.js';
 import type { Lake } from '../lake/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 
@@ -49,6 +50,14 @@ export type AggregatedDate = { name: string; rows: number; key: string }[];
 
 export type PerDate<T> = { dates: Record<string, T> };
 
+const RunParamsSchema: z.ZodType<RunParams> = z.object({
+  pipeline: TablePipelineSchema,
+  dataset: DatasetSchema,
+  detour_version: z.string(),
+  rerun_of: z.string().optional(),
+});
+
+/** A run's recorded params, read back through the config's own schemas. */
 export function paramsOf(run: RunRecord): RunParams {
-  return run.params as unknown as RunParams;
+  return RunParamsSchema.parse(run.params);
 }

@@ -6,11 +6,12 @@ import type { JobContext, JobHandler, JobQueue, JobResult } from '../queue/index
 import { withRetries, RetriesExhaustedError } from '../retry.js';
 import { WebhookSink, type RunAlert } from '../sinks/index.js';
 import type { RunRecord, StepRecord, Store } from '../store/index.js';
-import { paramsOf, type AggregatedDate, type CheckedDate, type CleanedDate, type PerDate, type StepContext } from './context.js';
-import { detectPartition, type DetectOutput } from './detect-step.js';
-import { datesOfChunk, STEP_NAMES, type StepName } from './plan.js';
-import { aggregateDates, checkDates, cleanDates } from './prepare.js';
-import { publishRun, type RunSummary, type UpstreamOutputs } from './publish.js';
+import { partitionLabel, STEP_JOB, StepJobSchema, stepJobId, type StepJob, type StepKind } from './contract.js';
+import { paramsOf, type CleanedDate, type StepContext } from './context.js';
+import { handlerOf, STEP_ORDER } from './plan.js';
+import { cleanStep } from './steps/clean.js';
+import { publishStep, type RunSummary } from './steps/publish.js';
+import { outputOf, partitionOf, upstreamOf } from './steps/upstream.js';
 
 /** What executing step jobs needs, on the coordinating process and on every worker. */
 export interface StepServices {
@@ -23,7 +24,7 @@ export interface StepServices {
 /** A step partition changing state, for progress displays. */
 export interface StepEvent {
   runId: string;
-  step: StepName;
+  step: StepKind;
   partition: string;
   status: 'queued' | 'succeeded' | 'failed' | 'skipped';
   error?: string;
@@ -45,46 +46,6 @@ export interface RunResult {
 /** This process, as step records name it. */
 const WORKER = `${hostname()}:${process.pid}`;
 
-/** The name of a step job on the queue, and its data. */
-export const STEP_JOB = 'pipeline-step';
-interface StepJobData {
-  runId: string;
-  step: StepName;
-  partition: string;
-}
-
-/** The merged outputs of a run's succeeded steps, as publish and resume read them. */
-export function upstreamOf(steps: StepRecord[]): UpstreamOutputs {
-  const merged = <T>(step: StepName): PerDate<T> => ({
-    dates: Object.assign({}, ...steps.filter((record) => record.step === step && record.status === 'succeeded').map((record) => (record.output as PerDate<T> | null)?.dates ?? {})),
-  });
-  return {
-    clean: merged<CleanedDate>('clean'),
-    quality: merged<CheckedDate>('quality'),
-    aggregate: merged<AggregatedDate>('aggregate'),
-    detect: steps
-      .filter((record) => record.step === 'detect' && record.status === 'succeeded')
-      .map((record) => ({ partition: record.partition, output: record.output as unknown as DetectOutput })),
-  };
-}
-
-async function runStep(context: StepContext, step: StepName, partition: string): Promise<Record<string, unknown>> {
-  switch (step) {
-    case 'clean':
-      return { ...(await cleanDates(context, datesOfChunk(partition))) };
-    case 'quality':
-      return { ...(await checkDates(context, datesOfChunk(partition))) };
-    case 'aggregate':
-      return { ...(await aggregateDates(context, datesOfChunk(partition))) };
-    case 'detect':
-      return { ...(await detectPartition(context, partition)) };
-    case 'publish': {
-      const summaries = await publishRun(context, upstreamOf(await context.store.listSteps(context.run.id)));
-      return { dates: Object.fromEntries(summaries.map((summary) => [summary.logical_date, { anomalies: summary.anomalies, summary: summary.outputs.summary }])) };
-    }
-  }
-}
-
 /** Rows read and quarantined over cleaned dates (none yet: no counts). */
 function rowCounts(cleaned: CleanedDate[]): { rowsRead?: number; rowsQuarantined?: number } {
   if (cleaned.length === 0) return {};
@@ -94,24 +55,23 @@ function rowCounts(cleaned: CleanedDate[]): { rowsRead?: number; rowsQuarantined
   };
 }
 
-/** Rows a step handled, for the rows-processed metric. */
-function rowsOf(step: StepName, output: Record<string, unknown>): number {
-  return step === 'clean' ? (rowCounts(Object.values((output as unknown as PerDate<CleanedDate>).dates)).rowsRead ?? 0) : 0;
-}
-
 /**
  * The queue handler of step jobs: runs one step partition with the pipeline's retries, backoff
  * and timeout, recording its state, attempts and output in the run store. Registered by workers
  * (`detour worker`) and, in embedded mode, by the process that starts the run.
  */
 export function stepJobHandler(services: StepServices): JobHandler {
-  return async (job: JobContext) => {
-    const { runId, step, partition } = job.data as unknown as StepJobData;
+  return async (jobContext: JobContext) => {
+    const job = StepJobSchema.parse(jobContext.data);
+    const { runId, step } = job;
+    const handler = handlerOf(step);
+    const partition = handler.partition.parse(job.partition);
+    const label = partitionLabel(partition);
     const run = await services.store.getRun(runId);
     const params = paramsOf(run);
     const context: StepContext = { lake: services.lake, store: services.store, run, params };
-    const logger = services.logger?.child({ runId, step, partition, pipeline: run.pipeline });
-    const retry = { ...params.pipeline.retry, ...params.pipeline.retry.steps?.[step] };
+    const logger = services.logger?.child({ runId, step, partition: label, pipeline: run.pipeline });
+    const retry = { ...params.pipeline.retry, ...params.pipeline.retry.steps[step] };
     // A step override may set a max delay below the pipeline's initial delay: the larger caps.
     const maxDelayMs = Math.max(retry.initialDelayMs, retry.maxDelayMs);
     const started = performance.now();
@@ -119,8 +79,8 @@ export function stepJobHandler(services: StepServices): JobHandler {
     try {
       const { value: output, attempts } = await withRetries(
         async (attempt) => {
-          await services.store.updateStep(runId, step, partition, { status: 'running', attempts: attempt, worker: WORKER });
-          return runStep(context, step, partition);
+          await services.store.updateStep(runId, step, label, { status: 'running', attempts: attempt, worker: WORKER });
+          return handler.run(context, partition);
         },
         { retries: retry.retries, backoff: { initialDelayMs: retry.initialDelayMs, maxDelayMs }, timeoutMs: retry.timeoutSeconds * 1000 },
         {
@@ -130,14 +90,14 @@ export function stepJobHandler(services: StepServices): JobHandler {
           },
         },
       );
-      await services.store.updateStep(runId, step, partition, { status: 'succeeded', attempts, output });
+      await services.store.updateStep(runId, step, label, { status: 'succeeded', attempts, output: output as Record<string, unknown> });
       services.metrics?.stepDuration.observe({ pipeline: run.pipeline, step }, (performance.now() - started) / 1000);
-      services.metrics?.rowsProcessed.inc({ pipeline: run.pipeline, step }, rowsOf(step, output));
+      if (step === 'clean') services.metrics?.rowsProcessed.inc({ pipeline: run.pipeline, step }, rowCounts(Object.values(cleanStep.output.parse(output).dates)).rowsRead ?? 0);
       logger?.info({ seconds: (performance.now() - started) / 1000 }, 'step succeeded');
       return { status: 'succeeded' };
     } catch (error) {
       const cause = error instanceof RetriesExhaustedError ? error.cause : error;
-      await services.store.updateStep(runId, step, partition, { status: 'failed', error: oneLine(cause) });
+      await services.store.updateStep(runId, step, label, { status: 'failed', error: oneLine(cause) });
       logger?.error({ error: oneLine(cause) }, 'step failed');
       throw cause;
     }
@@ -163,22 +123,20 @@ export async function executeRun(services: RunServices, runId: string): Promise<
   const run = await store.getRun(runId);
   const params = paramsOf(run);
   try {
-    for (const step of STEP_NAMES) {
-      const pending = (await store.listSteps(runId)).filter((record) => record.step === step && record.status !== 'succeeded' && record.status !== 'skipped');
+    for (const step of STEP_ORDER) {
+      const records = (await store.listSteps(runId)).filter((record) => record.step === step);
+      for (const record of records.filter((record) => record.status === 'skipped')) services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
+      const pending = records.filter((record) => record.status !== 'succeeded' && record.status !== 'skipped');
       if (pending.length === 0) continue;
-      if (step === 'aggregate' && params.pipeline.aggregate.length === 0) {
-        for (const record of pending) {
-          await store.updateStep(runId, step, record.partition, { status: 'skipped' });
-          services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
-        }
-        continue;
-      }
+      const handler = handlerOf(step);
+      const jobs = pending.map((record): StepJob => ({ runId, step, partition: partitionOf(handler, record) }));
+      const labelOf = new Map(jobs.map((job) => [stepJobId(job), partitionLabel(job.partition)]));
       for (const record of pending) services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
       const results = await queue.run(
-        pending.map((record) => ({ id: `${runId}/${step}/${record.partition}`, name: STEP_JOB, data: { runId, step, partition: record.partition } })),
+        jobs.map((job) => ({ id: stepJobId(job), name: STEP_JOB, data: job })),
         {
           onSettled: (result) => {
-            const partition = result.id.split('/')[2];
+            const partition = labelOf.get(result.id) as string;
             services.onStep?.(
               result.status === 'completed'
                 ? { runId, step, partition, status: 'succeeded' }
@@ -191,7 +149,9 @@ export async function executeRun(services: RunServices, runId: string): Promise<
       if (failed) throw errorOf(failed);
     }
     const steps = await store.listSteps(runId);
-    const publish = steps.find((record) => record.step === 'publish')?.output as { dates: Record<string, { anomalies: number; summary: string }> };
+    const publishRecord = steps.find((record) => record.step === 'publish');
+    if (publishRecord === undefined) throw new Error(`run ${runId} has no publish step`);
+    const publish = outputOf(publishStep, publishRecord);
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
     const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });

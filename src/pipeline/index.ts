@@ -7,13 +7,14 @@ export { startRun, resumeRun, rerunRun, backfill, changedInputs, runParamsOf } f
 export type { BackfillOptions, BackfillResult, ChangedInput } from './runs.js';
 export { pipelineScheduler } from './schedule.js';
 export type { PipelineSchedulerOptions } from './schedule.js';
-export { executeRun, stepJobHandler, STEP_JOB } from './executor.js';
+export { executeRun, stepJobHandler } from './executor.js';
+export { partitionLabel, STEP_JOB, STEP_KINDS, StepJobSchema } from './contract.js';
+export type { DateSpan, EntityShard, RecordDay, StepJob, StepKind, StepPartition, WholeRun } from './contract.js';
 export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
 export { pipelineLayout } from './layout.js';
-export { planRun, STEP_NAMES } from './plan.js';
-export type { StepName } from './plan.js';
+export { planRun } from './plan.js';
 export type { RunParams, CleanedDate, CheckedDate } from './context.js';
-export type { PublishedAnomaly, RunSummary } from './publish.js';
+export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
 export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';

@@ -1,22 +1,17 @@
 import type { TablePipelineConfig } from '../config/index.js';
-import { partitionPrefix } from '../lake/index.js';
+import { dateKeys, type DateKeys, type PipelineTables } from '../lake/index.js';
 
-/** Where a pipeline reads and writes for one logical date, relative to the lake root. */
-export function pipelineLayout(pipelineName: string, pipeline: TablePipelineConfig, logicalDate: string) {
-  const anomaliesTable = pipeline.publish.table ?? `${pipelineName}_anomalies`;
+/** The tables a pipeline writes, with the config's defaults (`<pipeline>_anomalies`, `<pipeline>_summary`). */
+export function pipelineTables(pipelineName: string, pipeline: TablePipelineConfig): PipelineTables {
   return {
-    input: partitionPrefix('bronze', pipeline.dataset, logicalDate),
-    silver: `${partitionPrefix('silver', pipeline.dataset, logicalDate)}data.parquet`,
-    quarantine: `${partitionPrefix('silver', `${pipeline.dataset}_quarantine`, logicalDate)}quarantine.parquet`,
-    quality: `${partitionPrefix('silver', `${pipeline.dataset}_quality`, logicalDate)}report.json`,
-    aggregate: (name: string) => `${partitionPrefix('gold', name, logicalDate)}data.parquet`,
-    anomaliesTable,
-    anomalies: `${partitionPrefix('gold', anomaliesTable, logicalDate)}anomalies.json`,
-    summary: `${partitionPrefix('gold', pipeline.publish.summary ?? `${pipelineName}_summary`, logicalDate)}summary.json`,
+    dataset: pipeline.dataset,
+    anomaliesTable: pipeline.publish.table ?? `${pipelineName}_anomalies`,
+    summaryTable: pipeline.publish.summary ?? `${pipelineName}_summary`,
   };
 }
 
-/** A run's intermediate results (detector findings before publishing), kept for resume and audit. */
-export function runScratchPrefix(pipelineName: string, runId: string): string {
-  return `runs/${pipelineName}/${runId}/`;
+/** Where a pipeline reads and writes for one logical date (keys from the lake's layout module). */
+export function pipelineLayout(pipelineName: string, pipeline: TablePipelineConfig, logicalDate: string): DateKeys & { anomaliesTable: string } {
+  const tables = pipelineTables(pipelineName, pipeline);
+  return { ...dateKeys(tables, logicalDate), anomaliesTable: tables.anomaliesTable };
 }

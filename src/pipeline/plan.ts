@@ -1,92 +1,32 @@
-import type { DetectStepConfig, TablePipelineConfig } from '../config/index.js';
-import { dateRange } from '../lake/index.js';
-
-/** The steps of every pipeline run, in graph order; each is split into partitions that may run in parallel. */
-export const STEP_NAMES = ['clean', 'quality', 'aggregate', 'detect', 'publish'] as const;
-export type StepName = (typeof STEP_NAMES)[number];
-
-export interface PlannedStep {
-  step: StepName;
-  partition: string;
-  position: number;
-}
-
-/** Consecutive runs of at most `size` dates: the unit of a clean, quality or aggregate job. */
-export function chunkDates(dates: readonly string[], size: number): string[][] {
-  const chunks: string[][] = [];
-  for (let start = 0; start < dates.length; start += size) chunks.push(dates.slice(start, start + size));
-  return chunks;
-}
-
-/** `2024-01-01` for one date, `2024-01-01..2024-01-31` for a chunk. */
-export function chunkLabel(dates: readonly string[]): string {
-  return dates.length === 1 ? dates[0] : `${dates[0]}..${dates[dates.length - 1]}`;
-}
-
-/** The dates a chunk label stands for. */
-export function datesOfChunk(label: string): string[] {
-  const [from, to = from] = label.split('..');
-  return dateRange(from, to);
-}
-
-/** A detect partition: one shard of a series detector's entities, or one date of a record detector. */
-export interface DetectPartition {
-  stepIndex: number;
-  detector: DetectStepConfig['detector'];
-  shard?: { index: number; count: number };
-  date?: string;
-}
-
-export function detectPartitionLabel(partition: DetectPartition): string {
-  const base = `${partition.stepIndex}-${partition.detector}`;
-  if (partition.date !== undefined) return `${base}-${partition.date}`;
-  return partition.shard && partition.shard.count > 1 ? `${base}-shard${partition.shard.index + 1}of${partition.shard.count}` : base;
-}
-
-export function parseDetectPartition(label: string): DetectPartition {
-  const match = /^(\d+)-(arima|iforest|dbscan)(?:-(\d{4}-\d{2}-\d{2})|-shard(\d+)of(\d+))?$/.exec(label);
-  if (!match) throw new Error(`not a detect partition: ${label}`);
-  const [, index, detector, date, shard, count] = match;
-  return {
-    stepIndex: Number(index),
-    detector: detector as DetectStepConfig['detector'],
-    date,
-    shard: shard === undefined ? (date === undefined ? { index: 0, count: 1 } : undefined) : { index: Number(shard) - 1, count: Number(count) },
-  };
-}
-
-export function detectPartitions(pipeline: TablePipelineConfig, dates: readonly string[]): DetectPartition[] {
-  return pipeline.detect.flatMap((step, stepIndex): DetectPartition[] =>
-    step.detector === 'dbscan'
-      ? dates.map((date) => ({ stepIndex, detector: step.detector, date }))
-      : step.detector === 'arima'
-        ? Array.from({ length: step.partitions }, (_, index) => ({ stepIndex, detector: step.detector, shard: { index, count: step.partitions } }))
-        : [{ stepIndex, detector: step.detector, shard: { index: 0, count: 1 } }],
-  );
-}
-
-/** Every step partition of a run over `dates`, in graph order. */
-export function planRun(pipeline: TablePipelineConfig, dates: readonly string[]): PlannedStep[] {
-  const chunks = chunkDates(dates, pipeline.chunkDays).map(chunkLabel);
-  const partitions: Record<StepName, string[]> = {
-    clean: chunks,
-    quality: chunks,
-    aggregate: chunks,
-    detect: detectPartitions(pipeline, dates).map(detectPartitionLabel),
-    publish: ['all'],
-  };
-  return STEP_NAMES.flatMap((step, position) => partitions[step].map((partition) => ({ step, partition, position })));
-}
+import type { TablePipelineConfig } from '../config/index.js';
+import type { PlannedStep } from '../store/index.js';
+import { partitionLabel, type StepHandler, type StepKind, type StepPartition } from './contract.js';
+import { aggregateStep } from './steps/aggregate.js';
+import { cleanStep } from './steps/clean.js';
+import { detectStep } from './steps/detect.js';
+import { publishStep } from './steps/publish.js';
+import { qualityStep } from './steps/quality.js';
 
 /**
- * The shard (0..count-1) of an entity: FNV-1a over its UTF-16 code units, so that every process
- * puts an entity in the same shard whatever the order it meets entities in.
+ * The step kinds of a run, in graph order: a step starts once every partition of the one before
+ * has succeeded. A new kind of step is a handler file listed here (and its config in the schema).
  */
-export function shardOf(entity: string, count: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < entity.length; i++) {
-    hash ^= entity.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % count;
+const STEP_HANDLERS = [cleanStep, qualityStep, aggregateStep, detectStep, publishStep] as const;
+
+/** A step kind's handler, with its partition and output types erased (they are checked by its schemas). */
+export function handlerOf(kind: StepKind): StepHandler<StepPartition, unknown> {
+  const handler = STEP_HANDLERS.find((candidate) => candidate.kind === kind);
+  if (handler === undefined) throw new Error(`no handler for step kind ${kind}`);
+  return handler as unknown as StepHandler<StepPartition, unknown>;
+}
+
+/** The step kinds in graph order. */
+export const STEP_ORDER: readonly StepKind[] = STEP_HANDLERS.map((handler) => handler.kind);
+
+/** Every step partition of a run of `pipeline` over `dates`, in graph order, labelled and with its partition as data. */
+export function planRun(pipeline: TablePipelineConfig, dates: readonly string[]): PlannedStep[] {
+  return STEP_HANDLERS.flatMap((handler, position) => {
+    const status = handler.skipped?.(pipeline) ? 'skipped' : 'pending';
+    return handler.plan(pipeline, dates).map((partition: StepPartition) => ({ step: handler.kind, partition: partitionLabel(partition), spec: partition, position, status }));
+  });
 }

@@ -1,10 +1,11 @@
 import type { DetourConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
-import { dateRange } from '../lake/index.js';
+import { dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
 import { DETOUR_VERSION } from '../version.js';
 import { paramsOf, type RunParams } from './context.js';
-import { executeRun, upstreamOf, type RunResult, type RunServices } from './executor.js';
+import { executeRun, type RunResult, type RunServices } from './executor.js';
+import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
 import { planRun } from './plan.js';

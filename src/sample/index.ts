@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { openEngine, sqlString } from '../engine/index.js';
 import { InputError } from '../errors.js';
-import { dateRange, partitionPrefix, type Lake } from '../lake/index.js';
+import { partitionPrefix, type Lake } from '../lake/index.js';
+import { dateRange } from '../dates.js';
 import { generateRidesCsv } from './rides.js';
 
 export {

@@ -2,6 +2,7 @@
  * Scheduling arithmetic: which cron ticks are due and which logical date each one processes.
  * Pure functions over dates; croner does the cron matching, including DST in time zones.
  */
+import { isoDateOf } from '../dates.js';
 import { Cron } from 'croner';
 import { InputError, oneLine } from '../errors.js';
 
@@ -103,5 +104,5 @@ function logicalDateOf(tickAt: Date, schedule: PipelineSchedule): string {
   const part = (type: 'year' | 'month' | 'day') => Number(parts.find((candidate) => candidate.type === type)?.value);
   // Calendar arithmetic on a UTC midnight has no DST to trip over.
   const date = new Date(Date.UTC(part('year'), part('month') - 1, part('day') - schedule.lagDays));
-  return date.toISOString().slice(0, 10);
+  return isoDateOf(date);
 }

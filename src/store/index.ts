@@ -9,6 +9,7 @@ export type {
   AnomalyRow,
   ListRunsOptions,
   NewRun,
+  PlannedStep,
   QualityResultRow,
   RunOutcome,
   RunRecord,

@@ -106,6 +106,11 @@ const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE IF EXISTS ride_anomalies RENAME TO ride_anomalies_v1`,
     ],
   },
+  {
+    version: 4,
+    description: 'step partitions as data',
+    statements: [`ALTER TABLE detour_steps ADD COLUMN IF NOT EXISTS spec json`],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */

@@ -1,8 +1,9 @@
+import { isIsoDate } from '../dates.js';
 import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
-import type { AnomalyRow, ListRunsOptions, NewRun, QualityResultRow, RunOutcome, RunRecord, RunStatus, StepRecord, StepStatus, StepUpdate, Store } from './store.js';
+import type { AnomalyRow, ListRunsOptions, NewRun, PlannedStep, QualityResultRow, RunOutcome, RunRecord, RunStatus, StepRecord, StepStatus, StepUpdate, Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -295,15 +296,22 @@ class SqlStore implements Store {
     throw new InputError(`run ${id} is ${existing[0].status}; only a failed run can be resumed`);
   }
 
-  async planSteps(runId: string, steps: { step: string; partition: string; position: number }[]): Promise<void> {
+  async planSteps(runId: string, steps: PlannedStep[]): Promise<void> {
     requireText(runId, 'runId');
     if (steps.length === 0) return;
     await this.client.query(
-      `INSERT INTO detour_steps (run_id, step, partition, position, status)
-       SELECT $1, s.step, s.partition, s.position, 'pending'
-       FROM unnest($2::text[], $3::text[], $4::integer[]) AS s(step, partition, position)
+      `INSERT INTO detour_steps (run_id, step, partition, spec, position, status)
+       SELECT $1, s.step, s.partition, s.spec::json, s.position, s.status
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::text[]) AS s(step, partition, spec, position, status)
        ON CONFLICT (run_id, step, partition) DO NOTHING`,
-      [runId, steps.map((s) => s.step), steps.map((s) => s.partition), steps.map((s) => s.position)],
+      [
+        runId,
+        steps.map((s) => s.step),
+        steps.map((s) => s.partition),
+        steps.map((s) => (s.spec === undefined ? null : JSON.stringify(s.spec))),
+        steps.map((s) => s.position),
+        steps.map((s) => s.status ?? 'pending'),
+      ],
     );
   }
 
@@ -380,12 +388,13 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
-const STEP_COLUMNS = 'run_id, step, partition, position, status, attempts, started_at, finished_at, seconds, output, error, worker';
+const STEP_COLUMNS = 'run_id, step, partition, spec, position, status, attempts, started_at, finished_at, seconds, output, error, worker';
 
 interface StepRow {
   run_id: string;
   step: string;
   partition: string;
+  spec: unknown;
   position: number;
   status: StepStatus;
   attempts: number;
@@ -402,6 +411,7 @@ function toStepRecord(row: StepRow): StepRecord {
     runId: row.run_id,
     step: row.step,
     partition: row.partition,
+    spec: typeof row.spec === 'string' ? (JSON.parse(row.spec) as unknown) : row.spec,
     position: row.position,
     status: row.status,
     attempts: row.attempts,
@@ -449,10 +459,7 @@ function requireText(value: string, name: string): void {
 
 /** A real calendar date in YYYY-MM-DD form, checked here so that a typo is an InputError, not a SQL error. */
 function requireIsoDate(value: string): void {
-  // JS rolls 2024-02-30 over to March, so the date must survive a round trip unchanged.
-  const parsed = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
-  const valid = !Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(value);
-  if (!valid) throw new InputError(`logical date must be a date as YYYY-MM-DD, got "${value}"`);
+  if (typeof value !== 'string' || !isIsoDate(value)) throw new InputError(`logical date must be a date as YYYY-MM-DD, got "${value}"`);
 }
 
 /** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */

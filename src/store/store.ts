@@ -28,11 +28,24 @@ export interface NewRun {
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
+/** A step partition as planned: `partition` is its label (unique within the step), `spec` the partition as JSON data. */
+export interface PlannedStep {
+  step: string;
+  partition: string;
+  /** What the partition is (dates, shard, day), stored as JSON for whoever runs it; the store does not interpret it. */
+  spec?: unknown;
+  position: number;
+  /** `skipped` for a step with nothing to do in this pipeline; default `pending`. */
+  status?: 'pending' | 'skipped';
+}
+
 /** One partition of one step of a run's graph (`clean` of 2024-01 dates, `detect` of shard 1...). */
 export interface StepRecord {
   runId: string;
   step: string;
   partition: string;
+  /** The partition as data (see PlannedStep.spec); null for steps recorded before specs existed. */
+  spec: unknown;
   /** Order of the step in the graph; steps of the same position may run in parallel. */
   position: number;
   status: StepStatus;
@@ -117,7 +130,7 @@ export interface Store {
   /** Sets a failed run back to running, for resume; InputError unless it failed. */
   reopenRun(id: string): Promise<RunRecord>;
   /** Adds the steps of a run's graph as `pending` (steps already recorded are kept as they are). */
-  planSteps(runId: string, steps: { step: string; partition: string; position: number }[]): Promise<void>;
+  planSteps(runId: string, steps: PlannedStep[]): Promise<void>;
   /** Records a step's new state; `running` stamps the start, a final state the end and seconds. */
   updateStep(runId: string, step: string, partition: string, update: StepUpdate): Promise<StepRecord>;
   /** The steps of a run in graph order. */

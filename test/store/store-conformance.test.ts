@@ -445,7 +445,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     } finally {
       await client.end();
     }

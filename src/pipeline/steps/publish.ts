@@ -1,11 +1,14 @@
-import type { AnomalyRow } from '../store/index.js';
-import { DETOUR_VERSION } from '../version.js';
-import type { AggregatedDate, CheckedDate, CleanedDate, PerDate, StepContext } from './context.js';
-import type { AnyFinding, DetectOutput } from './detect-step.js';
-import { pipelineLayout } from './layout.js';
-import { parseDetectPartition } from './plan.js';
-import type { RecordDetectionFacts, RecordFinding } from './record-detect.js';
-import type { Finding } from './series-detect.js';
+import { z } from 'zod';
+import { compactDate } from '../../dates.js';
+import type { AnomalyRow } from '../../store/index.js';
+import { DETOUR_VERSION } from '../../version.js';
+import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js';
+import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
+import { pipelineLayout } from '../layout.js';
+import type { RecordDetectionFacts, RecordFinding } from '../record-detect.js';
+import type { Finding } from '../series-detect.js';
+import type { AnyFinding, DetectOutput } from './detect.js';
+import { upstreamOf, type UpstreamOutputs } from './upstream.js';
 
 /** One element of `anomalies.json` for an entity-day finding (ARIMA, Isolation Forest). */
 export interface PublishedAnomaly extends AnomalyRow {
@@ -36,21 +39,13 @@ export interface RunSummary {
   detour_version: string;
 }
 
-/** Outputs of the run's earlier steps, merged over their partitions. */
-export interface UpstreamOutputs {
-  clean: PerDate<CleanedDate>;
-  quality: PerDate<CheckedDate>;
-  aggregate: PerDate<AggregatedDate>;
-  detect: { partition: string; output: DetectOutput }[];
-}
-
 const isRecord = (finding: AnyFinding): finding is RecordFinding => 'id' in finding;
 
 /** One row per entity-day: several detectors flagging the same day share its stable id (`ORD20010105`). */
 function seriesRows(findings: Finding[]): PublishedAnomaly[] {
   const byId = new Map<string, PublishedAnomaly>();
   for (const finding of findings) {
-    const id = `${finding.entity}${finding.date.replaceAll('-', '')}`;
+    const id = `${finding.entity}${compactDate(finding.date)}`;
     const existing = byId.get(id);
     if (existing) {
       existing.detector = `${existing.detector}+${finding.detector}`;
@@ -108,7 +103,7 @@ function detectionKey(context: StepContext, stepIndex: number): string {
  * removed), then `anomalies.json` (deterministic: sorted by id, no timestamps) and `summary.json`
  * are written. Every write is idempotent, so a retried or resumed publish converges.
  */
-export async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
+async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
   const { lake, store, run, params } = context;
   const dated = new Map<string, { json: { id: string; record: Record<string, unknown> }[]; rows: AnomalyRow[]; series: Finding[] }>();
   const forDate = (date: string) => {
@@ -118,11 +113,10 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
   };
   for (const { partition, output } of upstream.detect) {
     const findings = JSON.parse((await lake.get(output.findings)).toString()) as AnyFinding[];
-    const { stepIndex } = parseDetectPartition(partition);
     for (const finding of findings) {
       const entry = forDate(finding.date);
       if (isRecord(finding)) {
-        entry.json.push({ id: finding.id, record: recordJson(finding, context, stepIndex) });
+        entry.json.push({ id: finding.id, record: recordJson(finding, context, partition.detectStep) });
         entry.rows.push(recordRow(finding));
       } else {
         entry.series.push(finding);
@@ -148,7 +142,7 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
         .filter(({ output }) => output.facts?.date === date)
         .map(({ partition, output }) => {
           const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
-          return [detectionKey(context, parseDetectPartition(partition).stepIndex), facts];
+          return [detectionKey(context, partition.detectStep), facts];
         }),
     );
     const summary: RunSummary = {
@@ -178,3 +172,20 @@ export async function publishRun(context: StepContext, upstream: UpstreamOutputs
   }
   return summaries;
 }
+
+/** What publish leaves for the run's record: per date, how many anomalies and where the summary is. */
+export interface PublishOutput {
+  dates: Record<string, { anomalies: number; summary: string }>;
+}
+
+/** Publish: once per run, after every detect partition (see publishRun). */
+export const publishStep: StepHandler<WholeRun, PublishOutput> = {
+  kind: 'publish',
+  partition: WholeRunSchema,
+  output: z.object({ dates: z.record(z.string(), z.object({ anomalies: z.number(), summary: z.string() })) }),
+  plan: () => [{ kind: 'run' }],
+  run: async (context) => {
+    const summaries = await publishRun(context, upstreamOf(await context.store.listSteps(context.run.id)));
+    return { dates: Object.fromEntries(summaries.map((summary) => [summary.logical_date, { anomalies: summary.anomalies, summary: summary.outputs.summary }])) };
+  },
+};

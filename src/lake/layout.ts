@@ -1,0 +1,85 @@
+/**
+ * Every key detour reads or writes in the lake is built here, and the one thing parsed back out of
+ * a key (the date of a listed partition) is parsed here too.
+ *
+ * ```
+ * bronze/<dataset>/date=D/<files as landed>          _manifest.json
+ * silver/<dataset>/date=D/data.parquet               typed, renamed rows
+ * silver/<dataset>_quarantine/date=D/quarantine.parquet
+ * silver/<dataset>_quality/date=D/report.json
+ * gold/<aggregate>/date=D/data.parquet
+ * gold/<anomalies table>/date=D/anomalies.json       gold/<summary>/date=D/summary.json
+ * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish)
+ * ```
+ */
+import { assertIsoDate, isIsoDate } from '../dates.js';
+import type { Lake } from './lake.js';
+
+/** The medallion zones of the lake: raw as landed, cleaned and typed, published results. */
+export type Zone = 'bronze' | 'silver' | 'gold';
+
+/** Hive-style partition prefix, always ending in `/`: `silver/rides/date=2024-01-01/`. */
+export function partitionPrefix(zone: Zone, table: string, date: string): string {
+  return `${zone}/${table}/date=${assertIsoDate(date)}/`;
+}
+
+/** Names of the tables a pipeline writes, as its config resolves them. */
+export interface PipelineTables {
+  dataset: string;
+  anomaliesTable: string;
+  summaryTable: string;
+}
+
+/** The keys of one pipeline date. */
+export interface DateKeys {
+  /** Folder of the landed raw files. */
+  input: string;
+  silver: string;
+  quarantine: string;
+  quality: string;
+  aggregate(name: string): string;
+  anomalies: string;
+  summary: string;
+}
+
+/** Where a pipeline reads and writes for one date. */
+export function dateKeys(tables: PipelineTables, date: string): DateKeys {
+  return {
+    input: partitionPrefix('bronze', tables.dataset, date),
+    silver: `${partitionPrefix('silver', tables.dataset, date)}data.parquet`,
+    quarantine: `${partitionPrefix('silver', `${tables.dataset}_quarantine`, date)}quarantine.parquet`,
+    quality: `${partitionPrefix('silver', `${tables.dataset}_quality`, date)}report.json`,
+    aggregate: (name) => aggregateKey(name, date),
+    anomalies: `${partitionPrefix('gold', tables.anomaliesTable, date)}anomalies.json`,
+    summary: `${partitionPrefix('gold', tables.summaryTable, date)}summary.json`,
+  };
+}
+
+/** An aggregate step's output for one date. */
+export function aggregateKey(name: string, date: string): string {
+  return `${partitionPrefix('gold', name, date)}data.parquet`;
+}
+
+/** A run's intermediate results (detector findings before publishing), kept for resume and audit. */
+export function runScratchPrefix(pipeline: string, runId: string): string {
+  return `runs/${pipeline}/${runId}/`;
+}
+
+/** Where one detect partition keeps its findings until publish. */
+export function findingsKey(pipeline: string, runId: string, partitionLabel: string): string {
+  return `${runScratchPrefix(pipeline, runId)}detect/${partitionLabel}.json`;
+}
+
+/** The `date=D` of a partitioned key, or undefined when the key has none. */
+function partitionDateOf(key: string): string | undefined {
+  const date = /\/date=([^/]+)\//.exec(key)?.[1];
+  return date !== undefined && isIsoDate(date) ? date : undefined;
+}
+
+/** The Parquet files of `table` in `zone` whose partition date lies in [from, to], in key order, with their dates. */
+export async function listPartitionFiles(lake: Lake, zone: Zone, table: string, from: string, to: string): Promise<{ key: string; date: string }[]> {
+  return (await lake.list(`${zone}/${table}/`)).flatMap((object) => {
+    const date = partitionDateOf(object.key);
+    return date !== undefined && date >= from && date <= to && object.key.endsWith('.parquet') ? [{ key: object.key, date }] : [];
+  });
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { sqlIdentifier } from '../../engine/index.js';
+import { InputError, oneLine } from '../../errors.js';
+import { DateSpanSchema, type DateSpan, type StepHandler } from '../contract.js';
+import type { AggregatedDate, PerDate } from '../context.js';
+import { pipelineLayout } from '../layout.js';
+import { datesOf, perDateSchema, planDateSpans } from './dates.js';
+import { withSilverDates } from './silver.js';
+
+const AggregatedDateSchema: z.ZodType<AggregatedDate> = z.array(z.object({ name: z.string(), rows: z.number(), key: z.string() }));
+
+/** Aggregate: each SQL step over the date's silver table, written to `gold/<step>/date=D/`. Skipped when the pipeline has none. */
+export const aggregateStep: StepHandler<DateSpan, PerDate<AggregatedDate>> = {
+  kind: 'aggregate',
+  partition: DateSpanSchema,
+  output: perDateSchema(AggregatedDateSchema),
+  plan: planDateSpans,
+  skipped: (pipeline) => pipeline.aggregate.length === 0,
+  run: (context, span) =>
+    withSilverDates(context, datesOf(span), async (engine, showDate) => {
+      const { lake, run, params } = context;
+      const aggregated: Record<string, AggregatedDate> = {};
+      for (const date of datesOf(span)) {
+        const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+        await showDate(date);
+        const written: AggregatedDate = [];
+        for (const step of params.pipeline.aggregate) {
+          try {
+            await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(step.name)} AS ${step.sql}`);
+          } catch (error) {
+            throw new InputError(`aggregate step ${step.name}: ${oneLine(error)}`, { cause: error });
+          }
+          const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(step.name)}`);
+          // Sorted, so that a rerun writes the same bytes whatever order parallel GROUP BY produced.
+          await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)} ORDER BY ALL`, lake, layout.aggregate(step.name), 'parquet');
+          written.push({ name: step.name, rows: Number(rows), key: layout.aggregate(step.name) });
+        }
+        aggregated[date] = written;
+      }
+      return { dates: aggregated };
+    }),
+};

@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import type { DetectStepConfig } from '../../config/index.js';
+import { addDays } from '../../dates.js';
+import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
+import { InputError, oneLine } from '../../errors.js';
+import { findingsKey, listPartitionFiles } from '../../lake/index.js';
+import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
+import type { StepContext } from '../context.js';
+import { pipelineLayout } from '../layout.js';
+import { detectRecords, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectSeries, type Finding, type SeriesTable } from '../series-detect.js';
+
+/** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
+export interface DetectOutput {
+  findings: string;
+  count: number;
+  /** Entities a series detector could not model, with why. */
+  skipped: { entity: string; reason: string }[];
+  /** Days a series detector learnt from and the days it flagged. */
+  window?: { from: string; to: string };
+  /** A record detector's facts about its day (clusters, recall on labelled rows). */
+  facts?: RecordDetectionFacts & { date: string };
+}
+
+export type AnyFinding = Finding | RecordFinding;
+export type DetectPartition = RecordDay | EntityShard;
+
+const recall = { total: z.number(), flagged: z.number(), recall: z.number().nullable() };
+// Key order as detectRecords writes it: the day's summary shows these facts as they are.
+const RecordDetectionFactsSchema = z.object({
+  clusters: z.array(z.object({ cluster: z.number(), size: z.number(), centroid: z.record(z.string(), z.number()) })),
+  outliers: z.number(),
+  parameters: z.object({ eps: z.number(), min_samples: z.number(), scale: z.string(), features: z.array(z.string()) }),
+  injected_anomalies: z.object({ ...recall, by_kind: z.record(z.string(), z.object(recall)) }).optional(),
+  date: z.string(),
+});
+const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
+  findings: z.string(),
+  count: z.number(),
+  skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
+  window: z.object({ from: z.string(), to: z.string() }).optional(),
+  facts: RecordDetectionFactsSchema.optional(),
+});
+
+type SeriesStep = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;
+type RecordStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
+
+/**
+ * The shard (0..count-1) of an entity: FNV-1a over its UTF-16 code units, so that every process
+ * puts an entity in the same shard whatever the order it meets entities in.
+ */
+export function shardOf(entity: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < entity.length; i++) {
+    hash ^= entity.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
+/** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
+async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStep, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
+  const keys = (await listPartitionFiles(context.lake, 'gold', step.table, from, to)).map((file) => file.key);
+  const valueColumns = step.detector === 'arima' ? [step.value] : step.features;
+  const empty = { entity: [], day: [], values: Object.fromEntries(valueColumns.map((name) => [name, new Float64Array()])) };
+  if (keys.length === 0) return empty;
+  const paths = await engine.stage(context.lake, keys);
+  let columns: Record<string, unknown[]>;
+  try {
+    columns = await engine.columns(
+      `SELECT CAST(${sqlIdentifier(step.entity)} AS VARCHAR) AS entity,
+        strftime(CAST(${sqlIdentifier(step.time)} AS DATE), '%Y-%m-%d') AS day,
+        ${valueColumns.map((name, i) => `CAST(${sqlIdentifier(name)} AS DOUBLE) AS v${i}`).join(', ')}
+      FROM read_parquet($1, union_by_name = true, hive_partitioning = false) ORDER BY entity, day`,
+      [paths],
+    );
+  } catch (error) {
+    throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
+  }
+  const entities = columns.entity as string[];
+  const rows = entities.map((_, row) => row).filter((row) => shard.shards === 1 || shardOf(entities[row], shard.shards) === shard.shard);
+  const day = columns.day as string[];
+  return {
+    entity: rows.map((row) => entities[row]),
+    day: rows.map((row) => day[row]),
+    values: Object.fromEntries(
+      valueColumns.map((name, i) => {
+        const values = columns[`v${i}`] as (number | null)[];
+        return [name, Float64Array.from(rows, (row) => values[row] ?? Number.NaN)];
+      }),
+    ),
+  };
+}
+
+/** One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by id. */
+async function readRecordTable(engine: Engine, context: StepContext, step: RecordStep, date: string): Promise<RecordTable> {
+  const { pipeline } = context.params;
+  const layout = pipelineLayout(context.run.pipeline, pipeline, date);
+  const key = step.table === pipeline.dataset ? layout.silver : layout.aggregate(step.table);
+  const [localPath] = await engine.stage(context.lake, [key]);
+  const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
+  const evaluate = step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
+  const kindSql = evaluate?.kind !== undefined && present.has(evaluate.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(evaluate.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
+  let columns: Record<string, unknown[]>;
+  try {
+    columns = await engine.columns(
+      `SELECT CAST(${sqlIdentifier(step.id)} AS VARCHAR) AS id,
+        ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
+        ${step.features.map((feature, f) => `CAST(${sqlIdentifier(feature.column)} AS DOUBLE) AS f${f}`).join(', ')}
+        ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
+      FROM read_parquet($1) ORDER BY id`,
+      [localPath],
+    );
+  } catch (error) {
+    throw new InputError(`detect step dbscan on ${step.table}: ${oneLine(error)}`, { cause: error });
+  }
+  return {
+    ids: columns.id as string[],
+    entities: columns.entity as (string | null)[],
+    features: step.features.map((_, f) => Float64Array.from(columns[`f${f}`] as (number | null)[], (value) => value ?? Number.NaN)),
+    labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
+  };
+}
+
+/**
+ * Detect: one partition of one detect step. Series detectors (ARIMA, Isolation Forest) learn
+ * from `history` days before the run's first date and flag the run's dates, per entity shard;
+ * DBSCAN clusters one date of records. Findings go to the run's scratch folder for publish.
+ */
+async function detectPartition(context: StepContext, partition: DetectPartition): Promise<DetectOutput> {
+  const step = context.params.pipeline.detect[partition.detectStep];
+  if (step === undefined || step.detector !== partition.detector) throw new InputError(`run ${context.run.id} has no detect partition ${partitionLabel(partition)}`);
+  const { logicalDate: first, endDate: last } = context.run;
+  const engine = await openEngine();
+  try {
+    let output: Omit<DetectOutput, 'findings' | 'count'>;
+    let findings: AnyFinding[];
+    if (step.detector === 'dbscan') {
+      if (partition.kind !== 'record-day') throw new InputError(`dbscan runs a day at a time, not as ${partitionLabel(partition)}`);
+      const table = await readRecordTable(engine, context, step, partition.date);
+      const detection = detectRecords(step, table, partition.date);
+      findings = detection.findings;
+      output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
+    } else {
+      if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
+      const from = addDays(first, -step.history);
+      const table = await readSeriesTable(engine, context, step, from, last, partition);
+      const detection = detectSeries(step, table, { from: first, to: last, windowStart: from });
+      findings = detection.findings;
+      output = { skipped: detection.skipped, window: { from, to: last } };
+    }
+    const key = findingsKey(context.run.pipeline, context.run.id, partitionLabel(partition));
+    await context.lake.put(key, JSON.stringify(findings));
+    return { findings: key, count: findings.length, ...output };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Detect: DBSCAN a day per partition, ARIMA in `partitions` entity shards, Isolation Forest as one shard. */
+export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
+  kind: 'detect',
+  partition: z.discriminatedUnion('kind', [RecordDaySchema, EntityShardSchema]),
+  output: DetectOutputSchema,
+  plan: (pipeline, dates) =>
+    pipeline.detect.flatMap((step, detectStep): DetectPartition[] => {
+      if (step.detector === 'dbscan') return dates.map((date) => ({ kind: 'record-day', detectStep, detector: step.detector, date }));
+      // Isolation Forest fits one model over all entities and cannot be split.
+      const shards = step.detector === 'arima' ? step.partitions : 1;
+      return Array.from({ length: shards }, (_, shard) => ({ kind: 'entity-shard', detectStep, detector: step.detector, shard, shards }));
+    }),
+  run: detectPartition,
+};
