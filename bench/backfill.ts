@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
-import { backfill, runParamsOf, stepJobHandler, type BackfillResult } from '../src/pipeline/index.js';
-import { BullmqQueue, InlineQueue, type JobQueue } from '../src/queue/index.js';
+import { backfill, runParamsOf, type BackfillResult } from '../src/pipeline/index.js';
+import { BullmqQueue } from '../src/queue/index.js';
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
@@ -89,24 +90,19 @@ function backfillCase(workers: number): BenchCase {
       await writeFile(configFile, yaml);
       const config = parseConfigText(yaml, configFile);
       const store = await openStore({ databaseUrl, stateDir: root });
-      let queue: JobQueue;
-      const children: ChildProcess[] = [];
-      if (workers === 0) {
-        queue = new InlineQueue();
-        await queue.work(stepJobHandler({ lake, store }));
-      } else {
-        queue = await BullmqQueue.connect({ url: REDIS_URL, prefix });
-        children.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(configFile, databaseUrl)))));
-      }
+      // Embedded: this process executes the steps. BullMQ: the worker processes do.
+      const app = await openApp({ config: { ...config, queue: { ...config.queue, url: workers === 0 ? undefined : REDIS_URL } }, lake, store });
+      const services = await app.services();
+      const children: ChildProcess[] = await Promise.all(Array.from({ length: workers }, () => startWorker(configFile, databaseUrl)));
       return async () => {
         try {
-          const result = await backfill({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), FROM, TO, { parallel: PARALLEL, force: true });
+          const result = await backfill(services, 'rides', runParamsOf(config, 'rides'), FROM, TO, { parallel: PARALLEL, force: true });
           if (result.failed.length > 0) throw new Error(`backfill failed: ${JSON.stringify(result.failed[0])}`);
           return result;
         } finally {
           for (const child of children) child.kill('SIGTERM');
-          if (queue instanceof BullmqQueue) await queue.obliterate();
-          await queue.close();
+          if (app.queue instanceof BullmqQueue) await app.queue.obliterate();
+          await app.close();
           await store.close();
           await database.drop();
         }

@@ -7,12 +7,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { openApp } from '../src/app/index.js';
 import { DetourConfigSchema } from '../src/config/index.js';
 import { openEngine } from '../src/engine/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { dateRange } from '../src/dates.js';
-import { runParamsOf, startRun, stepJobHandler, type RunResult } from '../src/pipeline/index.js';
-import { InlineQueue } from '../src/queue/index.js';
+import { runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js';
 import { writeSampleFlights } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
@@ -24,16 +24,16 @@ async function prepare(parallel: number) {
   const lake = new FsLake(path.join(root, 'lake'));
   const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: path.join(root, 'state') });
   const config = DetourConfigSchema.parse({});
-  const queue = new InlineQueue();
-  await queue.work(stepJobHandler({ lake, store }), { concurrency: parallel });
+  const app = await openApp({ config, lake, store });
+  const services = await app.services({ concurrency: parallel });
   return async () => {
     const ingestStarted = performance.now();
     const engine = await openEngine();
     await writeSampleFlights(engine, lake);
     await engine.close();
     const ingestSeconds = (performance.now() - ingestStarted) / 1000;
-    const result = await startRun({ lake, store, queue }, 'flights', runParamsOf(config, 'flights'), dateRange('2001-01-01', '2001-06-30'));
-    await queue.close();
+    const result = await startRun(services, 'flights', runParamsOf(config, 'flights'), dateRange('2001-01-01', '2001-06-30'));
+    await app.close();
     await store.close();
     return { ingestSeconds, result };
   };

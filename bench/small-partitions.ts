@@ -7,11 +7,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { dateRange } from '../src/dates.js';
-import { backfill, runParamsOf, startRun, stepJobHandler, type RunResult } from '../src/pipeline/index.js';
-import { InlineQueue } from '../src/queue/index.js';
+import { backfill, runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
 
@@ -62,13 +62,13 @@ const smallPartitionsCase = (mode: 'range' | 'backfill'): BenchCase => ({
     const dates = dateRange(FROM, new Date(Date.parse(`${FROM}T00:00:00Z`) + (DAYS - 1) * 86_400_000).toISOString().slice(0, 10));
     for (const [index, date] of dates.entries()) await lake.put(`bronze/taxi_demand/date=${date}/demand.csv`, demandCsv(date, index));
     const store = await openStore({ stateDir: path.join(root, 'state') });
-    const queue = new InlineQueue();
-    await queue.work(stepJobHandler({ lake, store }), { concurrency: 2 });
-    const params = runParamsOf(parseConfigText(CONFIG, 'bench.yaml'), 'taxi_demand');
+    const config = parseConfigText(CONFIG, 'bench.yaml');
+    const app = await openApp({ config, lake, store });
+    const services = await app.services({ concurrency: 2 });
+    const params = runParamsOf(config, 'taxi_demand');
     return async () => {
-      const services = { lake, store, queue };
       const runs = mode === 'range' ? [await startRun(services, 'taxi_demand', params, dates)] : (await backfill(services, 'taxi_demand', params, dates[0], dates[dates.length - 1], { parallel: 2 })).succeeded;
-      await queue.close();
+      await app.close();
       await store.close();
       return runs;
     };

@@ -19,7 +19,8 @@ const ALLOWED: Record<string, string[]> = {
   quality: ['engine'],
   sample: ['engine', 'lake'],
   pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
-  cli: ['config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
+  app: ['config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
+  cli: ['app', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { InputError, oneLine } from '../errors.js';
 import { startMetricsServer } from '../observability/index.js';
-import { pipelineScheduler, stepJobHandler } from '../pipeline/index.js';
+import { pipelineScheduler } from '../pipeline/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
@@ -58,7 +58,7 @@ export function workerCommand(): Command {
         if (context.queue.kind !== 'bullmq') {
           throw new InputError('detour worker needs a distributed queue: set QUEUE_URL=redis://host:6379 (or queueUrl in detour.yaml); without one, `detour run` executes steps itself');
         }
-        const worker = await context.queue.work(stepJobHandler({ lake: context.lake, store: context.store, logger: context.logger, metrics: context.metrics }), { concurrency: options.concurrency });
+        const worker = await context.work(options.concurrency);
         const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });
         console.log(`worker ready: concurrency ${options.concurrency} · lake ${context.lake.url} · metrics ${server.url}/metrics`);
         const signal = await untilSignal();

@@ -1,14 +1,13 @@
-import type { DetourConfig } from '../../src/config/index.js';
+import { openApp } from '../../src/app/index.js';
+import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
 import type { Lake } from '../../src/lake/index.js';
-import { runParamsOf, startRun, stepJobHandler, type RunResult, type RunServices, type StepEvent } from '../../src/pipeline/index.js';
-import { InlineQueue } from '../../src/queue/index.js';
+import { runParamsOf, startRun, type RunResult, type RunServices, type StepEvent } from '../../src/pipeline/index.js';
 import type { Store } from '../../src/store/index.js';
 
-/** Embedded services as `detour run` builds them: an in-process queue whose worker is this process. */
+/** Embedded services as `detour run` builds them (through the composition root): an in-process queue whose worker is this process. */
 export async function embeddedServices(lake: Lake, store: Store, options: { concurrency?: number; onStep?: (event: StepEvent) => void } = {}): Promise<RunServices> {
-  const queue = new InlineQueue();
-  await queue.work(stepJobHandler({ lake, store }), { concurrency: options.concurrency ?? 1 });
-  return { lake, store, queue, onStep: options.onStep };
+  const app = await openApp({ config: DetourConfigSchema.parse({}), lake, store });
+  return app.services(options);
 }
 
 /** One run of `pipelineName` over `dates` (one or a range), as configured in `config`. */

@@ -1,0 +1,110 @@
+/**
+ * The composition root: the one place that wires a lake, a run store, a queue, logging and
+ * metrics into the services pipelines run on. The CLI, the server, benches and tests all start
+ * here; each may hand in a lake or store it opened itself (a test's temp folder, a bench's
+ * database) and gets the rest built from the config.
+ */
+import path from 'node:path';
+import type { DetourConfig } from '../config/index.js';
+import { InputError } from '../errors.js';
+import { openLake, type Lake } from '../lake/index.js';
+import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
+import { openQueue, type JobQueue, type WorkerHandle } from '../queue/index.js';
+import { openStore, type Store } from '../store/index.js';
+
+export interface AppOptions {
+  config: DetourConfig;
+  /** Folder that relative paths of the config (lake, stateDir) are resolved against; default the current directory. */
+  baseDir?: string;
+  /** A lake to use instead of the config's; the caller closes it. */
+  lake?: Lake;
+  /** A run store to use instead of the config's; the caller closes it. */
+  store?: Store;
+  /** Structured log level; default `LOG_LEVEL`, else silent (a CLI prints its own one-line errors). */
+  logLevel?: string;
+}
+
+export interface ServiceOptions {
+  /** Step partitions this process runs at once in embedded mode; default 1. */
+  concurrency?: number;
+  onStep?: (event: StepEvent) => void;
+}
+
+/** What every entry point works with; `close()` releases what the app opened. */
+export interface App {
+  config: DetourConfig;
+  lake: Lake;
+  store: Store;
+  queue: JobQueue;
+  logger: Logger;
+  metrics: Metrics;
+  /** Services for running pipelines. Embedded (inline queue): this process also executes the steps. */
+  services(options?: ServiceOptions): Promise<RunServices>;
+  /** Makes this process a worker: it executes step jobs from the queue, `concurrency` at once. */
+  work(concurrency: number): Promise<WorkerHandle>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the app a config describes.
+ *
+ * @example
+ * ```ts
+ * const app = await openApp({ config, lake: new FsLake(dir) });
+ * try {
+ *   await startRun(await app.services({ concurrency: 2 }), 'rides', runParamsOf(config, 'rides'), ['2024-01-01']);
+ * } finally {
+ *   await app.close();
+ * }
+ * ```
+ * @throws InputError for a distributed queue without a shared PostgreSQL run store.
+ */
+export async function openApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const baseDir = options.baseDir ?? process.cwd();
+  if (config.queue.url && !config.databaseUrl && options.store === undefined) {
+    // Workers on other processes read and record runs; embedded PGlite belongs to one process.
+    throw new InputError('a distributed queue (QUEUE_URL) needs a run store every process shares: set DATABASE_URL=postgres://...');
+  }
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
+  try {
+    const lake = options.lake ?? openLake(config.lake, { baseDir });
+    if (options.lake === undefined) closers.push(() => lake.close());
+    const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, stateDir: path.resolve(baseDir, config.stateDir) }));
+    if (options.store === undefined) closers.push(() => store.close());
+    const queue = await openQueue(config.queue.url, {
+      prefix: config.queue.prefix,
+      lockDurationMs: config.queue.lockSeconds * 1000,
+      stalledIntervalMs: config.queue.lockSeconds * 1000,
+    });
+    closers.push(() => queue.close());
+    const logger = createLogger({ level: options.logLevel ?? process.env.LOG_LEVEL ?? 'silent' });
+    const metrics = new Metrics({ queueDepth: async () => ({ ...(await queue.depth()) }) });
+    const work = (concurrency: number) => queue.work(stepJobHandler({ lake, store, logger, metrics }), { concurrency });
+    let working = false;
+    return {
+      config,
+      lake,
+      store,
+      queue,
+      logger,
+      metrics,
+      async services(serviceOptions = {}) {
+        if (queue.kind === 'inline' && !working) {
+          await work(serviceOptions.concurrency ?? 1);
+          working = true;
+        }
+        return { lake, store, queue, logger, metrics, onStep: serviceOptions.onStep };
+      },
+      work,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
