@@ -82,8 +82,9 @@ class DuckDbEngine implements Engine {
   private readonly staged = new Map<string, string>();
 
   constructor(
-    private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
+    /** This engine's own schema in the shared database: its tables never meet another engine's. */
+    private readonly schema: string,
     private readonly tempDir: string,
   ) {}
 
@@ -156,7 +157,7 @@ class DuckDbEngine implements Engine {
     await this.connection.run(
       `CREATE OR REPLACE TABLE ${sqlIdentifier(table)} (${columns.map((column) => `${sqlIdentifier(column.name)} ${column.type}`).join(', ')})`,
     );
-    const appender = await this.connection.createAppender(table);
+    const appender = await this.connection.createAppender(table, this.schema);
     try {
       for (let row = 0; row < rowCount; row++) {
         for (const column of columns) {
@@ -178,31 +179,39 @@ class DuckDbEngine implements Engine {
 
   async close(): Promise<void> {
     try {
-      this.connection.closeSync();
-      this.instance.closeSync();
+      await this.connection.run(`DROP SCHEMA ${sqlIdentifier(this.schema)} CASCADE`);
     } finally {
+      this.connection.closeSync();
       await rm(this.tempDir, { recursive: true, force: true });
     }
   }
+
 }
 
-export interface EngineOptions {
-  /** DuckDB worker threads; defaults to DuckDB's own choice (all cores). */
-  threads?: number;
-  /** DuckDB memory limit, e.g. `4GB`. */
-  memoryLimit?: string;
-}
+/**
+ * One in-memory DuckDB per process, created on first use: creating an instance costs more than
+ * a small partition's whole query, and a step opens an engine per partition.
+ */
+let sharedInstance: Promise<DuckDBInstance> | undefined;
+let enginesOpened = 0;
 
-/** Opens an in-memory DuckDB with its own temp folder. Always `close()` it (try/finally). */
-export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+/**
+ * Opens an engine: a connection to the process's DuckDB with a schema of its own (the default for
+ * every unqualified name it creates or reads) and its own temp folder. Engines open at once
+ * never see each other's tables, views or variables. Always `close()` it (try/finally): that
+ * drops its schema and folder.
+ */
+export async function openEngine(): Promise<Engine> {
+  sharedInstance ??= DuckDBInstance.create(':memory:', { temp_directory: path.join(os.tmpdir(), `detour-duckdb-spill-${process.pid}`) });
+  const instance = await sharedInstance;
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'detour-engine-'));
-  const settings: Record<string, string> = { temp_directory: path.join(tempDir, 'spill') };
-  if (options.threads !== undefined) settings.threads = String(options.threads);
-  if (options.memoryLimit !== undefined) settings.memory_limit = options.memoryLimit;
+  const connection = await instance.connect();
+  const schema = `engine_${++enginesOpened}`;
   try {
-    const instance = await DuckDBInstance.create(':memory:', settings);
-    return new DuckDbEngine(instance, await instance.connect(), tempDir);
+    await connection.run(`CREATE SCHEMA ${sqlIdentifier(schema)}; SET schema = ${sqlString(schema)}`);
+    return new DuckDbEngine(connection, schema, tempDir);
   } catch (error) {
+    connection.closeSync();
     await rm(tempDir, { recursive: true, force: true });
     throw error;
   }
