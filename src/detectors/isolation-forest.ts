@@ -21,6 +21,7 @@
  * distribution, not digit for digit, since they depend on the random trees.
  */
 import { InputError } from '../errors.js';
+import { SeededRandom } from '../random.js';
 
 /** Options of {@link fitIsolationForest}; defaults as in scikit-learn. */
 export interface IsolationForestOptions {
@@ -315,33 +316,6 @@ function checkColumns(columns: readonly Float64Array[], featureCount: number | n
   return columns[0].length;
 }
 
-/** mulberry32: a small, fast 32-bit generator, identical on every platform. */
-class SeededRandom {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  private nextUint32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** Uniform in [0, 1) with 53 random bits, as fine as a double allows. */
-  next(): number {
-    return ((this.nextUint32() >>> 5) * 2 ** 26 + (this.nextUint32() >>> 6)) / 2 ** 53;
-  }
-
-  /** Uniform integer in 0..count-1. */
-  below(count: number): number {
-    return Math.floor(this.next() * count);
-  }
-}
-
 function growForest(columns: readonly Float64Array[], settings: ForestSettings): Forest {
   const { treeCount, sampleSize } = settings;
   const rowCount = columns[0].length;
@@ -473,7 +447,7 @@ function drawSplit(
       if (value > high) high = value;
     }
     if (!(high > low)) continue;
-    const threshold = low + (high - low) * random.next();
+    const threshold = low + (high - low) * random.next53();
     // sklearn's guard: rounding (or an overflowing range) must not put every row on the left.
     return { feature: candidate, threshold: threshold < high ? threshold : low };
   }
