@@ -1,5 +1,5 @@
-export { dbscan, nearestCoreDistance } from './dbscan.js';
-export type { DbscanOptions, DbscanResult } from './dbscan.js';
+export { dbscan, nearestCoreDistance } from './dbscan/index.js';
+export type { DbscanOptions, DbscanResult } from './dbscan/index.js';
 export { standardScale } from './scaling.js';
 export type { StandardScaled } from './scaling.js';
 export { explainByConditionalBands } from './explain.js';
@@ -13,7 +13,7 @@ export {
   isolationForestToJSON,
   outlierLabels,
   scoreSamples,
-} from './isolation-forest.js';
-export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest.js';
-export { arimaOneStepPredictions, detectArimaAnomalies } from './arima.js';
-export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima.js';
+} from './isolation-forest/index.js';
+export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest/index.js';
+export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js';
+export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';

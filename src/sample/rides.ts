@@ -2,6 +2,10 @@
  * Seeded generator of realistic taxi rides: an urban mix whose speed follows the hour of day,
  * with about 1% injected anomalies of the kinds fleet analysts look for. Pure: no I/O.
  */
+import { SeededRandom } from '../random.js';
+
+// The sample capability's face (index.ts) offers the generator from here, for seeded test and bench data.
+export { SeededRandom };
 
 /** Kinds of injected anomaly, in the order of `InjectedKind` codes 1..3 (0 = normal ride). */
 export const INJECTED_KINDS = ['long_time', 'long_distance', 'stuck_meter'] as const;
@@ -20,42 +24,6 @@ const SPEED_KMH_BY_HOUR = [
 ];
 const AIRPORT_TRIP_SHARE = 0.05;
 const PICKUP_OVERHEAD_MIN = 1.5;
-
-/** Small fast seeded PRNG (mulberry32) with a normal sampler; deterministic across platforms. */
-export class SeededRandom {
-  private state: number;
-  private spareNormal: number | undefined;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  uniform(low: number, high: number): number {
-    return low + (high - low) * this.next();
-  }
-
-  /** Standard normal (Box-Muller, caching the second value). */
-  normal(): number {
-    if (this.spareNormal !== undefined) {
-      const spare = this.spareNormal;
-      this.spareNormal = undefined;
-      return spare;
-    }
-    const radius = Math.sqrt(-2 * Math.log(1 - this.next()));
-    const angle = 2 * Math.PI * this.next();
-    this.spareNormal = radius * Math.sin(angle);
-    return radius * Math.cos(angle);
-  }
-}
 
 /** Stable 32-bit seed for one day of a seeded sample, so every date differs but reruns match. */
 export function seedForDate(seed: number, logicalDate: string): number {

@@ -1,4 +1,5 @@
 import { InputError, TransientError, oneLine } from '../errors.js';
+import { backoffDelayMs, type BackoffPolicy } from '../retry.js';
 import { slackMessage, type RunAlert } from './slack-message.js';
 
 export interface WebhookSinkOptions {
@@ -53,8 +54,7 @@ function retryAfterMs(header: string | null, now: number): number | undefined {
 export class WebhookSink {
   readonly #url: URL;
   readonly #retries: number;
-  readonly #initialDelayMs: number;
-  readonly #maxDelayMs: number;
+  readonly #backoff: BackoffPolicy;
   readonly #timeoutMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
 
@@ -73,8 +73,11 @@ export class WebhookSink {
     }
     this.#url = url;
     this.#retries = nonNegative('retries', options.retries ?? 3, { integer: true });
-    this.#initialDelayMs = nonNegative('initialDelayMs', options.initialDelayMs ?? 500);
-    this.#maxDelayMs = nonNegative('maxDelayMs', options.maxDelayMs ?? 10_000);
+    const initialDelayMs = nonNegative('initialDelayMs', options.initialDelayMs ?? 500);
+    const maxDelayMs = nonNegative('maxDelayMs', options.maxDelayMs ?? 10_000);
+    // No jitter: a run sends one alert, with no crowd of retries to spread; waits double as documented.
+    // backoffDelayMs wants initialDelayMs <= maxDelayMs; capping it here changes no wait.
+    this.#backoff = { initialDelayMs: Math.min(initialDelayMs, maxDelayMs), maxDelayMs, jitter: false };
     this.#timeoutMs = nonNegative('timeoutMs', options.timeoutMs ?? 5000);
     if (this.#timeoutMs === 0) throw new InputError('webhook timeoutMs must be positive, got 0');
     this.#sleep = options.sleep ?? realSleep;
@@ -99,8 +102,8 @@ export class WebhookSink {
     let last: Attempt | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (last !== undefined && !last.ok) {
-        const backoffMs = this.#initialDelayMs * 2 ** (attempt - 2);
-        await this.#sleep(Math.min(last.retryAfterMs ?? backoffMs, this.#maxDelayMs));
+        const delayMs = last.retryAfterMs ?? backoffDelayMs(attempt - 1, this.#backoff);
+        await this.#sleep(Math.min(delayMs, this.#backoff.maxDelayMs));
       }
       last = await this.#post(body);
       if (last.ok) return { attempts: attempt, status: last.status };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dbscan, nearestCoreDistance, standardScale } from '../../src/detectors/index.js';
+import { SeededRandom } from '../../src/random.js';
 import { FIXTURES, readNumericCsv } from '../helpers/fixtures.js';
 
 
@@ -51,28 +52,17 @@ function bruteForceDbscan(columns: Float64Array[], eps: number, minSamples: numb
   return { labels, isCore, clusterCount };
 }
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Gaussian blobs plus uniform noise, `dims` features. */
 function blobs(count: number, dims: number, seed: number): Float64Array[] {
-  const random = seededRandom(seed);
-  const centres = Array.from({ length: 4 }, () => Array.from({ length: dims }, () => random() * 10 - 5));
+  const random = new SeededRandom(seed);
+  const centres = Array.from({ length: 4 }, () => Array.from({ length: dims }, () => random.next() * 10 - 5));
   const columns = Array.from({ length: dims }, () => new Float64Array(count));
   for (let row = 0; row < count; row++) {
-    const noise = random() < 0.1;
-    const centre = centres[Math.floor(random() * centres.length)];
+    const noise = random.next() < 0.1;
+    const centre = centres[Math.floor(random.next() * centres.length)];
     for (let k = 0; k < dims; k++) {
-      const gaussian = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-      columns[k][row] = noise ? random() * 14 - 7 : centre[k] + 0.6 * gaussian;
+      const gaussian = Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
+      columns[k][row] = noise ? random.next() * 14 - 7 : centre[k] + 0.6 * gaussian;
     }
   }
   return columns;
@@ -218,10 +208,10 @@ describe('dbscan semantics', () => {
   it('matches brute force on a lattice where many pairs sit exactly eps apart', () => {
     // Integer lattice with eps 1 and sqrt(2): distance ties everywhere, including cell corners.
     const columns = [new Float64Array(400), new Float64Array(400)];
-    const random = seededRandom(5);
+    const random = new SeededRandom(5);
     for (let row = 0; row < 400; row++) {
-      columns[0][row] = Math.floor(random() * 30);
-      columns[1][row] = Math.floor(random() * 30);
+      columns[0][row] = Math.floor(random.next() * 30);
+      columns[1][row] = Math.floor(random.next() * 30);
     }
     for (const eps of [1, Math.SQRT2, 2]) {
       for (const minSamples of [2, 4, 6]) {
@@ -355,10 +345,10 @@ describe('nearestCoreDistance', () => {
 
   it('equals brute force when core points sit at wildly different scales or on a constant axis', () => {
     // The Z-order grid spans the whole range, so the small clusters share a handful of its cells.
-    const random = seededRandom(9);
-    const xs = Float64Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? 1e12 : 0) + random() * (i % 2 ? 1 : 1e-6));
+    const random = new SeededRandom(9);
+    const xs = Float64Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? 1e12 : 0) + random.next() * (i % 2 ? 1 : 1e-6));
     const columns = [xs, new Float64Array(xs.length).fill(4)];
-    const isCore = Uint8Array.from(xs, () => (random() < 0.3 ? 1 : 0));
+    const isCore = Uint8Array.from(xs, () => (random.next() < 0.3 ? 1 : 0));
     const queries = [...isCore.keys()].filter((row) => row % 7 === 0);
     expect(nearestCoreDistance(columns, isCore, queries)).toEqual(bruteForceNearest(columns, isCore, queries));
   });

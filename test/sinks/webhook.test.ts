@@ -118,8 +118,8 @@ describe('WebhookSink', () => {
     });
   });
 
-  it('retries a 503 with exponential backoff until the receiver accepts', async () => {
-    const { url, received } = await receiver([{ status: 503 }, { status: 503 }]);
+  it.each([503, 429])('retries a %i without Retry-After with exponential backoff until the receiver accepts', async (status) => {
+    const { url, received } = await receiver([{ status }, { status }]);
     const { sleep, delays } = recordingSleep();
     const sink = new WebhookSink({ url, initialDelayMs: 100, sleep });
     expect(await sink.send(failed)).toEqual({ attempts: 3, status: 200 });
@@ -137,6 +137,14 @@ describe('WebhookSink', () => {
     expect(await sink.send(anomalous)).toEqual({ attempts: 3, status: 200 });
     expect(received).toHaveLength(3);
     expect(delays).toEqual([2000, 10_000]);
+  });
+
+  it('caps an initial delay above maxDelayMs like any other wait', async () => {
+    const { url } = await receiver([{ status: 503 }, { status: 503 }]);
+    const { sleep, delays } = recordingSleep();
+    const sink = new WebhookSink({ url, initialDelayMs: 5000, maxDelayMs: 1000, sleep });
+    expect(await sink.send(failed)).toEqual({ attempts: 3, status: 200 });
+    expect(delays).toEqual([1000, 1000]);
   });
 
   it('does not retry a 400 and says what the receiver answered', async () => {

@@ -12,7 +12,7 @@ import {
   profileLikelihood,
   setCoefficients,
   solveAugmentedSystem,
-} from './arima-kalman.js';
+} from './kalman.js';
 
 /** A fitted ARMA on the (differenced) series. */
 export interface ArmaFit {

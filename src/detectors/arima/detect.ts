@@ -7,8 +7,8 @@
  * As in the reference, the parameters are estimated once on the whole series; each prediction then
  * uses only the observations before its day. Pure: typed arrays in, typed arrays out, deterministic.
  */
-import { InputError } from '../errors.js';
-import { createWorkspace, oneStepPredictions, setCoefficients } from './arima-kalman.js';
+import { InputError } from '../../errors.js';
+import { createWorkspace, oneStepPredictions, setCoefficients } from './kalman.js';
 import {
   aic,
   difference,
@@ -19,9 +19,7 @@ import {
   searchArmaOrder,
   type ArmaFit,
   type OrderSearch,
-} from './arima-fit.js';
-
-export type { OrderSearch } from './arima-fit.js';
+} from './fit.js';
 
 /** Options of {@link detectArimaAnomalies}. */
 export interface ArimaOptions {
