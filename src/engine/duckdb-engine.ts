@@ -32,8 +32,8 @@ export interface Engine {
   columns(sql: string, params?: SqlParams): Promise<Record<string, unknown[]>>;
   /** Local paths DuckDB can open for lake objects: in place for a folder lake, staged copies otherwise. */
   stage(lake: Lake, keys: readonly string[]): Promise<string[]>;
-  /** Writes a query's result to a lake key atomically, as Parquet (zstd), JSON lines or CSV. */
-  exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<void>;
+  /** Writes a query's result to a lake key atomically, as Parquet (zstd), JSON lines or CSV; returns the rows written. */
+  exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<number>;
   /** Creates (or replaces) a table from JS columns of equal length, e.g. labels computed in JS. */
   createTable(table: string, columns: readonly TableColumn[]): Promise<void>;
   /** A fresh path inside the engine's temp folder (the file is not created). */
@@ -135,7 +135,7 @@ class DuckDbEngine implements Engine {
     );
   }
 
-  async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<void> {
+  async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<number> {
     const localPath = this.tempPath(`.${format}`);
     const options = {
       parquet: "FORMAT parquet, COMPRESSION zstd",
@@ -144,8 +144,9 @@ class DuckDbEngine implements Engine {
     }[format];
     try {
       // The target path is bound after the query's own parameters.
-      await this.connection.run(`COPY (${sql}) TO $${(params?.length ?? 0) + 1} (${options})`, ...bindArguments([...(params ?? []), localPath]));
+      const copied = await this.connection.run(`COPY (${sql}) TO $${(params?.length ?? 0) + 1} (${options})`, ...bindArguments([...(params ?? []), localPath]));
       await lake.putFile(localPath, key);
+      return copied.rowsChanged;
     } finally {
       await rm(localPath, { force: true });
     }

@@ -148,35 +148,51 @@ class SqlStore implements Store {
     );
   }
 
+  /** Results tables this store has made sure of: their DDL runs once per process, not once per date published. */
+  private readonly anomaliesTables = new Map<string, Promise<void>>();
+
+  private ensureAnomaliesTable(name: string): Promise<void> {
+    let ensured = this.anomaliesTables.get(name);
+    if (ensured === undefined) {
+      ensured = this.client.transaction(async (tx) => {
+        // Serialises the first CREATE TABLE of concurrent publishers of the same table.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
+        // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
+        await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
+          id text NOT NULL,
+          logical_date date NOT NULL,
+          detector text NOT NULL,
+          entity text NOT NULL,
+          value double precision,
+          expected double precision,
+          lower_bound double precision,
+          upper_bound double precision,
+          score double precision NOT NULL,
+          reason text NOT NULL,
+          attributes jsonb,
+          run_id text NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (logical_date, id)
+        )`);
+        // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
+        await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
+        await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
+      });
+      // A failure is not remembered: the next publish tries again.
+      ensured.catch(() => this.anomaliesTables.delete(name));
+      this.anomaliesTables.set(name, ensured);
+    }
+    return ensured;
+  }
+
   async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
     requireText(runId, 'runId');
     const ids = rows.map((row) => row.id);
     if (new Set(ids).size !== ids.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
+    await this.ensureAnomaliesTable(name);
     await this.client.transaction(async (tx) => {
-      // Serialises the first CREATE TABLE of concurrent publishers of the same table.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
-      // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
-        id text NOT NULL,
-        logical_date date NOT NULL,
-        detector text NOT NULL,
-        entity text NOT NULL,
-        value double precision,
-        expected double precision,
-        lower_bound double precision,
-        upper_bound double precision,
-        score double precision NOT NULL,
-        reason text NOT NULL,
-        attributes jsonb,
-        run_id text NOT NULL,
-        updated_at timestamptz NOT NULL,
-        PRIMARY KEY (logical_date, id)
-      )`);
-      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
-      await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
-      await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
       for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
         const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
         await tx.query(

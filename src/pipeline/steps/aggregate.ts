@@ -26,14 +26,14 @@ export const aggregateStep: StepHandler<DateSpan, PerDate<AggregatedDate>> = {
         const written: AggregatedDate = [];
         for (const step of params.pipeline.aggregate) {
           try {
+            // A table, so that later steps of the same date may read this one by name.
             await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(step.name)} AS ${step.sql}`);
           } catch (error) {
             throw new InputError(`aggregate step ${step.name}: ${oneLine(error)}`, { cause: error });
           }
-          const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(step.name)}`);
           // Sorted, so that a rerun writes the same bytes whatever order parallel GROUP BY produced.
-          await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)} ORDER BY ALL`, lake, layout.aggregate(step.name), 'parquet');
-          written.push({ name: step.name, rows: Number(rows), key: layout.aggregate(step.name) });
+          const rows = await engine.exportQuery(`SELECT * FROM ${sqlIdentifier(step.name)} ORDER BY ALL`, lake, layout.aggregate(step.name), 'parquet');
+          written.push({ name: step.name, rows, key: layout.aggregate(step.name) });
         }
         aggregated[date] = written;
       }
