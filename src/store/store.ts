@@ -54,7 +54,7 @@ export interface StepRecord {
   finishedAt: Date | null;
   seconds: number | null;
   /** What the step produced (lake keys, counts), read by later steps and by resume. */
-  output: Record<string, unknown> | null;
+  output: unknown;
   error: string | null;
   /** Who ran (or runs) it: `host:pid` of the process. */
   worker: string | null;
@@ -65,7 +65,7 @@ export interface StepUpdate {
   attempts?: number;
   /** `host:pid` of the process starting the step (with status running). */
   worker?: string;
-  output?: Record<string, unknown>;
+  output?: unknown;
   error?: string;
 }
 
