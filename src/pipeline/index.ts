@@ -24,5 +24,14 @@ export type {
   DetectFileResult,
   IsolationForestFileOptions,
 } from './detect-file.js';
-export { ingestFile } from './ingest.js';
-export type { IngestResult, ManifestEntry } from './ingest.js';
+export { ingestFile, ingestPartitionedFile } from './ingest.js';
+export type {
+  IngestResult,
+  ManifestEntry,
+  PartitionedIngestOptions,
+  PartitionedIngestResult,
+  PartitionIngestResult,
+  UnplaceableReason,
+  UnplacedReport,
+  UnplacedRow,
+} from './ingest.js';
