@@ -12,6 +12,8 @@ function exitCodeOf(error: unknown): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Structured logs only when LOG_LEVEL asks: otherwise a failure is its one error line.
+  process.env.LOG_LEVEL ??= 'silent';
   const program = new Command('detour')
     .description('anomaly-detection pipelines for mobility data')
     .version(DETOUR_VERSION)
@@ -21,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
   // Settings are copied to subcommands only when they are created through the parent, so apply them down the tree.
   const configure = (command: Command) => {
     command.exitOverride();
+    // Usage errors too are one line: `detour: unknown option '--dat' (Did you mean --date?)`.
+    command.configureOutput({ outputError: (text, write) => write(`detour: ${oneLine(text.replace(/^error: /, ''))}\n`) });
     command.commands.forEach(configure);
   };
   configure(program);
