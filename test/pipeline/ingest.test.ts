@@ -13,13 +13,14 @@ import { generateRidesCsv } from '../../src/sample/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runPipeline } from '../helpers/pipeline.js';
 
+let dir: string;
+let lake: FsLake;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'detour-ingest-'));
+  lake = new FsLake(path.join(dir, 'lake'));
+});
+
 describe('ingest', () => {
-  let dir: string;
-  let lake: FsLake;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'detour-ingest-'));
-    lake = new FsLake(path.join(dir, 'lake'));
-  });
 
   it('lands a file unchanged with a manifest entry, and a second ingest is a no-op', async () => {
     const file = path.join(dir, 'rides.csv.gz');
@@ -77,12 +78,6 @@ function threeDayRidesCsv(ridesPerDay: number): { csv: string; header: string; l
 }
 
 describe('ingest --partition-by', () => {
-  let dir: string;
-  let lake: FsLake;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'detour-ingest-by-'));
-    lake = new FsLake(path.join(dir, 'lake'));
-  });
   const manifestOf = async (date: string, dataset = 'rides') => JSON.parse((await lake.get(`bronze/${dataset}/date=${date}/_manifest.json`)).toString()) as ManifestEntry[];
 
   it('splits a CSV into one partition per date: the header plus that date\'s lines, byte for byte and in file order', async () => {
