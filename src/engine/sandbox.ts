@@ -97,8 +97,8 @@ class DuckDbSqlSandbox implements SqlSandbox {
  * Opens a sandbox over the lake objects `inputKeys`: a DuckDB instance of its own, because
  * `enable_external_access` is instance-wide and cannot be turned back on. Inputs are staged first
  * (remote objects into the sandbox's temp folder), then only they and that folder are allowed and
- * the instance is locked. Creating the instance is most of the cost (10-40 ms): open one per partition,
- * not per date. Always `close()` it.
+ * the instance is locked. Creating the instance is most of the cost (10-40 ms): open one per
+ * partition, not per date. Always `close()` it.
  *
  * @example
  * const sandbox = await openSqlSandbox(lake, ['silver/rides/date=2024-01-01/data.parquet']);
