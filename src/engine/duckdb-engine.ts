@@ -206,7 +206,15 @@ export async function openEngine(): Promise<Engine> {
   sharedInstance ??= DuckDBInstance.create(':memory:', { temp_directory: path.join(os.tmpdir(), `detour-duckdb-spill-${process.pid}`) });
   const instance = await sharedInstance;
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'detour-engine-'));
-  const connection = await instance.connect();
+  return engineOn(await instance.connect(), tempDir);
+}
+
+/**
+ * An engine over `connection` with a schema of its own and `tempDir` as its temp folder; it owns
+ * both from here on (closed and removed by `close()`, or at once if this fails). For
+ * {@link openEngine} and the config-SQL sandbox, whose DuckDB instance is private.
+ */
+export async function engineOn(connection: DuckDBConnection, tempDir: string): Promise<Engine> {
   const schema = `engine_${++enginesOpened}`;
   try {
     await connection.run(`CREATE SCHEMA ${sqlIdentifier(schema)}; SET schema = ${sqlString(schema)}`);
