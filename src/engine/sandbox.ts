@@ -121,8 +121,7 @@ export async function openSqlSandbox(lake: Lake, inputKeys: readonly string[]): 
     const connection = await instance.connect();
     engine = await engineOn(connection, tempDir);
     const inputPaths = await engine.stage(lake, inputKeys);
-    // An empty list cannot be bound (its item type is unknown), and none is the default anyway.
-    if (inputPaths.length > 0) await engine.run('SET allowed_paths = $1', [inputPaths]);
+    await engine.run('SET allowed_paths = $1', [inputPaths]);
     // Where exportQuery writes (and staged copies of remote inputs lie).
     await engine.run('SET allowed_directories = $1', [[tempDir]]);
     await engine.run(LOCKDOWN.join('; '));
