@@ -9,7 +9,8 @@ import type { RunRecord, StepRecord, Store } from '../store/index.js';
 import { paramsOf, type AggregatedDate, type CheckedDate, type CleanedDate, type PerDate, type StepContext } from './context.js';
 import { detectPartition, type DetectOutput } from './detect-step.js';
 import { datesOfChunk, STEP_NAMES, type StepName } from './plan.js';
-import { aggregateDates, checkDates, cleanDates } from './prepare.js';
+import { cleanDates } from './clean-step.js';
+import { aggregateDates, checkDates } from './prepare.js';
 import { publishRun, type RunSummary, type UpstreamOutputs } from './publish.js';
 
 /** What executing step jobs needs, on the coordinating process and on every worker. */
