@@ -185,27 +185,17 @@ async function markDuplicates(engine: Engine, checkedTable: string, id: InputCol
 /** Code counted for a line the reader could not split into columns. */
 const MALFORMED_CODE = 'malformed line';
 
-/** Most frequent reason first, then by name: the order summaries list them in. */
-function byFrequency(counts: Record<string, number>, compareNames: (a: string, b: string) => number): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || compareNames(a, b)));
+/** Where a partition's records are: its counts, its rows in the checked table, its files. */
+interface PartitionExtent {
+  counts: PartitionCounts;
+  /** Row-id range in the checked table (a partition's rows are consecutive), or null without rows. */
+  rows: [first: number, last: number] | null;
+  /** Range of its file indexes (`_file`). */
+  files: [first: number, last: number];
 }
 
-/**
- * Validates raw rows in one SQL pass on DuckDB: every check and the duplicate-key rule give each
- * row its verdict once (`_codes`, `_reasons`; NULL when it passes), stored with the raw values in
- * one table in input order. The valid rows of a partition (typed) and its rejected rows (as text,
- * malformed lines included) are then queries over consecutive rows of that table, so writing
- * silver and quarantine reads each row once more and checks nothing again. rowsRead =
- * rowsValid + rowsQuarantined holds in total and per partition.
- */
-export async function validateRows(engine: Engine, input: InputTable, rules: RowRules): Promise<ValidationResult> {
-  const checkedTable = `${input.table}_checked`;
-  const columns = new Map(input.columns.map((column) => [column.name, column]));
-  const columnOf = (name: string) => {
-    const column = columns.get(name);
-    if (column === undefined) throw new Error(`row rules name ${name}, which the input does not have`);
-    return column;
-  };
+/** The statement that gives every input row its verdict: the row as read, then `_codes` and `_reasons` (NULL when it passes). */
+function verdictStatement(input: InputTable, rules: RowRules, checkedTable: string, columnOf: (name: string) => InputColumn): BoundQuery {
   const { params, bind } = parameters();
   const checks = checksFor(rules, columnOf, bind);
   const codes = checks.map((check) => bind(check.code));
@@ -215,33 +205,33 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   const reasonsSql = `list_filter([${checks
     .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
     .join(', ')}], reason -> reason IS NOT NULL)`;
-  const verdictsSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
-  const verdicts = `SELECT *, ${verdictsSql(codesSql)} AS _codes, ${verdictsSql(reasonsSql)} AS _reasons FROM ${sqlIdentifier(input.table)}`;
+  const verdictSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
   // No window and no ORDER BY: the scan's order is kept, files in order and rows in file order.
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checkedTable)} AS ${verdicts}`, params);
-  if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
+  return {
+    sql: `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checkedTable)} AS
+      SELECT *, ${verdictSql(codesSql)} AS _codes, ${verdictSql(reasonsSql)} AS _reasons FROM ${sqlIdentifier(input.table)}`,
+    params,
+  };
+}
 
-  // Per file: rows and rejects with the table's row range, then one row per reason code.
+/** Counts per partition (malformed lines included) and where each partition's rows are, from per-file totals. */
+async function partitionExtents(engine: Engine, input: InputTable, checkedTable: string): Promise<Map<string, PartitionExtent>> {
+  const checked = sqlIdentifier(checkedTable);
+  // Per file: rows and rejects with their row-id range, then one row per reason code.
   const perFile = await engine.rows<{ file: number; code: string | null; rows: number; rejected: number; first: number | null; last: number | null }>(
-    `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${sqlIdentifier(checkedTable)} GROUP BY ALL
-    UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${sqlIdentifier(checkedTable)} WHERE _codes IS NOT NULL) GROUP BY ALL
+    `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${checked} GROUP BY ALL
+    UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${checked} WHERE _codes IS NOT NULL) GROUP BY ALL
     UNION ALL SELECT _file, $1, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
     [MALFORMED_CODE],
   );
-  interface Extent {
-    counts: PartitionCounts;
-    /** Row range of the partition in the checked table, and its range of file indexes. */
-    rows: [first: number, last: number] | null;
-    files: [first: number, last: number];
-  }
-  const extents = new Map<string, Extent>();
+  const extents = new Map<string, PartitionExtent>();
   input.files.forEach((file, index) => {
     const extent = extents.get(file.partition);
     if (extent === undefined) extents.set(file.partition, { counts: { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} }, rows: null, files: [index, index] });
     else extent.files[1] = index;
   });
   for (const { file, code, rows, rejected, first, last } of perFile) {
-    const extent = extents.get(input.files[file].partition) as Extent;
+    const extent = extents.get(input.files[file].partition) as PartitionExtent;
     const { counts } = extent;
     if (code === null || code === MALFORMED_CODE) {
       counts.rowsRead += rows;
@@ -250,21 +240,52 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     if (code !== null) counts.reasonCounts[code] = (counts.reasonCounts[code] ?? 0) + rows;
     if (first !== null && last !== null) extent.rows = extent.rows === null ? [first, last] : [Math.min(extent.rows[0], first), Math.max(extent.rows[1], last)];
   }
-
-  const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
-  const partitions: Record<string, PartitionCounts> = {};
-  for (const [partition, { counts }] of extents) {
+  for (const { counts } of extents.values()) {
     counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
-    counts.reasonCounts = byFrequency(counts.reasonCounts, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    counts.reasonCounts = byFrequency(counts.reasonCounts);
+  }
+  return extents;
+}
+
+/** Most frequent reason first, then by name: the order summaries list them in. */
+function byFrequency(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Validates raw rows in one SQL pass on DuckDB: every check gives each row its verdict once
+ * (`_codes`, `_reasons`; NULL when it passes), stored with the raw values in one table in input
+ * order; the duplicate-key rule then adds to the verdicts of the few rows it concerns. The valid
+ * rows of a partition (typed) and its rejected rows (as text, malformed lines included) are
+ * queries over consecutive rows of that table, so writing silver and quarantine reads each row
+ * once more and checks nothing again. rowsRead = rowsValid + rowsQuarantined holds in total and
+ * per partition.
+ */
+export async function validateRows(engine: Engine, input: InputTable, rules: RowRules): Promise<ValidationResult> {
+  const checkedTable = `${input.table}_checked`;
+  const columns = new Map(input.columns.map((column) => [column.name, column]));
+  const columnOf = (name: string) => {
+    const column = columns.get(name);
+    if (column === undefined) throw new Error(`row rules name ${name}, which the input does not have`);
+    return column;
+  };
+  const verdicts = verdictStatement(input, rules, checkedTable, columnOf);
+  await engine.run(verdicts.sql, verdicts.params);
+  if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
+  const extents = await partitionExtents(engine, input, checkedTable);
+
+  const partitions: Record<string, PartitionCounts> = {};
+  const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+  for (const [partition, { counts }] of extents) {
     partitions[partition] = counts;
     totals.rowsRead += counts.rowsRead;
     totals.rowsValid += counts.rowsValid;
     totals.rowsQuarantined += counts.rowsQuarantined;
     for (const [code, count] of Object.entries(counts.reasonCounts)) totals.reasonCounts[code] = (totals.reasonCounts[code] ?? 0) + count;
   }
-  totals.reasonCounts = byFrequency(totals.reasonCounts, (a, b) => a.localeCompare(b));
+  totals.reasonCounts = byFrequency(totals.reasonCounts);
 
-  const extentOf = (partition: string): Extent => {
+  const extentOf = (partition: string): PartitionExtent => {
     const extent = extents.get(partition);
     if (extent === undefined) throw new Error(`no input files in ${partition}`);
     return extent;
@@ -275,7 +296,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     ...totals,
     partitions,
     validRows(partition, typedColumns) {
-      // A partition's rows are consecutive in the checked table: a row-id range prunes better than any filter.
+      // A row-id range prunes far better than any filter on a column.
       const [first, last] = extentOf(partition).rows ?? [0, -1];
       const select = typedColumns.map(({ name, from, type }) => {
         const column = columns.get(from);
@@ -287,6 +308,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
       const { rows, files } = extentOf(partition);
       const [first, last] = rows ?? [0, -1];
       const text = input.columns.map((column) => `${textSql(column)} AS ${sqlIdentifier(column.name)}`);
+      // $1: the lake key of each file.
       return {
         sql: `SELECT ${[...text, '$1[_file + 1] AS _source_file', '_source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(_reasons, '; ') AS _reason`].join(', ')}
           FROM ${checked} WHERE rowid BETWEEN $2 AND $3 AND _codes IS NOT NULL
