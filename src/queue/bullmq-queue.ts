@@ -195,12 +195,14 @@ export class BullmqQueue implements JobQueue {
     const known = new Map<string, JobResult>();
     try {
       // Commands fail at once while Redis is unreachable: listening and adding are tried again once it is back.
-      await this.outages.retry(
-        async () => {
-          await this.listen();
-          await this.enqueue(specs, known);
-        },
-        () => this.client.status !== 'ready',
+      await this.unlessUnavailable(
+        this.outages.retry(
+          async () => {
+            await this.listen();
+            await this.enqueue(specs, known);
+          },
+          () => this.client.status !== 'ready',
+        ),
       );
     } catch (error) {
       throw this.transient('cannot enqueue jobs', error);
@@ -326,8 +328,15 @@ export class BullmqQueue implements JobQueue {
     const abandoned = [...this.waiters.keys()].map(fromBullmqJobId);
     this.abandonWaiters(new TransientError(`queue closed while waiting for ${abandoned.length} job(s): ${abandoned.join(', ')}`));
     const events = await this.events?.catch(() => undefined);
-    await events?.close();
-    await this.queue.close();
+    if (this.client.status === 'ready') {
+      await events?.close();
+      await this.queue.close();
+    } else {
+      // Closing politely waits for Redis to answer, and it is not there: the closes are left to
+      // stop BullMQ's loops, and the connections are dropped without waiting.
+      for (const closing of [events?.close(), this.queue.close()]) closing?.catch(() => {});
+      (await events?.backend.client)?.disconnect();
+    }
     // The Queue borrowed this connection (BullMQ closes only the ones it duplicated itself).
     this.client.disconnect();
   }
@@ -368,13 +377,30 @@ export class BullmqQueue implements JobQueue {
   }
 
   private async poll(): Promise<void> {
+    // Checked before anything else: a check sent before the outage waits for Redis to come back.
+    if (this.outages.exhausted) this.abandonWaiters(this.outages.unavailable());
     if (this.polling) return;
     this.polling = true;
     try {
-      if (this.outages.exhausted) this.abandonWaiters(this.outages.unavailable());
-      else await Promise.all([...this.waiters.keys()].map((jobId) => this.check(jobId)));
+      await Promise.all([...this.waiters.keys()].map((jobId) => this.check(jobId)));
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * `work`, or an UnavailableError once Redis has been unreachable for as long as run() waits:
+   * a command sent just before an outage waits for Redis to come back, however long that takes.
+   */
+  private async unlessUnavailable<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const givingUp = new Promise<never>((_, reject) => {
+      timer = setInterval(() => this.outages.exhausted && reject(this.outages.unavailable()), this.settings.pollIntervalMs);
+    });
+    try {
+      return await Promise.race([work, givingUp]);
+    } finally {
+      clearInterval(timer);
     }
   }
 

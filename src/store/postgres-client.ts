@@ -145,8 +145,9 @@ function isUnreachable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return UNREACHABLE_CODES.has(code) || code.startsWith('08'); // 08: connection exception
-  // pg reports a connection dropped mid-query, or one not made within the connect timeout, without a code.
-  return /Connection terminated|timeout expired|timeout exceeded when trying to connect/i.test(error.message);
+  // pg reports a connection dropped (mid-query, or before a query on it), or one not made within
+  // the connect timeout, without a code.
+  return /Connection terminated|connection error and is not queryable|timeout expired|timeout exceeded when trying to connect/i.test(error.message);
 }
 
 function isTransient(error: unknown): boolean {
