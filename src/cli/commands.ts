@@ -1,8 +1,9 @@
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../dates.js';
-import { detectDbscanFile, detectIsolationForestFile, ingestFile } from '../pipeline/index.js';
+import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, type PartitionedIngestResult } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
@@ -68,7 +69,7 @@ function sampleCommand(): Command {
         try {
           const dates = dateRange(options.from, options.to);
           const progress = new Progress(dates.length);
-          await writeSampleRides(lake, { ...options, dataset: config.pipelines.rides.dataset, onDay: (date, key) => progress.finishItem(date, key) });
+          await writeSampleRides(lake, { ...options, dataset: config.pipelines.rides.dataset, onDay: (date, key) => progress.finishItem(date, key) }).finally(() => progress.end());
           console.log(`wrote ${dates.length} day(s) × ${options.ridesPerDay} rides to ${lake.url}`);
         } finally {
           await lake.close();
@@ -82,7 +83,7 @@ function sampleCommand(): Command {
         const { lake } = await loadCliConfig(options);
         const engine = await openEngine();
         try {
-          const dates = await writeSampleFlights(engine, lake, { onDay: (date, prefix) => console.error(`${date} ${prefix}`) });
+          const dates = await writeSampleFlights(engine, lake, { onDay: (date, prefix) => console.log(`${date} ${prefix}`) });
           console.log(`wrote ${dates.length} day(s) of flights (${dates[0]}..${dates.at(-1)}) to ${lake.url}/bronze/flights/`);
         } finally {
           await engine.close();
@@ -103,18 +104,51 @@ function initCommand(): Command {
     });
 }
 
+/** `N partitions D1..D2, W written, U unchanged; rows per partition MIN–MAX`, and where unplaceable rows went. */
+function describePartitionedIngest(result: PartitionedIngestResult, lakeUrl: string, dataset: string): string {
+  const { partitions, unplaced } = result;
+  const count = (value: number) => value.toLocaleString('en-US');
+  const rows = partitions.map((partition) => partition.entry.rows ?? 0);
+  const written = partitions.filter((partition) => partition.ingested).length;
+  const lines = [
+    `landed ${path.basename(result.source)} in ${lakeUrl}/bronze/${dataset}/: ${partitions.length} partition${partitions.length === 1 ? '' : 's'} ` +
+      `${partitions[0].logicalDate}..${partitions.at(-1)?.logicalDate}, ${written} written, ${partitions.length - written} unchanged (same sha256); ` +
+      `${count(Math.min(...rows))}–${count(Math.max(...rows))} rows per partition, ${count(rows.reduce((sum, value) => sum + value, 0))} in all`,
+  ];
+  if (unplaced) lines.push(`${count(unplaced.rows)} unplaceable row${unplaced.rows === 1 ? '' : 's'} kept in ${unplaced.key}, listed in ${unplaced.reportKey}`);
+  return lines.join('\n');
+}
+
+type IngestOptions = CommonOptions & { file: string; date?: string; partitionBy?: string; skipUnplaceable?: boolean; replace?: boolean };
+
+/** Where `ingest` lands the file: `--date D` or `--partition-by COLUMN`, exactly one of them. */
+function ingestTarget(options: IngestOptions): { logicalDate: string } | { partitionBy: string } {
+  if (options.date !== undefined && options.partitionBy !== undefined) throw new InputError('give either --date or --partition-by, not both');
+  if (options.partitionBy !== undefined) return { partitionBy: options.partitionBy };
+  if (options.date === undefined) throw new InputError('give --date YYYY-MM-DD (the whole file in one partition) or --partition-by COLUMN (a partition per date)');
+  if (options.skipUnplaceable) throw new InputError('--skip-unplaceable goes with --partition-by');
+  return { logicalDate: assertIsoDate(options.date, '--date') };
+}
+
 function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
-    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) unchanged in bronze/<dataset>/date=D/ with a manifest')
+    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) in bronze/<dataset>/date=D/ with a manifest: as is with --date, split by day with --partition-by')
     .argument('<dataset>', 'dataset name, e.g. rides')
     .requiredOption('--file <path>', 'file to land')
-    .option('--date <YYYY-MM-DD>', 'partition date (default: today, UTC)')
+    .option('--date <YYYY-MM-DD>', 'partition to land the whole file in, unchanged')
+    .option('--partition-by <column>', 'timestamp or date column: each row lands in the partition of its date as written')
+    .option('--skip-unplaceable', 'with --partition-by: land the rows that have a date; the others go to bronze/<dataset>/_unplaced/, listed')
     .option('--replace', 'overwrite a file of the same name with different content')
-    .action(async (dataset: string, options: CommonOptions & { file: string; date?: string; replace?: boolean }) => {
-      const logicalDate = assertIsoDate(options.date ?? new Date().toISOString().slice(0, 10), '--date');
+    .action(async (dataset: string, options: IngestOptions) => {
+      const target = ingestTarget(options);
       const { lake } = await loadCliConfig(options);
       try {
-        const result = await ingestFile(lake, { dataset, file: options.file, logicalDate, replace: options.replace });
+        if ('partitionBy' in target) {
+          const result = await ingestPartitionedFile(lake, { ...options, dataset, partitionBy: target.partitionBy });
+          console.log(describePartitionedIngest(result, lake.url, dataset));
+          return;
+        }
+        const result = await ingestFile(lake, { ...options, dataset, logicalDate: target.logicalDate });
         const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
         console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
       } finally {

@@ -8,58 +8,87 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
 }
 
 /**
- * Progress over a known number of items: one rewritten status line on a terminal, plain
- * lines otherwise (CI logs, pipes).
+ * Where progress goes. Each finished item is a line on stdout: part of the command's record on a
+ * terminal, in CI logs and in pipes alike. On a terminal, stderr also shows a live bar, rewritten
+ * in place and erased by `end()`, so that a failing command leaves nothing on stderr but its error.
  */
+export class ProgressOutput {
+  private barShown = false;
+
+  constructor(
+    private readonly lines: NodeJS.WritableStream = process.stdout,
+    private readonly live: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  /** Prints a finished item's line; the live bar comes back with the next `status`. */
+  line(text: string): void {
+    this.end();
+    this.lines.write(`${text}\n`);
+  }
+
+  /** Shows `text` as the live bar, on a terminal only. */
+  status(text: string): void {
+    if (!this.live.isTTY) return;
+    this.end();
+    this.live.write(text);
+    this.barShown = true;
+  }
+
+  /** Erases the live bar: call it when the work is over, failed or not. */
+  end(): void {
+    if (this.barShown) this.live.write('\r\x1b[2K');
+    this.barShown = false;
+  }
+}
+
+/** Progress over a known number of items, e.g. the dates of a backfill. */
 export class Progress {
   private done = 0;
 
   constructor(
     private readonly total: number,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly output = new ProgressOutput(),
   ) {}
-
-  update(item: string, status: string): void {
-    const text = `[${this.done + 1}/${this.total}] ${item} ${status}`;
-    if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${progressBar(this.done, this.total)} ${text}`);
-    else this.stream.write(`${text}\n`);
-  }
 
   finishItem(item: string, status: string): void {
     this.done++;
-    const text = `[${this.done}/${this.total}] ${item} ${status}`;
-    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n${progressBar(this.done, this.total)} ${this.done}/${this.total}` : `${text}\n`);
+    this.output.line(`[${this.done}/${this.total}] ${item} ${status}`);
+    this.output.status(`${progressBar(this.done, this.total)} ${this.done}/${this.total}`);
+  }
+
+  end(): void {
+    this.output.end();
   }
 }
 
 /** `[██████░░░░]` for `done` of `total`. */
 export function progressBar(done: number, total: number, width = 20): string {
-  const filled = total === 0 ? 0 : Math.round((done / total) * width);
+  const filled = total === 0 ? 0 : Math.min(width, Math.round((done / total) * width));
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
 }
 
 /**
- * Progress of a run's step graph: a line per finished step partition, plus on a terminal a
- * progress bar over the partitions queued so far, rewritten in place.
+ * Progress of a run's step graph: a line per finished step partition, and on a terminal a live
+ * bar over the partitions queued so far.
  */
 export class StepProgress {
   private queued = 0;
   private settled = 0;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(private readonly output = new ProgressOutput()) {}
 
   update(event: { step: string; partition: string; status: string; error?: string }): void {
     if (event.status === 'queued') {
       this.queued++;
-      if (this.stream.isTTY) this.stream.write(`\r\x1b[2K${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued} ${event.step} ${event.partition} …`);
+      this.output.status(`${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued} ${event.step} ${event.partition} …`);
       return;
     }
     if (event.status !== 'skipped') this.settled++;
-    const text = `[${this.settled}/${this.queued}] ${event.step} ${event.partition} ${event.status}${event.error ? `: ${event.error}` : ''}`;
-    if (!this.stream.isTTY) {
-      this.stream.write(`${text}\n`);
-      return;
-    }
-    this.stream.write(`\r\x1b[2K${text}\n${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued}`);
+    this.output.line(`[${this.settled}/${this.queued}] ${event.step} ${event.partition} ${event.status}${event.error ? `: ${event.error}` : ''}`);
+    this.output.status(`${progressBar(this.settled, this.queued)} ${this.settled}/${this.queued}`);
+  }
+
+  end(): void {
+    this.output.end();
   }
 }

@@ -21,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
   // Settings are copied to subcommands only when they are created through the parent, so apply them down the tree.
   const configure = (command: Command) => {
     command.exitOverride();
+    // Usage errors too are one line: `detour: unknown option '--dat' (Did you mean --date?)`.
+    command.configureOutput({ outputError: (text, write) => write(`detour: ${oneLine(text.replace(/^error: /, ''))}\n`) });
     command.commands.forEach(configure);
   };
   configure(program);

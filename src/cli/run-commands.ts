@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
-import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunParams, type RunResult, type RunSummary } from '../pipeline/index.js';
+import { backfill, paramsOf, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
@@ -16,6 +16,16 @@ async function withContext<T>(options: CommonOptions, work: (context: CliContext
     return await work(context);
   } finally {
     await context.close();
+  }
+}
+
+/** Services for executing a run here, reporting each step's progress; the live bar is erased afterwards, failed or not. */
+async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
+  const progress = new StepProgress();
+  try {
+    return await work(await context.services({ concurrency, onStep: (event) => progress.update(event) }));
+  } finally {
+    progress.end();
   }
 }
 
@@ -43,7 +53,7 @@ function stepSeconds(steps: StepRecord[]): string {
 async function printRunResult(context: CliContext, result: RunResult): Promise<void> {
   const { run, summaries } = result;
   // The run's own recorded pipeline (a rerun may predate today's config).
-  const { pipeline } = run.params as unknown as RunParams;
+  const { pipeline } = paramsOf(run);
   const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
   const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
   const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
@@ -80,9 +90,7 @@ export function runCommand(): Command {
       const dates = datesOf(options);
       await withContext(options, async (context) => {
         assertPipeline(context, pipeline);
-        const progress = new StepProgress();
-        const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
-        const result = await startRun(services, pipeline, runParamsOf(context.config, pipeline), dates);
+        const result = await withStepProgress(context, options.parallel, (services) => startRun(services, pipeline, runParamsOf(context.config, pipeline), dates));
         await printRunResult(context, result);
       });
     });
@@ -115,7 +123,7 @@ export function backfillCommand(): Command {
                   ? `failed: ${outcome.error}`
                   : 'skipped (already succeeded; --force reruns it)',
             ),
-        });
+        }).finally(() => progress.end());
         const seconds = (performance.now() - started) / 1000;
         console.log(
           `backfill ${pipeline} ${options.from}..${options.to}: ${result.succeeded.length} succeeded, ${result.failed.length} failed, ${result.skipped.length} skipped in ${seconds.toFixed(1)} s`,
@@ -180,9 +188,7 @@ export function runsCommand(): Command {
       .addOption(stepParallelOption())
       .action(async (id: string, options: CommonOptions & { parallel: number }) => {
         await withContext(options, async (context) => {
-          const progress = new StepProgress();
-          const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
-          await printRunResult(context, await resumeRun(services, id));
+          await printRunResult(context, await withStepProgress(context, options.parallel, (services) => resumeRun(services, id)));
         });
       }),
   );
@@ -194,9 +200,7 @@ export function runsCommand(): Command {
       .addOption(stepParallelOption())
       .action(async (id: string, options: CommonOptions & { allowChangedInputs?: boolean; parallel: number }) => {
         await withContext(options, async (context) => {
-          const progress = new StepProgress();
-          const services = await context.services({ concurrency: options.parallel, onStep: (event) => progress.update(event) });
-          const result = await rerunRun(services, id, { allowChangedInputs: options.allowChangedInputs });
+          const result = await withStepProgress(context, options.parallel, (services) => rerunRun(services, id, { allowChangedInputs: options.allowChangedInputs }));
           await printRunResult(context, result);
           console.log(`rerun of ${(result.run.params as { rerun_of?: string }).rerun_of}`);
         });
@@ -224,8 +228,12 @@ export function demoCommand(): Command {
         if (missing.length > 0) {
           console.log(`creating sample rides in ${context.lake.url} for ${missing.length} day(s) × ${DEMO.ridesPerDay} rides`);
           const progress = new Progress(missing.length);
-          for (const date of missing) {
-            await writeSampleRides(context.lake, { ...DEMO, from: date, to: date, format: 'parquet', dataset: rides.dataset, onDay: (day, key) => progress.finishItem(day, key) });
+          try {
+            for (const date of missing) {
+              await writeSampleRides(context.lake, { ...DEMO, from: date, to: date, format: 'parquet', dataset: rides.dataset, onDay: (day, key) => progress.finishItem(day, key) });
+            }
+          } finally {
+            progress.end();
           }
         }
         console.log(`running pipeline rides on ${dates.length} day(s), one run per day`);
@@ -235,7 +243,7 @@ export function demoCommand(): Command {
         const result = await backfill(services, 'rides', runParamsOf(context.config, 'rides'), DEMO.from, DEMO.to, {
           force: true,
           onDate: (date, outcome) => progress.finishItem(date, outcome.status === 'succeeded' ? `ok (run ${outcome.run.run.id})` : outcome.status),
-        });
+        }).finally(() => progress.end());
         if (result.failed.length > 0) throw new Error(`rides failed on ${result.failed.map((failure) => `${failure.date}: ${failure.error}`).join('; ')}`);
         const days = result.succeeded.map((run) => ({ run: run.run, summary: run.summaries[0] }));
         console.log(
@@ -272,9 +280,10 @@ export function demoCommand(): Command {
           }
         }
         console.log(`\nrunning pipeline ${FLIGHTS_DEMO.pipeline} on ${FLIGHTS_DEMO.from}..${FLIGHTS_DEMO.to} (clean, quality, aggregate per airport and day, ARIMA + Isolation Forest, publish)`);
-        const stepProgress = new StepProgress();
-        const flightServices = { ...services, onStep: (event: Parameters<StepProgress['update']>[0]) => stepProgress.update(event) };
-        await printRunResult(context, await startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)));
+        const flightsRun = await withStepProgress(context, 2, (flightServices) =>
+          startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)),
+        );
+        await printRunResult(context, flightsRun);
         console.log('\nnext: detour runs · detour runs show <id> · detour backfill · detour serve · detour --help');
       });
     });

@@ -7,7 +7,7 @@ import {
   standardScale,
   type IsolationForestOptions,
 } from '../detectors/index.js';
-import { openEngine, sqlIdentifier, sqlString, type Engine, type TableColumn } from '../engine/index.js';
+import { openEngine, sqlIdentifier, type Engine, type TableColumn } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { FsLake } from '../lake/index.js';
 
@@ -70,9 +70,9 @@ async function loadInputFile(engine: Engine, file: string): Promise<void> {
     if (error instanceof InputError) throw error;
     throw new InputError(`--input ${file}: file not found`, { cause: error });
   }
-  const reader = format === 'csv' ? `read_csv(${sqlString(file)}, header = true)` : `read_parquet(${sqlString(file)})`;
+  const reader = format === 'csv' ? 'read_csv($1, header = true)' : 'read_parquet($1)';
   try {
-    await engine.run(`CREATE TABLE input AS SELECT row_number() OVER () - 1 AS ${ROW_COLUMN}, * FROM ${reader}`);
+    await engine.run(`CREATE TABLE input AS SELECT row_number() OVER () - 1 AS ${ROW_COLUMN}, * FROM ${reader}`, [file]);
   } catch (error) {
     throw new InputError(`--input ${file}: cannot read ${format}: ${oneLine(error)}`, { cause: error });
   }

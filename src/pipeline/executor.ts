@@ -12,7 +12,7 @@ import { paramsOf, type CleanedDate, type RunParams, type StepContext } from './
 import { leaseOf, startHeartbeat } from './heartbeat.js';
 import { handlerOf, STEP_ORDER } from './plan.js';
 import { cleanStep } from './steps/clean.js';
-import { publishStep, type RunSummary } from './steps/publish.js';
+import { publishStep, readSummary, type RunSummary } from './steps/publish.js';
 import { outputOf, partitionOf, upstreamOf } from './steps/upstream.js';
 
 /** What executing step jobs needs, on the coordinating process and on every worker. */
@@ -129,7 +129,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
           },
         },
       );
-      await services.store.updateStep(runId, step, label, { status: 'succeeded', attempts, output: output as Record<string, unknown> });
+      await services.store.updateStep(runId, step, label, { status: 'succeeded', attempts, output });
       services.metrics?.stepDuration.observe({ pipeline: run.pipeline, step }, (performance.now() - started) / 1000);
       if (step === 'clean') services.metrics?.rowsProcessed.inc({ pipeline: run.pipeline, step }, rowCounts(Object.values(cleanStep.output.parse(output).dates)).rowsRead ?? 0);
       logger?.info({ seconds: (performance.now() - started) / 1000 }, 'step succeeded');
@@ -246,7 +246,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies, owner: lease.owner });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
     const summaries: RunSummary[] = [];
-    for (const date of Object.keys(publish.dates).sort()) summaries.push(JSON.parse((await services.lake.get(publish.dates[date].summary)).toString()) as RunSummary);
+    for (const date of Object.keys(publish.dates).sort()) summaries.push(await readSummary(services.lake, publish.dates[date].summary));
     const { webhook, anomalyThreshold } = params.pipeline.publish;
     if (webhook && anomalyThreshold !== undefined && anomalies > anomalyThreshold) {
       await sendAlert(services, webhook, { kind: 'anomaly_threshold', pipeline: run.pipeline, runId, logicalDate: describeDates(run), anomalies, threshold: anomalyThreshold });

@@ -13,6 +13,7 @@ export type { DateSpan, EntityShard, RecordDay, StepJob, StepKind, StepPartition
 export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
 export { pipelineLayout } from './layout.js';
 export { planRun } from './plan.js';
+export { paramsOf } from './context.js';
 export type { RunParams, CleanedDate, CheckedDate } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
 export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
@@ -25,5 +26,14 @@ export type {
   DetectFileResult,
   IsolationForestFileOptions,
 } from './detect-file.js';
-export { ingestFile } from './ingest.js';
-export type { IngestResult, ManifestEntry } from './ingest.js';
+export { ingestFile, ingestPartitionedFile } from './ingest.js';
+export type {
+  IngestResult,
+  ManifestEntry,
+  PartitionedIngestOptions,
+  PartitionedIngestResult,
+  PartitionIngestResult,
+  UnplaceableReason,
+  UnplacedReport,
+  UnplacedRow,
+} from './ingest.js';

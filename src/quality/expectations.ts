@@ -1,4 +1,4 @@
-import { sqlIdentifier, sqlString, type Engine, type Row } from '../engine/index.js';
+import { sqlIdentifier, type Engine, type Row, type SqlParams } from '../engine/index.js';
 import { QualityGateError } from '../errors.js';
 
 /** `fail` stops the run before anything is published; `warn` is only reported. */
@@ -46,15 +46,6 @@ function range(min: number | undefined, max: number | undefined): string {
   return `at most ${max}`;
 }
 
-function rangeSql(valueSql: string, min: number | undefined, max: number | undefined): string {
-  const bounds = [min !== undefined ? `${valueSql} >= ${min}` : undefined, max !== undefined ? `${valueSql} <= ${max}` : undefined].filter(Boolean);
-  return bounds.length > 0 ? bounds.join(' AND ') : 'TRUE';
-}
-
-function literal(value: string | number): string {
-  return typeof value === 'number' ? String(value) : sqlString(value);
-}
-
 interface Plan {
   statement: string;
   /** Row-level: SQL condition a failing row meets. */
@@ -62,26 +53,35 @@ interface Plan {
   /** Dataset-level: SQL of one number, and whether it passes. */
   observedSql?: string;
   passes?: (observed: number | null) => boolean;
+  /** Values of the SQL's `$1`, `$2`, ... */
+  params: SqlParams;
 }
 
 function plan(expectation: Expectation, table: string, logicalDate: string): Plan {
+  const params: (string | number)[] = [];
+  /** Binds a value, returning its placeholder. */
+  const bind = (value: string | number) => `$${params.push(value)}`;
+  const rangeSql = (valueSql: string, min: number | undefined, max: number | undefined) =>
+    [min !== undefined ? `${valueSql} >= ${bind(min)}` : undefined, max !== undefined ? `${valueSql} <= ${bind(max)}` : undefined].filter(Boolean).join(' AND ') || 'TRUE';
   switch (expectation.type) {
     case 'not_null': {
       const column = sqlIdentifier(expectation.column);
-      return { statement: `${expectation.column} is not null`, failingRowSql: `${column} IS NULL` };
+      return { statement: `${expectation.column} is not null`, failingRowSql: `${column} IS NULL`, params };
     }
     case 'between': {
       const column = sqlIdentifier(expectation.column);
       return {
         statement: `${expectation.column} ${range(expectation.min, expectation.max)}`,
         failingRowSql: `${column} IS NOT NULL AND NOT (${rangeSql(column, expectation.min, expectation.max)})`,
+        params,
       };
     }
     case 'in_set': {
       const column = sqlIdentifier(expectation.column);
       return {
         statement: `${expectation.column} in {${expectation.values.join(', ')}}`,
-        failingRowSql: `${column} IS NOT NULL AND ${column} NOT IN (${expectation.values.map(literal).join(', ')})`,
+        failingRowSql: `${column} IS NOT NULL AND ${column} NOT IN (${expectation.values.map(bind).join(', ')})`,
+        params,
       };
     }
     case 'unique': {
@@ -89,6 +89,7 @@ function plan(expectation: Expectation, table: string, logicalDate: string): Pla
       return {
         statement: `${expectation.column} is unique`,
         failingRowSql: `${column} IN (SELECT ${column} FROM ${table} WHERE ${column} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)`,
+        params,
       };
     }
     case 'row_count_between':
@@ -96,19 +97,22 @@ function plan(expectation: Expectation, table: string, logicalDate: string): Pla
         statement: `row count ${range(expectation.min, expectation.max)}`,
         observedSql: `SELECT count(*) FROM ${table}`,
         passes: (count) => count !== null && (expectation.min === undefined || count >= expectation.min) && (expectation.max === undefined || count <= expectation.max),
+        params,
       };
     case 'mean_between':
       return {
         statement: `mean of ${expectation.column} ${range(expectation.min, expectation.max)}`,
         observedSql: `SELECT avg(${sqlIdentifier(expectation.column)}) FROM ${table}`,
         passes: (mean) => mean !== null && (expectation.min === undefined || mean >= expectation.min) && (expectation.max === undefined || mean <= expectation.max),
+        params,
       };
     case 'freshness':
       return {
         statement: `newest ${expectation.column} at most ${expectation.maxAgeHours} h before the end of ${logicalDate}`,
         // Age of the newest value relative to midnight after the logical date, in hours.
-        observedSql: `SELECT date_diff('second', max(CAST(${sqlIdentifier(expectation.column)} AS TIMESTAMP)), TIMESTAMP ${sqlString(logicalDate)} + INTERVAL 1 DAY) / 3600.0 FROM ${table}`,
+        observedSql: `SELECT date_diff('second', max(CAST(${sqlIdentifier(expectation.column)} AS TIMESTAMP)), CAST(${bind(logicalDate)} AS TIMESTAMP) + INTERVAL 1 DAY) / 3600.0 FROM ${table}`,
         passes: (ageHours) => ageHours !== null && ageHours <= expectation.maxAgeHours,
+        params,
       };
   }
 }
@@ -133,14 +137,14 @@ export async function checkExpectations(
   const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${tableSql}`);
   const results: ExpectationResult[] = [];
   for (const expectation of expectations) {
-    const { statement, failingRowSql, observedSql, passes } = plan(expectation, tableSql, context.logicalDate);
+    const { statement, failingRowSql, observedSql, passes, params } = plan(expectation, tableSql, context.logicalDate);
     const column = 'column' in expectation ? expectation.column : null;
     if (failingRowSql !== undefined) {
-      const failingRows = firstNumber((await engine.rows(`SELECT count(*) FROM ${tableSql} WHERE ${failingRowSql}`))[0]) ?? 0;
-      const sample = failingRows > 0 ? await engine.rows(`SELECT * FROM ${tableSql} WHERE ${failingRowSql} LIMIT ${sampleSize}`) : [];
+      const failingRows = firstNumber((await engine.rows(`SELECT count(*) FROM ${tableSql} WHERE ${failingRowSql}`, params))[0]) ?? 0;
+      const sample = failingRows > 0 ? await engine.rows(`SELECT * FROM ${tableSql} WHERE ${failingRowSql} LIMIT $${params.length + 1}`, [...params, sampleSize]) : [];
       results.push({ expectation: statement, type: expectation.type, column, severity: expectation.severity, passed: failingRows === 0, observed: failingRows, failingRows, sample });
     } else {
-      const observed = firstNumber((await engine.rows(observedSql as string))[0]);
+      const observed = firstNumber((await engine.rows(observedSql as string, params))[0]);
       const passed = (passes as (value: number | null) => boolean)(observed);
       results.push({ expectation: statement, type: expectation.type, column, severity: expectation.severity, passed, observed, failingRows: null, sample: [] });
     }

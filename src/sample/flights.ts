@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { sqlString, type Engine } from '../engine/index.js';
+import type { Engine } from '../engine/index.js';
 import { partitionPrefix, type Lake } from '../lake/index.js';
 
 /**
@@ -22,8 +22,11 @@ export async function writeSampleFlights(engine: Engine, lake: Lake, options: { 
   const dataset = options.dataset ?? 'flights';
   const partitioned = engine.tempPath('-flights');
   // One pass over the source: DuckDB writes a Hive-partitioned folder, then each file is put atomically.
-  await engine.run(`COPY (SELECT *, strftime(date, '%Y-%m-%d') AS day FROM read_parquet(${sqlString(flightsParquetPath())}) ORDER BY date, origin, destination)
-    TO ${sqlString(partitioned)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), WRITE_PARTITION_COLUMNS false)`);
+  await engine.run(
+    `COPY (SELECT *, strftime(date, '%Y-%m-%d') AS day FROM read_parquet($1) ORDER BY date, origin, destination)
+     TO $2 (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), WRITE_PARTITION_COLUMNS false)`,
+    [flightsParquetPath(), partitioned],
+  );
   const dates: string[] = [];
   for (const folder of (await readdir(partitioned)).sort()) {
     const logicalDate = folder.replace(/^day=/, '');

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { openEngine, sqlString } from '../engine/index.js';
+import { openEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { partitionPrefix, type Lake } from '../lake/index.js';
 import { dateRange } from '../dates.js';
@@ -49,7 +49,7 @@ export async function writeSampleRides(lake: Lake, options: SampleRidesOptions):
       } else {
         const csvPath = engine.tempPath('.csv');
         await writeFile(csvPath, csv);
-        await engine.exportQuery(`SELECT * FROM read_csv(${sqlString(csvPath)}, header = true)`, lake, key, 'parquet');
+        await engine.exportQuery('SELECT * FROM read_csv($1, header = true)', lake, key, 'parquet', [csvPath]);
       }
       // A sample in the other format would double every ride.
       await lake.delete(`${prefix}rides.${options.format === 'csv' ? 'parquet' : 'csv'}`);

@@ -508,7 +508,7 @@ interface StepRow {
   started_at: Date | null;
   finished_at: Date | null;
   seconds: number | string | null;
-  output: Record<string, unknown> | string | null;
+  output: unknown;
   error: string | null;
   worker: string | null;
   heartbeat_at: Date | null;
@@ -527,7 +527,7 @@ function toStepRecord(row: StepRow): StepRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     seconds: row.seconds === null ? null : Math.round(Number(row.seconds) * 1000) / 1000,
-    output: typeof row.output === 'string' ? (JSON.parse(row.output) as Record<string, unknown>) : row.output,
+    output: typeof row.output === 'string' ? (JSON.parse(row.output) as unknown) : row.output,
     error: row.error,
     worker: row.worker,
     heartbeatAt: row.heartbeat_at,

@@ -79,7 +79,7 @@ export interface StepRecord {
   finishedAt: Date | null;
   seconds: number | null;
   /** What the step produced (lake keys, counts), read by later steps and by resume. */
-  output: Record<string, unknown> | null;
+  output: unknown;
   error: string | null;
   /** Who ran (or runs) it: `host:pid` of the process, the owner of the step's lease. */
   worker: string | null;
@@ -94,7 +94,7 @@ export interface StepUpdate {
   attempts?: number;
   /** The executing process's lease on the step; required with status running. */
   lease?: Lease;
-  output?: Record<string, unknown>;
+  output?: unknown;
   /** Stored as one printable line (see `printableLine`). */
   error?: string;
 }

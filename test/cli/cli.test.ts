@@ -18,12 +18,17 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI (TypeScript source through tsx) in `cwd`. */
+/** Runs the real CLI (TypeScript source through tsx) in `cwd`, with LOG_LEVEL unset unless `env` sets it. */
 async function detour(cwd: string, ...args: string[]): Promise<CliResult> {
+  return detourWithEnv(cwd, {}, ...args);
+}
+
+async function detourWithEnv(cwd: string, env: Record<string, string>, ...args: string[]): Promise<CliResult> {
+  const { LOG_LEVEL: _inherited, ...inherited } = process.env;
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, mainScript, ...args], {
       cwd,
-      env: { ...process.env, DATABASE_URL: '' },
+      env: { ...inherited, DATABASE_URL: '', ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -89,7 +94,8 @@ describe('detour CLI', () => {
     expect(sample.stdout).toContain('wrote 2 day(s) × 3000 rides');
 
     const run = await detour(cwd, 'run', 'rides', '--date', '2024-02-02', '--lake', lake);
-    expect(run.stderr).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n.*detect 0-dbscan-2024-02-02 succeeded\n.*publish all succeeded/);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n.*detect 0-dbscan-2024-02-02 succeeded\n.*publish all succeeded/);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%$/m);
     expect(run.stdout).toMatch(/seconds by step: clean [\d.]+ · quality [\d.]+ · detect [\d.]+ · publish [\d.]+/);
@@ -112,7 +118,8 @@ describe('detour CLI', () => {
     // Backfill skips the date that already succeeded, then reruns it on --force.
     const backfill = await detour(cwd, 'backfill', 'rides', '--from', '2024-02-01', '--to', '2024-02-02', '--parallel', '2', '--lake', lake);
     expect(backfill.code).toBe(0);
-    expect(backfill.stderr).toMatch(/2024-02-02 skipped \(already succeeded/);
+    expect(backfill.stderr).toBe('');
+    expect(backfill.stdout).toMatch(/2024-02-02 skipped \(already succeeded/);
     expect(backfill.stdout).toMatch(/backfill rides 2024-02-01\.\.2024-02-02: 1 succeeded, 0 failed, 1 skipped/);
     const rerun = await detour(cwd, 'runs', 'rerun', runId, '--lake', lake);
     expect(rerun.code).toBe(0);
@@ -130,14 +137,48 @@ describe('detour CLI', () => {
     ['a worker without a queue', ['worker'], /^detour: detour worker needs a distributed queue: set QUEUE_URL=redis:\/\/host:6379/],
     ['a distributed queue without PostgreSQL', ['run', 'rides', '--date', '2024-02-01', '--config', '@queue'], /^detour: a distributed queue \(QUEUE_URL\) needs a run store every process shares: set DATABASE_URL/],
     ['resuming a run that did not fail', ['runs', 'resume', '@last'], /only a failed run can be resumed/],
-    ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /unknown option '--dat'\n\(Did you mean --date\?\)/],
-  ])('run exits 2 on %s', async (_, args, message) => {
+    ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /^detour: unknown option '--dat' \(Did you mean --date\?\)$/],
+    ['an unknown command', ['backfil', 'rides'], /^detour: unknown command 'backfil' \(Did you mean backfill\?\)$/],
+  ])('run exits 2 with exactly one line on stderr on %s', async (_, args, message) => {
     await writeFile(path.join(cwd, 'queue.yaml'), 'queue: { url: "redis://127.0.0.1:6379" }\n');
     await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        epsilon: 1\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n');
     const result = await detour(cwd, ...args.map((arg) => (arg === '@config' ? path.join(cwd, 'bad.yaml') : arg === '@queue' ? path.join(cwd, 'queue.yaml') : arg === '@last' ? lastRunId : arg)));
     expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^detour: [^\n]+\n$/);
     expect(result.stderr.trim()).toMatch(message);
-    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('shows the failed step on stdout, and structured logs of the failure only when LOG_LEVEL asks', async () => {
+    const quiet = await detour(cwd, 'run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake');
+    expect(quiet.code).toBe(2);
+    expect(quiet.stdout).toMatch(/^\[1\/1\] clean 2023-01-01 failed: no input: /m);
+    expect(quiet.stderr).toMatch(/^detour: no input: [^\n]+\n$/);
+
+    const logged = await detourWithEnv(cwd, { LOG_LEVEL: 'info' }, 'run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake');
+    expect(logged.code).toBe(2);
+    const lines = logged.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^detour: no input: /);
+    const logs = lines.slice(0, -1).map((line) => JSON.parse(line) as { level: number; step: string; runId: string; msg: string });
+    expect(logs).toContainEqual(expect.objectContaining({ level: 50, step: 'clean', msg: 'step failed', runId: expect.any(String) }));
+  });
+
+  it('ingest --partition-by lands a partition per date and reports them; --date and --partition-by exclude each other', async () => {
+    const lake = path.join(cwd, 'ingest-lake');
+    const csv = ['ride_id,pickup_ts', 'R1,2024-03-01 08:00', 'R2,2024-03-02 09:00', 'R3,2024-03-01 10:00', 'R4,2024-03-03 11:00'].join('\n');
+    await writeFile(path.join(cwd, 'march.csv'), `${csv}\n`);
+    const landed = await detour(cwd, 'ingest', 'rides', '--file', 'march.csv', '--partition-by', 'pickup_ts', '--lake', lake);
+    expect(landed.stderr).toBe('');
+    expect(landed.code).toBe(0);
+    expect(landed.stdout).toMatch(/^landed march\.csv in file:\/\/.*\/bronze\/rides\/: 3 partitions 2024-03-01\.\.2024-03-03, 3 written, 0 unchanged \(same sha256\); 1–2 rows per partition, 4 in all$/m);
+    expect(await readFile(path.join(lake, 'bronze/rides/date=2024-03-01/march.csv'), 'utf8')).toBe('ride_id,pickup_ts\nR1,2024-03-01 08:00\nR3,2024-03-01 10:00\n');
+    const again = await detour(cwd, 'ingest', 'rides', '--file', 'march.csv', '--partition-by', 'pickup_ts', '--lake', lake);
+    expect(again.stdout).toMatch(/3 partitions 2024-03-01\.\.2024-03-03, 0 written, 3 unchanged/);
+
+    for (const args of [['--date', '2024-03-01', '--partition-by', 'pickup_ts'], []]) {
+      const refused = await detour(cwd, 'ingest', 'rides', '--file', 'march.csv', ...args, '--lake', lake);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/^detour: give (either )?--date [^\n]*--partition-by[^\n]*\n$/);
+    }
   });
 
   it('detect iforest scores every row, planted outliers highest', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, Progress, progressBar, StepProgress } from '../../src/cli/format.js';
+import { formatTable, Progress, progressBar, ProgressOutput, StepProgress } from '../../src/cli/format.js';
 
 /** A stream that records what is written, as a terminal (isTTY) or a pipe. */
 function stream(isTTY: boolean) {
@@ -17,20 +17,23 @@ describe('terminal output', () => {
     expect(progressBar(done, total, 10)).toBe(bar);
   });
 
-  it('prints plain lines when not on a terminal, and a rewritten bar on one', () => {
-    const pipe = stream(false);
-    const steps = new StepProgress(pipe.stream);
+  it('prints finished items as lines on stdout; a terminal also gets a live bar on stderr, erased at the end', () => {
+    const [pipeOut, pipeErr] = [stream(false), stream(false)];
+    const steps = new StepProgress(new ProgressOutput(pipeOut.stream, pipeErr.stream));
     steps.update({ step: 'clean', partition: '2024-01-01', status: 'queued' });
     steps.update({ step: 'clean', partition: '2024-01-01', status: 'succeeded' });
     steps.update({ step: 'detect', partition: 'x', status: 'failed', error: 'boom' });
-    expect(pipe.chunks).toEqual(['[1/1] clean 2024-01-01 succeeded\n', '[2/1] detect x failed: boom\n']);
+    steps.end();
+    expect(pipeOut.chunks).toEqual(['[1/1] clean 2024-01-01 succeeded\n', '[2/1] detect x failed: boom\n']);
+    expect(pipeErr.chunks).toEqual([]);
 
-    const tty = stream(true);
-    const days = new Progress(2, tty.stream);
-    days.update('2024-01-01', 'clean');
+    const [ttyOut, ttyErr] = [stream(true), stream(true)];
+    const days = new Progress(2, new ProgressOutput(ttyOut.stream, ttyErr.stream));
     days.finishItem('2024-01-01', 'ok');
-    expect(tty.chunks[0]).toMatch(/^\r\x1b\[2K\[░+\] \[1\/2\] 2024-01-01 clean$/);
-    expect(tty.chunks[1]).toMatch(/^\r\x1b\[2K\[1\/2\] 2024-01-01 ok\n\[█+░+\] 1\/2$/);
+    days.finishItem('2024-01-02', 'failed: boom');
+    days.end();
+    expect(ttyOut.chunks).toEqual(['[1/2] 2024-01-01 ok\n', '[2/2] 2024-01-02 failed: boom\n']);
+    expect(ttyErr.chunks.join('')).toMatch(/^\[█+░+\] 1\/2\r\x1b\[2K\[█+\] 2\/2\r\x1b\[2K$/);
   });
 
   it('aligns tables: first column left, numbers right with thousands separators', () => {

@@ -7,7 +7,7 @@ import { pipelineLayout } from '../layout.js';
 import { datesOf, perDateSchema, planDateSpans } from './dates.js';
 import { withSilverDates } from './silver.js';
 
-const AggregatedDateSchema: z.ZodType<AggregatedDate> = z.array(z.object({ name: z.string(), rows: z.number(), key: z.string() }));
+export const AggregatedDateSchema: z.ZodType<AggregatedDate> = z.array(z.object({ name: z.string(), rows: z.number(), key: z.string() }));
 
 /** Aggregate: each SQL step over the date's silver table, written to `gold/<step>/date=D/`. Skipped when the pipeline has none. */
 export const aggregateStep: StepHandler<DateSpan, PerDate<AggregatedDate>> = {

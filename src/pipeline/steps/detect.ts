@@ -3,7 +3,7 @@ import type { DetectStepConfig } from '../../config/index.js';
 import { addDays } from '../../dates.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
-import { findingsKey, listPartitionFiles } from '../../lake/index.js';
+import { findingsKey, listPartitionFiles, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
@@ -27,19 +27,50 @@ export type DetectPartition = RecordDay | EntityShard;
 
 const recall = { total: z.number(), flagged: z.number(), recall: z.number().nullable() };
 // Key order as detectRecords writes it: the day's summary shows these facts as they are.
-const RecordDetectionFactsSchema = z.object({
+export const RecordDetectionFactsSchema: z.ZodType<RecordDetectionFacts> = z.object({
   clusters: z.array(z.object({ cluster: z.number(), size: z.number(), centroid: z.record(z.string(), z.number()) })),
   outliers: z.number(),
   parameters: z.object({ eps: z.number(), min_samples: z.number(), scale: z.string(), features: z.array(z.string()) }),
   injected_anomalies: z.object({ ...recall, by_kind: z.record(z.string(), z.object(recall)) }).optional(),
-  date: z.string(),
 });
+const nullableNumber = z.number().nullable();
+/** A number that JSON wrote as null because it was NaN or infinite (a day with no cluster to compare with). */
+const jsonNumber = nullableNumber.transform((value) => value ?? Number.NaN);
+/** A finding as the findings file holds it. */
+const FindingSchema: z.ZodType<AnyFinding> = z.union([
+  z.object({
+    detector: z.literal('dbscan'),
+    date: z.string(),
+    id: z.string(),
+    entity: z.string().nullable(),
+    values: z.record(z.string(), jsonNumber),
+    score: z.number(),
+    reason: z.string(),
+    expected: z.object({ feature: z.string(), value: jsonNumber, low: jsonNumber, high: jsonNumber }),
+  }),
+  z.object({
+    detector: z.enum(['arima', 'iforest']),
+    entity: z.string(),
+    date: z.string(),
+    value: nullableNumber,
+    expected: nullableNumber,
+    lower: nullableNumber,
+    upper: nullableNumber,
+    score: z.number(),
+    reason: z.string(),
+  }),
+]);
+
+/** The findings a detect partition left in the lake, read back through their schema. */
+export async function readFindings(lake: Lake, output: DetectOutput): Promise<AnyFinding[]> {
+  return z.array(FindingSchema).parse(JSON.parse((await lake.get(output.findings)).toString()));
+}
 const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   findings: z.string(),
   count: z.number(),
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   window: z.object({ from: z.string(), to: z.string() }).optional(),
-  facts: RecordDetectionFactsSchema.optional(),
+  facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
 });
 
 type SeriesStep = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;

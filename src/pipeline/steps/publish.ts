@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { compactDate } from '../../dates.js';
+import type { Lake } from '../../lake/index.js';
 import type { AnomalyRow } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js';
@@ -7,7 +8,10 @@ import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../c
 import { pipelineLayout } from '../layout.js';
 import type { RecordDetectionFacts, RecordFinding } from '../record-detect.js';
 import type { Finding } from '../series-detect.js';
-import type { AnyFinding, DetectOutput } from './detect.js';
+import { AggregatedDateSchema } from './aggregate.js';
+import { InputFingerprintSchema } from './clean.js';
+import { readFindings, RecordDetectionFactsSchema, type AnyFinding, type DetectOutput } from './detect.js';
+import { CheckedDateSchema } from './quality.js';
 import { upstreamOf, type UpstreamOutputs } from './upstream.js';
 
 /** One element of `anomalies.json` for an entity-day finding (ARIMA, Isolation Forest). */
@@ -37,6 +41,31 @@ export interface RunSummary {
   input: CleanedDate['input'];
   outputs: { silver: string; quarantine: string | null; anomalies: string; summary: string };
   detour_version: string;
+}
+
+export const RunSummarySchema: z.ZodType<RunSummary> = z.object({
+  pipeline: z.string(),
+  run_id: z.string(),
+  logical_date: z.string(),
+  dataset: z.string(),
+  rows_read: z.number(),
+  rows_valid: z.number(),
+  rows_quarantined: z.number(),
+  quarantine_reasons: z.record(z.string(), z.number()),
+  quality: CheckedDateSchema,
+  aggregates: AggregatedDateSchema,
+  anomalies: z.number(),
+  detections: z.record(z.string(), RecordDetectionFactsSchema),
+  skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
+  detection_window: z.object({ from: z.string(), to: z.string(), flagged_from: z.string(), flagged_to: z.string() }).optional(),
+  input: InputFingerprintSchema,
+  outputs: z.object({ silver: z.string(), quarantine: z.string().nullable(), anomalies: z.string(), summary: z.string() }),
+  detour_version: z.string(),
+});
+
+/** A date's `summary.json`, read back through its schema. */
+export async function readSummary(lake: Lake, key: string): Promise<RunSummary> {
+  return RunSummarySchema.parse(JSON.parse((await lake.get(key)).toString()));
 }
 
 const isRecord = (finding: AnyFinding): finding is RecordFinding => 'id' in finding;
@@ -112,7 +141,7 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
     return entry;
   };
   for (const { partition, output } of upstream.detect) {
-    const findings = JSON.parse((await lake.get(output.findings)).toString()) as AnyFinding[];
+    const findings = await readFindings(lake, output);
     for (const finding of findings) {
       const entry = forDate(finding.date);
       if (isRecord(finding)) {

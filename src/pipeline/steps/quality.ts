@@ -6,7 +6,7 @@ import { pipelineLayout } from '../layout.js';
 import { datesOf, perDateSchema, planDateSpans } from './dates.js';
 import { withSilverDates } from './silver.js';
 
-const CheckedDateSchema: z.ZodType<CheckedDate> = z.object({ passed: z.boolean(), failed_warnings: z.array(z.string()), report: z.string() });
+export const CheckedDateSchema: z.ZodType<CheckedDate> = z.object({ passed: z.boolean(), failed_warnings: z.array(z.string()), report: z.string() });
 
 /**
  * Quality: each date's expectations; the report goes to the lake and the run store whatever the
