@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const mainScript = path.join(projectRoot, 'src/cli/main.ts');
@@ -50,4 +51,22 @@ export async function detour(cwd: string, args: string[], env: Record<string, st
   const started = startDetour(cwd, args, env);
   const code = await started.exited(timeoutMs);
   return { code, ...started.output() };
+}
+
+/** The lines in which detour said it waits for `service`. */
+export function waitingLines(stderr: string, service: 'PostgreSQL' | 'Redis'): string[] {
+  return stderr.split('\n').filter((line) => line.startsWith(`detour: waiting for ${service}`));
+}
+
+/**
+ * Waits for `process` to fail with exit 1 (infrastructure, not bad input) after saying once that it
+ * waits for `service`, and returns its error: the last line on stderr, at most 300 characters.
+ */
+export async function infrastructureFailure(process: DetourProcess, service: 'PostgreSQL' | 'Redis', timeoutMs: number): Promise<string> {
+  expect(await process.exited(timeoutMs), process.output().stderr).toBe(1);
+  const { stderr } = process.output();
+  expect(waitingLines(stderr, service)).toHaveLength(1);
+  const last = stderr.trimEnd().split('\n').at(-1) as string;
+  expect(last.length).toBeLessThanOrEqual(300);
+  return last;
 }

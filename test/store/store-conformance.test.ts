@@ -295,6 +295,93 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
+  describe('leases', () => {
+    /** A lease its holder stops renewing at once, as a killed coordinator's. */
+    const short = (owner: string): Lease => ({ owner, seconds: 0.3 });
+    const expiry = () => sleep(600);
+
+    it('records the coordinator holding a run and renews its lease for it alone, until the run finishes', async () => {
+      const run = await store.startRun({ lease: { owner: 'host-a:1', seconds: 60 }, pipeline: 'p-lease', logicalDate: '2024-01-01', params: {} });
+      expect(run).toMatchObject({ status: 'running', leaseOwner: 'host-a:1' });
+      expect(run.leaseExpiresAt!.getTime() - run.heartbeatAt!.getTime()).toBeCloseTo(60_000, -2);
+
+      await sleep(20);
+      expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 120 })).toBe(true);
+      const renewed = await store.getRun(run.id);
+      expect(renewed.heartbeatAt!.getTime()).toBeGreaterThan(run.heartbeatAt!.getTime());
+      expect(renewed.leaseExpiresAt!.getTime() - renewed.heartbeatAt!.getTime()).toBeCloseTo(120_000, -2);
+      expect(await store.renewRunLease(run.id, { owner: 'host-b:2', seconds: 120 })).toBe(false);
+      await expect(store.renewRunLease(run.id, { owner: '', seconds: 1 })).rejects.toBeInstanceOf(InputError);
+      await expect(store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 0 })).rejects.toBeInstanceOf(InputError);
+
+      await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-b:2' })).rejects.toBeInstanceOf(LeaseLostError);
+      const finished = await store.finishRun(run.id, { status: 'succeeded', owner: 'host-a:1' });
+      expect(finished).toMatchObject({ status: 'succeeded', leaseOwner: 'host-a:1', leaseExpiresAt: null });
+      expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 60 })).toBe(false);
+    });
+
+    it('renews a running step’s lease for its worker alone, and ends it with the step', async () => {
+      const run = await store.startRun({ lease, pipeline: 'p-step-lease', logicalDate: '2024-01-02', params: {} });
+      await store.planSteps(run.id, [{ step: 'clean', partition: '2024-01-02', position: 0 }]);
+      const running = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'running', attempts: 1, lease: { owner: 'host-w:7', seconds: 30 } });
+      expect(running).toMatchObject({ worker: 'host-w:7' });
+      expect(running.leaseExpiresAt!.getTime() - running.heartbeatAt!.getTime()).toBeCloseTo(30_000, -2);
+
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(true);
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-x:8', seconds: 30 })).toBe(false);
+      const done = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'succeeded', output: {} });
+      expect(done).toMatchObject({ worker: 'host-w:7', leaseExpiresAt: null });
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(false);
+    });
+
+    it('fails a run whose coordinator stopped heartbeating, with who, when and how to resume it, and the steps whose worker stopped too', async () => {
+      const run = await store.startRun({ lease: short('host-dead:13'), pipeline: 'p-expire', logicalDate: '2024-01-03', params: {} });
+      await store.planSteps(run.id, [
+        { step: 'clean', partition: 'a', position: 0 },
+        { step: 'clean', partition: 'b', position: 0 },
+        { step: 'clean', partition: 'c', position: 0 },
+      ]);
+      await store.updateStep(run.id, 'clean', 'a', { status: 'running', attempts: 1, lease: short('host-dead:13') });
+      await store.updateStep(run.id, 'clean', 'b', { status: 'running', attempts: 1, lease: { owner: 'host-live:14', seconds: 60 } });
+      await expiry();
+
+      const [listed] = await store.listRuns({ pipeline: 'p-expire' });
+      expect(listed).toMatchObject({ id: run.id, status: 'failed', leaseOwner: 'host-dead:13', leaseExpiresAt: null });
+      expect(listed.error).toMatch(new RegExp(`^coordinator host-dead:13 stopped heartbeating at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ; resume it with \`detour runs resume ${run.id}\`$`));
+      expect(listed.finishedAt).toBeInstanceOf(Date);
+      const steps = await store.listSteps(run.id);
+      expect(steps.map((step) => step.status)).toEqual(['failed', 'running', 'pending']);
+      expect(steps[0].error).toMatch(/^worker host-dead:13 stopped heartbeating at \d{4}-\d\d-\d\dT/);
+      expect(steps[0].seconds).toBeGreaterThan(0);
+
+      // The coordinator, back from a long pause, finds the run no longer its own.
+      expect(await store.renewRunLease(run.id, short('host-dead:13'))).toBe(false);
+      await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-dead:13' })).rejects.toThrow(/no longer host-dead:13's: it failed: coordinator host-dead:13 stopped heartbeating/);
+
+      const resumed = await store.reopenRun(run.id, { owner: 'host-new:15', seconds: 60 });
+      expect(resumed).toMatchObject({ status: 'running', error: null, leaseOwner: 'host-new:15' });
+      await expect(store.finishRun(run.id, { status: 'failed', owner: 'host-dead:13' })).rejects.toThrow(/host-new:15 resumed it/);
+    });
+
+    it.each([
+      ['starting a run', (s: Store) => s.startRun({ lease, pipeline: 'p-other', logicalDate: '2024-01-05', params: {} })],
+      ['listing runs', (s: Store) => s.listRuns({ limit: 1 })],
+      ['looking up a run', (s: Store) => s.getRun('2')],
+      ['resuming a run', (s: Store) => s.reopenRun('no-such-run', lease)],
+      ['looking for done dates (backfill)', (s: Store) => s.succeededDates('p-other', '2024-01-01', '2024-01-31')],
+      ['a scheduler ticks', (s: Store) => s.lastScheduledTick('p-other')],
+    ])('fails expired runs when %s', async (_case, touch) => {
+      const run = await store.startRun({ lease: short('host-gone:16'), pipeline: 'p-touch', logicalDate: '2024-01-04', params: {} });
+      await expiry();
+      await touch(store).catch(() => undefined);
+      const touched = Date.now();
+
+      const failed = await store.getRun(run.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.finishedAt!.getTime()).toBeLessThanOrEqual(touched);
+    });
+  });
+
   describe('step graphs, range runs and schedule claims', () => {
     it('records a range run and reports the dates covered by succeeded runs', async () => {
       const range = await store.startRun({ lease, pipeline: 'p-range', logicalDate: '2024-09-01', endDate: '2024-09-03', params: {} });
@@ -382,106 +469,6 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 2]);
       expect((await store.listQualityResults('run-qd', '2024-12-02')).map((row) => row.observed)).toEqual([2]);
     });
-  });
-});
-
-describe.each(adapters)('Store leases on $name', (adapter) => {
-  let store: Store;
-  let cleanup: () => Promise<void> = async () => {};
-  /** A lease its holder stops renewing at once, as a killed coordinator's. */
-  const short = (owner: string): Lease => ({ owner, seconds: 0.3 });
-  const expiry = () => sleep(600);
-
-  beforeAll(async () => {
-    const prepared = await adapter.prepare();
-    cleanup = prepared.cleanup;
-    store = await openStore(prepared.options);
-  });
-
-  afterAll(async () => {
-    await store?.close();
-    await cleanup();
-  });
-
-  it('records the coordinator holding a run and renews its lease for it alone, until the run finishes', async () => {
-    const run = await store.startRun({ lease: { owner: 'host-a:1', seconds: 60 }, pipeline: 'p-lease', logicalDate: '2024-01-01', params: {} });
-    expect(run).toMatchObject({ status: 'running', leaseOwner: 'host-a:1' });
-    expect(run.leaseExpiresAt!.getTime() - run.heartbeatAt!.getTime()).toBeCloseTo(60_000, -2);
-
-    await sleep(20);
-    expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 120 })).toBe(true);
-    const renewed = await store.getRun(run.id);
-    expect(renewed.heartbeatAt!.getTime()).toBeGreaterThan(run.heartbeatAt!.getTime());
-    expect(renewed.leaseExpiresAt!.getTime() - renewed.heartbeatAt!.getTime()).toBeCloseTo(120_000, -2);
-    expect(await store.renewRunLease(run.id, { owner: 'host-b:2', seconds: 120 })).toBe(false);
-    await expect(store.renewRunLease(run.id, { owner: '', seconds: 1 })).rejects.toBeInstanceOf(InputError);
-    await expect(store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 0 })).rejects.toBeInstanceOf(InputError);
-
-    await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-b:2' })).rejects.toBeInstanceOf(LeaseLostError);
-    const finished = await store.finishRun(run.id, { status: 'succeeded', owner: 'host-a:1' });
-    expect(finished).toMatchObject({ status: 'succeeded', leaseOwner: 'host-a:1', leaseExpiresAt: null });
-    expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 60 })).toBe(false);
-  });
-
-  it('renews a running step’s lease for its worker alone, and ends it with the step', async () => {
-    const run = await store.startRun({ lease, pipeline: 'p-step-lease', logicalDate: '2024-01-02', params: {} });
-    await store.planSteps(run.id, [{ step: 'clean', partition: '2024-01-02', position: 0 }]);
-    const running = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'running', attempts: 1, lease: { owner: 'host-w:7', seconds: 30 } });
-    expect(running).toMatchObject({ worker: 'host-w:7' });
-    expect(running.leaseExpiresAt!.getTime() - running.heartbeatAt!.getTime()).toBeCloseTo(30_000, -2);
-
-    expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(true);
-    expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-x:8', seconds: 30 })).toBe(false);
-    const done = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'succeeded', output: {} });
-    expect(done).toMatchObject({ worker: 'host-w:7', leaseExpiresAt: null });
-    expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(false);
-  });
-
-  it('fails a run whose coordinator stopped heartbeating, with who, when and how to resume it, and the steps whose worker stopped too', async () => {
-    const run = await store.startRun({ lease: short('host-dead:13'), pipeline: 'p-expire', logicalDate: '2024-01-03', params: {} });
-    await store.planSteps(run.id, [
-      { step: 'clean', partition: 'a', position: 0 },
-      { step: 'clean', partition: 'b', position: 0 },
-      { step: 'clean', partition: 'c', position: 0 },
-    ]);
-    await store.updateStep(run.id, 'clean', 'a', { status: 'running', attempts: 1, lease: short('host-dead:13') });
-    await store.updateStep(run.id, 'clean', 'b', { status: 'running', attempts: 1, lease: { owner: 'host-live:14', seconds: 60 } });
-    await expiry();
-
-    const [listed] = await store.listRuns({ pipeline: 'p-expire' });
-    expect(listed).toMatchObject({ id: run.id, status: 'failed', leaseOwner: 'host-dead:13', leaseExpiresAt: null });
-    expect(listed.error).toMatch(new RegExp(`^coordinator host-dead:13 stopped heartbeating at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ; resume it with \`detour runs resume ${run.id}\`$`));
-    expect(listed.finishedAt).toBeInstanceOf(Date);
-    const steps = await store.listSteps(run.id);
-    expect(steps.map((step) => step.status)).toEqual(['failed', 'running', 'pending']);
-    expect(steps[0].error).toMatch(/^worker host-dead:13 stopped heartbeating at \d{4}-\d\d-\d\dT/);
-    expect(steps[0].seconds).toBeGreaterThan(0);
-
-    // The coordinator, back from a long pause, finds the run no longer its own.
-    expect(await store.renewRunLease(run.id, short('host-dead:13'))).toBe(false);
-    await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-dead:13' })).rejects.toThrow(/no longer host-dead:13's: it failed: coordinator host-dead:13 stopped heartbeating/);
-
-    const resumed = await store.reopenRun(run.id, { owner: 'host-new:15', seconds: 60 });
-    expect(resumed).toMatchObject({ status: 'running', error: null, leaseOwner: 'host-new:15' });
-    await expect(store.finishRun(run.id, { status: 'failed', owner: 'host-dead:13' })).rejects.toThrow(/host-new:15 resumed it/);
-  });
-
-  it.each([
-    ['starting a run', (s: Store) => s.startRun({ lease, pipeline: 'p-other', logicalDate: '2024-01-05', params: {} })],
-    ['listing runs', (s: Store) => s.listRuns({ limit: 1 })],
-    ['looking up a run', (s: Store) => s.getRun('2')],
-    ['resuming a run', (s: Store) => s.reopenRun('no-such-run', lease)],
-    ['looking for done dates (backfill)', (s: Store) => s.succeededDates('p-other', '2024-01-01', '2024-01-31')],
-    ['a scheduler ticks', (s: Store) => s.lastScheduledTick('p-other')],
-  ])('fails expired runs when %s', async (_case, touch) => {
-    const run = await store.startRun({ lease: short('host-gone:16'), pipeline: 'p-touch', logicalDate: '2024-01-04', params: {} });
-    await expiry();
-    await touch(store).catch(() => undefined);
-    const touched = Date.now();
-
-    const failed = await store.getRun(run.id);
-    expect(failed.status).toBe('failed');
-    expect(failed.finishedAt!.getTime()).toBeLessThanOrEqual(touched);
   });
 });
 
