@@ -6,8 +6,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnavailableError, oneLine } from './errors.js';
 
+/** How long a service may stay unreachable before detour gives up, unless told otherwise (`liveness.outageSeconds`). */
+export const DEFAULT_OUTAGE_WAIT_MS = 60_000;
+
 export interface OutageOptions {
-  /** How long to wait for the service once it is unreachable; 0 (the default) gives up at once. */
+  /** How long to wait for the service once it is unreachable; 0 gives up at once. Default {@link DEFAULT_OUTAGE_WAIT_MS}. */
   outageWaitMs?: number;
   /** Told once per outage, as it begins: `waiting for Redis at redis://host:6379 (connect ECONNREFUSED ...)`. */
   onOutage?: (notice: string) => void;
@@ -79,6 +82,6 @@ export class ServiceOutages {
   }
 
   private get waitMs(): number {
-    return this.options.outageWaitMs ?? 0;
+    return this.options.outageWaitMs ?? DEFAULT_OUTAGE_WAIT_MS;
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_OUTAGE_WAIT_MS } from '../outage.js';
 
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case');
 
@@ -291,7 +292,7 @@ export const DetourConfigSchema = z
       .object({
         leaseSeconds: z.number().positive().default(30),
         heartbeatSeconds: z.number().positive().default(10),
-        outageSeconds: z.number().min(0).default(60),
+        outageSeconds: z.number().min(0).default(DEFAULT_OUTAGE_WAIT_MS / 1000),
       })
       .strict()
       .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })

@@ -264,12 +264,22 @@ export async function executeRun(services: RunServices, runId: string): Promise<
  * throw: the run's own, or one saying what to do about a lost lease or an unreachable service.
  */
 async function failRun(services: RunServices, run: RunRecord, params: RunParams, lease: Lease, error: unknown): Promise<unknown> {
-  const { store } = services;
   const resume = `\`detour runs resume ${run.id}\``;
+  const databaseGone = (unavailable: UnavailableError) =>
+    new UnavailableError(unavailable.service, `${unavailable.message}; run ${run.id} fails when its lease expires, then ${resume} continues it`, { cause: unavailable });
   // Recording the failure would wait for the database again: the run's lease expires instead.
-  if (error instanceof UnavailableError && error.service === 'PostgreSQL') {
-    return new UnavailableError(error.service, `${error.message}; run ${run.id} fails when its lease expires, then ${resume} continues it`, { cause: error });
+  if (error instanceof UnavailableError && error.service === 'PostgreSQL') return databaseGone(error);
+  try {
+    return await recordFailure(services, run, params, lease, error, resume);
+  } catch (storeError) {
+    if (storeError instanceof UnavailableError && storeError.service === 'PostgreSQL') return databaseGone(storeError);
+    throw storeError;
   }
+}
+
+/** The part of failRun that needs the run store: finishing the run as failed, unless another process took it. */
+async function recordFailure(services: RunServices, run: RunRecord, params: RunParams, lease: Lease, error: unknown, resume: string): Promise<unknown> {
+  const { store } = services;
   const stored = await store.getRun(run.id);
   if (stored.status !== 'running' || stored.leaseOwner !== lease.owner) {
     return new LeaseLostError(`this process lost run ${run.id}: ${stored.error ?? `it is ${stored.status}, held by ${stored.leaseOwner}`}`, { cause: error });

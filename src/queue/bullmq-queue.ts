@@ -62,7 +62,6 @@ const DEFAULTS = {
   maxStalledCount: 5,
   connectTimeoutMs: 3_000,
   pollIntervalMs: 1_000,
-  outageWaitMs: 0,
 };
 
 /** Replies of a Redis that is there but refuses this login or database: a config error, not worth waiting for. */
@@ -102,7 +101,7 @@ export class BullmqQueue implements JobQueue {
   private closing: Promise<void> | undefined;
 
   private constructor(
-    private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError' | 'onOutage'>> & { onError(error: Error): void },
+    private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError' | keyof OutageOptions>> & { onError(error: Error): void },
     private readonly target: RedisTarget,
     private readonly client: Redis,
     private readonly outages: ServiceOutages,
@@ -136,7 +135,6 @@ export class BullmqQueue implements JobQueue {
       maxStalledCount: options.maxStalledCount ?? DEFAULTS.maxStalledCount,
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
-      outageWaitMs: options.outageWaitMs ?? DEFAULTS.outageWaitMs,
       onError: options.onError ?? (() => {}),
     };
     if (settings.queueName === '' || settings.queueName.includes(':')) throw new InputError(`queue name "${settings.queueName}" must be non-empty and without ':'`);

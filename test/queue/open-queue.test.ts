@@ -72,7 +72,7 @@ describe('an unreachable Redis', () => {
 
   it('fails at once with one UnavailableError line (infrastructure, exit 1) when nothing listens', async () => {
     const started = Date.now();
-    const error = await openQueue('redis://:hunter2@127.0.0.1:1').catch((caught: unknown) => caught);
+    const error = await openQueue('redis://:hunter2@127.0.0.1:1', { outageWaitMs: 0 }).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as Error).message).toMatch(/^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 unreachable \(.*ECONNREFUSED.*\); check that it runs and that QUEUE_URL points at it$/);
@@ -83,7 +83,7 @@ describe('an unreachable Redis', () => {
 
   it('gives up after the connect timeout when the server never answers', async () => {
     const started = Date.now();
-    const error = await openQueue(`redis://127.0.0.1:${silentPort}`, { connectTimeoutMs: 1_000 }).catch((caught: unknown) => caught);
+    const error = await openQueue(`redis://127.0.0.1:${silentPort}`, { connectTimeoutMs: 1_000, outageWaitMs: 0 }).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as Error).message).toBe(`Redis at redis://127.0.0.1:${silentPort} unreachable (no answer within 1 s); check that it runs and that QUEUE_URL points at it`);

@@ -573,7 +573,7 @@ describe('Store on postgres: shared server', () => {
 
 describe('openStore with a bad database URL', () => {
   it('fails on an unreachable server with one UnavailableError line (infrastructure, exit 1), without the password', async () => {
-    const error: unknown = await openStore({ databaseUrl: 'postgres://detour:hunter2@127.0.0.1:1/detour', stateDir: '/nonexistent' }).catch((caught: unknown) => caught);
+    const error: unknown = await openStore({ databaseUrl: 'postgres://detour:hunter2@127.0.0.1:1/detour', stateDir: '/nonexistent', outageWaitMs: 0 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error).not.toBeInstanceOf(InputError);
     expect((error as Error).message).toMatch(/^PostgreSQL at 127\.0\.0\.1:1 unreachable \(.*ECONNREFUSED.*\); check that it runs and that DATABASE_URL points at it$/);
