@@ -393,7 +393,9 @@ export class BullmqQueue implements JobQueue {
   private async unlessUnavailable<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const givingUp = new Promise<never>((_, reject) => {
-      timer = setInterval(() => this.outages.exhausted && reject(this.outages.unavailable()), this.settings.pollIntervalMs);
+      timer = setInterval(() => {
+        if (this.outages.exhausted) reject(this.outages.unavailable());
+      }, this.settings.pollIntervalMs);
     });
     try {
       return await Promise.race([work, givingUp]);
