@@ -5,6 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +14,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const POSTGRES_BIN = process.env.POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin';
+/** Where initdb and pg_ctl are: POSTGRES_BIN, else the newest Debian-style install, else the PATH. */
+const POSTGRES_BIN = process.env.POSTGRES_BIN ?? newestDebianPostgres() ?? '';
+
+function newestDebianPostgres(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const [newest] = readdirSync(root).filter((version) => existsSync(path.join(root, version, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return newest === undefined ? undefined : path.join(root, newest, 'bin');
+}
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
