@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,9 +47,10 @@ describe.each([
   let store: Store;
   let drop: () => Promise<void>;
   let fsLake: FsLake;
+  let root: string;
 
   beforeAll(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-fault-nul-'));
+    root = await mkdtemp(path.join(os.tmpdir(), 'detour-fault-nul-'));
     const prepared = await prepare(root);
     drop = prepared.drop;
     store = await openStore(prepared.options);
@@ -59,6 +60,7 @@ describe.each([
   afterAll(async () => {
     await store?.close();
     await drop?.();
+    await rm(root, { recursive: true, force: true });
   });
 
   it('is stored as one printable line pointing at its full text in the lake, and the step and run end failed, not running', async () => {
@@ -103,6 +105,7 @@ describe('a UTF-16 CSV through the CLI on PostgreSQL', () => {
   });
   afterAll(async () => {
     await database?.drop();
+    await rm(cwd, { recursive: true, force: true });
   });
 
   it('fails the run with one line of at most 300 characters, and leaves no run running', async () => {

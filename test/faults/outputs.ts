@@ -1,5 +1,5 @@
 /** What a fault test compares after the fault: the published outputs of a lake and a results database, against an undisturbed run's. */
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -46,7 +46,13 @@ export async function undisturbedOutputs(source: string, config: DetourConfig, d
   } finally {
     await services.queue.close();
     await store.close();
+    await rm(root, { recursive: true, force: true });
   }
+}
+
+/** Removes the folders a fault test made (each holds a lake of sample rides: megabytes). */
+export async function removeFolders(folders: string[]): Promise<void> {
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
 }
 
 /**

@@ -7,7 +7,7 @@ import { parseConfigText, type DetourConfig } from '../../src/config/index.js';
 import { dateRange } from '../../src/dates.js';
 import { detour, infrastructureFailure, startDetour, waitingLines, type DetourProcess } from './detour-process.js';
 import { OwnPostgres } from './own-services.js';
-import { copyOfInputs, expectOutputsAsUndisturbed, sampleRidesFolder, undisturbedOutputs, type PublishedOutputs } from './outputs.js';
+import { copyOfInputs, expectOutputsAsUndisturbed, removeFolders, sampleRidesFolder, undisturbedOutputs, type PublishedOutputs } from './outputs.js';
 
 const DATES = dateRange('2024-07-01', '2024-07-04');
 const LEASE_SECONDS = 4;
@@ -20,20 +20,24 @@ describe('PostgreSQL stopped mid-backfill (embedded mode, on a PostgreSQL server
   let config: DetourConfig;
   let undisturbed: PublishedOutputs;
   let databases = 0;
+  const folders: string[] = [];
 
   beforeAll(async () => {
     server = await OwnPostgres.create();
     inputs = await sampleRidesFolder(DATES, 20_000);
+    folders.push(inputs);
     config = parseConfigText(CONFIG_YAML, 'detour.yaml');
     undisturbed = await undisturbedOutputs(inputs, config, DATES);
   }, 120_000);
   afterAll(async () => {
     await server?.destroy();
+    await removeFolders(folders);
   });
 
   /** A folder with the inputs and config, and an empty database on the test's server. */
   async function freshSetup(): Promise<{ cwd: string; env: Record<string, string> }> {
     const cwd = await copyOfInputs(inputs);
+    folders.push(cwd);
     await writeFile(path.join(cwd, 'detour.yaml'), CONFIG_YAML);
     const name = `detour_fault_${++databases}`;
     const admin = new pg.Client({ connectionString: server.url() });

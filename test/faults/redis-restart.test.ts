@@ -8,7 +8,7 @@ import { dateRange } from '../../src/dates.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { detour, infrastructureFailure, startDetour, waitingLines, type DetourProcess } from './detour-process.js';
 import { OwnRedis } from './own-services.js';
-import { copyOfInputs, expectOutputsAsUndisturbed, sampleRidesFolder, undisturbedOutputs, type PublishedOutputs } from './outputs.js';
+import { copyOfInputs, expectOutputsAsUndisturbed, removeFolders, sampleRidesFolder, undisturbedOutputs, type PublishedOutputs } from './outputs.js';
 
 const DATES = dateRange('2024-08-01', '2024-08-04');
 /** Short leases, claims and waits, so that what takes minutes in production takes seconds here. */
@@ -22,10 +22,12 @@ describe('Redis restarted empty mid-run (distributed mode, on a Redis of the tes
   let undisturbed: PublishedOutputs;
   const databases: TestDatabase[] = [];
   const workers: DetourProcess[] = [];
+  const folders: string[] = [];
 
   beforeAll(async () => {
     redis = await OwnRedis.create();
     inputs = await sampleRidesFolder(DATES, 20_000);
+    folders.push(inputs);
     config = parseConfigText(configYaml(30), 'detour.yaml');
     undisturbed = await undisturbedOutputs(inputs, config, DATES);
   }, 120_000);
@@ -35,11 +37,13 @@ describe('Redis restarted empty mid-run (distributed mode, on a Redis of the tes
   afterAll(async () => {
     await redis?.destroy();
     for (const database of databases) await database.drop();
+    await removeFolders(folders);
   });
 
   /** A folder with the inputs and configs (workers wait for Redis 30 s; `impatient.yaml` 3 s), an empty database, and two `detour worker`s on them. */
   async function freshSetup(): Promise<{ cwd: string; env: Record<string, string> }> {
     const cwd = await copyOfInputs(inputs);
+    folders.push(cwd);
     await writeFile(path.join(cwd, 'detour.yaml'), configYaml(30));
     await writeFile(path.join(cwd, 'impatient.yaml'), configYaml(3));
     const database = await createTestDatabase('detour_fault');
