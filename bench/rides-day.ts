@@ -6,10 +6,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { openApp } from '../src/app/index.js';
 import { DetourConfigSchema } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
-import { runParamsOf, startRun, stepJobHandler, type RunResult } from '../src/pipeline/index.js';
-import { InlineQueue } from '../src/queue/index.js';
+import { runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js';
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
@@ -22,11 +22,12 @@ async function prepare() {
   const lake = new FsLake(path.join(root, 'lake'));
   await writeSampleRides(lake, { from: DAY, to: DAY, ridesPerDay: RIDES, seed: 42, format: 'parquet' });
   const store = await openStore({ stateDir: path.join(root, 'state') });
-  const queue = new InlineQueue();
-  await queue.work(stepJobHandler({ lake, store }), { concurrency: 1 });
+  const config = DetourConfigSchema.parse({});
+  const app = await openApp({ config, lake, store });
+  const services = await app.services();
   return async () => {
-    const result = await startRun({ lake, store, queue }, 'rides', runParamsOf(DetourConfigSchema.parse({}), 'rides'), [DAY]);
-    await queue.close();
+    const result = await startRun(services, 'rides', runParamsOf(config, 'rides'), [DAY]);
+    await app.close();
     await store.close();
     return result;
   };
