@@ -34,7 +34,7 @@ export interface BoundQuery {
 
 /** Counts of one partition (the lake folder rows came from, e.g. `bronze/flights/date=2001-01-05/`). */
 export interface PartitionCounts {
-  /** Records seen: parsed rows plus malformed lines. */
+  /** Records seen: parsed rows plus malformed lines, plus one per corrupt file (quarantined whole, as `corrupt file`). */
   rowsRead: number;
   rowsValid: number;
   rowsQuarantined: number;
@@ -184,6 +184,8 @@ async function markDuplicates(engine: Engine, checkedTable: string, id: InputCol
 
 /** Code counted for a line the reader could not split into columns. */
 const MALFORMED_CODE = 'malformed line';
+/** Code counted for a whole file that could not be trusted (one record, `_source_row` NULL). */
+const CORRUPT_CODE = 'corrupt file';
 
 /** Where a partition's records are: its counts, its rows in the checked table, its files. */
 interface PartitionExtent {
@@ -221,8 +223,8 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
   const perFile = await engine.rows<{ file: number; code: string | null; rows: number; rejected: number; first: number | null; last: number | null }>(
     `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${checked} GROUP BY ALL
     UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${checked} WHERE _codes IS NOT NULL) GROUP BY ALL
-    UNION ALL SELECT _file, $1, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
-    [MALFORMED_CODE],
+    UNION ALL SELECT _file, CASE WHEN _source_row IS NULL THEN $2 ELSE $1 END, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
+    [MALFORMED_CODE, CORRUPT_CODE],
   );
   const extents = new Map<string, PartitionExtent>();
   input.files.forEach((file, index) => {
@@ -233,7 +235,7 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
   for (const { file, code, rows, rejected, first, last } of perFile) {
     const extent = extents.get(input.files[file].partition) as PartitionExtent;
     const { counts } = extent;
-    if (code === null || code === MALFORMED_CODE) {
+    if (code === null || code === MALFORMED_CODE || code === CORRUPT_CODE) {
       counts.rowsRead += rows;
       counts.rowsQuarantined += rejected;
     }

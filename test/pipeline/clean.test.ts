@@ -1,8 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema } from '../../src/config/index.js';
+import { InputError } from '../../src/errors.js';
 import { openEngine, type Engine } from '../../src/engine/index.js';
 import { FsLake } from '../../src/lake/index.js';
 import { pipelineLayout, type RunParams } from '../../src/pipeline/index.js';
@@ -82,5 +84,80 @@ describe('the clean step', () => {
     expect(summary).toMatchObject({ rows_read: 71, rows_valid: 71, rows_quarantined: 0, quarantine_reasons: {} });
     expect(summary.outputs.quarantine).toBeNull();
     expect(await lake.exists(LAYOUT.quarantine)).toBe(false);
+  });
+});
+
+describe('the clean step on corrupt and flawed files', () => {
+  const day = '2024-04-02';
+  const layout = pipelineLayout('rides', CONFIG.pipelines.rides, day);
+  let lake: FsLake;
+  let store: Store;
+  let engine: Engine;
+  const run = () => runPipeline(lake, store, CONFIG, 'rides', [day]);
+  const rides = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => csvRide(`${prefix}${String(i).padStart(3, '0')}`, i).replaceAll(DAY, day));
+  const quarantined = async () =>
+    engine.rows<{ ride_id: string | null; _source_file: string; _source_row: number | null; _reason: string }>(
+      `SELECT ride_id, _source_file, _source_row, _reason FROM read_parquet($1)`,
+      [lake.localPath(layout.quarantine) as string],
+    );
+  const silverIds = async () => (await engine.rows<{ ride_id: string }>(`SELECT ride_id FROM read_parquet($1)`, [lake.localPath(layout.silver) as string])).map((row) => row.ride_id);
+  const clear = async () => {
+    for (const object of await lake.list(layout.input)) await lake.delete(object.key);
+  };
+
+  beforeAll(async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-clean-corrupt-'));
+    lake = new FsLake(path.join(root, 'lake'));
+    store = await openStore({ stateDir: path.join(root, 'state') });
+    engine = await openEngine();
+  });
+  afterAll(async () => {
+    await engine.close();
+    await store.close();
+  });
+
+  it.each([
+    ['a truncated gzip', (gz: Buffer) => gz.subarray(0, Math.floor(gz.length / 2))],
+    ['a gzip failing its CRC', (gz: Buffer) => Buffer.concat([gz.subarray(0, gz.length - 8), Buffer.from([gz[gz.length - 8] ^ 0xff]), gz.subarray(gz.length - 7)])],
+  ])('quarantines %s as one record naming its lake key and publishes the rest of the day', async (_, damage) => {
+    await clear();
+    await lake.put(`${layout.input}good.csv`, [HEADER, ...rides('G', 30)].join('\n'));
+    const gz = gzipSync([HEADER, ...rides('Z', 500)].join('\n'));
+    await lake.put(`${layout.input}bad.csv.gz`, damage(gz));
+    const { summaries: [summary] } = await run();
+    expect(summary).toMatchObject({ rows_read: 31, rows_valid: 30, rows_quarantined: 1, quarantine_reasons: { 'corrupt file': 1 } });
+    const [record] = await quarantined();
+    expect(record).toMatchObject({ ride_id: null, _source_file: `${layout.input}bad.csv.gz`, _source_row: null });
+    expect(record._reason).toMatch(new RegExp(`^corrupt file: ${layout.input}bad\\.csv\\.gz: cannot read as csv: `));
+    expect((await silverIds()).every((id) => id.startsWith('G'))).toBe(true);
+  });
+
+  it('fails a day whose only file is corrupt Parquet with an input error naming the lake key, not a staging path', async () => {
+    await clear();
+    await engine.exportQuery(
+      `SELECT 'P' || i AS ride_id, 'T1' AS taxi_id, TIMESTAMP '${day} 09:00:00' AS pickup_ts, TIMESTAMP '${day} 09:12:00' AS dropoff_ts, 2.0 + i / 1000 AS ride_dist_km, 11.0 + i % 7 AS ride_time_min FROM range(2000) AS t(i)`,
+      lake,
+      `${layout.input}rides.parquet`,
+      'parquet',
+    );
+    const bytes = Buffer.from(await lake.get(`${layout.input}rides.parquet`));
+    for (let offset = 200; offset < bytes.length - 400; offset += 97) bytes[offset] ^= 0x5a;
+    await lake.put(`${layout.input}rides.parquet`, bytes);
+    const failure = run();
+    await expect(failure).rejects.toThrow(InputError);
+    const error = (await failure.catch((caught: unknown) => caught)) as Error;
+    expect(error.message).toContain(`${layout.input}rides.parquet`);
+    expect(error.message).not.toMatch(/staged-|\/tmp\//);
+    expect(error.message.length).toBeLessThanOrEqual(300);
+  });
+
+  it('numbers every quarantined record by its record number in the file, header not counted, malformed lines included', async () => {
+    await clear();
+    const good = rides('R', 6);
+    const lines = [HEADER, good[0], 'R900,T1', good[1], good[2].replace(',2.2,', ',-2.2,'), 'R901', good[3], good[4].replace(',2.4,', ',abc,'), good[5]];
+    await lake.put(`${layout.input}rides.csv`, lines.join('\n'));
+    const { summaries: [summary] } = await run();
+    expect(summary).toMatchObject({ rows_read: 8, rows_valid: 4, rows_quarantined: 4 });
+    expect((await quarantined()).map((row) => row._source_row)).toEqual([2, 4, 5, 7]);
   });
 });
