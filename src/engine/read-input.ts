@@ -1,6 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InputError, oneLine } from '../errors.js';
@@ -137,6 +139,87 @@ function describeReadError(file: StagedFile, error: unknown): string {
   return capMessage(`${file.key}: cannot read as ${file.format}: ${oneLine(error).split(file.localPath).join(file.key)}`);
 }
 
+/**
+ * A second reading of a file the reader refused as a whole, for flaws a line-based reader takes in
+ * its stride; returns the `_source_row` expression of its table. JSON lines are read as text lines
+ * and parsed one by one: a broken line is quarantined alone, every value is text (so numbers given
+ * as strings or numbers both validate). CSV with mixed or stray carriage returns is read again with
+ * every CR, CRLF and LF outside quotes as a line end, as RFC 4180 parsers do. Throws when that
+ * does not help either.
+ */
+async function readFlawedFile(engine: Engine, file: IndexedFile, fileTable: string, malformedTable: string, params: (string | number)[]): Promise<string> {
+  if (file.format === 'json' && !/\.(gz|zst)$/i.test(file.key)) {
+    const linesTable = `${fileTable}_lines`;
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(linesTable)} AS
+      SELECT * FROM (SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line FROM (SELECT string_split(content, chr(10)) AS lines FROM read_text($1)))
+      WHERE trim(line, ' \t\r') <> ''`,
+      [file.localPath],
+    );
+    // json_type fails on invalid JSON, and AND does not short-circuit.
+    const valid = `CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END`;
+    await engine.run(
+      `INSERT INTO ${sqlIdentifier(malformedTable)}
+      SELECT $1, _line, line, ${cappedSql(`'malformed JSON line: ' || CASE WHEN json_valid(line) THEN 'not an object' ELSE 'not valid JSON' END`)}
+      FROM ${sqlIdentifier(linesTable)} WHERE NOT (${valid}) ORDER BY _line`,
+      [file.index],
+    );
+    const keys = await engine.rows<{ key: string }>(
+      `SELECT key FROM (SELECT unnest(json_keys(line)) AS key, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid}) GROUP BY key ORDER BY min(_line), key`,
+    );
+    if (keys.length === 0) throw new Error('no JSON object line');
+    const paths = keys.map(({ key }) => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+    const select = keys.map(({ key }, k) => `json_extract_string(line, $${k + 2}) AS ${sqlIdentifier(key)}`);
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT ${select.join(', ')}, CAST($1 AS INTEGER) AS _file, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid} ORDER BY _line`,
+      [file.index, ...paths],
+    );
+    return 'source._line';
+  }
+  if (file.format === 'csv' && !/\.(gz|zst)$/i.test(file.key) && (await hasCarriageReturn(file.localPath))) {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-lines-'));
+    try {
+      const normalized = path.join(folder, 'input.csv');
+      await pipeline(createReadStream(file.localPath), lineEndsAsLf(), createWriteStream(normalized));
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql('csv')}`, [normalized, ...params.slice(1)]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    return 'source.rowid + 1';
+  }
+  throw new Error('no second reading');
+}
+
+async function hasCarriageReturn(localPath: string): Promise<boolean> {
+  for await (const chunk of createReadStream(localPath)) if ((chunk as Buffer).includes(0x0d)) return true;
+  return false;
+}
+
+/** Rewrites CRLF and lone CR outside double quotes as LF; quoted text is kept as it is. */
+function lineEndsAsLf(): Transform {
+  let quoted = false;
+  let pendingCr = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const out: number[] = [];
+      for (const byte of chunk) {
+        if (pendingCr) {
+          pendingCr = false;
+          out.push(0x0a);
+          if (byte === 0x0a) continue;
+        }
+        if (byte === 0x22) quoted = !quoted;
+        if (byte === 0x0d && !quoted) pendingCr = true;
+        else out.push(byte);
+      }
+      done(null, Buffer.from(out));
+    },
+    flush(done) {
+      done(null, pendingCr ? Buffer.from([0x0a]) : Buffer.alloc(0));
+    },
+  });
+}
+
 /** Starts with the gzip magic bytes. */
 async function isGzip(localPath: string): Promise<boolean> {
   const handle = await open(localPath, 'r');
@@ -231,16 +314,22 @@ async function viewOfEachFile(
     const rejects = `${fileTable}_rejects`;
     // The file's index is stored with its rows: a view could not bind it.
     const params = file.format === 'csv' ? [file.localPath, index, rejects, `${rejects}_scan`] : [file.localPath, index];
+    let sourceRow = 'source.rowid + 1';
     try {
       await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql(file.format)}`, params);
     } catch (error) {
-      corruptFiles.push({ file: index, reason: describeReadError(file, error) });
-      continue;
+      const fallback = await readFlawedFile(engine, file, fileTable, malformedTable, params).catch(() => null);
+      if (fallback === null) {
+        corruptFiles.push({ file: index, reason: describeReadError(file, error) });
+        continue;
+      }
+      sourceRow = fallback;
     }
-    const columns = await engine.rows<{ name: string; type: string }>(`SELECT column_name AS name, column_type AS type FROM (DESCRIBE ${sqlIdentifier(fileTable)}) WHERE column_name <> '_file'`);
+    const columns = await engine.rows<{ name: string; type: string }>(
+      `SELECT column_name AS name, column_type AS type FROM (DESCRIBE ${sqlIdentifier(fileTable)}) WHERE column_name NOT IN ('_file', '_line')`,
+    );
     checkRequiredColumns(columns.map((column) => column.name), file.key, required);
     const select = columns.map(({ name, type }) => (files.length === 1 || type === 'VARCHAR' ? sqlIdentifier(name) : `CAST(${sqlIdentifier(name)} AS VARCHAR) AS ${sqlIdentifier(name)}`));
-    let sourceRow = 'source.rowid + 1';
     if (file.format === 'csv') {
       // DuckDB logs one reject per offending column and numbers it by line, header included; a
       // line is quarantined once, numbered as a record (header not counted).

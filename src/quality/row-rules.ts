@@ -75,7 +75,11 @@ function convertsExactly(column: InputColumn, type: ColumnType): boolean {
 /** The column as text: what a CSV would have held, and what quarantine shows. */
 function textSql(column: InputColumn): string {
   const name = sqlIdentifier(column.name);
-  return column.type === 'VARCHAR' ? name : `CAST(${name} AS VARCHAR)`;
+  if (column.type === 'VARCHAR') return name;
+  // A JSON column holds a value as JSON (`"2.5"` quoted): its text is the unquoted value, so that
+  // numbers given as strings or as numbers both convert, row by row.
+  if (column.type === 'JSON') return `(${name} ->> '$')`;
+  return `CAST(${name} AS VARCHAR)`;
 }
 
 /** The column as its declared type; NULL where a value does not convert. */

@@ -161,3 +161,57 @@ describe('the clean step on corrupt and flawed files', () => {
     expect((await quarantined()).map((row) => row._source_row)).toEqual([2, 4, 5, 7]);
   });
 });
+
+describe('the clean step on files with one flaw', () => {
+  const day = '2024-04-03';
+  const layout = pipelineLayout('rides', CONFIG.pipelines.rides, day);
+  let lake: FsLake;
+  let store: Store;
+  let engine: Engine;
+  const run = () => runPipeline(lake, store, CONFIG, 'rides', [day]);
+  const rides = (count: number) => Array.from({ length: count }, (_, i) => csvRide(`F${String(i).padStart(3, '0')}`, i).replaceAll(DAY, day));
+  const jsonRide = (line: string, quoteNumbers: boolean) => {
+    const [ride_id, taxi_id, pickup_ts, dropoff_ts, dist, time] = line.split(',');
+    const number = (value: string) => (quoteNumbers ? value : Number(value));
+    return JSON.stringify({ ride_id, taxi_id, pickup_ts, dropoff_ts, ride_dist_km: number(dist), ride_time_min: number(time) });
+  };
+  const put = async (name: string, body: string) => {
+    for (const object of await lake.list(layout.input)) await lake.delete(object.key);
+    await lake.put(`${layout.input}${name}`, body);
+  };
+  const reasons = async () =>
+    engine.rows<{ _source_row: number; _reason: string }>(`SELECT _source_row, _reason FROM read_parquet($1)`, [lake.localPath(layout.quarantine) as string]);
+
+  beforeAll(async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-clean-flaw-'));
+    lake = new FsLake(path.join(root, 'lake'));
+    store = await openStore({ stateDir: path.join(root, 'state') });
+    engine = await openEngine();
+  });
+  afterAll(async () => {
+    await engine.close();
+    await store.close();
+  });
+
+  it('reads mixed CRLF and LF line ends, and a stray CR, as line ends', async () => {
+    const lines = [HEADER, ...rides(20)];
+    await put('mixed.csv', lines.map((line, i) => `${line}${i % 2 ? '\r\n' : '\n'}`).join(''));
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 20, rows_quarantined: 0 });
+    await put('stray.csv', `${lines.slice(0, 10).join('\n')}\r${lines.slice(10).join('\n')}\n`);
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 20, rows_quarantined: 0 });
+  });
+
+  it('quarantines one broken JSON line alone, by its line number', async () => {
+    const lines = rides(20).map((line) => jsonRide(line, false));
+    lines[6] = lines[6].slice(0, 30);
+    await put('rides.jsonl', `${lines.join('\n')}\n`);
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 19, rows_quarantined: 1, quarantine_reasons: { 'malformed line': 1 } });
+    expect(await reasons()).toEqual([{ _source_row: 7, _reason: 'malformed JSON line: not valid JSON' }]);
+  });
+
+  it('accepts JSON numbers given as strings or as numbers, row by row', async () => {
+    const lines = rides(20).map((line, i) => jsonRide(line, i !== 4));
+    await put('rides.jsonl', `${lines.join('\n')}\n`);
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 20, rows_quarantined: 0 });
+  });
+});
