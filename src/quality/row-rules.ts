@@ -155,6 +155,8 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
     if (!convertsExactly(column, 'timestamp')) {
       checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT ${isBlankSql(column)} AND ${typedSql(column, 'timestamp')} IS NULL`, detailSql: textSql(column) });
     }
+    // `infinity` and `-infinity` are timestamps to DuckDB, but no ride starts at either.
+    checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT isfinite(${typedSql(column, 'timestamp')})`, detailSql: textSql(column) });
   }
   for (const [start, end] of rules.orderedTimestamps ?? []) {
     checks.push({ code: `${end} before ${start}`, failsSql: `${typedSql(columnOf(end), 'timestamp')} < ${typedSql(columnOf(start), 'timestamp')}` });
@@ -200,6 +202,13 @@ interface PartitionExtent {
   files: [first: number, last: number];
 }
 
+/** Longest value quoted in a reason: a 3 MB field must not make a 3 MB reason or error line. */
+const MAX_DETAIL_CHARS = 120;
+
+function cappedDetailSql(text: string): string {
+  return `(CASE WHEN length(${text}) > ${MAX_DETAIL_CHARS} THEN left(${text}, ${MAX_DETAIL_CHARS - 1}) || '…' ELSE ${text} END)`;
+}
+
 /** The statement that gives every input row its verdict: the row as read, then `_codes` and `_reasons` (NULL when it passes). */
 function verdictStatement(input: InputTable, rules: RowRules, checkedTable: string, columnOf: (name: string) => InputColumn): BoundQuery {
   const { params, bind } = parameters();
@@ -209,7 +218,7 @@ function verdictStatement(input: InputTable, rules: RowRules, checkedTable: stri
   // Lists are built only for failing rows: most rows pass, and lists cost far more than booleans.
   const codesSql = `list_filter([${checks.map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]} END`).join(', ')}], code -> code IS NOT NULL)`;
   const reasonsSql = `list_filter([${checks
-    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
+    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || ${cappedDetailSql(`coalesce(${check.detailSql}, 'null')`)} || ')'` : ''} END`)
     .join(', ')}], reason -> reason IS NOT NULL)`;
   const verdictSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
   // No window and no ORDER BY: the scan's order is kept, files in order and rows in file order.
