@@ -14,6 +14,12 @@ export interface RowRules {
   optionalColumns?: readonly string[];
   /** [start, end] pairs of timestamp columns where end may not be before start. */
   orderedTimestamps?: readonly (readonly [string, string])[];
+  /**
+   * Timestamp column that dates a row. A valid row dated on another day than its partition's
+   * (`.../date=YYYY-MM-DD/`) is counted in `warnCounts`, not quarantined: late and early events
+   * are common and legitimate in many feeds, so it is a warning for the quality report.
+   */
+  eventTimeColumn?: string;
 }
 
 /** A dataset's declared column types. */
@@ -40,6 +46,8 @@ export interface PartitionCounts {
   rowsQuarantined: number;
   /** Quarantined rows per rule, most frequent first, e.g. `{ "negative ride_dist_km": 3, "duplicate ride_id": 1 }`. */
   reasonCounts: Record<string, number>;
+  /** Valid rows flagged but kept, per warning, e.g. `{ "pickup_ts outside partition date": 2 }`; absent when none. */
+  warnCounts?: Record<string, number>;
 }
 
 export interface ValidationResult extends PartitionCounts {
@@ -262,6 +270,22 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
   return extents;
 }
 
+/** Adds to each partition's `warnCounts` its valid rows whose event time falls on another day than the partition's `date=`. */
+async function countOutsidePartitionDate(engine: Engine, input: InputTable, checkedTable: string, eventTime: InputColumn, extents: Map<string, PartitionExtent>): Promise<void> {
+  const dates = input.files.map((file) => /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(file.partition)?.[1] ?? '');
+  if (dates.every((date) => date === '')) return;
+  const code = `${eventTime.name} outside partition date`;
+  const counts = await engine.rows<{ file: number; n: number }>(
+    `SELECT _file AS file, count(*) AS n FROM ${sqlIdentifier(checkedTable)}
+    WHERE _codes IS NULL AND $1[_file + 1] <> '' AND CAST(${typedSql(eventTime, 'timestamp')} AS DATE) <> TRY_CAST($1[_file + 1] AS DATE) GROUP BY ALL`,
+    [dates],
+  );
+  for (const { file, n } of counts) {
+    const extent = extents.get(input.files[file].partition) as PartitionExtent;
+    extent.counts.warnCounts = { ...extent.counts.warnCounts, [code]: (extent.counts.warnCounts?.[code] ?? 0) + n };
+  }
+}
+
 /** Most frequent reason first, then by name: the order summaries list them in. */
 function byFrequency(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
@@ -288,6 +312,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   await engine.run(verdicts.sql, verdicts.params);
   if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
   const extents = await partitionExtents(engine, input, checkedTable);
+  if (rules.eventTimeColumn !== undefined) await countOutsidePartitionDate(engine, input, checkedTable, columnOf(rules.eventTimeColumn), extents);
 
   const partitions: Record<string, PartitionCounts> = {};
   const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };

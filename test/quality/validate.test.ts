@@ -247,4 +247,15 @@ describe('row validation and quarantine', () => {
       /x\.parquet: missing column ride_time_min \(found: ride_id, taxi_id\)$/,
     );
   });
+
+  it('counts valid rows dated on another day than their partition as a warning, without quarantining them', async () => {
+    const partition = 'bronze/rides/date=2024-01-11/';
+    await lake.put(
+      `${partition}rides.csv`,
+      [HEADER, 'R1,T1,2024-01-11 08:00:00,2024-01-11 08:10:00,3.2,10', 'R2,T1,epoch,2024-01-11 08:10:00,3.2,10', 'R3,T1,2024-01-12 00:00:01,2024-01-12 00:10:00,3.2,10'].join('\n'),
+    );
+    const input = await readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: ['ride_id'] });
+    const result = await validateRows(engine, input, { ...RULES, eventTimeColumn: 'pickup_ts' });
+    expect(result.partitions[partition]).toMatchObject({ rowsRead: 3, rowsValid: 3, warnCounts: { 'pickup_ts outside partition date': 2 } });
+  });
 });

@@ -33,6 +33,8 @@ function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
     orderedTimestamps: columns
       .filter(([, column]) => column.notBefore !== undefined && present.has(raw(column.notBefore)))
       .map(([name, column]) => [raw(column.notBefore as string), raw(name)] as const),
+    // The first timestamp column dates a row: a row of another day is counted as a warning.
+    eventTimeColumn: columns.filter(([, column]) => column.type === 'timestamp').map(([name]) => raw(name))[0],
   };
 }
 
