@@ -151,6 +151,30 @@ describe('the clean step on corrupt and flawed files', () => {
     expect(error.message.length).toBeLessThanOrEqual(300);
   });
 
+  it('quarantines a corrupt Parquet file beside good ones and publishes only the good files, each row with its own file', async () => {
+    await clear();
+    const parquet = (prefix: string, key: string) =>
+      engine.exportQuery(
+        `SELECT '${prefix}' || i AS ride_id, 'T1' AS taxi_id, TIMESTAMP '${day} 09:00:00' AS pickup_ts, TIMESTAMP '${day} 09:12:00' AS dropoff_ts, 2.0 + i / 1000 AS ride_dist_km, 11.0 + i % 7 AS ride_time_min FROM range(500) AS t(i)`,
+        lake,
+        `${layout.input}${key}`,
+        'parquet',
+      );
+    await parquet('A', 'a.parquet');
+    await parquet('B', 'b.parquet');
+    await parquet('C', 'c.parquet');
+    const bytes = Buffer.from(await lake.get(`${layout.input}b.parquet`));
+    await lake.put(`${layout.input}b.parquet`, bytes.subarray(0, bytes.length - 40));
+    const { summaries: [summary] } = await run();
+    expect(summary).toMatchObject({ rows_read: 1001, rows_valid: 1000, rows_quarantined: 1, quarantine_reasons: { 'corrupt file': 1 } });
+    const [record] = await quarantined();
+    expect(record).toMatchObject({ _source_file: `${layout.input}b.parquet`, _source_row: null });
+    const ids = await silverIds();
+    expect(ids.filter((id) => id.startsWith('B'))).toEqual([]);
+    expect(ids[0]).toBe('A0');
+    expect(ids[500]).toBe('C0');
+  });
+
   it('numbers every quarantined record by its record number in the file, header not counted, malformed lines included', async () => {
     await clear();
     const good = rides('R', 6);
