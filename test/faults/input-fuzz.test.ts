@@ -3,10 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DetourConfigSchema } from '../../src/config/index.js';
 import { openEngine, readInputTable, type Engine } from '../../src/engine/index.js';
 import { InputError, QualityGateError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
 import { validateRows, type RowRules } from '../../src/quality/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { runPipeline } from '../helpers/pipeline.js';
 
 /**
  * Seeded input fuzzer of the clean step's reading and validation (readInputTable + validateRows,
@@ -66,9 +69,12 @@ describe('input fuzzing of the clean step', () => {
   let lake: FsLake;
   let engine: Engine;
   let parquetBytes: Buffer;
+  let store: Store;
 
   beforeAll(async () => {
-    lake = new FsLake(path.join(await mkdtemp(path.join(os.tmpdir(), 'detour-fuzz-')), 'lake'));
+    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-fuzz-'));
+    lake = new FsLake(path.join(root, 'lake'));
+    store = await openStore({ stateDir: path.join(root, 'state') });
     engine = await openEngine();
     await lake.put('seed/rides.csv', csvOf(rides));
     await engine.exportQuery(`SELECT * FROM read_csv($1, header = true, timestampformat = '%Y-%m-%d %H:%M:%S')`, lake, 'seed/rides.parquet', 'parquet', [lake.localPath('seed/rides.csv') as string]);
@@ -76,6 +82,7 @@ describe('input fuzzing of the clean step', () => {
   });
   afterAll(async () => {
     await engine.close();
+    await store.close();
   });
 
   /** One variant: its file name, bytes, and whether the bytes are known corrupt (no row may be published). */
@@ -157,5 +164,33 @@ describe('input fuzzing of the clean step', () => {
     }
     console.log(`input fuzz: ${VARIANTS} variants, outcomes ${JSON.stringify(outcomes)}, rows lost ${rowsLost}`);
     expect(rowsLost).toBe(0);
+  }, 180_000);
+
+  it('runs every 20th variant through the whole rides pipeline: success, or an input or quality-gate error, failed once and not retried', async () => {
+    const config = DetourConfigSchema.parse({});
+    const outcomes: Record<string, number> = {};
+    for (let index = 0; index < VARIANTS; index += 20) {
+      const { name, bytes, mutation } = variant(index);
+      // The sample's dates, shifted per variant so that every run has its own partition.
+      const day = new Date(Date.UTC(2024, 5, 1 + index / 20)).toISOString().slice(0, 10);
+      // Text variants are moved to the run's day; gzip and Parquet keep the sample's (a warning only).
+      const binary = name.endsWith('.gz') || name.endsWith('.parquet');
+      await lake.put(`bronze/rides/date=${day}/${name}`, binary ? bytes : Buffer.from(bytes.toString('latin1').replaceAll(DAY, day), 'latin1'));
+      const outcome = await runPipeline(lake, store, config, 'rides', [day]).then(
+        () => 'ok',
+        (error: unknown) => {
+          if (!(error instanceof InputError || error instanceof QualityGateError)) throw new Error(`${mutation}: ${String(error)}`, { cause: error });
+          expect(error.message.length, mutation).toBeLessThanOrEqual(300);
+          return error.name;
+        },
+      );
+      if (outcome !== 'ok') {
+        const [latest] = await store.listRuns({ pipeline: 'rides', limit: 1 });
+        const steps = await store.listSteps(latest.id);
+        expect(steps.filter((step) => step.status === 'failed').map((step) => step.attempts), mutation).toEqual([1]);
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    console.log(`input fuzz through the pipeline: ${Math.ceil(VARIANTS / 20)} variants, outcomes ${JSON.stringify(outcomes)}`);
   }, 180_000);
 });
