@@ -91,8 +91,9 @@ function compareKeys(a: string, b: string): number {
 
 /**
  * Makes the given lake objects one view of raw rows for validation. Zero-byte files are skipped
- * and reported; a file that cannot be read, or lacks a required column, is an InputError naming
- * the file.
+ * and reported; a corrupt or unreadable file is left out and recorded in `corruptFiles` (and in
+ * `malformedTable` as one record), unless every file is, which is an InputError naming the first;
+ * a file lacking a required column is an InputError naming the file.
  */
 export async function readInputTable(engine: Engine, lake: Lake, objects: readonly LakeObject[], options: ReadInputOptions): Promise<InputTable> {
   const { table } = options;

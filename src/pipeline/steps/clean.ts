@@ -66,8 +66,9 @@ async function validateChunk(engine: Engine, context: StepContext, objects: Lake
 /**
  * Clean: every date's bronze files are read and validated in one pass (Parquet in its own types,
  * CSV as text); per date, rejects go to quarantine with their reasons and the typed, renamed rows
- * to silver Parquet, both straight from that pass. A date with no input or no valid row fails the
- * step.
+ * to silver Parquet, both straight from that pass. A corrupt file (gzip failing its CRC or length,
+ * Parquet that does not decode) is one quarantine record, `corrupt file`, and publishes nothing.
+ * A date with no input or no valid row fails the step with an InputError (not retried).
  */
 async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
   const { lake, run, params } = context;
