@@ -1,3 +1,10 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { InputError, oneLine } from '../errors.js';
 import type { Lake, LakeObject } from '../lake/index.js';
 import { sqlIdentifier, type Engine } from './duckdb-engine.js';
@@ -32,7 +39,11 @@ export interface SourceFile {
  * decides what is bad and can quote the bad value; files of different formats together are all
  * text. Each row carries `_file` (index into `files`) and `_source_row` (1-based record number
  * within its file). Lines the CSV reader could not split into columns are in `malformedTable`
- * with `_file`, `_source_row` (the line number), `_raw_line` and `_reason`.
+ * with `_file`, `_source_row` (its record number, header not counted), `_raw_line` and `_reason`.
+ * A file that is corrupt (a gzip failing its CRC or length, a truncated or garbled Parquet file, a
+ * file the reader gives up on) is read not at all: it is one record of `malformedTable` with
+ * `_source_row` NULL and `_reason` `corrupt file: …`, so that nothing of it is published while the
+ * other files proceed.
  */
 export interface InputTable {
   /** A view of the rows, in `files` order and row order within each file. */
@@ -44,6 +55,17 @@ export interface InputTable {
   files: SourceFile[];
   /** Files skipped because they have no bytes. */
   emptyFiles: string[];
+  /** Files not read because they are corrupt: index into `files` and why (one line, lake key named). */
+  corruptFiles: { file: number; reason: string }[];
+}
+
+/** Longest message built from data: a 3 MB field must not become a 3 MB error line. */
+const MAX_MESSAGE_CHARS = 300;
+
+/** `text` on one line, at most {@link MAX_MESSAGE_CHARS} characters, an ellipsis marking a cut. */
+function capMessage(text: string): string {
+  const line = text.replace(/\s*\n\s*/g, ' ').trim();
+  return line.length <= MAX_MESSAGE_CHARS ? line : `${line.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
 }
 
 type FileFormat = Exclude<InputFormat, 'auto'>;
@@ -69,8 +91,9 @@ function compareKeys(a: string, b: string): number {
 
 /**
  * Makes the given lake objects one view of raw rows for validation. Zero-byte files are skipped
- * and reported; a file that cannot be read, or lacks a required column, is an InputError naming
- * the file.
+ * and reported; a corrupt or unreadable file is left out and recorded in `corruptFiles` (and in
+ * `malformedTable` as one record), unless every file is, which is an InputError naming the first;
+ * a file lacking a required column is an InputError naming the file.
  */
 export async function readInputTable(engine: Engine, lake: Lake, objects: readonly LakeObject[], options: ReadInputOptions): Promise<InputTable> {
   const { table } = options;
@@ -89,12 +112,144 @@ export async function readInputTable(engine: Engine, lake: Lake, objects: readon
 
   const malformedTable = `${table}_malformed`;
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(malformedTable)} (_file INTEGER, _source_row BIGINT, _raw_line VARCHAR, _reason VARCHAR)`);
-  if (files.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, files, options.requiredColumns);
-  else await viewOfEachFile(engine, table, malformedTable, files, options.requiredColumns);
+  const corruptFiles: { file: number; reason: string }[] = [];
+  for (const [index, file] of files.entries()) {
+    const problem = await integrityProblem(engine, file);
+    if (problem !== null) corruptFiles.push({ file: index, reason: problem });
+  }
+  const readable = files.map((file, index) => ({ ...file, index })).filter((file) => !corruptFiles.some((corrupt) => corrupt.file === file.index));
+  if (readable.length > 0) {
+    if (readable.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, readable, options.requiredColumns);
+    else await viewOfEachFile(engine, table, malformedTable, readable, options.requiredColumns, corruptFiles);
+  }
+  if (corruptFiles.length === files.length) {
+    // No file to take the columns from: nothing can be validated, so the first culprit is the error.
+    throw new InputError(corruptFiles[0].reason);
+  }
+  for (const corrupt of corruptFiles) {
+    await engine.run(`INSERT INTO ${sqlIdentifier(malformedTable)} VALUES ($1, NULL, NULL, $2)`, [corrupt.file, capMessage(`corrupt file: ${corrupt.reason}`)]);
+  }
 
   const described = await engine.rows<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${sqlIdentifier(table)})`);
   const columns = described.filter((column) => column.column_name !== '_file' && column.column_name !== '_source_row').map((column) => ({ name: column.column_name, type: column.column_type }));
-  return { table, columns, malformedTable, files: keys.map((key) => ({ key, partition: partitionOf(key) })), emptyFiles };
+  return { table, columns, malformedTable, files: keys.map((key) => ({ key, partition: partitionOf(key) })), emptyFiles, corruptFiles };
+}
+
+/** A reader's error as one capped line naming the lake key, never the staged copy. */
+function describeReadError(file: StagedFile, error: unknown): string {
+  return capMessage(`${file.key}: cannot read as ${file.format}: ${oneLine(error).split(file.localPath).join(file.key)}`);
+}
+
+/**
+ * A second reading of a file the reader refused as a whole, for flaws a line-based reader takes in
+ * its stride; returns the `_source_row` expression of its table. JSON lines are read as text lines
+ * and parsed one by one: a broken line is quarantined alone, every value is text (so numbers given
+ * as strings or numbers both validate). CSV with mixed or stray carriage returns is read again with
+ * every CR, CRLF and LF outside quotes as a line end, as RFC 4180 parsers do. Throws when that
+ * does not help either.
+ */
+async function readFlawedFile(engine: Engine, file: IndexedFile, fileTable: string, malformedTable: string, params: (string | number)[]): Promise<string> {
+  if (file.format === 'json' && !/\.(gz|zst)$/i.test(file.key)) {
+    const linesTable = `${fileTable}_lines`;
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(linesTable)} AS
+      SELECT * FROM (SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line FROM (SELECT string_split(content, chr(10)) AS lines FROM read_text($1)))
+      WHERE trim(line, ' \t\r') <> ''`,
+      [file.localPath],
+    );
+    // json_type fails on invalid JSON, and AND does not short-circuit.
+    const valid = `CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END`;
+    await engine.run(
+      `INSERT INTO ${sqlIdentifier(malformedTable)}
+      SELECT $1, _line, line, ${cappedSql(`'malformed JSON line: ' || CASE WHEN json_valid(line) THEN 'not an object' ELSE 'not valid JSON' END`)}
+      FROM ${sqlIdentifier(linesTable)} WHERE NOT (${valid}) ORDER BY _line`,
+      [file.index],
+    );
+    const keys = await engine.rows<{ key: string }>(
+      `SELECT key FROM (SELECT unnest(json_keys(line)) AS key, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid}) GROUP BY key ORDER BY min(_line), key`,
+    );
+    if (keys.length === 0) throw new Error('no JSON object line');
+    const paths = keys.map(({ key }) => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+    const select = keys.map(({ key }, k) => `json_extract_string(line, $${k + 2}) AS ${sqlIdentifier(key)}`);
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT ${select.join(', ')}, CAST($1 AS INTEGER) AS _file, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid} ORDER BY _line`,
+      [file.index, ...paths],
+    );
+    return 'source._line';
+  }
+  if (file.format === 'csv' && !/\.(gz|zst)$/i.test(file.key) && (await hasCarriageReturn(file.localPath))) {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-lines-'));
+    try {
+      const normalized = path.join(folder, 'input.csv');
+      await pipeline(createReadStream(file.localPath), lineEndsAsLf(), createWriteStream(normalized));
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql('csv')}`, [normalized, ...params.slice(1)]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    return 'source.rowid + 1';
+  }
+  throw new Error('no second reading');
+}
+
+async function hasCarriageReturn(localPath: string): Promise<boolean> {
+  for await (const chunk of createReadStream(localPath)) if ((chunk as Buffer).includes(0x0d)) return true;
+  return false;
+}
+
+/** Rewrites CRLF and lone CR outside double quotes as LF; quoted text is kept as it is. */
+function lineEndsAsLf(): Transform {
+  let quoted = false;
+  let pendingCr = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const out: number[] = [];
+      for (const byte of chunk) {
+        if (pendingCr) {
+          pendingCr = false;
+          out.push(0x0a);
+          if (byte === 0x0a) continue;
+        }
+        if (byte === 0x22) quoted = !quoted;
+        if (byte === 0x0d && !quoted) pendingCr = true;
+        else out.push(byte);
+      }
+      done(null, Buffer.from(out));
+    },
+    flush(done) {
+      done(null, pendingCr ? Buffer.from([0x0a]) : Buffer.alloc(0));
+    },
+  });
+}
+
+/** Starts with the gzip magic bytes. */
+async function isGzip(localPath: string): Promise<boolean> {
+  const handle = await open(localPath, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Why a file cannot be trusted, or null. A gzip member is inflated to its end, which checks its
+ * CRC32 and length (DuckDB stops quietly at a truncated stream); a Parquet file is decoded in full
+ * (every column hashed), so bit flips in its metadata or pages show here, not halfway through
+ * validation. CSV and JSON are checked by reading them.
+ */
+async function integrityProblem(engine: Engine, file: StagedFile): Promise<string | null> {
+  try {
+    if (/\.gz$/i.test(file.key) || (await isGzip(file.localPath))) {
+      await pipeline(createReadStream(file.localPath), createGunzip(), new Writable({ write: (_chunk, _encoding, done) => done() }));
+    }
+    if (file.format === 'parquet') {
+      await engine.rows(`SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = false) AS t WHERE hash(t) IS NULL`, [file.localPath]);
+    }
+    return null;
+  } catch (error) {
+    return describeReadError(file, error);
+  }
 }
 
 interface StagedFile {
@@ -103,31 +258,29 @@ interface StagedFile {
   format: FileFormat;
 }
 
+/** A staged file with its index into the input's `files`. */
+interface IndexedFile extends StagedFile {
+  index: number;
+}
+
 /**
  * Parquet files, however many (a day per file over months is common), as one scan in their own
  * types: columns are matched by name and DuckDB widens a column whose type differs between files.
  * The file list is a session variable because a view cannot take bound parameters.
  */
-async function viewOfParquetFiles(engine: Engine, table: string, files: StagedFile[], required: readonly string[]): Promise<void> {
+async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[]): Promise<void> {
   const paths = files.map((file) => file.localPath);
-  let schemas: { file_name: string; names: string[] }[];
-  try {
-    schemas = await engine.rows(`SELECT file_name, list(name) AS names FROM parquet_schema($1) GROUP BY file_name`, [paths]);
-  } catch (error) {
-    // Find the culprit so that the message names it.
-    for (const file of files) {
-      await engine.rows(`SELECT 1 FROM parquet_schema($1) LIMIT 1`, [file.localPath]).catch((fileError: unknown) => {
-        throw new InputError(`${file.key}: cannot read as parquet: ${oneLine(fileError)}`, { cause: fileError });
-      });
-    }
-    throw new InputError(`cannot read parquet input: ${oneLine(error)}`, { cause: error });
-  }
+  // The first schema element is the root (`duckdb_schema`, `spark_schema`, ...), not a column.
+  const schemas = await engine.rows<{ file_name: string; names: string[] }>(`SELECT file_name, list(name)[2:] AS names FROM parquet_schema($1) GROUP BY file_name`, [paths]);
   const keyOf = new Map(files.map((file) => [file.localPath, file.key]));
   for (const schema of schemas) checkRequiredColumns(schema.names, keyOf.get(schema.file_name) ?? schema.file_name, required);
   const filesVariable = `${table}_files`;
+  const indexesVariable = `${table}_file_indexes`;
   await engine.run(`SET VARIABLE ${sqlIdentifier(filesVariable)} = $1`, [paths]);
+  // Corrupt files are left out of the scan, so its file_index maps back to the input's files.
+  await engine.run(`SET VARIABLE ${sqlIdentifier(indexesVariable)} = $1`, [files.map((file) => String(file.index))]);
   await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS
-    SELECT * EXCLUDE (file_row_number), CAST(file_index AS INTEGER) AS _file, file_row_number + 1 AS _source_row
+    SELECT * EXCLUDE (file_row_number), CAST(getvariable('${indexesVariable}')[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
     FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`);
 }
 
@@ -147,34 +300,63 @@ function readerSql(format: FileFormat): string {
  * only without union_by_name), under one view. A lone file keeps the types it was read with;
  * several are combined as text, so that every file's values reach validation as their own text.
  */
-async function viewOfEachFile(engine: Engine, table: string, malformedTable: string, files: StagedFile[], required: readonly string[]): Promise<void> {
+async function viewOfEachFile(
+  engine: Engine,
+  table: string,
+  malformedTable: string,
+  files: IndexedFile[],
+  required: readonly string[],
+  corruptFiles: { file: number; reason: string }[],
+): Promise<void> {
   const parts: string[] = [];
-  for (const [index, file] of files.entries()) {
+  for (const file of files) {
+    const { index } = file;
     const fileTable = `${table}_${index}`;
     const rejects = `${fileTable}_rejects`;
     // The file's index is stored with its rows: a view could not bind it.
     const params = file.format === 'csv' ? [file.localPath, index, rejects, `${rejects}_scan`] : [file.localPath, index];
+    let sourceRow = 'source.rowid + 1';
     try {
       await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql(file.format)}`, params);
     } catch (error) {
-      throw new InputError(`${file.key}: cannot read as ${file.format}: ${oneLine(error)}`, { cause: error });
+      const fallback = await readFlawedFile(engine, file, fileTable, malformedTable, params).catch(() => null);
+      if (fallback === null) {
+        corruptFiles.push({ file: index, reason: describeReadError(file, error) });
+        continue;
+      }
+      sourceRow = fallback;
     }
-    const columns = await engine.rows<{ name: string; type: string }>(`SELECT column_name AS name, column_type AS type FROM (DESCRIBE ${sqlIdentifier(fileTable)}) WHERE column_name <> '_file'`);
+    const columns = await engine.rows<{ name: string; type: string }>(
+      `SELECT column_name AS name, column_type AS type FROM (DESCRIBE ${sqlIdentifier(fileTable)}) WHERE column_name NOT IN ('_file', '_line')`,
+    );
     checkRequiredColumns(columns.map((column) => column.name), file.key, required);
     const select = columns.map(({ name, type }) => (files.length === 1 || type === 'VARCHAR' ? sqlIdentifier(name) : `CAST(${sqlIdentifier(name)} AS VARCHAR) AS ${sqlIdentifier(name)}`));
-    parts.push(`SELECT ${[...select, '_file', 'rowid + 1 AS _source_row'].join(', ')} FROM ${sqlIdentifier(fileTable)}`);
     if (file.format === 'csv') {
-      // DuckDB logs one reject per offending column; a line is quarantined once.
+      // DuckDB logs one reject per offending column and numbers it by line, header included; a
+      // line is quarantined once, numbered as a record (header not counted).
       await engine.run(
         `INSERT INTO ${sqlIdentifier(malformedTable)}
-        SELECT $1, line, first(csv_line ORDER BY column_idx),
-               'malformed CSV line: ' || lower(first(error_type ORDER BY column_idx)) || ' (' || first(error_message ORDER BY column_idx) || ')'
+        SELECT $1, line - 1, first(csv_line ORDER BY column_idx),
+               ${cappedSql(`'malformed CSV line: ' || lower(first(error_type ORDER BY column_idx)) || ' (' || first(error_message ORDER BY column_idx) || ')'`)}
         FROM ${sqlIdentifier(rejects)} GROUP BY line ORDER BY line`,
         [index],
       );
+      // Parsed row k is the k-th record that is not malformed: k plus the malformed records m_i
+      // (ranked i) with m_i - i < k, i.e. with fewer than k good records before them.
+      const [{ malformed }] = await engine.rows<{ malformed: number }>(`SELECT count(*) AS malformed FROM ${sqlIdentifier(malformedTable)} WHERE _file = $1`, [index]);
+      if (malformed > 0) {
+        sourceRow = `rowid + 1 + (SELECT count(*) FROM (SELECT _source_row - row_number() OVER (ORDER BY _source_row) AS good_before FROM ${sqlIdentifier(malformedTable)} WHERE _file = ${Number(index)}) WHERE good_before < source.rowid + 1)`;
+      }
     }
+    parts.push(`SELECT ${[...select, '_file', `${sourceRow} AS _source_row`].join(', ')} FROM ${sqlIdentifier(fileTable)} AS source`);
   }
+  if (parts.length === 0) return;
   await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS ${parts.join(' UNION ALL BY NAME ')}`);
+}
+
+/** SQL text capped at {@link MAX_MESSAGE_CHARS} characters, an ellipsis marking a cut. */
+function cappedSql(text: string): string {
+  return `(CASE WHEN length(${text}) > ${MAX_MESSAGE_CHARS} THEN left(${text}, ${MAX_MESSAGE_CHARS - 1}) || '…' ELSE ${text} END)`;
 }
 
 function checkRequiredColumns(found: string[], key: string, required: readonly string[]): void {

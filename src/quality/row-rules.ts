@@ -14,6 +14,12 @@ export interface RowRules {
   optionalColumns?: readonly string[];
   /** [start, end] pairs of timestamp columns where end may not be before start. */
   orderedTimestamps?: readonly (readonly [string, string])[];
+  /**
+   * Timestamp column that dates a row. A valid row dated on another day than its partition's
+   * (`.../date=YYYY-MM-DD/`) is counted in `warnCounts`, not quarantined: late and early events
+   * are common and legitimate in many feeds, so it is a warning for the quality report.
+   */
+  eventTimeColumn?: string;
 }
 
 /** A dataset's declared column types. */
@@ -34,12 +40,14 @@ export interface BoundQuery {
 
 /** Counts of one partition (the lake folder rows came from, e.g. `bronze/flights/date=2001-01-05/`). */
 export interface PartitionCounts {
-  /** Records seen: parsed rows plus malformed lines. */
+  /** Records seen: parsed rows plus malformed lines, plus one per corrupt file (quarantined whole, as `corrupt file`). */
   rowsRead: number;
   rowsValid: number;
   rowsQuarantined: number;
   /** Quarantined rows per rule, most frequent first, e.g. `{ "negative ride_dist_km": 3, "duplicate ride_id": 1 }`. */
   reasonCounts: Record<string, number>;
+  /** Valid rows flagged but kept, per warning, e.g. `{ "pickup_ts outside partition date": 2 }`; absent when none. */
+  warnCounts?: Record<string, number>;
 }
 
 export interface ValidationResult extends PartitionCounts {
@@ -75,7 +83,11 @@ function convertsExactly(column: InputColumn, type: ColumnType): boolean {
 /** The column as text: what a CSV would have held, and what quarantine shows. */
 function textSql(column: InputColumn): string {
   const name = sqlIdentifier(column.name);
-  return column.type === 'VARCHAR' ? name : `CAST(${name} AS VARCHAR)`;
+  if (column.type === 'VARCHAR') return name;
+  // A JSON column holds a value as JSON (`"2.5"` quoted): its text is the unquoted value, so that
+  // numbers given as strings or as numbers both convert, row by row.
+  if (column.type === 'JSON') return `(${name} ->> '$')`;
+  return `CAST(${name} AS VARCHAR)`;
 }
 
 /** The column as its declared type; NULL where a value does not convert. */
@@ -151,6 +163,8 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
     if (!convertsExactly(column, 'timestamp')) {
       checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT ${isBlankSql(column)} AND ${typedSql(column, 'timestamp')} IS NULL`, detailSql: textSql(column) });
     }
+    // `infinity` and `-infinity` are timestamps to DuckDB, but no ride starts at either.
+    checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT isfinite(${typedSql(column, 'timestamp')})`, detailSql: textSql(column) });
   }
   for (const [start, end] of rules.orderedTimestamps ?? []) {
     checks.push({ code: `${end} before ${start}`, failsSql: `${typedSql(columnOf(end), 'timestamp')} < ${typedSql(columnOf(start), 'timestamp')}` });
@@ -184,6 +198,8 @@ async function markDuplicates(engine: Engine, checkedTable: string, id: InputCol
 
 /** Code counted for a line the reader could not split into columns. */
 const MALFORMED_CODE = 'malformed line';
+/** Code counted for a whole file that could not be trusted (one record, `_source_row` NULL). */
+const CORRUPT_CODE = 'corrupt file';
 
 /** Where a partition's records are: its counts, its rows in the checked table, its files. */
 interface PartitionExtent {
@@ -192,6 +208,13 @@ interface PartitionExtent {
   rows: [first: number, last: number] | null;
   /** Range of its file indexes (`_file`). */
   files: [first: number, last: number];
+}
+
+/** Longest value quoted in a reason: a 3 MB field must not make a 3 MB reason or error line. */
+const MAX_DETAIL_CHARS = 120;
+
+function cappedDetailSql(text: string): string {
+  return `(CASE WHEN length(${text}) > ${MAX_DETAIL_CHARS} THEN left(${text}, ${MAX_DETAIL_CHARS - 1}) || '…' ELSE ${text} END)`;
 }
 
 /** The statement that gives every input row its verdict: the row as read, then `_codes` and `_reasons` (NULL when it passes). */
@@ -203,7 +226,7 @@ function verdictStatement(input: InputTable, rules: RowRules, checkedTable: stri
   // Lists are built only for failing rows: most rows pass, and lists cost far more than booleans.
   const codesSql = `list_filter([${checks.map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]} END`).join(', ')}], code -> code IS NOT NULL)`;
   const reasonsSql = `list_filter([${checks
-    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
+    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || ${cappedDetailSql(`coalesce(${check.detailSql}, 'null')`)} || ')'` : ''} END`)
     .join(', ')}], reason -> reason IS NOT NULL)`;
   const verdictSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
   // No window and no ORDER BY: the scan's order is kept, files in order and rows in file order.
@@ -221,8 +244,8 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
   const perFile = await engine.rows<{ file: number; code: string | null; rows: number; rejected: number; first: number | null; last: number | null }>(
     `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${checked} GROUP BY ALL
     UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${checked} WHERE _codes IS NOT NULL) GROUP BY ALL
-    UNION ALL SELECT _file, $1, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
-    [MALFORMED_CODE],
+    UNION ALL SELECT _file, CASE WHEN _source_row IS NULL THEN $2 ELSE $1 END, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
+    [MALFORMED_CODE, CORRUPT_CODE],
   );
   const extents = new Map<string, PartitionExtent>();
   input.files.forEach((file, index) => {
@@ -233,7 +256,7 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
   for (const { file, code, rows, rejected, first, last } of perFile) {
     const extent = extents.get(input.files[file].partition) as PartitionExtent;
     const { counts } = extent;
-    if (code === null || code === MALFORMED_CODE) {
+    if (code === null || code === MALFORMED_CODE || code === CORRUPT_CODE) {
       counts.rowsRead += rows;
       counts.rowsQuarantined += rejected;
     }
@@ -245,6 +268,22 @@ async function partitionExtents(engine: Engine, input: InputTable, checkedTable:
     counts.reasonCounts = byFrequency(counts.reasonCounts);
   }
   return extents;
+}
+
+/** Adds to each partition's `warnCounts` its valid rows whose event time falls on another day than the partition's `date=`. */
+async function countOutsidePartitionDate(engine: Engine, input: InputTable, checkedTable: string, eventTime: InputColumn, extents: Map<string, PartitionExtent>): Promise<void> {
+  const dates = input.files.map((file) => /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(file.partition)?.[1] ?? '');
+  if (dates.every((date) => date === '')) return;
+  const code = `${eventTime.name} outside partition date`;
+  const counts = await engine.rows<{ file: number; n: number }>(
+    `SELECT _file AS file, count(*) AS n FROM ${sqlIdentifier(checkedTable)}
+    WHERE _codes IS NULL AND $1[_file + 1] <> '' AND CAST(${typedSql(eventTime, 'timestamp')} AS DATE) <> TRY_CAST($1[_file + 1] AS DATE) GROUP BY ALL`,
+    [dates],
+  );
+  for (const { file, n } of counts) {
+    const extent = extents.get(input.files[file].partition) as PartitionExtent;
+    extent.counts.warnCounts = { ...extent.counts.warnCounts, [code]: (extent.counts.warnCounts?.[code] ?? 0) + n };
+  }
 }
 
 /** Most frequent reason first, then by name: the order summaries list them in. */
@@ -273,6 +312,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   await engine.run(verdicts.sql, verdicts.params);
   if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
   const extents = await partitionExtents(engine, input, checkedTable);
+  if (rules.eventTimeColumn !== undefined) await countOutsidePartitionDate(engine, input, checkedTable, columnOf(rules.eventTimeColumn), extents);
 
   const partitions: Record<string, PartitionCounts> = {};
   const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };

@@ -217,4 +217,45 @@ describe('row validation and quarantine', () => {
     const objects = await lake.list('bronze/rides/date=2024-01-04/');
     await expect(readInputTable(engine, lake, objects, { table: 'rides', format: 'auto', requiredColumns: [] })).rejects.toThrow(InputError);
   });
+
+  it('quarantines infinite timestamps as invalid and quotes at most 120 characters of a huge value', async () => {
+    const partition = 'bronze/rides/date=2024-01-09/';
+    const huge = 'x'.repeat(100_000);
+    await lake.put(
+      `${partition}rides.csv`,
+      [
+        HEADER,
+        'R1,T1,2024-01-09 08:00:00,2024-01-09 08:10:00,3.2,10',
+        'R2,T1,infinity,2024-01-09 08:10:00,3.2,10',
+        'R3,T1,2024-01-09 08:00:00,-infinity,3.2,10',
+        `R4,T1,2024-01-09 08:00:00,2024-01-09 08:10:00,${huge},10`,
+      ].join('\n'),
+    );
+    const input = await readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: ['ride_id'] });
+    const result = await validateRows(engine, input, RULES);
+    expect(result.partitions[partition]).toMatchObject({ rowsRead: 4, rowsValid: 1, reasonCounts: { 'invalid timestamp pickup_ts': 1, 'invalid timestamp dropoff_ts': 1, 'non-numeric ride_dist_km': 1 } });
+    const rejectedRows = result.rejectedRows(partition);
+    const reasons = (await engine.rows<{ _reason: string }>(`SELECT _reason FROM (${rejectedRows.sql})`, rejectedRows.params)).map((row) => row._reason);
+    expect(reasons.slice(0, 2)).toEqual(['invalid timestamp pickup_ts (infinity); dropoff_ts before pickup_ts', 'invalid timestamp dropoff_ts (-infinity); dropoff_ts before pickup_ts']);
+    expect(reasons[2]).toBe(`non-numeric ride_dist_km (${'x'.repeat(119)}…)`);
+  });
+
+  it('lists only columns, not the Parquet schema root, when a Parquet file lacks one', async () => {
+    const partition = 'bronze/rides/date=2024-01-10/';
+    await engine.exportQuery(`SELECT 'R1' AS ride_id, 'T1' AS taxi_id`, lake, `${partition}x.parquet`, 'parquet');
+    await expect(readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: ['ride_id', 'ride_time_min'] })).rejects.toThrow(
+      /x\.parquet: missing column ride_time_min \(found: ride_id, taxi_id\)$/,
+    );
+  });
+
+  it('counts valid rows dated on another day than their partition as a warning, without quarantining them', async () => {
+    const partition = 'bronze/rides/date=2024-01-11/';
+    await lake.put(
+      `${partition}rides.csv`,
+      [HEADER, 'R1,T1,2024-01-11 08:00:00,2024-01-11 08:10:00,3.2,10', 'R2,T1,epoch,2024-01-11 08:10:00,3.2,10', 'R3,T1,2024-01-12 00:00:01,2024-01-12 00:10:00,3.2,10'].join('\n'),
+    );
+    const input = await readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: ['ride_id'] });
+    const result = await validateRows(engine, input, { ...RULES, eventTimeColumn: 'pickup_ts' });
+    expect(result.partitions[partition]).toMatchObject({ rowsRead: 3, rowsValid: 3, warnCounts: { 'pickup_ts outside partition date': 2 } });
+  });
 });

@@ -1,5 +1,5 @@
 import type { DatasetConfig } from '../../config/index.js';
-import { openEngine, readInputTable, type Engine } from '../../engine/index.js';
+import { openEngine, readInputTable, type Engine, type InputTable } from '../../engine/index.js';
 import { InputError } from '../../errors.js';
 import type { Lake, LakeObject } from '../../lake/index.js';
 import { validateRows, type RowRules, type TypedColumn, type ValidationResult } from '../../quality/index.js';
@@ -9,6 +9,11 @@ import { pipelineLayout } from '../layout.js';
 import { z } from 'zod';
 import { DateSpanSchema, type DateSpan, type StepHandler } from '../contract.js';
 import { datesOf, perDateSchema, planDateSpans } from './dates.js';
+
+/** A message built from data, capped at 300 characters (as the reader caps its own). */
+function capMessage(text: string): string {
+  return text.length <= 300 ? text : `${text.slice(0, 299)}…`;
+}
 
 /** The raw (input) name of a dataset column. */
 function rawName(dataset: DatasetConfig, name: string): string {
@@ -28,6 +33,8 @@ function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
     orderedTimestamps: columns
       .filter(([, column]) => column.notBefore !== undefined && present.has(raw(column.notBefore)))
       .map(([name, column]) => [raw(column.notBefore as string), raw(name)] as const),
+    // The first timestamp column dates a row: a row of another day is counted as a warning.
+    eventTimeColumn: columns.filter(([, column]) => column.type === 'timestamp').map(([name]) => raw(name))[0],
   };
 }
 
@@ -46,21 +53,22 @@ async function writeQuarantine(engine: Engine, lake: Lake, validation: Validatio
 }
 
 /** Reads and validates every file of the chunk in one pass. */
-async function validateChunk(engine: Engine, context: StepContext, objects: LakeObject[]): Promise<ValidationResult> {
+async function validateChunk(engine: Engine, context: StepContext, objects: LakeObject[]): Promise<{ input: InputTable; validation: ValidationResult }> {
   const { dataset } = context.params;
   const input = await readInputTable(engine, context.lake, objects, {
     table: 'raw',
     format: dataset.format,
     requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => rawName(dataset, name)),
   });
-  return validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name))));
+  return { input, validation: await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name)))) };
 }
 
 /**
  * Clean: every date's bronze files are read and validated in one pass (Parquet in its own types,
  * CSV as text); per date, rejects go to quarantine with their reasons and the typed, renamed rows
- * to silver Parquet, both straight from that pass. A date with no input or no valid row fails the
- * step.
+ * to silver Parquet, both straight from that pass. A corrupt file (gzip failing its CRC or length,
+ * Parquet that does not decode) is one quarantine record, `corrupt file`, and publishes nothing.
+ * A date with no input or no valid row fails the step with an InputError (not retried).
  */
 async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
   const { lake, run, params } = context;
@@ -78,7 +86,7 @@ async function cleanDates(context: StepContext, dates: string[]): Promise<PerDat
     ]);
     if (validated.status === 'rejected') throw validated.reason;
     if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
-    const validation = validated.value;
+    const { input, validation } = validated.value;
 
     // Schema columns only, in schema order, under their own names; an optional column the input lacks is a typed NULL.
     const silverColumns: TypedColumn[] = Object.entries(dataset.columns).map(([name, column]) => ({ name, from: rawName(dataset, name), type: column.type }));
@@ -87,8 +95,14 @@ async function cleanDates(context: StepContext, dates: string[]): Promise<PerDat
       const layout = layouts[index];
       const counts = validation.partitions[layout.input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
       const quarantine = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
+      if (counts.rowsRead === 0) {
+        throw new InputError(`${layout.input} has no rows: its files hold a header only (nothing was quarantined or published)`);
+      }
       if (counts.rowsValid === 0) {
-        throw new InputError(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${Object.keys(counts.reasonCounts).slice(0, 3).join(', ')}); see ${layout.quarantine}`);
+        // A corrupt file is named with its reason; the message stays one short line whatever the data holds.
+        const corrupt = input.corruptFiles.find((file) => input.files[file.file].partition === layout.input);
+        const why = corrupt === undefined ? Object.keys(counts.reasonCounts).slice(0, 3).join(', ') : `corrupt file: ${corrupt.reason}`;
+        throw new InputError(capMessage(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${why}); see ${layout.quarantine}`));
       }
       const silver = validation.validRows(layout.input, silverColumns);
       await engine.exportQuery(silver.sql, lake, layout.silver, 'parquet', silver.params);
