@@ -33,6 +33,8 @@ export interface CleanedDate {
   rows_valid: number;
   rows_quarantined: number;
   quarantine_reasons: Record<string, number>;
+  /** Rows kept but flagged, per warning (e.g. dated on another day than their partition); absent when none. */
+  row_warnings?: Record<string, number>;
   quarantine: string | null;
   silver: string;
   input: { files: InputFile[]; sha256: string };

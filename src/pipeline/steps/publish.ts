@@ -29,6 +29,8 @@ export interface RunSummary {
   rows_valid: number;
   rows_quarantined: number;
   quarantine_reasons: Record<string, number>;
+  /** Rows kept but flagged by the clean step, per warning; absent when none. */
+  row_warnings?: Record<string, number>;
   quality: CheckedDate;
   aggregates: AggregatedDate;
   anomalies: number;
@@ -52,6 +54,7 @@ export const RunSummarySchema: z.ZodType<RunSummary> = z.object({
   rows_valid: z.number(),
   rows_quarantined: z.number(),
   quarantine_reasons: z.record(z.string(), z.number()),
+  row_warnings: z.record(z.string(), z.number()).optional(),
   quality: CheckedDateSchema,
   aggregates: AggregatedDateSchema,
   anomalies: z.number(),
@@ -183,6 +186,7 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       rows_valid: cleaned.rows_valid,
       rows_quarantined: cleaned.rows_quarantined,
       quarantine_reasons: cleaned.quarantine_reasons,
+      ...(cleaned.row_warnings === undefined ? {} : { row_warnings: cleaned.row_warnings }),
       quality: upstream.quality.dates[date],
       aggregates: upstream.aggregate.dates[date] ?? [],
       anomalies: rows.length,
