@@ -61,3 +61,12 @@ export async function writeSampleRides(lake: Lake, options: SampleRidesOptions):
   }
   return keys;
 }
+export {
+  generateSensorTraffic,
+  generateTraffic,
+  incidentDetection,
+  SAMPLE_TRAFFIC_COLUMNS,
+  TRAFFIC_INCIDENT_KINDS,
+  writeSampleTraffic,
+} from './traffic.js';
+export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';
