@@ -1,12 +1,17 @@
 /**
  * A small dense network on typed arrays: tanh hidden layers, a linear output layer, squared-error
- * loss, backpropagation and Adam. Sized for the autoencoder (a few thousand parameters), where a
- * library's per-operation overhead costs more than the arithmetic; see docs/AUTOENCODER.md for the
- * measurement against TensorFlow.js.
+ * loss, backpropagation and Adam.
+ *
+ * Why not TensorFlow.js: for this network (a few thousand parameters) its per-operation overhead
+ * costs more than the arithmetic. Measured on the same 12,593 windows of 32 points, batch 32, one
+ * epoch took 0.64 s with @tensorflow/tfjs 4.22 on its wasm backend (0.33 s at batch 128, 1.5 s on
+ * its cpu backend) against 0.06 s here; reconstructing one day (353 windows) took 0.8 ms there
+ * and 0.7 ms here. Hand-written, training one sensor fits the 10 s budget with room for 30 epochs.
  *
  * All parameters sit in one Float64Array, layer after layer, each layer's weights row-major
  * (`weights[out * inputs + in]`) followed by its biases, so that the optimiser, the JSON form and the
- * gradient check treat them as one vector.
+ * gradient check treat them as one vector. tanh rather than ReLU: smooth (the finite-difference
+ * gradient check holds everywhere) and no units that die in a network this narrow.
  */
 import type { SeededRandom } from '../../random.js';
 
