@@ -36,6 +36,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   flights: () => import('./flights.js'),
   backfill: () => import('./backfill.js'),
   'small-partitions': () => import('./small-partitions.js'),
+  train: () => import('./train.js'),
+  score: () => import('./score.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

@@ -66,6 +66,7 @@ export {
   generateTraffic,
   incidentDetection,
   SAMPLE_TRAFFIC_COLUMNS,
+  sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,
   writeSampleTraffic,
 } from './traffic.js';

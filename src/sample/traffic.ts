@@ -364,6 +364,9 @@ export interface IncidentDetection {
   /** Observed minutes outside every incident, and how many of them were flagged (false alarms). */
   normalMinutes: number;
   flaggedNormalMinutes: number;
+  /** Runs of consecutive flagged minutes (what an operator is alerted to), and those touching an incident. */
+  alerts: number;
+  alertsOnIncidents: number;
 }
 
 /**
@@ -375,9 +378,7 @@ export interface IncidentDetection {
 export function incidentDetection(sensor: SensorTraffic, isAnomaly: Uint8Array, fromMinute: number): IncidentDetection {
   const toMinute = fromMinute + isAnomaly.length;
   const observed = (minute: number) => !Number.isNaN(sensor.bytes[minute]);
-  const byKind = Object.fromEntries(
-    TRAFFIC_INCIDENT_KINDS.map((kind) => [kind, { incidents: 0, found: 0, minutes: 0, flaggedMinutes: 0 }]),
-  ) as Record<TrafficIncidentKind, IncidentKindDetection>;
+  const { byKind } = sumIncidentDetections([]);
   for (const { kind, startMinute, endMinute } of sensor.incidents) {
     if (startMinute < fromMinute || startMinute >= toMinute) continue;
     let minutes = 0;
@@ -396,10 +397,50 @@ export function incidentDetection(sensor: SensorTraffic, isAnomaly: Uint8Array, 
   }
   let normalMinutes = 0;
   let flaggedNormalMinutes = 0;
+  let alerts = 0;
+  let alertsOnIncidents = 0;
+  let alertTouchesIncident = false;
   for (let minute = fromMinute; minute < toMinute; minute++) {
+    const flagged = isAnomaly[minute - fromMinute] === 1;
+    if (flagged) {
+      if (minute === fromMinute || isAnomaly[minute - fromMinute - 1] !== 1) alerts++;
+      alertTouchesIncident ||= sensor.injectedKind[minute] !== 0;
+    }
+    if (alertTouchesIncident && (!flagged || minute === toMinute - 1)) {
+      alertsOnIncidents++;
+      alertTouchesIncident = false;
+    }
     if (sensor.injectedKind[minute] !== 0 || !observed(minute)) continue;
     normalMinutes++;
-    flaggedNormalMinutes += isAnomaly[minute - fromMinute];
+    flaggedNormalMinutes += flagged ? 1 : 0;
   }
-  return { byKind, normalMinutes, flaggedNormalMinutes };
+  return { byKind, normalMinutes, flaggedNormalMinutes, alerts, alertsOnIncidents };
+}
+
+/** The sum of detections of several sensors or days, for a figure over a whole sample. */
+export function sumIncidentDetections(detections: readonly IncidentDetection[]): IncidentDetection {
+  const total: IncidentDetection = {
+    byKind: Object.fromEntries(
+      TRAFFIC_INCIDENT_KINDS.map((kind) => [kind, { incidents: 0, found: 0, minutes: 0, flaggedMinutes: 0 }]),
+    ) as Record<TrafficIncidentKind, IncidentKindDetection>,
+    normalMinutes: 0,
+    flaggedNormalMinutes: 0,
+    alerts: 0,
+    alertsOnIncidents: 0,
+  };
+  for (const detection of detections) {
+    for (const kind of TRAFFIC_INCIDENT_KINDS) {
+      const into = total.byKind[kind];
+      const from = detection.byKind[kind];
+      into.incidents += from.incidents;
+      into.found += from.found;
+      into.minutes += from.minutes;
+      into.flaggedMinutes += from.flaggedMinutes;
+    }
+    total.normalMinutes += detection.normalMinutes;
+    total.flaggedNormalMinutes += detection.flaggedNormalMinutes;
+    total.alerts += detection.alerts;
+    total.alertsOnIncidents += detection.alertsOnIncidents;
+  }
+  return total;
 }

@@ -97,6 +97,10 @@ describe('sample traffic', () => {
     expect(counted).toBe(sensor.incidents.filter((incident) => incident.startMinute >= from && incident.startMinute < from + flags.length).length);
     expect(found).toBe(Number.isNaN(sensor.bytes[first.startMinute + 1]) ? 0 : 1);
     expect(detection.flaggedNormalMinutes).toBe(Number.isNaN(sensor.bytes[normalMinute]) ? 0 : 1);
+    // Two runs of flagged minutes were raised, one of them on an incident.
+    expect([detection.alerts, detection.alertsOnIncidents]).toEqual([2, 1]);
+    flags[first.startMinute + 2 - from] = 1;
+    expect([incidentDetection(sensor, flags, from).alerts, incidentDetection(sensor, flags, from).alertsOnIncidents]).toEqual([2, 1]);
   });
 
   it('writes one Parquet file per day with every observed minute of every sensor', async () => {

@@ -4,6 +4,21 @@
  * squared error, Adam), and the mean and spread of the training points' reconstruction errors kept
  * for the k-sigma threshold. Deterministic for a seed: the initial weights, the order of the windows
  * and the training corruption come from one SeededRandom.
+ *
+ * Where this goes beyond the plain recipe (scale, window, reconstruct, mean + 5 std), each choice was
+ * measured on the traffic sample (20 sensors trained on 28 days, their next 7 days scored day by
+ * day; 76 incidents; "found" = any minute flagged):
+ * - k-sigma clipped training moments: the training weeks hold incidents too, and unclipped they
+ *   inflated the spread so much that 13% of drops and level shifts were found.
+ * - log1p before scaling (as rb-aioutliers' tanh(log1p(v) / 32)): drops found 96% instead of 79%,
+ *   and normal minutes flagged 1.9% instead of 4.1% (squared errors).
+ * - absolute rather than squared point errors: 0.5% of normal minutes flagged instead of 1.9%.
+ * - the window's time of day and week as inputs (rb-aioutliers feeds minute and weekday): level
+ *   shifts found 91% instead of 61-74%.
+ * - level noise while training (see {@link AutoencoderOptions.levelNoise}): the same incidents found,
+ *   a level shift's minutes flagged 40% instead of 5%, normal minutes 0.3% instead of 0.5%.
+ * Flat-lines (a stuck exporter repeating its last counters) stay mostly unseen: a constant window
+ * is the easiest thing to reconstruct, so only a jump when the series comes back shows.
  */
 import { InputError } from '../../errors.js';
 import { SeededRandom } from '../../random.js';
