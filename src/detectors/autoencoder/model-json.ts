@@ -1,22 +1,14 @@
 /** The trained autoencoder to and from JSON, checked on the way in so that scoring cannot misbehave. */
 import { InputError } from '../../errors.js';
-import { TIME_FEATURES, type AutoencoderModel, type ValueTransform } from './model.js';
+import { TIME_FEATURES, type AutoencoderModel } from './model.js';
 import { parameterCount } from './network.js';
 
-/** {@link AutoencoderModel} with a number array instead of the Float64Array, for JSON. */
-export interface AutoencoderJson {
+/** {@link AutoencoderModel} with a number array instead of the Float64Array, kind and version, for JSON. */
+export type AutoencoderJson = Omit<AutoencoderModel, 'parameters'> & {
   kind: typeof MODEL_KIND;
   version: typeof MODEL_VERSION;
-  layerSizes: number[];
   parameters: number[];
-  valueTransform: ValueTransform;
-  scaleMin: number;
-  scaleMax: number;
-  scoringStride: number;
-  errorMean: number;
-  errorStd: number;
-  sigmas: number;
-}
+};
 
 const MODEL_KIND = 'autoencoder';
 const MODEL_VERSION = 1;

@@ -41,8 +41,9 @@ export function initialParameters(layerSizes: readonly number[], random: SeededR
 
 /** Scratch arrays of one forward and backward pass, reused across windows. */
 export interface NetworkWorkspace {
-  /** Start of each layer's weights in the parameter vector (its biases follow the weights). */
+  /** Start of each layer's weights and of its biases in the parameter vector. */
   weightOffsets: Int32Array;
+  biasOffsets: Int32Array;
   /** Outputs of every layer; activations[0] is the input. */
   activations: Float64Array[];
   /** d(loss)/d(pre-activation) of every layer but the input. */
@@ -52,13 +53,16 @@ export interface NetworkWorkspace {
 /** Scratch arrays for a network with the given layer sizes. */
 export function createWorkspace(layerSizes: readonly number[]): NetworkWorkspace {
   const weightOffsets = new Int32Array(layerSizes.length);
+  const biasOffsets = new Int32Array(layerSizes.length);
   let offset = 0;
   for (let layer = 1; layer < layerSizes.length; layer++) {
     weightOffsets[layer] = offset;
-    offset += (layerSizes[layer - 1] + 1) * layerSizes[layer];
+    biasOffsets[layer] = offset + layerSizes[layer - 1] * layerSizes[layer];
+    offset = biasOffsets[layer] + layerSizes[layer];
   }
   return {
     weightOffsets,
+    biasOffsets,
     activations: layerSizes.map((size) => new Float64Array(size)),
     deltas: layerSizes.map((size) => new Float64Array(size)),
   };
@@ -69,17 +73,15 @@ export function createWorkspace(layerSizes: readonly number[]): NetworkWorkspace
  * in the workspace's last activation array.
  */
 export function forward(parameters: Float64Array, workspace: NetworkWorkspace): Float64Array {
-  const { weightOffsets, activations } = workspace;
+  const { weightOffsets, biasOffsets, activations } = workspace;
   const lastLayer = activations.length - 1;
   for (let layer = 1; layer <= lastLayer; layer++) {
     const input = activations[layer - 1];
     const output = activations[layer];
     const inputs = input.length;
-    const outputs = output.length;
     const weights = weightOffsets[layer];
-    const biases = weights + inputs * outputs;
-    for (let unit = 0; unit < outputs; unit++) {
-      let sum = parameters[biases + unit];
+    for (let unit = 0; unit < output.length; unit++) {
+      let sum = parameters[biasOffsets[layer] + unit];
       const row = weights + unit * inputs;
       for (let i = 0; i < inputs; i++) sum += parameters[row + i] * input[i];
       output[unit] = layer === lastLayer ? sum : Math.tanh(sum);
@@ -101,7 +103,7 @@ export function accumulateGradient(
   gradient: Float64Array,
   workspace: NetworkWorkspace,
 ): number {
-  const { weightOffsets, activations, deltas } = workspace;
+  const { weightOffsets, biasOffsets, activations, deltas } = workspace;
   const lastLayer = activations.length - 1;
   const output = forward(parameters, workspace);
   const outputDelta = deltas[lastLayer];
@@ -117,11 +119,10 @@ export function accumulateGradient(
     const inputs = input.length;
     const outputs = delta.length;
     const weights = weightOffsets[layer];
-    const biases = weights + inputs * outputs;
     for (let unit = 0; unit < outputs; unit++) {
       const unitDelta = delta[unit];
       const row = weights + unit * inputs;
-      gradient[biases + unit] += unitDelta;
+      gradient[biasOffsets[layer] + unit] += unitDelta;
       for (let i = 0; i < inputs; i++) gradient[row + i] += unitDelta * input[i];
     }
     if (layer === 1) break;
