@@ -14,9 +14,7 @@ import { generateSensorTraffic, incidentDetection, sumIncidentDetections, type I
 
 const MINUTES_PER_DAY = 1440;
 const SAMPLE = { sensors: 20, days: 35, from: '2024-03-04', seed: 7 };
-/** Fewer epochs than the default keep the suite quick; the bench measures the defaults on all 20 sensors. */
-const QUICK: AutoencoderOptions = { epochs: 12 };
-/** An office, a home and a data centre whose last week holds incidents of every kind. */
+/** An office, a home and a data centre whose last week holds incidents of every kind (the bench scores all 20). */
 const QUALITY_SENSORS = [2, 3, 5];
 
 /** A sensor's minutes a..b as the (timestamps, values) pair the detectors take. */
@@ -139,7 +137,7 @@ describe('autoencoder on the traffic sample', () => {
     const detections: IncidentDetection[] = [];
     for (const sensorIndex of QUALITY_SENSORS) {
       const sensor = generateSensorTraffic(sensorIndex, SAMPLE);
-      const { model } = trainAutoencoder(...minutes(sensor, 0, 28 * MINUTES_PER_DAY), QUICK);
+      const { model } = trainAutoencoder(...minutes(sensor, 0, 28 * MINUTES_PER_DAY));
       for (let day = 28; day < 35; day++) {
         const { isAnomaly } = scoreWithAutoencoder(model, ...minutes(sensor, day * MINUTES_PER_DAY, (day + 1) * MINUTES_PER_DAY));
         detections.push(incidentDetection(sensor, isAnomaly, day * MINUTES_PER_DAY));
@@ -148,6 +146,10 @@ describe('autoencoder on the traffic sample', () => {
     const { byKind, normalMinutes, flaggedNormalMinutes } = sumIncidentDetections(detections);
     console.log(`autoencoder, sensors ${QUALITY_SENSORS}:`, JSON.stringify({ byKind, normalFlaggedShare: flaggedNormalMinutes / normalMinutes }));
     expect(flaggedNormalMinutes / normalMinutes).toBeLessThanOrEqual(0.01);
-    for (const kind of ['spike', 'drop'] as const) expect(byKind[kind].found).toBe(byKind[kind].incidents);
+    // Flat-lines are left out: a stuck exporter's constant window is what the network reconstructs best (see train.ts).
+    for (const kind of ['spike', 'drop', 'level_shift'] as const) {
+      expect(byKind[kind].incidents).toBeGreaterThan(0);
+      expect(byKind[kind].found).toBe(byKind[kind].incidents);
+    }
   });
 });
