@@ -37,6 +37,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   'rides-day': () => import('./rides-day.js'),
   backfill: () => import('./backfill.js'),
   'small-partitions': () => import('./small-partitions.js'),
+  train: () => import('./train.js'),
+  score: () => import('./score.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

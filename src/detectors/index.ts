@@ -17,3 +17,7 @@ export {
 export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest/index.js';
 export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js';
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';
+export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from './autoencoder/index.js';
+export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';
+export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
+export type { ShallowOptions, ShallowResult } from './shallow/index.js';

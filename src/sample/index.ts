@@ -61,3 +61,13 @@ export async function writeSampleRides(lake: Lake, options: SampleRidesOptions):
   }
   return keys;
 }
+export {
+  generateSensorTraffic,
+  generateTraffic,
+  incidentDetection,
+  SAMPLE_TRAFFIC_COLUMNS,
+  sumIncidentDetections,
+  TRAFFIC_INCIDENT_KINDS,
+  writeSampleTraffic,
+} from './traffic.js';
+export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';
