@@ -132,25 +132,42 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
   const evaluate = step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
   const kindSql = evaluate?.kind !== undefined && present.has(evaluate.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(evaluate.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
+  // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
+  const order = `ORDER BY CAST(${sqlIdentifier(step.id)} AS VARCHAR), file_row_number`;
+  const source = 'read_parquet($1, file_row_number = true)';
   let columns: Record<string, unknown[]>;
+  let ids: string[];
   try {
     columns = await engine.columns(
-      `SELECT CAST(${sqlIdentifier(step.id)} AS VARCHAR) AS id,
-        ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
+      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
         ${step.features.map((feature, f) => `CAST(${sqlIdentifier(feature.column)} AS DOUBLE) AS f${f}`).join(', ')}
         ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
-      FROM read_parquet($1) ORDER BY id`,
+      FROM ${source} ${order}`,
       [localPath],
     );
+    ids = await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length);
   } catch (error) {
     throw new InputError(`detect step dbscan on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
   return {
-    ids: columns.id as string[],
+    ids,
     entities: columns.entity as (string | null)[],
     features: step.features.map((_, f) => Float64Array.from(columns[`f${f}`] as (number | null)[], (value) => value ?? Number.NaN)),
     labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
   };
+}
+
+/**
+ * The ids (`idSql` over the day's file) in `order`. Handing DuckDB's strings to JS one by one costs
+ * more than clustering a day of rides, so they come as one newline-joined string, split in JS;
+ * when ids contain newlines themselves (the split then miscounts) they are read one by one.
+ */
+async function readIds(engine: Engine, idSql: string, order: string, localPath: string, rows: number): Promise<string[]> {
+  const source = 'read_parquet($1, file_row_number = true)';
+  const [{ joined }] = await engine.rows<{ joined: string | null }>(`SELECT string_agg(coalesce(${idSql}, ''), chr(10) ${order}) AS joined FROM ${source}`, [localPath]);
+  const ids = rows === 0 ? [] : (joined ?? '').split('\n');
+  if (ids.length === rows) return ids;
+  return (await engine.columns(`SELECT ${idSql} AS id FROM ${source} ${order}`, [localPath])).id as string[];
 }
 
 /**
