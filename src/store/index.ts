@@ -7,7 +7,14 @@ import type { Store } from './store.js';
 
 export type {
   AnomalyRow,
+  ListModelsOptions,
   ListRunsOptions,
+  ModelArtifact,
+  ModelRegistration,
+  ModelStage,
+  ModelStageChange,
+  ModelVersion,
+  NewModelVersion,
   NewRun,
   PlannedStep,
   QualityResultRow,
