@@ -17,3 +17,5 @@ export {
 export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest/index.js';
 export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js';
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';
+export { holdOut, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
+export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
