@@ -1,3 +1,10 @@
+import type { RunRecord } from '../store/index.js';
+
+/** A finished run's wall time in seconds, `-` while it runs. */
+export function runSeconds(run: RunRecord): string {
+  return run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
+}
+
 /** Plain-text table for terminal summaries: first column left-aligned, the others right-aligned. */
 export function formatTable(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (typeof cell === 'number' ? cell.toLocaleString('en-US') : cell)))];

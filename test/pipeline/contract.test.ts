@@ -68,6 +68,6 @@ describe('the step contract', () => {
     const job = { runId: 'r1', step: 'clean', partition: { kind: 'dates', from: '2024-01-01', to: '2024-01-31' } };
     expect(StepJobSchema.parse(JSON.parse(JSON.stringify(job)))).toEqual(job);
     expect(() => StepJobSchema.parse({ ...job, partition: { kind: 'dates', from: '2024-02-30', to: '2024-03-01' } })).toThrow(/YYYY-MM-DD/);
-    expect(() => StepJobSchema.parse({ ...job, step: 'train' })).toThrow(/step/);
+    expect(() => StepJobSchema.parse({ ...job, step: 'predict' })).toThrow(/step/);
   });
 });
