@@ -16,7 +16,7 @@ export function printTrainingResult(context: CliContext, result: TrainingResult)
   for (const model of summary.models) {
     console.log(`\nmodel ${model.model} (window ${model.window.from}..${model.window.to}): ${model.trained.length} trained, ${model.skipped.length} skipped`);
     if (model.trained.length > 0) {
-      console.log(formatTable(['name', 'version', PROMOTION_METRIC, 'stage', 'why'], model.trained.map((trained) => [trained.name, trained.version, loss(trained.metrics), trained.stage, trained.reason])));
+      console.log(formatTable(['name', 'version', PROMOTION_METRIC, 'stage', 'why'], model.trained.map((trained) => [trained.name, trained.version, loss(trained.metrics), trained.stage, trained.reason]), [3, 4]));
     }
     for (const skipped of model.skipped) console.log(`skipped ${skipped.entity}: ${skipped.reason}`);
   }
@@ -30,6 +30,7 @@ export function modelListTable(models: ModelVersion[]): string {
   return formatTable(
     ['name', 'version', 'stage', 'detector', PROMOTION_METRIC, 'window', 'trained', 'training run'],
     models.map((model) => [model.name, model.version, model.stage, model.detector, loss(model.metrics), `${model.window.from}..${model.window.to}`, date(model.registeredAt), model.trainingRunId]),
+    [2, 3],
   );
 }
 
@@ -50,11 +51,11 @@ export function modelDetails(model: ModelVersion, history: ModelStageChange[]): 
     ['artifact', model.artifact === null ? '-' : `${model.artifact.key} (${model.artifact.bytes} bytes, sha256 ${model.artifact.sha256})`],
   ];
   return [
-    formatTable(['field', 'value'], facts),
+    formatTable(['field', 'value'], facts, [1]),
     `\nmetrics\n${formatTable(['metric', 'value'], Object.entries(model.metrics ?? {}).map(([name, value]) => [name, formatMetric(value)]))}`,
     `\nparams\n${formatTable(['param', 'value'], Object.entries(model.params).map(([name, value]) => [name, JSON.stringify(value)]))}`,
     `\ntraining inputs (${model.inputs.length})\n${formatTable(['key', 'sha256'], model.inputs.map((input) => [input.key, input.sha256]))}`,
-    `\nstage history of ${model.name}\n${formatTable(['at', 'version', 'stage', 'reason'], history.map((change) => [date(change.changedAt), change.version, change.stage, change.reason]))}`,
+    `\nstage history of ${model.name}\n${formatTable(['at', 'version', 'stage', 'reason'], history.map((change) => [date(change.changedAt), change.version, change.stage, change.reason]), [2, 3])}`,
   ].join('\n');
 }
 
