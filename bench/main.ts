@@ -36,6 +36,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   flights: () => import('./flights.js'),
   backfill: () => import('./backfill.js'),
   'small-partitions': () => import('./small-partitions.js'),
+  'train-workers': () => import('./train-workers.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
