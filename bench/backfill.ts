@@ -14,11 +14,10 @@ import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { backfill, runParamsOf, type BackfillResult } from '../src/pipeline/index.js';
-import { BullmqQueue } from '../src/queue/index.js';
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
-import { freshDatabase, REDIS_URL, startWorker } from './services.js';
+import { closeDistributed, freshDatabase, REDIS_URL, startWorker } from './services.js';
 
 const FROM = '2024-01-01';
 const TO = '2024-01-30';
@@ -66,11 +65,7 @@ function backfillCase(workers: number): BenchCase {
           if (result.failed.length > 0) throw new Error(`backfill failed: ${JSON.stringify(result.failed[0])}`);
           return result;
         } finally {
-          for (const child of children) child.kill('SIGTERM');
-          if (app.queue instanceof BullmqQueue) await app.queue.obliterate();
-          await app.close();
-          await store.close();
-          await database.drop();
+          await closeDistributed({ workers: children, app, store, database });
         }
       };
     },

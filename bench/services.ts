@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { App } from '../src/app/index.js';
+import { BullmqQueue } from '../src/queue/index.js';
+import type { Store } from '../src/store/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -37,4 +40,13 @@ export function startWorker(configFile: string, databaseUrl: string): Promise<Ch
     child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
     child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
   });
+}
+
+/** Ends a distributed case: stops its workers, empties its queue on Redis, closes the app and store and drops the database. */
+export async function closeDistributed(parts: { workers: ChildProcess[]; app: App; store: Store; database: { drop(): Promise<void> } }): Promise<void> {
+  for (const worker of parts.workers) worker.kill('SIGTERM');
+  if (parts.app.queue instanceof BullmqQueue) await parts.app.queue.obliterate();
+  await parts.app.close();
+  await parts.store.close();
+  await parts.database.drop();
 }

@@ -13,11 +13,10 @@ import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { startTrainingRun, trainingParamsOf, type TrainingResult } from '../src/pipeline/index.js';
-import { BullmqQueue } from '../src/queue/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
 import { sensorConfig, writeSensorSilver } from './sensor-lake.js';
-import { freshDatabase, REDIS_URL, startWorker } from './services.js';
+import { closeDistributed, freshDatabase, REDIS_URL, startWorker } from './services.js';
 
 const SENSORS = 20;
 const LAKE = { sensors: SENSORS, from: '2024-01-01', to: '2024-01-14', stepMinutes: 5 };
@@ -42,11 +41,7 @@ async function trainWith(workers: number): Promise<{ seconds: number; result: Tr
     if (result.summary.models[0].trained.length !== SENSORS) throw new Error(`trained ${result.summary.models[0].trained.length} of ${SENSORS} sensors`);
     return { seconds, result };
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    if (app.queue instanceof BullmqQueue) await app.queue.obliterate();
-    await app.close();
-    await store.close();
-    await database.drop();
+    await closeDistributed({ workers: children, app, store, database });
   }
 }
 

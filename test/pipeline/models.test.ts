@@ -34,7 +34,7 @@ const INCIDENT = { route: 'B3', date: '2024-03-04' };
 const DRIFT = { route: 'B2', from: '2024-03-20', minutes: 8 };
 
 function departuresCsv(date: string, random: SeededRandom): string {
-  const lines = ['ROUTE_ID,DEP_TS,LATE_MIN'];
+  const lines = ['route,departed_at,minutes_late'];
   const routes = date >= LATE_ROUTE.from ? [...ROUTES, LATE_ROUTE.route] : ROUTES;
   for (const [index, route] of routes.entries()) {
     const trips = 20 + random.below(10);
@@ -48,13 +48,15 @@ function departuresCsv(date: string, random: SeededRandom): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A training step of an Isolation Forest per route over the daily lateness. */
+const trainStep = (model: string, promote: string, extra = '') => `
+      - { model: ${model}, detector: iforest, table: route_lateness, entity: route, time: day, features: [avg_late, departures],
+          history: 60, minRows: 30, params: { trees: 100, contamination: 0.05 }, promote: ${promote}${extra} }`;
+
 const YAML = `
 datasets:
   departures:
-    columns:
-      route: { type: string, from: ROUTE_ID }
-      departed_at: { type: timestamp, from: DEP_TS }
-      minutes_late: { type: number, from: LATE_MIN }
+    columns: { route: { type: string }, departed_at: { type: timestamp }, minutes_late: { type: number } }
 pipelines:
   bus_delays:
     dataset: departures
@@ -63,28 +65,7 @@ pipelines:
         sql: SELECT route, CAST(departed_at AS DATE) AS day, avg(minutes_late) AS avg_late, count(*) AS departures FROM departures GROUP BY ALL
     detect:
       - { detector: iforest, table: route_lateness, entity: route, time: day, features: [avg_late, departures], model: production, modelName: bus_iforest }
-    train:
-      - model: bus_iforest
-        detector: iforest
-        table: route_lateness
-        entity: route
-        time: day
-        features: [avg_late, departures]
-        history: 60
-        minRows: 30
-        partitions: 2
-        params: { trees: 100, contamination: 0.05 }
-        promote: manual
-      - model: bus_auto
-        detector: iforest
-        table: route_lateness
-        entity: route
-        time: day
-        features: [avg_late, departures]
-        history: 60
-        minRows: 30
-        params: { trees: 100, contamination: 0.05 }
-        promote: auto
+    train:${trainStep('bus_iforest', 'manual', ', partitions: 2')}${trainStep('bus_auto', 'auto')}
 `;
 
 describe('the model lifecycle: train, register, promote, score with production, rerun with the same version', () => {
