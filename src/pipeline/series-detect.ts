@@ -140,9 +140,10 @@ export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima'
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
 
 /**
- * Scores each entity's rows with its registered model (`models`, by entity); every row the model
- * calls anomalous is a finding that names the model version. Entities without a model are skipped
- * with `missing(entity)` as the reason.
+ * Scores each entity's rows with its registered model (`models`, by entity); the days with rows the
+ * model calls anomalous are findings that name the model version, one per entity and day (the most
+ * anomalous row of it, for tables finer than a day). Entities without a model are skipped with
+ * `missing(entity)` as the reason.
  */
 export function detectWithModels(step: { detector: string; features: string[] }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
   const findings: Finding[] = [];
@@ -157,8 +158,15 @@ export function detectWithModels(step: { detector: string; features: string[] },
     const { name, version } = loaded.record;
     const columns = step.features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row]));
     const scores = loaded.detector.score(loaded.model, { features: step.features, columns });
+    const worstOfDay = new Map<string, { k: number; count: number }>();
     rows.forEach((row, k) => {
       if (scores.anomalous[k] !== 1) return;
+      const worst = worstOfDay.get(table.day[row]);
+      if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
+      else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
+    });
+    for (const { k, count } of worstOfDay.values()) {
+      const row = rows[k];
       const value = table.values[primary][row];
       const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
       const others = step.features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
@@ -171,10 +179,10 @@ export function detectWithModels(step: { detector: string; features: string[] },
         lower: nullable(scores.lower[k]),
         upper: nullable(scores.upper[k]),
         score: round(scores.score[k], 4),
-        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}; model ${name} v${version}`,
+        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
         model: { name, version },
       });
-    });
+    }
   }
   return { findings, skipped };
 }
