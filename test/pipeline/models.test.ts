@@ -145,6 +145,12 @@ describe('the model lifecycle: train, register, promote, score with production, 
     const fresh = await detect(dateRange('2024-03-02', '2024-03-05'));
     expect(fresh.run.params.models).toEqual({ 0: { model: 'bus_iforest', versions: { B1: 2, B2: 2, B3: 2, B4: 2 } } });
     for (const row of await published(INCIDENT.date)) expect(row.attributes).toMatchObject({ model_version: 2 });
+    // A step may pin a version number instead of following production.
+    const pipeline = config.pipelines.bus_delays;
+    const pinned: DetourConfig = { ...config, pipelines: { ...config.pipelines, bus_delays: { ...pipeline, detect: [{ ...pipeline.detect[0], model: 1 } as (typeof pipeline.detect)[0]] } } };
+    const pinnedRun = await startRun(services, 'bus_delays', runParamsOf(pinned, 'bus_delays'), [INCIDENT.date]);
+    expect(pinnedRun.run.params.models).toEqual({ 0: { model: 'bus_iforest', versions: { B1: 1, B2: 1, B3: 1, B4: 1 } } });
+    expect((await incidentRow())?.attributes).toEqual({ model: 'bus_iforest/B3', model_version: 1 });
   });
 
   it('rolls back to the version production replaced, and no further than the first production', async () => {
