@@ -35,6 +35,11 @@ export function shardOf(entity: string, count: number): number {
   return (hash >>> 0) % count;
 }
 
+/** Whether an entity belongs to shard `shard` of `shards`. */
+export function inShard(partition: { shard: number; shards: number }): (entity: string) => boolean {
+  return (entity) => partition.shards === 1 || shardOf(entity, partition.shards) === partition.shard;
+}
+
 export interface ReadEntityRowsOptions {
   /** Only rows of these entities (e.g. one shard's). */
   include: (entity: string) => boolean;

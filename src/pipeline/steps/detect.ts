@@ -10,7 +10,7 @@ import { pipelineLayout } from '../layout.js';
 import { detectRecords, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectSeries, detectWithModels, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
-import { readEntityRows, shardOf, type SeriesTable } from '../entity-rows.js';
+import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -82,8 +82,7 @@ type RecordStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStep, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
   const columns = step.detector === 'arima' ? [step.value] : step.features;
-  const include = (entity: string) => shard.shards === 1 || shardOf(entity, shard.shards) === shard.shard;
-  return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include, what: `detect step ${step.detector}` })).table;
+  return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
 }
 
 /**
@@ -93,8 +92,7 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
 async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const include = (entity: string) => shard.shards === 1 || shardOf(entity, shard.shards) === shard.shard;
-  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include, what: `detect step ${step.detector}` });
+  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();
   for (const entity of new Set(table.entity)) {

@@ -8,7 +8,7 @@ import type { ModelStage, ModelVersion } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { partitionLabel, TrainShardSchema, type StepHandler, type TrainShard } from '../contract.js';
 import type { StepContext } from '../context.js';
-import { readEntityRows, rowsByEntity, shardOf } from '../entity-rows.js';
+import { inShard, readEntityRows, rowsByEntity } from '../entity-rows.js';
 import { registerFittedModel, registrationNote } from '../models.js';
 
 /** One entity's new version, as a training shard reports it. */
@@ -82,12 +82,12 @@ async function trainShard(context: StepContext, partition: TrainShard): Promise<
   const { detector, params: detectorParams } = trainingDetectorOf(run.pipeline, partition.trainStep, step);
   const window = trainingWindow(step, run.endDate);
   const wanted = params.training?.entities === undefined ? undefined : new Set(params.training.entities);
-  const inShard = (entity: string) => partition.shards === 1 || shardOf(entity, partition.shards) === partition.shard;
+  const mine = inShard(partition);
   const features = step.features ?? [step.value as string];
   const engine = await openEngine();
   let read: Awaited<ReturnType<typeof readEntityRows>>;
   try {
-    const include = (entity: string) => inShard(entity) && (wanted === undefined || wanted.has(entity));
+    const include = (entity: string) => mine(entity) && (wanted === undefined || wanted.has(entity));
     read = await readEntityRows(engine, context, { ...step, columns: features }, window, { include, what: `training step ${step.model}`, fingerprint: true });
   } finally {
     await engine.close();
@@ -131,7 +131,7 @@ async function trainShard(context: StepContext, partition: TrainShard): Promise<
     report(entity, version, reason);
   }
   for (const entity of [...(wanted ?? [])].sort()) {
-    if (inShard(entity) && !entities.has(entity)) output.skipped.push({ entity, reason: `no rows in ${window.from}..${window.to}` });
+    if (mine(entity) && !entities.has(entity)) output.skipped.push({ entity, reason: `no rows in ${window.from}..${window.to}` });
   }
   return output;
 }
