@@ -131,5 +131,5 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
     } finally {
       await referenceStore.close();
     }
-  }, 120_000);
+  }, 240_000);
 });
