@@ -34,6 +34,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   arima: () => import('./arima.js'),
   iforest: () => import('./iforest.js'),
   flights: () => import('./flights.js'),
+  'rides-day': () => import('./rides-day.js'),
   backfill: () => import('./backfill.js'),
   'small-partitions': () => import('./small-partitions.js'),
   'train-workers': () => import('./train-workers.js'),

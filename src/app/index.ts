@@ -23,6 +23,8 @@ export interface AppOptions {
   store?: Store;
   /** Structured log level; default `LOG_LEVEL`, else silent (a CLI prints its own one-line errors). */
   logLevel?: string;
+  /** One-line notices for whoever runs the process (waiting for PostgreSQL or Redis); default: `detour: <notice>` on stderr. */
+  onNotice?: (notice: string) => void;
 }
 
 export interface ServiceOptions {
@@ -73,20 +75,26 @@ export async function openApp(options: AppOptions): Promise<App> {
   const close = async () => {
     for (const closer of closers.reverse()) await closer();
   };
+  const outages = {
+    outageWaitMs: config.liveness.outageSeconds * 1000,
+    onOutage: options.onNotice ?? ((notice: string) => void process.stderr.write(`detour: ${notice}\n`)),
+  };
   try {
     const lake = options.lake ?? openLake(config.lake, { baseDir });
     if (options.lake === undefined) closers.push(() => lake.close());
-    const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, stateDir: path.resolve(baseDir, config.stateDir) }));
+    const store = options.store ?? (await openStore({ databaseUrl: config.databaseUrl, stateDir: path.resolve(baseDir, config.stateDir), ...outages }));
     if (options.store === undefined) closers.push(() => store.close());
     const queue = await openQueue(config.queue.url, {
       prefix: config.queue.prefix,
       lockDurationMs: config.queue.lockSeconds * 1000,
       stalledIntervalMs: config.queue.lockSeconds * 1000,
+      ...outages,
     });
     closers.push(() => queue.close());
     const logger = createLogger({ level: options.logLevel ?? process.env.LOG_LEVEL ?? 'silent' });
     const metrics = new Metrics({ queueDepth: async () => ({ ...(await queue.depth()) }) });
-    const work = (concurrency: number) => queue.work(stepJobHandler({ lake, store, logger, metrics }), { concurrency });
+    const { liveness } = config;
+    const work = (concurrency: number) => queue.work(stepJobHandler({ lake, store, liveness, logger, metrics }), { concurrency });
     let working = false;
     return {
       config,
@@ -101,7 +109,7 @@ export async function openApp(options: AppOptions): Promise<App> {
           await work(serviceOptions.concurrency ?? 1);
           working = true;
         }
-        return { lake, store, queue, logger, metrics, onStep: serviceOptions.onStep };
+        return { lake, store, queue, liveness, logger, metrics, onStep: serviceOptions.onStep };
       },
       work,
       close,

@@ -4,7 +4,11 @@ import { InputError, oneLine, QualityGateError } from '../errors.js';
 import { DETOUR_VERSION } from '../version.js';
 import { allCommands } from './commands.js';
 
-/** Exit codes: 0 ok, 1 run failed, 2 bad input (arguments, config, data the run cannot proceed with, a failed quality gate). */
+/**
+ * Exit codes: 0 ok, 1 run failed or infrastructure failed (PostgreSQL or Redis unreachable for
+ * longer than detour waits: UnavailableError, whose line says what to do), 2 bad input (arguments,
+ * config, data the run cannot proceed with, a failed quality gate).
+ */
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
   if (error instanceof InputError || error instanceof QualityGateError) return 2;

@@ -6,6 +6,7 @@ export type {
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
+  LivenessConfig,
   RetryConfig,
   ScheduleConfig,
   TablePipelineConfig,

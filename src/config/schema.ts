@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_OUTAGE_WAIT_MS } from '../outage.js';
 
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case');
 
@@ -326,6 +327,22 @@ export const DetourConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * How runs outlive a process or a service going away. A run and each running step hold a lease
+     * their process renews every `heartbeatSeconds`; one not renewed for `leaseSeconds` (process
+     * killed, machine gone, database lost) is failed by the next process using the run store, and
+     * `detour runs resume` takes it up. PostgreSQL or Redis unreachable is waited for up to
+     * `outageSeconds`, then the command fails (exit 1) saying what to do.
+     */
+    liveness: z
+      .object({
+        leaseSeconds: z.number().positive().default(30),
+        heartbeatSeconds: z.number().positive().default(10),
+        outageSeconds: z.number().min(0).default(DEFAULT_OUTAGE_WAIT_MS / 1000),
+      })
+      .strict()
+      .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })
+      .prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
@@ -402,6 +419,7 @@ export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
+export type LivenessConfig = DetourConfig['liveness'];
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;

@@ -58,14 +58,12 @@ export function sqlIdentifier(name: string): string {
 }
 
 /** DuckDB's bind arguments for {@link SqlParams}: lists need their type spelled out. */
-function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], types?: Record<string, DuckDBType | undefined>] {
+function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], types?: DuckDBType[]] {
   if (params === undefined) return [];
-  const types: Record<string, DuckDBType | undefined> = {};
-  const values = params.map((value, index): DuckDBValue => {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
-    types[String(index + 1)] = LIST(VARCHAR);
-    return listValue([...value]);
-  });
+  // Positional values take positional types (named ones are ignored for them); an undefined entry
+  // lets DuckDB infer a scalar's type, which node-api's bind() supports though its typings omit it.
+  const types = params.map((value) => (typeof value === 'object' && value !== null ? LIST(VARCHAR) : undefined)) as DuckDBType[];
+  const values = params.map((value): DuckDBValue => (typeof value === 'object' && value !== null ? listValue([...value]) : value));
   return [values, types];
 }
 
@@ -206,7 +204,15 @@ export async function openEngine(): Promise<Engine> {
   sharedInstance ??= DuckDBInstance.create(':memory:', { temp_directory: path.join(os.tmpdir(), `detour-duckdb-spill-${process.pid}`) });
   const instance = await sharedInstance;
   const tempDir = await mkdtemp(path.join(os.tmpdir(), 'detour-engine-'));
-  const connection = await instance.connect();
+  return engineOn(await instance.connect(), tempDir);
+}
+
+/**
+ * An engine over `connection` with a schema of its own and `tempDir` as its temp folder; it owns
+ * both from here on (closed and removed by `close()`, or at once if this fails). For
+ * {@link openEngine} and the config-SQL sandbox, whose DuckDB instance is private.
+ */
+export async function engineOn(connection: DuckDBConnection, tempDir: string): Promise<Engine> {
   const schema = `engine_${++enginesOpened}`;
   try {
     await connection.run(`CREATE SCHEMA ${sqlIdentifier(schema)}; SET schema = ${sqlString(schema)}`);

@@ -9,7 +9,7 @@
  * silver/<dataset>_quality/date=D/report.json
  * gold/<aggregate>/date=D/data.parquet
  * gold/<anomalies table>/date=D/anomalies.json       gold/<summary>/date=D/summary.json
- * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, a training run's summary)
+ * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
  * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact
  * ```
  */
@@ -69,6 +69,11 @@ export function runScratchPrefix(pipeline: string, runId: string): string {
 /** Where one detect partition keeps its findings until publish. */
 export function findingsKey(pipeline: string, runId: string, partitionLabel: string): string {
   return `${runScratchPrefix(pipeline, runId)}detect/${partitionLabel}.json`;
+}
+
+/** Where the full text of an error is kept when the line recorded for a step (`<step>-<partition>`) or the run (`run`) had to be cut. */
+export function errorTextKey(pipeline: string, runId: string, name: string): string {
+  return `${runScratchPrefix(pipeline, runId)}errors/${name}.txt`;
 }
 
 /** Where a training run leaves what it trained and skipped, per entity. */

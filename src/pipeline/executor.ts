@@ -1,13 +1,15 @@
-import { hostname } from 'node:os';
-import { InputError, NotFoundError, QualityGateError, oneLine } from '../errors.js';
-import type { Lake } from '../lake/index.js';
+import { inspect } from 'node:util';
+import type { LivenessConfig } from '../config/index.js';
+import { ERROR_LINE_MAX, InputError, NotFoundError, QualityGateError, TransientError, UnavailableError, oneLine } from '../errors.js';
+import { errorTextKey, type Lake } from '../lake/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { JobContext, JobHandler, JobQueue, JobResult } from '../queue/index.js';
 import { withRetries, RetriesExhaustedError } from '../retry.js';
 import { WebhookSink, type RunAlert } from '../sinks/index.js';
-import type { RunRecord, StepRecord, Store } from '../store/index.js';
+import { LeaseLostError, type Lease, type RunRecord, type StepRecord, type Store } from '../store/index.js';
 import { partitionLabel, STEP_JOB, StepJobSchema, stepJobId, type StepJob, type StepKind } from './contract.js';
-import { paramsOf, type CleanedDate, type StepContext } from './context.js';
+import { paramsOf, type CleanedDate, type RunParams, type StepContext } from './context.js';
+import { leaseOf, startHeartbeat } from './heartbeat.js';
 import { handlerOf, STEP_ORDER } from './plan.js';
 import { cleanStep } from './steps/clean.js';
 import { publishStep, readSummary, type RunSummary } from './steps/publish.js';
@@ -17,6 +19,8 @@ import { outputOf, partitionOf, upstreamOf } from './steps/upstream.js';
 export interface StepServices {
   lake: Lake;
   store: Store;
+  /** Lease length and heartbeat of the runs and steps this process holds. */
+  liveness: LivenessConfig;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -43,8 +47,11 @@ export interface RunResult {
   summaries: RunSummary[];
 }
 
-/** This process, as step records name it. */
-const WORKER = `${hostname()}:${process.pid}`;
+/** A job's result once it finished (a lost job has been settled from the run store). */
+type SettledResult = Exclude<JobResult, { status: 'lost' }>;
+
+/** How often the jobs of one step may be lost from the queue and enqueued again before the run gives up. */
+const MAX_REQUEUES = 5;
 
 /** Rows read and quarantined over cleaned dates (none yet: no counts). */
 function rowCounts(cleaned: CleanedDate[]): { rowsRead?: number; rowsQuarantined?: number } {
@@ -56,9 +63,31 @@ function rowCounts(cleaned: CleanedDate[]): { rowsRead?: number; rowsQuarantined
 }
 
 /**
+ * The error a step or run records: one printable line (see `oneLine`). When that line is not the
+ * whole message (cut, control characters escaped, lines joined), the full text with its cause
+ * chain is kept in the lake under the run's scratch prefix, and the line says where.
+ */
+async function recordedError(lake: Lake, run: RunRecord, name: string, error: unknown, logger?: Logger): Promise<string> {
+  const line = oneLine(error);
+  if (line === (error instanceof Error ? error.message : String(error))) return line;
+  const key = errorTextKey(run.pipeline, run.id, name);
+  try {
+    await lake.put(key, error instanceof Error ? inspect(error) : String(error));
+  } catch (lakeError) {
+    // The lake may be what failed; the line is recorded all the same.
+    logger?.warn({ key, error: oneLine(lakeError) }, 'full error text not kept');
+    return line;
+  }
+  const pointer = ` (full text in the lake: ${key})`;
+  return `${oneLine(error, ERROR_LINE_MAX - pointer.length)}${pointer}`;
+}
+
+/**
  * The queue handler of step jobs: runs one step partition with the pipeline's retries, backoff
- * and timeout, recording its state, attempts and output in the run store. Registered by workers
- * (`detour worker`) and, in embedded mode, by the process that starts the run.
+ * and timeout, recording its state, attempts and output in the run store, and holding a lease on
+ * it while it runs. Registered by workers (`detour worker`) and, in embedded mode, by the process
+ * that starts the run. A job of a run that is no longer running (failed when its coordinator
+ * died) is refused: resuming the run enqueues it again.
  */
 export function stepJobHandler(services: StepServices): JobHandler {
   return async (jobContext: JobContext) => {
@@ -68,6 +97,7 @@ export function stepJobHandler(services: StepServices): JobHandler {
     const partition = handler.partition.parse(job.partition);
     const label = partitionLabel(partition);
     const run = await services.store.getRun(runId);
+    if (run.status !== 'running') throw new Error(`run ${runId} is ${run.status}: its step ${step} [${label}] is not run; \`detour runs resume ${runId}\` runs it`);
     const params = paramsOf(run);
     const context: StepContext = { lake: services.lake, store: services.store, run, params };
     const logger = services.logger?.child({ runId, step, partition: label, pipeline: run.pipeline });
@@ -75,11 +105,20 @@ export function stepJobHandler(services: StepServices): JobHandler {
     // A step override may set a max delay below the pipeline's initial delay: the larger caps.
     const maxDelayMs = Math.max(retry.initialDelayMs, retry.maxDelayMs);
     const started = performance.now();
+    const lease = leaseOf(services.liveness);
+    let stopHeartbeat: (() => void) | undefined;
     logger?.info('step started');
     try {
       const { value: output, attempts } = await withRetries(
         async (attempt) => {
-          await services.store.updateStep(runId, step, label, { status: 'running', attempts: attempt, worker: WORKER });
+          await services.store.updateStep(runId, step, label, { status: 'running', attempts: attempt, lease });
+          stopHeartbeat ??= startHeartbeat({
+            liveness: services.liveness,
+            renew: () => services.store.renewStepLease(runId, step, label, lease),
+            // The step cannot be stopped midway; its outputs are written to fixed keys, so finishing it does no harm.
+            onLost: () => logger?.warn('step lease lost: another worker took the step over, or its run was failed'),
+            onMissed: (error) => logger?.warn({ error: oneLine(error) }, 'step lease not renewed; trying again at the next heartbeat'),
+          });
           return handler.run(context, partition);
         },
         { retries: retry.retries, backoff: { initialDelayMs: retry.initialDelayMs, maxDelayMs }, timeoutMs: retry.timeoutSeconds * 1000 },
@@ -97,16 +136,24 @@ export function stepJobHandler(services: StepServices): JobHandler {
       return { status: 'succeeded' };
     } catch (error) {
       const cause = error instanceof RetriesExhaustedError ? error.cause : error;
-      await services.store.updateStep(runId, step, label, { status: 'failed', error: oneLine(cause) });
-      logger?.error({ error: oneLine(cause) }, 'step failed');
+      const recorded = await recordedError(services.lake, run, `${step}-${label}`, cause, logger);
+      await services.store.updateStep(runId, step, label, { status: 'failed', error: recorded });
+      logger?.error({ error: recorded }, 'step failed');
       throw cause;
+    } finally {
+      stopHeartbeat?.();
     }
   };
 }
 
-/** Rebuilds a job's error as the type it was thrown as, so the CLI maps it to the right exit code. */
-function errorOf(result: Extract<JobResult, { status: 'failed' }>): Error {
-  const { name, message } = result.error;
+/**
+ * A failed job's error as the type it was thrown as (the CLI maps types to exit codes), with the
+ * message its step recorded (printable, pointing at the full text) when there is one.
+ */
+async function stepFailure(store: Store, runId: string, step: StepKind, partition: string, result: Extract<JobResult, { status: 'failed' }>): Promise<Error> {
+  const record = (await store.listSteps(runId)).find((candidate) => candidate.step === step && candidate.partition === partition);
+  const { name } = result.error;
+  const message = record?.status === 'failed' && record.error !== null ? record.error : result.error.message;
   if (name === 'QualityGateError') return new QualityGateError(message);
   if (name === 'NotFoundError') return new NotFoundError(message);
   if (name === 'InputError') return new InputError(message);
@@ -114,14 +161,59 @@ function errorOf(result: Extract<JobResult, { status: 'failed' }>): Error {
 }
 
 /**
+ * Runs the jobs of one step through the queue until each has a result. A job the queue lost
+ * (Redis restarted without its data) is looked up in the run store: done when its partition
+ * succeeded, enqueued again otherwise (a step run twice writes the same keys and rows).
+ */
+async function runStepJobs(services: RunServices, runId: string, step: StepKind, jobs: StepJob[], onSettled: (result: SettledResult) => void): Promise<SettledResult[]> {
+  const results = new Map<string, SettledResult>();
+  let todo = jobs;
+  for (let requeues = 0; todo.length > 0; requeues++) {
+    const settled = await services.queue.run(
+      todo.map((job) => ({ id: stepJobId(job), name: STEP_JOB, data: job })),
+      { onSettled: (result) => result.status !== 'lost' && onSettled(result) },
+    );
+    const lost = todo.filter((_, index) => settled[index].status === 'lost');
+    for (const result of settled) if (result.status !== 'lost') results.set(result.id, result);
+    if (lost.length === 0) break;
+    if (requeues === MAX_REQUEUES) throw new TransientError(`the queue lost ${step} jobs of run ${runId} ${MAX_REQUEUES + 1} times: is Redis restarting without its data?`);
+    const records = await services.store.listSteps(runId);
+    todo = lost.filter((job) => {
+      const record = records.find((candidate) => candidate.step === step && candidate.partition === partitionLabel(job.partition));
+      if (record?.status !== 'succeeded') return true;
+      const done: SettledResult = { id: stepJobId(job), status: 'completed', value: null };
+      results.set(done.id, done);
+      onSettled(done);
+      return false;
+    });
+    services.logger?.warn({ runId, step, lost: lost.length, enqueuedAgain: todo.length }, 'step jobs lost from the queue; enqueuing again those the run store does not have as succeeded');
+  }
+  return jobs.map((job) => results.get(stepJobId(job)) as SettledResult);
+}
+
+/**
  * Executes a run's step graph through the queue, one position at a time (the partitions of a
  * step run in parallel, on as many workers as there are). Steps already succeeded are not run
  * again, which is what makes resume cheap. The first failed step fails the run with its error.
+ *
+ * This process holds the run's lease meanwhile, renewing it every heartbeat. If it loses it (it
+ * could not reach the database for longer than the lease, and another process failed the run),
+ * it stops with a LeaseLostError and leaves the run to `detour runs resume`.
  */
 export async function executeRun(services: RunServices, runId: string): Promise<RunResult> {
-  const { store, queue } = services;
+  const { store } = services;
   const run = await store.getRun(runId);
   const params = paramsOf(run);
+  const lease = leaseOf(services.liveness);
+  let leaseLost!: () => void;
+  const lost = new Promise<never>((_, reject) => (leaseLost = () => reject(new LeaseLostError(`lost the lease on run ${runId}`))));
+  lost.catch(() => {}); // observed through the race below, if at all
+  const stopHeartbeat = startHeartbeat({
+    liveness: services.liveness,
+    renew: () => store.renewRunLease(runId, lease),
+    onLost: leaseLost,
+    onMissed: (error) => services.logger?.warn({ runId, error: oneLine(error) }, 'run lease not renewed; trying again at the next heartbeat'),
+  });
   try {
     for (const step of STEP_ORDER) {
       const records = (await store.listSteps(runId)).filter((record) => record.step === step);
@@ -132,34 +224,32 @@ export async function executeRun(services: RunServices, runId: string): Promise<
       const jobs = pending.map((record): StepJob => ({ runId, step, partition: partitionOf(handler, record) }));
       const labelOf = new Map(jobs.map((job) => [stepJobId(job), partitionLabel(job.partition)]));
       for (const record of pending) services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
-      const results = await queue.run(
-        jobs.map((job) => ({ id: stepJobId(job), name: STEP_JOB, data: job })),
-        {
-          onSettled: (result) => {
-            const partition = labelOf.get(result.id) as string;
-            services.onStep?.(
-              result.status === 'completed'
-                ? { runId, step, partition, status: 'succeeded' }
-                : { runId, step, partition, status: 'failed', error: result.error.message },
-            );
-          },
-        },
-      );
+      const results = await Promise.race([
+        runStepJobs(services, runId, step, jobs, (result) => {
+          const partition = labelOf.get(result.id) as string;
+          services.onStep?.(
+            result.status === 'completed'
+              ? { runId, step, partition, status: 'succeeded' }
+              : { runId, step, partition, status: 'failed', error: oneLine(result.error.message) },
+          );
+        }),
+        lost,
+      ]);
       const failed = results.find((result): result is Extract<JobResult, { status: 'failed' }> => result.status === 'failed');
-      if (failed) throw errorOf(failed);
+      if (failed) throw await stepFailure(store, runId, step, labelOf.get(failed.id) as string, failed);
     }
     const steps = await store.listSteps(runId);
     const publishRecord = steps.find((record) => record.step === 'publish');
     if (publishRecord === undefined && params.training !== undefined) {
       // A training run: its steps registered the models; there is nothing to publish.
-      const finished = await store.finishRun(runId, { status: 'succeeded' });
+      const finished = await store.finishRun(runId, { status: 'succeeded', owner: lease.owner });
       services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
       return { run: finished, steps, summaries: [] };
     }
     if (publishRecord === undefined) throw new Error(`run ${runId} has no publish step`);
     const publish = outputOf(publishStep, publishRecord);
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
-    const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies });
+    const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies, owner: lease.owner });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
     const summaries: RunSummary[] = [];
     for (const date of Object.keys(publish.dates).sort()) summaries.push(await readSummary(services.lake, publish.dates[date].summary));
@@ -169,16 +259,50 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     }
     return { run: finished, steps, summaries };
   } catch (error) {
-    const stored = await store.getRun(runId);
-    if (stored.status === 'running') {
-      await store.finishRun(runId, { status: 'failed', ...rowCounts(Object.values(upstreamOf(await store.listSteps(runId)).clean.dates)), error: oneLine(error) });
-      services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
-      if (params.pipeline.publish.webhook) {
-        await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId, logicalDate: describeDates(run), error: oneLine(error) });
-      }
-    }
-    throw error;
+    throw await failRun(services, run, params, lease, error);
+  } finally {
+    stopHeartbeat();
   }
+}
+
+/**
+ * Records why a run failed, if it is still this process's to record, and returns the error to
+ * throw: the run's own, or one saying what to do about a lost lease or an unreachable service.
+ */
+async function failRun(services: RunServices, run: RunRecord, params: RunParams, lease: Lease, error: unknown): Promise<unknown> {
+  const resume = `\`detour runs resume ${run.id}\``;
+  const databaseGone = (unavailable: UnavailableError) =>
+    new UnavailableError(unavailable.service, `${unavailable.message}; run ${run.id} fails when its lease expires, then ${resume} continues it`, { cause: unavailable });
+  // Recording the failure would wait for the database again: the run's lease expires instead.
+  if (error instanceof UnavailableError && error.service === 'PostgreSQL') return databaseGone(error);
+  try {
+    return await recordFailure(services, run, params, lease, error, resume);
+  } catch (storeError) {
+    if (storeError instanceof UnavailableError && storeError.service === 'PostgreSQL') return databaseGone(storeError);
+    throw storeError;
+  }
+}
+
+/** The part of failRun that needs the run store: finishing the run as failed, unless another process took it. */
+async function recordFailure(services: RunServices, run: RunRecord, params: RunParams, lease: Lease, error: unknown, resume: string): Promise<unknown> {
+  const { store } = services;
+  const stored = await store.getRun(run.id);
+  if (stored.status !== 'running' || stored.leaseOwner !== lease.owner) {
+    return new LeaseLostError(`this process lost run ${run.id}: ${stored.error ?? `it is ${stored.status}, held by ${stored.leaseOwner}`}`, { cause: error });
+  }
+  const recorded = await recordedError(services.lake, run, 'run', error, services.logger);
+  try {
+    await store.finishRun(run.id, { status: 'failed', ...rowCounts(Object.values(upstreamOf(await store.listSteps(run.id)).clean.dates)), error: recorded, owner: lease.owner });
+  } catch (finishError) {
+    if (finishError instanceof LeaseLostError) return finishError;
+    throw finishError;
+  }
+  services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
+  if (params.pipeline.publish.webhook) {
+    await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId: run.id, logicalDate: describeDates(run), error: recorded });
+  }
+  if (error instanceof UnavailableError) return new UnavailableError(error.service, `${error.message}; once it is back, ${resume} continues the run`, { cause: error });
+  return error;
 }
 
 function describeDates(run: RunRecord): string {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { sqlIdentifier, sqlString, type Engine } from '../engine/index.js';
+import type { Engine } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import type { Lake, LakeObject } from '../lake/index.js';
-import type { ValidationResult } from '../quality/index.js';
 import type { InputFile } from './context.js';
 import { sha256OfFile } from './hashing.js';
 
@@ -30,22 +29,4 @@ export async function fingerprintInputs(engine: Engine, lake: Lake, objects: Lak
   for (let i = 0; i < objects.length; i++) files.push({ key: objects[i].key, size: objects[i].size, sha256: await sha256OfFile(localPaths[i]) });
   const sha256 = createHash('sha256').update(files.map((file) => `${file.key}\n${file.sha256}\n`).join('')).digest('hex');
   return { files, sha256 };
-}
-
-/**
- * Writes the quarantined rows of one partition (an input folder such as `bronze/rides/date=D/`) to
- * `key`, or deletes `key` when there are none, so a clean rerun leaves no earlier rejects behind.
- */
-export async function writeQuarantine(engine: Engine, lake: Lake, validation: ValidationResult, partition: string, key: string): Promise<string | null> {
-  if ((validation.partitions[partition]?.rowsQuarantined ?? 0) === 0) {
-    await lake.delete(key);
-    return null;
-  }
-  await engine.exportQuery(
-    `SELECT * EXCLUDE (_partition) FROM ${sqlIdentifier(validation.quarantineTable)} WHERE _partition = ${sqlString(partition)} ORDER BY _source_file, _source_row`,
-    lake,
-    key,
-    'parquet',
-  );
-  return key;
 }

@@ -1,5 +1,6 @@
 import type { DetectStepConfig } from '../config/index.js';
 import { dbscan, explainByConditionalBands, nearestCoreDistance, standardScale, type ConditionalBand } from '../detectors/index.js';
+import { InputError } from '../errors.js';
 import { round } from './rounding.js';
 
 type DbscanStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
@@ -83,11 +84,31 @@ export function injectedRecall(injectedKinds: readonly (string | null)[], flagge
 }
 
 /**
+ * Every feature value is a number (a NULL is read as NaN): otherwise it names the first that is
+ * not, by column and record id, as the kernels' errors cannot (they know column indices and rows).
+ * Any finite value scales, however large.
+ *
+ * @throws InputError
+ */
+function assertNumericFeatures(step: DbscanStep, table: RecordTable, date: string): void {
+  step.features.forEach(({ column }, f) => {
+    const values = table.features[f];
+    const row = values.findIndex((value) => !Number.isFinite(value));
+    if (row < 0) return;
+    const value = Number.isNaN(values[row]) ? 'missing (NULL or NaN)' : String(values[row]);
+    throw new InputError(`detect step dbscan on ${step.table} ${date}: ${column} of ${step.id} ${table.ids[row]} is ${value}; every feature needs a finite number`);
+  });
+}
+
+/**
  * DBSCAN over one day of records: noise points are findings, scored by how far they lie beyond
  * the reach of any cluster (0 at the edge, towards 1 far away, in units of eps) and explained by
  * the feature most surprising given the others.
+ *
+ * @throws InputError naming the column and record id of a feature value that is not a finite number.
  */
 export function detectRecords(step: DbscanStep, table: RecordTable, date: string): { findings: RecordFinding[]; facts: RecordDetectionFacts } {
+  assertNumericFeatures(step, table, date);
   const raw = table.features;
   const scaled = step.scale === 'standard' ? standardScale(raw).scaled : raw;
   const { labels, isCore, clusterCount } = dbscan(scaled, { eps: step.eps, minSamples: step.minSamples });

@@ -1,10 +1,11 @@
 import type { DetourConfig } from '../config/index.js';
-import { InputError, oneLine } from '../errors.js';
+import { InputError, UnavailableError, oneLine } from '../errors.js';
 import { dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
 import { DETOUR_VERSION } from '../version.js';
 import { paramsOf, type RunParams } from './context.js';
 import { executeRun, type RunResult, type RunServices } from './executor.js';
+import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
@@ -34,15 +35,19 @@ export async function startRun(services: RunServices, pipelineName: string, para
     logicalDate: dates[0],
     endDate: dates[dates.length - 1],
     params: params as unknown as Record<string, unknown>,
+    lease: leaseOf(services.liveness),
   });
   await services.store.planSteps(run.id, planRun(params.pipeline, dates, params.training));
   return executeRun(services, run.id);
 }
 
-/** Re-runs a failed run from its failed step: the outputs of the steps that succeeded are reused. */
+/**
+ * Re-runs a failed run from its failed step: the outputs of the steps that succeeded are reused.
+ * A run whose coordinator died is failed once its lease expires, and can then be resumed.
+ */
 export async function resumeRun(services: RunServices, idOrPrefix: string): Promise<RunResult> {
   const run = await services.store.getRun(idOrPrefix);
-  await services.store.reopenRun(run.id);
+  await services.store.reopenRun(run.id, leaseOf(services.liveness));
   return executeRun(services, run.id);
 }
 
@@ -115,7 +120,9 @@ export interface BackfillResult {
 
 /**
  * One run per date of [from, to], `parallel` at a time, oldest first; dates already succeeded are
- * skipped unless `force`. A failed date does not stop the others; all failures are returned.
+ * skipped unless `force`. A failed date does not stop the others; all failures are returned. A
+ * service that stays unreachable (UnavailableError) stops the backfill, since every later date
+ * would wait for it in turn: no date is started after it, and it is thrown once the running ones end.
  */
 export async function backfill(services: RunServices, pipelineName: string, params: RunParams, from: string, to: string, options: BackfillOptions = {}): Promise<BackfillResult> {
   const dates = dateRange(from, to);
@@ -124,20 +131,23 @@ export async function backfill(services: RunServices, pipelineName: string, para
   for (const date of result.skipped) options.onDate?.(date, { status: 'skipped' });
   const todo = dates.filter((date) => !done.has(date));
   let next = 0;
+  let unavailable: UnavailableError | undefined;
   const lane = async () => {
-    while (next < todo.length) {
+    while (next < todo.length && unavailable === undefined) {
       const date = todo[next++];
       try {
         const run = await startRun(services, pipelineName, params, [date]);
         result.succeeded.push(run);
         options.onDate?.(date, { status: 'succeeded', run });
       } catch (error) {
+        if (error instanceof UnavailableError) unavailable ??= error;
         result.failed.push({ date, error: oneLine(error) });
         options.onDate?.(date, { status: 'failed', error: oneLine(error) });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, todo.length)) }, lane));
+  if (unavailable !== undefined) throw unavailable;
   result.succeeded.sort((a, b) => (a.run.logicalDate < b.run.logicalDate ? -1 : 1));
   result.failed.sort((a, b) => (a.date < b.date ? -1 : 1));
   return result;

@@ -25,6 +25,13 @@ function dayNumber(day: string): number {
   return Date.parse(`${day}T00:00:00Z`) / DAY_MS;
 }
 
+function dayOf(dayNumber: number): string {
+  return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Beyond this magnitude a value's square is no float: no Gaussian likelihood of a series holding it is finite. */
+const LARGEST_SQUARABLE = Math.sqrt(Number.MAX_VALUE);
+
 function format(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
@@ -51,7 +58,10 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       minHistory: step.minHistory,
     });
     if (result.skipped) {
-      skipped.push({ entity, reason: `arima: ${result.skipped.message}` });
+      // The fit's own reason cannot say which day made it fail; a value too large to square can.
+      const tooLarge = series.findIndex((value) => Math.abs(value) > LARGEST_SQUARABLE);
+      const why = tooLarge < 0 ? result.skipped.message : `${step.value} ${series[tooLarge]} on ${dayOf(start + tooLarge)} is too large to model (${result.skipped.message})`;
+      skipped.push({ entity, reason: `arima: ${why}` });
       continue;
     }
     const order = result.model?.order.join(',');
@@ -61,7 +71,7 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       findings.push({
         detector: 'arima',
         entity,
-        date: new Date((start + t) * DAY_MS).toISOString().slice(0, 10),
+        date: dayOf(start + t),
         value: series[t],
         expected: round(result.expected[t], 4),
         lower: round(result.lower[t], 4),

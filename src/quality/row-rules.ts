@@ -1,4 +1,4 @@
-import { sqlIdentifier, sqlString, type Engine, type InputTable } from '../engine/index.js';
+import { sqlIdentifier, type Engine, type InputColumn, type InputTable, type SourceFile, type SqlParams } from '../engine/index.js';
 
 /** Row-level rules a record must pass to reach silver; failing rows are quarantined, never dropped. */
 export interface RowRules {
@@ -6,9 +6,9 @@ export interface RowRules {
   idColumn?: string;
   /** Text columns that must be present (not null, not blank). */
   requiredColumns: readonly string[];
-  /** Must parse as finite numbers, at least `min` when given. */
+  /** Must be finite numbers, at least `min` when given. */
   numericColumns: readonly { name: string; min?: number }[];
-  /** Must parse as timestamps. */
+  /** Must be timestamps. */
   timestampColumns: readonly string[];
   /** Columns that may be blank; their values are checked only where present. */
   optionalColumns?: readonly string[];
@@ -16,31 +16,95 @@ export interface RowRules {
   orderedTimestamps?: readonly (readonly [string, string])[];
 }
 
-/** Counts of one partition (the lake folder rows came from, e.g. `bronze/flights/date=2001-01-05/`). */
-export interface PartitionCounts {
-  rowsRead: number;
-  rowsValid: number;
-  rowsQuarantined: number;
-  reasonCounts: Record<string, number>;
-  /** First and last rowid of the partition's rows in the valid table (they are contiguous), or null when none. */
-  validRowIds: [first: number, last: number] | null;
+/** A dataset's declared column types. */
+export type ColumnType = 'string' | 'number' | 'timestamp';
+
+/** A column of the valid rows: `from` (an input column) typed as `type` and named `name`. */
+export interface TypedColumn {
+  name: string;
+  from: string;
+  type: ColumnType;
 }
 
-export interface ValidationResult {
-  /** Typed rows: numeric columns DOUBLE, timestamps TIMESTAMP, others VARCHAR, plus `_source_file`, `_source_row`. */
-  validTable: string;
-  /** Every rejected record with all its raw columns, `_source_file`, `_source_row`, `_raw_line` and `_reason`. */
-  quarantineTable: string;
+/** A query with the values bound to its `$1`, `$2`, ... */
+export interface BoundQuery {
+  sql: string;
+  params: SqlParams;
+}
+
+/** Counts of one partition (the lake folder rows came from, e.g. `bronze/flights/date=2001-01-05/`). */
+export interface PartitionCounts {
   /** Records seen: parsed rows plus malformed lines. */
   rowsRead: number;
   rowsValid: number;
   rowsQuarantined: number;
-  /** Quarantined rows per rule, e.g. `{ "negative ride_dist_km": 3, "duplicate ride_id": 1 }`. */
+  /** Quarantined rows per rule, most frequent first, e.g. `{ "negative ride_dist_km": 3, "duplicate ride_id": 1 }`. */
   reasonCounts: Record<string, number>;
-  /** The same counts per partition (folder of `_source_file`), so many days validate in one pass. */
-  partitions: Record<string, PartitionCounts>;
 }
 
+export interface ValidationResult extends PartitionCounts {
+  /** The same counts per partition, so that many days validate in one pass; every partition of the input is there. */
+  partitions: Record<string, PartitionCounts>;
+  /** A partition's valid rows, typed and named as `columns` say (a column the input lacks is a typed NULL), in file and row order. */
+  validRows(partition: string, columns: readonly TypedColumn[]): BoundQuery;
+  /**
+   * A partition's rejected records, in file and row order: every input column as text, then
+   * `_source_file` (lake key), `_source_row`, `_raw_line` (set for malformed lines) and `_reason`.
+   */
+  rejectedRows(partition: string): BoundQuery;
+}
+
+const SQL_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', number: 'DOUBLE', timestamp: 'TIMESTAMP' };
+
+/**
+ * Input types whose every value converts to a declared type, and to exactly what its text would
+ * convert to (checked for DOUBLE, BIGINT and TIMESTAMP round trips): cast directly, skipping text.
+ * Others (FLOAT, DECIMAL, TIMESTAMP_NS, ...) convert through their text, as a text file's value
+ * would, so that a value reaches silver the same whatever format brought it.
+ */
+const EXACT_CASTS: Record<Exclude<ColumnType, 'string'>, ReadonlySet<string>> = {
+  number: new Set(['DOUBLE', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']),
+  timestamp: new Set(['TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'DATE']),
+};
+
+/** Converts exactly and never fails: a value of this column cannot be non-numeric or an invalid timestamp. */
+function convertsExactly(column: InputColumn, type: ColumnType): boolean {
+  return type === 'string' || EXACT_CASTS[type].has(column.type);
+}
+
+/** The column as text: what a CSV would have held, and what quarantine shows. */
+function textSql(column: InputColumn): string {
+  const name = sqlIdentifier(column.name);
+  return column.type === 'VARCHAR' ? name : `CAST(${name} AS VARCHAR)`;
+}
+
+/** The column as its declared type; NULL where a value does not convert. */
+function typedSql(column: InputColumn, type: ColumnType): string {
+  const name = sqlIdentifier(column.name);
+  if (column.type === SQL_TYPES[type]) return name;
+  if (convertsExactly(column, type)) return `CAST(${name} AS ${SQL_TYPES[type]})`;
+  return `TRY_CAST(${textSql(column)} AS ${SQL_TYPES[type]})`;
+}
+
+/** Missing: null, or blank text (only text can be blank). */
+function isBlankSql(column: InputColumn): string {
+  const name = sqlIdentifier(column.name);
+  if (column.type === 'VARCHAR') return `(${name} IS NULL OR trim(${name}) = '')`;
+  if (convertsExactly(column, 'number') || convertsExactly(column, 'timestamp')) return `${name} IS NULL`;
+  return `(${name} IS NULL OR trim(${textSql(column)}) = '')`;
+}
+
+/** Collects the values of a statement's parameters; `bind` returns the placeholder of a value. */
+function parameters(): { params: (string | number | readonly string[])[]; bind(value: string | number | readonly string[]): string } {
+  const params: (string | number | readonly string[])[] = [];
+  return {
+    params,
+    bind(value) {
+      params.push(value);
+      return `$${params.length}`;
+    },
+  };
+}
 
 interface Check {
   /** Rule name used for counting, e.g. `non-numeric ride_dist_km`. */
@@ -51,134 +115,208 @@ interface Check {
   detailSql?: string;
 }
 
-function isBlank(column: string): string {
-  return `(${column} IS NULL OR trim(${column}) = '')`;
-}
-
-function checksFor(rules: RowRules): Check[] {
+/**
+ * The checks of `rules` on the input's columns, in the order reasons are listed. Checks that no
+ * value of a column's type can fail (a Parquet DOUBLE is never non-numeric) are left out.
+ */
+function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bind: (value: number) => string): Check[] {
   const checks: Check[] = [];
   // Columns that get no "missing" check: optional ones, and those already given one.
   const exempt = new Set<string>(rules.optionalColumns);
   const missing = (name: string) => {
     if (exempt.has(name)) return;
     exempt.add(name);
-    checks.push({ code: `missing ${name}`, failsSql: isBlank(sqlIdentifier(name)) });
+    checks.push({ code: `missing ${name}`, failsSql: isBlankSql(columnOf(name)) });
   };
   if (rules.idColumn !== undefined) missing(rules.idColumn);
   rules.requiredColumns.forEach(missing);
   for (const { name, min } of rules.numericColumns) {
-    const column = sqlIdentifier(name);
-    const number = `TRY_CAST(${column} AS DOUBLE)`;
+    const column = columnOf(name);
+    const number = typedSql(column, 'number');
     missing(name);
-    checks.push({ code: `non-numeric ${name}`, failsSql: `NOT ${isBlank(column)} AND ${number} IS NULL`, detailSql: column });
-    checks.push({ code: `non-finite ${name}`, failsSql: `(isnan(${number}) OR isinf(${number}))`, detailSql: column });
+    if (!convertsExactly(column, 'number')) {
+      checks.push({ code: `non-numeric ${name}`, failsSql: `NOT ${isBlankSql(column)} AND ${number} IS NULL`, detailSql: textSql(column) });
+    }
+    // Only doubles, and text, can hold NaN or Infinity.
+    if (column.type === 'DOUBLE' || !convertsExactly(column, 'number')) {
+      checks.push({ code: `non-finite ${name}`, failsSql: `(isnan(${number}) OR isinf(${number}))`, detailSql: textSql(column) });
+    }
     if (min !== undefined) {
-      const below = min === 0 ? `negative ${name}` : `${name} below ${min}`;
-      checks.push({ code: below, failsSql: `${number} < ${min}`, detailSql: column });
+      checks.push({ code: min === 0 ? `negative ${name}` : `${name} below ${min}`, failsSql: `${number} < ${bind(min)}`, detailSql: textSql(column) });
     }
   }
   for (const name of rules.timestampColumns) {
-    const column = sqlIdentifier(name);
+    const column = columnOf(name);
     missing(name);
-    checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT ${isBlank(column)} AND TRY_CAST(${column} AS TIMESTAMP) IS NULL`, detailSql: column });
+    if (!convertsExactly(column, 'timestamp')) {
+      checks.push({ code: `invalid timestamp ${name}`, failsSql: `NOT ${isBlankSql(column)} AND ${typedSql(column, 'timestamp')} IS NULL`, detailSql: textSql(column) });
+    }
   }
   for (const [start, end] of rules.orderedTimestamps ?? []) {
-    const startTs = `TRY_CAST(${sqlIdentifier(start)} AS TIMESTAMP)`;
-    const endTs = `TRY_CAST(${sqlIdentifier(end)} AS TIMESTAMP)`;
-    checks.push({ code: `${end} before ${start}`, failsSql: `${endTs} < ${startTs}` });
+    checks.push({ code: `${end} before ${start}`, failsSql: `${typedSql(columnOf(end), 'timestamp')} < ${typedSql(columnOf(start), 'timestamp')}` });
   }
   return checks;
 }
 
 /**
- * Splits raw text rows into typed valid rows and quarantined rows with a reason each, in SQL on
- * DuckDB. Malformed lines found while reading are quarantined too, so rowsRead =
- * rowsValid + rowsQuarantined always holds, in total and per partition. Both tables carry
- * `_partition` (the source folder) and the valid rows are sorted by it, so that one day of a
- * many-day validation is cheap to select.
+ * Quarantines every later row of an id within a partition, as a duplicate; rows failing other
+ * checks rank last, so that a valid row is kept. Only ids seen twice are ranked: grouping all ids
+ * is far cheaper than sorting them, and most days have no duplicate at all.
+ */
+async function markDuplicates(engine: Engine, checkedTable: string, id: InputColumn, files: readonly SourceFile[]): Promise<void> {
+  const checked = sqlIdentifier(checkedTable);
+  const idText = textSql(id);
+  // $1: the partition of each file, $2: the reason code.
+  const partitionAndId = `$1[_file + 1], ${idText}`;
+  await engine.run(
+    `UPDATE ${checked} SET
+      _codes = list_append(coalesce(_codes, []), $2),
+      _reasons = list_append(coalesce(_reasons, []), $2 || ' (' || ${idText} || ')')
+    FROM (
+      SELECT rowid AS _row, row_number() OVER (PARTITION BY ${partitionAndId} ORDER BY _codes IS NOT NULL, _file, _source_row) AS _id_rank
+      FROM ${checked}
+      WHERE NOT ${isBlankSql(id)} AND (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${checked} WHERE NOT ${isBlankSql(id)} GROUP BY ALL HAVING count(*) > 1)
+    ) AS ranked
+    WHERE ${checked}.rowid = ranked._row AND ranked._id_rank > 1`,
+    [files.map((file) => file.partition), `duplicate ${id.name}`],
+  );
+}
+
+/** Code counted for a line the reader could not split into columns. */
+const MALFORMED_CODE = 'malformed line';
+
+/** Where a partition's records are: its counts, its rows in the checked table, its files. */
+interface PartitionExtent {
+  counts: PartitionCounts;
+  /** Row-id range in the checked table (a partition's rows are consecutive), or null without rows. */
+  rows: [first: number, last: number] | null;
+  /** Range of its file indexes (`_file`). */
+  files: [first: number, last: number];
+}
+
+/** The statement that gives every input row its verdict: the row as read, then `_codes` and `_reasons` (NULL when it passes). */
+function verdictStatement(input: InputTable, rules: RowRules, checkedTable: string, columnOf: (name: string) => InputColumn): BoundQuery {
+  const { params, bind } = parameters();
+  const checks = checksFor(rules, columnOf, bind);
+  const codes = checks.map((check) => bind(check.code));
+  const anyFailSql = checks.map((check) => `coalesce(${check.failsSql}, false)`).join(' OR ');
+  // Lists are built only for failing rows: most rows pass, and lists cost far more than booleans.
+  const codesSql = `list_filter([${checks.map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]} END`).join(', ')}], code -> code IS NOT NULL)`;
+  const reasonsSql = `list_filter([${checks
+    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
+    .join(', ')}], reason -> reason IS NOT NULL)`;
+  const verdictSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
+  // No window and no ORDER BY: the scan's order is kept, files in order and rows in file order.
+  return {
+    sql: `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checkedTable)} AS
+      SELECT *, ${verdictSql(codesSql)} AS _codes, ${verdictSql(reasonsSql)} AS _reasons FROM ${sqlIdentifier(input.table)}`,
+    params,
+  };
+}
+
+/** Counts per partition (malformed lines included) and where each partition's rows are, from per-file totals. */
+async function partitionExtents(engine: Engine, input: InputTable, checkedTable: string): Promise<Map<string, PartitionExtent>> {
+  const checked = sqlIdentifier(checkedTable);
+  // Per file: rows and rejects with their row-id range, then one row per reason code.
+  const perFile = await engine.rows<{ file: number; code: string | null; rows: number; rejected: number; first: number | null; last: number | null }>(
+    `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${checked} GROUP BY ALL
+    UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${checked} WHERE _codes IS NOT NULL) GROUP BY ALL
+    UNION ALL SELECT _file, $1, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
+    [MALFORMED_CODE],
+  );
+  const extents = new Map<string, PartitionExtent>();
+  input.files.forEach((file, index) => {
+    const extent = extents.get(file.partition);
+    if (extent === undefined) extents.set(file.partition, { counts: { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} }, rows: null, files: [index, index] });
+    else extent.files[1] = index;
+  });
+  for (const { file, code, rows, rejected, first, last } of perFile) {
+    const extent = extents.get(input.files[file].partition) as PartitionExtent;
+    const { counts } = extent;
+    if (code === null || code === MALFORMED_CODE) {
+      counts.rowsRead += rows;
+      counts.rowsQuarantined += rejected;
+    }
+    if (code !== null) counts.reasonCounts[code] = (counts.reasonCounts[code] ?? 0) + rows;
+    if (first !== null && last !== null) extent.rows = extent.rows === null ? [first, last] : [Math.min(extent.rows[0], first), Math.max(extent.rows[1], last)];
+  }
+  for (const { counts } of extents.values()) {
+    counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
+    counts.reasonCounts = byFrequency(counts.reasonCounts);
+  }
+  return extents;
+}
+
+/** Most frequent reason first, then by name: the order summaries list them in. */
+function byFrequency(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Validates raw rows in one SQL pass on DuckDB: every check gives each row its verdict once
+ * (`_codes`, `_reasons`; NULL when it passes), stored with the raw values in one table in input
+ * order; the duplicate-key rule then adds to the verdicts of the few rows it concerns. The valid
+ * rows of a partition (typed) and its rejected rows (as text, malformed lines included) are
+ * queries over consecutive rows of that table, so writing silver and quarantine reads each row
+ * once more and checks nothing again. rowsRead = rowsValid + rowsQuarantined holds in total and
+ * per partition.
  */
 export async function validateRows(engine: Engine, input: InputTable, rules: RowRules): Promise<ValidationResult> {
-  const checks = checksFor(rules);
-  const checked = `${input.table}_checked`;
-  const validTable = `${input.table}_valid`;
-  const quarantineTable = `${input.table}_quarantine`;
-  const id = rules.idColumn === undefined ? undefined : sqlIdentifier(rules.idColumn);
-  const duplicate = sqlString(`duplicate ${rules.idColumn}`);
-  // Rank 2+ of an id is a duplicate; rows failing other checks rank last, so a valid row is kept.
-  const idRankSql = id === undefined
-    ? 'CAST(NULL AS BIGINT)'
-    : `CASE WHEN NOT ${isBlank(id)} THEN row_number() OVER (PARTITION BY _partition, ${id} ORDER BY len(_codes) > 0, _source_file, _source_row) END`;
-  // Lists of codes are built only for failing rows: most rows pass, and lists cost far more than booleans.
-  const anyFailSql = checks.length === 0 ? 'false' : checks.map((check) => `coalesce(${check.failsSql}, false)`).join(' OR ');
-  // Each failing check contributes its code; NULLs (passing checks) are filtered out.
-  const codesSql = `list_filter([${checks.map((check) => `CASE WHEN ${check.failsSql} THEN ${sqlString(check.code)} END`).join(', ')}], code -> code IS NOT NULL)`;
-  const reasonSql = `list_filter([${checks
-    .map((check) => `CASE WHEN ${check.failsSql} THEN ${sqlString(check.code)}${check.detailSql ? ` || ' (' || coalesce(${check.detailSql}, 'null') || ')'` : ''} END`)
-    .join(', ')}], reason -> reason IS NOT NULL)`;
-
-  // Only the verdict per row is materialised (row id, partition, codes): copying every text column
-  // once more would cost more than all the checks.
-  const raw = sqlIdentifier(input.table);
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checked)} AS
-    WITH flagged AS (SELECT rowid AS _rid, *, coalesce(${anyFailSql}, false) AS _fails FROM ${raw}),
-    coded AS (
-      SELECT _rid, _partition, _source_file, _source_row${id === undefined ? '' : `, ${id}`},
-        CASE WHEN _fails THEN ${codesSql} ELSE CAST([] AS VARCHAR[]) END AS _codes,
-        CASE WHEN _fails THEN ${reasonSql} ELSE CAST([] AS VARCHAR[]) END AS _reasons
-      FROM flagged),
-    ranked AS (SELECT *, ${idRankSql} AS _id_rank FROM coded)
-    SELECT _rid, _partition,
-      CASE WHEN _id_rank > 1 THEN list_append(_codes, ${duplicate}) ELSE _codes END AS _codes,
-      CASE WHEN _id_rank > 1 THEN list_append(_reasons, ${duplicate} || ' (' || ${id ?? 'NULL'} || ')') ELSE _reasons END AS _reasons
-    FROM ranked`);
-  const failing = `(SELECT _rid, _reasons FROM ${sqlIdentifier(checked)} WHERE len(_codes) > 0)`;
-
-  const numeric = new Set(rules.numericColumns.map((column) => column.name));
-  const timestamps = new Set(rules.timestampColumns);
-  const typedSql = (name: string) => {
-    const column = sqlIdentifier(name);
-    if (numeric.has(name)) return `CAST(${column} AS DOUBLE) AS ${column}`;
-    if (timestamps.has(name)) return `CAST(${column} AS TIMESTAMP) AS ${column}`;
+  const checkedTable = `${input.table}_checked`;
+  const columns = new Map(input.columns.map((column) => [column.name, column]));
+  const columnOf = (name: string) => {
+    const column = columns.get(name);
+    if (column === undefined) throw new Error(`row rules name ${name}, which the input does not have`);
     return column;
   };
-  const columns = await engine.columnNames(input.table);
-  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(validTable)} AS
-    SELECT ${columns.map(typedSql).join(', ')} FROM ${raw} ANTI JOIN ${failing} AS failing ON ${raw}.rowid = failing._rid
-    ORDER BY _partition, _source_file, _source_row`);
-  const malformed = `SELECT *, ['malformed line'] AS _codes FROM ${sqlIdentifier(input.malformedTable)}`;
-  await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(quarantineTable)} AS
-    SELECT ${raw}.*, CAST(NULL AS VARCHAR) AS _raw_line, array_to_string(failing._reasons, '; ') AS _reason
-    FROM ${raw} JOIN ${failing} AS failing ON ${raw}.rowid = failing._rid
-    UNION ALL BY NAME SELECT * EXCLUDE (_codes) FROM (${malformed})`);
+  const verdicts = verdictStatement(input, rules, checkedTable, columnOf);
+  await engine.run(verdicts.sql, verdicts.params);
+  if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
+  const extents = await partitionExtents(engine, input, checkedTable);
 
-  const rows = await engine.rows<{ partition: string; code: string | null; rows: number }>(`
-    WITH coded AS (
-      SELECT _partition, _codes FROM ${sqlIdentifier(checked)}
-      UNION ALL SELECT _partition, _codes FROM (${malformed}))
-    SELECT _partition AS partition, NULL AS code, count(*) AS rows FROM coded GROUP BY ALL
-    UNION ALL SELECT _partition, NULL, -count(*) FROM coded WHERE len(_codes) > 0 GROUP BY ALL
-    UNION ALL SELECT _partition, code, count(*) FROM (SELECT _partition, unnest(_codes) AS code FROM coded) GROUP BY ALL
-    ORDER BY partition, rows DESC, code`);
-  // Per partition: one row of all records, one of minus the quarantined ones, then one per reason.
   const partitions: Record<string, PartitionCounts> = {};
-  for (const { partition, code, rows: count } of rows) {
-    const counts = (partitions[partition] ??= { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {}, validRowIds: null });
-    if (code !== null) counts.reasonCounts[code] = count;
-    else if (count >= 0) counts.rowsRead = count;
-    else counts.rowsQuarantined = -count;
-  }
-  const ranges = await engine.rows<{ partition: string; first: number; last: number }>(
-    `SELECT _partition AS partition, min(rowid) AS first, max(rowid) AS last FROM ${sqlIdentifier(validTable)} GROUP BY ALL`,
-  );
-  for (const { partition, first, last } of ranges) partitions[partition].validRowIds = [first, last];
-  const totals: Omit<PartitionCounts, 'validRowIds'> = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
-  for (const counts of Object.values(partitions)) {
-    counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
+  const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+  for (const [partition, { counts }] of extents) {
+    partitions[partition] = counts;
     totals.rowsRead += counts.rowsRead;
     totals.rowsValid += counts.rowsValid;
     totals.rowsQuarantined += counts.rowsQuarantined;
     for (const [code, count] of Object.entries(counts.reasonCounts)) totals.reasonCounts[code] = (totals.reasonCounts[code] ?? 0) + count;
   }
-  totals.reasonCounts = Object.fromEntries(Object.entries(totals.reasonCounts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)));
-  return { validTable, quarantineTable, ...totals, partitions };
+  totals.reasonCounts = byFrequency(totals.reasonCounts);
+
+  const extentOf = (partition: string): PartitionExtent => {
+    const extent = extents.get(partition);
+    if (extent === undefined) throw new Error(`no input files in ${partition}`);
+    return extent;
+  };
+  const checked = sqlIdentifier(checkedTable);
+  const keys = input.files.map((file) => file.key);
+  return {
+    ...totals,
+    partitions,
+    validRows(partition, typedColumns) {
+      // A row-id range prunes far better than any filter on a column.
+      const [first, last] = extentOf(partition).rows ?? [0, -1];
+      const select = typedColumns.map(({ name, from, type }) => {
+        const column = columns.get(from);
+        return `${column === undefined ? `CAST(NULL AS ${SQL_TYPES[type]})` : typedSql(column, type)} AS ${sqlIdentifier(name)}`;
+      });
+      return { sql: `SELECT ${select.join(', ')} FROM ${checked} WHERE rowid BETWEEN $1 AND $2 AND _codes IS NULL`, params: [first, last] };
+    },
+    rejectedRows(partition) {
+      const { rows, files } = extentOf(partition);
+      const [first, last] = rows ?? [0, -1];
+      const text = input.columns.map((column) => `${textSql(column)} AS ${sqlIdentifier(column.name)}`);
+      // $1: the lake key of each file.
+      return {
+        sql: `SELECT ${[...text, '$1[_file + 1] AS _source_file', '_source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(_reasons, '; ') AS _reason`].join(', ')}
+          FROM ${checked} WHERE rowid BETWEEN $2 AND $3 AND _codes IS NOT NULL
+          UNION ALL BY NAME
+          SELECT $1[_file + 1] AS _source_file, _source_row, _raw_line, _reason FROM ${sqlIdentifier(input.malformedTable)} WHERE _file BETWEEN $4 AND $5
+          ORDER BY _source_file, _source_row, _raw_line NULLS FIRST`,
+        params: [keys, first, last, files[0], files[1]],
+      };
+    },
+  };
 }

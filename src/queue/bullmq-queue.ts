@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { Queue, QueueEvents, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { InputError, TransientError, oneLine } from '../errors.js';
+import { InputError, TransientError, UnavailableError, oneLine } from '../errors.js';
+import { ServiceOutages, type OutageOptions } from '../outage.js';
 import {
   assertValidSpecs,
   concurrencyOf,
@@ -20,7 +21,11 @@ import {
 } from './queue.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
-export interface BullmqQueueOptions {
+/**
+ * While Redis is unreachable, run() waits for it for at most `outageWaitMs` (then rejects with an
+ * UnavailableError) and `onOutage` hears of it once per outage; workers wait as long as it takes.
+ */
+export interface BullmqQueueOptions extends OutageOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
   url: string;
   /** BullMQ queue name; every process of one deployment must use the same. Default 'detour-steps'. */
@@ -38,7 +43,7 @@ export interface BullmqQueueOptions {
   stalledIntervalMs?: number;
   /** How many times a job may lose its worker before it is failed instead of taken over. Default 5. */
   maxStalledCount?: number;
-  /** How long to wait for Redis to answer when opening the queue. Default 3 000 ms. */
+  /** How long one attempt to connect waits for Redis to answer when opening the queue. Default 3 000 ms. */
   connectTimeoutMs?: number;
   /**
    * How often run() asks Redis for the state of the jobs it waits for, in case a completion event
@@ -58,6 +63,9 @@ const DEFAULTS = {
   connectTimeoutMs: 3_000,
   pollIntervalMs: 1_000,
 };
+
+/** Replies of a Redis that is there but refuses this login or database: a config error, not worth waiting for. */
+const REFUSED_LOGIN = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (invalid password|DB index)/;
 
 /**
  * Retries are the handler's business, so BullMQ runs a job once. Results of completed jobs stay
@@ -93,19 +101,26 @@ export class BullmqQueue implements JobQueue {
   private closing: Promise<void> | undefined;
 
   private constructor(
-    private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError'>> & { onError(error: Error): void },
+    private readonly settings: Required<Omit<BullmqQueueOptions, 'url' | 'onError' | keyof OutageOptions>> & { onError(error: Error): void },
     private readonly target: RedisTarget,
     private readonly client: Redis,
+    private readonly outages: ServiceOutages,
   ) {
     this.queue = new Queue(settings.queueName, { connection: client, prefix: settings.prefix, defaultJobOptions: JOB_OPTIONS });
     this.queue.on('error', settings.onError);
+    // The connection reconnects by itself (see connect()); its state is Redis's as this process sees it.
+    let lastError: Error = new Error('connection lost');
+    client.on('error', (error: Error) => (lastError = error));
+    client.on('reconnecting', () => this.outages.failed(lastError));
+    client.on('ready', () => this.outages.recovered());
   }
 
   /**
-   * Connects to the Redis at `options.url` and opens the queue on it.
+   * Connects to the Redis at `options.url` and opens the queue on it. A Redis that does not answer
+   * (each attempt bounded by `connectTimeoutMs`) is waited for up to `outageWaitMs`.
    *
-   * @throws InputError for a malformed URL, or, in one line naming the URL (without password),
-   * when Redis does not answer within `connectTimeoutMs` or refuses the login.
+   * @throws InputError for a malformed URL or a refused login, and UnavailableError when Redis
+   * stays unreachable, in one line naming the URL (without password).
    *
    * @example
    * const queue = await BullmqQueue.connect({ url: 'redis://127.0.0.1:6379', lockDurationMs: 5_000, stalledIntervalMs: 5_000 });
@@ -123,8 +138,9 @@ export class BullmqQueue implements JobQueue {
       onError: options.onError ?? (() => {}),
     };
     if (settings.queueName === '' || settings.queueName.includes(':')) throw new InputError(`queue name "${settings.queueName}" must be non-empty and without ':'`);
+    const outages = new ServiceOutages('Redis', target.redactedUrl, 'check that it runs and that QUEUE_URL points at it', options);
     let connected = false;
-    const client = new Redis({
+    const newClient = () => new Redis({
       host: target.host,
       port: target.port,
       db: target.db,
@@ -144,18 +160,27 @@ export class BullmqQueue implements JobQueue {
       // Finds a peer that vanished without closing (machine gone) while a blocking read waits.
       keepAlive: 10_000,
     });
+    let client: Redis;
     try {
-      await connectWithin(client, settings.connectTimeoutMs);
+      client = await outages.retry(
+        async () => {
+          const candidate = newClient();
+          await connectWithin(candidate, settings.connectTimeoutMs);
+          return candidate;
+        },
+        (error) => !REFUSED_LOGIN.test((error as Error).message),
+      );
     } catch (error) {
+      if (error instanceof UnavailableError) throw error;
       throw new InputError(`cannot connect to Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
     }
     connected = true;
-    const queue = new BullmqQueue(settings, target, client);
+    const queue = new BullmqQueue(settings, target, client, outages);
     try {
       await queue.queue.waitUntilReady();
     } catch (error) {
       await queue.close();
-      throw new InputError(`cannot open the job queue on Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
+      throw new UnavailableError('Redis', `cannot open the job queue on Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
     }
     return queue;
   }
@@ -164,34 +189,47 @@ export class BullmqQueue implements JobQueue {
     this.assertOpen();
     assertValidSpecs(jobs);
     const specs = jobs.map((job) => ({ ...job, data: throughJson(job.data, `data of job "${job.id}"`) as Record<string, unknown> }));
-    await this.listen();
 
     const known = new Map<string, JobResult>();
     try {
-      const toAdd: JobSpec[] = [];
-      const states = await Promise.all(specs.map((spec) => this.queue.getJobState(toBullmqJobId(spec.id))));
-      for (const [index, state] of states.entries()) {
-        const spec = specs[index];
-        const jobId = toBullmqJobId(spec.id);
-        if (state === 'completed') {
-          const job = await this.queue.getJob(jobId);
-          if (job) known.set(spec.id, resultOf(job, 'completed'));
-          else toAdd.push(spec);
-        } else if (state === 'failed') {
-          await this.queue.remove(jobId);
-          toAdd.push(spec);
-        } else if (state === 'unknown') toAdd.push(spec);
-        // Otherwise it is waiting or running already (a coordinator started again): wait for it.
-      }
-      if (toAdd.length > 0) {
-        // An id added meanwhile by someone else is kept as it is: BullMQ ignores a duplicate id.
-        await this.queue.addBulk(toAdd.map((spec) => ({ name: spec.name, data: spec.data, opts: { ...JOB_OPTIONS, jobId: toBullmqJobId(spec.id) } })));
-      }
+      // Commands fail at once while Redis is unreachable: listening and adding are tried again once it is back.
+      await this.unlessUnavailable(
+        this.outages.retry(
+          async () => {
+            await this.listen();
+            await this.enqueue(specs, known);
+          },
+          () => this.client.status !== 'ready',
+        ),
+      );
     } catch (error) {
       throw this.transient('cannot enqueue jobs', error);
     }
 
     return settleAll(specs, async (spec) => known.get(spec.id) ?? (await this.waitFor(toBullmqJobId(spec.id))), options.onSettled);
+  }
+
+  /** Adds the jobs not completed yet (noting the results of completed ones in `known`), leaving waiting and running ones be. */
+  private async enqueue(specs: JobSpec[], known: Map<string, JobResult>): Promise<void> {
+    const toAdd: JobSpec[] = [];
+    const states = await Promise.all(specs.map((spec) => this.queue.getJobState(toBullmqJobId(spec.id))));
+    for (const [index, state] of states.entries()) {
+      const spec = specs[index];
+      const jobId = toBullmqJobId(spec.id);
+      if (state === 'completed') {
+        const job = await this.queue.getJob(jobId);
+        if (job) known.set(spec.id, resultOf(job, 'completed'));
+        else toAdd.push(spec);
+      } else if (state === 'failed') {
+        await this.queue.remove(jobId);
+        toAdd.push(spec);
+      } else if (state === 'unknown') toAdd.push(spec);
+      // Otherwise it is waiting or running already (a coordinator started again): wait for it.
+    }
+    if (toAdd.length > 0) {
+      // An id added meanwhile by someone else is kept as it is: BullMQ ignores a duplicate id.
+      await this.queue.addBulk(toAdd.map((spec) => ({ name: spec.name, data: spec.data, opts: { ...JOB_OPTIONS, jobId: toBullmqJobId(spec.id) } })));
+    }
   }
 
   async work(handler: JobHandler, options?: WorkOptions): Promise<WorkerHandle> {
@@ -285,14 +323,18 @@ export class BullmqQueue implements JobQueue {
     this.ownWorkers.clear();
     // Jobs the closed workers just finished may not have been heard of yet.
     await this.poll();
-    clearInterval(this.pollTimer);
     const abandoned = [...this.waiters.keys()].map(fromBullmqJobId);
-    const error = new TransientError(`queue closed while waiting for ${abandoned.length} job(s): ${abandoned.join(', ')}`);
-    for (const waiters of this.waiters.values()) for (const waiter of waiters) waiter.reject(error);
-    this.waiters.clear();
+    this.abandonWaiters(new TransientError(`queue closed while waiting for ${abandoned.length} job(s): ${abandoned.join(', ')}`));
     const events = await this.events?.catch(() => undefined);
-    await events?.close();
-    await this.queue.close();
+    if (this.client.status === 'ready') {
+      await events?.close();
+      await this.queue.close();
+    } else {
+      // Closing politely waits for Redis to answer, and it is not there: the closes are left to
+      // stop BullMQ's loops, and the connections are dropped without waiting.
+      for (const closing of [events?.close(), this.queue.close()]) closing?.catch(() => {});
+      (await events?.backend.client)?.disconnect();
+    }
     // The Queue borrowed this connection (BullMQ closes only the ones it duplicated itself).
     this.client.disconnect();
   }
@@ -333,6 +375,8 @@ export class BullmqQueue implements JobQueue {
   }
 
   private async poll(): Promise<void> {
+    // Checked before anything else: a check sent before the outage waits for Redis to come back.
+    if (this.outages.exhausted) this.abandonWaiters(this.outages.unavailable());
     if (this.polling) return;
     this.polling = true;
     try {
@@ -340,6 +384,32 @@ export class BullmqQueue implements JobQueue {
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * `work`, or an UnavailableError once Redis has been unreachable for as long as run() waits:
+   * a command sent just before an outage waits for Redis to come back, however long that takes.
+   */
+  private async unlessUnavailable<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const givingUp = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        if (this.outages.exhausted) reject(this.outages.unavailable());
+      }, this.settings.pollIntervalMs);
+    });
+    try {
+      return await Promise.race([work, givingUp]);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Rejects every run() waiting for a job, and stops polling. */
+  private abandonWaiters(error: Error): void {
+    for (const waiters of this.waiters.values()) for (const waiter of waiters) waiter.reject(error);
+    this.waiters.clear();
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
   }
 
   /** Settles the waiters of a job if it has finished; a Redis error is left to the next poll. */
@@ -352,8 +422,8 @@ export class BullmqQueue implements JobQueue {
       const state = await this.queue.getJobState(jobId);
       if (state === 'completed' || state === 'failed') {
         const job = await this.queue.getJob(jobId);
-        result = job ? resultOf(job, state) : removedResult(jobId);
-      } else if (state === 'unknown') result = removedResult(jobId);
+        result = job ? resultOf(job, state) : { id: fromBullmqJobId(jobId), status: 'lost' };
+      } else if (state === 'unknown') result = { id: fromBullmqJobId(jobId), status: 'lost' };
     } catch (error) {
       this.settings.onError(error as Error);
       return;
@@ -436,11 +506,6 @@ function errorToStore(error: unknown): Error {
   const frames = error instanceof Error && error.stack ? error.stack.split('\n').filter((line) => /^\s+at /.test(line)) : [];
   stored.stack = [`${name}: ${message}`, ...frames].join('\n');
   return stored;
-}
-
-function removedResult(jobId: string): JobResult {
-  const id = fromBullmqJobId(jobId);
-  return { id, status: 'failed', error: { name: 'NotFoundError', message: `job "${id}" was removed from the queue before it finished` } };
 }
 
 function resultOf(job: Job, state: 'completed' | 'failed'): JobResult {

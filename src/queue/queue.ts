@@ -19,10 +19,15 @@ export interface JobContext {
 /** Runs one job and returns its JSON-serialisable result; retries belong inside the handler. */
 export type JobHandler = (job: JobContext) => Promise<unknown>;
 
-/** How a job ended. `error.name` is the thrown error's class name, e.g. 'InputError'. */
+/**
+ * How a job ended. `error.name` is the thrown error's class name, e.g. 'InputError'. `lost`: the
+ * job vanished from the queue before its result could be read (Redis restarted without its data),
+ * so whether it ran, and how, is known only to what the job itself recorded elsewhere.
+ */
 export type JobResult =
   | { id: string; status: 'completed'; value: unknown }
-  | { id: string; status: 'failed'; error: { name: string; message: string } };
+  | { id: string; status: 'failed'; error: { name: string; message: string } }
+  | { id: string; status: 'lost' };
 
 /** How many jobs are in each state. */
 export interface QueueDepth {
@@ -57,13 +62,13 @@ export interface WorkOptions {
 export interface JobQueue {
   readonly kind: 'inline' | 'bullmq';
   /**
-   * Adds the jobs and resolves when every one has finished, results in the order given. A job id
-   * already completed is not run again (its stored result is returned); a job id that previously
-   * failed is run again. Never rejects because a job failed (that is a 'failed' result); rejects
-   * with InputError for a bad or duplicated spec, and with TransientError when the queue is
-   * closed before every job finished or Redis fails while the jobs are being added (once they
-   * are added, waiting rides out Redis outages). An error thrown by `onSettled` rejects run()
-   * after every job has finished.
+   * Adds the jobs and resolves when every one has finished or was lost, results in the order
+   * given. A job id already completed is not run again (its stored result is returned); a job id
+   * that previously failed, or was lost, is run again. Never rejects because a job failed or was
+   * lost (that is its result); rejects with InputError for a bad or duplicated spec, with
+   * TransientError when the queue is closed before every job finished, and with UnavailableError
+   * when the queue's server stays unreachable longer than the queue waits for it. An error thrown
+   * by `onSettled` rejects run() after every job has finished.
    */
   run(jobs: JobSpec[], options?: RunOptions): Promise<JobResult[]>;
   /** Starts executing jobs with `handler`, at most `concurrency` at once. */

@@ -112,6 +112,24 @@ const MIGRATIONS: readonly Migration[] = [
     statements: [`ALTER TABLE detour_steps ADD COLUMN IF NOT EXISTS spec json`],
   },
   {
+    version: 5,
+    description: 'leases on running runs and steps',
+    statements: [
+      `ALTER TABLE detour_runs ADD COLUMN IF NOT EXISTS lease_owner text`,
+      `ALTER TABLE detour_runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz`,
+      `ALTER TABLE detour_runs ADD COLUMN IF NOT EXISTS lease_expires_at timestamptz`,
+      `ALTER TABLE detour_steps ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz`,
+      `ALTER TABLE detour_steps ADD COLUMN IF NOT EXISTS lease_expires_at timestamptz`,
+      // Runs and steps left running by a detour without leases have nobody to renew them: they
+      // expire at the first use of the store, as a dead coordinator's would.
+      `UPDATE detour_runs SET lease_expires_at = now() WHERE status = 'running' AND lease_expires_at IS NULL`,
+      `UPDATE detour_steps SET lease_expires_at = now() WHERE status = 'running' AND lease_expires_at IS NULL`,
+      // Expiry checks run on every use of the store: they only ever look at running rows.
+      `CREATE INDEX IF NOT EXISTS detour_runs_lease_expires_at_idx ON detour_runs (lease_expires_at) WHERE status = 'running'`,
+      `CREATE INDEX IF NOT EXISTS detour_steps_lease_expires_at_idx ON detour_steps (lease_expires_at) WHERE status = 'running'`,
+    ],
+  },
+  {
     // Touches no table of another migration, so it applies the same before or after version 5.
     version: 6,
     description: 'model registry: versions, stages and their history',

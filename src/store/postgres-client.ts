@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { InputError, TransientError, oneLine } from '../errors.js';
+import { InputError, TransientError, UnavailableError, oneLine } from '../errors.js';
+import { ServiceOutages, type OutageOptions } from '../outage.js';
 import type { SqlClient, SqlQueryable } from './sql-client.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -14,70 +15,83 @@ interface PostgresTarget {
 
 /**
  * Opens a pool on the PostgreSQL server named by a `postgres://` or `postgresql://` URL and checks
- * that it answers. A malformed URL, an unreachable server or a refused login is an InputError in
- * one line naming host:port, without the password. Errors of later statements that are worth a
- * retry (lost connection, deadlock, serialization failure, server shutting down) become
- * TransientError; the others are passed through.
+ * that it answers. A malformed URL or a refused login is an InputError in one line naming
+ * host:port, without the password.
+ *
+ * While the server is unreachable (not listening, restarting, connection lost), opening and every
+ * statement or transaction wait for it, retrying, for at most `options.outageWaitMs` (telling
+ * `options.onOutage` once per outage), then fail with an UnavailableError. Other errors worth a
+ * retry (deadlock, serialization failure, too many connections) become TransientError; the
+ * rest are passed through.
  */
-export async function openPostgresClient(connectionString: string): Promise<SqlClient> {
+export async function openPostgresClient(connectionString: string, options: OutageOptions = {}): Promise<SqlClient> {
   const target = parsePostgresUrl(connectionString);
   const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle connection dropped by the server emits 'error' on the pool, which would crash the
   // process if unhandled; the pool has already discarded that connection and reconnects on demand.
   pool.on('error', () => {});
-  const started = Date.now();
+  const outages = new ServiceOutages('PostgreSQL', target.address, 'check that it runs and that DATABASE_URL points at it', options);
+  // A statement that failed because the server was unreachable is sent again once it answers;
+  // a transaction is run again whole (the server rolled back what it had of it).
+  const whileReachable = <T>(attempt: () => Promise<T>) => outages.retry(attempt, isUnreachable);
   try {
-    await pool.query('SELECT 1');
+    await whileReachable(() => pool.query('SELECT 1'));
   } catch (error) {
     await pool.end();
-    const reason = Date.now() - started >= CONNECT_TIMEOUT_MS ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s` : oneLine(error);
-    throw new InputError(`cannot connect to PostgreSQL at ${target.address}: ${reason}`, { cause: error });
+    if (error instanceof UnavailableError) throw error;
+    throw new InputError(`cannot connect to PostgreSQL at ${target.address}: ${oneLine(error)}`, { cause: error });
   }
 
   const translate = (error: unknown): unknown => (isTransient(error) ? new TransientError(`PostgreSQL at ${target.address}: ${oneLine(error)}`, { cause: error }) : error);
   const queryOn = (runner: pg.Pool | pg.PoolClient): SqlQueryable['query'] =>
     async <T>(sql: string, params?: readonly unknown[]) => {
-      try {
-        // pg only reads the parameter array; the copy satisfies its mutable `any[]` signature.
-        const result = await runner.query(sql, params ? [...params] : undefined);
-        return result.rows as T[];
-      } catch (error) {
-        throw translate(error);
-      }
+      // pg only reads the parameter array; the copy satisfies its mutable `any[]` signature.
+      const result = await runner.query(sql, params ? [...params] : undefined);
+      return result.rows as T[];
     };
 
   return {
     description: target.redactedUrl,
-    query: queryOn(pool),
-    transaction: async (fn) => {
-      let connection: pg.PoolClient;
+    query: async (sql, params) => {
       try {
-        connection = await pool.connect();
+        return await whileReachable(() => queryOn(pool)(sql, params));
       } catch (error) {
         throw translate(error);
       }
-      const tx = { query: queryOn(connection) };
-      // A connection whose ROLLBACK failed is in an unknown state: handing the error to release()
-      // destroys it instead of returning it to the pool.
-      let broken: Error | undefined;
+    },
+    transaction: async (fn) => {
       try {
-        await tx.query('BEGIN');
-        const result = await fn(tx);
-        await tx.query('COMMIT');
-        return result;
+        return await whileReachable(() => inTransaction(pool, queryOn, fn));
       } catch (error) {
-        try {
-          await connection.query('ROLLBACK');
-        } catch (rollbackError) {
-          broken = rollbackError as Error;
-        }
-        throw error;
-      } finally {
-        connection.release(broken);
+        throw translate(error);
       }
     },
     close: () => pool.end(),
   };
+}
+
+/** Runs `fn` inside BEGIN ... COMMIT on one pooled connection. */
+async function inTransaction<T>(pool: pg.Pool, queryOn: (runner: pg.PoolClient) => SqlQueryable['query'], fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  const connection = await pool.connect();
+  const tx = { query: queryOn(connection) };
+  // A connection whose ROLLBACK failed is in an unknown state: handing the error to release()
+  // destroys it instead of returning it to the pool.
+  let broken: Error | undefined;
+  try {
+    await tx.query('BEGIN');
+    const result = await fn(tx);
+    await tx.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await connection.query('ROLLBACK');
+    } catch (rollbackError) {
+      broken = rollbackError as Error;
+    }
+    throw error;
+  } finally {
+    connection.release(broken);
+  }
 }
 
 /**
@@ -105,26 +119,38 @@ export function parsePostgresUrl(connectionString: string): PostgresTarget {
   return { address: `${host}:${port}`, redactedUrl: redacted.href };
 }
 
-/** Node socket errors and SQLSTATEs after which the same statement may well succeed. */
-const TRANSIENT_CODES = new Set([
+/** Node socket errors and SQLSTATEs of a server that is not there (yet, or any more): waited for. */
+const UNREACHABLE_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ETIMEDOUT',
   'EPIPE',
   'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down, recovering)
+]);
+
+/** SQLSTATEs after which the same statement may well succeed on a server that is there. */
+const TRANSIENT_CODES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '53300', // too_many_connections
   '55P03', // lock_not_available
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
 ]);
 
-function isTransient(error: unknown): boolean {
+function isUnreachable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return TRANSIENT_CODES.has(code) || code.startsWith('08'); // 08: connection exception
-  // pg reports a connection dropped mid-query without a code.
-  return /Connection terminated/i.test(error.message);
+  if (typeof code === 'string') return UNREACHABLE_CODES.has(code) || code.startsWith('08'); // 08: connection exception
+  // pg reports a connection dropped (mid-query, or before a query on it), or one not made within
+  // the connect timeout, without a code.
+  return /Connection terminated|connection error and is not queryable|timeout expired|timeout exceeded when trying to connect/i.test(error.message);
+}
+
+function isTransient(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }

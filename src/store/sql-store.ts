@@ -1,10 +1,10 @@
 import { isIsoDate } from '../dates.js';
 import { randomBytes } from 'node:crypto';
-import { InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
 import * as registry from './model-registry.js';
-import type { AnomalyRow, ListModelsOptions, ListRunsOptions, ModelRegistration, NewModelVersion, NewRun, PlannedStep, QualityResultRow, RunOutcome, RunRecord, RunStatus, StepRecord, StepStatus, StepUpdate, Store } from './store.js';
+import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -24,7 +24,19 @@ const AMBIGUOUS_EXAMPLES = 3;
  */
 const RUN_COLUMNS = `id, pipeline, to_char(logical_date, 'YYYY-MM-DD') AS logical_date,
   to_char(end_date, 'YYYY-MM-DD') AS end_date, params, status,
-  started_at, finished_at, rows_read, rows_quarantined, outliers, error`;
+  started_at, finished_at, rows_read, rows_quarantined, outliers, error, lease_owner, heartbeat_at, lease_expires_at`;
+
+/** A lease's end `$n` seconds from now, by the database's clock: every process compares leases against the same clock. */
+const leaseEnd = (parameter: number) => `now() + make_interval(secs => $${parameter}::double precision)`;
+
+/** A heartbeat column as the reasons of expired leases show it. */
+const heartbeatText = (column: string) => `coalesce(to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'an unknown time')`;
+
+/** The error of a run failed by its expired lease (format(): owner, last heartbeat, id). */
+const RUN_LEASE_EXPIRED = 'coordinator %s stopped heartbeating at %s; resume it with `detour runs resume %s`';
+
+/** The error of a step failed by its expired lease (format(): worker, last heartbeat). */
+const STEP_LEASE_EXPIRED = 'worker %s stopped heartbeating at %s';
 
 /** A `bigint` column as the drivers return it: number, string or BigInt. */
 type BigintValue = number | string | bigint;
@@ -42,6 +54,9 @@ interface RunRow {
   rows_quarantined: BigintValue | null;
   outliers: BigintValue | null;
   error: string | null;
+  lease_owner: string | null;
+  heartbeat_at: Date | null;
+  lease_expires_at: Date | null;
 }
 
 /**
@@ -69,14 +84,16 @@ class SqlStore implements Store {
     requireIsoDate(endDate);
     if (endDate < run.logicalDate) throw new InputError(`a run cannot end (${endDate}) before it starts (${run.logicalDate})`);
     const params = toJson(run.params);
+    requireLease(run.lease);
+    await this.expireLeases();
     for (let attempt = 0; attempt < RUN_ID_ATTEMPTS; attempt++) {
       const startedAt = new Date();
       const rows = await this.client.query<RunRow>(
-        `INSERT INTO detour_runs (id, pipeline, logical_date, end_date, params, status, started_at)
-         VALUES ($1, $2, $3::date, $4::date, $5::text::jsonb, 'running', $6)
+        `INSERT INTO detour_runs (id, pipeline, logical_date, end_date, params, status, started_at, lease_owner, heartbeat_at, lease_expires_at)
+         VALUES ($1, $2, $3::date, $4::date, $5::text::jsonb, 'running', $6, $7, now(), ${leaseEnd(8)})
          ON CONFLICT (id) DO NOTHING
          RETURNING ${RUN_COLUMNS}`,
-        [newRunId(startedAt), run.pipeline, run.logicalDate, endDate, params, startedAt],
+        [newRunId(startedAt), run.pipeline, run.logicalDate, endDate, params, startedAt, run.lease.owner, run.lease.seconds],
       );
       if (rows.length > 0) return toRunRecord(rows[0]);
     }
@@ -85,7 +102,8 @@ class SqlStore implements Store {
 
   /**
    * Only a run in status `running` can be finished; finishing it again is an InputError, since it
-   * would overwrite the recorded outcome.
+   * would overwrite the recorded outcome. With `outcome.owner`, a run whose lease that owner lost
+   * (failed when it expired, or resumed by another process) is a LeaseLostError instead.
    */
   async finishRun(id: string, outcome: RunOutcome): Promise<RunRecord> {
     if (outcome.status !== 'succeeded' && outcome.status !== 'failed') {
@@ -93,8 +111,8 @@ class SqlStore implements Store {
     }
     const rows = await this.client.query<RunRow>(
       `UPDATE detour_runs
-       SET status = $2, finished_at = $3, rows_read = $4, rows_quarantined = $5, outliers = $6, error = $7
-       WHERE id = $1 AND status = 'running'
+       SET status = $2, finished_at = $3, rows_read = $4, rows_quarantined = $5, outliers = $6, error = $7, lease_expires_at = NULL
+       WHERE id = $1 AND status = 'running' AND ($8::text IS NULL OR lease_owner = $8::text)
        RETURNING ${RUN_COLUMNS}`,
       [
         id,
@@ -103,13 +121,60 @@ class SqlStore implements Store {
         optionalCount(outcome.rowsRead, 'rowsRead'),
         optionalCount(outcome.rowsQuarantined, 'rowsQuarantined'),
         optionalCount(outcome.outliers, 'outliers'),
-        outcome.error ?? null,
+        outcome.error === undefined ? null : printableLine(outcome.error),
+        outcome.owner ?? null,
       ],
     );
     if (rows.length > 0) return toRunRecord(rows[0]);
-    const existing = await this.client.query<{ status: RunStatus }>('SELECT status FROM detour_runs WHERE id = $1', [id]);
+    const existing = await this.client.query<Pick<RunRow, 'status' | 'error' | 'lease_owner'>>('SELECT status, error, lease_owner FROM detour_runs WHERE id = $1', [id]);
     if (existing.length === 0) throw new NotFoundError(`no run with id ${id}`);
-    throw new InputError(`run ${id} already finished as ${existing[0].status}`);
+    const [{ status, error, lease_owner: leaseOwner }] = existing;
+    if (outcome.owner !== undefined) throw new LeaseLostError(`run ${id} is no longer ${outcome.owner}'s: ${status === 'running' ? `${leaseOwner} resumed it` : `it ${status}${error ? `: ${error}` : ''}`}`);
+    throw new InputError(`run ${id} already finished as ${status}`);
+  }
+
+  async renewRunLease(id: string, lease: Lease): Promise<boolean> {
+    requireLease(lease);
+    const rows = await this.client.query(
+      `UPDATE detour_runs SET heartbeat_at = now(), lease_expires_at = ${leaseEnd(3)}
+       WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING id`,
+      [id, lease.owner, lease.seconds],
+    );
+    return rows.length === 1;
+  }
+
+  async renewStepLease(runId: string, step: string, partition: string, lease: Lease): Promise<boolean> {
+    requireLease(lease);
+    const rows = await this.client.query(
+      `UPDATE detour_steps SET heartbeat_at = now(), lease_expires_at = ${leaseEnd(5)}
+       WHERE run_id = $1 AND step = $2 AND partition = $3 AND status = 'running' AND worker = $4 RETURNING run_id`,
+      [runId, step, partition, lease.owner, lease.seconds],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Fails the running runs whose lease expired, then the running steps of runs no longer running
+   * whose lease expired (a step of a live run is its coordinator's to hand to another worker).
+   * Concurrent callers are safe: a row already failed by one no longer matches for the other.
+   */
+  private async expireLeases(): Promise<void> {
+    await this.client.query(
+      `UPDATE detour_runs
+       SET status = 'failed', finished_at = now(), lease_expires_at = NULL,
+           error = format($1::text, coalesce(lease_owner, 'unknown'), ${heartbeatText('heartbeat_at')}, id)
+       WHERE status = 'running' AND lease_expires_at < now()`,
+      [RUN_LEASE_EXPIRED],
+    );
+    await this.client.query(
+      `UPDATE detour_steps AS s
+       SET status = 'failed', finished_at = now(), lease_expires_at = NULL,
+           seconds = extract(epoch FROM now() - s.started_at),
+           error = format($1::text, coalesce(s.worker, 'unknown'), ${heartbeatText('s.heartbeat_at')})
+       FROM detour_runs AS r
+       WHERE r.id = s.run_id AND r.status <> 'running' AND s.status = 'running' AND s.lease_expires_at < now()`,
+      [STEP_LEASE_EXPIRED],
+    );
   }
 
   /** Newest first (by start time, then id); all runs unless `limit` is given. */
@@ -118,6 +183,7 @@ class SqlStore implements Store {
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
       throw new InputError(`limit must be a positive integer, got ${limit}`);
     }
+    await this.expireLeases();
     const rows = await this.client.query<RunRow>(
       `SELECT ${RUN_COLUMNS} FROM detour_runs
        WHERE $1::text IS NULL OR pipeline = $1::text
@@ -132,6 +198,7 @@ class SqlStore implements Store {
   async getRun(idOrPrefix: string): Promise<RunRecord> {
     const prefix = idOrPrefix.trim();
     if (prefix === '') throw new InputError('a run id or prefix is required');
+    await this.expireLeases();
     // count(*) OVER () is computed before LIMIT: the total number of matches, next to a few of them.
     const rows = await this.client.query<RunRow & { matches: BigintValue }>(
       `SELECT ${RUN_COLUMNS}, count(*) OVER () AS matches FROM detour_runs
@@ -324,12 +391,15 @@ class SqlStore implements Store {
     return registry.listModelStages(this.client, name);
   }
 
-  async reopenRun(id: string): Promise<RunRecord> {
+  async reopenRun(id: string, lease: Lease): Promise<RunRecord> {
+    requireLease(lease);
+    await this.expireLeases();
     const rows = await this.client.query<RunRow>(
-      `UPDATE detour_runs SET status = 'running', finished_at = NULL, error = NULL
+      `UPDATE detour_runs SET status = 'running', finished_at = NULL, error = NULL,
+         lease_owner = $2, heartbeat_at = now(), lease_expires_at = ${leaseEnd(3)}
        WHERE id = $1 AND status = 'failed'
        RETURNING ${RUN_COLUMNS}`,
-      [id],
+      [id, lease.owner, lease.seconds],
     );
     if (rows.length > 0) return toRunRecord(rows[0]);
     const existing = await this.client.query<{ status: RunStatus }>('SELECT status FROM detour_runs WHERE id = $1', [id]);
@@ -359,6 +429,10 @@ class SqlStore implements Store {
   async updateStep(runId: string, step: string, partition: string, update: StepUpdate): Promise<StepRecord> {
     const now = new Date();
     const final = update.status === 'succeeded' || update.status === 'failed' || update.status === 'skipped';
+    if (update.status === 'running') {
+      if (update.lease === undefined) throw new InputError(`a running step needs its worker's lease (step ${step} [${partition}] of run ${runId})`);
+      requireLease(update.lease);
+    }
     const rows = await this.client.query<StepRow>(
       `UPDATE detour_steps SET
          status = $4,
@@ -368,10 +442,24 @@ class SqlStore implements Store {
          seconds = CASE WHEN $7 AND started_at IS NOT NULL THEN extract(epoch FROM ($6::timestamptz - started_at)) ELSE NULL END,
          output = CASE WHEN $4 = 'running' THEN NULL ELSE coalesce($8::text::json, output) END,
          error = $9,
-         worker = CASE WHEN $4 = 'running' THEN $10 ELSE worker END
+         worker = CASE WHEN $4 = 'running' THEN $10 ELSE worker END,
+         heartbeat_at = CASE WHEN $4 = 'running' THEN now() ELSE heartbeat_at END,
+         lease_expires_at = CASE WHEN $4 = 'running' THEN ${leaseEnd(11)} ELSE NULL END
        WHERE run_id = $1 AND step = $2 AND partition = $3
        RETURNING ${STEP_COLUMNS}`,
-      [runId, step, partition, update.status, update.attempts ?? null, now, final, update.output === undefined ? null : JSON.stringify(update.output), update.error ?? null, update.worker ?? null],
+      [
+        runId,
+        step,
+        partition,
+        update.status,
+        update.attempts ?? null,
+        now,
+        final,
+        update.output === undefined ? null : JSON.stringify(update.output),
+        update.error === undefined ? null : printableLine(update.error),
+        update.lease?.owner ?? null,
+        update.lease?.seconds ?? null,
+      ],
     );
     if (rows.length === 0) throw new NotFoundError(`run ${runId} has no step ${step} [${partition}]`);
     return toStepRecord(rows[0]);
@@ -388,6 +476,7 @@ class SqlStore implements Store {
   async succeededDates(pipeline: string, from: string, to: string): Promise<string[]> {
     requireIsoDate(from);
     requireIsoDate(to);
+    await this.expireLeases();
     const rows = await this.client.query<{ day: string }>(
       `SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day
        FROM detour_runs, generate_series(logical_date, end_date, interval '1 day') AS day
@@ -410,6 +499,8 @@ class SqlStore implements Store {
   }
 
   async lastScheduledTick(pipeline: string): Promise<Date | null> {
+    // Called on every scheduler tick: a long-lived `detour serve` cleans up after dead coordinators.
+    await this.expireLeases();
     const rows = await this.client.query<{ tick_at: Date | null }>('SELECT max(tick_at) AS tick_at FROM detour_schedule_claims WHERE pipeline = $1', [pipeline]);
     return rows[0]?.tick_at ?? null;
   }
@@ -430,7 +521,7 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
-const STEP_COLUMNS = 'run_id, step, partition, spec, position, status, attempts, started_at, finished_at, seconds, output, error, worker';
+const STEP_COLUMNS = 'run_id, step, partition, spec, position, status, attempts, started_at, finished_at, seconds, output, error, worker, heartbeat_at, lease_expires_at';
 
 interface StepRow {
   run_id: string;
@@ -446,6 +537,8 @@ interface StepRow {
   output: unknown;
   error: string | null;
   worker: string | null;
+  heartbeat_at: Date | null;
+  lease_expires_at: Date | null;
 }
 
 function toStepRecord(row: StepRow): StepRecord {
@@ -463,6 +556,8 @@ function toStepRecord(row: StepRow): StepRecord {
     output: typeof row.output === 'string' ? (JSON.parse(row.output) as unknown) : row.output,
     error: row.error,
     worker: row.worker,
+    heartbeatAt: row.heartbeat_at,
+    leaseExpiresAt: row.lease_expires_at,
   };
 }
 
@@ -480,6 +575,9 @@ function toRunRecord(row: RunRow): RunRecord {
     rowsQuarantined: countOrNull(row.rows_quarantined),
     outliers: countOrNull(row.outliers),
     error: row.error,
+    leaseOwner: row.lease_owner,
+    heartbeatAt: row.heartbeat_at,
+    leaseExpiresAt: row.lease_expires_at,
   };
 }
 
@@ -493,6 +591,11 @@ function optionalCount(value: number | undefined, name: string): number | null {
     throw new InputError(`${name} must be a non-negative integer, got ${value}`);
   }
   return value;
+}
+
+function requireLease(lease: Lease): void {
+  requireText(lease?.owner, 'lease owner');
+  if (!(Number.isFinite(lease.seconds) && lease.seconds > 0)) throw new InputError(`a lease lasts a positive number of seconds, got ${lease.seconds}`);
 }
 
 function requireText(value: string, name: string): void {

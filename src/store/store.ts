@@ -1,5 +1,22 @@
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
+/**
+ * A process's claim on a run it coordinates or a step it executes, renewed by its heartbeats.
+ * A lease not renewed in time (its process killed, its machine gone, its database lost) expires,
+ * and the run is then failed by the next process that uses the store, so that it can be resumed.
+ */
+export interface Lease {
+  /** The holder, `host:pid` of its process. */
+  owner: string;
+  /** How long the lease lasts from now unless renewed. */
+  seconds: number;
+}
+
+/** The holder's renewals of a run's lease or a running step's no longer hold it: the run was failed or the step taken over meanwhile. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
 /** One pipeline run over a range of logical dates (usually one day), as recorded in the run store. */
 export interface RunRecord {
   id: string;
@@ -16,6 +33,12 @@ export interface RunRecord {
   rowsQuarantined: number | null;
   outliers: number | null;
   error: string | null;
+  /** The coordinator holding (or that last held) the run's lease: `host:pid`. */
+  leaseOwner: string | null;
+  /** The coordinator's last heartbeat. */
+  heartbeatAt: Date | null;
+  /** When the run fails unless its lease is renewed; null once it finished. */
+  leaseExpiresAt: Date | null;
 }
 
 export interface NewRun {
@@ -24,6 +47,8 @@ export interface NewRun {
   /** Last date of a range run; defaults to logicalDate. */
   endDate?: string;
   params: Record<string, unknown>;
+  /** The coordinator's lease on the run. */
+  lease: Lease;
 }
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -56,16 +81,21 @@ export interface StepRecord {
   /** What the step produced (lake keys, counts), read by later steps and by resume. */
   output: unknown;
   error: string | null;
-  /** Who ran (or runs) it: `host:pid` of the process. */
+  /** Who ran (or runs) it: `host:pid` of the process, the owner of the step's lease. */
   worker: string | null;
+  /** The worker's last heartbeat while the step ran. */
+  heartbeatAt: Date | null;
+  /** When a running step's lease runs out unless renewed; null once it finished. */
+  leaseExpiresAt: Date | null;
 }
 
 export interface StepUpdate {
   status: StepStatus;
   attempts?: number;
-  /** `host:pid` of the process starting the step (with status running). */
-  worker?: string;
+  /** The executing process's lease on the step; required with status running. */
+  lease?: Lease;
   output?: unknown;
+  /** Stored as one printable line (see `printableLine`). */
   error?: string;
 }
 
@@ -74,7 +104,10 @@ export interface RunOutcome {
   rowsRead?: number;
   rowsQuarantined?: number;
   outliers?: number;
+  /** Stored as one printable line (see `printableLine`). */
   error?: string;
+  /** The coordinator finishing the run: it must still hold the run's lease (LeaseLostError otherwise). */
+  owner?: string;
 }
 
 /** One published anomaly of a declarative pipeline, keyed by a stable id such as `ORD20010105`. */
@@ -187,24 +220,34 @@ export interface ListRunsOptions {
 /**
  * Run store and results database. The same SQL runs on embedded PGlite and on a PostgreSQL
  * server; only the client differs.
+ *
+ * Leases: a running run and each running step hold a {@link Lease}. Every call that reads or
+ * starts runs (startRun, reopenRun, getRun, listRuns, succeededDates, lastScheduledTick: what
+ * listing runs, starting or resuming one, a scheduler tick and a worker do) first fails the runs
+ * whose lease expired, with the reason and how to resume them, and the running steps of failed
+ * runs whose lease expired. Any process using the store thereby cleans up after a dead one.
  */
 export interface Store {
   /** Human-readable location, e.g. `pglite:./.detour/db` or `postgres://host:5432/db`. */
   readonly description: string;
-  /** Records a new run in status `running` and returns it with its generated id. */
+  /** Records a new run in status `running`, leased to `run.lease.owner`, and returns it with its generated id. */
   startRun(run: NewRun): Promise<RunRecord>;
   /** Marks a run finished with its counts or error. */
   finishRun(id: string, outcome: RunOutcome): Promise<RunRecord>;
+  /** Extends the lease of a running run held by `lease.owner` to `lease.seconds` from now; false when the owner no longer holds it. */
+  renewRunLease(id: string, lease: Lease): Promise<boolean>;
   /** Newest first. */
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
   /** A run by full id or unique id prefix; NotFoundError otherwise. */
   getRun(idOrPrefix: string): Promise<RunRecord>;
-  /** Sets a failed run back to running, for resume; InputError unless it failed. */
-  reopenRun(id: string): Promise<RunRecord>;
+  /** Sets a failed run back to running under a new lease, for resume; InputError unless it failed. */
+  reopenRun(id: string, lease: Lease): Promise<RunRecord>;
   /** Adds the steps of a run's graph as `pending` (steps already recorded are kept as they are). */
   planSteps(runId: string, steps: PlannedStep[]): Promise<void>;
   /** Records a step's new state; `running` stamps the start, a final state the end and seconds. */
   updateStep(runId: string, step: string, partition: string, update: StepUpdate): Promise<StepRecord>;
+  /** Extends the lease of a running step held by `lease.owner`; false when it no longer runs there (finished, taken over, failed with its run). */
+  renewStepLease(runId: string, step: string, partition: string, lease: Lease): Promise<boolean>;
   /** The steps of a run in graph order. */
   listSteps(runId: string): Promise<StepRecord[]>;
   /** Dates in [from, to] covered by a succeeded run of `pipeline` (training runs, whose params hold `training`, cover none). */

@@ -26,3 +26,7 @@ it('binds values, quotes included, in queries and exports, and a string array as
     { name: "O'Hare; DROP TABLE x", rides: 3 },
   ]);
 });
+
+it('binds an empty string array as an empty file list', async () => {
+  expect(await engine.rows(`SELECT len($1) AS files`, [[]])).toEqual([{ files: 0 }]);
+});

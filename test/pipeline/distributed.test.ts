@@ -76,7 +76,7 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
 
   it('hands a killed worker’s step to another worker and publishes every row exactly once, as one process would', async () => {
     const pids = new Set(workers.map((worker) => worker.process.pid));
-    const running = startRun({ lake, store, queue }, 'rides', runParamsOf(config, 'rides'), DATES);
+    const running = startRun({ lake, store, queue, liveness: config.liveness }, 'rides', runParamsOf(config, 'rides'), DATES);
 
     // Kill the worker running a clean step as soon as one is seen running, mid-step.
     let killed: { step: StepRecord; pid: number } | undefined;

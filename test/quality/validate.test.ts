@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEngine, readInputTable, type Engine } from '../../src/engine/index.js';
 import { InputError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { validateRows, type RowRules } from '../../src/quality/index.js';
+import { validateRows, type RowRules, type TypedColumn } from '../../src/quality/index.js';
 
 const RULES: RowRules = {
   idColumn: 'ride_id',
@@ -17,6 +17,13 @@ const RULES: RowRules = {
   timestampColumns: ['pickup_ts', 'dropoff_ts'],
   orderedTimestamps: [['pickup_ts', 'dropoff_ts']],
 };
+
+const PARTITION = 'bronze/rides/date=2024-01-01/';
+const COLUMNS: TypedColumn[] = [
+  { name: 'ride_id', from: 'ride_id', type: 'string' },
+  { name: 'taxi_id', from: 'taxi_id', type: 'string' },
+  { name: 'ride_dist_km', from: 'ride_dist_km', type: 'number' },
+];
 
 const HEADER = 'ride_id,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,ride_time_min';
 const MESSY_CSV = [
@@ -53,8 +60,8 @@ describe('row validation and quarantine', () => {
       format: 'auto',
       requiredColumns: ['ride_id', 'taxi_id', 'pickup_ts', 'dropoff_ts', 'ride_dist_km', 'ride_time_min'],
     });
-    expect(input.rowCount).toBe(11);
-    expect(input.malformedCount).toBe(1);
+    expect(await engine.rows(`SELECT count(*) AS rows FROM ${input.table}`)).toEqual([{ rows: 11 }]);
+    expect(await engine.rows(`SELECT count(*) AS rows FROM ${input.malformedTable}`)).toEqual([{ rows: 1 }]);
 
     const result = await validateRows(engine, input, RULES);
     expect(result.rowsRead).toBe(12);
@@ -74,13 +81,16 @@ describe('row validation and quarantine', () => {
       'malformed line': 1,
     });
 
-    const valid = await engine.rows(`SELECT ride_id, taxi_id, ride_dist_km, typeof(ride_dist_km) AS type FROM ${result.validTable} ORDER BY ride_id`);
+    const validRows = result.validRows(PARTITION, COLUMNS);
+    const valid = await engine.rows(`SELECT ride_id, taxi_id, ride_dist_km, typeof(ride_dist_km) AS type FROM (${validRows.sql}) ORDER BY ride_id`, validRows.params);
     expect(valid).toEqual([
       { ride_id: 'R1', taxi_id: 'T1', ride_dist_km: 3.2, type: 'DOUBLE' },
       { ride_id: 'R10', taxi_id: 'T5', ride_dist_km: 2.5, type: 'DOUBLE' },
     ]);
+    const rejectedRows = result.rejectedRows(PARTITION);
     const quarantined = await engine.rows<{ ride_id: string | null; _source_file: string; _source_row: number; _reason: string; _raw_line: string | null }>(
-      `SELECT ride_id, _source_file, _source_row, _reason, _raw_line FROM ${result.quarantineTable} ORDER BY _source_row`,
+      `SELECT ride_id, _source_file, _source_row, _reason, _raw_line FROM (${rejectedRows.sql}) ORDER BY _source_row`,
+      rejectedRows.params,
     );
     const reasonOf = (rideId: string) => quarantined.find((row) => row.ride_id === rideId)?._reason;
     expect(reasonOf('R2')).toBe('non-numeric ride_dist_km (abc)');
@@ -110,13 +120,88 @@ describe('row validation and quarantine', () => {
       requiredColumns: ['ride_id'],
     });
     expect(input.emptyFiles).toEqual(['bronze/rides/date=2024-01-02/empty.csv']);
+    expect(input.files).toEqual([
+      { key: 'bronze/rides/date=2024-01-02/a.csv', partition: 'bronze/rides/date=2024-01-02/' },
+      { key: 'bronze/rides/date=2024-01-02/b.parquet', partition: 'bronze/rides/date=2024-01-02/' },
+    ]);
     const result = await validateRows(engine, input, RULES);
     expect(result.rowsValid).toBe(2);
-    const rows = await engine.rows(`SELECT ride_id, _source_file FROM ${result.validTable} ORDER BY ride_id`);
-    expect(rows).toEqual([
-      { ride_id: 'A1', _source_file: 'bronze/rides/date=2024-01-02/a.csv' },
-      { ride_id: 'P1', _source_file: 'bronze/rides/date=2024-01-02/b.parquet' },
+    // Valid rows come in file order, then row order.
+    const validRows = result.validRows('bronze/rides/date=2024-01-02/', COLUMNS);
+    expect(await engine.rows(validRows.sql, validRows.params)).toEqual([
+      { ride_id: 'A1', taxi_id: 'T1', ride_dist_km: 1 },
+      { ride_id: 'P1', taxi_id: 'T2', ride_dist_km: 7.5 },
     ]);
+  });
+
+  it('reads Parquet in its own types, converts values through their text only where the type differs, and quarantines those that do not convert', async () => {
+    const partition = 'bronze/rides/date=2024-01-05/';
+    await engine.exportQuery(
+      `SELECT * FROM (VALUES
+        ('R1', 'T1', DATE '2024-01-05', '2024-01-05 08:10:00', CAST(0.1 AS FLOAT), '3.5'),
+        ('R2', 'T1', DATE '2024-01-05', '2024-01-05 08:10:00', CAST(0.2 AS FLOAT), 'abc'),
+        ('R3', 'T1', DATE '2024-01-05', 'soon', CAST(0.3 AS FLOAT), '2'),
+        ('R4', 'T1', DATE '2024-01-05', '2024-01-05 08:10:00', CAST('NaN' AS FLOAT), ' ')
+      ) AS rides(ride_id, taxi_id, pickup_ts, dropoff_ts, ride_time_min, ride_dist_km)`,
+      lake,
+      `${partition}rides.parquet`,
+      'parquet',
+    );
+    const input = await readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: [] });
+    expect(input.columns.map((column) => column.type)).toEqual(['VARCHAR', 'VARCHAR', 'DATE', 'VARCHAR', 'FLOAT', 'VARCHAR']);
+    const result = await validateRows(engine, input, RULES);
+    expect(result.partitions[partition]).toEqual({
+      rowsRead: 4,
+      rowsValid: 1,
+      rowsQuarantined: 3,
+      reasonCounts: { 'invalid timestamp dropoff_ts': 1, 'missing ride_dist_km': 1, 'non-finite ride_time_min': 1, 'non-numeric ride_dist_km': 1 },
+    });
+    // A FLOAT 0.1 reaches silver as 0.1, as its text would, not as the double nearest the float.
+    const validRows = result.validRows(partition, [
+      ...COLUMNS,
+      { name: 'time_min', from: 'ride_time_min', type: 'number' },
+      { name: 'pickup', from: 'pickup_ts', type: 'timestamp' },
+      { name: 'fare', from: 'fare', type: 'number' },
+    ]);
+    expect(await engine.rows(`SELECT ride_id, ride_dist_km, time_min, CAST(pickup AS VARCHAR) AS pickup, fare, typeof(fare) AS fare_type FROM (${validRows.sql})`, validRows.params)).toEqual([
+      { ride_id: 'R1', ride_dist_km: 3.5, time_min: 0.1, pickup: '2024-01-05 00:00:00', fare: null, fare_type: 'DOUBLE' },
+    ]);
+    const rejectedRows = result.rejectedRows(partition);
+    expect(await engine.rows(`SELECT ride_id, pickup_ts, ride_time_min, _source_row, _reason FROM (${rejectedRows.sql})`, rejectedRows.params)).toEqual([
+      { ride_id: 'R2', pickup_ts: '2024-01-05', ride_time_min: '0.2', _source_row: 2, _reason: 'non-numeric ride_dist_km (abc)' },
+      { ride_id: 'R3', pickup_ts: '2024-01-05', ride_time_min: '0.3', _source_row: 3, _reason: 'invalid timestamp dropoff_ts (soon)' },
+      { ride_id: 'R4', pickup_ts: '2024-01-05', ride_time_min: 'nan', _source_row: 4, _reason: 'missing ride_dist_km; non-finite ride_time_min (nan)' },
+    ]);
+  });
+
+  it('validates many partitions in one pass: ids are unique within a partition, counts are per partition', async () => {
+    const row = (id: string, day: string) => `SELECT '${id}' AS ride_id, 'T1' AS taxi_id, TIMESTAMP '${day} 08:00:00' AS pickup_ts, TIMESTAMP '${day} 08:10:00' AS dropoff_ts, 1.5 AS ride_dist_km, 10.0 AS ride_time_min`;
+    await engine.exportQuery(`${row('R1', '2024-01-06')} UNION ALL ${row('R1', '2024-01-06')}`, lake, 'bronze/rides/date=2024-01-06/rides.parquet', 'parquet');
+    await engine.exportQuery(row('R1', '2024-01-07'), lake, 'bronze/rides/date=2024-01-07/rides.parquet', 'parquet');
+    const objects = [...(await lake.list('bronze/rides/date=2024-01-07/')), ...(await lake.list('bronze/rides/date=2024-01-06/'))];
+    const input = await readInputTable(engine, lake, objects, { table: 'rides', format: 'auto', requiredColumns: [] });
+    expect(input.files.map((file) => file.partition)).toEqual(['bronze/rides/date=2024-01-06/', 'bronze/rides/date=2024-01-07/']);
+    const result = await validateRows(engine, input, RULES);
+    expect(result.partitions).toEqual({
+      'bronze/rides/date=2024-01-06/': { rowsRead: 2, rowsValid: 1, rowsQuarantined: 1, reasonCounts: { 'duplicate ride_id': 1 } },
+      'bronze/rides/date=2024-01-07/': { rowsRead: 1, rowsValid: 1, rowsQuarantined: 0, reasonCounts: {} },
+    });
+    const rejectedRows = result.rejectedRows('bronze/rides/date=2024-01-06/');
+    expect(await engine.rows(`SELECT ride_id, _source_row, _reason FROM (${rejectedRows.sql})`, rejectedRows.params)).toEqual([
+      { ride_id: 'R1', _source_row: 2, _reason: 'duplicate ride_id (R1)' },
+    ]);
+  });
+
+  it('keeps the types of a lone JSON lines file and quotes a bad value as its text', async () => {
+    const partition = 'bronze/rides/date=2024-01-08/';
+    const ride = (id: string, distKm: number) => JSON.stringify({ ride_id: id, taxi_id: 'T1', pickup_ts: '2024-01-08 08:00:00', dropoff_ts: '2024-01-08 08:10:00', ride_dist_km: distKm, ride_time_min: 10 });
+    await lake.put(`${partition}rides.jsonl`, `${ride('J1', 2.5)}\n${ride('J2', -1)}\n`);
+    const input = await readInputTable(engine, lake, await lake.list(partition), { table: 'rides', format: 'auto', requiredColumns: ['ride_id'] });
+    expect(input.columns.find((column) => column.name === 'ride_dist_km')).toEqual({ name: 'ride_dist_km', type: 'DOUBLE' });
+    const result = await validateRows(engine, input, RULES);
+    expect(result.partitions[partition]).toMatchObject({ rowsRead: 2, rowsValid: 1, reasonCounts: { 'negative ride_dist_km': 1 } });
+    const rejectedRows = result.rejectedRows(partition);
+    expect(await engine.rows(`SELECT ride_id, _reason FROM (${rejectedRows.sql})`, rejectedRows.params)).toEqual([{ ride_id: 'J2', _reason: 'negative ride_dist_km (-1.0)' }]);
   });
 
   it('names the file and the missing column', async () => {

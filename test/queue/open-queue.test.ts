@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
+import { InputError, UnavailableError } from '../../src/errors.js';
 import { BullmqQueue, InlineQueue, openQueue } from '../../src/queue/index.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -70,12 +70,12 @@ describe('an unreachable Redis', () => {
     await new Promise((resolve) => silentServer.close(resolve));
   });
 
-  it('fails at once with one InputError line when nothing listens', async () => {
+  it('fails at once with one UnavailableError line (infrastructure, exit 1) when nothing listens', async () => {
     const started = Date.now();
-    const error = await openQueue('redis://:hunter2@127.0.0.1:1').catch((caught: unknown) => caught);
+    const error = await openQueue('redis://:hunter2@127.0.0.1:1', { outageWaitMs: 0 }).catch((caught: unknown) => caught);
 
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as Error).message).toMatch(/^cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/^Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1 unreachable \(.*ECONNREFUSED.*\); check that it runs and that QUEUE_URL points at it$/);
     expect((error as Error).message).not.toContain('hunter2');
     expect((error as Error).message).not.toContain('\n');
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -83,10 +83,21 @@ describe('an unreachable Redis', () => {
 
   it('gives up after the connect timeout when the server never answers', async () => {
     const started = Date.now();
-    const error = await openQueue(`redis://127.0.0.1:${silentPort}`, { connectTimeoutMs: 1_000 }).catch((caught: unknown) => caught);
+    const error = await openQueue(`redis://127.0.0.1:${silentPort}`, { connectTimeoutMs: 1_000, outageWaitMs: 0 }).catch((caught: unknown) => caught);
 
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as Error).message).toBe(`cannot connect to Redis at redis://127.0.0.1:${silentPort}: no answer within 1 s`);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toBe(`Redis at redis://127.0.0.1:${silentPort} unreachable (no answer within 1 s); check that it runs and that QUEUE_URL points at it`);
     expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('waits for Redis as long as it is told, saying so once', async () => {
+    const notices: string[] = [];
+    const started = Date.now();
+    const error = await openQueue('redis://127.0.0.1:1', { outageWaitMs: 1_500, onOutage: (notice) => notices.push(notice) }).catch((caught: unknown) => caught);
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:1 unreachable for [12] s \(/);
+    expect(notices).toEqual([expect.stringMatching(/^waiting for Redis at redis:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED/)]);
   });
 });

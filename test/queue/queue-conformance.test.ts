@@ -9,12 +9,15 @@ const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 /** How to get a fresh, empty queue for one adapter, and how to throw it away. */
 interface Adapter {
   name: string;
-  open(): Promise<{ queue: JobQueue; cleanup(): Promise<void> }>;
+  /** Whether its jobs live somewhere that can lose them (a Redis restarted without persistence). */
+  canLoseJobs: boolean;
+  open(): Promise<{ queue: JobQueue; cleanup(): Promise<void>; loseEverything?(): Promise<void> }>;
 }
 
 const adapters: Adapter[] = [
   {
     name: 'inline',
+    canLoseJobs: false,
     open: async () => {
       const queue = new InlineQueue();
       return { queue, cleanup: () => queue.close() };
@@ -22,17 +25,25 @@ const adapters: Adapter[] = [
   },
   {
     name: 'bullmq',
+    canLoseJobs: true,
     open: async () => {
       // A random prefix keeps parallel test files (and earlier crashed runs) out of each other's way.
       const options = { url: REDIS_URL, prefix: `detour-test-${randomUUID()}`, lockDurationMs: 5_000, stalledIntervalMs: 5_000 };
       const queue = await BullmqQueue.connect(options);
+      const admin = () => BullmqQueue.connect(options);
       return {
         queue,
+        // What a Redis restarted without persistence looks like to the queue.
+        loseEverything: async () => {
+          const other = await admin();
+          await other.obliterate();
+          await other.close();
+        },
         cleanup: async () => {
           await queue.close();
-          const admin = await BullmqQueue.connect(options);
-          await admin.obliterate();
-          await admin.close();
+          const other = await admin();
+          await other.obliterate();
+          await other.close();
         },
       };
     },
@@ -47,10 +58,13 @@ describe.each(adapters)('JobQueue on $name', (adapter) => {
   let queue: JobQueue;
   let cleanup: (() => Promise<void>) | undefined;
 
+  let loseEverything: (() => Promise<void>) | undefined;
+
   async function open(): Promise<JobQueue> {
     const opened = await adapter.open();
     queue = opened.queue;
     cleanup = opened.cleanup;
+    loseEverything = opened.loseEverything;
     return queue;
   }
 
@@ -176,6 +190,26 @@ describe.each(adapters)('JobQueue on $name', (adapter) => {
 
     expect(results.map((result) => result.status)).toEqual(['completed', 'completed', 'failed']);
     expect(await queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, completed: 2, failed: 1 });
+  });
+
+  it.runIf(adapter.canLoseJobs)('reports a job its storage lost mid-run as lost, and runs the lost id again when asked', async () => {
+    await open();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    await queue.work(async (job) => {
+      calls++;
+      if (calls === 1) await released;
+      return job.id;
+    });
+    const running = queue.run(jobs(1));
+    await expect.poll(() => calls, { timeout: 5_000 }).toBe(1);
+    await loseEverything!();
+
+    expect(await running).toEqual([{ id: 'run-1:job-0', status: 'lost' }]);
+    release();
+    expect(await queue.run(jobs(1))).toEqual([{ id: 'run-1:job-0', status: 'completed', value: 'run-1:job-0' }]);
+    expect(calls).toBe(2);
   });
 
   it('keeps ids with ":", "%", "#" and integer-looking ids intact', async () => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError, NotFoundError, TransientError } from '../../src/errors.js';
-import { openStore, type OpenStoreOptions, type AnomalyRow, type NewModelVersion, type Store } from '../../src/store/index.js';
+import { ERROR_LINE_MAX, InputError, NotFoundError, TransientError, UnavailableError } from '../../src/errors.js';
+import { LeaseLostError, openStore, type OpenStoreOptions, type AnomalyRow, type Lease, type NewModelVersion, type Store } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /** How to get a fresh, empty database for one adapter, and how to throw it away. */
@@ -31,6 +31,9 @@ const adapters: Adapter[] = [
     },
   },
 ];
+
+/** The lease of a coordinator that lives through the test. */
+const lease: Lease = { owner: 'test-host:1', seconds: 600 };
 
 /** A record-level anomaly (an outlier ride), as DBSCAN publishes it, with the ride's fields as attributes. */
 function ride(index: number, overrides: Partial<AnomalyRow> = {}): AnomalyRow {
@@ -81,7 +84,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     it('starts a run as running with a time-sortable id and round-trips its params', async () => {
       const params = { detector: 'speed', threshold: 3.5, tags: ['a', 'b'], nested: { on: true, none: null } };
       const before = Date.now();
-      const run = await store.startRun({ pipeline: 'p-start', logicalDate: '2024-01-31', params });
+      const run = await store.startRun({ lease, pipeline: 'p-start', logicalDate: '2024-01-31', params });
 
       expect(run.id).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
       expect(run).toMatchObject({
@@ -101,7 +104,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('finishes a run with its counts as numbers', async () => {
-      const run = await store.startRun({ pipeline: 'p-finish', logicalDate: '2024-02-29', params: {} });
+      const run = await store.startRun({ lease, pipeline: 'p-finish', logicalDate: '2024-02-29', params: {} });
       const finished = await store.finishRun(run.id, {
         status: 'succeeded',
         rowsRead: 3_000_000_000,
@@ -116,7 +119,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('records a failed run with its error and no counts', async () => {
-      const run = await store.startRun({ pipeline: 'p-fail', logicalDate: '2024-03-01', params: {} });
+      const run = await store.startRun({ lease, pipeline: 'p-fail', logicalDate: '2024-03-01', params: {} });
       const failed = await store.finishRun(run.id, { status: 'failed', error: 'lake object missing: bronze/x.csv' });
 
       expect(failed).toMatchObject({ status: 'failed', error: 'lake object missing: bronze/x.csv', rowsRead: null, outliers: null });
@@ -124,7 +127,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('refuses to finish a run twice or an unknown run', async () => {
-      const run = await store.startRun({ pipeline: 'p-twice', logicalDate: '2024-03-02', params: {} });
+      const run = await store.startRun({ lease, pipeline: 'p-twice', logicalDate: '2024-03-02', params: {} });
       await store.finishRun(run.id, { status: 'succeeded' });
 
       await expect(store.finishRun(run.id, { status: 'failed', error: 'late' })).rejects.toThrow(/already finished as succeeded/);
@@ -134,10 +137,10 @@ describe.each(adapters)('Store on $name', (adapter) => {
     it('lists runs newest first, filtered by pipeline and limited', async () => {
       const ids: string[] = [];
       for (const logicalDate of ['2024-04-01', '2024-04-02', '2024-04-03']) {
-        ids.push((await store.startRun({ pipeline: 'p-list', logicalDate, params: {} })).id);
+        ids.push((await store.startRun({ lease, pipeline: 'p-list', logicalDate, params: {} })).id);
         await sleep(5); // distinct start times, so that the order is by time and not by chance
       }
-      await store.startRun({ pipeline: 'p-list-other', logicalDate: '2024-04-04', params: {} });
+      await store.startRun({ lease, pipeline: 'p-list-other', logicalDate: '2024-04-04', params: {} });
 
       const listed = await store.listRuns({ pipeline: 'p-list' });
       expect(listed.map((run) => run.id)).toEqual([...ids].reverse());
@@ -155,8 +158,8 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('finds a run by unique prefix and reports ambiguous or unknown ones', async () => {
-      const run = await store.startRun({ pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
-      await store.startRun({ pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
+      const run = await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
+      await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
 
       // The random suffix makes the id minus its last character unique in practice.
       expect((await store.getRun(run.id.slice(0, -1))).id).toBe(run.id);
@@ -173,10 +176,10 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('rejects a malformed run as an InputError before touching the database', async () => {
-      await expect(store.startRun({ pipeline: 'p-bad', logicalDate: '2024-02-30', params: {} })).rejects.toThrow(/YYYY-MM-DD/);
-      await expect(store.startRun({ pipeline: 'p-bad', logicalDate: '01/02/2024', params: {} })).rejects.toBeInstanceOf(InputError);
-      await expect(store.startRun({ pipeline: '', logicalDate: '2024-01-01', params: {} })).rejects.toBeInstanceOf(InputError);
-      const started = await store.startRun({ pipeline: 'p-bad', logicalDate: '2024-01-01', params: {} });
+      await expect(store.startRun({ lease, pipeline: 'p-bad', logicalDate: '2024-02-30', params: {} })).rejects.toThrow(/YYYY-MM-DD/);
+      await expect(store.startRun({ lease, pipeline: 'p-bad', logicalDate: '01/02/2024', params: {} })).rejects.toBeInstanceOf(InputError);
+      await expect(store.startRun({ lease, pipeline: '', logicalDate: '2024-01-01', params: {} })).rejects.toBeInstanceOf(InputError);
+      const started = await store.startRun({ lease, pipeline: 'p-bad', logicalDate: '2024-01-01', params: {} });
       await expect(store.finishRun(started.id, { status: 'succeeded', rowsRead: -1 })).rejects.toBeInstanceOf(InputError);
     });
   });
@@ -292,21 +295,108 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
+  describe('leases', () => {
+    /** A lease its holder stops renewing at once, as a killed coordinator's. */
+    const short = (owner: string): Lease => ({ owner, seconds: 0.3 });
+    const expiry = () => sleep(600);
+
+    it('records the coordinator holding a run and renews its lease for it alone, until the run finishes', async () => {
+      const run = await store.startRun({ lease: { owner: 'host-a:1', seconds: 60 }, pipeline: 'p-lease', logicalDate: '2024-01-01', params: {} });
+      expect(run).toMatchObject({ status: 'running', leaseOwner: 'host-a:1' });
+      expect(run.leaseExpiresAt!.getTime() - run.heartbeatAt!.getTime()).toBeCloseTo(60_000, -2);
+
+      await sleep(20);
+      expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 120 })).toBe(true);
+      const renewed = await store.getRun(run.id);
+      expect(renewed.heartbeatAt!.getTime()).toBeGreaterThan(run.heartbeatAt!.getTime());
+      expect(renewed.leaseExpiresAt!.getTime() - renewed.heartbeatAt!.getTime()).toBeCloseTo(120_000, -2);
+      expect(await store.renewRunLease(run.id, { owner: 'host-b:2', seconds: 120 })).toBe(false);
+      await expect(store.renewRunLease(run.id, { owner: '', seconds: 1 })).rejects.toBeInstanceOf(InputError);
+      await expect(store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 0 })).rejects.toBeInstanceOf(InputError);
+
+      await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-b:2' })).rejects.toBeInstanceOf(LeaseLostError);
+      const finished = await store.finishRun(run.id, { status: 'succeeded', owner: 'host-a:1' });
+      expect(finished).toMatchObject({ status: 'succeeded', leaseOwner: 'host-a:1', leaseExpiresAt: null });
+      expect(await store.renewRunLease(run.id, { owner: 'host-a:1', seconds: 60 })).toBe(false);
+    });
+
+    it('renews a running step’s lease for its worker alone, and ends it with the step', async () => {
+      const run = await store.startRun({ lease, pipeline: 'p-step-lease', logicalDate: '2024-01-02', params: {} });
+      await store.planSteps(run.id, [{ step: 'clean', partition: '2024-01-02', position: 0 }]);
+      const running = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'running', attempts: 1, lease: { owner: 'host-w:7', seconds: 30 } });
+      expect(running).toMatchObject({ worker: 'host-w:7' });
+      expect(running.leaseExpiresAt!.getTime() - running.heartbeatAt!.getTime()).toBeCloseTo(30_000, -2);
+
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(true);
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-x:8', seconds: 30 })).toBe(false);
+      const done = await store.updateStep(run.id, 'clean', '2024-01-02', { status: 'succeeded', output: {} });
+      expect(done).toMatchObject({ worker: 'host-w:7', leaseExpiresAt: null });
+      expect(await store.renewStepLease(run.id, 'clean', '2024-01-02', { owner: 'host-w:7', seconds: 30 })).toBe(false);
+    });
+
+    it('fails a run whose coordinator stopped heartbeating, with who, when and how to resume it, and the steps whose worker stopped too', async () => {
+      const run = await store.startRun({ lease: short('host-dead:13'), pipeline: 'p-expire', logicalDate: '2024-01-03', params: {} });
+      await store.planSteps(run.id, [
+        { step: 'clean', partition: 'a', position: 0 },
+        { step: 'clean', partition: 'b', position: 0 },
+        { step: 'clean', partition: 'c', position: 0 },
+      ]);
+      await store.updateStep(run.id, 'clean', 'a', { status: 'running', attempts: 1, lease: short('host-dead:13') });
+      await store.updateStep(run.id, 'clean', 'b', { status: 'running', attempts: 1, lease: { owner: 'host-live:14', seconds: 60 } });
+      await expiry();
+
+      const [listed] = await store.listRuns({ pipeline: 'p-expire' });
+      expect(listed).toMatchObject({ id: run.id, status: 'failed', leaseOwner: 'host-dead:13', leaseExpiresAt: null });
+      expect(listed.error).toMatch(new RegExp(`^coordinator host-dead:13 stopped heartbeating at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ; resume it with \`detour runs resume ${run.id}\`$`));
+      expect(listed.finishedAt).toBeInstanceOf(Date);
+      const steps = await store.listSteps(run.id);
+      expect(steps.map((step) => step.status)).toEqual(['failed', 'running', 'pending']);
+      expect(steps[0].error).toMatch(/^worker host-dead:13 stopped heartbeating at \d{4}-\d\d-\d\dT/);
+      expect(steps[0].seconds).toBeGreaterThan(0);
+
+      // The coordinator, back from a long pause, finds the run no longer its own.
+      expect(await store.renewRunLease(run.id, short('host-dead:13'))).toBe(false);
+      await expect(store.finishRun(run.id, { status: 'succeeded', owner: 'host-dead:13' })).rejects.toThrow(/no longer host-dead:13's: it failed: coordinator host-dead:13 stopped heartbeating/);
+
+      const resumed = await store.reopenRun(run.id, { owner: 'host-new:15', seconds: 60 });
+      expect(resumed).toMatchObject({ status: 'running', error: null, leaseOwner: 'host-new:15' });
+      await expect(store.finishRun(run.id, { status: 'failed', owner: 'host-dead:13' })).rejects.toThrow(/host-new:15 resumed it/);
+    });
+
+    it.each([
+      ['starting a run', (s: Store) => s.startRun({ lease, pipeline: 'p-other', logicalDate: '2024-01-05', params: {} })],
+      ['listing runs', (s: Store) => s.listRuns({ limit: 1 })],
+      ['looking up a run', (s: Store) => s.getRun('2')],
+      ['resuming a run', (s: Store) => s.reopenRun('no-such-run', lease)],
+      ['looking for done dates (backfill)', (s: Store) => s.succeededDates('p-other', '2024-01-01', '2024-01-31')],
+      ['a scheduler ticks', (s: Store) => s.lastScheduledTick('p-other')],
+    ])('fails expired runs when %s', async (_case, touch) => {
+      const run = await store.startRun({ lease: short('host-gone:16'), pipeline: 'p-touch', logicalDate: '2024-01-04', params: {} });
+      await expiry();
+      await touch(store).catch(() => undefined);
+      const touched = Date.now();
+
+      const failed = await store.getRun(run.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.finishedAt!.getTime()).toBeLessThanOrEqual(touched);
+    });
+  });
+
   describe('step graphs, range runs and schedule claims', () => {
     it('records a range run and reports the dates covered by succeeded runs', async () => {
-      const range = await store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-01', endDate: '2024-09-03', params: {} });
+      const range = await store.startRun({ lease, pipeline: 'p-range', logicalDate: '2024-09-01', endDate: '2024-09-03', params: {} });
       expect(range).toMatchObject({ logicalDate: '2024-09-01', endDate: '2024-09-03' });
-      const single = await store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-05', params: {} });
+      const single = await store.startRun({ lease, pipeline: 'p-range', logicalDate: '2024-09-05', params: {} });
       expect(single.endDate).toBe('2024-09-05');
       expect(await store.succeededDates('p-range', '2024-09-01', '2024-09-30')).toEqual([]);
       await store.finishRun(range.id, { status: 'succeeded' });
       await store.finishRun(single.id, { status: 'failed', error: 'boom' });
       expect(await store.succeededDates('p-range', '2024-09-02', '2024-09-30')).toEqual(['2024-09-02', '2024-09-03']);
-      await expect(store.startRun({ pipeline: 'p-range', logicalDate: '2024-09-05', endDate: '2024-09-04', params: {} })).rejects.toThrow(/cannot end/);
+      await expect(store.startRun({ lease, pipeline: 'p-range', logicalDate: '2024-09-05', endDate: '2024-09-04', params: {} })).rejects.toThrow(/cannot end/);
     });
 
     it('plans steps as pending, tracks attempts, timings and outputs, and reopens a failed run', async () => {
-      const run = await store.startRun({ pipeline: 'p-steps', logicalDate: '2024-10-01', params: {} });
+      const run = await store.startRun({ lease, pipeline: 'p-steps', logicalDate: '2024-10-01', params: {} });
       const plan = [
         { step: 'clean', partition: '2024-10-01', position: 0 },
         { step: 'detect', partition: 'arima/0', position: 1 },
@@ -321,14 +411,14 @@ describe.each(adapters)('Store on $name', (adapter) => {
         ['detect', 'arima/1', 'pending', 0],
         ['publish', 'all', 'pending', 0],
       ]);
-      const running = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'running', attempts: 1, worker: 'host-a:42' });
+      const running = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'running', attempts: 1, lease: { owner: 'host-a:42', seconds: 600 } });
       expect(running.startedAt).toBeInstanceOf(Date);
       expect(running.finishedAt).toBeNull();
       await sleep(20);
       const done = await store.updateStep(run.id, 'clean', '2024-10-01', { status: 'succeeded', output: { silver: ['silver/x/date=2024-10-01/data.parquet'], rows: 10 } });
       expect(done).toMatchObject({ status: 'succeeded', attempts: 1, output: { rows: 10 }, error: null, worker: 'host-a:42' });
       expect(done.seconds).toBeGreaterThan(0);
-      await store.updateStep(run.id, 'detect', 'arima/0', { status: 'running', attempts: 3 });
+      await store.updateStep(run.id, 'detect', 'arima/0', { status: 'running', attempts: 3, lease });
       await store.updateStep(run.id, 'detect', 'arima/0', { status: 'failed', error: 'connection reset' });
       await store.updateStep(run.id, 'publish', 'all', { status: 'skipped' });
       const steps = await store.listSteps(run.id);
@@ -337,12 +427,13 @@ describe.each(adapters)('Store on $name', (adapter) => {
       // planning again (resume) keeps what was recorded
       await store.planSteps(run.id, plan);
       expect((await store.listSteps(run.id))[0].output).toEqual({ silver: ['silver/x/date=2024-10-01/data.parquet'], rows: 10 });
-      await expect(store.updateStep(run.id, 'nope', 'all', { status: 'running' })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.updateStep(run.id, 'nope', 'all', { status: 'running', lease })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.updateStep(run.id, 'publish', 'all', { status: 'running' })).rejects.toThrow(/needs its worker's lease/);
 
-      await expect(store.reopenRun(run.id)).rejects.toThrow(/only a failed run can be resumed/);
+      await expect(store.reopenRun(run.id, lease)).rejects.toThrow(/only a failed run can be resumed/);
       await store.finishRun(run.id, { status: 'failed', error: 'detect failed' });
-      expect(await store.reopenRun(run.id)).toMatchObject({ status: 'running', error: null, finishedAt: null });
-      await expect(store.reopenRun('no-such-run')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await store.reopenRun(run.id, lease)).toMatchObject({ status: 'running', error: null, finishedAt: null });
+      await expect(store.reopenRun('no-such-run', lease)).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('lets exactly one of several concurrent claimers start a scheduled (pipeline, date)', async () => {
@@ -353,6 +444,22 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect(await store.claimScheduledRun('p-sched-other', '2024-11-01', tick)).toBe(true);
       expect(await store.lastScheduledTick('p-sched')).toEqual(tick);
       expect(await store.lastScheduledTick('p-never')).toBeNull();
+    });
+
+    it('stores error texts as one printable line: NUL and control bytes escaped, length capped', async () => {
+      // What a UTF-16 file read as UTF-8 looks like in an error message.
+      const raw = `cannot parse r\u0000i\u0000d\u0000e\u0000 line 2:\n\tbad\u0007 value ${'x'.repeat(1_000)}`;
+      const run = await store.startRun({ lease, pipeline: 'p-nul', logicalDate: '2024-10-02', params: {} });
+      await store.planSteps(run.id, [{ step: 'clean', partition: '2024-10-02', position: 0 }]);
+      await store.updateStep(run.id, 'clean', '2024-10-02', { status: 'running', attempts: 1, lease });
+      const step = await store.updateStep(run.id, 'clean', '2024-10-02', { status: 'failed', error: raw });
+      const failed = await store.finishRun(run.id, { status: 'failed', error: raw });
+
+      for (const error of [step.error, failed.error, (await store.getRun(run.id)).error, (await store.listSteps(run.id))[0].error]) {
+        expect(error).toMatch(/^cannot parse r\\x00i\\x00d\\x00e\\x00 line 2: bad\\x07 value x+…$/);
+        expect(error).toHaveLength(ERROR_LINE_MAX);
+      }
+      expect((await store.listSteps(run.id))[0].status).toBe('failed');
     });
 
     it('keeps quality reports of several dates of one run apart', async () => {
@@ -488,7 +595,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('does not count training runs among the dates a pipeline has done', async () => {
-      const training = await store.startRun({ pipeline: 'p-trained', logicalDate: '2024-05-01', params: { training: { steps: [0] } } });
+      const training = await store.startRun({ lease, pipeline: 'p-trained', logicalDate: '2024-05-01', params: { training: { steps: [0] } } });
       await store.finishRun(training.id, { status: 'succeeded' });
       expect(await store.succeededDates('p-trained', '2024-05-01', '2024-05-01')).toEqual([]);
     });
@@ -509,7 +616,7 @@ describe('Store on pglite: one folder, one process', () => {
   it('keeps data when the folder is reopened, and creates missing parent folders', async () => {
     const nested = join(stateDir, 'deep', 'state');
     const first = await openStore({ stateDir: nested });
-    const run = await first.startRun({ pipeline: 'p-reopen', logicalDate: '2024-07-01', params: { k: 1 } });
+    const run = await first.startRun({ lease, pipeline: 'p-reopen', logicalDate: '2024-07-01', params: { k: 1 } });
     await first.replaceAnomalies('ride_anomalies', '2024-07-01', run.id, [ride(1)]);
     await first.close();
 
@@ -565,7 +672,7 @@ describe('Store on postgres: shared server', () => {
       openStore({ databaseUrl: database.url, stateDir: '/nonexistent' }),
     ]);
     try {
-      const run = await stores[0].startRun({ pipeline: 'p-shared', logicalDate: '2024-08-01', params: {} });
+      const run = await stores[0].startRun({ lease, pipeline: 'p-shared', logicalDate: '2024-08-01', params: {} });
       expect((await stores[1].getRun(run.id)).id).toBe(run.id);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
@@ -575,7 +682,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 6 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
     } finally {
       await client.end();
     }
@@ -595,8 +702,27 @@ describe('Store on postgres: shared server', () => {
 });
 
 describe('openStore with a bad database URL', () => {
+  it('fails on an unreachable server with one UnavailableError line (infrastructure, exit 1), without the password', async () => {
+    const error: unknown = await openStore({ databaseUrl: 'postgres://detour:hunter2@127.0.0.1:1/detour', stateDir: '/nonexistent', outageWaitMs: 0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).not.toBeInstanceOf(InputError);
+    expect((error as Error).message).toMatch(/^PostgreSQL at 127\.0\.0\.1:1 unreachable \(.*ECONNREFUSED.*\); check that it runs and that DATABASE_URL points at it$/);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('waits for an unreachable server as long as it is told, saying so once', async () => {
+    const notices: string[] = [];
+    const started = Date.now();
+    const error: unknown = await openStore({ databaseUrl: 'postgres://detour@127.0.0.1:1/detour', stateDir: '/nonexistent', outageWaitMs: 1_500, onOutage: (notice) => notices.push(notice) }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toMatch(/^PostgreSQL at 127\.0\.0\.1:1 unreachable for [12] s \(/);
+    expect(notices).toEqual([expect.stringMatching(/^waiting for PostgreSQL at 127\.0\.0\.1:1 \(.*ECONNREFUSED/)]);
+  });
+
   it.each([
-    ['an unreachable server', 'postgres://detour:hunter2@127.0.0.1:1/detour', /^cannot connect to PostgreSQL at 127\.0\.0\.1:1: .*ECONNREFUSED/],
     ['an unknown database', 'postgresql://postgres:hunter2@127.0.0.1:5432/detour_no_such_db', /^cannot connect to PostgreSQL at 127\.0\.0\.1:5432: database "detour_no_such_db" does not exist$/],
     ['another scheme', 'mysql://detour:hunter2@127.0.0.1:3306/detour', /expected postgres:\/\/ or postgresql:\/\//],
     ['no URL at all', 'hunter2 is not a url', /not a valid URL/],

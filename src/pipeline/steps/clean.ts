@@ -1,10 +1,113 @@
+import type { DatasetConfig } from '../../config/index.js';
+import { openEngine, readInputTable, type Engine } from '../../engine/index.js';
+import { InputError } from '../../errors.js';
+import type { Lake, LakeObject } from '../../lake/index.js';
+import { validateRows, type RowRules, type TypedColumn, type ValidationResult } from '../../quality/index.js';
+import type { CleanedDate, PerDate, StepContext } from '../context.js';
+import { fingerprintInputs, listInput } from '../inputs.js';
+import { pipelineLayout } from '../layout.js';
 import { z } from 'zod';
 import { DateSpanSchema, type DateSpan, type StepHandler } from '../contract.js';
-import type { CleanedDate, PerDate } from '../context.js';
-import { cleanDates } from '../prepare.js';
 import { datesOf, perDateSchema, planDateSpans } from './dates.js';
 
-// Key order as the step writes it: summaries copy these objects into JSON.
+/** The raw (input) name of a dataset column. */
+function rawName(dataset: DatasetConfig, name: string): string {
+  return dataset.columns[name].from ?? name;
+}
+
+/** Row rules from a dataset's typed schema, on raw column names, for the columns the input has. */
+function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
+  const raw = (name: string) => rawName(dataset, name);
+  const columns = Object.entries(dataset.columns).filter(([name]) => present.has(raw(name)));
+  return {
+    idColumn: dataset.key === undefined ? undefined : raw(dataset.key),
+    requiredColumns: columns.filter(([, column]) => column.type === 'string' && column.required).map(([name]) => raw(name)),
+    optionalColumns: columns.filter(([, column]) => !column.required).map(([name]) => raw(name)),
+    numericColumns: columns.filter(([, column]) => column.type === 'number').map(([name, column]) => ({ name: raw(name), min: column.min })),
+    timestampColumns: columns.filter(([, column]) => column.type === 'timestamp').map(([name]) => raw(name)),
+    orderedTimestamps: columns
+      .filter(([, column]) => column.notBefore !== undefined && present.has(raw(column.notBefore)))
+      .map(([name, column]) => [raw(column.notBefore as string), raw(name)] as const),
+  };
+}
+
+/**
+ * Writes the rejected records of one partition (an input folder such as `bronze/rides/date=D/`)
+ * to `key`, or deletes `key` when there are none, so a clean rerun leaves no earlier rejects behind.
+ */
+async function writeQuarantine(engine: Engine, lake: Lake, validation: ValidationResult, partition: string, key: string): Promise<string | null> {
+  if ((validation.partitions[partition]?.rowsQuarantined ?? 0) === 0) {
+    await lake.delete(key);
+    return null;
+  }
+  const rejected = validation.rejectedRows(partition);
+  await engine.exportQuery(rejected.sql, lake, key, 'parquet', rejected.params);
+  return key;
+}
+
+/** Reads and validates every file of the chunk in one pass. */
+async function validateChunk(engine: Engine, context: StepContext, objects: LakeObject[]): Promise<ValidationResult> {
+  const { dataset } = context.params;
+  const input = await readInputTable(engine, context.lake, objects, {
+    table: 'raw',
+    format: dataset.format,
+    requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => rawName(dataset, name)),
+  });
+  return validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name))));
+}
+
+/**
+ * Clean: every date's bronze files are read and validated in one pass (Parquet in its own types,
+ * CSV as text); per date, rejects go to quarantine with their reasons and the typed, renamed rows
+ * to silver Parquet, both straight from that pass. A date with no input or no valid row fails the
+ * step.
+ */
+async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
+  const { lake, run, params } = context;
+  const { pipeline, dataset } = params;
+  const engine = await openEngine();
+  try {
+    const layouts = dates.map((date) => pipelineLayout(run.pipeline, pipeline, date));
+    const objects: LakeObject[][] = [];
+    for (const layout of layouts) objects.push(await listInput(lake, layout.input, pipeline.dataset));
+    // Staged once, so that hashing (in JS) and reading (in DuckDB's threads) overlap on the same copies.
+    await engine.stage(lake, objects.flat().map((object) => object.key));
+    const [fingerprinted, validated] = await Promise.allSettled([
+      Promise.all(objects.map((dateObjects) => fingerprintInputs(engine, lake, dateObjects))),
+      validateChunk(engine, context, objects.flat()),
+    ]);
+    if (validated.status === 'rejected') throw validated.reason;
+    if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
+    const validation = validated.value;
+
+    // Schema columns only, in schema order, under their own names; an optional column the input lacks is a typed NULL.
+    const silverColumns: TypedColumn[] = Object.entries(dataset.columns).map(([name, column]) => ({ name, from: rawName(dataset, name), type: column.type }));
+    const cleaned: Record<string, CleanedDate> = {};
+    for (const [index, date] of dates.entries()) {
+      const layout = layouts[index];
+      const counts = validation.partitions[layout.input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+      const quarantine = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
+      if (counts.rowsValid === 0) {
+        throw new InputError(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${Object.keys(counts.reasonCounts).slice(0, 3).join(', ')}); see ${layout.quarantine}`);
+      }
+      const silver = validation.validRows(layout.input, silverColumns);
+      await engine.exportQuery(silver.sql, lake, layout.silver, 'parquet', silver.params);
+      cleaned[date] = {
+        rows_read: counts.rowsRead,
+        rows_valid: counts.rowsValid,
+        rows_quarantined: counts.rowsQuarantined,
+        quarantine_reasons: counts.reasonCounts,
+        quarantine,
+        silver: layout.silver,
+        input: fingerprinted.value[index],
+      };
+    }
+    return { dates: cleaned };
+  } finally {
+    await engine.close();
+  }
+}
+
 export const InputFingerprintSchema: z.ZodType<CleanedDate['input']> = z.object({
   files: z.array(z.object({ key: z.string(), size: z.number(), sha256: z.string() })),
   sha256: z.string(),

@@ -1,0 +1,47 @@
+/**
+ * One day of 100k seeded sample rides (Parquet) through the whole rides pipeline, as a daily
+ * scheduled run does it: clean, quality, DBSCAN, publish, through `startRun` with embedded PGlite.
+ * The sample and the store are prepared untimed; the run is the measured work.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { openApp } from '../src/app/index.js';
+import { DetourConfigSchema } from '../src/config/index.js';
+import { FsLake } from '../src/lake/index.js';
+import { runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js';
+import { writeSampleRides } from '../src/sample/index.js';
+import { openStore } from '../src/store/index.js';
+import type { BenchCase } from './main.js';
+
+const RIDES = 100_000;
+const DAY = '2024-03-05';
+
+async function prepare() {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-rides-day-'));
+  const lake = new FsLake(path.join(root, 'lake'));
+  await writeSampleRides(lake, { from: DAY, to: DAY, ridesPerDay: RIDES, seed: 42, format: 'parquet' });
+  const store = await openStore({ stateDir: path.join(root, 'state') });
+  const config = DetourConfigSchema.parse({});
+  const app = await openApp({ config, lake, store });
+  const services = await app.services();
+  return async () => {
+    const result = await startRun(services, 'rides', runParamsOf(config, 'rides'), [DAY]);
+    await app.close();
+    await store.close();
+    return result;
+  };
+}
+
+export const cases: readonly BenchCase[] = [
+  {
+    rows: RIDES,
+    prepare,
+    report: (value) => {
+      const result = value as RunResult;
+      const stages: Record<string, number> = {};
+      for (const step of result.steps) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(3));
+      return { stage_seconds: stages, anomalies: result.run.outliers };
+    },
+  },
+];

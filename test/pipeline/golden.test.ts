@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DetourConfigSchema } from '../../src/config/index.js';
+import { openEngine } from '../../src/engine/index.js';
+import { dateRange } from '../../src/dates.js';
+import { FsLake } from '../../src/lake/index.js';
+import { pipelineLayout, type RunSummary } from '../../src/pipeline/index.js';
+import { writeSampleFlights, writeSampleRides } from '../../src/sample/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { runPipeline } from '../helpers/pipeline.js';
+
+// Outputs recorded before the typed clean path (see test/fixtures/golden/README.md): the same input
+// must still publish the same bytes and count the same rows.
+
+const CONFIG = DetourConfigSchema.parse({});
+const golden = (name: string) => readFileSync(new URL(`golden/${name}`, FIXTURES));
+const goldenJson = <T>(name: string) => JSON.parse(golden(name).toString()) as T;
+
+type Counts = Pick<RunSummary, 'rows_read' | 'rows_valid' | 'rows_quarantined'> & { quarantine_reasons?: Record<string, number> };
+const SILVER_COUNTS = goldenJson<Record<'rides' | 'flights', Record<string, Counts>>>('silver-counts.json');
+
+/** A summary's row counts, as the golden file records them (no reasons where none were quarantined). */
+const countsOf = (summary: RunSummary): Counts => ({
+  rows_read: summary.rows_read,
+  rows_valid: summary.rows_valid,
+  rows_quarantined: summary.rows_quarantined,
+  ...(summary.rows_quarantined > 0 ? { quarantine_reasons: summary.quarantine_reasons } : {}),
+});
+
+describe('golden outputs of the rides and flights pipelines', () => {
+  let root: string;
+  let store: Store;
+  const freshLake = async (name: string) => new FsLake(await mkdtemp(path.join(root, `${name}-`)));
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'detour-golden-'));
+    store = await openStore({ stateDir: path.join(root, 'state') });
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('a Parquet day of sample rides publishes the same anomalies.json bytes and counts', async () => {
+    const day = '2024-03-05';
+    const lake = await freshLake('rides-parquet');
+    await writeSampleRides(lake, { from: day, to: day, ridesPerDay: 20_000, seed: 7, format: 'parquet' });
+    const { summaries } = await runPipeline(lake, store, CONFIG, 'rides', [day]);
+    expect(summaries.map(countsOf)).toEqual([SILVER_COUNTS.rides[day]]);
+    expect((await lake.get(pipelineLayout('rides', CONFIG.pipelines.rides, day).anomalies)).toString()).toBe(golden(`rides-${day}.anomalies.json`).toString());
+  });
+
+  it('a flawed CSV day of rides publishes the same anomalies and quarantines the same rows for the same reasons', async () => {
+    const day = '2024-03-06';
+    const lake = await freshLake('rides-csv');
+    await lake.put(`bronze/rides/date=${day}/rides.csv`, gunzipSync(golden(`rides-${day}.csv.gz`)));
+    const { summaries } = await runPipeline(lake, store, CONFIG, 'rides', [day]);
+    expect(summaries.map(countsOf)).toEqual([SILVER_COUNTS.rides[day]]);
+    const layout = pipelineLayout('rides', CONFIG.pipelines.rides, day);
+    expect((await lake.get(layout.anomalies)).toString()).toBe(golden(`rides-${day}.anomalies.json`).toString());
+
+    // The golden quarantine holds every value as text (or null); the Parquet file keeps
+    // `_source_row` a BIGINT, so values are compared as text, field by field and in order.
+    const expected = goldenJson<Record<string, string | null>[]>(`rides-${day}.quarantine.json`);
+    const engine = await openEngine();
+    try {
+      const rows = await engine.rows(`SELECT * FROM read_parquet($1, hive_partitioning = false)`, [lake.localPath(layout.quarantine) as string]);
+      expect(rows.map((row) => Object.keys(row))).toEqual(expected.map((row) => Object.keys(row)));
+      expect(rows.map((row) => Object.fromEntries(Object.entries(row).map(([name, value]) => [name, value === null ? null : String(value)])))).toEqual(expected);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a month of flights publishes the same anomalies.json bytes and counts for every date', async () => {
+    const dates = dateRange('2001-01-01', '2001-01-31');
+    const lake = await freshLake('flights');
+    const engine = await openEngine();
+    try {
+      await writeSampleFlights(engine, lake);
+    } finally {
+      await engine.close();
+    }
+    const { summaries } = await runPipeline(lake, store, CONFIG, 'flights', dates);
+    expect(Object.fromEntries(summaries.map((summary) => [summary.logical_date, countsOf(summary)]))).toEqual(
+      Object.fromEntries(dates.map((date) => [date, SILVER_COUNTS.flights[date]])),
+    );
+    // The golden file gathers each date's anomalies.json under its date; written as publish writes it, each must match byte for byte.
+    const expected = goldenJson<Record<string, unknown[]>>('flights-2001-01.anomalies.json');
+    expect(Object.keys(expected)).toEqual(dates);
+    for (const date of dates) {
+      const published = (await lake.get(pipelineLayout('flights', CONFIG.pipelines.flights, date).anomalies)).toString();
+      expect(published, date).toBe(`${JSON.stringify(expected[date], null, 1)}\n`);
+    }
+  });
+});
