@@ -1,5 +1,5 @@
 /**
- * Training 20 sensors' Isolation Forests (14 days of 5-minute readings each, 600 trees) as one
+ * Training 20 sensors' Isolation Forests (14 days of 5-minute readings each, 1500 trees) as one
  * training run in 10 entity shards on BullMQ, with one and then two `detour worker` processes
  * (concurrency 1 each) on the local PostgreSQL and Redis. `seconds` covers both; the line reports
  * each and the speedup of two workers over one.
@@ -27,7 +27,7 @@ const LAKE_DIR = path.join(os.tmpdir(), 'detour-bench-train-lake');
 async function trainWith(workers: number): Promise<{ seconds: number; result: TrainingResult }> {
   const database = await freshDatabase();
   const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-train-'));
-  const yaml = sensorConfig({ lake: LAKE_DIR, prefix: `detour-bench-${randomUUID()}`, history: 14, partitions: 10, trees: 600, maxSamples: 256 });
+  const yaml = sensorConfig({ lake: LAKE_DIR, prefix: `detour-bench-${randomUUID()}`, history: 14, partitions: 10, trees: 1500, maxSamples: 256 });
   const configFile = path.join(root, 'detour.yaml');
   await writeFile(configFile, yaml);
   const config = parseConfigText(yaml, configFile);
