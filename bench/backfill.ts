@@ -4,32 +4,27 @@
  * BullMQ on Redis with one and with two `detour worker` processes (concurrency 1 each). Seconds are the coordinator's wall time; peak_mb is the
  * coordinator's own (workers are separate processes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { backfill, runParamsOf, type BackfillResult } from '../src/pipeline/index.js';
-import { BullmqQueue } from '../src/queue/index.js';
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
+import { closeDistributed, freshDatabase, REDIS_URL, startWorker } from './services.js';
 
 const FROM = '2024-01-01';
 const TO = '2024-01-30';
 const RIDES_PER_DAY = 100_000;
 const DAYS = 30;
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const ADMIN_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Runs in flight: the executors (one embedded, or the workers) always have a next step queued. */
 const PARALLEL = 2;
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** Sample rides are written once and reused by every case (and later bench runs). */
 const LAKE_DIR = path.join(os.tmpdir(), 'detour-bench-backfill-lake');
 
@@ -42,36 +37,6 @@ async function sampleLake(): Promise<FsLake> {
     await writeFile(marker, '');
   }
   return lake;
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A fresh database on the local server, so that no date counts as already done; dropped after the case. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `detour_bench_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
-function startWorker(configFile: string, databaseUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--config', configFile, '--metrics-port', '0'], {
-    env: { ...process.env, QUEUE_URL: REDIS_URL, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('worker ready') && resolve(child));
-  });
 }
 
 /** Embedded when `workers` is 0, else that many worker processes on a BullMQ queue. */
@@ -100,11 +65,7 @@ function backfillCase(workers: number): BenchCase {
           if (result.failed.length > 0) throw new Error(`backfill failed: ${JSON.stringify(result.failed[0])}`);
           return result;
         } finally {
-          for (const child of children) child.kill('SIGTERM');
-          if (app.queue instanceof BullmqQueue) await app.queue.obliterate();
-          await app.close();
-          await store.close();
-          await database.drop();
+          await closeDistributed({ workers: children, app, store, database });
         }
       };
     },

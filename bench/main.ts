@@ -39,6 +39,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   'small-partitions': () => import('./small-partitions.js'),
   train: () => import('./train.js'),
   score: () => import('./score.js'),
+  'train-workers': () => import('./train-workers.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

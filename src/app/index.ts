@@ -9,7 +9,7 @@ import type { DetourConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { openLake, type Lake } from '../lake/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
-import { stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
+import { ModelCache, stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
 import { openQueue, type JobQueue, type WorkerHandle } from '../queue/index.js';
 import { openStore, type Store } from '../store/index.js';
 
@@ -41,6 +41,8 @@ export interface App {
   queue: JobQueue;
   logger: Logger;
   metrics: Metrics;
+  /** Registered models loaded on demand, by (name, version), and each name's production version. */
+  models: ModelCache;
   /** Services for running pipelines. Embedded (inline queue): this process also executes the steps. */
   services(options?: ServiceOptions): Promise<RunServices>;
   /** Makes this process a worker: it executes step jobs from the queue, `concurrency` at once. */
@@ -101,6 +103,7 @@ export async function openApp(options: AppOptions): Promise<App> {
       queue,
       logger,
       metrics,
+      models: new ModelCache({ lake, store, logger }),
       async services(serviceOptions = {}) {
         if (queue.kind === 'inline' && !working) {
           await work(serviceOptions.concurrency ?? 1);

@@ -10,6 +10,7 @@ import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.
 import { Progress } from './format.js';
 import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-commands.js';
 import { serveCommand, workerCommand } from './service-commands.js';
+import { modelsCommand, trainCommand } from './model-commands.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -159,5 +160,5 @@ function ingestCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand(), serveCommand(), workerCommand()];
+  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand()];
 }

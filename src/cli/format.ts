@@ -1,9 +1,16 @@
-/** Plain-text table for terminal summaries: first column left-aligned, the others right-aligned. */
-export function formatTable(headers: string[], rows: (string | number)[][]): string {
+import type { RunRecord } from '../store/index.js';
+
+/** A finished run's wall time in seconds, `-` while it runs. */
+export function runSeconds(run: RunRecord): string {
+  return run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
+}
+
+/** Plain-text table for terminal summaries: first column left-aligned (and those in `leftAligned`, e.g. sentences), the others right-aligned. */
+export function formatTable(headers: string[], rows: (string | number)[][], leftAligned: readonly number[] = []): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (typeof cell === 'number' ? cell.toLocaleString('en-US') : cell)))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => String(row[column]).length)));
   const line = (row: (string | number)[]) =>
-    row.map((cell, column) => (column === 0 ? String(cell).padEnd(widths[column]) : String(cell).padStart(widths[column]))).join('  ').trimEnd();
+    row.map((cell, column) => (column === 0 || leftAligned.includes(column) ? String(cell).padEnd(widths[column]) : String(cell).padStart(widths[column]))).join('  ').trimEnd();
   return [line(cells[0]), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 

@@ -2,15 +2,16 @@ import { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
-import { backfill, paramsOf, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
+import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
+import { printTrainingResult } from './model-format.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
 import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
-import { formatTable, Progress, StepProgress } from './format.js';
+import { formatTable, Progress, runSeconds, StepProgress } from './format.js';
 import { datesOf, stepParallelOption, wholeNumber } from './options.js';
 
-async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
+export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
   const context = await openCliContext(options);
   try {
     return await work(context);
@@ -20,7 +21,7 @@ async function withContext<T>(options: CommonOptions, work: (context: CliContext
 }
 
 /** Services for executing a run here, reporting each step's progress; the live bar is erased afterwards, failed or not. */
-async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
+export async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
   const progress = new StepProgress();
   try {
     return await work(await context.services({ concurrency, onStep: (event) => progress.update(event) }));
@@ -38,10 +39,6 @@ function recallOf(summary: RunSummary): number | null | undefined {
   return Object.values(summary.detections).find((facts) => facts.injected_anomalies)?.injected_anomalies?.recall;
 }
 
-function runSeconds(run: RunRecord): string {
-  return run.finishedAt ? ((run.finishedAt.getTime() - run.startedAt.getTime()) / 1000).toFixed(2) : '-';
-}
-
 /** Seconds per step of a run, summed over its partitions. */
 function stepSeconds(steps: StepRecord[]): string {
   const totals = new Map<string, number>();
@@ -49,11 +46,15 @@ function stepSeconds(steps: StepRecord[]): string {
   return [...totals].map(([step, seconds]) => `${step} ${seconds.toFixed(2)}`).join(' · ');
 }
 
-/** Per-date counts, step times, the top anomalies and where the outputs went. */
+/** Per-date counts, step times, the top anomalies and where the outputs went (a training run: what it trained). */
 async function printRunResult(context: CliContext, result: RunResult): Promise<void> {
   const { run, summaries } = result;
   // The run's own recorded pipeline (a rerun may predate today's config).
-  const { pipeline } = paramsOf(run);
+  const { pipeline, training } = paramsOf(run);
+  if (training !== undefined) {
+    printTrainingResult(context, await recordTrainingSummary(context.lake, result));
+    return;
+  }
   const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
   const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
   const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
@@ -138,7 +139,8 @@ export function backfillCommand(): Command {
 
 function describeRun(run: RunRecord): (string | number)[] {
   const dates = run.endDate === run.logicalDate ? run.logicalDate : `${run.logicalDate}..${run.endDate}`;
-  return [run.id, run.pipeline, dates, run.status, run.rowsRead ?? '-', run.rowsQuarantined ?? '-', run.outliers ?? '-', runSeconds(run)];
+  const pipeline = run.params.training === undefined ? run.pipeline : `${run.pipeline} (train)`;
+  return [run.id, pipeline, dates, run.status, run.rowsRead ?? '-', run.rowsQuarantined ?? '-', run.outliers ?? '-', runSeconds(run)];
 }
 
 export function runsCommand(): Command {

@@ -20,7 +20,7 @@ const port = (flag: string) => (value: string) => {
 
 export function serveCommand(): Command {
   return withCommonOptions(new Command('serve'))
-    .description('run pipelines on their schedules (cron per pipeline, catching up missed dates) and serve /metrics')
+    .description('run pipelines and their training steps on their schedules (cron each, catching up missed dates) and serve /metrics')
     .option('--pipeline <names>', 'comma-separated pipelines to schedule (default: all)', (text: string) => text.split(',').map((name) => name.trim()).filter(Boolean))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0 = any free port)', port('--metrics-port'), 9464)
     .option('--tick-seconds <n>', 'how often schedules are checked', wholeNumber('--tick-seconds', 1), 30)
@@ -31,7 +31,7 @@ export function serveCommand(): Command {
         const names = options.pipeline ?? Object.keys(context.config.pipelines);
         const services = await context.services({ concurrency: options.parallel });
         const scheduler = pipelineScheduler(services, context.config, names, {
-          onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: run ${run.id} succeeded, ${run.outliers} anomalies`),
+          onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: ${run.params.training === undefined ? `run ${run.id} succeeded, ${run.outliers} anomalies` : `training run ${run.id} succeeded`}`),
           onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
         });
         const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });

@@ -1,6 +1,6 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, TablePipelineSchema } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
   DatasetConfig,
   DetectStepConfig,
@@ -10,6 +10,7 @@ export type {
   RetryConfig,
   ScheduleConfig,
   TablePipelineConfig,
+  TrainStepConfig,
 } from './schema.js';
 export { configJsonSchema } from './json-schema.js';
 export { writeDefaultConfig, SCHEMA_FILE } from './init.js';

@@ -107,6 +107,13 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       maxSamples: z.number().int().min(2).default(256),
       seed: z.number().int().min(0).default(0),
       contamination: z.union([z.literal('auto'), z.number().gt(0).max(0.5)]).default(0.01),
+      /**
+       * Score with registered models instead of fitting one in the run: each entity's `production`
+       * version, or that version number. A run records the versions it used; its rerun uses them again.
+       */
+      model: z.union([z.literal('production'), z.number().int().min(1)]).optional(),
+      /** The training step (its `model`) whose models to score with; default: the pipeline's only iforest training step. */
+      modelName: identifier.optional(),
     })
     .strict(),
   z
@@ -154,6 +161,43 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/**
+ * A training step: fits one model per entity from `history` days of a table, registers it as a
+ * new version of `<model>/<entity>` and promotes it as `promote` says. Runs on its own `schedule`
+ * or with `detour train`; detect steps score with the models through `model: production`.
+ */
+export const TrainStepSchema = z
+  .object({
+    /** Registry name of the models: one per entity, `<model>/<entity>`, with versions 1, 2, ... */
+    model: identifier,
+    /** A trainable detector (iforest). */
+    detector: identifier,
+    /** The dataset itself or an aggregate step. */
+    table: identifier,
+    entity: column,
+    /** Column ordering an entity's rows in time; its date picks the rows of the training window. */
+    time: column,
+    /** Feature columns, or `value` for a detector of one series. */
+    features: z.array(column).min(1).optional(),
+    value: column.optional(),
+    /** Days the models learn from, ending at the training run's date. */
+    history: z.number().int().min(1).default(90),
+    /** An entity with fewer rows in the window is skipped, with the reason in the run's summary. */
+    minRows: z.number().int().min(2).default(14),
+    /** Share of each entity's most recent rows held out to measure the model (`validation_loss`). */
+    validation: z.number().gt(0).max(0.5).default(0.2),
+    /** Entity shards, so that several workers share the training. */
+    partitions: z.number().int().min(1).max(256).default(1),
+    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination). */
+    params: z.record(z.string(), z.unknown()).default({}),
+    /** When `detour serve` trains; unset: only with `detour train`. */
+    schedule: ScheduleSchema.optional(),
+    /** `auto`: a new version becomes production when its validation_loss is not worse than production's (or there is none); `manual`: `detour models promote`. */
+    promote: z.enum(['auto', 'manual']).default('manual'),
+  })
+  .strict()
+  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] });
+
 const retryFields = {
   retries: z.number().int().min(0).max(20),
   initialDelayMs: z.number().int().min(0),
@@ -171,7 +215,7 @@ export const RetrySchema = z
     initialDelayMs: retryFields.initialDelayMs.default(1_000),
     maxDelayMs: retryFields.maxDelayMs.default(60_000),
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
-    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish']), z.object(retryFields).partial().strict()).default({}),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
@@ -182,6 +226,8 @@ export const TablePipelineSchema = z
     dataset: identifier,
     aggregate: z.array(AggregateStepSchema).default([]),
     detect: z.array(DetectStepSchema).min(1),
+    /** Models trained per entity on their own schedules (see TrainStepSchema). */
+    train: z.array(TrainStepSchema).default([]),
     publish: PublishSchema.prefault({}),
     schedule: ScheduleSchema.prefault({}),
     retry: RetrySchema.prefault({}),
@@ -314,6 +360,8 @@ export const DetourConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    /** Each model name belongs to one training step of the whole config: the registry is shared. */
+    const modelOwners = new Map<string, string>();
     for (const [name, table] of Object.entries(config.pipelines)) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) context.addIssue({ code: 'custom', path: ['pipelines', name], message: 'pipeline names must be lower_snake_case' });
       if (!(table.dataset in config.datasets)) {
@@ -327,6 +375,29 @@ export const DetourConfigSchema = z
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${step.detector === 'dbscan' ? 'dataset or ' : ''}aggregate step named "${step.table}" (${step.detector === 'dbscan' ? 'tables' : 'aggregates'}: ${tables.join(', ') || 'none'})` });
         }
       });
+      table.train.forEach((step, index) => {
+        const tables = [table.dataset, ...aggregates];
+        if (!tables.includes(step.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'table'], message: `no dataset or aggregate step named "${step.table}" (tables: ${tables.join(', ')})` });
+        const owner = modelOwners.get(step.model);
+        if (owner !== undefined) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'model'], message: `model "${step.model}" is already trained by ${owner}` });
+        modelOwners.set(step.model, `pipelines.${name}.train.${index}`);
+      });
+      table.detect.forEach((step, index) => {
+        if (step.detector !== 'iforest' || step.model === undefined) return;
+        const path = ['pipelines', name, 'detect', index];
+        const trainer = trainStepFor(table, step);
+        if (trainer === undefined) {
+          const candidates = table.train.filter((train) => train.detector === step.detector).map((train) => train.model);
+          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? 'no training step of this pipeline trains iforest models' : `several training steps train iforest models (${candidates.join(', ')}): name one as modelName`;
+          context.addIssue({ code: 'custom', path: [...path, step.modelName !== undefined ? 'modelName' : 'model'], message });
+          return;
+        }
+        if (trainer.detector !== step.detector) context.addIssue({ code: 'custom', path: [...path, 'modelName'], message: `model "${trainer.model}" is trained with ${trainer.detector}, not ${step.detector}` });
+        if (trainer.entity !== step.entity) context.addIssue({ code: 'custom', path: [...path, 'entity'], message: `model "${trainer.model}" is trained per ${trainer.entity}, not per ${step.entity}` });
+        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(step.features)) {
+          context.addIssue({ code: 'custom', path: [...path, 'features'], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same features in the same order` });
+        }
+      });
       const dataset = config.datasets[table.dataset];
       for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
         if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
@@ -336,7 +407,15 @@ export const DetourConfigSchema = z
     }
   });
 
+/** The training step whose models a detect step with `model:` scores with: its `modelName`, else the pipeline's only one of its detector. */
+export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step: { detector: string; modelName?: string }): TrainStepConfig | undefined {
+  if (step.modelName !== undefined) return pipeline.train.find((train) => train.model === step.modelName);
+  const candidates = pipeline.train.filter((train) => train.detector === step.detector);
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
+export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;

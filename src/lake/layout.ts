@@ -9,7 +9,8 @@
  * silver/<dataset>_quality/date=D/report.json
  * gold/<aggregate>/date=D/data.parquet
  * gold/<anomalies table>/date=D/anomalies.json       gold/<summary>/date=D/summary.json
- * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts)
+ * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
+ * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -73,6 +74,30 @@ export function findingsKey(pipeline: string, runId: string, partitionLabel: str
 /** Where the full text of an error is kept when the line recorded for a step (`<step>-<partition>`) or the run (`run`) had to be cut. */
 export function errorTextKey(pipeline: string, runId: string, name: string): string {
   return `${runScratchPrefix(pipeline, runId)}errors/${name}.txt`;
+}
+
+/** Where a training run leaves what it trained and skipped, per entity. */
+export function trainingSummaryKey(pipeline: string, runId: string): string {
+  return `${runScratchPrefix(pipeline, runId)}train/summary.json`;
+}
+
+/**
+ * A key segment for any entity value: percent-encoded like a URI component (no `/`), and `.` and
+ * `..`, which keys may not hold as segments, encoded too.
+ */
+function entitySegment(entity: string): string {
+  const encoded = encodeURIComponent(entity);
+  // '' and all-dot values only: a lone % never comes out of encodeURIComponent, so it cannot collide.
+  return /^\.*$/.test(encoded) ? encoded.replaceAll('.', '%2E') || '%' : encoded;
+}
+
+/**
+ * The folder of version `version` of a model's entity: `models/<model>/<entity>/v<version>/`. An
+ * artifact is named by its content's sha256 inside it, so two attempts at training the same
+ * version never write over each other: the registry records the one that was registered.
+ */
+export function modelArtifactKey(model: string, entity: string, version: number, sha256: string): string {
+  return `models/${model}/${entitySegment(entity)}/v${version}/model-${sha256.slice(0, 16)}.json`;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */

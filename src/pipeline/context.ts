@@ -3,6 +3,18 @@ import { DatasetSchema, TablePipelineSchema, type DatasetConfig, type TablePipel
 import type { Lake } from '../lake/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 
+/** What a training run trains: training steps by index, and only these entities when given. */
+export interface TrainingRequest {
+  steps: number[];
+  entities?: string[];
+}
+
+/** The model versions a detect step scores with, fixed when its run starts: per entity. */
+export interface ResolvedModels {
+  model: string;
+  versions: Record<string, number>;
+}
+
 /** What a run was started with, stored as the run's params: a rerun or resume needs nothing else. */
 export interface RunParams {
   pipeline: TablePipelineConfig;
@@ -10,6 +22,10 @@ export interface RunParams {
   detour_version: string;
   /** The run this one reruns, if any. */
   rerun_of?: string;
+  /** Set on a training run, which trains models instead of detecting. */
+  training?: TrainingRequest;
+  /** Per detect step (by index) with `model:`, the versions it scores with; a rerun uses the same. */
+  models?: Record<string, ResolvedModels>;
 }
 
 /** Everything a step partition needs, on whichever process runs it. */
@@ -57,6 +73,8 @@ const RunParamsSchema: z.ZodType<RunParams> = z.object({
   dataset: DatasetSchema,
   detour_version: z.string(),
   rerun_of: z.string().optional(),
+  training: z.object({ steps: z.array(z.number().int().min(0)), entities: z.array(z.string()).optional() }).optional(),
+  models: z.record(z.string(), z.object({ model: z.string(), versions: z.record(z.string(), z.number().int().min(1)) })).optional(),
 });
 
 /** A run's recorded params, read back through the config's own schemas. */

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { isIsoDate } from '../dates.js';
 import type { TablePipelineConfig } from '../config/index.js';
-import type { StepContext } from './context.js';
+import type { StepContext, TrainingRequest } from './context.js';
 
 const isoDate = z.string().refine(isIsoDate, 'must be a YYYY-MM-DD date');
 const index = z.number().int().min(0);
@@ -22,16 +22,19 @@ export const RecordDaySchema = z.object({ kind: z.literal('record-day'), detectS
 export const EntityShardSchema = z.object({ kind: z.literal('entity-shard'), detectStep: index, detector: z.string(), shard: index, shards: z.number().int().min(1) }).strict();
 /** The whole run at once (publish). */
 export const WholeRunSchema = z.object({ kind: z.literal('run') }).strict();
+/** Shard `shard` of `shards` of the entities one training step fits a model for. */
+export const TrainShardSchema = z.object({ kind: z.literal('train-shard'), trainStep: index, model: z.string().min(1), shard: index, shards: z.number().int().min(1) }).strict();
 
-export const StepPartitionSchema = z.discriminatedUnion('kind', [DateSpanSchema, RecordDaySchema, EntityShardSchema, WholeRunSchema]);
+export const StepPartitionSchema = z.discriminatedUnion('kind', [DateSpanSchema, RecordDaySchema, EntityShardSchema, WholeRunSchema, TrainShardSchema]);
 export type DateSpan = z.infer<typeof DateSpanSchema>;
 export type RecordDay = z.infer<typeof RecordDaySchema>;
 export type EntityShard = z.infer<typeof EntityShardSchema>;
 export type WholeRun = z.infer<typeof WholeRunSchema>;
+export type TrainShard = z.infer<typeof TrainShardSchema>;
 export type StepPartition = z.infer<typeof StepPartitionSchema>;
 
-/** The step kinds of every pipeline run, in graph order. */
-export const STEP_KINDS = ['clean', 'quality', 'aggregate', 'detect', 'publish'] as const;
+/** The step kinds of pipeline runs, in graph order: a detection run's, then a training run's. */
+export const STEP_KINDS = ['clean', 'quality', 'aggregate', 'detect', 'publish', 'train'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /** One step partition of one run: the data of a step job on either queue. */
@@ -43,7 +46,8 @@ export const STEP_JOB = 'pipeline-step';
 
 /**
  * How a partition is named in `detour runs show`, in the run store's key and in job ids:
- * `2024-01-01`, `2024-01-01..2024-01-31`, `0-dbscan-2024-01-05`, `0-arima-shard1of2`, `all`.
+ * `2024-01-01`, `2024-01-01..2024-01-31`, `0-dbscan-2024-01-05`, `0-arima-shard1of2`, `all`,
+ * `0-bus_iforest-shard1of4`.
  * Display and identity only: nothing ever parses it back; the partition itself travels as data.
  */
 export function partitionLabel(partition: StepPartition): string {
@@ -56,6 +60,8 @@ export function partitionLabel(partition: StepPartition): string {
       return partition.shards > 1 ? `${partition.detectStep}-${partition.detector}-shard${partition.shard + 1}of${partition.shards}` : `${partition.detectStep}-${partition.detector}`;
     case 'run':
       return 'all';
+    case 'train-shard':
+      return partition.shards > 1 ? `${partition.trainStep}-${partition.model}-shard${partition.shard + 1}of${partition.shards}` : `${partition.trainStep}-${partition.model}`;
   }
 }
 
@@ -67,8 +73,11 @@ export function stepJobId(job: StepJob): string {
 /** What a step kind needs to be part of a run: its partitions, how to run one, and its output's schema. */
 export interface StepHandler<Partition extends StepPartition = StepPartition, Output = unknown> {
   readonly kind: StepKind;
-  /** The step's partitions in a run of `pipeline` over `dates`; none when the pipeline has nothing for it to do. */
-  plan(pipeline: TablePipelineConfig, dates: readonly string[]): Partition[];
+  /**
+   * The step's partitions in a run of `pipeline` over `dates`; none when the pipeline has nothing
+   * for it to do. `training` is set in a training run (what to train).
+   */
+  plan(pipeline: TablePipelineConfig, dates: readonly string[], training?: TrainingRequest): Partition[];
   /** True when the pipeline gives the step nothing to do: its partitions are recorded as `skipped`. */
   skipped?(pipeline: TablePipelineConfig): boolean;
   /** The partition schema, checked on every job before running it. */

@@ -240,6 +240,12 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     }
     const steps = await store.listSteps(runId);
     const publishRecord = steps.find((record) => record.step === 'publish');
+    if (publishRecord === undefined && params.training !== undefined) {
+      // A training run: its steps registered the models; there is nothing to publish.
+      const finished = await store.finishRun(runId, { status: 'succeeded', owner: lease.owner });
+      services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
+      return { run: finished, steps, summaries: [] };
+    }
     if (publishRecord === undefined) throw new Error(`run ${runId} has no publish step`);
     const publish = outputOf(publishStep, publishRecord);
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);

@@ -1,20 +1,28 @@
 /**
- * Pipelines: a run is a graph of steps (clean → quality → aggregate → detect → publish), each
- * split into partitions (date chunks, entity shards, days) that run as jobs on a queue, in this
- * process or on workers. Every step reads and writes the lake, so any process can take any step.
+ * Pipelines: a run is a graph of steps (clean → quality → aggregate → detect → publish; a training
+ * run: train), each split into partitions (date chunks, entity shards, days) that run as jobs on a
+ * queue, in this process or on workers. Every step reads and writes the lake, so any process can
+ * take any step. Trained models live in the registry (run store) with their artifacts in the lake.
  */
 export { startRun, resumeRun, rerunRun, backfill, changedInputs, runParamsOf } from './runs.js';
 export type { BackfillOptions, BackfillResult, ChangedInput } from './runs.js';
-export { pipelineScheduler } from './schedule.js';
+export { pipelineScheduler, trainingScheduleKey } from './schedule.js';
+export { readTrainingSummary, recordTrainingSummary, startTrainingRun, trainingParamsOf } from './training.js';
+export type { TrainingOptions, TrainingResult, TrainingSummary } from './training.js';
+export { findModelVersion, formatMetric, loadModel, parseModelRef, promoteModelVersion, promotionDecision, PROMOTION_METRIC, rollbackModel } from './models.js';
+export type { LoadedModel, PromotionDecision, PromotionResult } from './models.js';
+export { ModelCache } from './model-cache.js';
+export type { ModelCacheOptions } from './model-cache.js';
+export type { TrainedModel, TrainOutput } from './steps/train.js';
 export type { PipelineSchedulerOptions } from './schedule.js';
 export { executeRun, stepJobHandler } from './executor.js';
 export { partitionLabel, STEP_JOB, STEP_KINDS, StepJobSchema } from './contract.js';
-export type { DateSpan, EntityShard, RecordDay, StepJob, StepKind, StepPartition, WholeRun } from './contract.js';
+export type { DateSpan, EntityShard, RecordDay, StepJob, StepKind, StepPartition, TrainShard, WholeRun } from './contract.js';
 export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
 export { pipelineLayout } from './layout.js';
 export { planRun } from './plan.js';
 export { paramsOf } from './context.js';
-export type { RunParams, CleanedDate, CheckedDate } from './context.js';
+export type { RunParams, CleanedDate, CheckedDate, ResolvedModels, TrainingRequest } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
 export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';

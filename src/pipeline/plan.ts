@@ -6,12 +6,18 @@ import { cleanStep } from './steps/clean.js';
 import { detectStep } from './steps/detect.js';
 import { publishStep } from './steps/publish.js';
 import { qualityStep } from './steps/quality.js';
+import { trainStep } from './steps/train.js';
+import type { TrainingRequest } from './context.js';
 
 /**
  * The step kinds of a run, in graph order: a step starts once every partition of the one before
  * has succeeded. A new kind of step is a handler file listed here (and its config in the schema).
+ * A detection run is the first five; a training run trains alone (each shard registers its
+ * entities' versions itself, so nothing waits for all of them).
  */
-const STEP_HANDLERS = [cleanStep, qualityStep, aggregateStep, detectStep, publishStep] as const;
+const DETECTION_HANDLERS = [cleanStep, qualityStep, aggregateStep, detectStep, publishStep] as const;
+const TRAINING_HANDLERS = [trainStep] as const;
+const STEP_HANDLERS = [...DETECTION_HANDLERS, ...TRAINING_HANDLERS] as const;
 
 /** A step kind's handler, with its partition and output types erased (they are checked by its schemas). */
 export function handlerOf(kind: StepKind): StepHandler<StepPartition, unknown> {
@@ -23,10 +29,15 @@ export function handlerOf(kind: StepKind): StepHandler<StepPartition, unknown> {
 /** The step kinds in graph order. */
 export const STEP_ORDER: readonly StepKind[] = STEP_HANDLERS.map((handler) => handler.kind);
 
-/** Every step partition of a run of `pipeline` over `dates`, in graph order, labelled and with its partition as data. */
-export function planRun(pipeline: TablePipelineConfig, dates: readonly string[]): PlannedStep[] {
-  return STEP_HANDLERS.flatMap((handler, position) => {
+/**
+ * Every step partition of a run of `pipeline` over `dates` (a training run with `training`), in
+ * graph order, labelled and with its partition as data.
+ */
+export function planRun(pipeline: TablePipelineConfig, dates: readonly string[], training?: TrainingRequest): PlannedStep[] {
+  const handlers: readonly StepHandler<StepPartition, unknown>[] = training === undefined ? DETECTION_HANDLERS : TRAINING_HANDLERS;
+  return handlers.flatMap((handler) => {
+    const position = STEP_ORDER.indexOf(handler.kind);
     const status = handler.skipped?.(pipeline) ? 'skipped' : 'pending';
-    return handler.plan(pipeline, dates).map((partition: StepPartition) => ({ step: handler.kind, partition: partitionLabel(partition), spec: partition, position, status }));
+    return handler.plan(pipeline, dates, training).map((partition: StepPartition) => ({ step: handler.kind, partition: partitionLabel(partition), spec: partition, position, status }));
   });
 }

@@ -9,6 +9,7 @@ import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
+import { resolveModelVersions } from './models.js';
 import { planRun } from './plan.js';
 
 /** The params a new run of `pipelineName` records: the pipeline and dataset as configured now. */
@@ -18,9 +19,17 @@ export function runParamsOf(config: DetourConfig, pipelineName: string): RunPara
   return { pipeline, dataset: config.datasets[pipeline.dataset], detour_version: DETOUR_VERSION };
 }
 
-/** Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. */
+/**
+ * Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. The
+ * model versions its detect steps score with are fixed now, unless `params` has them already (a
+ * rerun scores with the versions of the run it reruns).
+ */
 export async function startRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<RunResult> {
   if (dates.length === 0) throw new InputError('a run needs at least one date');
+  if (params.training === undefined && params.models === undefined) {
+    const models = await resolveModelVersions(services.store, params.pipeline);
+    if (models !== undefined) params = { ...params, models };
+  }
   const run = await services.store.startRun({
     pipeline: pipelineName,
     logicalDate: dates[0],
@@ -28,7 +37,7 @@ export async function startRun(services: RunServices, pipelineName: string, para
     params: params as unknown as Record<string, unknown>,
     lease: leaseOf(services.liveness),
   });
-  await services.store.planSteps(run.id, planRun(params.pipeline, dates));
+  await services.store.planSteps(run.id, planRun(params.pipeline, dates, params.training));
   return executeRun(services, run.id);
 }
 
@@ -82,6 +91,7 @@ export async function changedInputs(services: RunServices, runId: string): Promi
  */
 export async function rerunRun(services: RunServices, idOrPrefix: string, options: { allowChangedInputs?: boolean } = {}): Promise<RunResult> {
   const original = await services.store.getRun(idOrPrefix);
+  if (paramsOf(original).training !== undefined) throw new InputError(`run ${original.id} is a training run: train again with \`detour train ${original.pipeline}\` (a new run, new versions)`);
   const { recorded, changes } = await changedInputs(services, original.id);
   if (!recorded && !options.allowChangedInputs) {
     throw new InputError(`run ${original.id} never finished reading its inputs, so there is nothing to compare them with; rerun with --allow-changed-inputs to use the inputs as they are now`);

@@ -1,19 +1,17 @@
 import type { DetectStepConfig } from '../config/index.js';
 import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
+import { rowsByEntity, type SeriesTable } from './entity-rows.js';
+import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
 
-/** Rows of an aggregate table, one per entity and day, as columns. */
-export interface SeriesTable {
-  entity: string[];
-  /** `YYYY-MM-DD` of each row. */
-  day: string[];
-  /** Numeric columns by name (NaN for missing values). */
-  values: Record<string, Float64Array>;
-}
-
 /** One detector's verdict on one entity-day: a published anomaly before it gets its id. */
-export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & { detector: 'arima' | 'iforest'; date: string };
+export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & {
+  detector: string;
+  date: string;
+  /** The registered model version that scored it, when one did. */
+  model?: { name: string; version: number };
+};
 
 export interface SeriesDetection {
   findings: Finding[];
@@ -36,17 +34,6 @@ const LARGEST_SQUARABLE = Math.sqrt(Number.MAX_VALUE);
 
 function format(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
-}
-
-/** Row indices per entity, entities sorted so that outputs are deterministic. */
-function rowsByEntity(table: SeriesTable): Map<string, number[]> {
-  const groups = new Map<string, number[]>();
-  table.entity.forEach((entity, row) => {
-    const rows = groups.get(entity);
-    if (rows) rows.push(row);
-    else groups.set(entity, [row]);
-  });
-  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**
@@ -158,4 +145,54 @@ export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima'
   return step.detector === 'arima'
     ? detectWithArima(step, table, range.from, range.to, range.windowStart)
     : detectWithIsolationForest(step, table, range.from, range.to);
+}
+
+const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
+
+/**
+ * Scores each entity's rows with its registered model (`models`, by entity); the days with rows the
+ * model calls anomalous are findings that name the model version, one per entity and day (the most
+ * anomalous row of it, for tables finer than a day). Entities without a model are skipped with
+ * `missing(entity)` as the reason.
+ */
+export function detectWithModels(step: { detector: string; features: string[] }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
+  const findings: Finding[] = [];
+  const skipped: SeriesDetection['skipped'] = [];
+  const [primary] = step.features;
+  for (const [entity, rows] of rowsByEntity(table)) {
+    const loaded = models.get(entity);
+    if (loaded === undefined) {
+      skipped.push({ entity, reason: missing(entity) });
+      continue;
+    }
+    const { name, version } = loaded.record;
+    const columns = step.features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row]));
+    const scores = loaded.detector.score(loaded.model, { features: step.features, columns });
+    const worstOfDay = new Map<string, { k: number; count: number }>();
+    rows.forEach((row, k) => {
+      if (scores.anomalous[k] !== 1) return;
+      const worst = worstOfDay.get(table.day[row]);
+      if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
+      else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
+    });
+    for (const { k, count } of worstOfDay.values()) {
+      const row = rows[k];
+      const value = table.values[primary][row];
+      const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
+      const others = step.features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+      findings.push({
+        detector: step.detector,
+        entity,
+        date: table.day[row],
+        value,
+        expected: nullable(scores.expected[k]),
+        lower: nullable(scores.lower[k]),
+        upper: nullable(scores.upper[k]),
+        score: round(scores.score[k], 4),
+        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
+        model: { name, version },
+      });
+    }
+  }
+  return { findings, skipped };
 }

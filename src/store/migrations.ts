@@ -129,6 +129,48 @@ const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS detour_steps_lease_expires_at_idx ON detour_steps (lease_expires_at) WHERE status = 'running'`,
     ],
   },
+  {
+    // Touches no table of another migration, so it applies the same before or after version 5.
+    version: 6,
+    description: 'model registry: versions, stages and their history',
+    statements: [
+      // A row is reserved (registered_at null, invisible) before its artifact is written, and
+      // registered once artifact and metrics are known: a version is visible only when both exist.
+      `CREATE TABLE IF NOT EXISTS detour_models (
+        name text NOT NULL,
+        version integer NOT NULL CHECK (version >= 1),
+        detector text NOT NULL,
+        entity text NOT NULL,
+        params jsonb NOT NULL,
+        window_from date NOT NULL,
+        window_to date NOT NULL,
+        inputs jsonb NOT NULL,
+        metrics json,
+        artifact_key text,
+        artifact_sha256 text,
+        artifact_bytes bigint,
+        detour_version text NOT NULL,
+        training_run_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        registered_at timestamptz,
+        stage text NOT NULL DEFAULT 'candidate' CHECK (stage IN ('candidate', 'production', 'archived')),
+        promoted_at timestamptz,
+        previous_production integer,
+        PRIMARY KEY (name, version),
+        UNIQUE (training_run_id, name)
+      )`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS detour_models_one_production_idx ON detour_models (name) WHERE stage = 'production'`,
+      `CREATE TABLE IF NOT EXISTS detour_model_stages (
+        name text NOT NULL,
+        seq integer NOT NULL,
+        version integer NOT NULL,
+        stage text NOT NULL CHECK (stage IN ('candidate', 'production', 'archived')),
+        reason text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (name, seq)
+      )`,
+    ],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */
@@ -149,15 +191,16 @@ export async function migrate(client: SqlClient): Promise<void> {
       description text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const [{ current }] = await tx.query<{ current: number }>(
-      'SELECT coalesce(max(version), 0)::integer AS current FROM detour_schema_version',
-    );
+    const applied = new Set((await tx.query<{ version: number }>('SELECT version FROM detour_schema_version')).map((row) => row.version));
+    const current = Math.max(0, ...applied);
     if (current > latest) {
       throw new InputError(
         `the database at ${client.description} has schema version ${current}, newer than this detour's ${latest}; upgrade detour`,
       );
     }
-    for (const migration of MIGRATIONS.filter((m) => m.version > current)) {
+    // Every version not applied yet, not only those above the newest: branches developed side by
+    // side may add versions out of order (6 before 5), and each one stands on its own.
+    for (const migration of MIGRATIONS.filter((m) => !applied.has(m.version))) {
       for (const statement of migration.statements) {
         await tx.query(statement);
       }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
-import { LeaseLostError, type AnomalyRow, type Lease, type ListRunsOptions, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
+import * as registry from './model-registry.js';
+import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -366,6 +367,30 @@ class SqlStore implements Store {
     }));
   }
 
+  reserveModelVersion(model: NewModelVersion) {
+    return registry.reserveModelVersion(this.client, model);
+  }
+
+  registerModelVersion(name: string, version: number, registration: ModelRegistration) {
+    return registry.registerModelVersion(this.client, name, version, registration);
+  }
+
+  listModels(options?: ListModelsOptions) {
+    return registry.listModels(this.client, options);
+  }
+
+  getModelVersion(name: string, version: number) {
+    return registry.getModelVersion(this.client, name, version);
+  }
+
+  promoteModel(name: string, version: number, options: { reason: string; restore?: boolean }) {
+    return registry.promoteModel(this.client, name, version, options);
+  }
+
+  listModelStages(name: string) {
+    return registry.listModelStages(this.client, name);
+  }
+
   async reopenRun(id: string, lease: Lease): Promise<RunRecord> {
     requireLease(lease);
     await this.expireLeases();
@@ -456,6 +481,7 @@ class SqlStore implements Store {
       `SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day
        FROM detour_runs, generate_series(logical_date, end_date, interval '1 day') AS day
        WHERE pipeline = $1 AND status = 'succeeded' AND day BETWEEN $2::date AND $3::date
+         AND params->'training' IS NULL
        ORDER BY day`,
       [pipeline, from, to],
     );

@@ -140,6 +140,78 @@ export interface QualityResultRow {
   sample: Record<string, unknown>[];
 }
 
+/** Where a model version stands: trained and waiting, the one detect steps score with, or retired. */
+export type ModelStage = 'candidate' | 'production' | 'archived';
+
+/** What a training run knows of a model version before its artifact is written. */
+export interface NewModelVersion {
+  /** `<model>/<entity>`, e.g. `bus_iforest/B3`: one model per entity, versions 1, 2, ... per name. */
+  name: string;
+  detector: string;
+  entity: string;
+  params: Record<string, unknown>;
+  /** The training window: first and last logical date of the rows it learnt from. */
+  window: { from: string; to: string };
+  /** Every lake object the rows were read from, with its sha256. */
+  inputs: { key: string; sha256: string }[];
+  detourVersion: string;
+  /** The training run that trained it: a run trains at most one version of a name. */
+  trainingRunId: string;
+}
+
+/** The artifact of a model version in the lake. */
+export interface ModelArtifact {
+  key: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** A model version as the registry holds it. */
+export interface ModelVersion extends NewModelVersion {
+  version: number;
+  stage: ModelStage;
+  /** Validation and training metrics; null while the version is only reserved. */
+  metrics: Record<string, number> | null;
+  /** Null while the version is only reserved. */
+  artifact: ModelArtifact | null;
+  createdAt: Date;
+  /** When artifact and metrics were recorded: the version is visible from then on; null while reserved. */
+  registeredAt: Date | null;
+  /** When it last became production. */
+  promotedAt: Date | null;
+  /** The production version it replaced when it became production: where a rollback goes. */
+  previousProduction: number | null;
+}
+
+/** What registering a reserved version records. */
+export interface ModelRegistration {
+  artifact: ModelArtifact;
+  metrics: Record<string, number>;
+  /** Why it is registered as it is (its stage history's first line), e.g. why it was not promoted. */
+  note: string;
+  /**
+   * Promote it in the same transaction, if production is still `ifProduction` (null: none); when
+   * production changed meanwhile, nothing is recorded and a TransientError asks to decide again.
+   */
+  promote?: { ifProduction: number | null; reason: string };
+}
+
+/** One line of a model's stage history. */
+export interface ModelStageChange {
+  name: string;
+  version: number;
+  stage: ModelStage;
+  reason: string;
+  changedAt: Date;
+}
+
+export interface ListModelsOptions {
+  /** A model name (`bus_iforest/B3`), or a model (`bus_iforest`) for all its entities' versions. */
+  name?: string;
+  stage?: ModelStage;
+  trainingRunId?: string;
+}
+
 export interface ListRunsOptions {
   pipeline?: string;
   limit?: number;
@@ -178,7 +250,7 @@ export interface Store {
   renewStepLease(runId: string, step: string, partition: string, lease: Lease): Promise<boolean>;
   /** The steps of a run in graph order. */
   listSteps(runId: string): Promise<StepRecord[]>;
-  /** Dates in [from, to] covered by a succeeded run of `pipeline`. */
+  /** Dates in [from, to] covered by a succeeded run of `pipeline` (training runs, whose params hold `training`, cover none). */
   succeededDates(pipeline: string, from: string, to: string): Promise<string[]>;
   /**
    * Claims the scheduled run of (pipeline, logicalDate): true for exactly one caller whatever the
@@ -198,5 +270,28 @@ export interface Store {
   recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */
   listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
+  /**
+   * Reserves the next version of `model.name` for its training run, or returns the version that
+   * run already reserved: safe under concurrency, idempotent per (training run, name). A reserved
+   * version stays invisible until {@link registerModelVersion}.
+   */
+  reserveModelVersion(model: NewModelVersion): Promise<ModelVersion>;
+  /**
+   * Records a reserved version's artifact and metrics, which makes it visible as a candidate (or
+   * production, see ModelRegistration.promote). A version already registered is returned as it is.
+   */
+  registerModelVersion(name: string, version: number, registration: ModelRegistration): Promise<ModelVersion>;
+  /** Registered versions, by name then version. */
+  listModels(options?: ListModelsOptions): Promise<ModelVersion[]>;
+  /** A registered version; NotFoundError otherwise. */
+  getModelVersion(name: string, version: number): Promise<ModelVersion>;
+  /**
+   * Makes a registered version production and archives the one before. `restore` (a rollback)
+   * keeps the version's own previous production, so rolling back again goes further back.
+   * Promoting the production version changes nothing.
+   */
+  promoteModel(name: string, version: number, options: { reason: string; restore?: boolean }): Promise<ModelVersion>;
+  /** A model's stage changes, oldest first. */
+  listModelStages(name: string): Promise<ModelStageChange[]>;
   close(): Promise<void>;
 }

@@ -126,7 +126,7 @@ describe('detour CLI', () => {
     expect(rerun.stdout).toContain(`rerun of ${runId}`);
     const missing = await detour(cwd, 'runs', 'show', 'no-such-run');
     expect(missing.code).toBe(2);
-  });
+  }, 180_000);
 
   it.each([
     ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],

@@ -114,6 +114,45 @@ describe('config', () => {
     await expect(writeDefaultConfig(cwd, { force: true })).resolves.toBeDefined();
   });
 
+  describe('training steps', () => {
+    const pipeline = (train: string, detect = '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late] }') => `datasets:
+  departures:
+    columns:
+      route: { type: string }
+      late: { type: number }
+pipelines:
+  bus:
+    dataset: departures
+    aggregate: [{ name: lateness, sql: "SELECT 1" }]
+    detect:
+${detect}
+    train:
+${train}
+`;
+    const trainStep = '      - { model: bus_iforest, detector: iforest, table: lateness, entity: route, time: day, features: [late] }';
+
+    it('fills in defaults, and a detect step with model: names its training step or finds the only one', () => {
+      const config = parseConfigText(pipeline(`${trainStep}
+      - { model: bus_weekly, detector: iforest, table: departures, entity: route, time: day, value: late, schedule: { cron: "0 3 * * 0" }, promote: auto, params: { trees: 50 } }`, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production, modelName: bus_iforest }'), 'my.yaml');
+      expect(config.pipelines.bus.train[0]).toEqual({ model: 'bus_iforest', detector: 'iforest', table: 'lateness', entity: 'route', time: 'day', features: ['late'], history: 90, minRows: 14, validation: 0.2, partitions: 1, params: {}, promote: 'manual' });
+      expect(config.pipelines.bus.train[1]).toMatchObject({ value: 'late', promote: 'auto', params: { trees: 50 }, schedule: { cron: '0 3 * * 0', timezone: 'UTC', catchup: true, lagDays: 1 } });
+      expect(config.pipelines.bus.detect[0]).toMatchObject({ model: 'production', modelName: 'bus_iforest' });
+      expect(parseConfigText(pipeline(trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: 3 }'), 'my.yaml').pipelines.bus.detect[0]).toMatchObject({ model: 3 });
+    });
+
+    it.each([
+      ['both features and value', '      - { model: m, detector: iforest, table: lateness, entity: route, time: day, features: [late], value: late }', undefined, 'my.yaml:13: pipelines.bus.train.0.features: give either features or value'],
+      ['an unknown table', '      - { model: m, detector: iforest, table: nope, entity: route, time: day, value: late }', undefined, 'my.yaml:13: pipelines.bus.train.0.table: no dataset or aggregate step named "nope" (tables: departures, lateness)'],
+      ['a model name used twice', `${trainStep}
+${trainStep}`, undefined, 'pipelines.bus.train.1.model: model "bus_iforest" is already trained by pipelines.bus.train.0'],
+      ['model: without a training step', '      []', '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production }', 'pipelines.bus.detect.0.model: no training step of this pipeline trains iforest models'],
+      ['model: on other features', trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late, route], model: production }', 'pipelines.bus.detect.0.features: model "bus_iforest" is trained on late: score with the same features in the same order'],
+      ['an unknown modelName', trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production, modelName: nope }', 'pipelines.bus.detect.0.modelName: no training step trains model "nope" (models: bus_iforest)'],
+    ])('names the line and field for %s', (_, train, detect, expected) => {
+      expect(() => parseConfigText(pipeline(train, detect), 'my.yaml')).toThrow(expected);
+    });
+  });
+
   it('exports a JSON Schema for editors', () => {
     const schema = configJsonSchema() as { properties: Record<string, unknown> };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['lake', 'stateDir', 'databaseUrl', 'pipelines']));

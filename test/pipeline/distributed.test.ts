@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, type DetourConfig } from '../../src/config/index.js';
 import { FsLake } from '../../src/lake/index.js';
@@ -15,11 +13,8 @@ import { writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type StepRecord, type Store } from '../../src/store/index.js';
 import { runPipeline } from '../helpers/pipeline.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { REDIS_URL, startWorker, type Worker } from '../helpers/workers.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const here = path.dirname(fileURLToPath(import.meta.url));
-const TSX_LOADER = path.resolve(here, '../../node_modules/tsx/dist/loader.mjs');
-const CLI = path.resolve(here, '../../src/cli/main.ts');
 const DATES = dateRange('2024-07-01', '2024-07-04');
 /** A dead worker's step is handed over after about this long (production default: 30 s). */
 const LOCK_SECONDS = 2;
@@ -46,28 +41,6 @@ pipelines:
         evaluate: { flag: is_injected_anomaly, kind: injected_kind }
     publish: { table: ride_anomalies, summary: ride_clusters }
 `;
-}
-
-interface Worker {
-  process: ChildProcess;
-  metricsUrl: string;
-}
-
-/** A `detour worker` process; resolves once it says it is ready, with where it serves /metrics. */
-function startWorker(configFile: string, databaseUrl: string): Promise<Worker> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'worker', '--config', configFile, '--metrics-port', '0'], {
-    env: { ...process.env, QUEUE_URL: REDIS_URL, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready: ${stderr}`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      const metricsUrl = /worker ready: .* metrics (\S+)/.exec(chunk.toString())?.[1];
-      if (metricsUrl) resolve({ process: child, metricsUrl });
-    });
-  });
 }
 
 describe('distributed mode: three BullMQ workers on Redis, one killed mid-step', () => {
@@ -158,5 +131,5 @@ describe('distributed mode: three BullMQ workers on Redis, one killed mid-step',
     } finally {
       await referenceStore.close();
     }
-  }, 120_000);
+  }, 240_000);
 });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_LINE_MAX, InputError, NotFoundError, TransientError, UnavailableError } from '../../src/errors.js';
-import { LeaseLostError, openStore, type OpenStoreOptions, type AnomalyRow, type Lease, type Store } from '../../src/store/index.js';
+import { LeaseLostError, openStore, type OpenStoreOptions, type AnomalyRow, type Lease, type NewModelVersion, type Store } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /** How to get a fresh, empty database for one adapter, and how to throw it away. */
@@ -470,6 +470,136 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listQualityResults('run-qd', '2024-12-02')).map((row) => row.observed)).toEqual([2]);
     });
   });
+
+  describe('model registry', () => {
+    const trained = (name: string, trainingRunId: string, entity = name.split('/')[1] ?? name): NewModelVersion => ({
+      name,
+      detector: 'iforest',
+      entity,
+      params: { trees: 100, contamination: 0.01 },
+      window: { from: '2024-01-01', to: '2024-03-31' },
+      inputs: [{ key: 'gold/lateness/date=2024-01-01/data.parquet', sha256: 'ab'.repeat(32) }],
+      detourVersion: '0.1.0',
+      trainingRunId,
+    });
+    const artifact = (name: string, version: number) => ({ key: `models/${name}/v${version}/model.json`, sha256: 'cd'.repeat(32), bytes: 1234 });
+    /** Reserves and registers a version of `name` for `run`, as a training shard does. */
+    const register = async (name: string, run: string, loss: number, promote?: { ifProduction: number | null; reason: string }) => {
+      const { version } = await store.reserveModelVersion(trained(name, run));
+      return store.registerModelVersion(name, version, { artifact: artifact(name, version), metrics: { validation_loss: loss, rows: 90 }, note: 'trained', promote });
+    };
+
+    it('reserves versions 1, 2, ... per name, once per training run, invisible until registered', async () => {
+      const first = await store.reserveModelVersion(trained('reg-a/B1', 'run-1'));
+      expect(first).toMatchObject({ name: 'reg-a/B1', version: 1, stage: 'candidate', registeredAt: null, artifact: null, metrics: null, entity: 'B1' });
+      expect(await store.reserveModelVersion(trained('reg-a/B1', 'run-1'))).toMatchObject({ version: 1 });
+      expect(await store.reserveModelVersion(trained('reg-a/B1', 'run-2'))).toMatchObject({ version: 2 });
+      expect(await store.reserveModelVersion(trained('reg-a/B2', 'run-2'))).toMatchObject({ version: 1 });
+      expect(await store.listModels({ name: 'reg-a' })).toEqual([]);
+      await expect(store.getModelVersion('reg-a/B1', 1)).rejects.toBeInstanceOf(NotFoundError);
+
+      const registered = await store.registerModelVersion('reg-a/B1', 1, { artifact: artifact('reg-a/B1', 1), metrics: { validation_loss: 0.41, rows: 90 }, note: 'registered as a candidate' });
+      expect(registered).toMatchObject({
+        version: 1,
+        stage: 'candidate',
+        metrics: { validation_loss: 0.41, rows: 90 },
+        artifact: artifact('reg-a/B1', 1),
+        params: { trees: 100, contamination: 0.01 },
+        window: { from: '2024-01-01', to: '2024-03-31' },
+        inputs: [{ key: 'gold/lateness/date=2024-01-01/data.parquet', sha256: 'ab'.repeat(32) }],
+        detourVersion: '0.1.0',
+        trainingRunId: 'run-1',
+        promotedAt: null,
+        previousProduction: null,
+      });
+      expect(registered.registeredAt).toBeInstanceOf(Date);
+      // Registering again (a retried shard) changes nothing.
+      const again = await store.registerModelVersion('reg-a/B1', 1, { artifact: { ...artifact('reg-a/B1', 1), sha256: 'ee'.repeat(32) }, metrics: { validation_loss: 9 }, note: 'again' });
+      expect(again).toEqual(registered);
+      expect(await store.getModelVersion('reg-a/B1', 1)).toEqual(registered);
+      expect((await store.listModels({ name: 'reg-a' })).map((model) => `${model.name}@${model.version}`)).toEqual(['reg-a/B1@1']);
+      expect((await store.listModelStages('reg-a/B1')).map((change) => [change.version, change.stage, change.reason])).toEqual([[1, 'candidate', 'registered as a candidate']]);
+      await expect(store.registerModelVersion('reg-a/B1', 7, { artifact: artifact('reg-a/B1', 7), metrics: {}, note: '' })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.getModelVersion('reg-a/B1', 0)).rejects.toBeInstanceOf(InputError);
+    });
+
+    it('allocates distinct versions to concurrent training runs, and one to concurrent attempts of the same run', async () => {
+      const versions = await Promise.all(Array.from({ length: 8 }, (_, run) => store.reserveModelVersion(trained('reg-c/X', `run-c${run}`))));
+      expect(versions.map((model) => model.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const attempts = await Promise.all(Array.from({ length: 6 }, () => store.reserveModelVersion(trained('reg-c/Y', 'run-same'))));
+      expect(new Set(attempts.map((model) => model.version))).toEqual(new Set([1]));
+    });
+
+    it('promotes in registration only while production is what the trainer saw', async () => {
+      const v1 = await register('reg-p/B1', 'run-p1', 0.4, { ifProduction: null, reason: 'auto: no production version yet' });
+      expect(v1).toMatchObject({ version: 1, stage: 'production', previousProduction: null });
+      expect(v1.promotedAt).toBeInstanceOf(Date);
+      // The trainer of v2 saw no production: v1 appeared meanwhile, so nothing is recorded.
+      const { version } = await store.reserveModelVersion(trained('reg-p/B1', 'run-p2'));
+      const stale = { artifact: artifact('reg-p/B1', version), metrics: { validation_loss: 0.3 }, note: 'trained', promote: { ifProduction: null, reason: 'auto' } };
+      await expect(store.registerModelVersion('reg-p/B1', version, stale)).rejects.toBeInstanceOf(TransientError);
+      expect((await store.listModels({ name: 'reg-p/B1' })).map((model) => model.version)).toEqual([1]);
+      const v2 = await store.registerModelVersion('reg-p/B1', version, { ...stale, promote: { ifProduction: 1, reason: 'auto: validation_loss 0.3 not worse than v1' } });
+      expect(v2).toMatchObject({ version: 2, stage: 'production', previousProduction: 1 });
+      expect(await store.getModelVersion('reg-p/B1', 1)).toMatchObject({ stage: 'archived' });
+      expect((await store.listModelStages('reg-p/B1')).map((change) => `v${change.version} ${change.stage}: ${change.reason}`)).toEqual([
+        'v1 candidate: trained',
+        'v1 production: auto: no production version yet',
+        'v2 candidate: trained',
+        'v1 archived: replaced by v2',
+        'v2 production: auto: validation_loss 0.3 not worse than v1',
+      ]);
+    });
+
+    it('keeps one production version per name and rolls back along the production history', async () => {
+      for (const run of ['r1', 'r2', 'r3']) await register('reg-r/B1', `run-${run}`, 0.5);
+      await register('reg-r/B2', 'run-r1', 0.5);
+      await store.promoteModel('reg-r/B1', 1, { reason: 'manual' });
+      await store.promoteModel('reg-r/B2', 1, { reason: 'manual' });
+      await store.promoteModel('reg-r/B1', 2, { reason: 'manual' });
+      expect(await store.promoteModel('reg-r/B1', 3, { reason: 'manual' })).toMatchObject({ stage: 'production', previousProduction: 2 });
+      // Promoting the production version again changes nothing.
+      await store.promoteModel('reg-r/B1', 3, { reason: 'manual again' });
+      expect((await store.listModels({ name: 'reg-r', stage: 'production' })).map((model) => `${model.name}@${model.version}`)).toEqual(['reg-r/B1@3', 'reg-r/B2@1']);
+
+      const back = await store.promoteModel('reg-r/B1', 2, { reason: 'rollback from v3', restore: true });
+      expect(back).toMatchObject({ stage: 'production', previousProduction: 1 });
+      expect(await store.getModelVersion('reg-r/B1', 3)).toMatchObject({ stage: 'archived' });
+      expect(await store.promoteModel('reg-r/B1', 1, { reason: 'rollback from v2', restore: true })).toMatchObject({ stage: 'production', previousProduction: null });
+      const history = await store.listModelStages('reg-r/B1');
+      expect(history.filter((change) => change.stage !== 'candidate').map((change) => `v${change.version} ${change.stage}: ${change.reason}`)).toEqual([
+        'v1 production: manual',
+        'v1 archived: replaced by v2',
+        'v2 production: manual',
+        'v2 archived: replaced by v3',
+        'v3 production: manual',
+        'v3 archived: rolled back to v2',
+        'v2 production: rollback from v3',
+        'v2 archived: rolled back to v1',
+        'v1 production: rollback from v2',
+      ]);
+      expect(history.every((change) => change.changedAt instanceof Date)).toBe(true);
+      await expect(store.promoteModel('reg-r/B1', 9, { reason: 'manual' })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lists a model’s versions by name, stage and training run', async () => {
+      await register('reg-l/B1', 'run-l1', 0.2);
+      await register('reg-l/B10', 'run-l1', 0.2);
+      await register('reg-l/B1', 'run-l2', 0.2);
+      await register('reg-lx/B1', 'run-l1', 0.2);
+      const names = (models: { name: string; version: number }[]) => models.map((model) => `${model.name}@${model.version}`);
+      expect(names(await store.listModels({ name: 'reg-l' }))).toEqual(['reg-l/B1@1', 'reg-l/B1@2', 'reg-l/B10@1']);
+      expect(names(await store.listModels({ name: 'reg-l/B1' }))).toEqual(['reg-l/B1@1', 'reg-l/B1@2']);
+      expect(names(await store.listModels({ trainingRunId: 'run-l1', name: 'reg-l' }))).toEqual(['reg-l/B1@1', 'reg-l/B10@1']);
+      expect(await store.listModels({ name: 'reg-l', stage: 'production' })).toEqual([]);
+    });
+
+    it('does not count training runs among the dates a pipeline has done', async () => {
+      const training = await store.startRun({ lease, pipeline: 'p-trained', logicalDate: '2024-05-01', params: { training: { steps: [0] } } });
+      await store.finishRun(training.id, { status: 'succeeded' });
+      expect(await store.succeededDates('p-trained', '2024-05-01', '2024-05-01')).toEqual([]);
+    });
+  });
 });
 
 describe('Store on pglite: one folder, one process', () => {
@@ -552,7 +682,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
     } finally {
       await client.end();
     }

@@ -3,12 +3,14 @@ import type { DetectStepConfig } from '../../config/index.js';
 import { addDays } from '../../dates.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
-import { findingsKey, listPartitionFiles, type Lake } from '../../lake/index.js';
+import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
 import { detectRecords, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
-import { detectSeries, type Finding, type SeriesTable } from '../series-detect.js';
+import { detectSeries, detectWithModels, type Finding, type SeriesDetection } from '../series-detect.js';
+import { loadModel, modelName, type LoadedModel } from '../models.js';
+import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -49,7 +51,7 @@ const FindingSchema: z.ZodType<AnyFinding> = z.union([
     expected: z.object({ feature: z.string(), value: jsonNumber, low: jsonNumber, high: jsonNumber }),
   }),
   z.object({
-    detector: z.enum(['arima', 'iforest']),
+    detector: z.string(),
     entity: z.string(),
     date: z.string(),
     value: nullableNumber,
@@ -58,6 +60,7 @@ const FindingSchema: z.ZodType<AnyFinding> = z.union([
     upper: nullableNumber,
     score: z.number(),
     reason: z.string(),
+    model: z.object({ name: z.string(), version: z.number() }).optional(),
   }),
 ]);
 
@@ -76,51 +79,34 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
 type SeriesStep = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;
 type RecordStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
 
-/**
- * The shard (0..count-1) of an entity: FNV-1a over its UTF-16 code units, so that every process
- * puts an entity in the same shard whatever the order it meets entities in.
- */
-export function shardOf(entity: string, count: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < entity.length; i++) {
-    hash ^= entity.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % count;
-}
-
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStep, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
-  const keys = (await listPartitionFiles(context.lake, 'gold', step.table, from, to)).map((file) => file.key);
-  const valueColumns = step.detector === 'arima' ? [step.value] : step.features;
-  const empty = { entity: [], day: [], values: Object.fromEntries(valueColumns.map((name) => [name, new Float64Array()])) };
-  if (keys.length === 0) return empty;
-  const paths = await engine.stage(context.lake, keys);
-  let columns: Record<string, unknown[]>;
-  try {
-    columns = await engine.columns(
-      `SELECT CAST(${sqlIdentifier(step.entity)} AS VARCHAR) AS entity,
-        strftime(CAST(${sqlIdentifier(step.time)} AS DATE), '%Y-%m-%d') AS day,
-        ${valueColumns.map((name, i) => `CAST(${sqlIdentifier(name)} AS DOUBLE) AS v${i}`).join(', ')}
-      FROM read_parquet($1, union_by_name = true, hive_partitioning = false) ORDER BY entity, day`,
-      [paths],
-    );
-  } catch (error) {
-    throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
+  const columns = step.detector === 'arima' ? [step.value] : step.features;
+  return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
+}
+
+/**
+ * Scores the run's dates with the model versions the run fixed when it started (see
+ * resolveModelVersions): no history is read, nothing is fitted.
+ */
+async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
+  const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
+  const { logicalDate: from, endDate: to } = context.run;
+  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
+  const models = new Map<string, LoadedModel>();
+  for (const entity of new Set(table.entity)) {
+    const version = resolved.versions[entity];
+    if (version === undefined) continue;
+    const name = modelName(resolved.model, entity);
+    const record = records.get(`${name}@${version}`);
+    if (record === undefined) throw new InputError(`model ${name} v${version}, which run ${context.run.id} scores with, is not in the registry`);
+    const loaded = await loadModel(context.lake, record);
+    if (JSON.stringify(loaded.features) !== JSON.stringify(step.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${step.features.join(', ')}`);
+    models.set(entity, loaded);
   }
-  const entities = columns.entity as string[];
-  const rows = entities.map((_, row) => row).filter((row) => shard.shards === 1 || shardOf(entities[row], shard.shards) === shard.shard);
-  const day = columns.day as string[];
-  return {
-    entity: rows.map((row) => entities[row]),
-    day: rows.map((row) => day[row]),
-    values: Object.fromEntries(
-      valueColumns.map((name, i) => {
-        const values = columns[`v${i}`] as (number | null)[];
-        return [name, Float64Array.from(rows, (row) => values[row] ?? Number.NaN)];
-      }),
-    ),
-  };
+  const wanted = step.model === 'production' ? 'production' : `v${step.model}`;
+  return detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
 }
 
 /** One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by id. */
@@ -189,6 +175,11 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       const detection = detectRecords(step, table, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
+    } else if (step.detector === 'iforest' && step.model !== undefined) {
+      if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
+      const detection = await detectWithRegisteredModels(engine, context, partition, step);
+      findings = detection.findings;
+      output = { skipped: detection.skipped, window: { from: first, to: last } };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);

@@ -79,14 +79,17 @@ function seriesRows(findings: Finding[]): PublishedAnomaly[] {
   for (const finding of findings) {
     const id = `${finding.entity}${compactDate(finding.date)}`;
     const existing = byId.get(id);
+    // A registered model's findings say which version scored them.
+    const attributes = finding.model === undefined ? undefined : { model: finding.model.name, model_version: finding.model.version };
     if (existing) {
       existing.detector = `${existing.detector}+${finding.detector}`;
       existing.score = Math.max(existing.score, finding.score);
       existing.reason = `${existing.reason}; ${finding.reason}`;
+      if (attributes !== undefined) existing.attributes = { ...existing.attributes, ...attributes };
       continue;
     }
     const { detector, entity, date, value, expected, lower, upper, score, reason } = finding;
-    byId.set(id, { id, date, detector, entity, value, expected, lower, upper, score, reason });
+    byId.set(id, { id, date, detector, entity, value, expected, lower, upper, score, reason, ...(attributes === undefined ? {} : { attributes }) });
   }
   return [...byId.values()];
 }

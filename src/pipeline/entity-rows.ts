@@ -1,0 +1,113 @@
+/** Per-entity rows of a pipeline table over a window of dates: what series detectors and training read. */
+import { sqlIdentifier, type Engine } from '../engine/index.js';
+import { InputError, oneLine } from '../errors.js';
+import { listPartitionFiles } from '../lake/index.js';
+import type { StepContext } from './context.js';
+import { sha256OfFile } from './hashing.js';
+
+/** Rows of a table, one per entity and time, as columns sorted by entity then time. */
+export interface SeriesTable {
+  entity: string[];
+  /** `YYYY-MM-DD` of each row. */
+  day: string[];
+  /** Numeric columns by name (NaN for missing values). */
+  values: Record<string, Float64Array>;
+}
+
+/** Which columns of which table to read: the dataset's silver or an aggregate's gold partitions. */
+export interface EntitySource {
+  table: string;
+  entity: string;
+  time: string;
+  columns: readonly string[];
+}
+
+/**
+ * The shard (0..count-1) of an entity: FNV-1a over its UTF-16 code units, so that every process
+ * puts an entity in the same shard whatever the order it meets entities in.
+ */
+export function shardOf(entity: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < entity.length; i++) {
+    hash ^= entity.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
+/** Whether an entity belongs to shard `shard` of `shards`. */
+export function inShard(partition: { shard: number; shards: number }): (entity: string) => boolean {
+  return (entity) => partition.shards === 1 || shardOf(entity, partition.shards) === partition.shard;
+}
+
+export interface ReadEntityRowsOptions {
+  /** Only rows of these entities (e.g. one shard's). */
+  include: (entity: string) => boolean;
+  /** The step reading, as errors name it: `detect step arima`. */
+  what: string;
+  /** Also hash every file read (a training run records its inputs). */
+  fingerprint?: boolean;
+}
+
+/**
+ * The rows of `source` in the partitions dated `window.from` to `window.to` (ordered by entity,
+ * then time), and with `fingerprint` every file read with its sha256.
+ */
+export async function readEntityRows(
+  engine: Engine,
+  context: StepContext,
+  source: EntitySource,
+  window: { from: string; to: string },
+  options: ReadEntityRowsOptions,
+): Promise<{ table: SeriesTable; inputs: { key: string; sha256: string }[] }> {
+  const { include, what } = options;
+  const zone = source.table === context.params.pipeline.dataset ? 'silver' : 'gold';
+  const keys = (await listPartitionFiles(context.lake, zone, source.table, window.from, window.to)).map((file) => file.key);
+  const empty = { entity: [], day: [], values: Object.fromEntries(source.columns.map((name) => [name, new Float64Array()])) };
+  if (keys.length === 0) return { table: empty, inputs: [] };
+  const paths = await engine.stage(context.lake, keys);
+  const time = sqlIdentifier(source.time);
+  let columns: Record<string, unknown[]>;
+  try {
+    columns = await engine.columns(
+      `SELECT CAST(${sqlIdentifier(source.entity)} AS VARCHAR) AS entity,
+        strftime(CAST(${time} AS DATE), '%Y-%m-%d') AS day,
+        ${source.columns.map((name, i) => `CAST(${sqlIdentifier(name)} AS DOUBLE) AS v${i}`).join(', ')}
+      FROM read_parquet($1, union_by_name = true, hive_partitioning = false)
+      WHERE ${sqlIdentifier(source.entity)} IS NOT NULL
+      ORDER BY entity, CAST(${time} AS TIMESTAMP)`,
+      [paths],
+    );
+  } catch (error) {
+    throw new InputError(`${what} on ${source.table}: ${oneLine(error)}`, { cause: error });
+  }
+  const entities = columns.entity as string[];
+  const rows = entities.map((_, row) => row).filter((row) => include(entities[row]));
+  const day = columns.day as string[];
+  const inputs = [];
+  for (let i = 0; options.fingerprint && i < keys.length; i++) inputs.push({ key: keys[i], sha256: await sha256OfFile(paths[i]) });
+  return {
+    table: {
+      entity: rows.map((row) => entities[row]),
+      day: rows.map((row) => day[row]),
+      values: Object.fromEntries(
+        source.columns.map((name, i) => {
+          const values = columns[`v${i}`] as (number | null)[];
+          return [name, Float64Array.from(rows, (row) => values[row] ?? Number.NaN)];
+        }),
+      ),
+    },
+    inputs,
+  };
+}
+
+/** Row indices per entity, entities sorted so that outputs are deterministic. */
+export function rowsByEntity(table: SeriesTable): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  table.entity.forEach((entity, row) => {
+    const rows = groups.get(entity);
+    if (rows) rows.push(row);
+    else groups.set(entity, [row]);
+  });
+  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,222 @@
+/**
+ * The model lifecycle over the registry (run store) and the lake: registering what a training step
+ * fitted, deciding promotion, loading a version's artifact back (checked), promoting and rolling
+ * back by hand, and fixing the versions a detection run scores with.
+ */
+import { createHash } from 'node:crypto';
+import { trainStepFor, type TablePipelineConfig } from '../config/index.js';
+import { trainableDetector, type ModelMetrics, type TrainableDetector } from '../detectors/index.js';
+import { InputError, NotFoundError, oneLine } from '../errors.js';
+import { modelArtifactKey, type Lake } from '../lake/index.js';
+import type { ModelStage, ModelVersion, NewModelVersion, Store } from '../store/index.js';
+import type { ResolvedModels } from './context.js';
+
+/** The metric promotion compares; lower is better. */
+export const PROMOTION_METRIC = 'validation_loss';
+
+/** The registry name of an entity's model: `bus_iforest/B3`. */
+export function modelName(model: string, entity: string): string {
+  return `${model}/${entity}`;
+}
+
+/** `NAME` or `NAME@VERSION` as the CLI takes it. */
+export function parseModelRef(ref: string): { name: string; version?: number } {
+  const at = ref.lastIndexOf('@');
+  if (at < 0) return { name: ref };
+  const version = Number(ref.slice(at + 1));
+  if (!Number.isSafeInteger(version) || version < 1) throw new InputError(`"${ref}": the version after @ must be a whole number >= 1`);
+  return { name: ref.slice(0, at), version };
+}
+
+/** Whether a new version should replace production, and the line that says why. */
+export interface PromotionDecision {
+  promote: boolean;
+  reason: string;
+}
+
+/**
+ * `auto` promotes a new version when its validation_loss is not worse (not higher) than the
+ * production version's, or when there is no production version; `manual` never does.
+ */
+export function promotionDecision(policy: 'auto' | 'manual', detector: string, metrics: ModelMetrics, production: Pick<ModelVersion, 'version' | 'detector' | 'metrics'> | null): PromotionDecision {
+  if (policy === 'manual') return { promote: false, reason: 'candidate (promote: manual)' };
+  const loss = metrics[PROMOTION_METRIC];
+  if (!Number.isFinite(loss)) return { promote: false, reason: `not promoted: ${PROMOTION_METRIC} is ${loss}` };
+  if (production === null) return { promote: true, reason: 'auto: no production version before' };
+  if (production.detector !== detector) return { promote: false, reason: `not promoted: production v${production.version} is a ${production.detector} model` };
+  const current = production.metrics?.[PROMOTION_METRIC];
+  if (current === undefined || !Number.isFinite(current)) return { promote: false, reason: `not promoted: production v${production.version} has no ${PROMOTION_METRIC} to compare with` };
+  const compared = `${PROMOTION_METRIC} ${formatMetric(loss)} vs production v${production.version}'s ${formatMetric(current)}`;
+  return loss <= current ? { promote: true, reason: `auto: ${compared}` } : { promote: false, reason: `not promoted: worse ${compared}` };
+}
+
+export function formatMetric(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
+
+/** The file an artifact is stored as: self-describing, so that it can be checked on load. */
+interface ArtifactFile {
+  format: 'detour-model/1';
+  name: string;
+  version: number;
+  detector: string;
+  features: string[];
+  artifact: unknown;
+}
+
+/** A version as scoring uses it: its record, its detector and the model loaded from its artifact. */
+export interface LoadedModel {
+  record: ModelVersion;
+  detector: TrainableDetector;
+  model: unknown;
+  features: string[];
+  /** Size of the artifact, what the model cache bounds. */
+  bytes: number;
+}
+
+/** What a training step has fitted for one entity, ready to register. */
+export interface FittedModel extends Omit<NewModelVersion, 'name'> {
+  model: string;
+  features: string[];
+  artifact: unknown;
+  metrics: ModelMetrics;
+  promote: 'auto' | 'manual';
+}
+
+/**
+ * Registers a fitted model: reserves its version (the same one again when this training run
+ * already did, so a retried shard adds nothing), writes the artifact under a key named by its
+ * content, then records artifact and metrics, promoting in the same transaction when the policy
+ * says so and production is still what was compared with. Returns the version and why it stands
+ * where it does.
+ */
+export async function registerFittedModel(store: Store, lake: Lake, fitted: FittedModel): Promise<{ version: ModelVersion; reason: string }> {
+  const { model, features, artifact, metrics, promote, ...facts } = fitted;
+  const name = modelName(model, fitted.entity);
+  const reserved = await store.reserveModelVersion({ ...facts, name });
+  if (reserved.registeredAt !== null) return { version: reserved, reason: await registrationNote(store, reserved) };
+  const file: ArtifactFile = { format: 'detour-model/1', name, version: reserved.version, detector: fitted.detector, features, artifact };
+  const bytes = Buffer.from(JSON.stringify(file));
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const key = modelArtifactKey(model, fitted.entity, reserved.version, sha256);
+  await lake.put(key, bytes);
+  const [production = null] = await store.listModels({ name, stage: 'production' }).then((versions) => versions.filter((version) => version.name === name));
+  const decision = promotionDecision(promote, fitted.detector, metrics, production);
+  const version = await store.registerModelVersion(name, reserved.version, {
+    artifact: { key, sha256, bytes: bytes.length },
+    metrics,
+    note: decision.promote ? 'registered' : `registered as a candidate: ${decision.reason}`,
+    promote: decision.promote ? { ifProduction: production?.version ?? null, reason: decision.reason } : undefined,
+  });
+  return { version, reason: decision.reason };
+}
+
+/** Why a version registered by an earlier attempt stands where it does: its history's latest line. */
+export async function registrationNote(store: Store, version: ModelVersion): Promise<string> {
+  const history = (await store.listModelStages(version.name)).filter((change) => change.version === version.version);
+  return history.at(-1)?.reason ?? 'registered';
+}
+
+/**
+ * Loads a version's artifact from the lake and checks it (present, same sha256 as registered, a
+ * well-formed model of its detector). Any problem is one InputError naming the model.
+ */
+export async function loadModel(lake: Lake, record: ModelVersion): Promise<LoadedModel> {
+  const label = `model ${record.name} v${record.version}`;
+  if (record.artifact === null) throw new InputError(`${label} has no artifact`);
+  const { key, sha256 } = record.artifact;
+  let bytes: Buffer;
+  try {
+    bytes = await lake.get(key);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new InputError(`${label}: its artifact ${key} is missing from ${lake.url}`, { cause: error });
+    throw error;
+  }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== sha256) throw new InputError(`${label}: its artifact ${key} is corrupt (sha256 ${actual.slice(0, 12)}…, registered ${sha256.slice(0, 12)}…)`);
+  try {
+    const file = JSON.parse(bytes.toString()) as Partial<ArtifactFile>;
+    if (file.format !== 'detour-model/1' || !Array.isArray(file.features)) throw new InputError(`not a detour model file`);
+    const detector = trainableDetector(record.detector);
+    return { record, detector, model: detector.load(file.artifact), features: file.features, bytes: bytes.length };
+  } catch (error) {
+    throw new InputError(`${label}: its artifact ${key} cannot be loaded: ${oneLine(error)}`, { cause: error });
+  }
+}
+
+/** The version `version` of a model, or its production version; InputError naming the versions there are. */
+export async function findModelVersion(store: Store, name: string, version?: number): Promise<ModelVersion> {
+  const versions = (await store.listModels({ name })).filter((record) => record.name === name);
+  if (versions.length === 0) throw new InputError(`no model named ${name}${name.includes('/') ? '' : ` (models are named <model>/<entity>; \`detour models list --name ${name}\` lists them)`}`);
+  const found = version === undefined ? (versions.find((record) => record.stage === 'production') ?? versions.at(-1)) : versions.find((record) => record.version === version);
+  if (found === undefined) throw new InputError(`model ${name} has no version ${version} (versions: ${versions.map((record) => record.version).join(', ')})`);
+  return found;
+}
+
+/** The detector a model's production serves with: its training step's, else its production version's. */
+function servingDetector(pipelines: Record<string, TablePipelineConfig>, name: string, production: ModelVersion | undefined): string | undefined {
+  const model = name.slice(0, name.lastIndexOf('/'));
+  const step = Object.values(pipelines).flatMap((pipeline) => pipeline.train).find((train) => train.model === model);
+  return step?.detector ?? production?.detector;
+}
+
+/** What promote and rollback return: the version now in production and the one it replaced. */
+export interface PromotionResult {
+  production: ModelVersion;
+  replaced: number | null;
+  unchanged: boolean;
+}
+
+/**
+ * Makes `version` of `name` production by hand. Refused (InputError) for a version that does not
+ * exist, a model of another detector than the one serving it, or an artifact that does not load:
+ * production then stays as it was.
+ */
+export async function promoteModelVersion(store: Store, lake: Lake, pipelines: Record<string, TablePipelineConfig>, name: string, version: number, reason = 'promoted by hand'): Promise<PromotionResult> {
+  const target = await findModelVersion(store, name, version);
+  const versions = await store.listModels({ name });
+  const production = versions.find((record) => record.name === name && record.stage === 'production');
+  if (production?.version === version) return { production, replaced: null, unchanged: true };
+  const detector = servingDetector(pipelines, name, production);
+  if (detector !== undefined && target.detector !== detector) throw new InputError(`model ${name} v${version} is a ${target.detector} model; ${name} serves ${detector} models`);
+  await checkLoads(lake, target, production);
+  return { production: await store.promoteModel(name, version, { reason }), replaced: production?.version ?? null, unchanged: false };
+}
+
+/** Puts back the version production replaced (then the one before that, on another rollback). */
+export async function rollbackModel(store: Store, lake: Lake, name: string): Promise<PromotionResult> {
+  const versions = (await store.listModels({ name })).filter((record) => record.name === name);
+  if (versions.length === 0) throw new InputError(`no model named ${name}`);
+  const production = versions.find((record) => record.stage === 'production');
+  if (production === undefined) throw new InputError(`model ${name} has no production version to roll back`);
+  const previous = versions.find((record) => record.version === production.previousProduction);
+  if (previous === undefined) throw new InputError(`model ${name} v${production.version} replaced no earlier production version: nothing to roll back to`);
+  await checkLoads(lake, previous, production);
+  return { production: await store.promoteModel(name, previous.version, { reason: `rollback from v${production.version}`, restore: true }), replaced: production.version, unchanged: false };
+}
+
+async function checkLoads(lake: Lake, target: ModelVersion, production: ModelVersion | undefined): Promise<void> {
+  try {
+    await loadModel(lake, target);
+  } catch (error) {
+    throw new InputError(`${oneLine(error)}; ${production ? `production stays v${production.version}` : 'nothing promoted'}`, { cause: error });
+  }
+}
+
+/**
+ * The versions each detect step with `model:` scores with, fixed when a run starts: per entity
+ * with a version at that stage (or of that number). Entities without one are skipped by the step.
+ */
+export async function resolveModelVersions(store: Store, pipeline: TablePipelineConfig): Promise<Record<string, ResolvedModels> | undefined> {
+  const resolved: Record<string, ResolvedModels> = {};
+  for (const [index, step] of pipeline.detect.entries()) {
+    if (step.detector !== 'iforest' || step.model === undefined) continue;
+    const trainer = trainStepFor(pipeline, step);
+    if (trainer === undefined) throw new InputError(`detect step ${index} scores with a model no training step of the pipeline trains`);
+    const wanted = step.model;
+    const stage: ModelStage | undefined = wanted === 'production' ? 'production' : undefined;
+    const versions = (await store.listModels({ name: trainer.model, stage })).filter((record) => wanted === 'production' || record.version === wanted);
+    resolved[index] = { model: trainer.model, versions: Object.fromEntries(versions.map((record) => [record.entity, record.version])) };
+  }
+  return Object.keys(resolved).length === 0 ? undefined : resolved;
+}
