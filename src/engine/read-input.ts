@@ -149,46 +149,56 @@ function describeReadError(file: StagedFile, error: unknown): string {
  * does not help either.
  */
 async function readFlawedFile(engine: Engine, file: IndexedFile, fileTable: string, malformedTable: string, params: (string | number)[]): Promise<string> {
-  if (file.format === 'json' && !/\.(gz|zst)$/i.test(file.key)) {
-    const linesTable = `${fileTable}_lines`;
-    await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(linesTable)} AS
-      SELECT * FROM (SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line FROM (SELECT string_split(content, chr(10)) AS lines FROM read_text($1)))
-      WHERE trim(line, ' \t\r') <> ''`,
-      [file.localPath],
-    );
-    // json_type fails on invalid JSON, and AND does not short-circuit.
-    const valid = `CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END`;
-    await engine.run(
-      `INSERT INTO ${sqlIdentifier(malformedTable)}
-      SELECT $1, _line, line, ${cappedSql(`'malformed JSON line: ' || CASE WHEN json_valid(line) THEN 'not an object' ELSE 'not valid JSON' END`)}
-      FROM ${sqlIdentifier(linesTable)} WHERE NOT (${valid}) ORDER BY _line`,
-      [file.index],
-    );
-    const keys = await engine.rows<{ key: string }>(
-      `SELECT key FROM (SELECT unnest(json_keys(line)) AS key, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid}) GROUP BY key ORDER BY min(_line), key`,
-    );
-    if (keys.length === 0) throw new Error('no JSON object line');
-    const paths = keys.map(({ key }) => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`);
-    const select = keys.map(({ key }, k) => `json_extract_string(line, $${k + 2}) AS ${sqlIdentifier(key)}`);
-    await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT ${select.join(', ')}, CAST($1 AS INTEGER) AS _file, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid} ORDER BY _line`,
-      [file.index, ...paths],
-    );
-    return 'source._line';
-  }
-  if (file.format === 'csv' && !/\.(gz|zst)$/i.test(file.key) && (await hasCarriageReturn(file.localPath))) {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-lines-'));
-    try {
-      const normalized = path.join(folder, 'input.csv');
-      await pipeline(createReadStream(file.localPath), lineEndsAsLf(), createWriteStream(normalized));
-      await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql('csv')}`, [normalized, ...params.slice(1)]);
-    } finally {
-      await rm(folder, { recursive: true, force: true });
+  if (/\.zst$/i.test(file.key)) throw new Error('no second reading');
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-lines-'));
+  try {
+    // A gzip file has passed its integrity check already: its flaws are read from its plain bytes.
+    let plainPath = file.localPath;
+    if (/\.gz$/i.test(file.key) || (await isGzip(file.localPath))) {
+      plainPath = path.join(folder, 'plain');
+      await pipeline(createReadStream(file.localPath), createGunzip(), createWriteStream(plainPath));
     }
-    return 'source.rowid + 1';
+    if (file.format === 'json') return await readJsonLinesOneByOne(engine, file, plainPath, fileTable, malformedTable);
+    if (file.format === 'csv' && (await hasCarriageReturn(plainPath))) {
+      const normalized = path.join(folder, 'input.csv');
+      await pipeline(createReadStream(plainPath), lineEndsAsLf(), createWriteStream(normalized));
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT *, CAST($2 AS INTEGER) AS _file FROM ${readerSql('csv')}`, [normalized, ...params.slice(1)]);
+      return 'source.rowid + 1';
+    }
+  } finally {
+    await rm(folder, { recursive: true, force: true });
   }
   throw new Error('no second reading');
+}
+
+/** JSON lines read as text lines and parsed one by one; returns the `_source_row` expression. */
+async function readJsonLinesOneByOne(engine: Engine, file: IndexedFile, plainPath: string, fileTable: string, malformedTable: string): Promise<string> {
+  const linesTable = `${fileTable}_lines`;
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(linesTable)} AS
+    SELECT * FROM (SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line FROM (SELECT string_split(content, chr(10)) AS lines FROM read_text($1)))
+    WHERE trim(line, ' \t\r') <> ''`,
+    [plainPath],
+  );
+  // json_type fails on invalid JSON, and AND does not short-circuit.
+  const valid = `CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END`;
+  await engine.run(
+    `INSERT INTO ${sqlIdentifier(malformedTable)}
+    SELECT $1, _line, line, ${cappedSql(`'malformed JSON line: ' || CASE WHEN json_valid(line) THEN 'not an object' ELSE 'not valid JSON' END`)}
+    FROM ${sqlIdentifier(linesTable)} WHERE NOT (${valid}) ORDER BY _line`,
+    [file.index],
+  );
+  const keys = await engine.rows<{ key: string }>(
+    `SELECT key FROM (SELECT unnest(json_keys(line)) AS key, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid}) GROUP BY key ORDER BY min(_line), key`,
+  );
+  if (keys.length === 0) throw new Error('no JSON object line');
+  const paths = keys.map(({ key }) => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`);
+  const select = keys.map(({ key }, k) => `json_extract_string(line, $${k + 2}) AS ${sqlIdentifier(key)}`);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(fileTable)} AS SELECT ${select.join(', ')}, CAST($1 AS INTEGER) AS _file, _line FROM ${sqlIdentifier(linesTable)} WHERE ${valid} ORDER BY _line`,
+    [file.index, ...paths],
+  );
+  return 'source._line';
 }
 
 async function hasCarriageReturn(localPath: string): Promise<boolean> {

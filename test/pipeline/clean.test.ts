@@ -199,7 +199,7 @@ describe('the clean step on files with one flaw', () => {
     const number = (value: string) => (quoteNumbers ? value : Number(value));
     return JSON.stringify({ ride_id, taxi_id, pickup_ts, dropoff_ts, ride_dist_km: number(dist), ride_time_min: number(time) });
   };
-  const put = async (name: string, body: string) => {
+  const put = async (name: string, body: string | Buffer) => {
     for (const object of await lake.list(layout.input)) await lake.delete(object.key);
     await lake.put(`${layout.input}${name}`, body);
   };
@@ -230,6 +230,17 @@ describe('the clean step on files with one flaw', () => {
     lines[6] = lines[6].slice(0, 30);
     await put('rides.jsonl', `${lines.join('\n')}\n`);
     expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 19, rows_quarantined: 1, quarantine_reasons: { 'malformed line': 1 } });
+    expect(await reasons()).toEqual([{ _source_row: 7, _reason: 'malformed JSON line: not valid JSON' }]);
+  });
+
+  it('reads a gzip CSV with mixed line ends, and a gzip JSON lines file with one broken line, as their plain forms', async () => {
+    const lines = [HEADER, ...rides(20)];
+    await put('mixed.csv.gz', gzipSync(lines.map((line, i) => `${line}${i % 2 ? '\r\n' : '\n'}`).join('')));
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 20, rows_quarantined: 0 });
+    const json = rides(20).map((line) => jsonRide(line, false));
+    json[6] = json[6].slice(0, 30);
+    await put('rides.jsonl.gz', gzipSync(`${json.join('\n')}\n`));
+    expect((await run()).summaries[0]).toMatchObject({ rows_read: 20, rows_valid: 19, rows_quarantined: 1 });
     expect(await reasons()).toEqual([{ _source_row: 7, _reason: 'malformed JSON line: not valid JSON' }]);
   });
 
