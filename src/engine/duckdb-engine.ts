@@ -47,11 +47,6 @@ export type TableColumn =
   | { name: string; type: 'DOUBLE'; values: ArrayLike<number> }
   | { name: string; type: 'VARCHAR'; values: ArrayLike<string> };
 
-/** Quotes a string as a SQL literal. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
 /** Quotes an identifier (column or table name). */
 export function sqlIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -215,7 +210,8 @@ export async function openEngine(): Promise<Engine> {
 export async function engineOn(connection: DuckDBConnection, tempDir: string): Promise<Engine> {
   const schema = `engine_${++enginesOpened}`;
   try {
-    await connection.run(`CREATE SCHEMA ${sqlIdentifier(schema)}; SET schema = ${sqlString(schema)}`);
+    // SET takes no parameters; the name is ours (`engine_<n>`), never a user's value.
+    await connection.run(`CREATE SCHEMA ${sqlIdentifier(schema)}; SET schema = '${schema}'`);
     return new DuckDbEngine(connection, schema, tempDir);
   } catch (error) {
     connection.closeSync();
