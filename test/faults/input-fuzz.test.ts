@@ -7,7 +7,8 @@ import { DetourConfigSchema } from '../../src/config/index.js';
 import { openEngine, readInputTable, type Engine } from '../../src/engine/index.js';
 import { InputError, QualityGateError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { validateRows, type RowRules } from '../../src/quality/index.js';
+import { validateRows } from '../../src/quality/index.js';
+import { RIDE_ROW_RULES } from '../helpers/fixtures.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { runPipeline } from '../helpers/pipeline.js';
 
@@ -21,16 +22,7 @@ import { runPipeline } from '../helpers/pipeline.js';
 
 const DAY = '2024-05-01';
 const HEADER = ['ride_id', 'taxi_id', 'pickup_ts', 'dropoff_ts', 'ride_dist_km', 'ride_time_min'];
-const RULES: RowRules = {
-  idColumn: 'ride_id',
-  requiredColumns: ['taxi_id'],
-  numericColumns: [
-    { name: 'ride_dist_km', min: 0 },
-    { name: 'ride_time_min', min: 0 },
-  ],
-  timestampColumns: ['pickup_ts', 'dropoff_ts'],
-  orderedTimestamps: [['pickup_ts', 'dropoff_ts']],
-};
+const RULES = RIDE_ROW_RULES;
 const VARIANTS = 320;
 
 /** mulberry32: small, seeded, good enough to pick mutations. */

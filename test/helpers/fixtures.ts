@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { RowRules } from '../../src/quality/index.js';
 
 /** Folder of the test fixtures (copies of ../shared/fixtures and small files of our own). */
 export const FIXTURES = new URL('../fixtures/', import.meta.url);
@@ -11,3 +12,15 @@ export function readNumericCsv(file: string): Record<string, Float64Array> {
   lines.forEach((line, row) => line.split(',').forEach((cell, k) => (columns[k][row] = Number(cell))));
   return Object.fromEntries(names.map((name, k) => [name, columns[k]]));
 }
+
+/** The row rules of the built-in rides dataset, on its raw column names. */
+export const RIDE_ROW_RULES: RowRules = {
+  idColumn: 'ride_id',
+  requiredColumns: ['taxi_id'],
+  numericColumns: [
+    { name: 'ride_dist_km', min: 0 },
+    { name: 'ride_time_min', min: 0 },
+  ],
+  timestampColumns: ['pickup_ts', 'dropoff_ts'],
+  orderedTimestamps: [['pickup_ts', 'dropoff_ts']],
+};

@@ -5,18 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEngine, readInputTable, type Engine } from '../../src/engine/index.js';
 import { InputError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { validateRows, type RowRules, type TypedColumn } from '../../src/quality/index.js';
+import { validateRows, type TypedColumn } from '../../src/quality/index.js';
+import { RIDE_ROW_RULES } from '../helpers/fixtures.js';
 
-const RULES: RowRules = {
-  idColumn: 'ride_id',
-  requiredColumns: ['taxi_id'],
-  numericColumns: [
-    { name: 'ride_dist_km', min: 0 },
-    { name: 'ride_time_min', min: 0 },
-  ],
-  timestampColumns: ['pickup_ts', 'dropoff_ts'],
-  orderedTimestamps: [['pickup_ts', 'dropoff_ts']],
-};
+const RULES = RIDE_ROW_RULES;
 
 const PARTITION = 'bronze/rides/date=2024-01-01/';
 const COLUMNS: TypedColumn[] = [
