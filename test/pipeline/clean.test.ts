@@ -21,6 +21,20 @@ function csvRide(id: string, index: number): string {
   return `${id},T${index % 7},${DAY} 08:00:00,${DAY} 08:15:00,${(2 + (index % 10) * 0.1).toFixed(1)},${10 + (index % 7)}`;
 }
 
+/** A lake, run store and engine of a describe block's own: opened before its tests (handed to `use`), closed after. */
+function openWorkspace(tempPrefix: string, use: (opened: { lake: FsLake; store: Store; engine: Engine }) => void): void {
+  let opened: { lake: FsLake; store: Store; engine: Engine };
+  beforeAll(async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), tempPrefix));
+    opened = { lake: new FsLake(path.join(root, 'lake')), store: await openStore({ stateDir: path.join(root, 'state') }), engine: await openEngine() };
+    use(opened);
+  });
+  afterAll(async () => {
+    await opened.engine.close();
+    await opened.store.close();
+  });
+}
+
 describe('the clean step', () => {
   let lake: FsLake;
   let store: Store;
@@ -28,11 +42,8 @@ describe('the clean step', () => {
   const run = () => runPipeline(lake, store, CONFIG, 'rides', [DAY]);
   const silverRows = (sql: string) => engine.rows(sql.replace('silver', 'read_parquet($1, hive_partitioning = false)'), [lake.localPath(LAYOUT.silver) as string]);
 
+  openWorkspace('detour-clean-', (opened) => ({ lake, store, engine } = opened));
   beforeAll(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-clean-'));
-    lake = new FsLake(path.join(root, 'lake'));
-    store = await openStore({ stateDir: path.join(root, 'state') });
-    engine = await openEngine();
     // One day in two files: text and typed Parquet, neither with the sample's optional label columns.
     const good = Array.from({ length: 40 }, (_, i) => csvRide(`A${String(i).padStart(2, '0')}`, i));
     await lake.put(`${LAYOUT.input}a.csv`, [HEADER, ...good.slice(0, 20), csvRide('A99', 3).replace(',2.3,', ',-2.3,'), ...good.slice(20)].join('\n'));
@@ -44,10 +55,6 @@ describe('the clean step', () => {
       `${LAYOUT.input}b.parquet`,
       'parquet',
     );
-  });
-  afterAll(async () => {
-    await engine.close();
-    await store.close();
   });
 
   let silverBytes: Buffer;
@@ -105,16 +112,7 @@ describe('the clean step on corrupt and flawed files', () => {
     for (const object of await lake.list(layout.input)) await lake.delete(object.key);
   };
 
-  beforeAll(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-clean-corrupt-'));
-    lake = new FsLake(path.join(root, 'lake'));
-    store = await openStore({ stateDir: path.join(root, 'state') });
-    engine = await openEngine();
-  });
-  afterAll(async () => {
-    await engine.close();
-    await store.close();
-  });
+  openWorkspace('detour-clean-corrupt-', (opened) => ({ lake, store, engine } = opened));
 
   it.each([
     ['a truncated gzip', (gz: Buffer) => gz.subarray(0, Math.floor(gz.length / 2))],
@@ -206,16 +204,7 @@ describe('the clean step on files with one flaw', () => {
   const reasons = async () =>
     engine.rows<{ _source_row: number; _reason: string }>(`SELECT _source_row, _reason FROM read_parquet($1)`, [lake.localPath(layout.quarantine) as string]);
 
-  beforeAll(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-clean-flaw-'));
-    lake = new FsLake(path.join(root, 'lake'));
-    store = await openStore({ stateDir: path.join(root, 'state') });
-    engine = await openEngine();
-  });
-  afterAll(async () => {
-    await engine.close();
-    await store.close();
-  });
+  openWorkspace('detour-clean-flaw-', (opened) => ({ lake, store, engine } = opened));
 
   it('reads mixed CRLF and LF line ends, and a stray CR, as line ends', async () => {
     const lines = [HEADER, ...rides(20)];
