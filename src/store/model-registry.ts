@@ -5,7 +5,7 @@
  * concurrent trainers and promoters of a name take turns and never see each other half-done.
  */
 import { InputError, NotFoundError, TransientError } from '../errors.js';
-import type { SqlClient, SqlQueryable } from './sql-client.js';
+import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
 import type { ListModelsOptions, ModelRegistration, ModelStage, ModelStageChange, ModelVersion, NewModelVersion } from './store.js';
 
 const MODEL_COLUMNS = `name, version, detector, entity, params,
@@ -35,21 +35,16 @@ interface ModelRow {
   previous_production: number | null;
 }
 
-/** json columns come back parsed from one driver and as text from another. */
-function parsed<T>(value: T | string): T {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
-
 function toModelVersion(row: ModelRow): ModelVersion {
   return {
     name: row.name,
     version: row.version,
     detector: row.detector,
     entity: row.entity,
-    params: parsed(row.params),
+    params: parsedJson(row.params),
     window: { from: row.window_from, to: row.window_to },
-    inputs: parsed(row.inputs),
-    metrics: row.metrics === null ? null : parsed(row.metrics),
+    inputs: parsedJson(row.inputs),
+    metrics: row.metrics === null ? null : parsedJson(row.metrics),
     artifact: row.artifact_key === null ? null : { key: row.artifact_key, sha256: row.artifact_sha256 ?? '', bytes: Number(row.artifact_bytes) },
     detourVersion: row.detour_version,
     trainingRunId: row.training_run_id,

@@ -27,3 +27,8 @@ export interface SqlClient extends SqlQueryable {
   /** Releases connections or files; the client is unusable afterwards. */
   close(): Promise<void>;
 }
+
+/** A json column's value: json columns come back parsed from one driver and as text from another. */
+export function parsedJson<T>(value: T | string): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}

@@ -2,7 +2,7 @@ import { isIsoDate } from '../dates.js';
 import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
-import type { SqlClient } from './sql-client.js';
+import { parsedJson, type SqlClient } from './sql-client.js';
 import * as registry from './model-registry.js';
 import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
 
@@ -322,7 +322,7 @@ class SqlStore implements Store {
       upper: row.upper_bound,
       score: row.score,
       reason: row.reason,
-      attributes: typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, unknown>) : row.attributes,
+      attributes: parsedJson(row.attributes),
       runId: row.run_id,
     }));
   }
@@ -363,7 +363,7 @@ class SqlStore implements Store {
       passed: row.passed,
       observed: row.observed,
       failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
-      sample: typeof row.sample === 'string' ? (JSON.parse(row.sample) as Record<string, unknown>[]) : row.sample,
+      sample: parsedJson(row.sample),
     }));
   }
 
@@ -546,14 +546,14 @@ function toStepRecord(row: StepRow): StepRecord {
     runId: row.run_id,
     step: row.step,
     partition: row.partition,
-    spec: typeof row.spec === 'string' ? (JSON.parse(row.spec) as unknown) : row.spec,
+    spec: parsedJson(row.spec),
     position: row.position,
     status: row.status,
     attempts: row.attempts,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     seconds: row.seconds === null ? null : Math.round(Number(row.seconds) * 1000) / 1000,
-    output: typeof row.output === 'string' ? (JSON.parse(row.output) as unknown) : row.output,
+    output: parsedJson(row.output),
     error: row.error,
     worker: row.worker,
     heartbeatAt: row.heartbeat_at,
