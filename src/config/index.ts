@@ -1,14 +1,16 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, TablePipelineSchema, trainStepFor } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, isRecordStep, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
   LivenessConfig,
+  RecordStepConfig,
   RetryConfig,
   ScheduleConfig,
+  SeriesStepConfig,
   TablePipelineConfig,
   TrainStepConfig,
 } from './schema.js';

@@ -24,7 +24,7 @@ export { planRun } from './plan.js';
 export { paramsOf } from './context.js';
 export type { RunParams, CleanedDate, CheckedDate, ResolvedModels, TrainingRequest } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
-export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
+export type { ClusterSummary, ConditionalFacts, DbscanFacts, InjectedEvaluation, InjectedRecall, PatternFacts, RecordDetectionFacts, RecordTable, VehiclePatternFacts } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
 export type {

@@ -19,3 +19,14 @@ export async function runPipeline(lake: Lake, store: Store, config: DetourConfig
     await services.queue.close();
   }
 }
+
+/** The built-in configuration as the seed ran it: rides by DBSCAN alone (publishing every outlier). */
+export function seedConfig(): DetourConfig {
+  const { pipelines } = DetourConfigSchema.parse({});
+  const [dbscan] = pipelines.rides.detect;
+  return DetourConfigSchema.parse({
+    pipelines: {
+      rides: { ...pipelines.rides, detect: [{ ...dbscan, standalone: true }] },
+    },
+  });
+}

@@ -43,7 +43,8 @@ describe('a feature value no float sum can hold', () => {
     expect(hugeFindings.map((anomaly) => anomaly.ride_id)).toEqual(['HUGE0', 'HUGE1', 'HUGE2', 'HUGE3', 'HUGE4']);
     for (const anomaly of hugeFindings) {
       expect(anomaly.ride_dist_km).toBe(1e308);
-      expect(anomaly.reason).toMatch(/^ride distance 1e\+308 km is \S+σ above rides of similar duration/);
+      expect(anomaly.reason).toMatch(/^dbscan: ride distance 1e\+308 km is \S+σ above rides of similar duration/);
+      expect(anomaly.reason).toMatch(/; conditional: .*1e\+308 km in \d+ min is infinitely many km\/h, faster than any car \(limit 150 km\/h\); ride distance 1e\+308 km is [\d.]+σ beyond the distances rides go/);
     }
   });
 
