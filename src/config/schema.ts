@@ -77,6 +77,13 @@ const seriesDetector = {
   time: z.string().min(1),
   /** Days of history before the first processed date that models learn from. */
   history: z.number().int().min(0).default(365),
+  /**
+   * Column counting the records behind each value (e.g. `flights` behind an average delay): days
+   * with fewer than `minSupport` are neither learnt from nor flagged, and explanations say how
+   * many records stand behind a value ("avg_delay 95.0 over 23 flights").
+   */
+  support: z.string().min(1).optional(),
+  minSupport: z.number().int().min(1).optional(),
 };
 
 /** What every record detector shares: a day of one table, a record id, labels to evaluate against. */
@@ -394,8 +401,9 @@ const BUILTIN_FLIGHTS_PIPELINE = {
     },
   ],
   detect: [
-    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay' },
-    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'] },
+    // An average over a handful of flights swings with one late plane: such airport-days are left out.
+    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay', support: 'flights', minSupport: 20 },
+    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'], support: 'flights', minSupport: 20 },
   ],
 };
 
@@ -469,6 +477,9 @@ export const DetourConfigSchema = z
         }
         if (isRecordDetector && !step.standalone && !table.detect.some((other) => isRecordStep(other) && other.standalone)) {
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'standalone'], message: 'standalone: false needs a record detector in the pipeline that publishes on its own' });
+        }
+        if (!isRecordStep(step) && (step.support === undefined) !== (step.minSupport === undefined)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, step.support === undefined ? 'support' : 'minSupport'], message: 'give support and minSupport together' });
         }
       });
       table.train.forEach((step, index) => {

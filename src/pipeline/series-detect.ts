@@ -1,4 +1,4 @@
-import type { DetectStepConfig } from '../config/index.js';
+import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
 import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
 import { rowsByEntity, type SeriesTable } from './entity-rows.js';
@@ -11,7 +11,37 @@ export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & {
   date: string;
   /** The registered model version that scored it, when one did. */
   model?: { name: string; version: number };
+  /** How many records stand behind the value (the step's `support` column), when the step has one. */
+  support?: { column: string; records: number };
 };
+
+/**
+ * The rows of `table` with at least `minSupport` records behind them (all rows when the step has
+ * no support column), and the entities left with none, skipped with why.
+ */
+export function supportedRows(step: Pick<SeriesStepConfig, 'detector' | 'support' | 'minSupport'>, table: SeriesTable): { table: SeriesTable; skipped: SeriesDetection['skipped'] } {
+  const { support, minSupport } = step;
+  if (support === undefined || minSupport === undefined) return { table, skipped: [] };
+  const records = table.values[support];
+  const kept = table.entity.map((_, row) => row).filter((row) => records[row] >= minSupport);
+  const keptEntities = new Set(kept.map((row) => table.entity[row]));
+  const dropped = [...new Set(table.entity)].filter((entity) => !keptEntities.has(entity)).sort();
+  return {
+    table: {
+      entity: kept.map((row) => table.entity[row]),
+      day: kept.map((row) => table.day[row]),
+      values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(kept, (row) => values[row])])),
+    },
+    skipped: dropped.map((entity) => ({ entity, reason: `${step.detector}: fewer than ${minSupport} ${support} on every day` })),
+  };
+}
+
+/** " over 23 flights" after a value, and the finding's support, when the step has a support column. */
+function supportOf(step: Pick<SeriesStepConfig, 'support'>, table: SeriesTable, row: number): { text: string; support?: Finding['support'] } {
+  if (step.support === undefined) return { text: '' };
+  const records = table.values[step.support][row];
+  return { text: ` over ${records.toFixed(0)} ${step.support}`, support: { column: step.support, records } };
+}
 
 export interface SeriesDetection {
   findings: Finding[];
@@ -65,9 +95,11 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       continue;
     }
     const order = result.model?.order.join(',');
+    const rowOfDay = new Map(rows.map((row) => [dayNumber(table.day[row]) - start, row]));
     for (let t = Math.max(0, firstFlagged); t < length; t++) {
       if (result.isAnomaly[t] !== 1) continue;
       const direction = series[t] > result.expected[t] ? 'above' : 'below';
+      const support = supportOf(step, table, rowOfDay.get(t) as number);
       findings.push({
         detector: 'arima',
         entity,
@@ -77,7 +109,8 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
         lower: round(result.lower[t], 4),
         upper: round(result.upper[t], 4),
         score: round(result.score[t], 4),
-        reason: `${step.value} ${format(series[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        reason: `${step.value} ${format(series[t])}${support.text} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        ...(support.support === undefined ? {} : { support: support.support }),
       });
     }
   }
@@ -123,7 +156,8 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
     const score = -sampleScores[k];
     const value = table.values[primary][row];
     const [low, median, high] = [quantile(typical, 0.1), quantile(typical, 0.5), quantile(typical, 0.9)];
-    const others = step.features.slice(1).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const support = supportOf(step, table, row);
     const usualText = Number.isNaN(median) ? 'no usual days to compare' : `usual for ${entity} ${format(low)}–${format(high)}`;
     findings.push({
       detector: 'iforest',
@@ -134,17 +168,24 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
       lower: Number.isNaN(low) ? null : round(low, 4),
       upper: Number.isNaN(high) ? null : round(high, 4),
       score: round(score, 4),
-      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)}${support.text} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      ...(support.support === undefined ? {} : { support: support.support }),
     });
   });
   return { findings, skipped: [] };
 }
 
-/** Runs one detect step over an aggregate table covering [windowStart, to]; findings only for [from, to]. */
-export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
-  return step.detector === 'arima'
-    ? detectWithArima(step, table, range.from, range.to, range.windowStart)
-    : detectWithIsolationForest(step, table, range.from, range.to);
+/**
+ * Runs one detect step over an aggregate table covering [windowStart, to]; findings only for
+ * [from, to]. Rows with fewer than `minSupport` records behind them are neither learnt from nor flagged.
+ */
+export function detectSeries(step: SeriesStepConfig, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
+  const supported = supportedRows(step, table);
+  const detection =
+    step.detector === 'arima'
+      ? detectWithArima(step, supported.table, range.from, range.to, range.windowStart)
+      : detectWithIsolationForest(step, supported.table, range.from, range.to);
+  return { findings: detection.findings, skipped: [...supported.skipped, ...detection.skipped] };
 }
 
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
@@ -155,7 +196,7 @@ const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : 
  * anomalous row of it, for tables finer than a day). Entities without a model are skipped with
  * `missing(entity)` as the reason.
  */
-export function detectWithModels(step: { detector: string; features: string[] }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
+export function detectWithModels(step: { detector: string; features: string[]; support?: string }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
   const [primary] = step.features;
@@ -179,7 +220,8 @@ export function detectWithModels(step: { detector: string; features: string[] },
       const row = rows[k];
       const value = table.values[primary][row];
       const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
-      const others = step.features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+      const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+      const support = supportOf(step, table, row);
       findings.push({
         detector: step.detector,
         entity,
@@ -189,8 +231,9 @@ export function detectWithModels(step: { detector: string; features: string[] },
         lower: nullable(scores.lower[k]),
         upper: nullable(scores.upper[k]),
         score: round(scores.score[k], 4),
-        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
+        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${support.text}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
         model: { name, version },
+        ...(support.support === undefined ? {} : { support: support.support }),
       });
     }
   }

@@ -157,6 +157,7 @@ describe('config', () => {
       'my.yaml:5: pipelines.rides.detect.0.standalone: standalone: false needs a record detector in the pipeline that publishes on its own',
     ],
     ['a distance unit detour does not know', 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: pattern\n        table: rides\n        id: ride_id\n        entity: taxi_id\n        distance: { column: d, unit: furlong }\n        duration: t\n        start: s\n', 'my.yaml:9: pipelines.rides.detect.0.distance'],
+    ['a support column without its minimum', 'pipelines:\n  flights:\n    dataset: flights\n    aggregate: [{ name: t, sql: "SELECT 1" }]\n    detect:\n      - { detector: arima, table: t, entity: e, time: d, value: v, support: n }\n', 'my.yaml:6: pipelines.flights.detect.0.minSupport: give support and minSupport together'],
   ])('names the line and field for %s', (_, text, expected) => {
     let caught: unknown;
     try {

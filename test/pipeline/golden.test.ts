@@ -15,8 +15,9 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { runPipeline, seedConfig } from '../helpers/pipeline.js';
 
 // Outputs recorded before the typed clean path (see test/fixtures/golden/README.md): the same input
-// must still publish the same bytes and count the same rows. The rides goldens are the seed's
-// method, DBSCAN alone; the built-in rides pipeline that added detectors has a golden of its own.
+// must still publish the same bytes and count the same rows. Those goldens are the seed's methods
+// (rides: DBSCAN alone; flights: every airport-day, however few flights); the built-in pipelines
+// that added detectors (rides) and a minimum of flights (flights) have goldens of their own.
 
 const SEED = seedConfig();
 const BUILT_IN = DetourConfigSchema.parse({});
@@ -81,7 +82,7 @@ describe('golden outputs of the rides and flights pipelines', () => {
     }
   });
 
-  it('a month of flights publishes the same anomalies.json bytes and counts for every date', async () => {
+  it('a month of flights publishes the same anomalies.json bytes and counts for every date, with and without a minimum of flights', async () => {
     const dates = dateRange('2001-01-01', '2001-01-31');
     const lake = await freshLake('flights');
     const engine = await openEngine();
@@ -104,5 +105,7 @@ describe('golden outputs of the rides and flights pipelines', () => {
       }
     };
     await matchesGolden('flights-2001-01.anomalies.json');
+    await runPipeline(lake, store, BUILT_IN, 'flights', dates);
+    await matchesGolden('flights-2001-01.built-in.anomalies.json');
   });
 });

@@ -9,7 +9,7 @@ import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
 import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
-import { detectSeries, detectWithModels, type Finding, type SeriesDetection } from '../series-detect.js';
+import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 
@@ -90,6 +90,7 @@ const FindingSchema: z.ZodType<AnyFinding> = z.union([
     score: z.number(),
     reason: z.string(),
     model: z.object({ name: z.string(), version: z.number() }).optional(),
+    support: z.object({ column: z.string(), records: z.number() }).optional(),
   }),
 ]);
 
@@ -107,7 +108,8 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
 
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStepConfig, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
-  const columns = step.detector === 'arima' ? [step.value] : step.features;
+  const values = step.detector === 'arima' ? [step.value] : step.features;
+  const columns = [...values, ...(step.support === undefined || values.includes(step.support) ? [] : [step.support])];
   return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
 }
 
@@ -118,7 +120,9 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
 async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const columns = [...step.features, ...(step.support === undefined || step.features.includes(step.support) ? [] : [step.support])];
+  const read = await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const { table, skipped } = supportedRows(step, read.table);
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();
   for (const entity of new Set(table.entity)) {
@@ -132,7 +136,8 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
     models.set(entity, loaded);
   }
   const wanted = step.model === 'production' ? 'production' : `v${step.model}`;
-  return detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
+  const detection = detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
+  return { findings: detection.findings, skipped: [...skipped, ...detection.skipped] };
 }
 
 /** The numbers a record step reads per record, as SQL over its table: DBSCAN's features, a ride detector's values. */

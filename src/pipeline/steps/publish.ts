@@ -83,8 +83,11 @@ function seriesRows(findings: Finding[]): PublishedAnomaly[] {
   for (const finding of findings) {
     const id = `${finding.entity}${compactDate(finding.date)}`;
     const existing = byId.get(id);
-    // A registered model's findings say which version scored them.
-    const attributes = finding.model === undefined ? undefined : { model: finding.model.name, model_version: finding.model.version };
+    // A registered model's findings say which version scored them; a supported value, how many records stand behind it.
+    const attributes =
+      finding.model === undefined && finding.support === undefined
+        ? undefined
+        : { ...(finding.model === undefined ? {} : { model: finding.model.name, model_version: finding.model.version }), ...(finding.support === undefined ? {} : { [finding.support.column]: finding.support.records }) };
     if (existing) {
       existing.detector = `${existing.detector}+${finding.detector}`;
       existing.score = Math.max(existing.score, finding.score);
