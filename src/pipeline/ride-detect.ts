@@ -20,18 +20,18 @@ export interface RideColumn {
   /** The column the value comes from, as errors name it. */
   column: string;
   /** Which value: the kernels' inputs. */
-  role: 'distance' | 'duration_min' | 'hour_of_day' | 'day_of_week' | 'start_min' | 'end_min';
+  role: 'distance' | 'duration' | 'hour_of_day' | 'day_of_week' | 'start_min' | 'end_min';
 }
 
 /**
- * The numbers a ride step reads, in table column order: distance, ride time in minutes, then
- * (conditional) hour of day and day of week of the pickup, or (pattern) pickup and dropoff in
- * minutes since 1970.
+ * The numbers a ride step reads, in table column order: distance and duration as the columns
+ * hold them, then (conditional) hour of day and day of week of the pickup, or (pattern) pickup and
+ * dropoff in minutes since 1970.
  */
 export function rideColumnsOf(step: RideStep): RideColumn[] {
   const common: RideColumn[] = [
     { column: step.distance.column, role: 'distance' },
-    { column: step.duration.column, role: 'duration_min' },
+    { column: step.duration.column, role: 'duration' },
   ];
   if (step.detector === 'conditional') return [...common, { column: step.start, role: 'hour_of_day' }, { column: step.start, role: 'day_of_week' }];
   return [...common, { column: step.start, role: 'start_min' }, { column: step.end ?? step.start, role: 'end_min' }];
@@ -56,9 +56,9 @@ function vehicleCodes(tables: readonly RecordTable[]): { codes: Int32Array[]; co
   return { codes, count: numbers.size };
 }
 
-/** The values a finding publishes: the record's distance and duration in their own units. */
-function rideValues(step: RideStep, table: RecordTable, row: number, toMinutes: number): Record<string, number> {
-  return { [step.distance.column]: table.features[0][row], [step.duration.column]: table.features[1][row] / toMinutes };
+/** The values a finding publishes: the record's distance and duration, as its columns hold them. */
+function rideValues(step: RideStep, table: RecordTable, row: number): Record<string, number> {
+  return { [step.distance.column]: table.features[0][row], [step.duration.column]: table.features[1][row] };
 }
 
 const hourWindow = (hour: number) => `${String(hour).padStart(2, '0')}:00–${String((hour + 1) % 24).padStart(2, '0')}:00`;
@@ -167,7 +167,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
       date,
       id: day.ids[row],
       entity: day.entities[row],
-      values: rideValues(step, day, row, toMinutes),
+      values: rideValues(step, day, row),
       score: round(scores.score[row], 4),
       reason: reasons.join('; '),
       expected,
@@ -255,7 +255,7 @@ export function detectPatterns(step: PatternStep, day: RecordTable, date: string
       date,
       id: day.ids[row],
       entity: day.entities[row],
-      values: rideValues(step, day, row, 1),
+      values: rideValues(step, day, row),
       score: round(pattern.score, 4),
       reason: reasons[index],
       expected: { feature: repeatedColumn, ...band },

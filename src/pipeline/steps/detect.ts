@@ -148,8 +148,7 @@ function recordColumnsSql(step: RecordStepConfig): { column: string; sql: string
     const timestamp = `CAST(${sqlIdentifier(column)} AS TIMESTAMP)`;
     switch (role) {
       case 'distance':
-        return `CAST(${sqlIdentifier(column)} AS DOUBLE)`;
-      case 'duration_min':
+      case 'duration':
         return `CAST(${sqlIdentifier(column)} AS DOUBLE)`;
       case 'hour_of_day':
         return `hour(${timestamp}) + minute(${timestamp}) / 60 + second(${timestamp}) / 3600`;
