@@ -56,9 +56,17 @@ function vehicleCodes(tables: readonly RecordTable[]): { codes: Int32Array[]; co
   return { codes, count: numbers.size };
 }
 
-/** The values a finding publishes: the record's distance and duration, as its columns hold them. */
-function rideValues(step: RideStep, table: RecordTable, row: number): Record<string, number> {
-  return { [step.distance.column]: table.features[0][row], [step.duration.column]: table.features[1][row] };
+/** A ride's finding: the record's distance and duration as its columns hold them, and the verdict. */
+function rideFinding(step: RideStep, day: RecordTable, row: number, date: string, verdict: Pick<RecordFinding, 'score' | 'reason' | 'expected'>): RecordFinding {
+  return {
+    detector: step.detector,
+    date,
+    id: day.ids[row],
+    entity: day.entities[row],
+    values: { [step.distance.column]: day.features[0][row], [step.duration.column]: day.features[1][row] },
+    ...verdict,
+    ...(day.labelledKinds === undefined ? {} : { labelledKind: day.labelledKinds[row] }),
+  };
 }
 
 const hourWindow = (hour: number) => `${String(hour).padStart(2, '0')}:00–${String((hour + 1) % 24).padStart(2, '0')}:00`;
@@ -141,7 +149,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
       byReason[timeFlag & RIDE_VERDICT.tooLong ? 'too_long' : 'too_short']++;
       const compared = scores.comparedDistance[row];
       const similar = Number.isNaN(compared)
-        ? `${step.records} of similar ${step.distance.label} at ${hourWindow(hour)}`
+        ? `${step.records} of similar distance at ${hourWindow(hour)}`
         : `${step.records} of ${formatMeasure(compared)} ${unit} at ${hourWindow(hour)}, the nearest with enough ${step.records} to compare`;
       const sigmas = Math.abs(scores.timeSigmas[row]);
       reasons.push(
@@ -162,17 +170,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
       timeFlag || !(verdict & RIDE_VERDICT.farDistance)
         ? { feature: step.duration.column, value: round(scores.expected[row] / toMinutes, 3), low: round(scores.low[row] / toMinutes, 3), high: round(scores.high[row] / toMinutes, 3) }
         : { feature: step.distance.column, value: round(Math.exp(fleet.median), 3), low: round(Math.exp(fleet.median - step.distanceSigmas * fleet.lowerSpread), 3), high: round(flaggedAbove ?? Number.NaN, 3) };
-    findings.push({
-      detector: 'conditional',
-      date,
-      id: day.ids[row],
-      entity: day.entities[row],
-      values: rideValues(step, day, row),
-      score: round(scores.score[row], 4),
-      reason: reasons.join('; '),
-      expected,
-      ...(day.labelledKinds === undefined ? {} : { labelledKind: day.labelledKinds[row] }),
-    });
+    findings.push(rideFinding(step, day, row, date, { score: round(scores.score[row], 4), reason: reasons.join('; '), expected }));
   }
   const facts: ConditionalFacts = {
     flagged: findings.length,
@@ -250,17 +248,7 @@ export function detectPatterns(step: PatternStep, day: RecordTable, date: string
     // A repeat has the band of the repeated values; a gap pattern has none on the record's own values.
     const scale = pattern.kind === 'repeated' && pattern.column === 1 ? 1 / toMinutes : 1;
     const band = pattern.kind === 'repeated' ? { value: round(((pattern.low + pattern.high) / 2) * scale, 3), low: round(pattern.low * scale, 3), high: round(pattern.high * scale, 3) } : { value: Number.NaN, low: Number.NaN, high: Number.NaN };
-    findings.push({
-      detector: 'pattern',
-      date,
-      id: day.ids[row],
-      entity: day.entities[row],
-      values: rideValues(step, day, row),
-      score: round(pattern.score, 4),
-      reason: reasons[index],
-      expected: { feature: repeatedColumn, ...band },
-      ...(day.labelledKinds === undefined ? {} : { labelledKind: day.labelledKinds[row] }),
-    });
+    findings.push(rideFinding(step, day, row, date, { score: round(pattern.score, 4), reason: reasons[index], expected: { feature: repeatedColumn, ...band } }));
   }
   const vehicles: VehiclePatternFacts[] = result.patterns
     .map((pattern, index) => ({
