@@ -183,13 +183,16 @@ function findRepeats(context: Context, tests: number): void {
         if (count < options.minRepeats) continue;
         // The fleet's share of the window without this vehicle's own trips; half a trip when none.
         const share = Math.max(0.5, fleetCountBetween(fleet, low, high) - count) / others;
-        const logPValue = logPoissonTail(count, own * share);
+        // Most windows are ordinary: the Chernoff bound on the tail already says so, without summing it.
+        const expected = own * share;
+        if (count <= expected || count * (1 + Math.log(expected / count)) - expected >= logThreshold) continue;
+        const logPValue = logPoissonTail(count, expected);
         if (logPValue >= logThreshold) continue;
         const previous = windows.at(-1);
         if (previous !== undefined && low <= previous[1]) previous[1] = Math.max(previous[1], values[last]);
         else windows.push([low, values[last]]);
         if (best === undefined || logPValue < best.logPValue) {
-          best = { vehicle, kind: 'repeated', column: c, low, high: values[last], count, total: own, expected: own * share, logPValue, score: significanceScore(logPValue, logThreshold) };
+          best = { vehicle, kind: 'repeated', column: c, low, high: values[last], count, total: own, expected, logPValue, score: significanceScore(logPValue, logThreshold) };
         }
       }
       if (best === undefined) continue;
