@@ -89,7 +89,7 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
   const top = published.sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
-  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
+  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history, too few records behind their values, or constant); see summary.json`);
   console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);
 }
 
