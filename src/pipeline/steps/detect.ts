@@ -106,10 +106,14 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
 });
 
+/** The columns a series step reads: its values, and its support column when it has one. */
+function withSupportColumn(values: readonly string[], support: string | undefined): string[] {
+  return support === undefined || values.includes(support) ? [...values] : [...values, support];
+}
+
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStepConfig, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
-  const values = step.detector === 'arima' ? [step.value] : step.features;
-  const columns = [...values, ...(step.support === undefined || values.includes(step.support) ? [] : [step.support])];
+  const columns = withSupportColumn(step.detector === 'arima' ? [step.value] : step.features, step.support);
   return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
 }
 
@@ -120,8 +124,7 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
 async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const columns = [...step.features, ...(step.support === undefined || step.features.includes(step.support) ? [] : [step.support])];
-  const read = await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(step.features, step.support) }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
   const { table, skipped } = supportedRows(step, read.table);
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecordStep, type RecordStepConfig } from '../../config/index.js';
 import { compactDate } from '../../dates.js';
 import type { Lake } from '../../lake/index.js';
 import type { AnomalyRow } from '../../store/index.js';
@@ -6,7 +7,6 @@ import { DETOUR_VERSION } from '../../version.js';
 import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js';
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { isRecordStep, type RecordStepConfig } from '../../config/index.js';
 import { injectedEvaluation, type InjectedEvaluation, type RecordDetectionFacts, type RecordFinding } from '../record-detect.js';
 import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
@@ -265,10 +265,7 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
         return [detectionKey(context, partition.detectStep), facts] as const;
       });
     const detections = Object.fromEntries(dayFacts);
-    const evaluation = publishedEvaluation(
-      dayFacts.map(([, facts]) => facts),
-      published,
-    );
+    const evaluation = publishedEvaluation(dayFacts.map(([, facts]) => facts), published);
     const summary: RunSummary = {
       pipeline: run.pipeline,
       run_id: run.id,
