@@ -74,18 +74,18 @@ const DISTANCE_LOG_ORIGIN = Math.log(0.005);
 export const DISTANCE_BIN_WIDTH = 0.1;
 export const DISTANCE_BINS = 140;
 const DURATION_LOG_ORIGIN = Math.log(0.05);
-const DURATION_BIN_WIDTH = 0.025;
-const DURATION_BINS = 460;
+const DURATION_BIN_WIDTH = 0.05;
+const DURATION_BINS = 230;
 // Quartile distance from the median of a normal distribution, in sigmas.
 const QUARTILE_SIGMAS = 0.6744897501960817;
 // A floor on spreads: identical ride times (a flat-rate zone) must not make every other time extreme.
 const MIN_LOG_SPREAD = 0.05;
 /** Spreads are read from a neighbourhood of this many times `minSupport` vehicles (see fitRideTimeModel). */
 const SPREAD_SUPPORT_FACTOR = 4;
-// Residuals from a cell's median, on the log scale: ±2 (a factor of 7.4) in steps of 1%.
+// Residuals from a cell's median, on the log scale: ±2 (a factor of 7.4) in steps of 2%.
 const RESIDUAL_ORIGIN = -2;
-const RESIDUAL_BIN_WIDTH = 0.01;
-const RESIDUAL_BINS = 400;
+const RESIDUAL_BIN_WIDTH = 0.02;
+const RESIDUAL_BINS = 200;
 
 /** Neighbourhoods a sparse cell widens through, in order: ±hours, ±distance bins (12 hours: all). */
 const POOLING: readonly (readonly [number, number])[] = [

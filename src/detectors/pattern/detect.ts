@@ -94,37 +94,41 @@ interface FleetCounts {
 const FLEET_BIN_WIDTH = 0.0025;
 const MAX_FLEET_BINS = 1 << 18;
 
-function fleetBin(fleet: FleetCounts, value: number): number {
-  if (!(value > 0)) return 0;
-  const bin = 1 + Math.floor((Math.log(value) - fleet.origin) / FLEET_BIN_WIDTH);
+/** The bin of a value by its log (-Infinity for values ≤ 0, which share bin 0). */
+function fleetBinOfLog(fleet: FleetCounts, logValue: number): number {
+  if (logValue === Number.NEGATIVE_INFINITY) return 0;
+  const bin = 1 + Math.floor((logValue - fleet.origin) / FLEET_BIN_WIDTH);
   return bin < 1 ? 1 : bin >= fleet.totals.length - 1 ? fleet.totals.length - 2 : bin;
 }
 
-function fleetCounts(column: Float64Array, rows: Int32Array): FleetCounts {
+const logOf = (value: number) => (value > 0 ? Math.log(value) : Number.NEGATIVE_INFINITY);
+
+/** The fleet's counts of one value column, over the trips of known vehicles (read in row order: sequential memory). */
+function fleetCounts(column: Float64Array, vehicle: Int32Array): FleetCounts {
   let smallest = Infinity;
   let largest = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const value = column[rows[k]];
-    if (!(value > 0 && value < Infinity)) continue;
+  for (let row = 0; row < column.length; row++) {
+    const value = column[row];
+    if (vehicle[row] < 0 || !(value > 0 && value < Infinity)) continue;
     if (value < smallest) smallest = value;
     if (value > largest) largest = value;
   }
   const origin = smallest === Infinity ? 0 : Math.log(smallest);
   const bins = Math.min(MAX_FLEET_BINS, 2 + Math.ceil((Math.log(Math.max(largest, 1e-300)) - origin) / FLEET_BIN_WIDTH) + 1);
   const fleet: FleetCounts = { origin, totals: new Float64Array(Math.max(3, bins) + 1), trips: 0 };
-  for (let k = 0; k < rows.length; k++) {
-    const value = column[rows[k]];
-    if (!Number.isFinite(value)) continue;
-    fleet.totals[fleetBin(fleet, value) + 1]++;
+  for (let row = 0; row < column.length; row++) {
+    const value = column[row];
+    if (vehicle[row] < 0 || !Number.isFinite(value)) continue;
+    fleet.totals[fleetBinOfLog(fleet, logOf(value)) + 1]++;
     fleet.trips++;
   }
   for (let bin = 1; bin < fleet.totals.length; bin++) fleet.totals[bin] += fleet.totals[bin - 1];
   return fleet;
 }
 
-/** Fleet trips in the bins that [low, high] touches. */
-function fleetCountBetween(fleet: FleetCounts, low: number, high: number): number {
-  return fleet.totals[fleetBin(fleet, high) + 1] - fleet.totals[fleetBin(fleet, low)];
+/** Fleet trips in the bins that [low, high] touches, given the logs of both ends. */
+function fleetCountBetween(fleet: FleetCounts, logLow: number, logHigh: number): number {
+  return fleet.totals[fleetBinOfLog(fleet, logHigh) + 1] - fleet.totals[fleetBinOfLog(fleet, logLow)];
 }
 
 /** The score of a tail probability against the significance threshold (both as logs). */
@@ -162,30 +166,38 @@ function findRepeats(context: Context, tests: number): void {
   let largestGroup = 0;
   for (let vehicle = 0; vehicle < trips.vehicleCount; vehicle++) largestGroup = Math.max(largestGroup, groups.starts[vehicle + 1] - groups.starts[vehicle]);
   const scratch = new Float64Array(largestGroup);
+  const logs = new Float64Array(largestGroup);
+  // Where the relative tolerance applies, a window's upper end is a fixed step above its lower one on the log scale.
+  const relativeLogWidth = Math.log1p(2 * options.relativeTolerance);
   trips.values.forEach((column, c) => {
-    const fleet = fleetCounts(column, groups.rows);
+    const fleet = fleetCounts(column, trips.vehicle);
     for (let vehicle = 0; vehicle < trips.vehicleCount; vehicle++) {
       const rows = groups.rows.subarray(groups.starts[vehicle], groups.starts[vehicle + 1]);
       let own = 0;
       for (let k = 0; k < rows.length; k++) if (Number.isFinite(column[rows[k]])) scratch[own++] = column[rows[k]];
       if (own < options.minRepeats) continue;
       const values = scratch.subarray(0, own).sort();
+      for (let k = 0; k < own; k++) logs[k] = logOf(values[k]);
       const others = Math.max(1, fleet.trips - own);
       // Significant windows, merged where they overlap (their lows only grow).
       const windows: [number, number][] = [];
       let best: VehiclePattern | undefined;
       for (let first = 0, last = 0; first + options.minRepeats <= own; first++) {
         const low = values[first];
-        const high = low + 2 * Math.max(options.relativeTolerance * Math.abs(low), options.absoluteTolerances[c]);
+        const relative = options.relativeTolerance * Math.abs(low) >= options.absoluteTolerances[c];
+        const high = low + 2 * (relative ? options.relativeTolerance * Math.abs(low) : options.absoluteTolerances[c]);
         last = Math.max(last, first);
         while (last + 1 < own && values[last + 1] <= high) last++;
         const count = last - first + 1;
         if (count < options.minRepeats) continue;
         // The fleet's share of the window without this vehicle's own trips; half a trip when none.
-        const share = Math.max(0.5, fleetCountBetween(fleet, low, high) - count) / others;
-        // Most windows are ordinary: the Chernoff bound on the tail already says so, without summing it.
+        const logHigh = relative && low > 0 ? logs[first] + relativeLogWidth : logOf(high);
+        const share = Math.max(0.5, fleetCountBetween(fleet, logs[first], logHigh) - count) / others;
+        // Most windows are ordinary: the Chernoff bound on the tail, e^-λ (eλ/k)^k, already says so
+        // without summing it (and without a log when k ≤ eλ, where it is at least e^-λ).
         const expected = own * share;
-        if (count <= expected || count * (1 + Math.log(expected / count)) - expected >= logThreshold) continue;
+        if (count <= expected || (count <= Math.E * expected && -expected >= logThreshold)) continue;
+        if (count * (1 + Math.log(expected / count)) - expected >= logThreshold) continue;
         const logPValue = logPoissonTail(count, expected);
         if (logPValue >= logThreshold) continue;
         const previous = windows.at(-1);
