@@ -103,16 +103,14 @@ describe('config', () => {
       ].join('\n'),
       'my.yaml',
     );
+    // What every record detector gets by default.
+    const record = { table: 'rides', id: 'ride_id', records: 'rows', standalone: true, start: 'pickup_ts' };
     expect(config.pipelines.trips.detect).toEqual([
       {
+        ...record,
         detector: 'conditional',
-        table: 'rides',
-        id: 'ride_id',
-        records: 'rows',
-        standalone: true,
         distance: { column: 'miles', unit: 'mi', label: 'distance' },
         duration: { column: 'seconds', unit: 's', label: 'time' },
-        start: 'pickup_ts',
         history: 0,
         sigmas: 5,
         distanceSigmas: 4,
@@ -120,14 +118,11 @@ describe('config', () => {
         maxSpeedKmh: 150,
       },
       {
+        ...record,
         detector: 'pattern',
-        table: 'rides',
-        id: 'ride_id',
-        records: 'rows',
-        standalone: true,
+        // A bare column is in km and minutes.
         distance: { column: 'miles', unit: 'km', label: 'distance' },
         duration: { column: 'minutes', unit: 'min', label: 'time' },
-        start: 'pickup_ts',
         entity: 'taxi_id',
         repeatTolerance: { relative: 0.01, distance: 0.01, duration: 0.1 },
         minRepeats: 5,
