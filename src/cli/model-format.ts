@@ -24,7 +24,7 @@ export function printTrainingResult(context: CliContext, result: TrainingResult)
       console.log(formatTable(['name', 'version', PROMOTION_METRIC, 'stage', 'why'], model.trained.map((trained) => [trained.name, trained.version, loss(trained.metrics), trained.stage, trained.reason]), [3, 4]));
     }
     for (const skipped of model.skipped) console.log(`skipped ${skipped.entity ?? model.model}: ${skipped.reason}`);
-    for (const excluded of model.excluded ?? []) console.log(`left out of training: ${excluded.rows.toLocaleString('en-US')} rows with ${excluded.reason}`);
+    for (const excluded of model.excluded ?? []) console.log(`${excluded.rows.toLocaleString('en-US')} rows left out of training: ${excluded.reason}`);
     for (const trained of model.trained.filter((candidate) => candidate.calibration !== undefined)) {
       console.log(`\n${trained.name} v${trained.version} on its validation rows: ROC AUC ${trained.metrics.validation_auc?.toFixed(3) ?? '-'}, log loss ${formatMetric(trained.metrics.validation_log_loss)}, Brier ${formatMetric(trained.metrics.validation_brier)}\n${calibrationTable(trained.calibration ?? [])}`);
     }

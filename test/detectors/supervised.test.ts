@@ -109,7 +109,7 @@ describe('gradient-boosted trees', () => {
   });
 
   it('refuses a tree that points back to an earlier node, and unknown params', () => {
-    const tree = { feature: [0, -1], threshold: [1, 0], left: [1, -1], right: [0, -1], value: [0, 0.1] };
+    const tree = { feature: [0, -1, -1], threshold: [1, 0, 0], left: [0, -1, -1], value: [0, 0.1, -0.1] };
     expect(() => gbdt.load({ kind: 'gbdt', features: 1, base_score: 0, trees: [tree] })).toThrow(new InputError('gbdt artifact: trees.0: a split node must point to later nodes'));
     expect(() => gbdt.params.parse({ trees: 10 })).toThrow(/trees/);
   });

@@ -26,20 +26,21 @@ const ParamsSchema = z
   .strict();
 export type GbdtParams = z.infer<typeof ParamsSchema>;
 
+/** A tree as stored: its nodes in arrays, node 0 the root; a split node's children are adjacent, the right one after the left. */
 const TreeSchema = z
   .object({
     /** Per node: the feature it splits on, -1 for a leaf. */
     feature: z.array(z.number().int().min(-1)),
-    /** Rows with `value <= threshold` go left. */
+    /** Rows with `value <= threshold` go to the left child, the others to the one after it. */
     threshold: z.array(z.number()),
+    /** A split node's left child (-1 for a leaf). */
     left: z.array(z.number().int().min(-1)),
-    right: z.array(z.number().int().min(-1)),
     /** A leaf's contribution to the log-odds (learning rate included). */
     value: z.array(z.number().refine(Number.isFinite, 'must be a finite number')),
   })
-  .refine((tree) => [tree.threshold, tree.left, tree.right, tree.value].every((column) => column.length === tree.feature.length) && tree.feature.length > 0, 'node arrays differ in length or are empty')
+  .refine((tree) => [tree.threshold, tree.left, tree.value].every((column) => column.length === tree.feature.length) && tree.feature.length > 0, 'node arrays differ in length or are empty')
   // Children come after their parent, so a walk from node 0 always ends at a leaf.
-  .refine((tree) => tree.feature.every((feature, node) => feature < 0 || (tree.left[node] > node && tree.right[node] > node && tree.left[node] < tree.feature.length && tree.right[node] < tree.feature.length)), 'a split node must point to later nodes');
+  .refine((tree) => tree.feature.every((feature, node) => feature < 0 || (tree.left[node] > node && tree.left[node] + 1 < tree.feature.length)), 'a split node must point to later nodes');
 
 const ArtifactSchema = z
   .object({
@@ -53,7 +54,7 @@ const ArtifactSchema = z
 export type GbdtArtifact = z.infer<typeof ArtifactSchema>;
 type Tree = z.infer<typeof TreeSchema>;
 
-/** Every tree's nodes in flat typed arrays (children as absolute indices), for fast walks. */
+/** Every tree's nodes in flat typed arrays (left children as absolute indices, right ones after them), for fast walks. */
 export interface GbdtModel {
   features: number;
   baseScore: number;
@@ -61,7 +62,6 @@ export interface GbdtModel {
   feature: Int32Array;
   threshold: Float64Array;
   left: Int32Array;
-  right: Int32Array;
   value: Float64Array;
 }
 
@@ -125,7 +125,11 @@ function binColumn(column: Float64Array, edges: Float64Array): Uint8Array {
   return bins;
 }
 
-/** What growing a tree works over: binned features, their edges, each row's gradient and hessian. */
+/**
+ * What growing a tree works over: binned features, their edges, each row's gradient and hessian,
+ * and the node each row is in. Every pass goes over the rows in their own order (no permutation),
+ * so that memory is read sequentially: random access to a million rows costs more than the sums.
+ */
 interface GrowingData {
   binned: Uint8Array[];
   edges: Float64Array[];
@@ -134,58 +138,51 @@ interface GrowingData {
   totalBins: number;
   gradients: Float64Array;
   hessians: Float64Array;
-  /** A permutation of the rows: each node owns a contiguous range of it. */
-  order: Uint32Array;
-  scratch: Uint32Array;
+  /** The node of the tree being grown each row is in. */
+  nodeOf: Uint16Array;
+  /** Per node of the level being split: the feature it splits on (-1: none), the last bin going left, its left child (the right one follows). */
+  splitFeature: Int16Array;
+  splitBin: Uint8Array;
+  leftChild: Uint16Array;
+  /** Per child of the level being split: where its histogram starts in the level's histograms (-1: none built). */
+  histogramStart: Int32Array;
 }
 
-/** A node being grown: its rows `order[start..end)` and their histogram (gradient, hessian, rows per bin). */
+/** A node of the level being grown: its sums, and its histogram (gradient, hessian, rows per bin) when it may still split. */
 interface OpenNode {
   id: number;
-  start: number;
-  end: number;
-  histogram: Float64Array;
+  gradient: number;
+  hessian: number;
+  rows: number;
+  histogram: Float64Array | undefined;
 }
 
-function histogramOf(data: GrowingData, start: number, end: number): Float64Array {
-  const histogram = new Float64Array(data.totalBins * 3);
-  const { binned, offsets, gradients, hessians, order } = data;
-  for (let i = start; i < end; i++) {
-    const row = order[i];
-    const gradient = gradients[row];
-    const hessian = hessians[row];
-    for (let feature = 0; feature < binned.length; feature++) {
-      const slot = (offsets[feature] + binned[feature][row]) * 3;
-      histogram[slot] += gradient;
-      histogram[slot + 1] += hessian;
-      histogram[slot + 2] += 1;
-    }
+/** Adds a row's gradient, hessian and count to the slot of each of its bins in the histogram starting at `base` of `histograms`. */
+function accumulate(data: GrowingData, histograms: Float64Array, base: number, row: number): void {
+  const { binned, offsets } = data;
+  const gradient = data.gradients[row];
+  const hessian = data.hessians[row];
+  for (let feature = 0; feature < binned.length; feature++) {
+    const slot = base + (offsets[feature] + binned[feature][row]) * 3;
+    histograms[slot] += gradient;
+    histograms[slot + 1] += hessian;
+    histograms[slot + 2] += 1;
   }
-  return histogram;
-}
-
-/** Sums of gradient and hessian of a node, from its first feature's bins. */
-function totals(data: GrowingData, histogram: Float64Array): { gradient: number; hessian: number } {
-  let gradient = 0;
-  let hessian = 0;
-  for (let bin = 0; bin < data.edges[0].length + 1; bin++) {
-    gradient += histogram[bin * 3];
-    hessian += histogram[bin * 3 + 1];
-  }
-  return { gradient, hessian };
 }
 
 interface Split {
   feature: number;
   bin: number;
   gain: number;
+  /** Sums of the rows going left. */
+  leftGradient: number;
+  leftHessian: number;
+  leftRows: number;
 }
 
 /** The split of most gain (the first of equal ones), or none that gains or keeps enough rows on both sides. */
-function bestSplit(data: GrowingData, node: OpenNode, params: GbdtParams): Split | undefined {
-  const { histogram } = node;
-  const rows = node.end - node.start;
-  const { gradient, hessian } = totals(data, histogram);
+function bestSplit(data: GrowingData, node: OpenNode, histogram: Float64Array, params: GbdtParams): Split | undefined {
+  const { gradient, hessian, rows } = node;
   const parentScore = (gradient * gradient) / (hessian + params.l2);
   let best: Split | undefined;
   for (let feature = 0; feature < data.binned.length; feature++) {
@@ -203,66 +200,86 @@ function bestSplit(data: GrowingData, node: OpenNode, params: GbdtParams): Split
       if (rows - leftRows < params.minLeafRows || rightHessian < MIN_CHILD_HESSIAN) break;
       const rightGradient = gradient - leftGradient;
       const gain = (leftGradient * leftGradient) / (leftHessian + params.l2) + (rightGradient * rightGradient) / (rightHessian + params.l2) - parentScore;
-      if (gain > (best?.gain ?? 0)) best = { feature, bin, gain };
+      if (gain > (best?.gain ?? 0)) best = { feature, bin, gain, leftGradient, leftHessian, leftRows };
     }
   }
   return best;
 }
 
-/** Moves the node's rows with bin <= `split.bin` to the front of its range; returns where the right child starts. */
-function partition(data: GrowingData, node: OpenNode, split: Split): number {
-  const { order, scratch } = data;
-  const bins = data.binned[split.feature];
-  let left = node.start;
-  let right = 0;
-  for (let i = node.start; i < node.end; i++) {
-    const row = order[i];
-    if (bins[row] <= split.bin) order[left++] = row;
-    else scratch[right++] = row;
-  }
-  order.set(scratch.subarray(0, right), left);
-  return left;
-}
-
-/** Grows one tree level by level, adding each leaf's value to its rows' scores. */
+/**
+ * Grows one tree level by level, then adds each leaf's value to its rows' scores. Per level, one
+ * pass moves every row of a split node to its child and builds the histograms of the smaller
+ * children; a larger child's histogram is its parent's minus its sibling's. Nodes of the last
+ * level need no histogram: their sums come from their parent's split.
+ */
 function growTree(data: GrowingData, scores: Float64Array, params: GbdtParams): Tree {
-  const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
+  const { nodeOf, splitFeature, splitBin, leftChild } = data;
+  const rows = nodeOf.length;
+  const tree: Tree = { feature: [], threshold: [], left: [], value: [] };
   const addNode = () => {
     tree.feature.push(-1);
     tree.threshold.push(0);
     tree.left.push(-1);
-    tree.right.push(-1);
     tree.value.push(0);
     return tree.feature.length - 1;
   };
-  let level: OpenNode[] = [{ id: addNode(), start: 0, end: data.order.length, histogram: histogramOf(data, 0, data.order.length) }];
+  nodeOf.fill(0);
+  const size = data.totalBins * 3;
+  const rootHistogram = new Float64Array(size);
+  let gradient = 0;
+  let hessian = 0;
+  for (let row = 0; row < rows; row++) {
+    accumulate(data, rootHistogram, 0, row);
+    gradient += data.gradients[row];
+    hessian += data.hessians[row];
+  }
+  let level: OpenNode[] = [{ id: addNode(), gradient, hessian, rows, histogram: rootHistogram }];
   for (let depth = 0; level.length > 0; depth++) {
     const next: OpenNode[] = [];
+    const splits: { histogram: Float64Array; smaller: OpenNode | undefined; larger: OpenNode }[] = [];
+    splitFeature.fill(-1);
     for (const node of level) {
-      const split = depth < params.depth ? bestSplit(data, node, params) : undefined;
+      const split = depth < params.depth && node.histogram !== undefined ? bestSplit(data, node, node.histogram, params) : undefined;
       if (split === undefined) {
-        const { gradient, hessian } = totals(data, node.histogram);
-        const value = (-gradient / (hessian + params.l2)) * params.learningRate;
-        tree.value[node.id] = value;
-        for (let i = node.start; i < node.end; i++) scores[data.order[i]] += value;
+        tree.value[node.id] = (-node.gradient / (node.hessian + params.l2)) * params.learningRate;
         continue;
       }
-      const middle = partition(data, node, split);
-      // Scan the smaller child; the larger one's histogram is the parent's minus it.
-      const leftIsSmaller = middle - node.start <= node.end - middle;
-      const smaller = leftIsSmaller ? histogramOf(data, node.start, middle) : histogramOf(data, middle, node.end);
-      const larger = node.histogram;
-      for (let slot = 0; slot < larger.length; slot++) larger[slot] -= smaller[slot];
-      const left: OpenNode = { id: addNode(), start: node.start, end: middle, histogram: leftIsSmaller ? smaller : larger };
-      const right: OpenNode = { id: addNode(), start: middle, end: node.end, histogram: leftIsSmaller ? larger : smaller };
+      const left: OpenNode = { id: addNode(), gradient: split.leftGradient, hessian: split.leftHessian, rows: split.leftRows, histogram: undefined };
+      const right: OpenNode = { id: addNode(), gradient: node.gradient - split.leftGradient, hessian: node.hessian - split.leftHessian, rows: node.rows - split.leftRows, histogram: undefined };
       tree.feature[node.id] = split.feature;
       tree.threshold[node.id] = data.edges[split.feature][split.bin];
       tree.left[node.id] = left.id;
-      tree.right[node.id] = right.id;
+      splitFeature[node.id] = split.feature;
+      splitBin[node.id] = split.bin;
+      leftChild[node.id] = left.id;
+      const [smaller, larger] = left.rows <= right.rows ? [left, right] : [right, left];
+      // Children that may split need histograms: the smaller one's is built in the pass below.
+      splits.push({ histogram: node.histogram as Float64Array, smaller: depth + 1 < params.depth ? smaller : undefined, larger });
       next.push(left, right);
+    }
+    if (splits.length === 0) break;
+    const scanned = splits.flatMap(({ smaller }) => (smaller === undefined ? [] : [smaller]));
+    const histograms = new Float64Array(scanned.length * size);
+    data.histogramStart.fill(-1);
+    scanned.forEach((child, k) => (data.histogramStart[child.id] = k * size));
+    for (let row = 0; row < rows; row++) {
+      const node = nodeOf[row];
+      const feature = splitFeature[node];
+      if (feature < 0) continue;
+      const child = data.binned[feature][row] <= splitBin[node] ? leftChild[node] : leftChild[node] + 1;
+      nodeOf[row] = child;
+      const start = data.histogramStart[child];
+      if (start >= 0) accumulate(data, histograms, start, row);
+    }
+    for (const { histogram, smaller, larger } of splits) {
+      if (smaller === undefined) continue;
+      smaller.histogram = histograms.subarray(data.histogramStart[smaller.id], data.histogramStart[smaller.id] + size);
+      for (let slot = 0; slot < size; slot++) histogram[slot] -= smaller.histogram[slot];
+      larger.histogram = histogram;
     }
     level = next;
   }
+  for (let row = 0; row < rows; row++) scores[row] += tree.value[nodeOf[row]];
   return tree;
 }
 
@@ -283,8 +300,12 @@ function fit(training: LabelledRows, params: GbdtParams): GbdtArtifact {
     totalBins,
     gradients: new Float64Array(rows),
     hessians: new Float64Array(rows),
-    order: Uint32Array.from({ length: rows }, (_, row) => row),
-    scratch: new Uint32Array(rows),
+    nodeOf: new Uint16Array(rows),
+    // A tree of depth d has fewer than 2^(d+1) nodes.
+    splitFeature: new Int16Array(2 ** (params.depth + 1)),
+    splitBin: new Uint8Array(2 ** (params.depth + 1)),
+    leftChild: new Uint16Array(2 ** (params.depth + 1)),
+    histogramStart: new Int32Array(2 ** (params.depth + 1)),
   };
   let positives = 0;
   for (const label of labels) positives += label;
@@ -310,13 +331,12 @@ function load(artifact: unknown): GbdtModel {
     roots[index] = nodes;
     nodes += tree.feature.length;
   });
-  const model: GbdtModel = { features, baseScore, roots, feature: new Int32Array(nodes), threshold: new Float64Array(nodes), left: new Int32Array(nodes), right: new Int32Array(nodes), value: new Float64Array(nodes) };
+  const model: GbdtModel = { features, baseScore, roots, feature: new Int32Array(nodes), threshold: new Float64Array(nodes), left: new Int32Array(nodes), value: new Float64Array(nodes) };
   trees.forEach((tree, index) => {
     const root = roots[index];
     model.feature.set(tree.feature, root);
     model.threshold.set(tree.threshold, root);
     model.left.set(tree.left.map((child) => (child < 0 ? -1 : root + child)), root);
-    model.right.set(tree.right.map((child) => (child < 0 ? -1 : root + child)), root);
     model.value.set(tree.value, root);
   });
   return model;
@@ -325,13 +345,13 @@ function load(artifact: unknown): GbdtModel {
 function predictProbability(model: GbdtModel, columns: readonly Float64Array[]): Float64Array {
   if (columns.length !== model.features) throw new InputError(`gbdt: the model was fitted on ${model.features} features, got ${columns.length}`);
   const rows = columns[0]?.length ?? 0;
-  const { roots, feature, threshold, left, right, value } = model;
+  const { roots, feature, threshold, left, value } = model;
   const probabilities = new Float64Array(rows);
   for (let row = 0; row < rows; row++) {
     let score = model.baseScore;
     for (let tree = 0; tree < roots.length; tree++) {
       let node = roots[tree];
-      while (feature[node] >= 0) node = columns[feature[node]][row] <= threshold[node] ? left[node] : right[node];
+      while (feature[node] >= 0) node = columns[feature[node]][row] <= threshold[node] ? left[node] : left[node] + 1;
       score += value[node];
     }
     probabilities[row] = sigmoid(score);
