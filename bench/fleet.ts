@@ -9,10 +9,23 @@
  * - `predict=logistic`, `predict=gbdt`: `predictProbabilities` on a batch of 10,000 rides given as
  *   JSON objects (checked against the features and ranges, as the API takes them), 50 batches one
  *   after another; `latency` is per batch, `cpu_ms_per_batch` the CPU time over all of them per batch.
+ * - `train-run=logistic`: a training run of a pipeline over 10 days of 100k rides in silver
+ *   (Parquet) on embedded PGlite: reading the window, fitting, registering.
+ * - `predict-run=logistic`: a run of one landed day of 100k rides (Parquet) with that model in
+ *   production: clean, quality, predict (gold Parquet + 100k rows UPSERTed), publish; `seconds_by_step` from the run.
  */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { openApp, type App } from '../src/app/index.js';
+import { parseConfigText } from '../src/config/index.js';
+import { dateRange } from '../src/dates.js';
 import { fitSupervised, holdOutLabelled, supervisedModel, type LabelledRows } from '../src/detectors/index.js';
-import { predictProbabilities, type LoadedSupervisedModel } from '../src/pipeline/index.js';
+import { openEngine } from '../src/engine/index.js';
+import { FsLake } from '../src/lake/index.js';
+import { predictProbabilities, runParamsOf, startRun, startTrainingRun, trainingParamsOf, type LoadedSupervisedModel, type RunResult, type RunServices } from '../src/pipeline/index.js';
 import { SeededRandom } from '../src/random.js';
+import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
 
 const FEATURES = ['temperature', 'precipitation', 'mileage'];
@@ -106,4 +119,105 @@ function predicting(modelName: string): BenchCase {
   };
 }
 
-export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt')];
+const RIDES_PER_DAY = 100_000;
+const TRAINING_DAYS = dateRange('2024-04-01', '2024-04-10');
+const PREDICTED_DAY = '2024-04-11';
+const PIPELINE_YAML = `
+datasets:
+  rides:
+    columns:
+      ride_id: { type: string }
+      started_at: { type: timestamp }
+      temperature: { type: number }
+      precipitation: { type: number, min: 0 }
+      mileage: { type: number, min: 0 }
+      service_requested: { type: number, required: false }
+    key: ride_id
+pipelines:
+  fleet_bench:
+    dataset: rides
+    train:
+      - { model: fleet_bench_service, detector: logistic, table: rides, label: service_requested, time: started_at, features: [temperature, precipitation, mileage], ranges: { temperature: { min: -60, max: 60 } }, history: 10, promote: auto }
+    predict: { model: fleet_bench_service, table: rides, id: ride_id }
+`;
+
+/** Lands a day of synthetic rides as Parquet in bronze. */
+async function landDay(lake: FsLake, date: string, seed: number): Promise<void> {
+  const rides = syntheticRides(RIDES_PER_DAY, seed);
+  const engine = await openEngine();
+  try {
+    await engine.createTable('rides', [
+      { name: 'ride_id', type: 'VARCHAR', values: Array.from({ length: RIDES_PER_DAY }, (_, row) => `${date}-${row}`) },
+      ...FEATURES.map((feature, k) => ({ name: feature, type: 'DOUBLE' as const, values: rides.columns[k] })),
+      { name: 'service_requested', type: 'INTEGER', values: rides.labels },
+    ]);
+    // Rides through the day, in row order.
+    await engine.exportQuery(`SELECT ride_id, CAST($1 AS TIMESTAMP) + to_milliseconds(CAST(row_number() OVER () * 864 AS BIGINT)) AS started_at, * EXCLUDE (ride_id) FROM rides`, lake, `bronze/rides/date=${date}/rides.parquet`, 'parquet', [date]);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** A lake of 10 cleaned days and a landed 11th, an embedded store, and the app over them; optionally a model trained on the 10 days. */
+async function fleetApp(withModel: boolean): Promise<{ app: App; services: RunServices }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-fleet-'));
+  const lake = new FsLake(path.join(root, 'lake'));
+  for (const [index, date] of [...TRAINING_DAYS, PREDICTED_DAY].entries()) await landDay(lake, date, 100 + index);
+  const config = parseConfigText(PIPELINE_YAML, 'bench.yaml');
+  const store = await openStore({ stateDir: path.join(root, 'state') });
+  const app = await openApp({ config, lake, store });
+  const services = await app.services({ concurrency: 2 });
+  await startRun(services, 'fleet_bench', runParamsOf(config, 'fleet_bench'), TRAINING_DAYS);
+  if (withModel) await startTrainingRun(services, 'fleet_bench', trainingParamsOf(config, 'fleet_bench'), TRAINING_DAYS.at(-1) as string);
+  return { app, services };
+}
+
+function stepSeconds(result: RunResult): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const step of result.steps) totals[step.step] = Number(((totals[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(3));
+  return totals;
+}
+
+const pipelineCases: BenchCase[] = [
+  {
+    rows: TRAINING_DAYS.length * RIDES_PER_DAY,
+    label: 'train-run=logistic',
+    prepare: async () => {
+      const { app, services } = await fleetApp(false);
+      return async () => {
+        try {
+          return await startTrainingRun(services, 'fleet_bench', trainingParamsOf(app.config, 'fleet_bench'), TRAINING_DAYS.at(-1) as string);
+        } finally {
+          await app.close();
+          await app.store.close();
+        }
+      };
+    },
+    report: (result) => {
+      const [model] = (result as Awaited<ReturnType<typeof startTrainingRun>>).summary.models;
+      return { seconds_by_step: stepSeconds(result as RunResult), trained: model.trained.map((trained) => `${trained.name} v${trained.version}`), validation_auc: Number(model.trained[0]?.metrics.validation_auc.toFixed(4)) };
+    },
+  },
+  {
+    rows: RIDES_PER_DAY,
+    label: 'predict-run=logistic',
+    prepare: async () => {
+      const { app, services } = await fleetApp(true);
+      return async () => {
+        try {
+          return await startRun(services, 'fleet_bench', runParamsOf(app.config, 'fleet_bench'), [PREDICTED_DAY]);
+        } finally {
+          await app.close();
+          await app.store.close();
+        }
+      };
+    },
+    report: (result) => {
+      const run = result as RunResult;
+      const predictions = run.summaries[0]?.predictions;
+      return { seconds_by_step: stepSeconds(run), predicted: predictions === undefined || 'skipped' in predictions ? 0 : predictions.rows };
+    },
+  },
+];
+
+export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt'), ...pipelineCases];
