@@ -7,6 +7,7 @@ export type {
   DetourConfig,
   ExpectationConfig,
   LivenessConfig,
+  PredictStepConfig,
   RetryConfig,
   ScheduleConfig,
   TablePipelineConfig,

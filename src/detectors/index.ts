@@ -23,3 +23,18 @@ export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
 export { holdOut, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
+export {
+  brierScore,
+  calibrationTable,
+  describeRange,
+  featureColumns,
+  fitSupervised,
+  holdOutLabelled,
+  isSupervised,
+  logLoss,
+  rocAuc,
+  rowProblem,
+  supervisedModel,
+  SUPERVISED_MODELS,
+} from './supervised/index.js';
+export type { CalibrationBin, FeatureContract, FeatureRange, LabelledRows, LogisticModel, SupervisedFitOutcome, SupervisedModel } from './supervised/index.js';

@@ -9,7 +9,7 @@ import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
-import { resolveModelVersions } from './models.js';
+import { resolvePredictionModel, resolveModelVersions } from './models.js';
 import { planRun } from './plan.js';
 
 /** The params a new run of `pipelineName` records: the pipeline and dataset as configured now. */
@@ -21,14 +21,18 @@ export function runParamsOf(config: DetourConfig, pipelineName: string): RunPara
 
 /**
  * Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. The
- * model versions its detect steps score with are fixed now, unless `params` has them already (a
- * rerun scores with the versions of the run it reruns).
+ * model versions its detect and predict steps score with are fixed now, unless `params` has them
+ * already (a rerun scores with the versions of the run it reruns).
  */
 export async function startRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<RunResult> {
   if (dates.length === 0) throw new InputError('a run needs at least one date');
   if (params.training === undefined && params.models === undefined) {
     const models = await resolveModelVersions(services.store, params.pipeline);
     if (models !== undefined) params = { ...params, models };
+  }
+  if (params.training === undefined && params.prediction === undefined) {
+    const prediction = await resolvePredictionModel(services.store, params.pipeline);
+    if (prediction !== undefined) params = { ...params, prediction };
   }
   const run = await services.store.startRun({
     pipeline: pipelineName,

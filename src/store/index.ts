@@ -13,6 +13,7 @@ export type {
   ListModelsOptions,
   ListRunsOptions,
   ModelArtifact,
+  ModelRef,
   ModelRegistration,
   ModelStage,
   ModelStageChange,
@@ -20,6 +21,7 @@ export type {
   NewModelVersion,
   NewRun,
   PlannedStep,
+  PredictionRow,
   QualityResultRow,
   RunOutcome,
   RunRecord,
@@ -27,6 +29,7 @@ export type {
   StepRecord,
   StepStatus,
   StepUpdate,
+  StoredPrediction,
   Store,
 } from './store.js';
 
