@@ -68,6 +68,7 @@ export {
   SAMPLE_TRAFFIC_COLUMNS,
   sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,
+  TRAFFIC_SAMPLE_DEFAULTS,
   writeSampleTraffic,
 } from './traffic.js';
 export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';

@@ -47,6 +47,9 @@ export interface TrafficSampleOptions {
   seed: number;
 }
 
+/** What `detour sample traffic` writes unless told otherwise: the sample the tests and benches use. */
+export const TRAFFIC_SAMPLE_DEFAULTS: TrafficSampleOptions = { sensors: 20, days: 35, from: '2024-03-04', seed: 7 };
+
 const MINUTES_PER_DAY = 1440;
 const MINUTE_MS = 60_000;
 /** Mean incidents per sensor and day, about one every 40 hours. */

@@ -130,7 +130,7 @@ describe('detour CLI', () => {
 
   it.each([
     ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],
-    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights\)$/],
+    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, traffic\)$/],
     ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
     ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],

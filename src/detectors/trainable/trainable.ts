@@ -9,6 +9,8 @@ import type { z } from 'zod';
 export interface FeatureRows {
   features: readonly string[];
   columns: readonly Float64Array[];
+  /** Each row's time, epoch milliseconds (UTC): what a series detector places its points by. */
+  timestampsMs: Float64Array;
 }
 
 /** What fitting measured. `validation_loss` (lower is better) is what promotion compares. */
@@ -60,8 +62,8 @@ export function holdOut(rows: FeatureRows, share: number): { training: FeatureRo
   const held = Math.min(Math.max(1, Math.round(count * share)), Math.max(0, count - 1));
   const cut = count - held;
   return {
-    training: { features: rows.features, columns: rows.columns.map((column) => column.subarray(0, cut)) },
-    validation: { features: rows.features, columns: rows.columns.map((column) => column.subarray(cut)) },
+    training: { features: rows.features, columns: rows.columns.map((column) => column.subarray(0, cut)), timestampsMs: rows.timestampsMs.subarray(0, cut) },
+    validation: { features: rows.features, columns: rows.columns.map((column) => column.subarray(cut)), timestampsMs: rows.timestampsMs.subarray(cut) },
   };
 }
 
