@@ -1,5 +1,5 @@
 import type { DetectStepConfig } from '../config/index.js';
-import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, outlierLabels, type RowScores } from '../detectors/index.js';
+import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
 import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
@@ -158,13 +158,7 @@ const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : 
  */
 function shallowRowScores(table: SeriesTable, rows: readonly number[], feature: string): RowScores {
   const count = rows.length;
-  const scores: RowScores = {
-    score: new Float64Array(count).fill(Number.NaN),
-    anomalous: new Uint8Array(count),
-    expected: new Float64Array(count).fill(Number.NaN),
-    lower: new Float64Array(count).fill(Number.NaN),
-    upper: new Float64Array(count).fill(Number.NaN),
-  };
+  const scores = noVerdicts(count);
   for (let start = 0, end = 0; start < count; start = end) {
     while (end < count && table.day[rows[end]] === table.day[rows[start]]) end++;
     const dayRows = rows.slice(start, end);

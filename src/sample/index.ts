@@ -65,6 +65,7 @@ export {
   generateSensorTraffic,
   generateTraffic,
   incidentDetection,
+  observedMinutes,
   SAMPLE_TRAFFIC_COLUMNS,
   sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,

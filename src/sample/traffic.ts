@@ -351,6 +351,13 @@ function dayRows(sensors: readonly SensorTraffic[], day: number) {
   return { sensorIds, timestampsMs, bytes, packets, flows, injectedKind };
 }
 
+/** Minutes `from..to` of a sensor as the lake holds them: the observed ones only, with their times. */
+export function observedMinutes(sensor: SensorTraffic, from: number, to: number): { timestampsMs: Float64Array; bytes: Float64Array } {
+  const observed: number[] = [];
+  for (let minute = from; minute < to; minute++) if (!Number.isNaN(sensor.bytes[minute])) observed.push(minute);
+  return { timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]), bytes: Float64Array.from(observed, (minute) => sensor.bytes[minute]) };
+}
+
 /** Found incidents and flagged minutes of one incident kind. */
 export interface IncidentKindDetection {
   incidents: number;

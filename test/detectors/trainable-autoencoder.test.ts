@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { holdOut, trainableDetector, type FeatureRows } from '../../src/detectors/index.js';
 import { InputError } from '../../src/errors.js';
-import { generateSensorTraffic, incidentDetection, sumIncidentDetections, TRAFFIC_INCIDENT_KINDS, type IncidentDetection, type SensorTraffic } from '../../src/sample/index.js';
+import { generateSensorTraffic, incidentDetection, observedMinutes, sumIncidentDetections, TRAFFIC_INCIDENT_KINDS, type IncidentDetection, type SensorTraffic } from '../../src/sample/index.js';
 
 const MINUTES_PER_DAY = 1440;
 const SAMPLE = { sensors: 20, days: 35, from: '2024-03-04', seed: 7 };
 const autoencoder = trainableDetector('autoencoder');
 
-/** Minutes `from..to` of a sensor as the lake holds them: a row per observed minute, none for a missing one. */
+/** Minutes `from..to` of a sensor as the lake holds them (a row per observed minute), `bytes` changed or not. */
 function sensorRows(sensor: SensorTraffic, from: number, to: number, bytes = sensor.bytes): FeatureRows {
-  const observed: number[] = [];
-  for (let minute = from; minute < to; minute++) if (!Number.isNaN(bytes[minute])) observed.push(minute);
-  return { features: ['bytes'], columns: [Float64Array.from(observed, (minute) => bytes[minute])], timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]) };
+  const observed = observedMinutes({ ...sensor, bytes }, from, to);
+  return { features: ['bytes'], columns: [observed.bytes], timestampsMs: observed.timestampsMs };
 }
 
 /** The verdicts of rows `rows` as a flag per minute of `from..to`. */

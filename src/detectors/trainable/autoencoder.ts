@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { InputError, oneLine } from '../../errors.js';
 import { AUTOENCODER_DEFAULTS, autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from '../autoencoder/index.js';
 import type { AutoencoderJson, AutoencoderModel } from '../autoencoder/index.js';
-import type { FeatureRows, FitOutcome, RowScores, TrainableDetector } from './trainable.js';
+import { noVerdicts, type FeatureRows, type FitOutcome, type RowScores, type TrainableDetector } from './trainable.js';
 
 const DAY_MS = 86_400_000;
 const defaults = AUTOENCODER_DEFAULTS;
@@ -150,14 +150,7 @@ function load(artifact: unknown): LoadedAutoencoder {
  */
 function score(model: LoadedAutoencoder, rows: FeatureRows): RowScores {
   seriesOf(rows);
-  const count = rows.timestampsMs.length;
-  const result: RowScores = {
-    score: new Float64Array(count).fill(Number.NaN),
-    anomalous: new Uint8Array(count),
-    expected: new Float64Array(count).fill(Number.NaN),
-    lower: new Float64Array(count).fill(Number.NaN),
-    upper: new Float64Array(count).fill(Number.NaN),
-  };
+  const result = noVerdicts(rows.timestampsMs.length);
   const grid = onGrid(rows, model.stepMs);
   const windowSize = model.autoencoder.layerSizes[model.autoencoder.layerSizes.length - 1];
   if (grid.values.length < windowSize || observedCount(grid.values) === 0) return result;

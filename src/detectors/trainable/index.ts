@@ -5,7 +5,7 @@ import { isolationForestTrainable } from './isolation-forest.js';
 import type { TrainableDetector } from './trainable.js';
 
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable.js';
-export { holdOut } from './trainable.js';
+export { holdOut, noVerdicts } from './trainable.js';
 
 const TRAINABLE: readonly TrainableDetector[] = [isolationForestTrainable, autoencoderTrainable];
 

@@ -34,6 +34,12 @@ export interface RowScores {
   upper: Float64Array;
 }
 
+/** Scores of `count` rows before any verdict: NaN scores and bands, nothing anomalous. */
+export function noVerdicts(count: number): RowScores {
+  const unknown = () => new Float64Array(count).fill(Number.NaN);
+  return { score: unknown(), anomalous: new Uint8Array(count), expected: unknown(), lower: unknown(), upper: unknown() };
+}
+
 /**
  * A detector with a fit/score lifecycle. `Artifact` is what is stored (plain JSON), `Model` what
  * scoring uses (typed arrays), {@link load} the checked way from one to the other.
