@@ -55,10 +55,13 @@ describe('the autoencoder as a trainable detector', () => {
     }
   });
 
-  it('gives no verdict on fewer rows than a window', () => {
+  it('gives no verdict on fewer rows than a window, or on rows too sparse to be a series', () => {
     const scores = autoencoder.score(model, sensorRows(sensor, day, day + 20));
     expect(Array.from(scores.anomalous)).toEqual(new Array(20).fill(0));
     expect(Array.from(scores.score).every(Number.isNaN)).toBe(true);
+    const day9 = sensorRows(sensor, day, day + MINUTES_PER_DAY);
+    const firstAndLast: FeatureRows = { ...day9, columns: [Float64Array.of(day9.columns[0][0], day9.columns[0].at(-1) ?? 0)], timestampsMs: Float64Array.of(day9.timestampsMs[0], day9.timestampsMs.at(-1) ?? 0) };
+    expect(Array.from(autoencoder.score(model, firstAndLast).score).every(Number.isNaN)).toBe(true);
   });
 
   it('skips an entity with too little history, saying why, and refuses what is not one series or not a model', () => {

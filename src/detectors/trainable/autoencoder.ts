@@ -45,7 +45,7 @@ interface LoadedAutoencoder {
   stepMs: number;
 }
 
-/** A grid holds at most this many points per row: rows far sparser than their usual spacing are not a series. */
+/** A grid holds at most this many points per row (see onGrid). */
 const MAX_POINTS_PER_ROW = 4;
 
 /** The one series of the rows; InputError for several features (the autoencoder models one: `value:`). */
@@ -68,17 +68,26 @@ function usualStepMs(timestampsMs: Float64Array): number | null {
   return best;
 }
 
-/** The rows as a series with a point every `stepMs` from the first row's time (NaN where no row fell), and each row's point. */
-function onGrid(rows: FeatureRows, stepMs: number) {
+/**
+ * The rows as a series with a point every `stepMs` from the first row's time (NaN where no row
+ * fell), and each row's point; null when the rows would fill less than a quarter of it (too sparse
+ * to be read as a series, and a stray time must not allocate a huge grid).
+ */
+function onGrid(rows: FeatureRows, stepMs: number): { timestampsMs: Float64Array; values: Float64Array; pointOfRow: Int32Array } | null {
   const values = seriesOf(rows);
   const { timestampsMs } = rows;
   const first = timestampsMs[0];
   const pointOfRow = Int32Array.from(timestampsMs, (time) => Math.round((time - first) / stepMs));
-  const length = rows.timestampsMs.length === 0 ? 0 : pointOfRow[pointOfRow.length - 1] + 1;
+  const length = pointOfRow.length === 0 ? 0 : pointOfRow[pointOfRow.length - 1] + 1;
+  if (length > MAX_POINTS_PER_ROW * pointOfRow.length) return null;
   const grid = { timestampsMs: Float64Array.from({ length }, (_, point) => first + point * stepMs), values: new Float64Array(length).fill(Number.NaN), pointOfRow };
   // Rows are in time order: of two on one point, the later one stays.
   pointOfRow.forEach((point, row) => (grid.values[point] = values[row]));
   return grid;
+}
+
+function windowSizeOf(model: LoadedAutoencoder): number {
+  return model.autoencoder.layerSizes[model.autoencoder.layerSizes.length - 1];
 }
 
 function observedCount(values: Float64Array): number {
@@ -96,13 +105,14 @@ function fit(training: FeatureRows, validation: FeatureRows, params: Autoencoder
     return { skipped: `training rows span ${spanDays.toFixed(1)} days, fewer than minTrainingDays ${minTrainingDays} (the network learns the time of week)` };
   }
   const trainingGrid = onGrid(training, stepMs);
-  if (trainingGrid.values.length > MAX_POINTS_PER_ROW * training.timestampsMs.length) {
-    return { skipped: `${training.timestampsMs.length} training rows are too sparse for a series of one point every ${stepMs / 1000} s (${trainingGrid.values.length} points)` };
-  }
   const validationGrid = onGrid(validation, stepMs);
-  if (validationGrid.values.length < options.windowSize || observedCount(validationGrid.values) === 0) {
+  if (trainingGrid === null || validationGrid === null) {
+    return { skipped: `${trainingGrid === null ? 'training' : 'validation'} rows fill less than a quarter of a series of one point every ${stepMs / 1000} s` };
+  }
+  if (validationGrid.values.length < options.windowSize) {
     return { skipped: `validation rows cover ${validationGrid.values.length} points, fewer than a window of ${options.windowSize}` };
   }
+  if (observedCount(validationGrid.values) === 0) return { skipped: 'no validation row has a value' };
   let trained: ReturnType<typeof trainAutoencoder>;
   let validated: ReturnType<typeof scoreWithAutoencoder>;
   try {
@@ -146,14 +156,14 @@ function load(artifact: unknown): LoadedAutoencoder {
 /**
  * Scores the rows on the model's grid. A row's score is 1 in a flat-line, else z / (z + k) for the
  * z-score of its reconstruction error against the training errors (0 below their mean), k being the
- * model's sigmas: 0.5 at the threshold. Rows covering fewer points than a window get no verdict.
+ * model's sigmas: 0.5 at the threshold. Rows covering fewer points than a window, or filling less
+ * than a quarter of their grid, get no verdict.
  */
 function score(model: LoadedAutoencoder, rows: FeatureRows): RowScores {
   seriesOf(rows);
   const result = noVerdicts(rows.timestampsMs.length);
   const grid = onGrid(rows, model.stepMs);
-  const windowSize = model.autoencoder.layerSizes[model.autoencoder.layerSizes.length - 1];
-  if (grid.values.length < windowSize || observedCount(grid.values) === 0) return result;
+  if (grid === null || grid.values.length < windowSizeOf(model) || observedCount(grid.values) === 0) return result;
   const scores = scoreWithAutoencoder(model.autoencoder, grid.timestampsMs, grid.values);
   const { sigmas } = model.autoencoder;
   grid.pointOfRow.forEach((point, row) => {
