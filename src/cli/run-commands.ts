@@ -9,7 +9,7 @@ import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
 import { withCommonOptions, withContext, withStepProgress, type CliContext, type CommonOptions } from './context.js';
-import { formatTable, Progress, runSeconds } from './format.js';
+import { formatTable, labelledIncidentsReport, Progress, runSeconds } from './format.js';
 import { datesOf, stepParallelOption, wholeNumber } from './options.js';
 
 function percent(value: number | null | undefined): string {
@@ -52,6 +52,7 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
     row.value !== null && row.expected !== null && row.upper !== null && row.lower !== null && row.upper > row.lower ? Math.abs(row.value - row.expected) / ((row.upper - row.lower) / 2) : 0;
   const top = published.sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
+  if (summaries.some((summary) => summary.labelled_incidents !== undefined)) console.log(`\n${labelledIncidentsReport(summaries)}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
   if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
   console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);

@@ -1,18 +1,14 @@
 /** The traffic part of `detour demo`: rb-aioutliers' lifecycle on a small sample, from raw minutes to scored days. */
 import { addDays, dateRange } from '../dates.js';
 import { partitionPrefix } from '../lake/index.js';
-import { backfill, pipelineLayout, runParamsOf, startRun, startTrainingRun, sumLabelledIncidents, trainingParamsOf } from '../pipeline/index.js';
+import { backfill, pipelineLayout, runParamsOf, startRun, startTrainingRun, trainingParamsOf } from '../pipeline/index.js';
 import { writeSampleTraffic } from '../sample/index.js';
 import { withStepProgress, type CliContext } from './context.js';
-import { formatTable, Progress, runSeconds } from './format.js';
+import { formatTable, labelledIncidentsReport, Progress, runSeconds } from './format.js';
 import { printTrainingResult } from './model-format.js';
 
 /** A few sensors, so that `npm start` stays quick: four weeks to train on, then a week to detect. */
 const TRAFFIC_DEMO = { sensors: 4, days: 35, trainingDays: 28, from: '2024-03-04', seed: 7 } as const;
-
-function percent(part: number, whole: number): string {
-  return whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`;
-}
 
 /**
  * Samples traffic if absent, cleans the four training weeks (no model yet: the shallow model scores
@@ -47,17 +43,7 @@ export async function runTrafficDemo(context: CliContext): Promise<void> {
   if (result.failed.length > 0) throw new Error(`traffic failed on ${result.failed.map((failure) => `${failure.date}: ${failure.error}`).join('; ')}`);
   const days = result.succeeded.map(({ run, summaries: [summary] }) => ({ run, summary }));
   console.log(`\n${formatTable(['date', 'rows', 'anomalies', 'seconds'], days.map(({ run, summary }) => [summary.logical_date, summary.rows_read, summary.anomalies, runSeconds(run)]))}`);
-  const week = sumLabelledIncidents(days.flatMap(({ summary }) => Object.values(summary.labelled_incidents ?? {})));
-  const kinds = Object.entries(week.by_kind).sort(([a], [b]) => (a < b ? -1 : 1));
-  console.log(
-    `\ninjected incidents found (any of their minutes flagged), by kind:\n${formatTable(
-      ['kind', 'incidents', 'found', 'recall', 'minutes flagged'],
-      kinds.map(([kind, counts]) => [kind, counts.incidents, counts.found, percent(counts.found, counts.incidents), percent(counts.flagged_rows, counts.rows)]),
-    )}`,
-  );
-  const incidents = kinds.reduce((sum, [, counts]) => sum + counts.incidents, 0);
-  const found = kinds.reduce((sum, [, counts]) => sum + counts.found, 0);
-  console.log(`all kinds: ${found} of ${incidents} found (${percent(found, incidents)}); normal minutes flagged: ${week.flagged_normal_rows} of ${week.normal_rows} (${percent(week.flagged_normal_rows, week.normal_rows)})`);
+  console.log(`\n${labelledIncidentsReport(days.map(({ summary }) => summary))}`);
   const layout = pipelineLayout('traffic', pipeline, firstDetectionDay);
   console.log(`models: detour models list --name ${pipeline.train[0].model} · anomalies: table ${layout.anomaliesTable} in ${context.store.description}`);
 }
