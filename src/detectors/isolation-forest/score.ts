@@ -105,9 +105,11 @@ function leafPathLengths(forest: Forest): Float64Array {
   // Children come after their parent, so one forward pass sees every parent's depth first.
   const depth = new Int32Array(feature.length);
   const pathLength = new Float64Array(feature.length);
+  // c(n) of the leaf sizes a tree grows (up to its sample size) looked up, not a logarithm per leaf.
+  const averageOfSize = Float64Array.from({ length: forest.sampleSize + 1 }, (_, size) => averagePathLength(size));
   for (let node = 0; node < feature.length; node++) {
-    if (feature[node] < 0) pathLength[node] = depth[node] + averagePathLength(leafSize[node]);
-    else depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+    if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+    else pathLength[node] = depth[node] + (leafSize[node] < averageOfSize.length ? averageOfSize[leafSize[node]] : averagePathLength(leafSize[node]));
   }
   return pathLength;
 }
@@ -239,9 +241,11 @@ function sumPathsByWalking(
   const sums = new Float64Array(rowCount);
   const groupSums = new Float64Array(rowCount);
   const blockEnd = rowCount - (rowCount % ROWS_PER_BLOCK);
-  // Summed group by group, in the order the lookup tables add up, so both give the same bits.
+  // Summed group by group, in the order the lookup tables add up, so both give the same bits. A
+  // lone tree's group sum is its path length (0 + x is exact): it goes straight to the rows' sums.
   for (const { firstTree, endTree } of groups) {
-    groupSums.fill(0);
+    const target = endTree - firstTree === 1 ? sums : groupSums;
+    if (target === groupSums) groupSums.fill(0);
     for (let tree = firstTree; tree < endTree; tree++) {
       const root = treeStart[tree];
       const steps = depth[tree];
@@ -274,23 +278,23 @@ function sumPathsByWalking(
           node6 = child[node6] + +(points[at6 + feature[node6]] > threshold[node6]);
           node7 = child[node7] + +(points[at7 + feature[node7]] > threshold[node7]);
         }
-        groupSums[row] += pathLength[node0];
-        groupSums[row + 1] += pathLength[node1];
-        groupSums[row + 2] += pathLength[node2];
-        groupSums[row + 3] += pathLength[node3];
-        groupSums[row + 4] += pathLength[node4];
-        groupSums[row + 5] += pathLength[node5];
-        groupSums[row + 6] += pathLength[node6];
-        groupSums[row + 7] += pathLength[node7];
+        target[row] += pathLength[node0];
+        target[row + 1] += pathLength[node1];
+        target[row + 2] += pathLength[node2];
+        target[row + 3] += pathLength[node3];
+        target[row + 4] += pathLength[node4];
+        target[row + 5] += pathLength[node5];
+        target[row + 6] += pathLength[node6];
+        target[row + 7] += pathLength[node7];
       }
       for (; row < rowCount; row++) {
         const at = row * featureCount;
         let node = root;
         for (let step = 0; step < steps; step++) node = child[node] + +(points[at + feature[node]] > threshold[node]);
-        groupSums[row] += pathLength[node];
+        target[row] += pathLength[node];
       }
     }
-    for (let row = 0; row < rowCount; row++) sums[row] += groupSums[row];
+    if (target === groupSums) for (let row = 0; row < rowCount; row++) sums[row] += groupSums[row];
   }
   return sums;
 }
