@@ -77,12 +77,14 @@ function onGrid(rows: FeatureRows, stepMs: number): { timestampsMs: Float64Array
   const values = seriesOf(rows);
   const { timestampsMs } = rows;
   const first = timestampsMs[0];
-  const pointOfRow = Int32Array.from(timestampsMs, (time) => Math.round((time - first) / stepMs));
+  const pointOfRow = new Int32Array(timestampsMs.length);
+  for (let row = 0; row < pointOfRow.length; row++) pointOfRow[row] = Math.round((timestampsMs[row] - first) / stepMs);
   const length = pointOfRow.length === 0 ? 0 : pointOfRow[pointOfRow.length - 1] + 1;
   if (length > MAX_POINTS_PER_ROW * pointOfRow.length) return null;
-  const grid = { timestampsMs: Float64Array.from({ length }, (_, point) => first + point * stepMs), values: new Float64Array(length).fill(Number.NaN), pointOfRow };
+  const grid = { timestampsMs: new Float64Array(length), values: new Float64Array(length).fill(Number.NaN), pointOfRow };
+  for (let point = 0; point < length; point++) grid.timestampsMs[point] = first + point * stepMs;
   // Rows are in time order: of two on one point, the later one stays.
-  pointOfRow.forEach((point, row) => (grid.values[point] = values[row]));
+  for (let row = 0; row < pointOfRow.length; row++) grid.values[pointOfRow[row]] = values[row];
   return grid;
 }
 
@@ -166,15 +168,16 @@ function score(model: LoadedAutoencoder, rows: FeatureRows): RowScores {
   if (grid === null || grid.values.length < windowSizeOf(model) || observedCount(grid.values) === 0) return result;
   const scores = scoreWithAutoencoder(model.autoencoder, grid.timestampsMs, grid.values);
   const { sigmas } = model.autoencoder;
-  grid.pointOfRow.forEach((point, row) => {
+  for (let row = 0; row < grid.pointOfRow.length; row++) {
+    const point = grid.pointOfRow[row];
     result.expected[row] = scores.expected[point];
     result.lower[row] = scores.lower[point];
     result.upper[row] = scores.upper[point];
     const z = scores.score[point];
-    if (z !== z) return;
+    if (z !== z) continue;
     result.score[row] = scores.flatLine[point] === 1 ? 1 : z > 0 ? z / (z + sigmas) : 0;
     result.anomalous[row] = scores.isAnomaly[point];
-  });
+  }
   return result;
 }
 
