@@ -21,7 +21,7 @@ export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAuto
 export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';
 export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
-export { holdOut, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
+export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
 export {
   brierScore,

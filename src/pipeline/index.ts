@@ -25,6 +25,8 @@ export { planRun } from './plan.js';
 export { paramsOf } from './context.js';
 export type { RunParams, CleanedDate, CheckedDate, ResolvedModels, TrainingRequest } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
+export { sumLabelledIncidents } from './labelled-incidents.js';
+export type { IncidentCounts, LabelledIncidents } from './labelled-incidents.js';
 export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
