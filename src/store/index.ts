@@ -8,7 +8,10 @@ import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
 export type {
+  AnomalyCursor,
+  AnomalyQuery,
   AnomalyRow,
+  DatasetQualityRow,
   Lease,
   ListModelsOptions,
   ListRunsOptions,
@@ -22,11 +25,13 @@ export type {
   PlannedStep,
   QualityResultRow,
   RunOutcome,
+  RunCursor,
   RunRecord,
   RunStatus,
   StepRecord,
   StepStatus,
   StepUpdate,
+  StoredAnomaly,
   Store,
 } from './store.js';
 
