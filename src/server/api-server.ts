@@ -60,7 +60,7 @@ export interface ApiServer {
   url: string;
   /** Whether requests need a token (some are configured). */
   authenticated: boolean;
-  /** Stops taking requests, lets those in flight finish, then waits for the runs it started. */
+  /** Stops taking requests, lets those in flight finish (within the request timeout), then waits for the runs it started. */
   close(): Promise<void>;
 }
 
@@ -151,7 +151,10 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     url,
     authenticated: tokens.length > 0,
     close: async () => {
+      // Requests in flight finish; a client that stops reading its answer must not hold the shutdown for good.
+      const cutOff = setTimeout(() => api.server.closeAllConnections(), timeoutMs);
       await api.close();
+      clearTimeout(cutOff);
       await context.runs.settle();
       await detection.close();
     },

@@ -17,7 +17,7 @@ const OutliersFormSchema = z
     model: z.string().optional().describe("base64 of a registered model's name (<model>/<entity>): its production version scores; absent or unknown: the shallow model"),
     query: z.string().optional().describe('base64 of a Druid query, run on the broker at druid.url'),
   })
-  .optional();
+  .nullish();
 
 const DruidResultSchema = z.array(z.object({ timestamp: InstantSchema, result: z.record(z.string(), z.unknown()) }));
 
@@ -86,7 +86,7 @@ export function outliersRoutes(api: Api, { app, detection }: ApiContext): void {
     },
     async (request) => {
       const form = request.body;
-      if (form === undefined) throw new InputError('send a form (application/x-www-form-urlencoded) with data or query');
+      if (form === undefined || form === null) throw new InputError('send a form (application/x-www-form-urlencoded) with data or query');
       let modelName: string | undefined;
       if (form.model !== undefined) {
         const name = decodedText('model', form.model);

@@ -193,7 +193,7 @@ export function runsRoutes(api: Api, { app, runs }: ApiContext): void {
         summary: 'a new run with the recorded params against the same inputs (refused if they changed, unless allowChangedInputs)',
         security: BEARER,
         params: RunIdSchema,
-        body: z.object({ allowChangedInputs: z.boolean().default(false) }).strict().optional(),
+        body: z.object({ allowChangedInputs: z.boolean().default(false) }).strict().nullish(),
         response: { 202: AcceptedSchema, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
