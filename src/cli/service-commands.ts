@@ -4,7 +4,7 @@ import { loadConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { clusterMetricsSource, startMetricsServer, type MetricsServer } from '../observability/index.js';
 import { pipelineScheduler } from '../pipeline/index.js';
-import { apiTokens, reportServing, servingProcessIndex, startApiServer, superviseServingProcesses, type ApiToken, type ServingReport } from '../server/index.js';
+import { apiTokens, listenHost, reportServing, servingProcessIndex, startApiServer, superviseServingProcesses, type ApiToken, type ServingReport } from '../server/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
@@ -47,6 +47,7 @@ export function serveCommand(): Command {
       const { config } = await loadConfig({ file: options.config });
       // Checked before anything starts, so that a bad DETOUR_API_TOKENS fails `serve` at once.
       const tokens = apiTokens(config.api.tokens, process.env.DETOUR_API_TOKENS);
+      const host = listenHost(tokens, options.host);
       const processes = servingProcesses(options.processes, config.databaseUrl);
       if (processes > 1 && servingProcessIndex() === undefined) {
         const exitCode = await superviseServingProcesses({
@@ -58,7 +59,7 @@ export function serveCommand(): Command {
         if (exitCode !== 0) process.exitCode = exitCode;
         return;
       }
-      await serveProcess(options, tokens, processes);
+      await serveProcess({ ...options, host }, tokens, processes);
     });
 }
 

@@ -18,7 +18,7 @@ import { authorize, tokenKey, type ApiToken } from './auth.js';
 import { BackgroundRuns } from './background-runs.js';
 import type { ApiContext } from './context.js';
 import { Detection } from './detection.js';
-import { ApiError, errorHandler } from './errors.js';
+import { ApiError, errorHandler, TIMED_OUT } from './errors.js';
 import { detectRoutes } from './routes/detect.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
@@ -69,6 +69,20 @@ function isLoopback(host: string): boolean {
 }
 
 /**
+ * The interface the API listens on: `host` when given, else every interface with tokens and
+ * loopback without.
+ *
+ * @throws InputError for a host beyond loopback without tokens: an API without tokens serves this machine only.
+ */
+export function listenHost(tokens: readonly ApiToken[], host?: string): string {
+  const chosen = host ?? (tokens.length > 0 ? '0.0.0.0' : '127.0.0.1');
+  if (tokens.length === 0 && !isLoopback(chosen)) {
+    throw new InputError(`no API token is configured, so the API serves this machine only, not ${chosen}: add tokens (api.tokens in detour.yaml or DETOUR_API_TOKENS) to serve others`);
+  }
+  return chosen;
+}
+
+/**
  * Serves the HTTP API of `app` (routes in README.md and at `/docs`; the document at `/openapi.json`).
  *
  * @example
@@ -82,10 +96,7 @@ function isLoopback(host: string): boolean {
 export async function startApiServer(app: App, options: ApiServerOptions): Promise<ApiServer> {
   const { tokens, port } = options;
   const limits = app.config.api;
-  const host = options.host ?? (tokens.length > 0 ? '0.0.0.0' : '127.0.0.1');
-  if (tokens.length === 0 && !isLoopback(host)) {
-    throw new InputError(`no API token is configured, so the API serves this machine only, not ${host}: add tokens (api.tokens in detour.yaml or DETOUR_API_TOKENS) to serve others`);
-  }
+  const host = listenHost(tokens, options.host);
   const timeoutMs = limits.requestTimeoutSeconds * 1000;
   const api = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, handlerTimeout: timeoutMs, requestTimeout: timeoutMs }).withTypeProvider<ZodTypeProvider>();
   api.setValidatorCompiler(validatorCompiler);
@@ -96,7 +107,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   api.decorateRequest('abandoned', null as unknown as AbortSignal);
   api.addHook('onRequest', async (request, reply) => {
     const abandon = new AbortController();
-    const timer = setTimeout(() => abandon.abort(new ApiError(503, `no answer within ${limits.requestTimeoutSeconds} s`)), timeoutMs);
+    const timer = setTimeout(() => abandon.abort(new ApiError(503, TIMED_OUT)), timeoutMs);
     reply.raw.once('close', () => {
       clearTimeout(timer);
       if (!reply.raw.writableFinished) abandon.abort(new ApiError(499, 'the client went away'));
@@ -122,7 +133,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     max: Math.max(1, Math.ceil(limits.rateLimit.max / processes)),
     timeWindow: limits.rateLimit.windowSeconds * 1000,
     keyGenerator: (request) => request.rateKey || request.ip,
-    errorResponseBuilder: (_request, context) => new ApiError(429, `rate limit of ${limits.rateLimit.max} requests per ${limits.rateLimit.windowSeconds} s reached; retry in ${context.after}`),
+    errorResponseBuilder: (_request, context) => new ApiError(429, `rate limit of ${limits.rateLimit.max} requests per ${limits.rateLimit.windowSeconds} s reached; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
   await api.register(swagger, {
     openapi: {

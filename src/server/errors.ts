@@ -16,6 +16,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What a request that outlasted `api.requestTimeoutSeconds` is answered with. */
+export const TIMED_OUT = 'no answer within the request timeout (api.requestTimeoutSeconds); send less data or try again';
+
 /** A zod issue path as people read it: `body.series.3.value`. */
 function issueAt(context: string | undefined, path: string): string {
   const field = path.replace(/^\//, '').replaceAll('/', '.');
@@ -32,7 +35,7 @@ export function describeError(error: unknown): { statusCode: number; msg: string
     return { statusCode: 400, msg: oneLine(`${issueAt(error.validationContext, issue.instancePath)}: ${issue.message}`) };
   }
   const { statusCode, code } = (error ?? {}) as Partial<FastifyError>;
-  if (code === 'FST_ERR_HANDLER_TIMEOUT') return { statusCode: 503, msg: 'no answer within the request timeout (api.requestTimeoutSeconds); send less data or try again' };
+  if (code === 'FST_ERR_HANDLER_TIMEOUT') return { statusCode: 503, msg: TIMED_OUT };
   // Fastify's own errors about a malformed request (bad JSON, wrong content type, too large) carry their 4xx.
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return { statusCode, msg: oneLine(error) };
   return { statusCode: 500, msg: 'internal error; the server log has the details' };

@@ -5,5 +5,5 @@
  * answers.
  */
 export { apiTokens, type ApiToken, type Scope } from './auth.js';
-export { startApiServer, type ApiServer, type ApiServerOptions } from './api-server.js';
+export { listenHost, startApiServer, type ApiServer, type ApiServerOptions } from './api-server.js';
 export { reportServing, servingProcessIndex, superviseServingProcesses, type ServingReport, type SuperviseOptions } from './cluster.js';
