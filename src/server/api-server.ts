@@ -7,7 +7,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { App } from '../app/index.js';
 import { InputError, oneLine } from '../errors.js';
@@ -18,7 +18,7 @@ import { authorize, tokenKey, type ApiToken } from './auth.js';
 import { BackgroundRuns } from './background-runs.js';
 import type { ApiContext } from './context.js';
 import { Detection } from './detection.js';
-import { ApiError, errorHandler, TIMED_OUT } from './errors.js';
+import { ApiError, describeError, errorHandler, TIMED_OUT } from './errors.js';
 import { detectRoutes } from './routes/detect.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
@@ -98,7 +98,17 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   const limits = app.config.api;
   const host = listenHost(tokens, options.host);
   const timeoutMs = limits.requestTimeoutSeconds * 1000;
-  const api = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, handlerTimeout: timeoutMs, requestTimeout: timeoutMs }).withTypeProvider<ZodTypeProvider>();
+  const api = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyLimitBytes,
+    handlerTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    // Errors before routing (a URL that does not decode) answer in the API's shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const { statusCode, msg } = describeError(error);
+      void reply.code(statusCode).send({ status: 'error', msg });
+    },
+  }).withTypeProvider<ZodTypeProvider>();
   api.setValidatorCompiler(validatorCompiler);
   api.setSerializerCompiler(serializerCompiler);
   api.setErrorHandler(errorHandler(app.logger));

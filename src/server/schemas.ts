@@ -19,6 +19,12 @@ export const ModelNameSchema = z
   .regex(/^[a-z][a-z0-9_]{0,99}(\/[A-Za-z0-9_:@+-][A-Za-z0-9_.:@+-]{0,99})?$/, 'must be <model>/<entity>: a lower_snake_case model and an entity of letters, digits and _.:@+- not starting with a dot')
   .describe('a registered model: <model>/<entity>, e.g. bus_iforest/B3');
 
+/** Text a client names things with (a pipeline, an entity): no control characters, which the database refuses. */
+export const NameSchema = z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]+$/, 'must be text without control characters');
+
+/** A run's id (`20240103T020000Z-ab12cd`) or a prefix of one. */
+export const RunIdSchema = z.string().regex(/^[0-9A-Za-z-]{1,64}$/, 'must be a run id or a prefix of one (letters, digits and -)');
+
 /** An instant as ISO 8601 with a time zone, e.g. `2023-09-28T07:00:00.000Z`. */
 export const InstantSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 date and time with a zone, e.g. 2023-09-28T07:00:00.000Z');
 

@@ -4,13 +4,13 @@ import { addDays, dayNumber, isoDateOf } from '../../dates.js';
 import { InputError } from '../../errors.js';
 import { pipelineTables } from '../../pipeline/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema } from '../schemas.js';
+import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema } from '../schemas.js';
 
 const AnomaliesQuerySchema = z.object({
-  pipeline: z.string().describe("the pipeline whose results table is read"),
+  pipeline: NameSchema.describe("the pipeline whose results table is read"),
   from: IsoDateSchema.optional(),
   to: IsoDateSchema.optional(),
-  entity: z.string().optional(),
+  entity: NameSchema.optional(),
   minScore: z.coerce.number().min(0).max(1).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
   cursor: z.string().optional().describe('nextCursor of the previous page'),
@@ -31,10 +31,10 @@ const StoredAnomalySchema = z.object({
   runId: z.string(),
 });
 
-const AnomalyCursorSchema = z.object({ date: IsoDateSchema, id: z.string() });
+const AnomalyCursorSchema = z.object({ date: IsoDateSchema, id: NameSchema });
 
 const QualityQuerySchema = z.object({
-  dataset: z.string(),
+  dataset: NameSchema,
   from: IsoDateSchema.optional().describe('default: 30 days before to'),
   to: IsoDateSchema.optional().describe('default: today (UTC)'),
 });

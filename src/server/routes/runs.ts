@@ -5,7 +5,7 @@ import { InputError } from '../../errors.js';
 import { recordedInputs, runParamsOf, submitRerun, submitResume, submitRun } from '../../pipeline/index.js';
 import type { RunRecord } from '../../store/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema } from '../schemas.js';
+import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema, RunIdSchema } from '../schemas.js';
 
 const RunStatusSchema = z.enum(['running', 'succeeded', 'failed']);
 
@@ -44,10 +44,10 @@ const RunDetailSchema = z.object({
   inputs: z.record(z.string(), z.array(z.object({ key: z.string(), size: z.number(), sha256: z.string() }))).describe('per date, the files read and their sha256'),
 });
 
-const RunCursorSchema = z.object({ startedAtMs: z.number(), id: z.string() });
+const RunCursorSchema = z.object({ startedAtMs: z.number(), id: RunIdSchema });
 
 const ListRunsQuerySchema = z.object({
-  pipeline: z.string().optional(),
+  pipeline: NameSchema.optional(),
   status: RunStatusSchema.optional(),
   from: IsoDateSchema.optional().describe('runs whose dates reach this date or later'),
   to: IsoDateSchema.optional().describe('runs whose dates start on this date or earlier'),
@@ -57,7 +57,7 @@ const ListRunsQuerySchema = z.object({
 
 const StartRunSchema = z
   .object({
-    pipeline: z.string(),
+    pipeline: NameSchema,
     date: IsoDateSchema.optional().describe('one logical date'),
     from: IsoDateSchema.optional().describe('or a range, one run over it'),
     to: IsoDateSchema.optional(),
@@ -65,7 +65,7 @@ const StartRunSchema = z
   .strict();
 
 const AcceptedSchema = z.object({ id: z.string(), pipeline: z.string(), from: z.string(), to: z.string(), status: RunStatusSchema, rerunOf: z.string().nullable() });
-const RunIdSchema = z.object({ id: z.string().min(1).max(100) });
+const RunPathSchema = z.object({ id: RunIdSchema });
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -127,7 +127,7 @@ export function runsRoutes(api: Api, { app, runs }: ApiContext): void {
         tags: ['runs'],
         summary: 'one run (id or unique prefix): its params, steps with timings and attempts, and the inputs it read',
         security: BEARER,
-        params: RunIdSchema,
+        params: RunPathSchema,
         response: { 200: RunDetailSchema, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
@@ -174,7 +174,7 @@ export function runsRoutes(api: Api, { app, runs }: ApiContext): void {
         tags: ['runs'],
         summary: 'resume a failed run from its failed step',
         security: BEARER,
-        params: RunIdSchema,
+        params: RunPathSchema,
         response: { 202: AcceptedSchema, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
@@ -192,7 +192,7 @@ export function runsRoutes(api: Api, { app, runs }: ApiContext): void {
         tags: ['runs'],
         summary: 'a new run with the recorded params against the same inputs (refused if they changed, unless allowChangedInputs)',
         security: BEARER,
-        params: RunIdSchema,
+        params: RunPathSchema,
         body: z.object({ allowChangedInputs: z.boolean().default(false) }).strict().nullish(),
         response: { 202: AcceptedSchema, ...errorResponses(400, 401, 403, 404, 429) },
       },
