@@ -303,7 +303,7 @@ class SqlStore implements Store {
     });
   }
 
-  async listAnomalies(table: string, logicalDate: string): Promise<StoredAnomaly[]> {
+  async listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]> {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
     if (!(await this.tableExists(name))) return [];
@@ -311,7 +311,11 @@ class SqlStore implements Store {
       `SELECT ${ANOMALY_COLUMNS} FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
       [logicalDate],
     );
-    return rows.map(toStoredAnomaly);
+    // One date was asked for: its rows do not repeat it.
+    return rows.map((row) => {
+      const { date: _date, ...anomaly } = toStoredAnomaly(row);
+      return anomaly;
+    });
   }
 
   /**

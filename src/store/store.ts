@@ -307,7 +307,7 @@ export interface Store {
    */
   replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
-  listAnomalies(table: string, logicalDate: string): Promise<StoredAnomaly[]>;
+  listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
   /** Up to `query.limit` rows of `table` in (date, id) order after `query.after`; empty when the table does not exist yet. */
   listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]>;
   /** Stores a run's quality report for one date (replacing one stored before for that run and date). */
