@@ -2,9 +2,9 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
-import { clusterMetricsSource, startMetricsServer, type MetricsServer } from '../observability/index.js';
+import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
 import { pipelineScheduler } from '../pipeline/index.js';
-import { apiTokens, listenHost, reportServing, servingProcessIndex, startApiServer, superviseServingProcesses, type ApiToken, type ServingReport } from '../server/index.js';
+import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, type ApiToken } from '../server/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
@@ -49,16 +49,6 @@ export function serveCommand(): Command {
       const tokens = apiTokens(config.api.tokens, process.env.DETOUR_API_TOKENS);
       const host = listenHost(tokens, options.host);
       const processes = servingProcesses(options.processes, config.databaseUrl);
-      if (processes > 1 && servingProcessIndex() === undefined) {
-        const exitCode = await superviseServingProcesses({
-          processes,
-          onServing: (reports) => console.log(servingLine(reports, processes, tokens.length > 0)),
-          onStopping: (signal) => console.log(`${signal}: stopping`),
-          onReplaced: (index, code, signal) => console.error(`detour: API process ${index + 1} exited (${signal ?? `code ${code}`}); started another`),
-        });
-        if (exitCode !== 0) process.exitCode = exitCode;
-        return;
-      }
       await serveProcess({ ...options, host }, tokens, processes);
     });
 }
@@ -70,50 +60,63 @@ function servingProcesses(asked: number | undefined, databaseUrl: string | undef
   return 1;
 }
 
-/** One line saying what serves where. */
-function servingLine(reports: ServingReport[], processes: number, authenticated: boolean): string {
-  const [first] = reports;
-  const parts = [`api ${first.api}${processes > 1 ? ` (${processes} processes)` : ''}${authenticated ? '' : ' (no API token configured: this machine only, no token asked)'}`];
-  if (first.schedules !== undefined) parts.push(first.schedules);
-  if (first.metrics !== undefined) parts.push(`metrics ${first.metrics}/metrics`);
-  return `serving: ${parts.join(' · ')}`;
-}
-
-/** The API, and in the first process the schedules and the metrics port, until SIGINT or SIGTERM. */
+/**
+ * One serving process until SIGINT or SIGTERM. The first serves the API on --port, starts the
+ * others and hands them its socket, runs the schedules and the metrics port; the others serve the
+ * API from that socket.
+ */
 async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes: number): Promise<void> {
-  const index = servingProcessIndex() ?? 0;
+  const first = servingProcessIndex() === 0;
   const context = await openCliContext(options);
   try {
-    const metrics = servingProcessIndex() === undefined ? context.metrics : clusterMetricsSource(context.metrics);
-    const api = await startApiServer(context, { port: options.port, host: options.host, tokens, processes, metrics, runServices: () => context.services({ concurrency: options.parallel }) });
-    let scheduler: ReturnType<typeof pipelineScheduler> | undefined;
-    let metricsServer: MetricsServer | undefined;
-    const report: ServingReport = { index, api: api.url };
-    if (index === 0) {
-      if (options.schedules) {
-        const names = options.pipeline ?? Object.keys(context.config.pipelines);
-        const services = await context.services({ concurrency: options.parallel });
-        scheduler = pipelineScheduler(services, context.config, names, {
-          onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: ${run.params.training === undefined ? `run ${run.id} succeeded, ${run.outliers} anomalies` : `training run ${run.id} succeeded`}`),
-          onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
-        });
-        report.schedules = `scheduler for ${names.join(', ')} (${context.queue.kind} queue)`;
-      }
-      metricsServer = await startMetricsServer({ metrics, port: options.metricsPort });
-      report.metrics = metricsServer.url;
+    const runServices = () => context.services({ concurrency: options.parallel });
+    if (!first) {
+      const api = await startApiServer(context, { socket: await receiveApiSocket(), tokens, processes, metrics: groupMemberMetrics(context.metrics), runServices });
+      reportServing();
+      await untilSignal();
+      await api.close();
+      return;
     }
-    if (servingProcessIndex() === undefined) console.log(servingLine([report], processes, api.authenticated));
-    else reportServing(report);
+    const group = processes > 1 ? new GroupMetrics(context.metrics) : undefined;
+    const metrics = group ?? context.metrics;
+    const api = await startApiServer(context, { port: options.port, host: options.host, tokens, processes, metrics, runServices });
+    let others: ServingProcesses | undefined;
+    try {
+      if (group !== undefined) {
+        others = await ServingProcesses.start({
+          count: processes - 1,
+          socket: api.server,
+          onStarted: (child) => group.add(child),
+          onReplaced: (index, code, signal) => console.error(`detour: API process ${index + 1} exited (${signal ?? `code ${code}`}); started another`),
+        });
+      }
+    } catch (error) {
+      await api.close();
+      throw error;
+    }
+    const parts = [`api ${api.url}${processes > 1 ? ` (${processes} processes)` : ''}${api.authenticated ? '' : ' (no API token configured: this machine only, no token asked)'}`];
+    let scheduler: ReturnType<typeof pipelineScheduler> | undefined;
+    if (options.schedules) {
+      const names = options.pipeline ?? Object.keys(context.config.pipelines);
+      scheduler = pipelineScheduler(await runServices(), context.config, names, {
+        onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: ${run.params.training === undefined ? `run ${run.id} succeeded, ${run.outliers} anomalies` : `training run ${run.id} succeeded`}`),
+        onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
+      });
+      parts.push(`scheduler for ${names.join(', ')} (${context.queue.kind} queue)`);
+    }
+    const metricsServer = await startMetricsServer({ metrics, port: options.metricsPort });
+    parts.push(`metrics ${metricsServer.url}/metrics`);
+    console.log(`serving: ${parts.join(' · ')}`);
     scheduler?.start(options.tickSeconds * 1000);
     const signal = await untilSignal();
-    if (servingProcessIndex() === undefined) console.log(`${signal}: stopping`);
+    console.log(`${signal}: stopping`);
     await scheduler?.stop();
-    await api.close();
-    await metricsServer?.close();
+    await Promise.all([api.close(), others?.stop()]);
+    await metricsServer.close();
   } finally {
     await context.close();
-    // A cluster worker's channel to the primary would keep it alive.
-    if (servingProcessIndex() !== undefined) process.disconnect();
+    // A started process's channel to the first would keep it alive.
+    if (!first) process.disconnect();
   }
 }
 

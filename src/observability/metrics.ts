@@ -76,7 +76,7 @@ export class Metrics {
       help: 'Jobs in the run queue by state.',
       labelNames: ['state'],
       registers,
-      // Every process of a cluster reads the same queue: summing their readings would count it twice.
+      // Every process serving together reads the same queue: summing their readings would count it twice.
       aggregator: 'max',
       collect() {
         if (readQueueDepth === undefined) return;

@@ -7,6 +7,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Server } from 'node:net';
 import Fastify, { type FastifyReply } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { App } from '../app/index.js';
@@ -40,9 +41,11 @@ declare module 'fastify' {
 
 export interface ApiServerOptions {
   /** TCP port; 0 picks a free one (read it from `url`). */
-  port: number;
+  port?: number;
   /** Interface to listen on; default every interface with tokens, loopback without. */
   host?: string;
+  /** Instead of listening: accept connections from this listening server, handed over by the first serving process. */
+  socket?: Server;
   /** Tokens the API accepts (see `apiTokens`); none: every route is open and only loopback is served. */
   tokens: readonly ApiToken[];
   /** Services runs started through the API execute with (opened on the first such request). */
@@ -58,6 +61,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
+  /** The listening server, to hand to other serving processes. */
+  server: Server;
   /** Whether requests need a token (some are configured). */
   authenticated: boolean;
   /** Stops taking requests, lets those in flight finish (within the request timeout), then waits for the runs it started. */
@@ -80,6 +85,16 @@ export function listenHost(tokens: readonly ApiToken[], host?: string): string {
     throw new InputError(`no API token is configured, so the API serves this machine only, not ${chosen}: add tokens (api.tokens in detour.yaml or DETOUR_API_TOKENS) to serve others`);
   }
   return chosen;
+}
+
+/** Makes `server` accept connections from another's listening socket; resolves with the URL it serves. */
+async function acceptFrom(server: Server, socket: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+  const address = socket.address();
+  return typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
 }
 
 /**
@@ -162,7 +177,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
 
   let url: string;
   try {
-    url = await api.listen({ port, host });
+    if (options.socket === undefined) url = await api.listen({ port: port ?? 0, host });
+    else {
+      await api.ready();
+      url = await acceptFrom(api.server, options.socket);
+    }
   } catch (error) {
     await api.close();
     await detection.close();
@@ -170,10 +189,13 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   }
   return {
     url,
+    server: api.server,
     authenticated: tokens.length > 0,
     close: async () => {
       // Requests in flight finish; a client that stops reading its answer must not hold the shutdown for good.
       const cutOff = setTimeout(() => api.server.closeAllConnections(), timeoutMs);
+      // Fastify closes only a server it listened with itself.
+      if (options.socket !== undefined) await new Promise((resolve) => api.server.close(resolve));
       await api.close();
       clearTimeout(cutOff);
       await context.runs.settle();

@@ -9,12 +9,17 @@ function run(task: DetectTask): Verdicts {
     : detectRecordColumns(task.detector, task.columns, task.features, task.params);
 }
 
+/** The verdicts' buffers, handed over rather than copied: this thread does not use them again. */
+function buffersOf(verdicts: Verdicts): ArrayBuffer[] {
+  const arrays = [verdicts.anomalous, verdicts.score, verdicts.value, verdicts.expected, verdicts.lower, verdicts.upper, verdicts.feature];
+  return [...new Set(arrays.map((array) => array.buffer as ArrayBuffer))];
+}
+
 parentPort?.on('message', (task: DetectTask) => {
-  let outcome: TaskOutcome;
   try {
-    outcome = { ok: true, verdicts: run(task) };
+    const verdicts = run(task);
+    parentPort?.postMessage({ ok: true, verdicts } satisfies TaskOutcome, buffersOf(verdicts));
   } catch (error) {
-    outcome = { ok: false, name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) };
+    parentPort?.postMessage({ ok: false, name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) } satisfies TaskOutcome);
   }
-  parentPort?.postMessage(outcome);
 });

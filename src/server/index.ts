@@ -6,4 +6,4 @@
  */
 export { apiTokens, type ApiToken, type Scope } from './auth.js';
 export { listenHost, startApiServer, type ApiServer, type ApiServerOptions } from './api-server.js';
-export { reportServing, servingProcessIndex, superviseServingProcesses, type ServingReport, type SuperviseOptions } from './cluster.js';
+export { receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, type ServingProcessesOptions } from './serving-processes.js';

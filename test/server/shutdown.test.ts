@@ -1,7 +1,9 @@
 /**
- * SIGTERM to `detour serve` (two processes on one port, PostgreSQL) while requests and a run it
- * started are in flight: every request is answered, the run finishes, then the processes exit 0.
+ * `detour serve` as two processes on one port (PostgreSQL): SIGTERM while requests and a run it
+ * started are in flight (every request is answered, the run finishes, then the processes exit 0),
+ * and a serving process that dies (another takes its place).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import { call, startServe } from './serve-process.js';
 
 const DAY = '2024-03-04';
 
-describe('detour serve on SIGTERM', () => {
+describe('detour serve on two processes', () => {
   let cwd: string;
   let database: TestDatabase;
 
@@ -55,4 +57,17 @@ describe('detour serve on SIGTERM', () => {
       await store.close();
     }
   }, 180_000);
+
+  it('starts another process when one dies, and keeps serving', async () => {
+    const serve = await startServe(cwd, ['--no-schedules', '--processes', '2'], { DATABASE_URL: database.url });
+    try {
+      const [started] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(serve.process.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      process.kill(Number(started), 'SIGKILL');
+      while (!serve.output().stderr.includes('started another')) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(serve.output().stderr).toBe('detour: API process 2 exited (SIGKILL); started another\n');
+      for (let request = 0; request < 10; request++) expect((await call(`${serve.url}/v1/runs`)).status).toBe(200);
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+  }, 120_000);
 });
