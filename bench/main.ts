@@ -41,6 +41,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   score: () => import('./score.js'),
   'train-workers': () => import('./train-workers.js'),
   api: () => import('./api.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

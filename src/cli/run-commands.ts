@@ -56,10 +56,12 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
     return;
   }
   const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
-  const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
-  const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
+  const predicting = pipeline.predict !== undefined;
+  const predicted = (summary: RunSummary) => (summary.predictions === undefined || 'skipped' in summary.predictions ? 0 : summary.predictions.rows);
+  const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(predicting ? [predicted(summary)] : []), ...(labelled ? [percent(recallOf(summary))] : [])]);
+  const total = ['total', ...[1, 2, 3, ...(predicting ? [4] : [])].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
   const shown = rows.length > 10 ? [...rows.slice(0, 3), rows[0].map(() => '…'), ...rows.slice(-3)] : rows;
-  console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies', ...(labelled ? ['recall'] : [])], [...shown, total]));
+  console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies', ...(predicting ? ['predicted'] : []), ...(labelled ? ['recall'] : [])], [...shown, total]));
   console.log(`run ${run.id} ${run.status} in ${runSeconds(run)} s · seconds by step: ${stepSeconds(result.steps)}`);
   const layout = pipelineLayout(run.pipeline, pipeline, run.logicalDate);
   const table = layout.anomaliesTable;
@@ -72,7 +74,10 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
   if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
+  const notPredicted = summaries.flatMap((summary) => (summary.predictions !== undefined && 'skipped' in summary.predictions ? [summary.predictions.skipped] : []));
+  if (notPredicted.length > 0) console.log(`nothing predicted: ${notPredicted[0]}`);
   console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);
+  if (predicting) console.log(`predictions: ${context.lake.url}/${layout.predictions.replace(/date=.*$/, '')} · table ${layout.predictionsTable}`);
 }
 
 function assertPipeline(context: CliContext, pipeline: string): void {

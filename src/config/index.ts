@@ -9,6 +9,7 @@ export type {
   DetourConfig,
   ExpectationConfig,
   LivenessConfig,
+  PredictStepConfig,
   RetryConfig,
   ScheduleConfig,
   TablePipelineConfig,

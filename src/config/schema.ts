@@ -161,34 +161,48 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/** Bounds a feature's values must keep (both inclusive): rows outside are not learnt from, and a model refuses to score them. */
+export const FeatureRangeSchema = z
+  .object({ min: z.number().optional(), max: z.number().optional() })
+  .strict()
+  .refine((range) => range.min !== undefined || range.max !== undefined, 'give min, max or both')
+  .refine((range) => range.min === undefined || range.max === undefined || range.min <= range.max, 'min must not exceed max');
+
 /**
- * A training step: fits one model per entity from `history` days of a table, registers it as a
- * new version of `<model>/<entity>` and promotes it as `promote` says. Runs on its own `schedule`
- * or with `detour train`; detect steps score with the models through `model: production`.
+ * A training step: fits one model per entity from `history` days of a table (or, with `label`, one
+ * supervised model over all its rows), registers it as a new version of `<model>/<entity>` (or
+ * `<model>`) and promotes it as `promote` says. Runs on its own `schedule` or with `detour train`;
+ * detect steps score with per-entity models through `model: production`, a predict step with a
+ * supervised one.
  */
 export const TrainStepSchema = z
   .object({
-    /** Registry name of the models: one per entity, `<model>/<entity>`, with versions 1, 2, ... */
+    /** Registry name of the models: one per entity, `<model>/<entity>`, or the supervised model itself; versions 1, 2, ... */
     model: identifier,
-    /** A trainable detector (iforest). */
+    /** A trainable detector (iforest: one per entity) or a supervised model (logistic, gbdt: with `label`). */
     detector: identifier,
     /** The dataset itself or an aggregate step. */
     table: identifier,
-    entity: column,
-    /** Column ordering an entity's rows in time; its date picks the rows of the training window. */
+    /** Column naming the entity: one model each. Not with `label`. */
+    entity: column.optional(),
+    /** A supervised model's outcome column: 0 or 1 per row (rows with other values are left out of training, counted with why). */
+    label: column.optional(),
+    /** Column ordering rows in time; its date picks the rows of the training window, the most recent validate. */
     time: column,
     /** Feature columns, or `value` for a detector of one series. */
     features: z.array(column).min(1).optional(),
     value: column.optional(),
+    /** A supervised model's feature ranges (e.g. `temperature: { min: -60, max: 60 }`), stored with it: rows outside are not learnt from, nor scored. */
+    ranges: z.record(column, FeatureRangeSchema).default({}),
     /** Days the models learn from, ending at the training run's date. */
     history: z.number().int().min(1).default(90),
-    /** An entity with fewer rows in the window is skipped, with the reason in the run's summary. */
+    /** An entity (or a supervised model's table) with fewer rows in the window is skipped, with the reason in the run's summary. */
     minRows: z.number().int().min(2).default(14),
-    /** Share of each entity's most recent rows held out to measure the model (`validation_loss`). */
+    /** Share of the most recent rows held out to measure the model (`validation_loss`). */
     validation: z.number().gt(0).max(0.5).default(0.2),
-    /** Entity shards, so that several workers share the training. */
+    /** Entity shards, so that several workers share the training (a supervised model is fitted at once: 1). */
     partitions: z.number().int().min(1).max(256).default(1),
-    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination). */
+    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination; logistic: l2; gbdt: rounds, depth, learningRate, ...). */
     params: z.record(z.string(), z.unknown()).default({}),
     /** When `detour serve` trains; unset: only with `detour train`. */
     schedule: ScheduleSchema.optional(),
@@ -196,7 +210,29 @@ export const TrainStepSchema = z
     promote: z.enum(['auto', 'manual']).default('manual'),
   })
   .strict()
-  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] });
+  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] })
+  .refine((step) => (step.entity === undefined) !== (step.label === undefined), { message: 'give either entity (a model per entity) or label (one supervised model over all rows)', path: ['entity'] })
+  .refine((step) => step.label === undefined || step.features !== undefined, { message: 'a supervised model (label) takes features, not value', path: ['value'] })
+  .refine((step) => step.label === undefined || step.partitions === 1, { message: 'a supervised model is fitted on all rows at once: partitions must be 1', path: ['partitions'] })
+  .refine((step) => Object.keys(step.ranges).every((feature) => step.features?.includes(feature)), { message: 'ranges may only name the step\'s features', path: ['ranges'] });
+
+/**
+ * The predict step: for each date of a run, the probability of each row of `table` under a
+ * supervised model (its production version when the run starts, or version `version`), written to
+ * `gold/<pipeline>_predictions/date=D/` and the `<pipeline>_predictions` table.
+ */
+export const PredictStepSchema = z
+  .object({
+    /** A supervised model some training step trains (its `model`). */
+    model: identifier,
+    /** The dataset itself or an aggregate step; it must have the model's feature columns. */
+    table: identifier,
+    /** Column identifying a row: the predictions' key. */
+    id: column,
+    /** `production` when the run starts, or a version number; a rerun uses the same version. */
+    version: z.union([z.literal('production'), z.number().int().min(1)]).default('production'),
+  })
+  .strict();
 
 const retryFields = {
   retries: z.number().int().min(0).max(20),
@@ -215,7 +251,7 @@ export const RetrySchema = z
     initialDelayMs: retryFields.initialDelayMs.default(1_000),
     maxDelayMs: retryFields.maxDelayMs.default(60_000),
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
-    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
@@ -225,16 +261,19 @@ export const TablePipelineSchema = z
   .object({
     dataset: identifier,
     aggregate: z.array(AggregateStepSchema).default([]),
-    detect: z.array(DetectStepSchema).min(1),
-    /** Models trained per entity on their own schedules (see TrainStepSchema). */
+    detect: z.array(DetectStepSchema).default([]),
+    /** Models trained on their own schedules (see TrainStepSchema). */
     train: z.array(TrainStepSchema).default([]),
+    /** Probabilities of a supervised model for each row (see PredictStepSchema). */
+    predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
     schedule: ScheduleSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     /** Dates per clean/quality/aggregate job of a range run: bounds memory and spreads a backfill over workers. */
     chunkDays: z.number().int().min(1).max(366).default(31),
   })
-  .strict();
+  .strict()
+  .refine((pipeline) => pipeline.detect.length > 0 || pipeline.predict !== undefined, { message: 'a pipeline needs detect steps or a predict step', path: ['detect'] });
 
 /** Built in: the foundation's taxi rides (DBSCAN on ride distance and ride time, never speed). */
 const BUILTIN_RIDES_DATASET = {
@@ -441,6 +480,18 @@ export const DetourConfigSchema = z
           context.addIssue({ code: 'custom', path: [...path, 'features'], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same features in the same order` });
         }
       });
+      if (table.predict !== undefined) {
+        const { predict } = table;
+        const tables = [table.dataset, ...aggregates];
+        if (!tables.includes(predict.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'table'], message: `no dataset or aggregate step named "${predict.table}" (tables: ${tables.join(', ')})` });
+        const trainers = Object.values(config.pipelines).flatMap((pipeline) => pipeline.train);
+        const trainer = trainers.find((train) => train.model === predict.model);
+        if (trainer === undefined || trainer.label === undefined) {
+          const supervised = trainers.filter((train) => train.label !== undefined).map((train) => train.model);
+          const message = trainer === undefined ? `no training step trains model "${predict.model}"` : `model "${predict.model}" is trained per ${trainer.entity}, without a label: predict needs a supervised model`;
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'model'], message: `${message} (supervised models: ${supervised.join(', ') || 'none'})` });
+        }
+      }
       const dataset = config.datasets[table.dataset];
       for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
         if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
@@ -459,6 +510,7 @@ export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step:
 
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
 export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
+export type PredictStepConfig = z.infer<typeof PredictStepSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;

@@ -10,7 +10,7 @@ import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
-import { resolveModelVersions } from './models.js';
+import { resolvePredictionModel, resolveModelVersions } from './models.js';
 import { planRun } from './plan.js';
 
 /** The params a new run of `pipelineName` records: the pipeline and dataset as configured now. */
@@ -28,8 +28,8 @@ export interface SubmittedRun {
 
 /**
  * Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. The
- * model versions its detect steps score with are fixed now, unless `params` has them already (a
- * rerun scores with the versions of the run it reruns).
+ * model versions its detect and predict steps score with are fixed now, unless `params` has them
+ * already (a rerun scores with the versions of the run it reruns).
  */
 export async function startRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<RunResult> {
   return (await submitRun(services, pipelineName, params, dates)).finished;
@@ -44,6 +44,10 @@ export async function submitRun(services: RunServices, pipelineName: string, par
   if (params.training === undefined && params.models === undefined) {
     const models = await resolveModelVersions(services.store, params.pipeline);
     if (models !== undefined) params = { ...params, models };
+  }
+  if (params.training === undefined && params.prediction === undefined) {
+    const prediction = await resolvePredictionModel(services.store, params.pipeline);
+    if (prediction !== undefined) params = { ...params, prediction };
   }
   const run = await services.store.startRun({
     pipeline: pipelineName,

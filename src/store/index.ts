@@ -16,6 +16,7 @@ export type {
   ListModelsOptions,
   ListRunsOptions,
   ModelArtifact,
+  ModelRef,
   ModelRegistration,
   ModelStage,
   ModelStageChange,
@@ -23,6 +24,7 @@ export type {
   NewModelVersion,
   NewRun,
   PlannedStep,
+  PredictionRow,
   QualityResultRow,
   RunOutcome,
   RunCursor,
@@ -32,6 +34,7 @@ export type {
   StepStatus,
   StepUpdate,
   StoredAnomaly,
+  StoredPrediction,
   Store,
 } from './store.js';
 

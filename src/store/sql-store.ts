@@ -2,9 +2,10 @@ import { isIsoDate } from '../dates.js';
 import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
-import { parsedJson, type SqlClient } from './sql-client.js';
+import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
+import { createPredictionsTable, predictionsTable, selectPredictions, upsertPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type AnomalyQuery, type DatasetQualityRow, type StoredAnomaly, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
+import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -222,85 +223,113 @@ class SqlStore implements Store {
   }
 
   /** Results tables this store has made sure of: their DDL runs once per process, not once per date published. */
-  private readonly anomaliesTables = new Map<string, Promise<void>>();
+  private readonly ensuredTables = new Map<string, Promise<void>>();
 
-  private ensureAnomaliesTable(name: string): Promise<void> {
-    let ensured = this.anomaliesTables.get(name);
+  /** Runs `create` (idempotent DDL) for table `name` once per process, under the table's lock. */
+  private ensureTable(name: string, create: (tx: SqlQueryable) => Promise<void>): Promise<void> {
+    let ensured = this.ensuredTables.get(name);
     if (ensured === undefined) {
       ensured = this.client.transaction(async (tx) => {
         // Serialises the first CREATE TABLE of concurrent publishers of the same table.
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
-        // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
-          id text NOT NULL,
-          logical_date date NOT NULL,
-          detector text NOT NULL,
-          entity text NOT NULL,
-          value double precision,
-          expected double precision,
-          lower_bound double precision,
-          upper_bound double precision,
-          score double precision NOT NULL,
-          reason text NOT NULL,
-          attributes jsonb,
-          run_id text NOT NULL,
-          updated_at timestamptz NOT NULL,
-          PRIMARY KEY (logical_date, id)
-        )`);
-        // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
-        await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
-        await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
+        await create(tx);
       });
       // A failure is not remembered: the next publish tries again.
-      ensured.catch(() => this.anomaliesTables.delete(name));
-      this.anomaliesTables.set(name, ensured);
+      ensured.catch(() => this.ensuredTables.delete(name));
+      this.ensuredTables.set(name, ensured);
     }
     return ensured;
   }
 
-  async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
-    const name = anomaliesTable(table);
-    requireIsoDate(logicalDate);
-    requireText(runId, 'runId');
+  private ensureAnomaliesTable(name: string): Promise<void> {
+    return this.ensureTable(name, async (tx) => {
+      // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
+        id text NOT NULL,
+        logical_date date NOT NULL,
+        detector text NOT NULL,
+        entity text NOT NULL,
+        value double precision,
+        expected double precision,
+        lower_bound double precision,
+        upper_bound double precision,
+        score double precision NOT NULL,
+        reason text NOT NULL,
+        attributes jsonb,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (logical_date, id)
+      )`);
+      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
+      await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
+      await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
+    });
+  }
+
+  /**
+   * Makes the rows of one date of a results table exactly `rows`, in one transaction: `upsert`
+   * writes them a batch at a time, then the date's rows whose id is not among them are deleted.
+   */
+  private async replaceDateRows<T extends { id: string }>(name: string, logicalDate: string, rows: readonly T[], what: string, upsert: (tx: SqlQueryable, batch: T[]) => Promise<unknown>): Promise<void> {
     const ids = rows.map((row) => row.id);
-    if (new Set(ids).size !== ids.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
-    await this.ensureAnomaliesTable(name);
+    if (new Set(ids).size !== ids.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
     await this.client.transaction(async (tx) => {
-      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
-        const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
-        await tx.query(
-          `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
-           SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $2, now()
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
-                       $9::double precision[], $10::double precision[], $11::text[], $12::text[])
-             AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
-           ON CONFLICT (logical_date, id) DO UPDATE SET
-             detector = EXCLUDED.detector, entity = EXCLUDED.entity,
-             value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
-             upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
-             attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
-          [
-            logicalDate,
-            runId,
-            batch.map((row) => row.id),
-            batch.map((row) => row.detector),
-            batch.map((row) => row.entity),
-            batch.map((row) => row.value),
-            batch.map((row) => row.expected),
-            batch.map((row) => row.lower),
-            batch.map((row) => row.upper),
-            batch.map((row) => row.score),
-            batch.map((row) => row.reason),
-            batch.map((row) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
-          ],
-        );
-      }
+      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) await upsert(tx, rows.slice(start, start + UPSERT_BATCH_ROWS));
       await tx.query(
         `DELETE FROM ${name} AS a WHERE a.logical_date = $1::date
            AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(id) WHERE kept.id = a.id)`,
         [logicalDate, ids],
       );
     });
+  }
+
+  async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
+    const name = anomaliesTable(table);
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    await this.ensureAnomaliesTable(name);
+    await this.replaceDateRows(name, logicalDate, rows, 'anomaly', (tx, batch) =>
+      tx.query(
+        `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
+         SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $2, now()
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
+                     $9::double precision[], $10::double precision[], $11::text[], $12::text[])
+           AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
+         ON CONFLICT (logical_date, id) DO UPDATE SET
+           detector = EXCLUDED.detector, entity = EXCLUDED.entity,
+           value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
+           upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
+           attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
+        [
+          logicalDate,
+          runId,
+          batch.map((row) => row.id),
+          batch.map((row) => row.detector),
+          batch.map((row) => row.entity),
+          batch.map((row) => row.value),
+          batch.map((row) => row.expected),
+          batch.map((row) => row.lower),
+          batch.map((row) => row.upper),
+          batch.map((row) => row.score),
+          batch.map((row) => row.reason),
+          batch.map((row) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
+        ],
+      ),
+    );
+  }
+
+  async replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void> {
+    const name = predictionsTable(table);
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    await this.ensureTable(name, (tx) => createPredictionsTable(tx, name));
+    await this.replaceDateRows(name, logicalDate, rows, 'prediction', (tx, batch) => upsertPredictions(tx, name, logicalDate, runId, model, batch));
+  }
+
+  async listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]> {
+    const name = predictionsTable(table);
+    requireIsoDate(logicalDate);
+    return selectPredictions(this.client, name, logicalDate);
   }
 
   async listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]> {

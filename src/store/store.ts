@@ -127,6 +127,26 @@ export interface AnomalyRow {
   attributes?: Record<string, unknown> | null;
 }
 
+/** A model version by name and number. */
+export interface ModelRef {
+  name: string;
+  version: number;
+}
+
+/** One row's probability under a supervised model, keyed by the row's id. */
+export interface PredictionRow {
+  id: string;
+  probability: number;
+  /** The feature values it was computed from, by name. */
+  features: Record<string, number>;
+}
+
+/** A prediction as a predictions table holds it. */
+export interface StoredPrediction extends PredictionRow {
+  model: ModelRef;
+  runId: string;
+}
+
 /** One expectation outcome of a run's data-quality report. */
 export interface QualityResultRow {
   expectation: string;
@@ -145,10 +165,11 @@ export type ModelStage = 'candidate' | 'production' | 'archived';
 
 /** What a training run knows of a model version before its artifact is written. */
 export interface NewModelVersion {
-  /** `<model>/<entity>`, e.g. `bus_iforest/B3`: one model per entity, versions 1, 2, ... per name. */
+  /** `<model>/<entity>`, e.g. `bus_iforest/B3`: one model per entity, versions 1, 2, ... per name; a supervised model's is `<model>`. */
   name: string;
   detector: string;
-  entity: string;
+  /** The entity whose rows it learnt from; null for a model of all rows (a supervised model). */
+  entity: string | null;
   params: Record<string, unknown>;
   /** The training window: first and last logical date of the rows it learnt from. */
   window: { from: string; to: string };
@@ -310,6 +331,14 @@ export interface Store {
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
   /** Up to `query.limit` rows of `table` in (date, id) order after `query.after`; empty when the table does not exist yet. */
   listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]>;
+  /**
+   * Makes the predictions of `logicalDate` in `table` (created on first use; a lower_snake_case
+   * name ending in `_predictions`) exactly `rows`, all by version `model`: UPSERT by id, rows of that
+   * date no longer predicted removed.
+   */
+  replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void>;
+  /** Predictions of `table` for one date, sorted by id; empty when the table does not exist yet. */
+  listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]>;
   /** Stores a run's quality report for one date (replacing one stored before for that run and date). */
   recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */

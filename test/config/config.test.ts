@@ -134,7 +134,7 @@ ${train}
     it('fills in defaults, and a detect step with model: names its training step or finds the only one', () => {
       const config = parseConfigText(pipeline(`${trainStep}
       - { model: bus_weekly, detector: iforest, table: departures, entity: route, time: day, value: late, schedule: { cron: "0 3 * * 0" }, promote: auto, params: { trees: 50 } }`, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production, modelName: bus_iforest }'), 'my.yaml');
-      expect(config.pipelines.bus.train[0]).toEqual({ model: 'bus_iforest', detector: 'iforest', table: 'lateness', entity: 'route', time: 'day', features: ['late'], history: 90, minRows: 14, validation: 0.2, partitions: 1, params: {}, promote: 'manual' });
+      expect(config.pipelines.bus.train[0]).toEqual({ model: 'bus_iforest', detector: 'iforest', table: 'lateness', entity: 'route', time: 'day', features: ['late'], ranges: {}, history: 90, minRows: 14, validation: 0.2, partitions: 1, params: {}, promote: 'manual' });
       expect(config.pipelines.bus.train[1]).toMatchObject({ value: 'late', promote: 'auto', params: { trees: 50 }, schedule: { cron: '0 3 * * 0', timezone: 'UTC', catchup: true, lagDays: 1 } });
       expect(config.pipelines.bus.detect[0]).toMatchObject({ model: 'production', modelName: 'bus_iforest' });
       expect(parseConfigText(pipeline(trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: 3 }'), 'my.yaml').pipelines.bus.detect[0]).toMatchObject({ model: 3 });

@@ -325,6 +325,35 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
+  describe('predictions', () => {
+    const model = { name: 'trip_service', version: 3 };
+    const prediction = (index: number, probability = index / 1000) => ({ id: `trip-${String(index).padStart(5, '0')}`, probability, features: { temperature: 12.5 - index / 10, mileage: index } });
+    const stored = (rows: ReturnType<typeof prediction>[], runId: string, by = model) => rows.map((row) => ({ ...row, model: by, runId }));
+
+    it('creates the table on first use and makes a date exactly the rows given, in batches, leaving other dates alone', async () => {
+      expect(await store.listPredictions('fleet_predictions', '2024-05-01')).toEqual([]);
+      const rows = Array.from({ length: 12_000 }, (_, index) => prediction(index));
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-1', model, rows);
+      await store.replacePredictions('fleet_predictions', '2024-05-02', 'run-1', model, [prediction(1)]);
+      const listed = await store.listPredictions('fleet_predictions', '2024-05-01');
+      expect(listed).toHaveLength(12_000);
+      expect(listed[11_999]).toEqual(stored([prediction(11_999)], 'run-1')[0]);
+      // A rerun with another version: rows updated, rows no longer predicted removed, the same again changes nothing.
+      const next = [prediction(2, 0.5), prediction(12_000)];
+      const newer = { name: 'trip_service', version: 4 };
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-2', newer, next);
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-2', newer, next);
+      expect(await store.listPredictions('fleet_predictions', '2024-05-01')).toEqual(stored(next, 'run-2', newer));
+      expect(await store.listPredictions('fleet_predictions', '2024-05-02')).toEqual(stored([prediction(1)], 'run-1'));
+    });
+
+    it('refuses duplicate ids, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
+      await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), prediction(1)])).rejects.toThrow(/prediction ids must be unique within 2024-05-03/);
+      await expect(store.replacePredictions('fleet_predictions', '2024-5-3', 'run-1', model, [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.listPredictions('detour_runs', '2024-05-03')).rejects.toThrow(/must be lower_snake_case and end in _predictions/);
+    });
+  });
+
   describe('quality results', () => {
     it('round-trips a report in order, with samples, and replaces it for the same run', async () => {
       const results = [
@@ -545,6 +574,12 @@ describe.each(adapters)('Store on $name', (adapter) => {
       const { version } = await store.reserveModelVersion(trained(name, run));
       return store.registerModelVersion(name, version, { artifact: artifact(name, version), metrics: { validation_loss: loss, rows: 90 }, note: 'trained', promote });
     };
+
+    it('keeps a model of all rows (a supervised model) without an entity', async () => {
+      const { version } = await store.reserveModelVersion({ ...trained('fleet_service', 'run-s'), detector: 'logistic', entity: null });
+      await store.registerModelVersion('fleet_service', version, { artifact: artifact('fleet_service', version), metrics: { validation_loss: 0.46 }, note: 'trained' });
+      expect(await store.getModelVersion('fleet_service', version)).toMatchObject({ name: 'fleet_service', detector: 'logistic', entity: null });
+    });
 
     it('reserves versions 1, 2, ... per name, once per training run, invisible until registered', async () => {
       const first = await store.reserveModelVersion(trained('reg-a/B1', 'run-1'));

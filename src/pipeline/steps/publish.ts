@@ -11,6 +11,7 @@ import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
 import { InputFingerprintSchema } from './clean.js';
 import { readFindings, RecordDetectionFactsSchema, type AnyFinding, type DetectOutput } from './detect.js';
+import { PredictedDateSchema, type PredictedDate } from './predict.js';
 import { CheckedDateSchema } from './quality.js';
 import { upstreamOf, type UpstreamOutputs } from './upstream.js';
 
@@ -40,6 +41,8 @@ export interface RunSummary {
   skipped: { entity: string; reason: string }[];
   /** Days the series detectors learnt from, and the dates they flagged (all dates of the run). */
   detection_window?: { from: string; to: string; flagged_from: string; flagged_to: string };
+  /** What the predict step did for the date, when the pipeline has one. */
+  predictions?: PredictedDate;
   input: CleanedDate['input'];
   outputs: { silver: string; quarantine: string | null; anomalies: string; summary: string };
   detour_version: string;
@@ -61,6 +64,7 @@ export const RunSummarySchema: z.ZodType<RunSummary> = z.object({
   detections: z.record(z.string(), RecordDetectionFactsSchema),
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   detection_window: z.object({ from: z.string(), to: z.string(), flagged_from: z.string(), flagged_to: z.string() }).optional(),
+  predictions: PredictedDateSchema.optional(),
   input: InputFingerprintSchema,
   outputs: z.object({ silver: z.string(), quarantine: z.string().nullable(), anomalies: z.string(), summary: z.string() }),
   detour_version: z.string(),
@@ -203,6 +207,8 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       const from = windows.map((window) => window.from).sort()[0];
       summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
     }
+    const predicted = upstream.predict.dates[date];
+    if (predicted !== undefined) summary.predictions = predicted;
     await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
     summaries.push(summary);
   }

@@ -12,7 +12,7 @@ const ModelVersionSchema = z.object({
   name: z.string(),
   version: z.number().int(),
   detector: z.string(),
-  entity: z.string(),
+  entity: z.string().nullable().describe("the entity whose rows it learnt from; null for a supervised model of all rows"),
   stage: StageSchema,
   metrics: z.record(z.string(), z.number()).nullable(),
   params: z.record(z.string(), z.unknown()),
