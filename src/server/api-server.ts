@@ -87,14 +87,18 @@ export function listenHost(tokens: readonly ApiToken[], host?: string): string {
   return chosen;
 }
 
-/** Makes `server` accept connections from another's listening socket; resolves with the URL it serves. */
-async function acceptFrom(server: Server, socket: Server): Promise<string> {
+/** The URL a listening server serves, with the interface it listens on (`0.0.0.0`: every one). */
+function urlOf(server: Server): string {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+}
+
+/** Makes `server` accept connections from another's listening socket. */
+async function acceptFrom(server: Server, socket: Server): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => resolve());
   });
-  const address = socket.address();
-  return typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
 }
 
 /**
@@ -175,12 +179,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics };
   for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
 
-  let url: string;
   try {
-    if (options.socket === undefined) url = await api.listen({ port: port ?? 0, host });
+    if (options.socket === undefined) await api.listen({ port: port ?? 0, host });
     else {
       await api.ready();
-      url = await acceptFrom(api.server, options.socket);
+      await acceptFrom(api.server, options.socket);
     }
   } catch (error) {
     await api.close();
@@ -188,7 +191,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     throw new InputError(`cannot serve the API on ${host}:${port}: ${oneLine(error)}`, { cause: error });
   }
   return {
-    url,
+    url: urlOf(options.socket ?? api.server),
     server: api.server,
     authenticated: tokens.length > 0,
     close: async () => {

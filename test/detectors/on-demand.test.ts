@@ -45,6 +45,10 @@ describe('detectors by name on data sent with a request', () => {
     expect(verdicts.value[42]).toBe(95);
     expect(verdicts.score[42]).toBeGreaterThan(0.5);
     expect(verdicts.reasons).toEqual([expect.stringMatching(/^minutes 95 is \d+\.\dσ above records of similar km \(expected [\d.]+–[\d.]+\)$/)]);
+    // The forest says which feature lies furthest outside its usual range.
+    const forest = detectRecordColumns('iforest', [km, minutes], ['km', 'minutes'], { contamination: 0.005 });
+    expect(forest.anomalous[42]).toBe(1);
+    expect(forest.reasons[0]).toMatch(/^minutes 95 isolated by the forest \(score 0\.\d\d; usual [\d.]+–[\d.]+\)$/);
   });
 
   it('iforest gives the first feature’s usual range as the band', () => {

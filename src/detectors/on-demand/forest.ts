@@ -14,13 +14,14 @@ export const IsolationForestParamsSchema = z
 export type IsolationForestParams = z.infer<typeof IsolationForestParamsSchema>;
 
 /**
- * Fits a forest on the rows where every feature has a value and flags the ones it isolates. The
- * band is the first feature's usual range (10th to 90th percentile of the rows not flagged),
- * its median what was expected.
+ * Fits a forest on the rows where every feature has a value and flags the ones it isolates. Each
+ * flagged row is described by the feature that lies furthest outside its usual range (10th to 90th
+ * percentile of the rows not flagged, relative to the range's width), with that range as the band
+ * and its median as what was expected.
  */
 export function isolationForestVerdicts(columns: readonly Float64Array[], features: readonly string[], params: IsolationForestParams): Verdicts {
   const count = columns[0].length;
-  const verdicts = emptyVerdicts(count, columns[0]);
+  const verdicts = emptyVerdicts(count, new Float64Array(count).fill(Number.NaN));
   const complete: number[] = [];
   for (let row = 0; row < count; row++) if (columns.every((column) => column[row] === column[row])) complete.push(row);
   const picked = columns.map((column) => Float64Array.from(complete, (row) => column[row]));
@@ -31,13 +32,23 @@ export function isolationForestVerdicts(columns: readonly Float64Array[], featur
     verdicts.score[row] = -sampleScores[k];
     verdicts.anomalous[row] = labels[k] === -1 ? 1 : 0;
   });
-  const usual = usualRange(columns[0], verdicts.anomalous);
-  verdicts.expected.fill(usual.median);
-  verdicts.lower.fill(usual.low);
-  verdicts.upper.fill(usual.high);
+  const usual = columns.map((column) => usualRange(column, verdicts.anomalous));
   for (let row = 0; row < count; row++) {
-    if (verdicts.anomalous[row] === 0) continue;
-    verdicts.reasons.push(`${features[0]} ${formatValue(columns[0][row])} isolated by the forest (score ${verdicts.score[row].toFixed(2)}; usual ${formatValue(usual.low)}–${formatValue(usual.high)})`);
+    let feature = 0;
+    let furthest = -1;
+    usual.forEach((range, k) => {
+      const outside = Math.abs(columns[k][row] - range.median) / Math.max(range.high - range.low, Number.MIN_VALUE);
+      if (outside > furthest) [feature, furthest] = [k, outside];
+    });
+    const range = usual[feature];
+    verdicts.feature[row] = feature;
+    verdicts.value[row] = columns[feature][row];
+    verdicts.expected[row] = range.median;
+    verdicts.lower[row] = range.low;
+    verdicts.upper[row] = range.high;
+    if (verdicts.anomalous[row] === 1) {
+      verdicts.reasons.push(`${features[feature]} ${formatValue(columns[feature][row])} isolated by the forest (score ${verdicts.score[row].toFixed(2)}; usual ${formatValue(range.low)}–${formatValue(range.high)})`);
+    }
   }
   return verdicts;
 }
