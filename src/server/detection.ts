@@ -38,12 +38,16 @@ export class Detection {
     }
   }
 
-  /** Scores `columns` (one per feature of the model, in its order) with a loaded model. */
-  withModel(model: LoadedModel, columns: Float64Array[]): Verdicts {
+  /**
+   * Scores `columns` (one per feature of the model, in its order) with a loaded model; a series
+   * detector places the rows by `timestampsMs` (NaN for records, which have no time).
+   */
+  withModel(model: LoadedModel, columns: Float64Array[], timestampsMs: Float64Array): Verdicts {
     if (columns.length !== model.features.length) {
       throw new InputError(`model ${model.record.name} scores ${model.features.length} features (${model.features.join(', ')}), got ${columns.length}`);
     }
-    return scoreWithTrainedModel(model.detector, model.model, { features: model.features, columns }, `${model.record.name} v${model.record.version}`);
+    const rows = { features: model.features, columns, timestampsMs };
+    return scoreWithTrainedModel(model.detector, model.model, rows, `${model.record.name} v${model.record.version}`);
   }
 
   close(): Promise<void> {

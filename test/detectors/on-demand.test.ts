@@ -63,11 +63,13 @@ describe('detectors by name on data sent with a request', () => {
   it('scores with a trained model through its detector', () => {
     const training = day(-1, 3);
     const detector = trainableDetector('iforest');
-    const fitted = detector.fit({ features: ['bytes'], columns: [training.values.subarray(0, 1200)] }, { features: ['bytes'], columns: [training.values.subarray(1200)] }, detector.params.parse({ contamination: 0.01 }));
+    // Rows as a series detector also takes them: with their times.
+    const rowsOf = (values: Float64Array, timestampsMs: Float64Array) => ({ features: ['bytes'], columns: [values], timestampsMs });
+    const fitted = detector.fit(rowsOf(training.values.subarray(0, 1200), training.timestampsMs.subarray(0, 1200)), rowsOf(training.values.subarray(1200), training.timestampsMs.subarray(1200)), detector.params.parse({ contamination: 0.01 }));
     if ('skipped' in fitted) throw new Error(fitted.skipped);
-    const { values } = day(700, 4);
+    const { timestampsMs, values } = day(700, 4);
     values[700] = 500_000;
-    const verdicts = scoreWithTrainedModel(detector, detector.load(fitted.artifact), { features: ['bytes'], columns: [values] }, 'sensor_if/s1 v2');
+    const verdicts = scoreWithTrainedModel(detector, detector.load(fitted.artifact), rowsOf(values, timestampsMs), 'sensor_if/s1 v2');
     expect(verdicts.anomalous[700]).toBe(1);
     expect(verdicts.reasons).toContainEqual(expect.stringMatching(/^bytes 500000 scored 0\.\d\d by sensor_if\/s1 v2 \(expected \d+, usual \d+–\d+\)$/));
   });

@@ -85,11 +85,11 @@ async function detectWithModel({ app, detection }: ApiContext, body: DetectReque
   const version = { name: model.record.name, version: model.record.version };
   if (body.series !== undefined) {
     const series = seriesOf(body.series, app.config.api.maxPoints, 'series');
-    return { anomalies: seriesAnomalies(detection.withModel(model, [series.values]), series), model: version };
+    return { anomalies: seriesAnomalies(detection.withModel(model, [series.values], series.timestampsMs), series), model: version };
   }
   const features = body.features ?? model.features;
   const records = recordsOf(body.records ?? [], features, app.config.api.maxPoints);
-  return { anomalies: recordAnomalies(detection.withModel(model, records.columns), records, features), model: version };
+  return { anomalies: recordAnomalies(detection.withModel(model, records.columns, new Float64Array(records.ids.length).fill(Number.NaN)), records, features), model: version };
 }
 
 /** Fits the detector on the data sent and judges it, on a pool thread. */

@@ -104,7 +104,7 @@ export function outliersRoutes(api: Api, { app, detection }: ApiContext): void {
       } else throw new InputError('send data (base64 of a Druid timeseries result) or query (base64 of a Druid query)');
 
       const model = modelName === undefined ? null : await detection.production(modelName);
-      const verdicts = model === null ? await detection.series('shallow', series, {}, request.abandoned) : detection.withModel(model, [series.values]);
+      const verdicts = model === null ? await detection.series('shallow', series, {}, request.abandoned) : detection.withModel(model, [series.values], series.timestampsMs);
       const predicted = series.timestamps.map((timestamp, t) => ({ timestamp, forecast: finiteOrNull(verdicts.expected[t]) }));
       return {
         status: 'success' as const,
