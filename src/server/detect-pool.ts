@@ -23,12 +23,15 @@ interface Job {
   reject(error: unknown): void;
 }
 
+/** A detection's arrays die young and large: a small young generation keeps each thread's memory down. */
+const THREAD_LIMITS = { maxYoungGenerationSizeMb: 8 };
+
 /** The thread's module, from the compiled output or, run from sources (tests, tsx), through tsx as this process is. */
 function startThread(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./detect-worker.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./detect-worker.js', import.meta.url), { resourceLimits: THREAD_LIMITS });
   const source = new URL('./detect-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(source)}, ${JSON.stringify(source)}))`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(source)}, ${JSON.stringify(source)}))`, { eval: true, resourceLimits: THREAD_LIMITS });
 }
 
 export class DetectorPool {
