@@ -4,7 +4,7 @@ import { loadConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
 import { pipelineScheduler } from '../pipeline/index.js';
-import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, type ApiToken } from '../server/index.js';
+import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, untilFirstGone, type ApiToken } from '../server/index.js';
 import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
@@ -73,7 +73,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     if (!first) {
       const api = await startApiServer(context, { socket: await receiveApiSocket(), tokens, processes, metrics: groupMemberMetrics(context.metrics), runServices });
       reportServing();
-      await untilSignal();
+      await Promise.race([untilSignal(), untilFirstGone()]);
       await api.close();
       return;
     }
@@ -116,7 +116,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
   } finally {
     await context.close();
     // A started process's channel to the first would keep it alive.
-    if (!first) process.disconnect();
+    if (!first && process.connected) process.disconnect();
   }
 }
 

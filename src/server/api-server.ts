@@ -69,6 +69,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** How long a stopping server keeps taking requests before it closes its connections. */
+const STOPPING_GRACE_MS = 1_000;
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -117,6 +120,8 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   const limits = app.config.api;
   const host = listenHost(tokens, options.host);
   const timeoutMs = limits.requestTimeoutSeconds * 1000;
+  const detection = new Detection(app.models, options.detectorThreads ?? 1);
+  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false } };
   const api = Fastify({
     logger: false,
     bodyLimit: limits.bodyLimitBytes,
@@ -132,6 +137,10 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   api.setSerializerCompiler(serializerCompiler);
   api.setErrorHandler(errorHandler(app.logger));
   api.setNotFoundHandler(async (request, reply) => reply.code(404).send({ status: 'error', msg: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  // A stopping server ends each connection after its answer, rather than keeping it alive for more.
+  api.addHook('onSend', async (_request, reply) => {
+    if (context.stopping.now) reply.header('connection', 'close');
+  });
   api.decorateRequest('rateKey', '');
   api.decorateRequest('abandoned', null as unknown as AbortSignal);
   api.addHook('onRequest', async (request, reply) => {
@@ -175,8 +184,6 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  const detection = new Detection(app.models, options.detectorThreads ?? 1);
-  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics };
   for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
 
   try {
@@ -195,10 +202,13 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     server: api.server,
     authenticated: tokens.length > 0,
     close: async () => {
+      // Requests already on their way (sent over a kept-alive connection, not read yet) still
+      // arrive and are served; /readyz says the server is stopping meanwhile. Closing at once would
+      // drop such a connection as idle.
+      context.stopping.now = true;
+      await new Promise((resolve) => setTimeout(resolve, STOPPING_GRACE_MS));
       // Requests in flight finish; a client that stops reading its answer must not hold the shutdown for good.
       const cutOff = setTimeout(() => api.server.closeAllConnections(), timeoutMs);
-      // Fastify closes only a server it listened with itself.
-      if (options.socket !== undefined) await new Promise((resolve) => api.server.close(resolve));
       await api.close();
       clearTimeout(cutOff);
       await context.runs.settle();

@@ -20,6 +20,8 @@ export type Api = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 
 export interface ApiContext {
   app: App;
+  /** Set once the server is stopping: /readyz then says so, and load balancers stop sending. */
+  stopping: { now: boolean };
   detection: Detection;
   runs: BackgroundRuns;
   metrics: MetricsSource;

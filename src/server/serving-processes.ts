@@ -41,6 +41,14 @@ export function reportServing(): void {
   process.send?.({ type: SERVING });
 }
 
+/** In a started process: resolves when the first one is gone (killed without a chance to stop the others), so that none is left serving alone. */
+export function untilFirstGone(): Promise<string> {
+  return new Promise((resolve) => {
+    if (!process.connected) resolve('the first serving process is gone');
+    else process.once('disconnect', () => resolve('the first serving process is gone'));
+  });
+}
+
 export interface ServingProcessesOptions {
   /** Processes to start besides this one. */
   count: number;

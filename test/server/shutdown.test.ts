@@ -35,7 +35,9 @@ describe('detour serve on two processes', () => {
     const serve = await startServe(cwd, ['--no-schedules', '--processes', '2'], { DATABASE_URL: database.url });
     const series = Array.from({ length: 1_000 }, (_, minute) => ({ timestamp: new Date(Date.UTC(2024, 0, 1) + minute * 60_000).toISOString(), value: 100 + 30 * Math.sin(minute / 50) + ((minute * 7919) % 13) }));
     // ARIMA's grid search over 1,000 points takes a while: these are still running when SIGTERM comes.
-    const detections = Array.from({ length: 4 }, () => call(`${serve.url}/v1/detect`, { json: { detector: 'arima', series, params: { search: 'grid', maxD: 0, maxP: 2, maxQ: 2 } } }));
+    const detections = Array.from({ length: 4 }, () =>
+      call(`${serve.url}/v1/detect`, { json: { detector: 'arima', series, params: { search: 'grid', maxD: 0, maxP: 2, maxQ: 2 } } }).then(async (answer) => ({ status: answer.status, body: (await answer.json()) as unknown })),
+    );
     const accepted = await call(`${serve.url}/v1/runs`, { json: { pipeline: 'rides', date: DAY } });
     expect(accepted.status).toBe(202);
     const { id } = (await accepted.json()) as { id: string };
@@ -44,7 +46,7 @@ describe('detour serve on two processes', () => {
     const exitCode = serve.stop();
     const answers = await Promise.all(detections);
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
-    for (const answer of answers) expect(await answer.json()).toMatchObject({ anomalies: expect.any(Array), model: null });
+    for (const answer of answers) expect(answer.body).toMatchObject({ anomalies: expect.any(Array), model: null });
     expect(await exitCode).toBe(0);
     expect(serve.output().stdout).toMatch(/^SIGTERM: stopping$/m);
     expect(serve.output().stderr).toBe('');
@@ -69,5 +71,22 @@ describe('detour serve on two processes', () => {
     } finally {
       expect(await serve.stop()).toBe(0);
     }
+  }, 120_000);
+
+  it('leaves no process serving alone when the first one is killed', async () => {
+    const serve = await startServe(cwd, ['--no-schedules', '--processes', '2'], { DATABASE_URL: database.url });
+    const [started] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(serve.process.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    serve.process.kill('SIGKILL');
+    await serve.stop();
+    // The other process notices its channel to the first closed, finishes and exits.
+    const alive = (pid: number) => {
+      try {
+        return process.kill(pid, 0);
+      } catch {
+        return false;
+      }
+    };
+    while (alive(Number(started))) await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(call(`${serve.url}/healthz`)).rejects.toThrow();
   }, 120_000);
 });

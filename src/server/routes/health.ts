@@ -16,14 +16,15 @@ async function check(what: string, probe: () => Promise<unknown>): Promise<void>
   }
 }
 
-export function healthRoutes(api: Api, { app, metrics }: ApiContext): void {
+export function healthRoutes(api: Api, { app, metrics, stopping }: ApiContext): void {
   const open = { rateLimit: false } as const;
   api.get('/healthz', { config: open, schema: { tags: ['health'], summary: 'liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   api.get(
     '/readyz',
-    { config: open, schema: { tags: ['health'], summary: 'readiness: the run store and the lake answer', response: { 200: z.object({ status: z.literal('ok'), store: z.string(), lake: z.string() }), ...errorResponses(503) } } },
+    { config: open, schema: { tags: ['health'], summary: 'readiness: the run store and the lake answer, and the server is not stopping', response: { 200: z.object({ status: z.literal('ok'), store: z.string(), lake: z.string() }), ...errorResponses(503) } } },
     async () => {
+      if (stopping.now) throw new ApiError(503, 'stopping: finishing the requests in flight');
       await check(`run store ${app.store.description}`, () => app.store.ping());
       await check(`lake ${app.lake.url}`, () => app.lake.exists('_readyz'));
       return { status: 'ok' as const, store: app.store.description, lake: app.lake.url };
