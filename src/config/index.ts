@@ -2,6 +2,8 @@ export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
 export { DatasetSchema, DetourConfigSchema, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
+  ApiConfig,
+  ApiTokenConfig,
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,

@@ -413,6 +413,47 @@ const BUILTIN_TRAFFIC_PIPELINE = {
   ],
 };
 
+/** Who may call the HTTP API: a token, stored as its sha256, and what it may do. */
+export const ApiTokenSchema = z
+  .object({
+    /** Who holds it, for people reading the config; never sent. */
+    name: z.string().min(1),
+    /** Hex sha256 of the token (`printf %s "$TOKEN" | sha256sum`): the config never holds the token itself. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the token\'s sha256 as 64 lowercase hex digits (printf %s "$TOKEN" | sha256sum)'),
+    /** read: runs, anomalies, quality, models, metrics · detect: /v1/detect, /api/v1/outliers · admin: everything, starting runs and promoting models included. */
+    scopes: z.array(z.enum(['read', 'detect', 'admin'])).min(1),
+  })
+  .strict();
+
+/** The HTTP API of `detour serve`: tokens and the limits every request is held to. */
+export const ApiSchema = z
+  .object({
+    /** Without any (here or in DETOUR_API_TOKENS), the API serves loopback only and asks for no token. */
+    tokens: z.array(ApiTokenSchema).default([]),
+    /** Largest request body; a larger one is refused with 413. */
+    bodyLimitBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+    /** Most points of a series (or records) one detection request may send. */
+    maxPoints: z.number().int().min(2).default(100_000),
+    /** Requests per token (per client address without tokens) in `windowSeconds`; beyond, 429 with Retry-After. */
+    rateLimit: z
+      .object({ max: z.number().int().min(1).default(6_000), windowSeconds: z.number().positive().default(60) })
+      .strict()
+      .prefault({}),
+    /** A request still unanswered after this long gets 503 and its detection is stopped. */
+    requestTimeoutSeconds: z.number().positive().default(30),
+  })
+  .strict();
+
+/** The Druid broker `POST /api/v1/outliers` sends a `query` to (rb-aioutliers' `druid_endpoint`). */
+export const DruidSchema = z
+  .object({
+    /** The broker's query endpoint, e.g. `http://broker:8082/druid/v2/`; unset: requests must carry `data`. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** How long the broker may take to answer. */
+    timeoutSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
 export const DetourConfigSchema = z
   .object({
     /** Lake URL: a folder (`file://./lake`, `./lake`) or `s3://bucket/prefix`. */
@@ -449,6 +490,8 @@ export const DetourConfigSchema = z
       .strict()
       .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })
       .prefault({}),
+    api: ApiSchema.prefault({}),
+    druid: DruidSchema.prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
@@ -551,6 +594,8 @@ export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type LivenessConfig = DetourConfig['liveness'];
+export type ApiConfig = DetourConfig['api'];
+export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;

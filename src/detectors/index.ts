@@ -23,6 +23,8 @@ export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
 export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
+export { detectRecordColumns, detectSeries, formatValue, RECORD_DETECTORS, recordParams, scoreWithTrainedModel, SERIES_DETECTORS, seriesParams } from './on-demand/index.js';
+export type { RecordDetectorName, SeriesDetectorName, Verdicts } from './on-demand/index.js';
 export {
   brierScore,
   calibrationTable,
