@@ -20,7 +20,8 @@ const ALLOWED: Record<string, string[]> = {
   sample: ['engine', 'lake'],
   pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
   app: ['config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
-  cli: ['app', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
+  server: ['app', 'config', 'detectors', 'observability', 'pipeline', 'store'],
+  cli: ['app', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'server', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

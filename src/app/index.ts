@@ -9,7 +9,7 @@ import type { DetourConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { openLake, type Lake } from '../lake/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
-import { ModelCache, stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
+import { loadModel, loadSupervisedModel, ModelCache, stepJobHandler, type LoadedSupervisedModel, type RunServices, type StepEvent } from '../pipeline/index.js';
 import { openQueue, type JobQueue, type WorkerHandle } from '../queue/index.js';
 import { openStore, type Store } from '../store/index.js';
 
@@ -41,8 +41,10 @@ export interface App {
   queue: JobQueue;
   logger: Logger;
   metrics: Metrics;
-  /** Registered models loaded on demand, by (name, version), and each name's production version. */
+  /** Registered per-entity models loaded on demand, by (name, version), and each name's production version. */
   models: ModelCache;
+  /** The same for supervised models: what `predictProbabilities` takes. */
+  supervisedModels: ModelCache<LoadedSupervisedModel>;
   /** Services for running pipelines. Embedded (inline queue): this process also executes the steps. */
   services(options?: ServiceOptions): Promise<RunServices>;
   /** Makes this process a worker: it executes step jobs from the queue, `concurrency` at once. */
@@ -103,7 +105,8 @@ export async function openApp(options: AppOptions): Promise<App> {
       queue,
       logger,
       metrics,
-      models: new ModelCache({ lake, store, logger }),
+      models: new ModelCache({ lake, store, logger, load: loadModel }),
+      supervisedModels: new ModelCache({ lake, store, logger, load: loadSupervisedModel }),
       async services(serviceOptions = {}) {
         if (queue.kind === 'inline' && !working) {
           await work(serviceOptions.concurrency ?? 1);

@@ -1,12 +1,15 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, isRecordStep, TablePipelineSchema, trainStepFor } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, isRecordStep, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
+  ApiConfig,
+  ApiTokenConfig,
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
   LivenessConfig,
+  PredictStepConfig,
   RecordStepConfig,
   RetryConfig,
   ScheduleConfig,

@@ -123,6 +123,14 @@ const rideColumns = {
   start: z.string().min(1),
 };
 
+/**
+ * Score with registered models instead of fitting one in the run: each entity's `production`
+ * version, or that version number. A run records the versions it used; its rerun uses them again.
+ */
+const modelVersion = z.union([z.literal('production'), z.number().int().min(1)]);
+/** The training step (its `model`) whose models to score with; default: the pipeline's only training step of the detector. */
+const modelName = identifier.optional();
+
 export const DetectStepSchema = z.discriminatedUnion('detector', [
   z
     .object({
@@ -151,13 +159,25 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       maxSamples: z.number().int().min(2).default(256),
       seed: z.number().int().min(0).default(0),
       contamination: z.union([z.literal('auto'), z.number().gt(0).max(0.5)]).default(0.01),
-      /**
-       * Score with registered models instead of fitting one in the run: each entity's `production`
-       * version, or that version number. A run records the versions it used; its rerun uses them again.
-       */
-      model: z.union([z.literal('production'), z.number().int().min(1)]).optional(),
-      /** The training step (its `model`) whose models to score with; default: the pipeline's only iforest training step. */
-      modelName: identifier.optional(),
+      model: modelVersion.optional(),
+      modelName,
+    })
+    .strict(),
+  z
+    .object({
+      detector: z.literal('autoencoder'),
+      /** The dataset itself or an aggregate step: one series per entity, e.g. a sensor's bytes per minute. */
+      table: identifier,
+      entity: column,
+      /** Each row's time: the network takes its time of day and week. */
+      time: column,
+      value: column,
+      model: modelVersion,
+      modelName,
+      /** An entity without that model: `shallow` scores it with rb-aioutliers' shallow model (needs no training); `skip` leaves it out, the summary says why. */
+      fallback: z.enum(['shallow', 'skip']).default('skip'),
+      /** Labelled rows (sample data): per incident kind (runs of labelled rows), how many had a flagged row, and the share of normal rows flagged, in the summary. */
+      evaluate: z.object({ flag: column, kind: column.optional() }).strict().optional(),
     })
     .strict(),
   z
@@ -246,34 +266,48 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/** Bounds a feature's values must keep (both inclusive): rows outside are not learnt from, and a model refuses to score them. */
+export const FeatureRangeSchema = z
+  .object({ min: z.number().optional(), max: z.number().optional() })
+  .strict()
+  .refine((range) => range.min !== undefined || range.max !== undefined, 'give min, max or both')
+  .refine((range) => range.min === undefined || range.max === undefined || range.min <= range.max, 'min must not exceed max');
+
 /**
- * A training step: fits one model per entity from `history` days of a table, registers it as a
- * new version of `<model>/<entity>` and promotes it as `promote` says. Runs on its own `schedule`
- * or with `detour train`; detect steps score with the models through `model: production`.
+ * A training step: fits one model per entity from `history` days of a table (or, with `label`, one
+ * supervised model over all its rows), registers it as a new version of `<model>/<entity>` (or
+ * `<model>`) and promotes it as `promote` says. Runs on its own `schedule` or with `detour train`;
+ * detect steps score with per-entity models through `model: production`, a predict step with a
+ * supervised one.
  */
 export const TrainStepSchema = z
   .object({
-    /** Registry name of the models: one per entity, `<model>/<entity>`, with versions 1, 2, ... */
+    /** Registry name of the models: one per entity, `<model>/<entity>`, or the supervised model itself; versions 1, 2, ... */
     model: identifier,
-    /** A trainable detector (iforest). */
+    /** A trainable detector (iforest: one per entity) or a supervised model (logistic, gbdt: with `label`). */
     detector: identifier,
     /** The dataset itself or an aggregate step. */
     table: identifier,
-    entity: column,
-    /** Column ordering an entity's rows in time; its date picks the rows of the training window. */
+    /** Column naming the entity: one model each. Not with `label`. */
+    entity: column.optional(),
+    /** A supervised model's outcome column: 0 or 1 per row (rows with other values are left out of training, counted with why). */
+    label: column.optional(),
+    /** Column ordering rows in time; its date picks the rows of the training window, the most recent validate. */
     time: column,
     /** Feature columns, or `value` for a detector of one series. */
     features: z.array(column).min(1).optional(),
     value: column.optional(),
+    /** A supervised model's feature ranges (e.g. `temperature: { min: -60, max: 60 }`), stored with it: rows outside are not learnt from, nor scored. */
+    ranges: z.record(column, FeatureRangeSchema).default({}),
     /** Days the models learn from, ending at the training run's date. */
     history: z.number().int().min(1).default(90),
-    /** An entity with fewer rows in the window is skipped, with the reason in the run's summary. */
+    /** An entity (or a supervised model's table) with fewer rows in the window is skipped, with the reason in the run's summary. */
     minRows: z.number().int().min(2).default(14),
-    /** Share of each entity's most recent rows held out to measure the model (`validation_loss`). */
+    /** Share of the most recent rows held out to measure the model (`validation_loss`). */
     validation: z.number().gt(0).max(0.5).default(0.2),
-    /** Entity shards, so that several workers share the training. */
+    /** Entity shards, so that several workers share the training (a supervised model is fitted at once: 1). */
     partitions: z.number().int().min(1).max(256).default(1),
-    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination). */
+    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination; autoencoder: see README; logistic: l2; gbdt: rounds, depth, learningRate, ...). */
     params: z.record(z.string(), z.unknown()).default({}),
     /** When `detour serve` trains; unset: only with `detour train`. */
     schedule: ScheduleSchema.optional(),
@@ -281,7 +315,29 @@ export const TrainStepSchema = z
     promote: z.enum(['auto', 'manual']).default('manual'),
   })
   .strict()
-  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] });
+  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] })
+  .refine((step) => (step.entity === undefined) !== (step.label === undefined), { message: 'give either entity (a model per entity) or label (one supervised model over all rows)', path: ['entity'] })
+  .refine((step) => step.label === undefined || step.features !== undefined, { message: 'a supervised model (label) takes features, not value', path: ['value'] })
+  .refine((step) => step.label === undefined || step.partitions === 1, { message: 'a supervised model is fitted on all rows at once: partitions must be 1', path: ['partitions'] })
+  .refine((step) => Object.keys(step.ranges).every((feature) => step.features?.includes(feature)), { message: 'ranges may only name the step\'s features', path: ['ranges'] });
+
+/**
+ * The predict step: for each date of a run, the probability of each row of `table` under a
+ * supervised model (its production version when the run starts, or version `version`), written to
+ * `gold/<pipeline>_predictions/date=D/` and the `<pipeline>_predictions` table.
+ */
+export const PredictStepSchema = z
+  .object({
+    /** A supervised model some training step trains (its `model`). */
+    model: identifier,
+    /** The dataset itself or an aggregate step; it must have the model's feature columns. */
+    table: identifier,
+    /** Column identifying a row: the predictions' key. */
+    id: column,
+    /** `production` when the run starts, or a version number; a rerun uses the same version. */
+    version: z.union([z.literal('production'), z.number().int().min(1)]).default('production'),
+  })
+  .strict();
 
 const retryFields = {
   retries: z.number().int().min(0).max(20),
@@ -300,7 +356,7 @@ export const RetrySchema = z
     initialDelayMs: retryFields.initialDelayMs.default(1_000),
     maxDelayMs: retryFields.maxDelayMs.default(60_000),
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
-    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
@@ -310,16 +366,19 @@ export const TablePipelineSchema = z
   .object({
     dataset: identifier,
     aggregate: z.array(AggregateStepSchema).default([]),
-    detect: z.array(DetectStepSchema).min(1),
-    /** Models trained per entity on their own schedules (see TrainStepSchema). */
+    detect: z.array(DetectStepSchema).default([]),
+    /** Models trained on their own schedules (see TrainStepSchema). */
     train: z.array(TrainStepSchema).default([]),
+    /** Probabilities of a supervised model for each row (see PredictStepSchema). */
+    predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
     schedule: ScheduleSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     /** Dates per clean/quality/aggregate job of a range run: bounds memory and spreads a backfill over workers. */
     chunkDays: z.number().int().min(1).max(366).default(31),
   })
-  .strict();
+  .strict()
+  .refine((pipeline) => pipeline.detect.length > 0 || pipeline.predict !== undefined, { message: 'a pipeline needs detect steps or a predict step', path: ['detect'] });
 
 /** Built in: the foundation's taxi rides (DBSCAN on ride distance and ride time, never speed). */
 const BUILTIN_RIDES_DATASET = {
@@ -407,6 +466,94 @@ const BUILTIN_FLIGHTS_PIPELINE = {
   ],
 };
 
+/** Built in: per-minute network traffic of a fleet of sensors (`detour sample traffic`), rb-aioutliers' domain. */
+const BUILTIN_TRAFFIC_DATASET = {
+  format: 'auto',
+  columns: {
+    sensor_id: { type: 'string' },
+    ts: { type: 'timestamp' },
+    bytes: { type: 'number', min: 0 },
+    packets: { type: 'number', min: 0, required: false },
+    flows: { type: 'number', min: 0, required: false },
+    // Labels of the sample data, absent in real data.
+    is_injected_anomaly: { type: 'number', required: false },
+    injected_kind: { type: 'string', required: false },
+  },
+  expectations: [{ type: 'row_count_between', min: 1, severity: 'fail' }],
+};
+/** One autoencoder per sensor, trained weekly on 4 weeks; daily detection with each sensor's production version, the shallow model for a sensor without one. */
+const BUILTIN_TRAFFIC_PIPELINE = {
+  dataset: 'traffic',
+  detect: [
+    {
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      model: 'production',
+      fallback: 'shallow',
+      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+    },
+  ],
+  train: [
+    {
+      model: 'traffic_autoencoder',
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      history: 28,
+      partitions: 4,
+      // Mondays, on the four weeks up to Sunday.
+      schedule: { cron: '0 3 * * 1' },
+      promote: 'auto',
+    },
+  ],
+};
+
+/** Who may call the HTTP API: a token, stored as its sha256, and what it may do. */
+export const ApiTokenSchema = z
+  .object({
+    /** Who holds it, for people reading the config; never sent. */
+    name: z.string().min(1),
+    /** Hex sha256 of the token (`printf %s "$TOKEN" | sha256sum`): the config never holds the token itself. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the token\'s sha256 as 64 lowercase hex digits (printf %s "$TOKEN" | sha256sum)'),
+    /** read: runs, anomalies, quality, models, metrics · detect: /v1/detect, /api/v1/outliers · admin: everything, starting runs and promoting models included. */
+    scopes: z.array(z.enum(['read', 'detect', 'admin'])).min(1),
+  })
+  .strict();
+
+/** The HTTP API of `detour serve`: tokens and the limits every request is held to. */
+export const ApiSchema = z
+  .object({
+    /** Without any (here or in DETOUR_API_TOKENS), the API serves loopback only and asks for no token. */
+    tokens: z.array(ApiTokenSchema).default([]),
+    /** Largest request body; a larger one is refused with 413. */
+    bodyLimitBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+    /** Most points of a series (or records) one detection request may send. */
+    maxPoints: z.number().int().min(2).default(100_000),
+    /** Requests per token (per client address without tokens) in `windowSeconds`; beyond, 429 with Retry-After. */
+    rateLimit: z
+      .object({ max: z.number().int().min(1).default(6_000), windowSeconds: z.number().positive().default(60) })
+      .strict()
+      .prefault({}),
+    /** A request still unanswered after this long gets 503 and its detection is stopped. */
+    requestTimeoutSeconds: z.number().positive().default(30),
+  })
+  .strict();
+
+/** The Druid broker `POST /api/v1/outliers` sends a `query` to (rb-aioutliers' `druid_endpoint`). */
+export const DruidSchema = z
+  .object({
+    /** The broker's query endpoint, e.g. `http://broker:8082/druid/v2/`; unset: requests must carry `data`. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** How long the broker may take to answer. */
+    timeoutSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
 export const DetourConfigSchema = z
   .object({
     /** Lake URL: a folder (`file://./lake`, `./lake`) or `s3://bucket/prefix`. */
@@ -443,10 +590,13 @@ export const DetourConfigSchema = z
       .strict()
       .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })
       .prefault({}),
+    api: ApiSchema.prefault({}),
+    druid: DruidSchema.prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
         flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>),
+        traffic: DatasetSchema.prefault(BUILTIN_TRAFFIC_DATASET as z.input<typeof DatasetSchema>),
       })
       .catchall(DatasetSchema)
       .prefault({}),
@@ -454,6 +604,7 @@ export const DetourConfigSchema = z
       .object({
         rides: TablePipelineSchema.prefault(BUILTIN_RIDES_PIPELINE as z.input<typeof TablePipelineSchema>),
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
+        traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
       .prefault({}),
@@ -469,42 +620,58 @@ export const DetourConfigSchema = z
       }
       const aggregates = table.aggregate.map((step) => step.name);
       table.detect.forEach((step, index) => {
-        // Series detectors need an aggregate's daily history; record detectors may also read the dataset.
-        const isRecordDetector = isRecordStep(step);
-        const tables = isRecordDetector ? [table.dataset, ...aggregates] : aggregates;
+        // ARIMA and Isolation Forest fitted in the run need an aggregate's daily history; the others may also read the dataset.
+        const dailyHistory = step.detector === 'arima' || step.detector === 'iforest';
+        const tables = dailyHistory ? aggregates : [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) {
-          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${isRecordDetector ? 'dataset or ' : ''}aggregate step named "${step.table}" (${isRecordDetector ? 'tables' : 'aggregates'}: ${tables.join(', ') || 'none'})` });
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${dailyHistory ? '' : 'dataset or '}aggregate step named "${step.table}" (${dailyHistory ? 'aggregates' : 'tables'}: ${tables.join(', ') || 'none'})` });
         }
-        if (isRecordDetector && !step.standalone && !table.detect.some((other) => isRecordStep(other) && other.standalone)) {
+        if (isRecordStep(step) && !step.standalone && !table.detect.some((other) => isRecordStep(other) && other.standalone)) {
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'standalone'], message: 'standalone: false needs a record detector in the pipeline that publishes on its own' });
         }
-        if (!isRecordStep(step) && (step.support === undefined) !== (step.minSupport === undefined)) {
+        if (dailyHistory && (step.support === undefined) !== (step.minSupport === undefined)) {
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, step.support === undefined ? 'support' : 'minSupport'], message: 'give support and minSupport together' });
         }
       });
       table.train.forEach((step, index) => {
         const tables = [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'table'], message: `no dataset or aggregate step named "${step.table}" (tables: ${tables.join(', ')})` });
+        if (step.detector === 'autoencoder' && step.features !== undefined && step.features.length !== 1) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'features'], message: 'the autoencoder models one series: give `value`' });
+        }
         const owner = modelOwners.get(step.model);
         if (owner !== undefined) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'model'], message: `model "${step.model}" is already trained by ${owner}` });
         modelOwners.set(step.model, `pipelines.${name}.train.${index}`);
       });
       table.detect.forEach((step, index) => {
-        if (step.detector !== 'iforest' || step.model === undefined) return;
+        if (!('model' in step) || step.model === undefined) return;
         const path = ['pipelines', name, 'detect', index];
         const trainer = trainStepFor(table, step);
         if (trainer === undefined) {
           const candidates = table.train.filter((train) => train.detector === step.detector).map((train) => train.model);
-          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? 'no training step of this pipeline trains iforest models' : `several training steps train iforest models (${candidates.join(', ')}): name one as modelName`;
+          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? `no training step of this pipeline trains ${step.detector} models` : `several training steps train ${step.detector} models (${candidates.join(', ')}): name one as modelName`;
           context.addIssue({ code: 'custom', path: [...path, step.modelName !== undefined ? 'modelName' : 'model'], message });
           return;
         }
         if (trainer.detector !== step.detector) context.addIssue({ code: 'custom', path: [...path, 'modelName'], message: `model "${trainer.model}" is trained with ${trainer.detector}, not ${step.detector}` });
         if (trainer.entity !== step.entity) context.addIssue({ code: 'custom', path: [...path, 'entity'], message: `model "${trainer.model}" is trained per ${trainer.entity}, not per ${step.entity}` });
-        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(step.features)) {
-          context.addIssue({ code: 'custom', path: [...path, 'features'], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same features in the same order` });
+        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(scoredFeatures(step))) {
+          const field = step.detector === 'autoencoder' ? 'value' : 'features';
+          context.addIssue({ code: 'custom', path: [...path, field], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same ${field === 'value' ? 'value' : 'features in the same order'}` });
         }
       });
+      if (table.predict !== undefined) {
+        const { predict } = table;
+        const tables = [table.dataset, ...aggregates];
+        if (!tables.includes(predict.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'table'], message: `no dataset or aggregate step named "${predict.table}" (tables: ${tables.join(', ')})` });
+        const trainers = Object.values(config.pipelines).flatMap((pipeline) => pipeline.train);
+        const trainer = trainers.find((train) => train.model === predict.model);
+        if (trainer === undefined || trainer.label === undefined) {
+          const supervised = trainers.filter((train) => train.label !== undefined).map((train) => train.model);
+          const message = trainer === undefined ? `no training step trains model "${predict.model}"` : `model "${predict.model}" is trained per ${trainer.entity}, without a label: predict needs a supervised model`;
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'model'], message: `${message} (supervised models: ${supervised.join(', ') || 'none'})` });
+        }
+      }
       const dataset = config.datasets[table.dataset];
       for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
         if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
@@ -519,6 +686,11 @@ export function isRecordStep(step: DetectStepConfig): step is RecordStepConfig {
   return RECORD_DETECTORS.includes(step.detector);
 }
 
+/** The columns a detect step scoring with registered models hands them, in order. */
+export function scoredFeatures(step: Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>): string[] {
+  return step.detector === 'autoencoder' ? [step.value] : step.features;
+}
+
 /** The training step whose models a detect step with `model:` scores with: its `modelName`, else the pipeline's only one of its detector. */
 export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step: { detector: string; modelName?: string }): TrainStepConfig | undefined {
   if (step.modelName !== undefined) return pipeline.train.find((train) => train.model === step.modelName);
@@ -528,12 +700,16 @@ export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step:
 
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
 export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
+export type PredictStepConfig = z.infer<typeof PredictStepSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type LivenessConfig = DetourConfig['liveness'];
+export type ApiConfig = DetourConfig['api'];
+export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;
 export type RecordStepConfig = Extract<DetectStepConfig, { detector: 'dbscan' | 'conditional' | 'pattern' }>;
+/** Series detectors over an aggregate's daily history, which may weigh days by a support column (the autoencoder scores a table's rows with registered models only). */
 export type SeriesStepConfig = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;

@@ -9,8 +9,9 @@
  * silver/<dataset>_quality/date=D/report.json
  * gold/<aggregate>/date=D/data.parquet
  * gold/<anomalies table>/date=D/anomalies.json       gold/<summary>/date=D/summary.json
+ * gold/<pipeline>_predictions/date=D/data.parquet    a supervised model's probability per row
  * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
- * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact
+ * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact (models/<model>/v<version>/... for a supervised model)
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -29,6 +30,7 @@ export interface PipelineTables {
   dataset: string;
   anomaliesTable: string;
   summaryTable: string;
+  predictionsTable: string;
 }
 
 /** The keys of one pipeline date. */
@@ -41,6 +43,7 @@ export interface DateKeys {
   aggregate(name: string): string;
   anomalies: string;
   summary: string;
+  predictions: string;
 }
 
 /** Where a pipeline reads and writes for one date. */
@@ -53,6 +56,7 @@ export function dateKeys(tables: PipelineTables, date: string): DateKeys {
     aggregate: (name) => aggregateKey(name, date),
     anomalies: `${partitionPrefix('gold', tables.anomaliesTable, date)}anomalies.json`,
     summary: `${partitionPrefix('gold', tables.summaryTable, date)}summary.json`,
+    predictions: aggregateKey(tables.predictionsTable, date),
   };
 }
 
@@ -92,12 +96,13 @@ function entitySegment(entity: string): string {
 }
 
 /**
- * The folder of version `version` of a model's entity: `models/<model>/<entity>/v<version>/`. An
- * artifact is named by its content's sha256 inside it, so two attempts at training the same
- * version never write over each other: the registry records the one that was registered.
+ * The artifact of version `version` of a model: `models/<model>/<entity>/v<version>/model-<sha>.json`,
+ * or `models/<model>/v<version>/...` for a model of all rows (entity null). An artifact is named by
+ * its content's sha256, so two attempts at training the same version never write over each other:
+ * the registry records the one that was registered.
  */
-export function modelArtifactKey(model: string, entity: string, version: number, sha256: string): string {
-  return `models/${model}/${entitySegment(entity)}/v${version}/model-${sha256.slice(0, 16)}.json`;
+export function modelArtifactKey(model: string, entity: string | null, version: number, sha256: string): string {
+  return `models/${model}/${entity === null ? '' : `${entitySegment(entity)}/`}v${version}/model-${sha256.slice(0, 16)}.json`;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */

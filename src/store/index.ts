@@ -8,11 +8,15 @@ import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
 export type {
+  AnomalyCursor,
+  AnomalyQuery,
   AnomalyRow,
+  DatasetQualityRow,
   Lease,
   ListModelsOptions,
   ListRunsOptions,
   ModelArtifact,
+  ModelRef,
   ModelRegistration,
   ModelStage,
   ModelStageChange,
@@ -20,13 +24,17 @@ export type {
   NewModelVersion,
   NewRun,
   PlannedStep,
+  PredictionRow,
   QualityResultRow,
   RunOutcome,
+  RunCursor,
   RunRecord,
   RunStatus,
   StepRecord,
   StepStatus,
   StepUpdate,
+  StoredAnomaly,
+  StoredPrediction,
   Store,
 } from './store.js';
 

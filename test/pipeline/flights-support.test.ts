@@ -20,6 +20,7 @@ function airportDays(entity: string, flights: (day: number) => number, delay: (d
   return {
     entity: days.map(() => entity),
     day: days,
+    timeMs: Float64Array.from(days, (day) => Date.parse(day)),
     values: { avg_delay: Float64Array.from(days, (_, day) => delay(day)), flights: Float64Array.from(days, (_, day) => flights(day)) },
   };
 }
@@ -32,7 +33,7 @@ describe('series detectors weigh each value by the records behind it', () => {
     const ord = airportDays('ORD', (day) => (day === 50 ? 3 : 100 + (day % 7)), (day) => (day === 50 ? 240 : day === 55 ? 130 : usualDelay(day)));
     // An airfield with a handful of flights a day: never enough to say anything.
     const sux = airportDays('SUX', () => 4, (day) => usualDelay(day) * 3);
-    const table = { entity: [...ord.entity, ...sux.entity], day: [...ord.day, ...sux.day], values: { avg_delay: Float64Array.from([...ord.values.avg_delay, ...sux.values.avg_delay]), flights: Float64Array.from([...ord.values.flights, ...sux.values.flights]) } };
+    const table = { entity: [...ord.entity, ...sux.entity], day: [...ord.day, ...sux.day], timeMs: Float64Array.from([...ord.timeMs, ...sux.timeMs]), values: { avg_delay: Float64Array.from([...ord.values.avg_delay, ...sux.values.avg_delay]), flights: Float64Array.from([...ord.values.flights, ...sux.values.flights]) } };
     const range = { from: '2024-02-15', to: '2024-02-29', windowStart: '2024-01-01' };
     for (const step of [ARIMA, IFOREST]) {
       expect(step.minSupport).toBe(20);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isRecordStep, type DetectStepConfig, type RecordStepConfig, type SeriesStepConfig } from '../../config/index.js';
+import { isRecordStep, scoredFeatures, type DetectStepConfig, type RecordStepConfig, type SeriesStepConfig } from '../../config/index.js';
 import { addDays, dateRange } from '../../dates.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
@@ -12,6 +12,7 @@ import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from 
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
+import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -23,6 +24,8 @@ export interface DetectOutput {
   window?: { from: string; to: string };
   /** A record detector's facts about its day (clusters, recall on labelled rows). */
   facts?: RecordDetectionFacts & { date: string };
+  /** A series detector's flags against labelled rows, per date. */
+  labelled?: (LabelledIncidents & { date: string })[];
 }
 
 export type AnyFinding = Finding | RecordFinding;
@@ -104,12 +107,15 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   window: z.object({ from: z.string(), to: z.string() }).optional(),
   facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
+  labelled: z.array(z.intersection(LabelledIncidentsSchema, z.object({ date: z.string() }))).optional(),
 });
 
 /** The columns a series step reads: its values, and its support column when it has one. */
 function withSupportColumn(values: readonly string[], support: string | undefined): string[] {
   return support === undefined || values.includes(support) ? [...values] : [...values, support];
 }
+
+type ModelStep = Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>;
 
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStepConfig, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
@@ -121,11 +127,14 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
  * Scores the run's dates with the model versions the run fixed when it started (see
  * resolveModelVersions): no history is read, nothing is fitted.
  */
-async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
+async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: ModelStep): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(step.features, step.support) }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
-  const { table, skipped } = supportedRows(step, read.table);
+  // Isolation Forest steps may weigh days by a support column; the autoencoder scores every row.
+  const scored = { detector: step.detector, features: scoredFeatures(step), ...(step.detector === 'iforest' ? { support: step.support, minSupport: step.minSupport } : {}) };
+  const labels = step.detector === 'autoencoder' ? step.evaluate : undefined;
+  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(scored.features, scored.support), labels }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const { table, skipped } = supportedRows(scored, read.table);
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();
   for (const entity of new Set(table.entity)) {
@@ -135,12 +144,15 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
     const record = records.get(`${name}@${version}`);
     if (record === undefined) throw new InputError(`model ${name} v${version}, which run ${context.run.id} scores with, is not in the registry`);
     const loaded = await loadModel(context.lake, record);
-    if (JSON.stringify(loaded.features) !== JSON.stringify(step.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${step.features.join(', ')}`);
+    if (JSON.stringify(loaded.features) !== JSON.stringify(scored.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${scored.features.join(', ')}`);
     models.set(entity, loaded);
   }
   const wanted = step.model === 'production' ? 'production' : `v${step.model}`;
-  const detection = detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
-  return { findings: detection.findings, skipped: [...skipped, ...detection.skipped] };
+  const detection = detectWithModels(scored, table, models, {
+    reason: (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`,
+    shallow: step.detector === 'autoencoder' && step.fallback === 'shallow',
+  });
+  return { ...detection, skipped: [...skipped, ...detection.skipped] };
 }
 
 /** The numbers a record step reads per record, as SQL over its table: DBSCAN's features, a ride detector's values. */
@@ -254,9 +266,9 @@ async function readIds(engine: Engine, idSql: string, order: string, localPath: 
 
 /**
  * Detect: one partition of one detect step. Series detectors (ARIMA, Isolation Forest) learn
- * from `history` days before the run's first date and flag the run's dates, per entity shard;
- * record detectors (DBSCAN, conditional, pattern) take one date of records. Findings go to the
- * run's scratch folder for publish.
+ * from `history` days before the run's first date and flag the run's dates, per entity shard, or
+ * (Isolation Forest, autoencoder) score them with registered models; record detectors (DBSCAN,
+ * conditional, pattern) take one date of records. Findings go to the run's scratch folder for publish.
  */
 async function detectPartition(context: StepContext, partition: DetectPartition): Promise<DetectOutput> {
   const step = context.params.pipeline.detect[partition.detectStep];
@@ -271,11 +283,12 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       const detection = await detectRecordDay(engine, context, step, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
-    } else if (step.detector === 'iforest' && step.model !== undefined) {
+    } else if (step.detector === 'autoencoder' || (step.detector === 'iforest' && step.model !== undefined)) {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const detection = await detectWithRegisteredModels(engine, context, partition, step);
       findings = detection.findings;
-      output = { skipped: detection.skipped, window: { from: first, to: last } };
+      const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
@@ -292,7 +305,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
   }
 }
 
-/** Detect: record detectors a day per partition, ARIMA in `partitions` entity shards, Isolation Forest as one shard. */
+/** Detect: record detectors a day per partition, ARIMA in `partitions` entity shards, Isolation Forest and the autoencoder as one shard. */
 export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   kind: 'detect',
   partition: z.discriminatedUnion('kind', [RecordDaySchema, EntityShardSchema]),

@@ -8,10 +8,12 @@ import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js'
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
 import { injectedEvaluation, type InjectedEvaluation, type RecordDetectionFacts, type RecordFinding } from '../record-detect.js';
+import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
 import { InputFingerprintSchema } from './clean.js';
 import { InjectedEvaluationSchema, readFindings, RecordDetectionFactsSchema, type AnyFinding, type DetectOutput } from './detect.js';
+import { PredictedDateSchema, type PredictedDate } from './predict.js';
 import { CheckedDateSchema } from './quality.js';
 import { upstreamOf, type UpstreamOutputs } from './upstream.js';
 
@@ -39,10 +41,14 @@ export interface RunSummary {
   detections: Record<string, RecordDetectionFacts>;
   /** Precision and recall of the published anomalies (every record detector together) on labelled rows. */
   evaluation?: InjectedEvaluation;
+  /** How a series detector's flags compare with labelled rows (sample data), by step; absent without labels. */
+  labelled_incidents?: Record<string, LabelledIncidents>;
   /** Entities a series detector could not model (too little history, constant series), with why. */
   skipped: { entity: string; reason: string }[];
   /** Days the series detectors learnt from, and the dates they flagged (all dates of the run). */
   detection_window?: { from: string; to: string; flagged_from: string; flagged_to: string };
+  /** What the predict step did for the date, when the pipeline has one. */
+  predictions?: PredictedDate;
   input: CleanedDate['input'];
   outputs: { silver: string; quarantine: string | null; anomalies: string; summary: string };
   detour_version: string;
@@ -63,8 +69,10 @@ export const RunSummarySchema: z.ZodType<RunSummary> = z.object({
   anomalies: z.number(),
   detections: z.record(z.string(), RecordDetectionFactsSchema),
   evaluation: InjectedEvaluationSchema.optional(),
+  labelled_incidents: z.record(z.string(), LabelledIncidentsSchema).optional(),
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   detection_window: z.object({ from: z.string(), to: z.string(), flagged_from: z.string(), flagged_to: z.string() }).optional(),
+  predictions: PredictedDateSchema.optional(),
   input: InputFingerprintSchema,
   outputs: z.object({ silver: z.string(), quarantine: z.string().nullable(), anomalies: z.string(), summary: z.string() }),
   detour_version: z.string(),
@@ -202,7 +210,7 @@ function publishedEvaluation(facts: RecordDetectionFacts[], published: RecordFin
   return injectedEvaluation(totals, flagged, falseAlarms);
 }
 
-/** The key a record detector's facts go under in the summary: its detector, or detector_index when repeated. */
+/** The key a detector's facts go under in the summary: its detector, or detector_index when repeated. */
 function detectionKey(context: StepContext, stepIndex: number): string {
   const detectors = context.params.pipeline.detect.map((step) => step.detector);
   const detector = detectors[stepIndex];
@@ -266,6 +274,9 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       });
     const detections = Object.fromEntries(dayFacts);
     const evaluation = publishedEvaluation(dayFacts.map(([, facts]) => facts), published);
+    const labelled = upstream.detect.flatMap(({ partition, output }) =>
+      (output.labelled ?? []).filter((incidents) => incidents.date === date).map(({ date: _date, ...incidents }) => [detectionKey(context, partition.detectStep), incidents] as const),
+    );
     const summary: RunSummary = {
       pipeline: run.pipeline,
       run_id: run.id,
@@ -281,6 +292,7 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       anomalies: rows.length,
       detections,
       ...(evaluation === undefined ? {} : { evaluation }),
+      ...(labelled.length === 0 ? {} : { labelled_incidents: Object.fromEntries(labelled) }),
       skipped,
       input: cleaned.input,
       outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
@@ -290,6 +302,8 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       const from = windows.map((window) => window.from).sort()[0];
       summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
     }
+    const predicted = upstream.predict.dates[date];
+    if (predicted !== undefined) summary.predictions = predicted;
     await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
     summaries.push(summary);
   }
