@@ -1,6 +1,6 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, isRecordStep, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
   ApiConfig,
   ApiTokenConfig,
@@ -10,8 +10,10 @@ export type {
   ExpectationConfig,
   LivenessConfig,
   PredictStepConfig,
+  RecordStepConfig,
   RetryConfig,
   ScheduleConfig,
+  SeriesStepConfig,
   TablePipelineConfig,
   TrainStepConfig,
 } from './schema.js';

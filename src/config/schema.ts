@@ -77,6 +77,50 @@ const seriesDetector = {
   time: z.string().min(1),
   /** Days of history before the first processed date that models learn from. */
   history: z.number().int().min(0).default(365),
+  /**
+   * Column counting the records behind each value (e.g. `flights` behind an average delay): days
+   * with fewer than `minSupport` are neither learnt from nor flagged, and explanations say how
+   * many records stand behind a value ("avg_delay 95.0 over 23 flights").
+   */
+  support: z.string().min(1).optional(),
+  minSupport: z.number().int().min(1).optional(),
+};
+
+/** What every record detector shares: a day of one table, a record id, labels to evaluate against. */
+const recordDetector = {
+  /** The dataset itself or an aggregate step; read one day at a time, one finding per flagged record. */
+  table: identifier,
+  /** Column identifying a record; the published anomaly id. */
+  id: z.string().min(1),
+  /** Plural noun for records in explanations ("rides of similar distance"). */
+  records: z.string().min(1).default('rows'),
+  /** Labelled rows (sample data): precision and recall of the flagged rows per kind are reported in the summary. */
+  evaluate: z.object({ flag: z.string().min(1), kind: z.string().min(1).optional() }).strict().optional(),
+  /**
+   * false: a record this step flags is published only when another record detector of the
+   * pipeline flags it too, which then lists this step's reason beside its own.
+   */
+  standalone: z.boolean().default(true),
+};
+
+const labelled = <Unit extends string>(units: readonly [Unit, ...Unit[]], unit: Unit, label: string) =>
+  z.union([
+    z.string().min(1).transform((column) => ({ column, unit, label })),
+    z
+      .object({ column: z.string().min(1), unit: z.enum(units).default(unit), label: z.string().min(1).default(label) })
+      .strict(),
+  ]);
+/** A ride's distance column (km or mi) and its words in explanations. */
+const DistanceSchema = labelled(['km', 'mi'], 'km', 'distance');
+/** A ride's duration column (min, s or h) and its words in explanations. */
+const DurationSchema = labelled(['min', 's', 'h'], 'min', 'time');
+
+/** What a ride detector reads beside the record detector's table and id. */
+const rideColumns = {
+  distance: DistanceSchema,
+  duration: DurationSchema,
+  /** Pickup timestamp: hour of day, day of week, order of a vehicle's trips. */
+  start: z.string().min(1),
 };
 
 /**
@@ -139,23 +183,64 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
   z
     .object({
       detector: z.literal('dbscan'),
-      /** The dataset itself or an aggregate step; clustered one day at a time, one finding per outlier record. */
-      table: identifier,
-      /** Column identifying a record; the published anomaly id. */
-      id: z.string().min(1),
+      ...recordDetector,
       /** Column naming the record's entity (taxi, vehicle), published with it. */
       entity: z.string().min(1).optional(),
       features: z.array(FeatureSchema).min(1).max(4),
       eps: z.number().positive().default(0.3),
       minSamples: z.number().int().min(1).default(10),
       scale: z.enum(['standard', 'none']).default('standard'),
-      /** Plural noun for records in explanations ("rides of similar distance"). */
-      records: z.string().min(1).default('rows'),
-      /** Labelled rows (sample data): recall of the flagged rows per kind is reported in the summary. */
-      evaluate: z.object({ flag: z.string().min(1), kind: z.string().min(1).optional() }).strict().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** Ride time given distance and hour of day (day of week with 14+ days of history): too long, too short, too fast, too far. */
+      detector: z.literal('conditional'),
+      ...recordDetector,
+      ...rideColumns,
+      /** The vehicle: each counts once per distance class when learning what is usual. */
+      entity: z.string().min(1).optional(),
+      /** Days before the date learnt from with it (its own day only: 0); 13 or more adds day-of-week terms. */
+      history: z.number().int().min(0).max(90).default(0),
+      /** Robust sigmas of log ride time (from quartiles) beyond which a ride is too long or too short for its distance and hour. */
+      sigmas: z.number().positive().default(5),
+      /** Robust sigmas of log distance above the fleet's median beyond which a ride goes farther than the fleet does. */
+      distanceSigmas: z.number().positive().default(4),
+      /** Vehicles a distance-and-hour cell needs before its band is trusted (sparser cells pool neighbours). */
+      minSupport: z.number().int().min(1).default(50),
+      /** A ride faster than this on average is impossible. */
+      maxSpeedKmh: z.number().positive().default(150),
+    })
+    .strict(),
+  z
+    .object({
+      /** Per-vehicle patterns: near-identical values repeated far more than the fleet would, back-to-back and overlapping trips. */
+      detector: z.literal('pattern'),
+      ...recordDetector,
+      ...rideColumns,
+      /** The vehicle whose trips are compared with the fleet's. */
+      entity: z.string().min(1),
+      /** Dropoff timestamp; default: start + duration. */
+      end: z.string().min(1).optional(),
+      /** Values this close are near-identical: within `relative` of each other, or within the data's resolution. */
+      repeatTolerance: z
+        .object({ relative: z.number().positive().max(0.5).default(0.01), distance: z.number().min(0).default(0.01), duration: z.number().min(0).default(0.1) })
+        .strict()
+        .prefault({}),
+      /** Fewest repeats (or back-to-back trips) that can make a pattern. */
+      minRepeats: z.number().int().min(2).default(5),
+      /** Expected false alarms per day over every vehicle and test (the significance level, shared out). */
+      falseAlarms: z.number().positive().max(1).default(0.01),
+      /** A trip starting within this many minutes of the vehicle's previous dropoff is back to back. */
+      backToBackMinutes: z.number().min(0).default(1),
+      /** Above this share of overlapping trips in the whole fleet, ids are not one car at a time and overlaps are not tested. */
+      maxFleetOverlapShare: z.number().min(0).max(1).default(0.05),
     })
     .strict(),
 ]);
+
+/** Record detectors: one day of a table at a time, one finding per flagged record. */
+const RECORD_DETECTORS: readonly string[] = ['dbscan', 'conditional', 'pattern'];
 
 /** Where a pipeline publishes and whom it alerts. */
 export const PublishSchema = z
@@ -316,6 +401,16 @@ const BUILTIN_RIDES_DATASET = {
     { type: 'between', column: 'ride_dist_km', max: 1000, severity: 'warn' },
   ],
 };
+const RIDES_EVALUATION = { flag: 'is_injected_anomaly', kind: 'injected_kind' };
+const RIDE_COLUMNS = {
+  table: 'rides',
+  id: 'ride_id',
+  distance: { column: 'ride_dist_km', unit: 'km', label: 'ride distance' },
+  duration: { column: 'ride_time_min', unit: 'min', label: 'ride time' },
+  start: 'pickup_ts',
+  records: 'rides',
+  evaluate: RIDES_EVALUATION,
+};
 const BUILTIN_RIDES_PIPELINE = {
   dataset: 'rides',
   detect: [
@@ -329,8 +424,12 @@ const BUILTIN_RIDES_PIPELINE = {
         { column: 'ride_time_min', label: 'ride time', unit: 'min', noun: 'duration' },
       ],
       records: 'rides',
-      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+      evaluate: RIDES_EVALUATION,
+      // DBSCAN flags sparse tails (a 35 km ride at rush hour) alone; here it adds its view to what the other two find.
+      standalone: false,
     },
+    { detector: 'conditional', ...RIDE_COLUMNS, entity: 'taxi_id' },
+    { detector: 'pattern', ...RIDE_COLUMNS, entity: 'taxi_id', end: 'dropoff_ts' },
   ],
   publish: { table: 'ride_anomalies', summary: 'ride_clusters' },
 };
@@ -361,8 +460,9 @@ const BUILTIN_FLIGHTS_PIPELINE = {
     },
   ],
   detect: [
-    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay' },
-    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'] },
+    // An average over a handful of flights swings with one late plane: such airport-days are left out.
+    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay', support: 'flights', minSupport: 20 },
+    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'], support: 'flights', minSupport: 20 },
   ],
 };
 
@@ -526,6 +626,12 @@ export const DetourConfigSchema = z
         if (!tables.includes(step.table)) {
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${dailyHistory ? '' : 'dataset or '}aggregate step named "${step.table}" (${dailyHistory ? 'aggregates' : 'tables'}: ${tables.join(', ') || 'none'})` });
         }
+        if (isRecordStep(step) && !step.standalone && !table.detect.some((other) => isRecordStep(other) && other.standalone)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'standalone'], message: 'standalone: false needs a record detector in the pipeline that publishes on its own' });
+        }
+        if (dailyHistory && (step.support === undefined) !== (step.minSupport === undefined)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, step.support === undefined ? 'support' : 'minSupport'], message: 'give support and minSupport together' });
+        }
       });
       table.train.forEach((step, index) => {
         const tables = [table.dataset, ...aggregates];
@@ -575,6 +681,11 @@ export const DetourConfigSchema = z
     }
   });
 
+/** Whether a detect step is a record detector (one day of a table, a finding per record) rather than a series one. */
+export function isRecordStep(step: DetectStepConfig): step is RecordStepConfig {
+  return RECORD_DETECTORS.includes(step.detector);
+}
+
 /** The columns a detect step scoring with registered models hands them, in order. */
 export function scoredFeatures(step: Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>): string[] {
   return step.detector === 'autoencoder' ? [step.value] : step.features;
@@ -599,3 +710,6 @@ export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;
+export type RecordStepConfig = Extract<DetectStepConfig, { detector: 'dbscan' | 'conditional' | 'pattern' }>;
+/** Series detectors over an aggregate's daily history, which may weigh days by a support column (the autoencoder scores a table's rows with registered models only). */
+export type SeriesStepConfig = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;

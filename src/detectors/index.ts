@@ -19,6 +19,10 @@ export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js'
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';
 export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from './autoencoder/index.js';
 export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';
+export { fitRideTimeModel, RIDE_VERDICT, scoreRideTimes } from './conditional/index.js';
+export type { RideColumns, RideTimeModel, RideTimeModelOptions, RideTimeScoreOptions, RideTimeScores } from './conditional/index.js';
+export { detectVehiclePatterns } from './pattern/index.js';
+export type { PatternKind, PatternOptions, PatternResult, VehiclePattern, VehicleTrips } from './pattern/index.js';
 export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
 export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';

@@ -27,7 +27,7 @@ export type { RunParams, CleanedDate, CheckedDate, InputFile, ResolvedModels, Tr
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
 export { sumLabelledIncidents } from './labelled-incidents.js';
 export type { IncidentCounts, LabelledIncidents } from './labelled-incidents.js';
-export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
+export type { ClusterSummary, ConditionalFacts, DbscanFacts, InjectedEvaluation, InjectedRecall, PatternFacts, RecordDetectionFacts, RecordTable, VehiclePatternFacts } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
 export type {

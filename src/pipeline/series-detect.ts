@@ -1,4 +1,4 @@
-import type { DetectStepConfig } from '../config/index.js';
+import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
 import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
 import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
@@ -12,7 +12,39 @@ export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & {
   date: string;
   /** The registered model version that scored it, when one did. */
   model?: { name: string; version: number };
+  /** How many records stand behind the value (the step's `support` column), when the step has one. */
+  support?: { column: string; records: number };
 };
+
+/**
+ * The rows of `table` with at least `minSupport` records behind them (all rows when the step has
+ * no support column), and the entities left with none, skipped with why.
+ */
+export function supportedRows(step: Pick<SeriesStepConfig, 'support' | 'minSupport'> & { detector: string }, table: SeriesTable): { table: SeriesTable; skipped: SeriesDetection['skipped'] } {
+  const { support, minSupport } = step;
+  if (support === undefined || minSupport === undefined) return { table, skipped: [] };
+  const records = table.values[support];
+  const kept = table.entity.map((_, row) => row).filter((row) => records[row] >= minSupport);
+  const keptEntities = new Set(kept.map((row) => table.entity[row]));
+  const dropped = [...new Set(table.entity)].filter((entity) => !keptEntities.has(entity)).sort();
+  return {
+    table: {
+      entity: kept.map((row) => table.entity[row]),
+      day: kept.map((row) => table.day[row]),
+      timeMs: Float64Array.from(kept, (row) => table.timeMs[row]),
+      values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(kept, (row) => values[row])])),
+      ...(table.labelledKind === undefined ? {} : { labelledKind: kept.map((row) => (table.labelledKind as (string | null)[])[row]) }),
+    },
+    skipped: dropped.map((entity) => ({ entity, reason: `${step.detector}: fewer than ${minSupport} ${support} on every day` })),
+  };
+}
+
+/** " over 23 flights" after a value, and the finding's support, when the step has a support column. */
+function supportOf(step: Pick<SeriesStepConfig, 'support'>, table: SeriesTable, row: number): { text: string; support?: Finding['support'] } {
+  if (step.support === undefined) return { text: '' };
+  const records = table.values[step.support][row];
+  return { text: ` over ${records.toFixed(0)} ${step.support}`, support: { column: step.support, records } };
+}
 
 export interface SeriesDetection {
   findings: Finding[];
@@ -68,9 +100,11 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       continue;
     }
     const order = result.model?.order.join(',');
+    const rowOfDay = new Map(rows.map((row) => [dayNumber(table.day[row]) - start, row]));
     for (let t = Math.max(0, firstFlagged); t < length; t++) {
       if (result.isAnomaly[t] !== 1) continue;
       const direction = series[t] > result.expected[t] ? 'above' : 'below';
+      const support = supportOf(step, table, rowOfDay.get(t) as number);
       findings.push({
         detector: 'arima',
         entity,
@@ -80,7 +114,8 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
         lower: round(result.lower[t], 4),
         upper: round(result.upper[t], 4),
         score: round(result.score[t], 4),
-        reason: `${step.value} ${format(series[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        reason: `${step.value} ${format(series[t])}${support.text} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        ...(support.support === undefined ? {} : { support: support.support }),
       });
     }
   }
@@ -126,7 +161,8 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
     const score = -sampleScores[k];
     const value = table.values[primary][row];
     const [low, median, high] = [quantile(typical, 0.1), quantile(typical, 0.5), quantile(typical, 0.9)];
-    const others = step.features.slice(1).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const support = supportOf(step, table, row);
     const usualText = Number.isNaN(median) ? 'no usual days to compare' : `usual for ${entity} ${format(low)}–${format(high)}`;
     findings.push({
       detector: 'iforest',
@@ -137,17 +173,24 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
       lower: Number.isNaN(low) ? null : round(low, 4),
       upper: Number.isNaN(high) ? null : round(high, 4),
       score: round(score, 4),
-      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)}${support.text} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      ...(support.support === undefined ? {} : { support: support.support }),
     });
   });
   return { findings, skipped: [] };
 }
 
-/** Runs one detect step over an aggregate table covering [windowStart, to]; findings only for [from, to]. */
-export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
-  return step.detector === 'arima'
-    ? detectWithArima(step, table, range.from, range.to, range.windowStart)
-    : detectWithIsolationForest(step, table, range.from, range.to);
+/**
+ * Runs one detect step over an aggregate table covering [windowStart, to]; findings only for
+ * [from, to]. Rows with fewer than `minSupport` records behind them are neither learnt from nor flagged.
+ */
+export function detectSeries(step: SeriesStepConfig, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
+  const supported = supportedRows(step, table);
+  const detection =
+    step.detector === 'arima'
+      ? detectWithArima(step, supported.table, range.from, range.to, range.windowStart)
+      : detectWithIsolationForest(step, supported.table, range.from, range.to);
+  return { findings: detection.findings, skipped: [...supported.skipped, ...detection.skipped] };
 }
 
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
@@ -180,9 +223,16 @@ interface Scorer {
   model?: { name: string; version: number };
 }
 
+/** A step scoring rows with models: the columns they take, the first the finding's value, and its support column. */
+interface ScoredStep {
+  detector: string;
+  features: readonly string[];
+  support?: string;
+}
+
 /** One finding per day with anomalous rows: the most anomalous row of it. */
-function dayFindings(features: readonly string[], table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
-  const [primary] = features;
+function dayFindings(step: ScoredStep, table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
+  const [primary] = step.features;
   const worstOfDay = new Map<string, { k: number; count: number }>();
   rows.forEach((row, k) => {
     if (scores.anomalous[k] !== 1) return;
@@ -194,7 +244,8 @@ function dayFindings(features: readonly string[], table: SeriesTable, entity: st
     const row = rows[k];
     const value = table.values[primary][row];
     const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
-    const others = features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+    const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+    const support = supportOf(step, table, row);
     return {
       detector: scorer.detector,
       entity,
@@ -204,8 +255,9 @@ function dayFindings(features: readonly string[], table: SeriesTable, entity: st
       lower: nullable(scores.lower[k]),
       upper: nullable(scores.upper[k]),
       score: round(scores.score[k], 4),
-      reason: `${scorer.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; ${scorer.note}`,
+      reason: `${scorer.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${support.text}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; ${scorer.note}`,
       ...(scorer.model === undefined ? {} : { model: scorer.model }),
+      ...(support.support === undefined ? {} : { support: support.support }),
     };
   });
 }
@@ -225,7 +277,7 @@ export interface WithoutModel {
  * shallow model or skipped, as `withoutModel` says. With labelled rows in the table, the flags are
  * compared with the labels per date.
  */
-export function detectWithModels(step: { detector: string; features: readonly string[] }, table: SeriesTable, models: Map<string, LoadedModel>, withoutModel: WithoutModel): SeriesDetection {
+export function detectWithModels(step: ScoredStep, table: SeriesTable, models: Map<string, LoadedModel>, withoutModel: WithoutModel): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
   const flagged = new Uint8Array(table.entity.length);
@@ -245,7 +297,7 @@ export function detectWithModels(step: { detector: string; features: readonly st
       continue;
     }
     rows.forEach((row, k) => (flagged[row] = scores.anomalous[k]));
-    findings.push(...dayFindings(step.features, table, entity, rows, scores, scorer));
+    findings.push(...dayFindings(step, table, entity, rows, scores, scorer));
   }
   return { findings, skipped, ...(table.labelledKind === undefined ? {} : { labelled: labelledIncidentsByDate(table, flagged) }) };
 }

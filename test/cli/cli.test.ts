@@ -95,9 +95,11 @@ describe('detour CLI', () => {
 
     const run = await detour(cwd, 'run', 'rides', '--date', '2024-02-02', '--lake', lake);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n.*detect 0-dbscan-2024-02-02 succeeded\n.*publish all succeeded/);
+    expect(run.stdout).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n(.*detect \d-(dbscan|conditional|pattern)-2024-02-02 succeeded\n){3}.*publish all succeeded/);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%$/m);
+    // Labelled sample rows: precision and recall of the published anomalies.
+    expect(run.stdout).toMatch(/^date\s+rows\s+quarantined\s+anomalies\s+precision\s+recall$/m);
+    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%\s+[\d.]+%$/m);
     expect(run.stdout).toMatch(/seconds by step: clean [\d.]+ · quality [\d.]+ · detect [\d.]+ · publish [\d.]+/);
     const runId = /^run (\S+) succeeded/m.exec(run.stdout)?.[1] as string;
     lastRunId = runId;
@@ -113,7 +115,7 @@ describe('detour CLI', () => {
     expect(show.stdout).toMatch(/^detect\s+0-dbscan-2024-02-02\s+succeeded\s+1\s+[\d.]+$/m);
     const shown = JSON.parse((await detour(cwd, 'runs', 'show', runId, '--json', '--lake', lake)).stdout) as { steps: { step: string; status: string }[] };
     expect(shown).toMatchObject({ id: runId, pipeline: 'rides', logicalDate: '2024-02-02', endDate: '2024-02-02', status: 'succeeded', rowsRead: 3000 });
-    expect(shown.steps.map((step) => `${step.step}:${step.status}`)).toEqual(['clean:succeeded', 'quality:succeeded', 'aggregate:skipped', 'detect:succeeded', 'publish:succeeded']);
+    expect(shown.steps.map((step) => `${step.step}:${step.status}`)).toEqual(['clean:succeeded', 'quality:succeeded', 'aggregate:skipped', 'detect:succeeded', 'detect:succeeded', 'detect:succeeded', 'publish:succeeded']);
 
     // Backfill skips the date that already succeeded, then reruns it on --force.
     const backfill = await detour(cwd, 'backfill', 'rides', '--from', '2024-02-01', '--to', '2024-02-02', '--parallel', '2', '--lake', lake);

@@ -40,7 +40,8 @@ describe('detour serve', () => {
       const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(stdout)?.[1] as string;
       const metrics = await (await fetch(metricsUrl)).text();
       expect(metrics).toMatch(/^detour_runs_total\{pipeline="rides",status="succeeded"\} 1$/m);
-      expect(metrics).toMatch(/^detour_step_duration_seconds_count\{pipeline="rides",step="detect"\} 1$/m);
+      // One detect partition per record detector of the day: DBSCAN, conditional, pattern.
+      expect(metrics).toMatch(/^detour_step_duration_seconds_count\{pipeline="rides",step="detect"\} 3$/m);
       expect(metrics).toMatch(/^detour_rows_processed_total\{pipeline="rides",step="clean"\} 2000$/m);
       expect(metrics).toMatch(/^detour_queue_depth\{state="waiting"\} 0$/m);
       expect(await (await fetch(metricsUrl.replace(/metrics$/, 'healthz'))).json()).toEqual({ status: 'ok' });

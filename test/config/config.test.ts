@@ -28,7 +28,22 @@ describe('config', () => {
           eps: 0.3,
           minSamples: 10,
           scale: 'standard',
+          standalone: false,
         },
+        {
+          detector: 'conditional',
+          distance: { column: 'ride_dist_km', unit: 'km', label: 'ride distance' },
+          duration: { column: 'ride_time_min', unit: 'min', label: 'ride time' },
+          start: 'pickup_ts',
+          entity: 'taxi_id',
+          history: 0,
+          sigmas: 5,
+          distanceSigmas: 4,
+          minSupport: 50,
+          maxSpeedKmh: 150,
+          standalone: true,
+        },
+        { detector: 'pattern', entity: 'taxi_id', start: 'pickup_ts', end: 'dropoff_ts', minRepeats: 5, falseAlarms: 0.01, backToBackMinutes: 1, standalone: true },
       ],
       publish: { table: 'ride_anomalies', summary: 'ride_clusters' },
       schedule: { cron: '0 2 * * *', timezone: 'UTC', catchup: true, lagDays: 1 },
@@ -75,6 +90,49 @@ describe('config', () => {
     expect(loaded.config.datasets.rides.key).toBe('ride_id');
   });
 
+  it('fills in the defaults of ride detectors given their columns alone', () => {
+    const config = parseConfigText(
+      [
+        'pipelines:',
+        '  trips:',
+        '    dataset: rides',
+        '    detect:',
+        '      - { detector: conditional, table: rides, id: ride_id, distance: { column: miles, unit: mi }, duration: { column: seconds, unit: s }, start: pickup_ts }',
+        '      - { detector: pattern, table: rides, id: ride_id, entity: taxi_id, distance: miles, duration: minutes, start: pickup_ts }',
+        '',
+      ].join('\n'),
+      'my.yaml',
+    );
+    // What every record detector gets by default.
+    const record = { table: 'rides', id: 'ride_id', records: 'rows', standalone: true, start: 'pickup_ts' };
+    expect(config.pipelines.trips.detect).toEqual([
+      {
+        ...record,
+        detector: 'conditional',
+        distance: { column: 'miles', unit: 'mi', label: 'distance' },
+        duration: { column: 'seconds', unit: 's', label: 'time' },
+        history: 0,
+        sigmas: 5,
+        distanceSigmas: 4,
+        minSupport: 50,
+        maxSpeedKmh: 150,
+      },
+      {
+        ...record,
+        detector: 'pattern',
+        // A bare column is in km and minutes.
+        distance: { column: 'miles', unit: 'km', label: 'distance' },
+        duration: { column: 'minutes', unit: 'min', label: 'time' },
+        entity: 'taxi_id',
+        repeatTolerance: { relative: 0.01, distance: 0.01, duration: 0.1 },
+        minRepeats: 5,
+        falseAlarms: 0.01,
+        backToBackMinutes: 1,
+        maxFleetOverlapShare: 0.05,
+      },
+    ]);
+  });
+
   it('fails on an explicit --config file that does not exist', async () => {
     await expect(loadConfig({ file: '/nonexistent/detour.yaml', env: {} })).rejects.toThrow(/cannot read config \/nonexistent\/detour.yaml: ENOENT/);
   });
@@ -88,6 +146,13 @@ describe('config', () => {
     ['a notBefore that is not a timestamp', 'datasets:\n  rides:\n    columns:\n      a: { type: number }\n      b: { type: timestamp, notBefore: a }\n', 'my.yaml:5: datasets.rides.columns.b.notBefore: "a" is not a timestamp column of rides'],
     ['a max delay below the initial one', 'pipelines:\n  flights:\n    dataset: flights\n    detect: [{ detector: iforest, table: t, entity: e, time: d, features: [x] }]\n    retry:\n      initialDelayMs: 5000\n      maxDelayMs: 100\n', 'my.yaml:7: pipelines.flights.retry.maxDelayMs: maxDelayMs must be at least initialDelayMs'],
     ['broken YAML', 'lake: [a,\n', 'my.yaml:'],
+    [
+      'a record detector that never publishes alone',
+      'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - { detector: conditional, table: rides, id: ride_id, distance: ride_dist_km, duration: ride_time_min, start: pickup_ts, standalone: false }\n',
+      'my.yaml:5: pipelines.rides.detect.0.standalone: standalone: false needs a record detector in the pipeline that publishes on its own',
+    ],
+    ['a distance unit detour does not know', 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: pattern\n        table: rides\n        id: ride_id\n        entity: taxi_id\n        distance: { column: d, unit: furlong }\n        duration: t\n        start: s\n', 'my.yaml:9: pipelines.rides.detect.0.distance'],
+    ['a support column without its minimum', 'pipelines:\n  flights:\n    dataset: flights\n    aggregate: [{ name: t, sql: "SELECT 1" }]\n    detect:\n      - { detector: arima, table: t, entity: e, time: d, value: v, support: n }\n', 'my.yaml:6: pipelines.flights.detect.0.minSupport: give support and minSupport together'],
   ])('names the line and field for %s', (_, text, expected) => {
     let caught: unknown;
     try {

@@ -30,3 +30,18 @@ export async function runPipeline(lake: Lake, store: Store, config: DetourConfig
     await services.queue.close();
   }
 }
+
+/**
+ * The built-in configuration as the seed ran it: rides by DBSCAN alone (publishing every outlier)
+ * and flights by ARIMA and Isolation Forest on every airport-day, however few flights behind it.
+ */
+export function seedConfig(): DetourConfig {
+  const { pipelines } = DetourConfigSchema.parse({});
+  const [dbscan] = pipelines.rides.detect;
+  return DetourConfigSchema.parse({
+    pipelines: {
+      rides: { ...pipelines.rides, detect: [{ ...dbscan, standalone: true }] },
+      flights: { ...pipelines.flights, detect: pipelines.flights.detect.map((step) => ({ ...step, support: undefined, minSupport: undefined })) },
+    },
+  });
+}

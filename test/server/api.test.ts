@@ -154,7 +154,8 @@ describe('the HTTP API', () => {
     expect(accepted.headers.get('location')).toBe(`/v1/runs/${id}`);
     expect(await waitForRun(id)).toMatchObject({ pipeline: 'rides', from: RIDE_DAYS[0], status: 'succeeded', anomalies: expect.any(Number) });
     const detail = await json<{ run: { params: { pipeline: unknown; detour_version: string } }; steps: { step: string; status: string; seconds: number }[]; inputs: Record<string, { key: string; sha256: string }[]> }>(call(url(`/v1/runs/${id.slice(0, 20)}`), { token: TOKENS.read }));
-    expect(detail.steps.map((step) => step.step)).toEqual(['clean', 'quality', 'aggregate', 'detect', 'publish']);
+    // A detect partition per record detector of the built-in rides pipeline: DBSCAN, conditional, pattern.
+    expect(detail.steps.map((step) => step.step)).toEqual(['clean', 'quality', 'aggregate', 'detect', 'detect', 'detect', 'publish']);
     expect(detail.steps.every((step) => step.status === 'succeeded' || step.status === 'skipped')).toBe(true);
     expect(detail.inputs[RIDE_DAYS[0]]).toEqual([{ key: `bronze/rides/date=${RIDE_DAYS[0]}/rides.parquet`, size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(detail.run.params).toMatchObject({ pipeline: { dataset: 'rides' }, detour_version: expect.any(String) });
