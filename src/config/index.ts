@@ -2,10 +2,12 @@ export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
 export { DatasetSchema, DetourConfigSchema, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
+  BusConfig,
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
+  JoinConfig,
   LivenessConfig,
   PredictStepConfig,
   RetryConfig,

@@ -157,6 +157,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await expect(store.listRuns({ limit: 0 })).rejects.toBeInstanceOf(InputError);
     });
 
+    it('finds the runs an event started by their trigger, newest first, and no others', async () => {
+      const landed = (sha: string) => ({ landed: { dataset: 'trips', date: '2024-04-05', key: 'bronze/trips/date=2024-04-05/a.csv', sha256: sha.repeat(64) } });
+      const first = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { pipeline: { dataset: 'trips' }, trigger: landed('a') } });
+      await sleep(5);
+      const second = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('b') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: {} });
+      await store.startRun({ lease, pipeline: 'p-trigger-other', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+
+      expect((await store.runsTriggeredBy('p-trigger', landed('a'))).map((run) => run.id)).toEqual([second.id, first.id]);
+      expect(await store.runsTriggeredBy('p-trigger', landed('c'))).toEqual([]);
+    });
+
     it('finds a run by unique prefix and reports ambiguous or unknown ones', async () => {
       const run = await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
       await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
@@ -301,6 +314,17 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-2', newer, next);
       expect(await store.listPredictions('fleet_predictions', '2024-05-01')).toEqual(stored(next, 'run-2', newer));
       expect(await store.listPredictions('fleet_predictions', '2024-05-02')).toEqual(stored([prediction(1)], 'run-1'));
+    });
+
+    it('lets two writers replacing the same date at once take turns: the date holds one of them whole', async () => {
+      const first = Array.from({ length: 3_000 }, (_, index) => prediction(index));
+      const second = Array.from({ length: 2_000 }, (_, index) => prediction(index + 1_500, 0.25));
+      await Promise.all([
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-a', model, first),
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-b', model, second),
+      ]);
+      const listed = await store.listPredictions('fleet_predictions', '2024-05-04');
+      expect([stored(first, 'run-a'), stored(second, 'run-b')]).toContainEqual(listed);
     });
 
     it('refuses duplicate ids, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
