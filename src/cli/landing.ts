@@ -7,8 +7,9 @@ import type { LandedEvent } from '../bus/index.js';
 import type { DetourConfig } from '../config/index.js';
 import { dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
-import { announceLanded, ingestFile, ingestPartitionedFile, landedEvents } from '../pipeline/index.js';
-import { weatherCsvPath, WEATHER_DAYS, writeSampleFleetFiles } from '../sample/index.js';
+import type { Lake } from '../lake/index.js';
+import { announceLanded, ingestFile, ingestPartitionedFile, landedEvents, type PartitionedIngestResult } from '../pipeline/index.js';
+import { weatherCsvPath, WEATHER_DAYS, writeSampleFleetFiles, type SampleFleetOptions } from '../sample/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
 import { Progress } from './format.js';
 import { wholeNumber } from './options.js';
@@ -25,6 +26,29 @@ export async function announceOnBus(config: DetourConfig, events: readonly Lande
   }
 }
 
+/** Lands vega-datasets' weather.csv as `dataset` through the ingest path, a bronze partition per date. */
+export function landSampleWeather(lake: Lake, dataset: string): Promise<PartitionedIngestResult> {
+  return ingestPartitionedFile(lake, { dataset, file: weatherCsvPath(), partitionBy: 'date', replace: true });
+}
+
+/** Lands a day of sample fleet rides per date in `dataset` through the ingest path (a sampled day again replaces its file); the landed files. */
+export async function landSampleFleet(lake: Lake, dataset: string, options: SampleFleetOptions, onDay?: (logicalDate: string, key: string) => void): Promise<LandedEvent[]> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-fleet-sample-'));
+  const engine = await openEngine();
+  try {
+    const events: LandedEvent[] = [];
+    await writeSampleFleetFiles(engine, folder, options, async (logicalDate, file) => {
+      const landed = await ingestFile(lake, { dataset, file, logicalDate, replace: true });
+      events.push(...landedEvents(dataset, [{ logicalDate, ...landed }]));
+      onDay?.(logicalDate, landed.key);
+    });
+    return events;
+  } finally {
+    await engine.close();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
 /** `detour sample weather`: weather.csv through the ingest path, a bronze partition per date. */
 export function sampleWeatherCommand(): Command {
   return withCommonOptions(new Command('weather'))
@@ -33,7 +57,7 @@ export function sampleWeatherCommand(): Command {
       const { lake, config } = await loadCliConfig(options);
       try {
         const dataset = config.pipelines.weather?.dataset ?? 'weather';
-        const result = await ingestPartitionedFile(lake, { dataset, file: weatherCsvPath(), partitionBy: 'date', replace: true });
+        const result = await landSampleWeather(lake, dataset);
         const written = result.partitions.filter((partition) => partition.ingested).length;
         console.log(`landed weather.csv in ${lake.url}/bronze/${dataset}/: ${result.partitions.length} dates ${result.partitions[0].logicalDate}..${result.partitions.at(-1)?.logicalDate}, ${written} written`);
         const announced = await announceOnBus(config, landedEvents(dataset, result.partitions));
@@ -54,23 +78,14 @@ export function sampleFleetCommand(): Command {
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), 42)
     .action(async (options: CommonOptions & { from: string; to: string; ridesPerDay: number; seed: number }) => {
       const { lake, config } = await loadCliConfig(options);
-      const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-fleet-sample-'));
-      const engine = await openEngine();
       try {
         const dataset = config.pipelines.fleet?.dataset ?? 'fleet_rides';
-        const events: LandedEvent[] = [];
         const progress = new Progress(dateRange(options.from, options.to).length);
-        await writeSampleFleetFiles(engine, folder, options, async (logicalDate, file) => {
-          const landed = await ingestFile(lake, { dataset, file, logicalDate, replace: true });
-          events.push(...landedEvents(dataset, [{ logicalDate, ...landed }]));
-          progress.finishItem(logicalDate, landed.key);
-        }).finally(() => progress.end());
+        const events = await landSampleFleet(lake, dataset, options, (logicalDate, key) => progress.finishItem(logicalDate, key)).finally(() => progress.end());
         console.log(`wrote ${events.length} day(s) × ${options.ridesPerDay} rides to ${lake.url}/bronze/${dataset}/`);
         const announced = await announceOnBus(config, events);
         if (announced !== undefined) console.log(announced);
       } finally {
-        await engine.close();
-        await rm(folder, { recursive: true, force: true });
         await lake.close();
       }
     });

@@ -4,6 +4,7 @@ import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
 import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
 import { printTrainingResult } from './model-format.js';
+import { runFleetDemo } from './fleet-demo.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
@@ -224,7 +225,7 @@ const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30'
 export function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
     .description(
-      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001) and run the rides and flights pipelines`,
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; the weather of 2012–2015 and fleet rides) and run the rides, flights and fleet pipelines`,
     )
     .action(async (options: CommonOptions) => {
       await withContext(options, async (context) => {
@@ -291,6 +292,7 @@ export function demoCommand(): Command {
           startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)),
         );
         await printRunResult(context, flightsRun);
+        await runFleetDemo(context);
         console.log('\nnext: detour runs · detour runs show <id> · detour backfill · detour serve · detour --help');
       });
     });
