@@ -327,8 +327,11 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect([stored(first, 'run-a'), stored(second, 'run-b')]).toContainEqual(listed);
     });
 
-    it('refuses duplicate ids, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
+    it('refuses duplicate ids, rows of other features, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
       await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), prediction(1)])).rejects.toThrow(/prediction ids must be unique within 2024-05-03/);
+      await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), { id: 'trip-9', probability: 0.5, features: { temperature: 1 } }])).rejects.toThrow(
+        new InputError('predictions of 2024-05-03 must all have the features temperature, mileage; trip-9 has temperature'),
+      );
       await expect(store.replacePredictions('fleet_predictions', '2024-5-3', 'run-1', model, [])).rejects.toBeInstanceOf(InputError);
       await expect(store.listPredictions('detour_runs', '2024-05-03')).rejects.toThrow(/must be lower_snake_case and end in _predictions/);
     });
