@@ -2,7 +2,7 @@
  * The predictions tables' statements: one table per pipeline (`<pipeline>_predictions`), a row per
  * (date, id) with the probability, the features it was computed from and the model version that
  * computed it. A date's rows are replaced as a whole, in one transaction: deleted, then inserted
- * again in bulk (which costs half of an UPSERT of rows already there, as a rerun's are).
+ * again in bulk (cheaper than UPSERTing rows already there, as a rerun's are).
  */
 import { InputError } from '../errors.js';
 import { parsedJson, type SqlQueryable } from './sql-client.js';
