@@ -61,12 +61,13 @@ export class NatsBus implements EventBus {
 
   /**
    * Connects and makes sure the stream exists.
-   * @throws UnavailableError when no NATS server answers at `options.url`; InputError when it runs without JetStream.
+   * @throws UnavailableError when no NATS server answers at `options.url` (exit 1); InputError when it runs without JetStream.
    */
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     let connection: NatsConnection;
     try {
-      connection = await connect({ servers: options.url, name: 'detour', timeout: CONNECT_TIMEOUT_MS });
+      // Once connected, a server that goes away is waited for, however long: consumers pick up where they were.
+      connection = await connect({ servers: options.url, name: 'detour', timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1 });
     } catch (error) {
       throw new UnavailableError('NATS', `cannot reach NATS at ${options.url}: ${oneLine(error)}`, { cause: error });
     }
