@@ -47,22 +47,20 @@ function joinedDates(join: JoinConfig, from: string, to: string): string[] {
 }
 
 /**
- * The silver keys each join reads over `dates`, in date order, checked to exist: a date of the
+ * The silver keys the joins read over `dates`, join by join in date order, checked to exist: a date of the
  * joined dataset that was never cleaned is a NotFoundError naming the dataset and the date, never
  * a join that silently finds no rows.
  */
-async function joinedKeys({ lake, params }: StepContext, dates: readonly string[]): Promise<string[][]> {
-  const keysOfJoins: string[][] = [];
+async function joinedKeys({ lake, params }: StepContext, dates: readonly string[]): Promise<string[]> {
+  const keys: string[] = [];
   for (const join of params.pipeline.join) {
-    const keys: string[] = [];
     for (const date of joinedDates(join, dates[0], dates[dates.length - 1])) {
       const key = silverKey(join.dataset, date);
       if (!(await lake.exists(key))) throw new NotFoundError(`join ${join.dataset}: ${join.dataset} has no cleaned partition for ${date} (${key} is missing in ${lake.url}); land and clean ${join.dataset} for ${date} first`);
       keys.push(key);
     }
-    keysOfJoins.push(keys);
   }
-  return keysOfJoins;
+  return keys;
 }
 
 /**
@@ -74,8 +72,7 @@ async function joinedKeys({ lake, params }: StepContext, dates: readonly string[
 export async function withSilverSandbox<T>(context: StepContext, dates: readonly string[], work: (sandbox: SqlSandbox, showDate: ShowDate) => Promise<T>): Promise<T> {
   const { join } = context.params.pipeline;
   const ownKeys = silverKeys(context, dates);
-  const joined = await joinedKeys(context, dates);
-  const allKeys = [...ownKeys, ...joined.flat()];
+  const allKeys = [...ownKeys, ...(await joinedKeys(context, dates))];
   const sandbox = await openSqlSandbox(context.lake, allKeys);
   try {
     const pathOf = new Map(allKeys.map((key, index) => [key, sandbox.inputPaths[index]]));
