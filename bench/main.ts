@@ -40,6 +40,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   train: () => import('./train.js'),
   score: () => import('./score.js'),
   'train-workers': () => import('./train-workers.js'),
+  api: () => import('./api.js'),
   fleet: () => import('./fleet.js'),
 };
 

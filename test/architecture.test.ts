@@ -21,7 +21,8 @@ const ALLOWED: Record<string, string[]> = {
   sample: ['engine', 'lake'],
   pipeline: ['bus', 'config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
   app: ['bus', 'config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
-  cli: ['app', 'bus', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
+  server: ['app', 'config', 'detectors', 'observability', 'pipeline', 'store'],
+  cli: ['app', 'bus', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'server', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -4,7 +4,7 @@ import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../dates.js';
 import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, landedEvents, type LandedFile, type PartitionedIngestResult } from '../pipeline/index.js';
-import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
+import { TRAFFIC_SAMPLE_DEFAULTS, writeSampleFlights, writeSampleRides, writeSampleTraffic, type TrafficSampleOptions } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
 import { Progress } from './format.js';
@@ -73,6 +73,25 @@ function sampleCommand(): Command {
           const progress = new Progress(dates.length);
           await writeSampleRides(lake, { ...options, dataset: config.pipelines.rides.dataset, onDay: (date, key) => progress.finishItem(date, key) }).finally(() => progress.end());
           console.log(`wrote ${dates.length} day(s) × ${options.ridesPerDay} rides to ${lake.url}`);
+        } finally {
+          await lake.close();
+        }
+      }),
+  );
+  sample.addCommand(
+    withCommonOptions(new Command('traffic'))
+      .description('per-minute network traffic of sensors (bytes, packets, flows) with labelled incidents: spikes, drops, level shifts, flat-lines')
+      .option('--sensors <n>', 'sensors', wholeNumber('--sensors', 1), TRAFFIC_SAMPLE_DEFAULTS.sensors)
+      .option('--days <n>', 'days from --from', wholeNumber('--days', 1), TRAFFIC_SAMPLE_DEFAULTS.days)
+      .option('--from <YYYY-MM-DD>', 'first date', TRAFFIC_SAMPLE_DEFAULTS.from)
+      .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), TRAFFIC_SAMPLE_DEFAULTS.seed)
+      .action(async (options: CommonOptions & TrafficSampleOptions) => {
+        const { lake, config } = await loadCliConfig(options);
+        try {
+          const progress = new Progress(options.days);
+          const dataset = config.pipelines.traffic.dataset;
+          await writeSampleTraffic(lake, { ...options, dataset, onDay: (date, key) => progress.finishItem(date, key) }).finally(() => progress.end());
+          console.log(`wrote ${options.days} day(s) × ${options.sensors} sensors × 1440 minutes to ${lake.url}/bronze/${dataset}/`);
         } finally {
           await lake.close();
         }

@@ -2,10 +2,9 @@ import { Command, Option } from 'commander';
 import { assertIsoDate, isoDateOf, addDays } from '../dates.js';
 import { InputError } from '../errors.js';
 import { findModelVersion, parseModelRef, promoteModelVersion, rollbackModel, startTrainingRun, supervisedFactsOf, trainingParamsOf } from '../pipeline/index.js';
-import { withCommonOptions, type CommonOptions } from './context.js';
+import { withCommonOptions, withContext, withStepProgress, type CommonOptions } from './context.js';
 import { modelDetails, modelDiff, modelListTable, printTrainingResult } from './model-format.js';
 import { stepParallelOption, wholeNumber } from './options.js';
-import { withContext, withStepProgress } from './run-commands.js';
 
 /** `--entity A --entity B,C`: every value, in order. */
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((item) => item.trim()).filter(Boolean)];

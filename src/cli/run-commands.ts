@@ -2,34 +2,16 @@ import { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
-import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
+import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunSummary } from '../pipeline/index.js';
 import { printTrainingResult } from './model-format.js';
 import { runFleetDemo } from './fleet-demo.js';
+import { runTrafficDemo } from './traffic-demo.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
-import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
-import { formatTable, Progress, runSeconds, StepProgress } from './format.js';
+import { withCommonOptions, withContext, withStepProgress, type CliContext, type CommonOptions } from './context.js';
+import { formatTable, labelledIncidentsReport, Progress, runSeconds } from './format.js';
 import { datesOf, stepParallelOption, wholeNumber } from './options.js';
-
-export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
-  const context = await openCliContext(options);
-  try {
-    return await work(context);
-  } finally {
-    await context.close();
-  }
-}
-
-/** Services for executing a run here, reporting each step's progress; the live bar is erased afterwards, failed or not. */
-export async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
-  const progress = new StepProgress();
-  try {
-    return await work(await context.services({ concurrency, onStep: (event) => progress.update(event) }));
-  } finally {
-    progress.end();
-  }
-}
 
 function percent(value: number | null | undefined): string {
   return value === null || value === undefined ? '-' : `${(value * 100).toFixed(1)}%`;
@@ -73,6 +55,7 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
     row.value !== null && row.expected !== null && row.upper !== null && row.lower !== null && row.upper > row.lower ? Math.abs(row.value - row.expected) / ((row.upper - row.lower) / 2) : 0;
   const top = published.sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
+  if (summaries.some((summary) => summary.labelled_incidents !== undefined)) console.log(`\n${labelledIncidentsReport(summaries)}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
   if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
   const notPredicted = summaries.flatMap((summary) => (summary.predictions !== undefined && 'skipped' in summary.predictions ? [summary.predictions.skipped] : []));
@@ -88,7 +71,7 @@ function assertPipeline(context: CliContext, pipeline: string): void {
 export function runCommand(): Command {
   return withCommonOptions(new Command('run'))
     .description('run a pipeline once over one logical date or a range of dates (one run, modelled together)')
-    .argument('<pipeline>', 'pipeline name (built in: rides, flights; more in detour.yaml)')
+    .argument('<pipeline>', 'pipeline name (built in: rides, flights, traffic; more in detour.yaml)')
     .option('--date <YYYY-MM-DD>', 'logical date to process')
     .option('--from <YYYY-MM-DD>', 'first date of a range')
     .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
@@ -221,11 +204,11 @@ const DEMO = { from: '2024-01-01', to: '2024-01-07', ridesPerDay: 100_000, seed:
 /** The half year of real flights that `npm start` runs the flights pipeline over. */
 const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30' } as const;
 
-/** The main job (`npm start`): sample lake if absent, a rides run per day, then the flights half year. */
+/** The main job (`npm start`): sample lake if absent, a rides run per day, the flights half year, then traffic: train, promote, detect. */
 export function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
     .description(
-      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; the weather of 2012–2015 and fleet rides) and run the rides, flights and fleet pipelines`,
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; a few traffic sensors; the weather of 2012–2015 and fleet rides) and run the rides, flights, traffic and fleet pipelines`,
     )
     .action(async (options: CommonOptions) => {
       await withContext(options, async (context) => {
@@ -292,8 +275,9 @@ export function demoCommand(): Command {
           startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)),
         );
         await printRunResult(context, flightsRun);
+        await runTrafficDemo(context);
         await runFleetDemo(context);
-        console.log('\nnext: detour runs · detour runs show <id> · detour backfill · detour serve · detour --help');
+        console.log('\nnext: detour runs · detour runs show <id> · detour models · detour backfill · detour serve · detour --help');
       });
     });
 }

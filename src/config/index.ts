@@ -1,8 +1,10 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, TablePipelineSchema, trainStepFor } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
   BusConfig,
+  ApiConfig,
+  ApiTokenConfig,
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,

@@ -98,6 +98,14 @@ const seriesDetector = {
   history: z.number().int().min(0).default(365),
 };
 
+/**
+ * Score with registered models instead of fitting one in the run: each entity's `production`
+ * version, or that version number. A run records the versions it used; its rerun uses them again.
+ */
+const modelVersion = z.union([z.literal('production'), z.number().int().min(1)]);
+/** The training step (its `model`) whose models to score with; default: the pipeline's only training step of the detector. */
+const modelName = identifier.optional();
+
 export const DetectStepSchema = z.discriminatedUnion('detector', [
   z
     .object({
@@ -126,13 +134,25 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       maxSamples: z.number().int().min(2).default(256),
       seed: z.number().int().min(0).default(0),
       contamination: z.union([z.literal('auto'), z.number().gt(0).max(0.5)]).default(0.01),
-      /**
-       * Score with registered models instead of fitting one in the run: each entity's `production`
-       * version, or that version number. A run records the versions it used; its rerun uses them again.
-       */
-      model: z.union([z.literal('production'), z.number().int().min(1)]).optional(),
-      /** The training step (its `model`) whose models to score with; default: the pipeline's only iforest training step. */
-      modelName: identifier.optional(),
+      model: modelVersion.optional(),
+      modelName,
+    })
+    .strict(),
+  z
+    .object({
+      detector: z.literal('autoencoder'),
+      /** The dataset itself or an aggregate step: one series per entity, e.g. a sensor's bytes per minute. */
+      table: identifier,
+      entity: column,
+      /** Each row's time: the network takes its time of day and week. */
+      time: column,
+      value: column,
+      model: modelVersion,
+      modelName,
+      /** An entity without that model: `shallow` scores it with rb-aioutliers' shallow model (needs no training); `skip` leaves it out, the summary says why. */
+      fallback: z.enum(['shallow', 'skip']).default('skip'),
+      /** Labelled rows (sample data): per incident kind (runs of labelled rows), how many had a flagged row, and the share of normal rows flagged, in the summary. */
+      evaluate: z.object({ flag: column, kind: column.optional() }).strict().optional(),
     })
     .strict(),
   z
@@ -221,7 +241,7 @@ export const TrainStepSchema = z
     validation: z.number().gt(0).max(0.5).default(0.2),
     /** Entity shards, so that several workers share the training (a supervised model is fitted at once: 1). */
     partitions: z.number().int().min(1).max(256).default(1),
-    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination; logistic: l2; gbdt: rounds, depth, learningRate, ...). */
+    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination; autoencoder: see README; logistic: l2; gbdt: rounds, depth, learningRate, ...). */
     params: z.record(z.string(), z.unknown()).default({}),
     /** When `detour serve` trains; unset: only with `detour train`. */
     schedule: ScheduleSchema.optional(),
@@ -446,6 +466,94 @@ FROM fleet_rides AS r LEFT JOIN weather AS w ON w.city = r.city AND CAST(w.date 
   predict: { model: 'fleet_service', table: 'ride_features', id: 'ride_id' },
 };
 
+/** Built in: per-minute network traffic of a fleet of sensors (`detour sample traffic`), rb-aioutliers' domain. */
+const BUILTIN_TRAFFIC_DATASET = {
+  format: 'auto',
+  columns: {
+    sensor_id: { type: 'string' },
+    ts: { type: 'timestamp' },
+    bytes: { type: 'number', min: 0 },
+    packets: { type: 'number', min: 0, required: false },
+    flows: { type: 'number', min: 0, required: false },
+    // Labels of the sample data, absent in real data.
+    is_injected_anomaly: { type: 'number', required: false },
+    injected_kind: { type: 'string', required: false },
+  },
+  expectations: [{ type: 'row_count_between', min: 1, severity: 'fail' }],
+};
+/** One autoencoder per sensor, trained weekly on 4 weeks; daily detection with each sensor's production version, the shallow model for a sensor without one. */
+const BUILTIN_TRAFFIC_PIPELINE = {
+  dataset: 'traffic',
+  detect: [
+    {
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      model: 'production',
+      fallback: 'shallow',
+      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+    },
+  ],
+  train: [
+    {
+      model: 'traffic_autoencoder',
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      history: 28,
+      partitions: 4,
+      // Mondays, on the four weeks up to Sunday.
+      schedule: { cron: '0 3 * * 1' },
+      promote: 'auto',
+    },
+  ],
+};
+
+/** Who may call the HTTP API: a token, stored as its sha256, and what it may do. */
+export const ApiTokenSchema = z
+  .object({
+    /** Who holds it, for people reading the config; never sent. */
+    name: z.string().min(1),
+    /** Hex sha256 of the token (`printf %s "$TOKEN" | sha256sum`): the config never holds the token itself. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the token\'s sha256 as 64 lowercase hex digits (printf %s "$TOKEN" | sha256sum)'),
+    /** read: runs, anomalies, quality, models, metrics · detect: /v1/detect, /api/v1/outliers · admin: everything, starting runs and promoting models included. */
+    scopes: z.array(z.enum(['read', 'detect', 'admin'])).min(1),
+  })
+  .strict();
+
+/** The HTTP API of `detour serve`: tokens and the limits every request is held to. */
+export const ApiSchema = z
+  .object({
+    /** Without any (here or in DETOUR_API_TOKENS), the API serves loopback only and asks for no token. */
+    tokens: z.array(ApiTokenSchema).default([]),
+    /** Largest request body; a larger one is refused with 413. */
+    bodyLimitBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+    /** Most points of a series (or records) one detection request may send. */
+    maxPoints: z.number().int().min(2).default(100_000),
+    /** Requests per token (per client address without tokens) in `windowSeconds`; beyond, 429 with Retry-After. */
+    rateLimit: z
+      .object({ max: z.number().int().min(1).default(6_000), windowSeconds: z.number().positive().default(60) })
+      .strict()
+      .prefault({}),
+    /** A request still unanswered after this long gets 503 and its detection is stopped. */
+    requestTimeoutSeconds: z.number().positive().default(30),
+  })
+  .strict();
+
+/** The Druid broker `POST /api/v1/outliers` sends a `query` to (rb-aioutliers' `druid_endpoint`). */
+export const DruidSchema = z
+  .object({
+    /** The broker's query endpoint, e.g. `http://broker:8082/druid/v2/`; unset: requests must carry `data`. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** How long the broker may take to answer. */
+    timeoutSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
 export const DetourConfigSchema = z
   .object({
     /** Lake URL: a folder (`file://./lake`, `./lake`) or `s3://bucket/prefix`. */
@@ -507,12 +615,15 @@ export const DetourConfigSchema = z
       .strict()
       .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })
       .prefault({}),
+    api: ApiSchema.prefault({}),
+    druid: DruidSchema.prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
         flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>),
         weather: DatasetSchema.prefault(BUILTIN_WEATHER_DATASET as z.input<typeof DatasetSchema>),
         fleet_rides: DatasetSchema.prefault(BUILTIN_FLEET_RIDES_DATASET as z.input<typeof DatasetSchema>),
+        traffic: DatasetSchema.prefault(BUILTIN_TRAFFIC_DATASET as z.input<typeof DatasetSchema>),
       })
       .catchall(DatasetSchema)
       .prefault({}),
@@ -522,6 +633,7 @@ export const DetourConfigSchema = z
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
         weather: TablePipelineSchema.prefault(BUILTIN_WEATHER_PIPELINE as z.input<typeof TablePipelineSchema>),
         fleet: TablePipelineSchema.prefault(BUILTIN_FLEET_PIPELINE as z.input<typeof TablePipelineSchema>),
+        traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
       .prefault({}),
@@ -544,33 +656,38 @@ export const DetourConfigSchema = z
         else if (clash !== undefined) context.addIssue({ code: 'custom', path, message: `"${join.dataset}" ${clash}` });
       });
       table.detect.forEach((step, index) => {
-        // Series detectors need an aggregate's daily history; record detectors may also read the dataset.
-        const tables = step.detector === 'dbscan' ? [table.dataset, ...aggregates] : aggregates;
+        // ARIMA and Isolation Forest fitted in the run need an aggregate's daily history; the others may also read the dataset.
+        const dailyHistory = step.detector === 'arima' || step.detector === 'iforest';
+        const tables = dailyHistory ? aggregates : [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) {
-          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${step.detector === 'dbscan' ? 'dataset or ' : ''}aggregate step named "${step.table}" (${step.detector === 'dbscan' ? 'tables' : 'aggregates'}: ${tables.join(', ') || 'none'})` });
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${dailyHistory ? '' : 'dataset or '}aggregate step named "${step.table}" (${dailyHistory ? 'aggregates' : 'tables'}: ${tables.join(', ') || 'none'})` });
         }
       });
       table.train.forEach((step, index) => {
         const tables = [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'table'], message: `no dataset or aggregate step named "${step.table}" (tables: ${tables.join(', ')})` });
+        if (step.detector === 'autoencoder' && step.features !== undefined && step.features.length !== 1) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'features'], message: 'the autoencoder models one series: give `value`' });
+        }
         const owner = modelOwners.get(step.model);
         if (owner !== undefined) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'model'], message: `model "${step.model}" is already trained by ${owner}` });
         modelOwners.set(step.model, `pipelines.${name}.train.${index}`);
       });
       table.detect.forEach((step, index) => {
-        if (step.detector !== 'iforest' || step.model === undefined) return;
+        if (!('model' in step) || step.model === undefined) return;
         const path = ['pipelines', name, 'detect', index];
         const trainer = trainStepFor(table, step);
         if (trainer === undefined) {
           const candidates = table.train.filter((train) => train.detector === step.detector).map((train) => train.model);
-          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? 'no training step of this pipeline trains iforest models' : `several training steps train iforest models (${candidates.join(', ')}): name one as modelName`;
+          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? `no training step of this pipeline trains ${step.detector} models` : `several training steps train ${step.detector} models (${candidates.join(', ')}): name one as modelName`;
           context.addIssue({ code: 'custom', path: [...path, step.modelName !== undefined ? 'modelName' : 'model'], message });
           return;
         }
         if (trainer.detector !== step.detector) context.addIssue({ code: 'custom', path: [...path, 'modelName'], message: `model "${trainer.model}" is trained with ${trainer.detector}, not ${step.detector}` });
         if (trainer.entity !== step.entity) context.addIssue({ code: 'custom', path: [...path, 'entity'], message: `model "${trainer.model}" is trained per ${trainer.entity}, not per ${step.entity}` });
-        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(step.features)) {
-          context.addIssue({ code: 'custom', path: [...path, 'features'], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same features in the same order` });
+        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(scoredFeatures(step))) {
+          const field = step.detector === 'autoencoder' ? 'value' : 'features';
+          context.addIssue({ code: 'custom', path: [...path, field], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same ${field === 'value' ? 'value' : 'features in the same order'}` });
         }
       });
       if (table.predict !== undefined) {
@@ -594,6 +711,11 @@ export const DetourConfigSchema = z
     }
   });
 
+/** The columns a detect step scoring with registered models hands them, in order. */
+export function scoredFeatures(step: Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>): string[] {
+  return step.detector === 'autoencoder' ? [step.value] : step.features;
+}
+
 /** The training step whose models a detect step with `model:` scores with: its `modelName`, else the pipeline's only one of its detector. */
 export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step: { detector: string; modelName?: string }): TrainStepConfig | undefined {
   if (step.modelName !== undefined) return pipeline.train.find((train) => train.model === step.modelName);
@@ -610,6 +732,8 @@ export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type LivenessConfig = DetourConfig['liveness'];
 export type BusConfig = DetourConfig['bus'];
 export type JoinConfig = z.infer<typeof JoinSchema>;
+export type ApiConfig = DetourConfig['api'];
+export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;

@@ -21,8 +21,10 @@ export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAuto
 export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';
 export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
-export { holdOut, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
+export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
+export { detectRecordColumns, detectSeries, formatValue, RECORD_DETECTORS, recordParams, scoreWithTrainedModel, SERIES_DETECTORS, seriesParams } from './on-demand/index.js';
+export type { RecordDetectorName, SeriesDetectorName, Verdicts } from './on-demand/index.js';
 export {
   brierScore,
   calibrationTable,

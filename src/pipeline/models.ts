@@ -50,7 +50,7 @@ export function promotionDecision(policy: 'auto' | 'manual', detector: string, m
   const loss = metrics[PROMOTION_METRIC];
   if (!Number.isFinite(loss)) return { promote: false, reason: `not promoted: ${PROMOTION_METRIC} is ${loss}` };
   if (production === null) return { promote: true, reason: 'auto: no production version before' };
-  if (production.detector !== detector) return { promote: false, reason: `not promoted: production v${production.version} is a ${production.detector} model` };
+  if (production.detector !== detector) return { promote: false, reason: `not promoted: production v${production.version} was trained with ${production.detector}` };
   const current = production.metrics?.[PROMOTION_METRIC];
   if (current === undefined || !Number.isFinite(current)) return { promote: false, reason: `not promoted: production v${production.version} has no ${PROMOTION_METRIC} to compare with` };
   const compared = `${PROMOTION_METRIC} ${formatMetric(loss)} vs production v${production.version}'s ${formatMetric(current)}`;
@@ -239,7 +239,7 @@ export async function promoteModelVersion(store: Store, lake: Lake, pipelines: R
   const production = versions.find((record) => record.name === name && record.stage === 'production');
   if (production?.version === version) return { production, replaced: null, unchanged: true };
   const detector = servingDetector(pipelines, name, production);
-  if (detector !== undefined && target.detector !== detector) throw new InputError(`model ${name} v${version} is a ${target.detector} model; ${name} serves ${detector} models`);
+  if (detector !== undefined && target.detector !== detector) throw new InputError(`model ${name} v${version} was trained with ${target.detector}; ${name} serves ${detector} models`);
   await checkLoads(lake, target, production);
   return { production: await store.promoteModel(name, version, { reason }), replaced: production?.version ?? null, unchanged: false };
 }
@@ -271,7 +271,7 @@ async function checkLoads(lake: Lake, target: ModelVersion, production: ModelVer
 export async function resolveModelVersions(store: Store, pipeline: TablePipelineConfig): Promise<Record<string, ResolvedModels> | undefined> {
   const resolved: Record<string, ResolvedModels> = {};
   for (const [index, step] of pipeline.detect.entries()) {
-    if (step.detector !== 'iforest' || step.model === undefined) continue;
+    if (!('model' in step) || step.model === undefined) continue;
     const trainer = trainStepFor(pipeline, step);
     if (trainer === undefined) throw new InputError(`detect step ${index} scores with a model no training step of the pipeline trains`);
     const wanted = step.model;

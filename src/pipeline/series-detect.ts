@@ -1,7 +1,8 @@
 import type { DetectStepConfig } from '../config/index.js';
-import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
+import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
-import { rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
 
@@ -17,6 +18,8 @@ export interface SeriesDetection {
   findings: Finding[];
   /** Entities no model could be fitted for, with why. */
   skipped: { entity: string; reason: string }[];
+  /** With labelled rows: how the flags compare with the labels, per date. */
+  labelled?: Map<string, LabelledIncidents>;
 }
 
 const DAY_MS = 86_400_000;
@@ -150,49 +153,99 @@ export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima'
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
 
 /**
+ * rb-aioutliers' shallow model over an entity's rows, one day at a time (it flags about 1% of what
+ * it is given, so a day is its unit); days with fewer than 2 values get no verdict.
+ */
+function shallowRowScores(table: SeriesTable, rows: readonly number[], feature: string): RowScores {
+  const count = rows.length;
+  const scores = noVerdicts(count);
+  for (let start = 0, end = 0; start < count; start = end) {
+    while (end < count && table.day[rows[end]] === table.day[rows[start]]) end++;
+    const dayRows = rows.slice(start, end);
+    const values = Float64Array.from(dayRows, (row) => table.values[feature][row]);
+    if (values.filter((value) => value === value).length < 2) continue;
+    const shallow = detectShallow(Float64Array.from(dayRows, (row) => table.timeMs[row]), values);
+    scores.score.set(shallow.score, start);
+    scores.anomalous.set(shallow.isAnomaly, start);
+    scores.expected.set(shallow.expected, start);
+  }
+  return scores;
+}
+
+/** Who scored an entity's rows, as its findings say. */
+interface Scorer {
+  detector: string;
+  /** The end of each finding's reason: `model bus_iforest/B3 v2`. */
+  note: string;
+  model?: { name: string; version: number };
+}
+
+/** One finding per day with anomalous rows: the most anomalous row of it. */
+function dayFindings(features: readonly string[], table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
+  const [primary] = features;
+  const worstOfDay = new Map<string, { k: number; count: number }>();
+  rows.forEach((row, k) => {
+    if (scores.anomalous[k] !== 1) return;
+    const worst = worstOfDay.get(table.day[row]);
+    if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
+    else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
+  });
+  return [...worstOfDay.values()].map(({ k, count }) => {
+    const row = rows[k];
+    const value = table.values[primary][row];
+    const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
+    const others = features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+    return {
+      detector: scorer.detector,
+      entity,
+      date: table.day[row],
+      value,
+      expected: nullable(scores.expected[k]),
+      lower: nullable(scores.lower[k]),
+      upper: nullable(scores.upper[k]),
+      score: round(scores.score[k], 4),
+      reason: `${scorer.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; ${scorer.note}`,
+      ...(scorer.model === undefined ? {} : { model: scorer.model }),
+    };
+  });
+}
+
+/** What to do with an entity that has no model. */
+export interface WithoutModel {
+  /** Why it has none: the skip reason, or with `shallow` the end of its findings' reasons. */
+  reason: (entity: string) => string;
+  /** Score it with rb-aioutliers' shallow model, which needs no training. */
+  shallow: boolean;
+}
+
+/**
  * Scores each entity's rows with its registered model (`models`, by entity); the days with rows the
  * model calls anomalous are findings that name the model version, one per entity and day (the most
- * anomalous row of it, for tables finer than a day). Entities without a model are skipped with
- * `missing(entity)` as the reason.
+ * anomalous row of it, for tables finer than a day). Entities without a model are scored by the
+ * shallow model or skipped, as `withoutModel` says. With labelled rows in the table, the flags are
+ * compared with the labels per date.
  */
-export function detectWithModels(step: { detector: string; features: string[] }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
+export function detectWithModels(step: { detector: string; features: readonly string[] }, table: SeriesTable, models: Map<string, LoadedModel>, withoutModel: WithoutModel): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
-  const [primary] = step.features;
+  const flagged = new Uint8Array(table.entity.length);
   for (const [entity, rows] of rowsByEntity(table)) {
     const loaded = models.get(entity);
-    if (loaded === undefined) {
-      skipped.push({ entity, reason: missing(entity) });
+    let scores: RowScores;
+    let scorer: Scorer;
+    if (loaded !== undefined) {
+      const { name, version } = loaded.record;
+      scores = loaded.detector.score(loaded.model, featureRowsOf(table, rows, step.features));
+      scorer = { detector: step.detector, note: `model ${name} v${version}`, model: { name, version } };
+    } else if (withoutModel.shallow) {
+      scores = shallowRowScores(table, rows, step.features[0]);
+      scorer = { detector: 'shallow', note: `shallow model: ${withoutModel.reason(entity)}` };
+    } else {
+      skipped.push({ entity, reason: withoutModel.reason(entity) });
       continue;
     }
-    const { name, version } = loaded.record;
-    const columns = step.features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row]));
-    const scores = loaded.detector.score(loaded.model, { features: step.features, columns });
-    const worstOfDay = new Map<string, { k: number; count: number }>();
-    rows.forEach((row, k) => {
-      if (scores.anomalous[k] !== 1) return;
-      const worst = worstOfDay.get(table.day[row]);
-      if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
-      else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
-    });
-    for (const { k, count } of worstOfDay.values()) {
-      const row = rows[k];
-      const value = table.values[primary][row];
-      const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
-      const others = step.features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
-      findings.push({
-        detector: step.detector,
-        entity,
-        date: table.day[row],
-        value,
-        expected: nullable(scores.expected[k]),
-        lower: nullable(scores.lower[k]),
-        upper: nullable(scores.upper[k]),
-        score: round(scores.score[k], 4),
-        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
-        model: { name, version },
-      });
-    }
+    rows.forEach((row, k) => (flagged[row] = scores.anomalous[k]));
+    findings.push(...dayFindings(step.features, table, entity, rows, scores, scorer));
   }
-  return { findings, skipped };
+  return { findings, skipped, ...(table.labelledKind === undefined ? {} : { labelled: labelledIncidentsByDate(table, flagged) }) };
 }

@@ -69,9 +69,11 @@ export {
   generateSensorTraffic,
   generateTraffic,
   incidentDetection,
+  observedMinutes,
   SAMPLE_TRAFFIC_COLUMNS,
   sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,
+  TRAFFIC_SAMPLE_DEFAULTS,
   writeSampleTraffic,
 } from './traffic.js';
 export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';

@@ -8,7 +8,10 @@ import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
 export type {
+  AnomalyCursor,
+  AnomalyQuery,
   AnomalyRow,
+  DatasetQualityRow,
   Lease,
   ListModelsOptions,
   ListRunsOptions,
@@ -24,11 +27,13 @@ export type {
   PredictionRow,
   QualityResultRow,
   RunOutcome,
+  RunCursor,
   RunRecord,
   RunStatus,
   StepRecord,
   StepStatus,
   StepUpdate,
+  StoredAnomaly,
   StoredPrediction,
   Store,
 } from './store.js';

@@ -5,7 +5,7 @@ import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
 import { createPredictionsTable, predictionsTable, replaceDatePredictions, selectPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredPrediction, type Store } from './store.js';
+import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -180,17 +180,22 @@ class SqlStore implements Store {
 
   /** Newest first (by start time, then id); all runs unless `limit` is given. */
   async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
-    const { pipeline, limit } = options;
+    const { pipeline, status, from, to, after, limit } = options;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
       throw new InputError(`limit must be a positive integer, got ${limit}`);
     }
+    for (const date of [from, to]) if (date !== undefined) requireIsoDate(date);
     await this.expireLeases();
     const rows = await this.client.query<RunRow>(
       `SELECT ${RUN_COLUMNS} FROM detour_runs
-       WHERE $1::text IS NULL OR pipeline = $1::text
+       WHERE ($1::text IS NULL OR pipeline = $1::text)
+         AND ($3::text IS NULL OR status = $3::text)
+         AND ($4::date IS NULL OR end_date >= $4::date)
+         AND ($5::date IS NULL OR logical_date <= $5::date)
+         AND ($6::timestamptz IS NULL OR (started_at, id) < ($6::timestamptz, $7::text))
        ORDER BY started_at DESC, id DESC
        LIMIT $2::bigint`,
-      [pipeline ?? null, limit ?? null],
+      [pipeline ?? null, limit ?? null, status ?? null, from ?? null, to ?? null, after?.startedAt ?? null, after?.id ?? null],
     );
     return rows.map(toRunRecord);
   }
@@ -342,30 +347,45 @@ class SqlStore implements Store {
   async listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]> {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
-    const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
-    if (!exists) return [];
-    const rows = await this.client.query<{
-      id: string; detector: string; entity: string; value: number | null; expected: number | null;
-      lower_bound: number | null; upper_bound: number | null; score: number; reason: string;
-      attributes: Record<string, unknown> | string | null; run_id: string;
-    }>(
-      `SELECT id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id
-       FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
+    if (!(await this.tableExists(name))) return [];
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
       [logicalDate],
     );
-    return rows.map((row) => ({
-      id: row.id,
-      detector: row.detector,
-      entity: row.entity,
-      value: row.value,
-      expected: row.expected,
-      lower: row.lower_bound,
-      upper: row.upper_bound,
-      score: row.score,
-      reason: row.reason,
-      attributes: parsedJson(row.attributes),
-      runId: row.run_id,
-    }));
+    // One date was asked for: its rows do not repeat it.
+    return rows.map((row) => {
+      const { date: _date, ...anomaly } = toStoredAnomaly(row);
+      return anomaly;
+    });
+  }
+
+  /**
+   * Pages follow the table's key, (date, id) in the database's collation, so that each page is an
+   * index range scan however large the table grows.
+   */
+  async listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]> {
+    const name = anomaliesTable(table);
+    const { from, to, entity, minScore, after, limit } = query;
+    for (const date of [from, to, after?.date]) if (date !== undefined) requireIsoDate(date);
+    if (!(Number.isSafeInteger(limit) && limit > 0)) throw new InputError(`limit must be a positive integer, got ${limit}`);
+    if (!(await this.tableExists(name))) return [];
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name}
+       WHERE ($1::date IS NULL OR logical_date >= $1::date)
+         AND ($2::date IS NULL OR logical_date <= $2::date)
+         AND ($3::text IS NULL OR entity = $3::text)
+         AND ($4::double precision IS NULL OR score >= $4::double precision)
+         AND ($5::date IS NULL OR (logical_date, id) > ($5::date, $6::text))
+       ORDER BY logical_date, id
+       LIMIT $7::bigint`,
+      [from ?? null, to ?? null, entity ?? null, minScore ?? null, after?.date ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toStoredAnomaly);
+  }
+
+  private async tableExists(name: string): Promise<boolean> {
+    const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+    return exists;
   }
 
   async recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void> {
@@ -387,25 +407,28 @@ class SqlStore implements Store {
 
   async listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]> {
     if (logicalDate !== undefined) requireIsoDate(logicalDate);
-    const rows = await this.client.query<{
-      expectation: string; type: string; column_name: string | null; severity: 'warn' | 'fail'; passed: boolean;
-      observed: number | null; failing_rows: string | number | null; sample: Record<string, unknown>[] | string;
-    }>(
-      `SELECT expectation, type, column_name, severity, passed, observed, failing_rows, sample
-       FROM quality_results WHERE run_id = $1 AND ($2::date IS NULL OR logical_date = $2::date)
+    const rows = await this.client.query<QualityTableRow>(
+      `SELECT ${QUALITY_COLUMNS} FROM quality_results WHERE run_id = $1 AND ($2::date IS NULL OR logical_date = $2::date)
        ORDER BY logical_date, position`,
       [runId, logicalDate ?? null],
     );
-    return rows.map((row) => ({
-      expectation: row.expectation,
-      type: row.type,
-      column: row.column_name,
-      severity: row.severity,
-      passed: row.passed,
-      observed: row.observed,
-      failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
-      sample: parsedJson(row.sample),
-    }));
+    return rows.map(toQualityResult);
+  }
+
+  async listDatasetQuality(dataset: string, from: string, to: string): Promise<DatasetQualityRow[]> {
+    requireIsoDate(from);
+    requireIsoDate(to);
+    const rows = await this.client.query<QualityTableRow & { run_id: string; date: string }>(
+      `SELECT run_id, to_char(logical_date, 'YYYY-MM-DD') AS date, ${QUALITY_COLUMNS} FROM quality_results
+       WHERE dataset = $1 AND logical_date BETWEEN $2::date AND $3::date
+       ORDER BY logical_date, run_id, position`,
+      [dataset, from, to],
+    );
+    return rows.map((row) => ({ runId: row.run_id, date: row.date, ...toQualityResult(row) }));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.query('SELECT 1');
   }
 
   reserveModelVersion(model: NewModelVersion) {
@@ -560,6 +583,66 @@ class SqlStore implements Store {
 function newRunId(startedAt: Date): string {
   const second = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
   return `${second}-${randomBytes(3).toString('hex')}`;
+}
+
+const ANOMALY_COLUMNS = `to_char(logical_date, 'YYYY-MM-DD') AS date, id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id`;
+
+interface AnomalyTableRow {
+  date: string;
+  id: string;
+  detector: string;
+  entity: string;
+  value: number | null;
+  expected: number | null;
+  lower_bound: number | null;
+  upper_bound: number | null;
+  score: number;
+  reason: string;
+  attributes: Record<string, unknown> | string | null;
+  run_id: string;
+}
+
+function toStoredAnomaly(row: AnomalyTableRow): StoredAnomaly {
+  return {
+    date: row.date,
+    id: row.id,
+    detector: row.detector,
+    entity: row.entity,
+    value: row.value,
+    expected: row.expected,
+    lower: row.lower_bound,
+    upper: row.upper_bound,
+    score: row.score,
+    reason: row.reason,
+    attributes: parsedJson(row.attributes),
+    runId: row.run_id,
+  };
+}
+
+const QUALITY_COLUMNS = 'expectation, type, column_name, severity, passed, observed, failing_rows, sample';
+
+interface QualityTableRow {
+  expectation: string;
+  type: string;
+  column_name: string | null;
+  severity: 'warn' | 'fail';
+  passed: boolean;
+  observed: number | null;
+  failing_rows: string | number | null;
+  sample: Record<string, unknown>[] | string;
+}
+
+function toQualityResult(row: QualityTableRow): QualityResultRow {
+  return {
+    expectation: row.expectation,
+    type: row.type,
+    column: row.column_name,
+    severity: row.severity,
+    passed: row.passed,
+    observed: row.observed,
+    failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
+    sample: parsedJson(row.sample),
+  };
 }
 
 const STEP_COLUMNS = 'run_id, step, partition, spec, position, status, attempts, started_at, finished_at, seconds, output, error, worker, heartbeat_at, lease_expires_at';

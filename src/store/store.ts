@@ -233,9 +233,51 @@ export interface ListModelsOptions {
   trainingRunId?: string;
 }
 
+/** Where a page of runs (newest first) ended: the next page starts after this run. */
+export interface RunCursor {
+  startedAt: Date;
+  id: string;
+}
+
 export interface ListRunsOptions {
   pipeline?: string;
+  status?: RunStatus;
+  /** Only runs whose dates reach this date or later (YYYY-MM-DD). */
+  from?: string;
+  /** Only runs whose dates start on this date or earlier (YYYY-MM-DD). */
+  to?: string;
+  /** Only runs older than this one (by start time, then id): the next page. */
+  after?: RunCursor;
   limit?: number;
+}
+
+/** A published anomaly as the results table holds it: with its date and the run that published it. */
+export interface StoredAnomaly extends AnomalyRow {
+  date: string;
+  runId: string;
+}
+
+/** Where a page of anomalies (by date, then id) ended. */
+export interface AnomalyCursor {
+  date: string;
+  id: string;
+}
+
+/** A page of a results table, in (date, id) order. */
+export interface AnomalyQuery {
+  /** First and last date (YYYY-MM-DD), both included. */
+  from?: string;
+  to?: string;
+  entity?: string;
+  minScore?: number;
+  after?: AnomalyCursor;
+  limit: number;
+}
+
+/** One expectation outcome of a dataset's quality report, with the run and date it belongs to. */
+export interface DatasetQualityRow extends QualityResultRow {
+  runId: string;
+  date: string;
 }
 
 /**
@@ -292,6 +334,8 @@ export interface Store {
   replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
+  /** Up to `query.limit` rows of `table` in (date, id) order after `query.after`; empty when the table does not exist yet. */
+  listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]>;
   /**
    * Makes the predictions of `logicalDate` in `table` (created on first use; a lower_snake_case
    * name ending in `_predictions`) exactly `rows`, all by version `model`, keyed by (date, id): the
@@ -304,6 +348,8 @@ export interface Store {
   recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */
   listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
+  /** Every run's quality results of `dataset` for the dates in [from, to], by date, run, then report order. */
+  listDatasetQuality(dataset: string, from: string, to: string): Promise<DatasetQualityRow[]>;
   /**
    * Reserves the next version of `model.name` for its training run, or returns the version that
    * run already reserved: safe under concurrency, idempotent per (training run, name). A reserved
@@ -327,5 +373,7 @@ export interface Store {
   promoteModel(name: string, version: number, options: { reason: string; restore?: boolean }): Promise<ModelVersion>;
   /** A model's stage changes, oldest first. */
   listModelStages(name: string): Promise<ModelStageChange[]>;
+  /** Resolves when the database answers a trivial query (readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -130,7 +130,7 @@ describe('detour CLI', () => {
 
   it.each([
     ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],
-    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, weather, fleet\)$/],
+    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, traffic, weather, fleet\)$/],
     ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
     ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],
@@ -139,6 +139,7 @@ describe('detour CLI', () => {
     ['resuming a run that did not fail', ['runs', 'resume', '@last'], /only a failed run can be resumed/],
     ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /^detour: unknown option '--dat' \(Did you mean --date\?\)$/],
     ['an unknown command', ['backfil', 'rides'], /^detour: unknown command 'backfil' \(Did you mean backfill\?\)$/],
+    ['a traffic sample of no sensors', ['sample', 'traffic', '--sensors', '0'], /^detour: --sensors must be a whole number of at least 1, got "0"$/],
   ])('run exits 2 with exactly one line on stderr on %s', async (_, args, message) => {
     await writeFile(path.join(cwd, 'queue.yaml'), 'queue: { url: "redis://127.0.0.1:6379" }\n');
     await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        epsilon: 1\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n');

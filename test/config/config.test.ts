@@ -148,6 +148,10 @@ ${trainStep}`, undefined, 'pipelines.bus.train.1.model: model "bus_iforest" is a
       ['model: without a training step', '      []', '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production }', 'pipelines.bus.detect.0.model: no training step of this pipeline trains iforest models'],
       ['model: on other features', trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late, route], model: production }', 'pipelines.bus.detect.0.features: model "bus_iforest" is trained on late: score with the same features in the same order'],
       ['an unknown modelName', trainStep, '      - { detector: iforest, table: lateness, entity: route, time: day, features: [late], model: production, modelName: nope }', 'pipelines.bus.detect.0.modelName: no training step trains model "nope" (models: bus_iforest)'],
+      ['an autoencoder without model:', '      []', '      - { detector: autoencoder, table: departures, entity: route, time: day, value: late }', 'pipelines.bus.detect.0.model: Invalid input'],
+      ['an autoencoder trained on two features', '      - { model: m, detector: autoencoder, table: departures, entity: route, time: day, features: [late, route] }', undefined, 'pipelines.bus.train.0.features: the autoencoder models one series: give `value`'],
+      ['an autoencoder scoring another value', '      - { model: m, detector: autoencoder, table: departures, entity: route, time: day, value: late }', '      - { detector: autoencoder, table: departures, entity: route, time: day, value: route, model: production }', 'pipelines.bus.detect.0.value: model "m" is trained on late: score with the same value'],
+      ['an autoencoder reading no table of the pipeline', '      - { model: m, detector: autoencoder, table: departures, entity: route, time: day, value: late }', '      - { detector: autoencoder, table: nope, entity: route, time: day, value: late, model: production }', 'pipelines.bus.detect.0.table: no dataset or aggregate step named "nope" (tables: departures, lateness)'],
     ])('names the line and field for %s', (_, train, detect, expected) => {
       expect(() => parseConfigText(pipeline(train, detect), 'my.yaml')).toThrow(expected);
     });
@@ -184,6 +188,18 @@ pipelines:
     ])('refuses a join of %s, naming the field', (_, join, aggregate, expected) => {
       expect(() => parseConfigText(withJoin(join, aggregate), 'my.yaml')).toThrow(expected);
     });
+  });
+
+  it('builds in the traffic pipeline: an autoencoder per sensor trained weekly, daily detection with production, the shallow model without one', () => {
+    const { pipelines, datasets } = DetourConfigSchema.parse({});
+    expect(datasets.traffic.columns).toMatchObject({ sensor_id: { type: 'string' }, ts: { type: 'timestamp' }, bytes: { type: 'number', min: 0 } });
+    expect(pipelines.traffic.detect).toEqual([
+      { detector: 'autoencoder', table: 'traffic', entity: 'sensor_id', time: 'ts', value: 'bytes', model: 'production', fallback: 'shallow', evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' } },
+    ]);
+    expect(pipelines.traffic.train).toEqual([
+      expect.objectContaining({ model: 'traffic_autoencoder', detector: 'autoencoder', value: 'bytes', history: 28, promote: 'auto', schedule: { cron: '0 3 * * 1', timezone: 'UTC', catchup: true, lagDays: 1 } }),
+    ]);
+    expect(pipelines.traffic.schedule.cron).toBe('0 2 * * *');
   });
 
   it('exports a JSON Schema for editors', () => {

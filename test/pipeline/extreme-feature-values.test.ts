@@ -64,7 +64,7 @@ describe('a feature value no float sum can hold', () => {
     const days = Array.from({ length: 40 }, (_, i) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10));
     const delays = Float64Array.from(days, (_, i) => 10 + 3 * Math.sin(i / 3));
     delays[30] = 1e308;
-    const table = { entity: days.map(() => 'ORD'), day: days, values: { avg_delay: delays } };
+    const table = { entity: days.map(() => 'ORD'), day: days, timeMs: Float64Array.from(days, (day) => Date.parse(day)), values: { avg_delay: delays } };
     const { findings, skipped } = detectSeries(step, table, { from: days[35], to: days[39], windowStart: days[0] });
     expect(findings).toEqual([]);
     expect(skipped).toEqual([{ entity: 'ORD', reason: expect.stringMatching(/^arima: avg_delay 1e\+308 on 2024-01-31 is too large to model \(/) as unknown as string }]);

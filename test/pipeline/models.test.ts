@@ -177,7 +177,7 @@ describe('the model lifecycle: train, register, promote, score with production, 
     await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_nothing/B3', 1)).rejects.toThrow(InputError);
     const { version } = await store.reserveModelVersion({ name: 'bus_iforest/B3', detector: 'arima', entity: 'B3', params: {}, window: { from: '2024-01-01', to: '2024-03-01' }, inputs: [], detourVersion: 'x', trainingRunId: 'hand-made' });
     await store.registerModelVersion('bus_iforest/B3', version, { artifact: { key: 'models/x.json', sha256: '0'.repeat(64), bytes: 1 }, metrics: { validation_loss: 0 }, note: 'by hand' });
-    await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_iforest/B3', version)).rejects.toThrow(new InputError(`model bus_iforest/B3 v${version} is a arima model; bus_iforest/B3 serves iforest models`));
+    await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_iforest/B3', version)).rejects.toThrow(new InputError(`model bus_iforest/B3 v${version} was trained with arima; bus_iforest/B3 serves iforest models`));
   });
 
   it('a corrupt or missing artifact is one error naming the model, and the production version keeps serving', async () => {

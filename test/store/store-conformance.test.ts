@@ -170,6 +170,25 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect(await store.runsTriggeredBy('p-trigger', landed('c'))).toEqual([]);
     });
 
+    it('filters runs by status and dates, and pages them newest first after a cursor', async () => {
+      const started = [];
+      for (const [logicalDate, endDate] of [['2024-05-01', '2024-05-01'], ['2024-05-02', '2024-05-04'], ['2024-05-05', '2024-05-05']]) {
+        started.push(await store.startRun({ lease, pipeline: 'p-page', logicalDate, endDate, params: {} }));
+        await sleep(5);
+      }
+      await store.finishRun(started[0].id, { status: 'failed', error: 'no input' });
+      const ids = (options: Parameters<Store['listRuns']>[0]) => store.listRuns({ pipeline: 'p-page', ...options }).then((runs) => runs.map((run) => run.id));
+      expect(await ids({ status: 'failed' })).toEqual([started[0].id]);
+      expect(await ids({ status: 'running' })).toEqual([started[2].id, started[1].id]);
+      // Runs whose dates reach into [from, to]: the range run 05-02..05-04 covers 05-03.
+      expect(await ids({ from: '2024-05-03', to: '2024-05-03' })).toEqual([started[1].id]);
+      expect(await ids({ from: '2024-05-04' })).toEqual([started[2].id, started[1].id]);
+      expect(await ids({ to: '2024-05-01' })).toEqual([started[0].id]);
+      const [first] = await store.listRuns({ pipeline: 'p-page', limit: 1 });
+      expect(await ids({ after: { startedAt: first.startedAt, id: first.id } })).toEqual([started[1].id, started[0].id]);
+      await expect(store.listRuns({ from: '2024-13-01' })).rejects.toBeInstanceOf(InputError);
+    });
+
     it('finds a run by unique prefix and reports ambiguous or unknown ones', async () => {
       const run = await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
       await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
@@ -288,6 +307,31 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listAnomalies('flights_anomalies', '2001-01-06')).map((row) => row.id)).toEqual(['ORD20010106']);
     });
 
+    it('pages a table by (date, id) after a cursor, filtered by dates, entity and score', async () => {
+      const table = 'paged_anomalies';
+      expect(await store.listAnomalyPage(table, { limit: 10 })).toEqual([]);
+      for (const date of ['2001-02-01', '2001-02-02', '2001-02-03']) {
+        await store.replaceAnomalies(table, date, `run-${date}`, [anomaly('ORD', date, 0.9), anomaly('DEN', date, 0.4), anomaly('ATL', date, 0.7)]);
+      }
+      const keys = (rows: { date: string; id: string }[]) => rows.map((row) => `${row.date} ${row.id}`);
+      const all = await store.listAnomalyPage(table, { limit: 100 });
+      expect(all[0]).toEqual({ ...anomaly('ATL', '2001-02-01', 0.7), date: '2001-02-01', runId: 'run-2001-02-01' });
+      expect(keys(all)).toEqual(['2001-02-01 ATL20010201', '2001-02-01 DEN20010201', '2001-02-01 ORD20010201', '2001-02-02 ATL20010202', '2001-02-02 DEN20010202', '2001-02-02 ORD20010202', '2001-02-03 ATL20010203', '2001-02-03 DEN20010203', '2001-02-03 ORD20010203']);
+      const pages: string[] = [];
+      let after: { date: string; id: string } | undefined;
+      for (;;) {
+        const page = await store.listAnomalyPage(table, { limit: 4, after });
+        pages.push(...keys(page));
+        if (page.length < 4) break;
+        after = page[3];
+      }
+      expect(pages).toEqual(keys(all));
+      expect(keys(await store.listAnomalyPage(table, { limit: 100, from: '2001-02-02', to: '2001-02-02' }))).toEqual(['2001-02-02 ATL20010202', '2001-02-02 DEN20010202', '2001-02-02 ORD20010202']);
+      expect(keys(await store.listAnomalyPage(table, { limit: 100, entity: 'DEN', minScore: 0.3 }))).toEqual(['2001-02-01 DEN20010201', '2001-02-02 DEN20010202', '2001-02-03 DEN20010203']);
+      expect(await store.listAnomalyPage(table, { limit: 100, minScore: 0.95 })).toEqual([]);
+      await expect(store.listAnomalyPage(table, { limit: 0 })).rejects.toBeInstanceOf(InputError);
+    });
+
     it('refuses a table name that is not a safe *_anomalies identifier', async () => {
       await expect(store.replaceAnomalies('flights; DROP TABLE x', '2001-01-05', 'run-1', [])).rejects.toBeInstanceOf(InputError);
       await expect(store.listAnomalies('detour_runs', '2001-01-05')).rejects.toThrow(/must be lower_snake_case and end in _anomalies/);
@@ -348,6 +392,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await store.recordQualityResults('run-q', 'flights', '2024-07-01', results.slice(1));
       expect(await store.listQualityResults('run-q')).toEqual(results.slice(1));
       expect(await store.listQualityResults('run-none')).toEqual([]);
+    });
+
+    it("lists a dataset's results over dates, by date, run and report order", async () => {
+      const result = (expectation: string) => ({ expectation, type: 'not_null', column: 'x', severity: 'warn' as const, passed: true, observed: 0, failingRows: 0, sample: [] });
+      await store.recordQualityResults('run-b', 'trips', '2024-08-02', [result('b2')]);
+      await store.recordQualityResults('run-a', 'trips', '2024-08-02', [result('a2-first'), result('a2-second')]);
+      await store.recordQualityResults('run-a', 'trips', '2024-08-01', [result('a1')]);
+      await store.recordQualityResults('run-c', 'other', '2024-08-01', [result('other')]);
+      const listed = await store.listDatasetQuality('trips', '2024-08-01', '2024-08-02');
+      expect(listed.map((row) => `${row.date} ${row.runId} ${row.expectation}`)).toEqual(['2024-08-01 run-a a1', '2024-08-02 run-a a2-first', '2024-08-02 run-a a2-second', '2024-08-02 run-b b2']);
+      expect(listed[0]).toEqual({ ...result('a1'), runId: 'run-a', date: '2024-08-01' });
+      expect(await store.listDatasetQuality('trips', '2024-08-02', '2024-08-01')).toEqual([]);
+      await store.ping();
     });
   });
 

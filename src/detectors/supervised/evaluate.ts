@@ -1,5 +1,5 @@
 /** Fitting any supervised model the same way: on the older rows, measured on the most recent ones. */
-import { holdOut, type ModelMetrics } from '../trainable/index.js';
+import { holdOutCut, type ModelMetrics } from '../trainable/index.js';
 import { brierScore, calibrationTable, logLoss, rocAuc, type CalibrationBin } from './metrics.js';
 import type { LabelledRows, SupervisedModel } from './supervised.js';
 
@@ -8,11 +8,10 @@ export type SupervisedFitOutcome<Artifact> = { artifact: Artifact; metrics: Mode
 
 /** The first `1 - share` of the rows (in time order) to train on and the rest to validate with, at least one row each. */
 export function holdOutLabelled(rows: LabelledRows, share: number): { training: LabelledRows; validation: LabelledRows } {
-  const { training, validation } = holdOut(rows, share);
-  const cut = training.columns[0]?.length ?? 0;
+  const cut = holdOutCut(rows.labels.length, share);
   return {
-    training: { ...training, labels: rows.labels.subarray(0, cut) },
-    validation: { ...validation, labels: rows.labels.subarray(cut) },
+    training: { features: rows.features, columns: rows.columns.map((column) => column.subarray(0, cut)), labels: rows.labels.subarray(0, cut) },
+    validation: { features: rows.features, columns: rows.columns.map((column) => column.subarray(cut)), labels: rows.labels.subarray(cut) },
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DetectStepConfig } from '../../config/index.js';
+import { scoredFeatures, type DetectStepConfig } from '../../config/index.js';
 import { addDays } from '../../dates.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
@@ -11,6 +11,7 @@ import { detectRecords, type RecordDetectionFacts, type RecordFinding, type Reco
 import { detectSeries, detectWithModels, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
+import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -22,6 +23,8 @@ export interface DetectOutput {
   window?: { from: string; to: string };
   /** A record detector's facts about its day (clusters, recall on labelled rows). */
   facts?: RecordDetectionFacts & { date: string };
+  /** A series detector's flags against labelled rows, per date. */
+  labelled?: (LabelledIncidents & { date: string })[];
 }
 
 export type AnyFinding = Finding | RecordFinding;
@@ -74,9 +77,11 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   window: z.object({ from: z.string(), to: z.string() }).optional(),
   facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
+  labelled: z.array(z.intersection(LabelledIncidentsSchema, z.object({ date: z.string() }))).optional(),
 });
 
 type SeriesStep = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;
+type ModelStep = Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>;
 type RecordStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
 
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
@@ -89,10 +94,12 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
  * Scores the run's dates with the model versions the run fixed when it started (see
  * resolveModelVersions): no history is read, nothing is fitted.
  */
-async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
+async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: ModelStep): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const features = scoredFeatures(step);
+  const labels = step.detector === 'autoencoder' ? step.evaluate : undefined;
+  const { table } = await readEntityRows(engine, context, { ...step, columns: features, labels }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();
   for (const entity of new Set(table.entity)) {
@@ -102,11 +109,14 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
     const record = records.get(`${name}@${version}`);
     if (record === undefined) throw new InputError(`model ${name} v${version}, which run ${context.run.id} scores with, is not in the registry`);
     const loaded = await loadModel(context.lake, record);
-    if (JSON.stringify(loaded.features) !== JSON.stringify(step.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${step.features.join(', ')}`);
+    if (JSON.stringify(loaded.features) !== JSON.stringify(features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${features.join(', ')}`);
     models.set(entity, loaded);
   }
   const wanted = step.model === 'production' ? 'production' : `v${step.model}`;
-  return detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
+  return detectWithModels({ detector: step.detector, features }, table, models, {
+    reason: (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`,
+    shallow: step.detector === 'autoencoder' && step.fallback === 'shallow',
+  });
 }
 
 /** One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by id. */
@@ -158,8 +168,9 @@ async function readIds(engine: Engine, idSql: string, order: string, localPath: 
 
 /**
  * Detect: one partition of one detect step. Series detectors (ARIMA, Isolation Forest) learn
- * from `history` days before the run's first date and flag the run's dates, per entity shard;
- * DBSCAN clusters one date of records. Findings go to the run's scratch folder for publish.
+ * from `history` days before the run's first date and flag the run's dates, per entity shard, or
+ * (Isolation Forest, autoencoder) score them with registered models; DBSCAN clusters one date of
+ * records. Findings go to the run's scratch folder for publish.
  */
 async function detectPartition(context: StepContext, partition: DetectPartition): Promise<DetectOutput> {
   const step = context.params.pipeline.detect[partition.detectStep];
@@ -175,11 +186,12 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       const detection = detectRecords(step, table, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
-    } else if (step.detector === 'iforest' && step.model !== undefined) {
+    } else if (step.detector === 'autoencoder' || (step.detector === 'iforest' && step.model !== undefined)) {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const detection = await detectWithRegisteredModels(engine, context, partition, step);
       findings = detection.findings;
-      output = { skipped: detection.skipped, window: { from: first, to: last } };
+      const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
@@ -196,7 +208,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
   }
 }
 
-/** Detect: DBSCAN a day per partition, ARIMA in `partitions` entity shards, Isolation Forest as one shard. */
+/** Detect: DBSCAN a day per partition, ARIMA in `partitions` entity shards, Isolation Forest and the autoencoder as one shard. */
 export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   kind: 'detect',
   partition: z.discriminatedUnion('kind', [RecordDaySchema, EntityShardSchema]),

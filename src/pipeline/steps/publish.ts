@@ -7,6 +7,7 @@ import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js'
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
 import type { RecordDetectionFacts, RecordFinding } from '../record-detect.js';
+import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
 import { InputFingerprintSchema } from './clean.js';
@@ -37,6 +38,8 @@ export interface RunSummary {
   anomalies: number;
   /** What record detectors found out about the day (clusters, recall on labelled rows), by step. */
   detections: Record<string, RecordDetectionFacts>;
+  /** How a series detector's flags compare with labelled rows (sample data), by step; absent without labels. */
+  labelled_incidents?: Record<string, LabelledIncidents>;
   /** Entities a series detector could not model (too little history, constant series), with why. */
   skipped: { entity: string; reason: string }[];
   /** Days the series detectors learnt from, and the dates they flagged (all dates of the run). */
@@ -62,6 +65,7 @@ export const RunSummarySchema: z.ZodType<RunSummary> = z.object({
   aggregates: AggregatedDateSchema,
   anomalies: z.number(),
   detections: z.record(z.string(), RecordDetectionFactsSchema),
+  labelled_incidents: z.record(z.string(), LabelledIncidentsSchema).optional(),
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   detection_window: z.object({ from: z.string(), to: z.string(), flagged_from: z.string(), flagged_to: z.string() }).optional(),
   predictions: PredictedDateSchema.optional(),
@@ -130,7 +134,7 @@ function recordRow(finding: RecordFinding): AnomalyRow {
   };
 }
 
-/** The key a record detector's facts go under in the summary: its detector, or detector_index when repeated. */
+/** The key a detector's facts go under in the summary: its detector, or detector_index when repeated. */
 function detectionKey(context: StepContext, stepIndex: number): string {
   const detectors = context.params.pipeline.detect.map((step) => step.detector);
   const detector = detectors[stepIndex];
@@ -184,6 +188,9 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
           return [detectionKey(context, partition.detectStep), facts];
         }),
     );
+    const labelled = upstream.detect.flatMap(({ partition, output }) =>
+      (output.labelled ?? []).filter((incidents) => incidents.date === date).map(({ date: _date, ...incidents }) => [detectionKey(context, partition.detectStep), incidents] as const),
+    );
     const summary: RunSummary = {
       pipeline: run.pipeline,
       run_id: run.id,
@@ -198,6 +205,7 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       aggregates: upstream.aggregate.dates[date] ?? [],
       anomalies: rows.length,
       detections,
+      ...(labelled.length === 0 ? {} : { labelled_incidents: Object.fromEntries(labelled) }),
       skipped,
       input: cleaned.input,
       outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },

@@ -8,7 +8,7 @@ import type { ModelStage, ModelVersion } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { partitionLabel, TrainShardSchema, type StepHandler, type TrainShard } from '../contract.js';
 import type { StepContext } from '../context.js';
-import { inShard, readEntityRows, rowsByEntity } from '../entity-rows.js';
+import { featureRowsOf, inShard, readEntityRows, rowsByEntity } from '../entity-rows.js';
 import { readLabelledRows, type ExcludedRows } from '../labelled-rows.js';
 import { registerFittedModel, registrationNote } from '../models.js';
 
@@ -120,7 +120,7 @@ async function trainPerEntity(context: StepContext, partition: TrainShard, step:
       output.skipped.push({ entity, reason: `${rows.length} rows in ${window.from}..${window.to}, fewer than minRows ${step.minRows}` });
       continue;
     }
-    const { training, validation } = holdOut({ features, columns: features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row])) }, step.validation);
+    const { training, validation } = holdOut(featureRowsOf(table, rows, features), step.validation);
     const fitted = detector.fit(training, validation, detectorParams);
     if ('skipped' in fitted) {
       output.skipped.push({ entity, reason: `${step.detector}: ${fitted.skipped}` });
