@@ -13,20 +13,47 @@
  *   (Parquet) on embedded PGlite: reading the window, fitting, registering.
  * - `predict-run=logistic`: a run of one landed day of 100k rides (Parquet) with that model in
  *   production: clean, quality, predict (gold Parquet + 100k rows UPSERTed), publish; `seconds_by_step` from the run.
+ * - `landed=pglite`, `landed=postgres`: the built-in `fleet` pipeline as `detour serve` runs it: a
+ *   day's CSV of 100k sample rides is landed (`detour ingest`), announced as `lake.landed` on NATS
+ *   JetStream, and the landed consumer runs the pipeline for it (clean, quality, join with the
+ *   day's weather into features, predict with the weekly model, publish): timed from the landing
+ *   to the acknowledged event, predictions in the table. Weather cleaned and the model trained
+ *   (a week of 2,000 rides a day) beforehand. `seconds_by_step` from the run.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openApp, type App } from '../src/app/index.js';
-import { parseConfigText } from '../src/config/index.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { openApp, openConfiguredBus, type App } from '../src/app/index.js';
+import type { BusConsumer, EventBus } from '../src/bus/index.js';
+import { parseConfigText, type DetourConfig } from '../src/config/index.js';
 import { dateRange } from '../src/dates.js';
 import { fitSupervised, holdOutLabelled, supervisedModel, type LabelledRows } from '../src/detectors/index.js';
 import { openEngine } from '../src/engine/index.js';
 import { FsLake } from '../src/lake/index.js';
-import { predictProbabilities, runParamsOf, startRun, startTrainingRun, trainingParamsOf, type LoadedSupervisedModel, type RunResult, type RunServices } from '../src/pipeline/index.js';
+import {
+  announceLanded,
+  consumeLanded,
+  ingestFile,
+  ingestPartitionedFile,
+  landedEvents,
+  predictProbabilities,
+  runParamsOf,
+  startRun,
+  startTrainingRun,
+  trainingParamsOf,
+  type LandedOutcome,
+  type LoadedSupervisedModel,
+  type RunResult,
+  type RunServices,
+} from '../src/pipeline/index.js';
 import { SeededRandom } from '../src/random.js';
-import { openStore } from '../src/store/index.js';
+import { generateFleetRidesCsv, readCityWeather, weatherCsvPath, writeSampleFleetFiles } from '../src/sample/index.js';
+import { openStore, type Store } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
+import { freshDatabase } from './services.js';
 
 const FEATURES = ['temperature', 'precipitation', 'mileage'];
 const RANGES = { temperature: { min: -60, max: 60 }, precipitation: { min: 0 }, mileage: { min: 0 } };
@@ -220,4 +247,92 @@ const pipelineCases: BenchCase[] = [
   },
 ];
 
-export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt'), ...pipelineCases];
+const FLEET_TRAINING_DAYS = dateRange('2015-03-02', '2015-03-08');
+const FLEET_LANDED_DAY = '2015-03-09';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** What the landed case times: land, announce, and the consumer's outcome for the event. */
+interface LandedBench {
+  land(): Promise<void>;
+  outcome: Promise<LandedOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * A lake with the weather cleaned and a week of fleet rides trained on, a store of `storeKind`, a
+ * bus stream of its own with the landed consumer of `detour serve` on it, and the landed day's CSV.
+ */
+async function landedBench(storeKind: 'pglite' | 'postgres'): Promise<LandedBench> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-landed-'));
+  const id = randomBytes(6).toString('hex');
+  const config: DetourConfig = parseConfigText(`bus: { url: "${NATS_URL}", stream: BENCH_${id}, subjectPrefix: bench_${id} }\n`, 'bench.yaml');
+  const lake = new FsLake(path.join(root, 'lake'));
+  const database = storeKind === 'postgres' ? await freshDatabase() : undefined;
+  const store: Store = await openStore({ databaseUrl: database?.url, stateDir: path.join(root, 'state') });
+  const app = await openApp({ config, lake, store });
+  const services = await app.services({ concurrency: 2 });
+  await ingestPartitionedFile(lake, { dataset: 'weather', file: weatherCsvPath(), partitionBy: 'date' });
+  await startRun(services, 'weather', runParamsOf(config, 'weather'), [...FLEET_TRAINING_DAYS, FLEET_LANDED_DAY]);
+  const file = path.join(root, 'landed', 'fleet-rides.csv');
+  const engine = await openEngine();
+  try {
+    await writeSampleFleetFiles(engine, path.join(root, 'rides'), { from: FLEET_TRAINING_DAYS[0], to: FLEET_TRAINING_DAYS.at(-1) as string, ridesPerDay: 2_000, seed: 5 }, async (logicalDate, dayFile) => {
+      await ingestFile(lake, { dataset: 'fleet_rides', file: dayFile, logicalDate });
+    });
+    const weather = await readCityWeather(engine, 'New York', FLEET_LANDED_DAY, FLEET_LANDED_DAY);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, generateFleetRidesCsv(FLEET_LANDED_DAY, RIDES_PER_DAY, 5, weather.get(FLEET_LANDED_DAY)!));
+  } finally {
+    await engine.close();
+  }
+  await startRun(services, 'fleet', runParamsOf(config, 'fleet'), FLEET_TRAINING_DAYS);
+  await startTrainingRun(services, 'fleet', trainingParamsOf(config, 'fleet'), FLEET_TRAINING_DAYS.at(-1) as string);
+  const bus = (await openConfiguredBus(config)) as EventBus;
+  let settle!: (outcome: LandedOutcome) => void;
+  let fail!: (error: unknown) => void;
+  const outcome = new Promise<LandedOutcome>((resolve, reject) => ((settle = resolve), (fail = reject)));
+  const consumer: BusConsumer = await consumeLanded(services, config, bus, ['fleet'], { retryDelayMs: 1_000, onOutcome: (_, result) => settle(result), onFailure: (_, __, error) => fail(error) });
+  return {
+    land: async () => {
+      const landed = await ingestFile(lake, { dataset: 'fleet_rides', file, logicalDate: FLEET_LANDED_DAY });
+      await announceLanded(bus, landedEvents('fleet_rides', [{ logicalDate: FLEET_LANDED_DAY, ...landed }]));
+    },
+    outcome,
+    close: async () => {
+      await consumer.stop();
+      await bus.close();
+      // The stream was the case's alone.
+      const connection = await connect({ servers: NATS_URL });
+      await (await jetstreamManager(connection)).streams.delete(`BENCH_${id}`).finally(() => connection.close());
+      await app.close();
+      await store.close();
+      await database?.drop();
+    },
+  };
+}
+
+function landedCase(storeKind: 'pglite' | 'postgres'): BenchCase {
+  return {
+    rows: RIDES_PER_DAY,
+    label: `landed=${storeKind}`,
+    prepare: async () => {
+      const bench = await landedBench(storeKind);
+      return async () => {
+        try {
+          await bench.land();
+          return await bench.outcome;
+        } finally {
+          await bench.close();
+        }
+      };
+    },
+    report: (result) => {
+      const outcome = result as LandedOutcome;
+      if (outcome.status !== 'succeeded') return { outcome: outcome.status };
+      const predictions = outcome.result.summaries[0]?.predictions;
+      return { seconds_by_step: stepSeconds(outcome.result), predicted: predictions === undefined || 'skipped' in predictions ? 0 : predictions.rows };
+    },
+  };
+}
+
+export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt'), ...pipelineCases, landedCase('pglite'), landedCase('postgres')];

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../dates.js';
-import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, type PartitionedIngestResult } from '../pipeline/index.js';
+import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, landedEvents, type LandedFile, type PartitionedIngestResult } from '../pipeline/index.js';
 import { TRAFFIC_SAMPLE_DEFAULTS, writeSampleFlights, writeSampleRides, writeSampleTraffic, type TrafficSampleOptions } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
@@ -11,6 +11,7 @@ import { Progress } from './format.js';
 import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-commands.js';
 import { serveCommand, workerCommand } from './service-commands.js';
 import { modelsCommand, trainCommand } from './model-commands.js';
+import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -111,6 +112,8 @@ function sampleCommand(): Command {
         }
       }),
   );
+  sample.addCommand(sampleWeatherCommand());
+  sample.addCommand(sampleFleetCommand());
   return sample;
 }
 
@@ -152,7 +155,7 @@ function ingestTarget(options: IngestOptions): { logicalDate: string } | { parti
 
 function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
-    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) in bronze/<dataset>/date=D/ with a manifest: as is with --date, split by day with --partition-by')
+    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) in bronze/<dataset>/date=D/ with a manifest: as is with --date, split by day with --partition-by; with a bus, announce each landed partition (lake.landed)')
     .argument('<dataset>', 'dataset name, e.g. rides')
     .requiredOption('--file <path>', 'file to land')
     .option('--date <YYYY-MM-DD>', 'partition to land the whole file in, unchanged')
@@ -161,16 +164,22 @@ function ingestCommand(): Command {
     .option('--replace', 'overwrite a file of the same name with different content')
     .action(async (dataset: string, options: IngestOptions) => {
       const target = ingestTarget(options);
-      const { lake } = await loadCliConfig(options);
+      const { lake, config } = await loadCliConfig(options);
       try {
+        let landed: LandedFile[];
         if ('partitionBy' in target) {
           const result = await ingestPartitionedFile(lake, { ...options, dataset, partitionBy: target.partitionBy });
           console.log(describePartitionedIngest(result, lake.url, dataset));
-          return;
+          landed = result.partitions;
+        } else {
+          const result = await ingestFile(lake, { ...options, dataset, logicalDate: target.logicalDate });
+          const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
+          console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
+          landed = [{ logicalDate: target.logicalDate, ...result }];
         }
-        const result = await ingestFile(lake, { ...options, dataset, logicalDate: target.logicalDate });
-        const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
-        console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
+        // Announced even when already there: the bus and the runs' triggers make a repeat a no-op.
+        const announced = await announceOnBus(config, landedEvents(dataset, landed));
+        if (announced !== undefined) console.log(announced);
       } finally {
         await lake.close();
       }

@@ -4,6 +4,7 @@ import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
 import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, sumLabelledIncidents, type RunResult, type RunSummary } from '../pipeline/index.js';
 import { printTrainingResult } from './model-format.js';
+import { runFleetDemo } from './fleet-demo.js';
 import { runTrafficDemo } from './traffic-demo.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
@@ -243,7 +244,7 @@ const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30'
 export function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
     .description(
-      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; a few traffic sensors) and run the rides, flights and traffic pipelines`,
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; a few traffic sensors; the weather of 2012–2015 and fleet rides) and run the rides, flights, traffic and fleet pipelines`,
     )
     .action(async (options: CommonOptions) => {
       await withContext(options, async (context) => {
@@ -301,6 +302,7 @@ export function demoCommand(): Command {
         );
         await printRunResult(context, flightsRun);
         await runTrafficDemo(context);
+        await runFleetDemo(context);
         console.log('\nnext: detour runs · detour runs show <id> · detour models · detour backfill · detour serve · detour --help');
       });
     });

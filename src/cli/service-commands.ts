@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
-import { pipelineScheduler } from '../pipeline/index.js';
+import { consumeLanded, consumeStorageEvents, landedPipelines, pipelineScheduler, type LandedOutcome, type RunServices } from '../pipeline/index.js';
 import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, untilFirstGone, type ApiToken } from '../server/index.js';
-import { openCliContext, withCommonOptions, type CommonOptions } from './context.js';
+import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
 /** Resolves on SIGINT or SIGTERM, so a service shuts down cleanly (running steps finish first). */
@@ -21,6 +21,13 @@ const port = (flag: string) => (value: string) => {
   return number;
 };
 
+/** A line for a pipeline's outcome on a landed file. */
+function describeLanded(key: string, outcome: LandedOutcome): string {
+  if (outcome.status === 'succeeded') return `run ${outcome.result.run.id} succeeded for ${key}`;
+  if (outcome.status === 'already') return `${key} already processed by run ${outcome.run.id}`;
+  return `${key} is being processed by run ${outcome.run.id} elsewhere; trying again later`;
+}
+
 interface ServeOptions extends CommonOptions {
   pipeline?: string[];
   port: number;
@@ -34,7 +41,7 @@ interface ServeOptions extends CommonOptions {
 
 export function serveCommand(): Command {
   return withCommonOptions(new Command('serve'))
-    .description('serve the HTTP API (on --port) and run pipelines and their training steps on their schedules (cron each, catching up missed dates), with /metrics')
+    .description('serve the HTTP API (on --port) and run pipelines and their training steps on their schedules (cron each, catching up missed dates), those with trigger: landed when their data lands (bus), with /metrics')
     .option('--port <port>', 'port of the HTTP API (0 = any free port)', port('--port'), 8080)
     .option('--host <host>', 'interface the API listens on (default: every interface with API tokens configured, 127.0.0.1 without)')
     .option('--no-schedules', 'serve the API only: run no schedules')
@@ -65,6 +72,31 @@ function servingProcesses(asked: number | undefined, databaseUrl: string | undef
  * others and hands them its socket, runs the schedules and the metrics port; the others serve the
  * API from that socket.
  */
+/** Runs pipelines with `trigger: landed` as their files land, and turns storage notifications into landed events, when a bus is configured. */
+async function landedConsumers(context: CliContext, services: RunServices, names: string[], parts: string[]): Promise<{ stop(): Promise<void> }[]> {
+  const landed = landedPipelines(context.config, names);
+  const bus = await context.bus();
+  if (bus === undefined) {
+    if (landed.length > 0) parts.push(`${landed.join(', ')} run when their data lands: set BUS_URL=nats://host:4222 (or bus.url) for that`);
+    return [];
+  }
+  const { retryDelaySeconds, storageEvents } = context.config.bus;
+  const consumers = [];
+  if (landed.length > 0) {
+    consumers.push(
+      await consumeLanded(services, context.config, bus, names, {
+        retryDelayMs: retryDelaySeconds * 1000,
+        onOutcome: (event, outcome) => console.log(`${outcome.pipeline} ${event.date}: ${describeLanded(event.key, outcome)}`),
+        onFailure: (event, pipeline, error, final) => console.error(`${pipeline} ${event.date}: ${oneLine(error)}${final ? ' (not retried)' : ` (retried in ${retryDelaySeconds} s)`}`),
+        onError: (error) => console.error(`bus: ${oneLine(error)}`),
+      }),
+    );
+    parts.push(`on landed files: ${landed.join(', ')} (${bus.description})`);
+  }
+  if (storageEvents) consumers.push(await consumeStorageEvents(context.lake, bus, { retryDelayMs: retryDelaySeconds * 1000, onError: (error) => console.error(`storage events: ${oneLine(error)}`) }));
+  return consumers;
+}
+
 async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes: number): Promise<void> {
   const first = servingProcessIndex() === 0;
   const context = await openCliContext(options);
@@ -96,6 +128,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     }
     const parts = [`api ${api.url}${processes > 1 ? ` (${processes} processes)` : ''}${api.authenticated ? '' : ' (no API token configured: this machine only, no token asked)'}`];
     let scheduler: ReturnType<typeof pipelineScheduler> | undefined;
+    const consumers: { stop(): Promise<void> }[] = [];
     if (options.schedules) {
       const names = options.pipeline ?? Object.keys(context.config.pipelines);
       scheduler = pipelineScheduler(await runServices(), context.config, names, {
@@ -103,6 +136,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
         onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
       });
       parts.push(`scheduler for ${names.join(', ')} (${context.queue.kind} queue)`);
+      consumers.push(...(await landedConsumers(context, await runServices(), names, parts)));
     }
     const metricsServer = await startMetricsServer({ metrics, port: options.metricsPort });
     parts.push(`metrics ${metricsServer.url}/metrics`);
@@ -110,6 +144,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     scheduler?.start(options.tickSeconds * 1000);
     const signal = await untilSignal();
     console.log(`${signal}: stopping`);
+    for (const consumer of consumers) await consumer.stop();
     await scheduler?.stop();
     await Promise.all([api.close(), others?.stop()]);
     await metricsServer.close();

@@ -32,10 +32,13 @@ export const DatasetColumnSchema = z
     required: z.boolean().default(true),
     /** Numbers below this are quarantined. */
     min: z.number().optional(),
+    /** The only numbers allowed, e.g. `[0, 1]` for an outcome label: others are quarantined. */
+    values: z.array(z.number()).min(1).optional(),
     /** Timestamps before this other timestamp column are quarantined (a dropoff before its pickup). */
     notBefore: identifier.optional(),
   })
-  .strict();
+  .strict()
+  .refine((column) => column.values === undefined || column.type === 'number', { message: 'values are for number columns', path: ['values'] });
 
 /** A dataset: raw files in `bronze/<name>/date=D/`, typed and renamed into `silver/<name>/date=D/`. */
 export const DatasetSchema = z
@@ -50,6 +53,22 @@ export const DatasetSchema = z
 
 /** A SQL step over the cleaned dataset (a table named like the dataset), written to `gold/<name>/date=D/`. */
 export const AggregateStepSchema = z.object({ name: identifier, sql: z.string().min(1) }).strict();
+
+/**
+ * Another dataset's silver, read by a pipeline's SQL steps as a table named like that dataset
+ * (`rides JOIN weather ON ...`): for each date of the run, its partitions from `window.before`
+ * days before to `window.after` days after (the same date by default). Every one of them must
+ * have been cleaned: a missing one fails the step, naming the dataset and the date.
+ */
+export const JoinSchema = z
+  .object({
+    dataset: identifier,
+    window: z
+      .object({ before: z.number().int().min(0).max(366).default(0), after: z.number().int().min(0).max(366).default(0) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
 
 /** A feature of a record detector, with the words its explanations use ("ride time 94 min"). */
 const FeatureSchema = z.union([
@@ -361,10 +380,16 @@ export const RetrySchema = z
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
 
-/** A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity, publish. */
+/**
+ * A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity,
+ * predict, publish. One without detect or predict steps cleans, checks and summarises its dataset
+ * (a dataset other pipelines join, such as weather).
+ */
 export const TablePipelineSchema = z
   .object({
     dataset: identifier,
+    /** Other datasets' silver its SQL steps read (see JoinSchema). */
+    join: z.array(JoinSchema).default([]),
     aggregate: z.array(AggregateStepSchema).default([]),
     detect: z.array(DetectStepSchema).default([]),
     /** Models trained on their own schedules (see TrainStepSchema). */
@@ -372,13 +397,17 @@ export const TablePipelineSchema = z
     /** Probabilities of a supervised model for each row (see PredictStepSchema). */
     predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
+    /**
+     * What starts its runs under `detour serve`: its cron `schedule`, or `landed`: a run for a
+     * partition as soon as a file lands in it (a `lake.landed` event on the bus), once per file.
+     */
+    trigger: z.enum(['schedule', 'landed']).default('schedule'),
     schedule: ScheduleSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     /** Dates per clean/quality/aggregate job of a range run: bounds memory and spreads a backfill over workers. */
     chunkDays: z.number().int().min(1).max(366).default(31),
   })
-  .strict()
-  .refine((pipeline) => pipeline.detect.length > 0 || pipeline.predict !== undefined, { message: 'a pipeline needs detect steps or a predict step', path: ['detect'] });
+  .strict();
 
 /** Built in: the foundation's taxi rides (DBSCAN on ride distance and ride time, never speed). */
 const BUILTIN_RIDES_DATASET = {
@@ -464,6 +493,77 @@ const BUILTIN_FLIGHTS_PIPELINE = {
     { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay', support: 'flights', minSupport: 20 },
     { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'], support: 'flights', minSupport: 20 },
   ],
+};
+
+/** Built in: the real daily weather of New York and Seattle, 2012–2015 (npm package vega-datasets), which fleet rides join. */
+const BUILTIN_WEATHER_DATASET = {
+  format: 'auto',
+  columns: {
+    city: { type: 'string', from: 'location' },
+    date: { type: 'timestamp' },
+    precipitation: { type: 'number', min: 0 },
+    temp_max: { type: 'number' },
+    temp_min: { type: 'number' },
+    wind: { type: 'number', min: 0, required: false },
+    weather: { type: 'string', required: false },
+  },
+  expectations: [
+    { type: 'row_count_between', min: 1, severity: 'fail' },
+    { type: 'between', column: 'temp_max', min: -60, max: 60, severity: 'fail' },
+  ],
+};
+const BUILTIN_WEATHER_PIPELINE = { dataset: 'weather', trigger: 'landed' };
+
+/** Built in: New York rides whose vehicle may request service afterwards (`detour sample fleet`). */
+const BUILTIN_FLEET_RIDES_DATASET = {
+  format: 'auto',
+  columns: {
+    ride_id: { type: 'string' },
+    vehicle_id: { type: 'string' },
+    city: { type: 'string' },
+    start_time: { type: 'timestamp' },
+    end_time: { type: 'timestamp', notBefore: 'start_time' },
+    distance_miles: { type: 'number', min: 0 },
+    duration_min: { type: 'number', min: 0 },
+    service_requested: { type: 'number', required: false, values: [0, 1] },
+  },
+  key: 'ride_id',
+  expectations: [{ type: 'row_count_between', min: 1, severity: 'fail' }],
+};
+/**
+ * Built in: landed rides → clean → the day's weather joined by city → features → a logistic
+ * model of the service request, trained weekly on four weeks → each landed day's probabilities.
+ */
+const BUILTIN_FLEET_PIPELINE = {
+  dataset: 'fleet_rides',
+  trigger: 'landed',
+  join: [{ dataset: 'weather' }],
+  aggregate: [
+    {
+      name: 'ride_features',
+      // A ride without its city's weather that day fails the step (error()), rather than dropping out of a join.
+      sql: `SELECT r.ride_id, r.vehicle_id, r.start_time,
+  CASE WHEN w.city IS NULL THEN error('no weather for ' || r.city || ' on ' || CAST(CAST(r.start_time AS DATE) AS VARCHAR)) ELSE w.temp_max END AS temperature,
+  w.precipitation, r.distance_miles AS mileage, r.service_requested
+FROM fleet_rides AS r LEFT JOIN weather AS w ON w.city = r.city AND CAST(w.date AS DATE) = CAST(r.start_time AS DATE)`,
+    },
+  ],
+  train: [
+    {
+      model: 'fleet_service',
+      detector: 'logistic',
+      table: 'ride_features',
+      label: 'service_requested',
+      time: 'start_time',
+      features: ['temperature', 'precipitation', 'mileage'],
+      ranges: { temperature: { min: -60, max: 60 }, precipitation: { min: 0 }, mileage: { min: 0 } },
+      history: 28,
+      minRows: 500,
+      promote: 'auto',
+      schedule: { cron: '0 3 * * 1' },
+    },
+  ],
+  predict: { model: 'fleet_service', table: 'ride_features', id: 'ride_id' },
 };
 
 /** Built in: per-minute network traffic of a fleet of sensors (`detour sample traffic`), rb-aioutliers' domain. */
@@ -575,6 +675,31 @@ export const DetourConfigSchema = z
       .strict()
       .prefault({}),
     /**
+     * The event bus (NATS JetStream): `detour ingest` publishes `lake.landed` for every partition
+     * it lands, and `detour serve` runs the pipelines with `trigger: landed` for it. Unset: no events.
+     */
+    bus: z
+      .object({
+        /** `nats://host:4222`; BUS_URL overrides it. */
+        url: z.string().min(1).optional(),
+        /** The JetStream stream holding detour's subjects (created when missing). */
+        stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('DETOUR'),
+        /** Subjects are `<subjectPrefix>.lake.landed` and `<subjectPrefix>.storage.events`: deployments sharing a server stay apart. */
+        subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, - and _').default('detour'),
+        /** A message not acknowledged this long after delivery (its consumer died) is delivered again; a live consumer keeps extending it. */
+        ackWaitSeconds: z.number().positive().default(30),
+        /** Deliveries of one message at most; a run still failing then is left failed (resume it by hand). */
+        maxDeliveries: z.number().int().min(1).default(10),
+        /** How long a failed run's message waits before it is delivered again (its data may be incomplete: a joined partition not there yet). */
+        retryDelaySeconds: z.number().min(0).default(60),
+        /** A message published again with the same id within this window is dropped by the server. */
+        duplicateWindowSeconds: z.number().positive().default(600),
+        /** Also consume storage notifications (S3 event records, e.g. MinIO's NATS target) on `<subjectPrefix>.storage.events` and publish `lake.landed` for objects put in bronze. */
+        storageEvents: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * How runs outlive a process or a service going away. A run and each running step hold a lease
      * their process renews every `heartbeatSeconds`; one not renewed for `leaseSeconds` (process
      * killed, machine gone, database lost) is failed by the next process using the run store, and
@@ -596,6 +721,8 @@ export const DetourConfigSchema = z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
         flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>),
+        weather: DatasetSchema.prefault(BUILTIN_WEATHER_DATASET as z.input<typeof DatasetSchema>),
+        fleet_rides: DatasetSchema.prefault(BUILTIN_FLEET_RIDES_DATASET as z.input<typeof DatasetSchema>),
         traffic: DatasetSchema.prefault(BUILTIN_TRAFFIC_DATASET as z.input<typeof DatasetSchema>),
       })
       .catchall(DatasetSchema)
@@ -604,6 +731,8 @@ export const DetourConfigSchema = z
       .object({
         rides: TablePipelineSchema.prefault(BUILTIN_RIDES_PIPELINE as z.input<typeof TablePipelineSchema>),
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
+        weather: TablePipelineSchema.prefault(BUILTIN_WEATHER_PIPELINE as z.input<typeof TablePipelineSchema>),
+        fleet: TablePipelineSchema.prefault(BUILTIN_FLEET_PIPELINE as z.input<typeof TablePipelineSchema>),
         traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
@@ -619,6 +748,13 @@ export const DetourConfigSchema = z
         context.addIssue({ code: 'custom', path: ['pipelines', name, 'dataset'], message: `no dataset "${table.dataset}" (datasets: ${Object.keys(config.datasets).join(', ')})` });
       }
       const aggregates = table.aggregate.map((step) => step.name);
+      table.join.forEach((join, index) => {
+        const path = ['pipelines', name, 'join', index, 'dataset'];
+        // Its table is named like it, beside the pipeline's own dataset and its aggregate steps.
+        const clash = join.dataset === table.dataset ? 'is the pipeline\'s own dataset' : aggregates.includes(join.dataset) ? 'is also an aggregate step\'s name' : table.join.findIndex((other) => other.dataset === join.dataset) < index ? 'is joined twice' : undefined;
+        if (!(join.dataset in config.datasets)) context.addIssue({ code: 'custom', path, message: `no dataset "${join.dataset}" (datasets: ${Object.keys(config.datasets).join(', ')})` });
+        else if (clash !== undefined) context.addIssue({ code: 'custom', path, message: `"${join.dataset}" ${clash}` });
+      });
       table.detect.forEach((step, index) => {
         // ARIMA and Isolation Forest fitted in the run need an aggregate's daily history; the others may also read the dataset.
         const dailyHistory = step.detector === 'arima' || step.detector === 'iforest';
@@ -705,6 +841,8 @@ export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type LivenessConfig = DetourConfig['liveness'];
+export type BusConfig = DetourConfig['bus'];
+export type JoinConfig = z.infer<typeof JoinSchema>;
 export type ApiConfig = DetourConfig['api'];
 export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;

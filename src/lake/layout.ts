@@ -1,6 +1,6 @@
 /**
- * Every key detour reads or writes in the lake is built here, and the one thing parsed back out of
- * a key (the date of a listed partition) is parsed here too.
+ * Every key detour reads or writes in the lake is built here, and what is parsed back out of a
+ * key (the date of a listed partition, the partition of a landed file) is parsed here too.
  *
  * ```
  * bronze/<dataset>/date=D/<files as landed>          _manifest.json
@@ -50,7 +50,7 @@ export interface DateKeys {
 export function dateKeys(tables: PipelineTables, date: string): DateKeys {
   return {
     input: partitionPrefix('bronze', tables.dataset, date),
-    silver: `${partitionPrefix('silver', tables.dataset, date)}data.parquet`,
+    silver: silverKey(tables.dataset, date),
     quarantine: `${partitionPrefix('silver', `${tables.dataset}_quarantine`, date)}quarantine.parquet`,
     quality: `${partitionPrefix('silver', `${tables.dataset}_quality`, date)}report.json`,
     aggregate: (name) => aggregateKey(name, date),
@@ -58,6 +58,11 @@ export function dateKeys(tables: PipelineTables, date: string): DateKeys {
     summary: `${partitionPrefix('gold', tables.summaryTable, date)}summary.json`,
     predictions: aggregateKey(tables.predictionsTable, date),
   };
+}
+
+/** A dataset's cleaned rows of one date: what its pipeline's later steps, and pipelines joining it, read. */
+export function silverKey(dataset: string, date: string): string {
+  return `${partitionPrefix('silver', dataset, date)}data.parquet`;
 }
 
 /** An aggregate step's output for one date. */
@@ -109,6 +114,16 @@ export function modelArtifactKey(model: string, entity: string | null, version: 
 function partitionDateOf(key: string): string | undefined {
   const date = /\/date=([^/]+)\//.exec(key)?.[1];
   return date !== undefined && isIsoDate(date) ? date : undefined;
+}
+
+/**
+ * The partition of a landed raw file, `bronze/<dataset>/date=D/<file>`; undefined for any other
+ * key, the partition's side files (`_manifest.json`, hidden files) included.
+ */
+export function landedPartitionOf(key: string): { dataset: string; date: string } | undefined {
+  const match = /^bronze\/([a-z][a-z0-9_]*)\/date=([^/]+)\/([^/]+)$/.exec(key);
+  if (match === null || !isIsoDate(match[2]) || /^[._]/.test(match[3])) return undefined;
+  return { dataset: match[1], date: match[2] };
 }
 
 /** The Parquet files of `table` in `zone` whose partition date lies in [from, to], in key order, with their dates. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LandedEvent } from '../bus/index.js';
 import { DatasetSchema, TablePipelineSchema, type DatasetConfig, type TablePipelineConfig } from '../config/index.js';
 import type { Lake } from '../lake/index.js';
 import type { RunRecord, Store } from '../store/index.js';
@@ -34,6 +35,13 @@ export interface RunParams {
   models?: Record<string, ResolvedModels>;
   /** With a predict step, the version it predicts with; a rerun uses the same. */
   prediction?: ResolvedPrediction;
+  /** What started it when an event did: the landed file (see landed.ts); runs are found again by it. */
+  trigger?: RunTrigger;
+}
+
+/** The event a run was started for. */
+export interface RunTrigger {
+  landed: LandedEvent;
 }
 
 /** Everything a step partition needs, on whichever process runs it. */
@@ -84,6 +92,7 @@ const RunParamsSchema: z.ZodType<RunParams> = z.object({
   training: z.object({ steps: z.array(z.number().int().min(0)), entities: z.array(z.string()).optional() }).optional(),
   models: z.record(z.string(), z.object({ model: z.string(), versions: z.record(z.string(), z.number().int().min(1)) })).optional(),
   prediction: z.object({ model: z.string(), version: z.number().int().min(1).nullable() }).optional(),
+  trigger: z.object({ landed: z.object({ dataset: z.string(), date: z.string(), key: z.string(), sha256: z.string() }) }).optional(),
 });
 
 /** A run's recorded params, read back through the config's own schemas. */

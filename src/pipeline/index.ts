@@ -23,7 +23,7 @@ export type { RunResult, RunServices, StepEvent, StepServices } from './executor
 export { pipelineLayout, pipelineTables } from './layout.js';
 export { planRun } from './plan.js';
 export { paramsOf } from './context.js';
-export type { RunParams, CleanedDate, CheckedDate, InputFile, ResolvedModels, TrainingRequest } from './context.js';
+export type { RunParams, RunTrigger, CleanedDate, CheckedDate, InputFile, ResolvedModels, TrainingRequest } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
 export { sumLabelledIncidents } from './labelled-incidents.js';
 export type { IncidentCounts, LabelledIncidents } from './labelled-incidents.js';
@@ -38,6 +38,8 @@ export type {
   IsolationForestFileOptions,
 } from './detect-file.js';
 export { ingestFile, ingestPartitionedFile } from './ingest.js';
+export { announceLanded, consumeLanded, consumeStorageEvents, landedEvents, landedOfStorageEvent, landedPipelines, runForLanded } from './landed.js';
+export type { LandedConsumerOptions, LandedFile, LandedOutcome } from './landed.js';
 export type {
   IngestResult,
   ManifestEntry,

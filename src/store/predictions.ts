@@ -1,7 +1,8 @@
 /**
  * The predictions tables' statements: one table per pipeline (`<pipeline>_predictions`), a row per
  * (date, id) with the probability, the features it was computed from and the model version that
- * computed it. A date's rows are replaced as a whole: UPSERT by id, rows no longer predicted removed.
+ * computed it. A date's rows are replaced as a whole, in one transaction: deleted, then inserted
+ * again in bulk (cheaper than UPSERTing rows already there, as a rerun's are).
  */
 import { InputError } from '../errors.js';
 import { parsedJson, type SqlQueryable } from './sql-client.js';
@@ -28,17 +29,48 @@ export async function createPredictionsTable(tx: SqlQueryable, name: string): Pr
   )`);
 }
 
-/** UPSERTs one batch of a date's predictions; run inside the transaction that replaces the date. */
-export async function upsertPredictions(tx: SqlQueryable, name: string, logicalDate: string, runId: string, model: ModelRef, rows: readonly PredictionRow[]): Promise<void> {
-  await tx.query(
-    `INSERT INTO ${name} (id, logical_date, probability, features, model, model_version, run_id, updated_at)
-     SELECT r.id, $1::date, r.probability, r.features::jsonb, $2, $3, $4, now()
-     FROM unnest($5::text[], $6::double precision[], $7::text[]) AS r(id, probability, features)
-     ON CONFLICT (logical_date, id) DO UPDATE SET
-       probability = EXCLUDED.probability, features = EXCLUDED.features, model = EXCLUDED.model,
-       model_version = EXCLUDED.model_version, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
-    [logicalDate, model.name, model.version, runId, rows.map((row) => row.id), rows.map((row) => row.probability), rows.map((row) => JSON.stringify(row.features))],
-  );
+/**
+ * Rows per insert statement. Rows travel as one array per column (the features too, one per
+ * feature, built into the jsonb by the database: cheaper to send than a JSON text per row), so the
+ * parameter count never grows with the rows; a batch only bounds the size of one message.
+ */
+const INSERT_BATCH_ROWS = 50_000;
+
+/** The features every row of a date shares (they come from one model); InputError when a row has others. */
+function sharedFeatures(rows: readonly PredictionRow[], logicalDate: string): string[] {
+  const names = Object.keys(rows[0]?.features ?? {});
+  for (const row of rows) {
+    const keys = Object.keys(row.features);
+    if (keys.length !== names.length || keys.some((key) => !names.includes(key))) {
+      throw new InputError(`predictions of ${logicalDate} must all have the features ${names.join(', ') || '(none)'}; ${row.id} has ${keys.join(', ') || 'none'}`);
+    }
+  }
+  return names;
+}
+
+/**
+ * Makes the predictions of `logicalDate` in table `name` exactly `rows` (ids unique, the same
+ * features in every row): deletes the date's rows and inserts these, inside the caller's
+ * transaction. Writers of the same date take turns (an advisory lock until the transaction
+ * ends), so the last one's rows stand whole.
+ */
+export async function replaceDatePredictions(tx: SqlQueryable, name: string, logicalDate: string, runId: string, model: ModelRef, rows: readonly PredictionRow[]): Promise<void> {
+  const features = sharedFeatures(rows, logicalDate);
+  // $1 date, $2 model, $3 version, $4 run, $5 ids, $6 probabilities, then per feature its name and its values.
+  const featureSql = features.length === 0 ? `'{}'::jsonb` : `jsonb_build_object(${features.map((_, k) => `$${7 + 2 * k}::text, r.f${k}`).join(', ')})`;
+  const unnestSql = ['$5::text[]', '$6::double precision[]', ...features.map((_, k) => `$${8 + 2 * k}::double precision[]`)].join(', ');
+  const columnsSql = ['id', 'probability', ...features.map((_, k) => `f${k}`)].join(', ');
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${name} ${logicalDate}`]);
+  await tx.query(`DELETE FROM ${name} WHERE logical_date = $1::date`, [logicalDate]);
+  for (let start = 0; start < rows.length; start += INSERT_BATCH_ROWS) {
+    const batch = rows.slice(start, start + INSERT_BATCH_ROWS);
+    await tx.query(
+      `INSERT INTO ${name} (id, logical_date, probability, features, model, model_version, run_id, updated_at)
+       SELECT r.id, $1::date, r.probability, ${featureSql}, $2, $3, $4, now()
+       FROM unnest(${unnestSql}) AS r(${columnsSql})`,
+      [logicalDate, model.name, model.version, runId, batch.map((row) => row.id), batch.map((row) => row.probability), ...features.flatMap((feature) => [feature, batch.map((row) => row.features[feature])])],
+    );
+  }
 }
 
 export async function selectPredictions(client: SqlQueryable, name: string, logicalDate: string): Promise<StoredPrediction[]> {

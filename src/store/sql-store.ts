@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
-import { createPredictionsTable, predictionsTable, selectPredictions, upsertPredictions } from './predictions.js';
+import { createPredictionsTable, predictionsTable, replaceDatePredictions, selectPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
 import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
@@ -200,6 +200,18 @@ class SqlStore implements Store {
     return rows.map(toRunRecord);
   }
 
+  async runsTriggeredBy(pipeline: string, trigger: Record<string, unknown>): Promise<RunRecord[]> {
+    requireText(pipeline, 'pipeline');
+    await this.expireLeases();
+    const rows = await this.client.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM detour_runs
+       WHERE pipeline = $1 AND params->'trigger' @> $2::text::jsonb
+       ORDER BY started_at DESC, id DESC`,
+      [pipeline, toJson(trigger)],
+    );
+    return rows.map(toRunRecord);
+  }
+
   /** An exact id wins over longer ids it prefixes; several prefix matches are an InputError. */
   async getRun(idOrPrefix: string): Promise<RunRecord> {
     const prefix = idOrPrefix.trim();
@@ -271,8 +283,7 @@ class SqlStore implements Store {
    * writes them a batch at a time, then the date's rows whose id is not among them are deleted.
    */
   private async replaceDateRows<T extends { id: string }>(name: string, logicalDate: string, rows: readonly T[], what: string, upsert: (tx: SqlQueryable, batch: T[]) => Promise<unknown>): Promise<void> {
-    const ids = rows.map((row) => row.id);
-    if (new Set(ids).size !== ids.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
+    const ids = requireUniqueIds(rows, what, logicalDate);
     await this.client.transaction(async (tx) => {
       for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) await upsert(tx, rows.slice(start, start + UPSERT_BATCH_ROWS));
       await tx.query(
@@ -322,8 +333,9 @@ class SqlStore implements Store {
     const name = predictionsTable(table);
     requireIsoDate(logicalDate);
     requireText(runId, 'runId');
+    requireUniqueIds(rows, 'prediction', logicalDate);
     await this.ensureTable(name, (tx) => createPredictionsTable(tx, name));
-    await this.replaceDateRows(name, logicalDate, rows, 'prediction', (tx, batch) => upsertPredictions(tx, name, logicalDate, runId, model, batch));
+    await this.client.transaction((tx) => replaceDatePredictions(tx, name, logicalDate, runId, model, rows));
   }
 
   async listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]> {
@@ -720,6 +732,13 @@ function requireIsoDate(value: string): void {
 }
 
 /** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */
+/** The ids of a date's rows, which must be unique: they key the rows of the date. */
+function requireUniqueIds(rows: readonly { id: string }[], what: string, logicalDate: string): string[] {
+  const ids = rows.map((row) => row.id);
+  if (new Set(ids).size !== ids.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
+  return ids;
+}
+
 function toJson(params: Record<string, unknown>): string {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
     throw new InputError('run params must be an object');

@@ -285,7 +285,7 @@ export interface DatasetQualityRow extends QualityResultRow {
  * server; only the client differs.
  *
  * Leases: a running run and each running step hold a {@link Lease}. Every call that reads or
- * starts runs (startRun, reopenRun, getRun, listRuns, succeededDates, lastScheduledTick: what
+ * starts runs (startRun, reopenRun, getRun, listRuns, runsTriggeredBy, succeededDates, lastScheduledTick: what
  * listing runs, starting or resuming one, a scheduler tick and a worker do) first fails the runs
  * whose lease expired, with the reason and how to resume them, and the running steps of failed
  * runs whose lease expired. Any process using the store thereby cleans up after a dead one.
@@ -301,6 +301,11 @@ export interface Store {
   renewRunLease(id: string, lease: Lease): Promise<boolean>;
   /** Newest first. */
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
+  /**
+   * Runs of `pipeline` started for `trigger` (their params' `trigger` holds it, e.g. the landed file
+   * that started them), newest first: how an event that comes again finds the run it started.
+   */
+  runsTriggeredBy(pipeline: string, trigger: Record<string, unknown>): Promise<RunRecord[]>;
   /** A run by full id or unique id prefix; NotFoundError otherwise. */
   getRun(idOrPrefix: string): Promise<RunRecord>;
   /** Sets a failed run back to running under a new lease, for resume; InputError unless it failed. */
@@ -333,8 +338,8 @@ export interface Store {
   listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]>;
   /**
    * Makes the predictions of `logicalDate` in `table` (created on first use; a lower_snake_case
-   * name ending in `_predictions`) exactly `rows`, all by version `model`: UPSERT by id, rows of that
-   * date no longer predicted removed.
+   * name ending in `_predictions`) exactly `rows`, all by version `model`, keyed by (date, id): the
+   * date's rows replaced in one transaction, so readers see the old rows or the new ones.
    */
   replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void>;
   /** Predictions of `table` for one date, sorted by id; empty when the table does not exist yet. */

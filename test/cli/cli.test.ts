@@ -132,7 +132,7 @@ describe('detour CLI', () => {
 
   it.each([
     ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],
-    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, traffic\)$/],
+    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, traffic, weather, fleet\)$/],
     ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
     ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],
@@ -182,6 +182,22 @@ describe('detour CLI', () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/^detour: give (either )?--date [^\n]*--partition-by[^\n]*\n$/);
     }
+  });
+
+  it('sample fleet lands a day of rides per date through ingest, and refuses dates without weather in one line', async () => {
+    const lake = path.join(cwd, 'fleet-lake');
+    const landed = await detourWithEnv(cwd, { BUS_URL: '' }, 'sample', 'fleet', '--from', '2015-12-30', '--to', '2015-12-31', '--rides-per-day', '50', '--lake', lake);
+    expect(landed.stderr).toBe('');
+    expect(landed.stdout).toMatch(/^wrote 2 day\(s\) × 50 rides to file:\/\/.*\/bronze\/fleet_rides\/$/m);
+    const rides = parseCsv(await readFile(path.join(lake, 'bronze/fleet_rides/date=2015-12-31/fleet-rides.csv'), 'utf8'));
+    expect(rides).toHaveLength(50);
+    expect(rides[0]).toMatchObject({ ride_id: 'F20151231-0000000', city: 'New York' });
+    const manifest = JSON.parse(await readFile(path.join(lake, 'bronze/fleet_rides/date=2015-12-31/_manifest.json'), 'utf8')) as { file: string }[];
+    expect(manifest.map((entry) => entry.file)).toEqual(['fleet-rides.csv']);
+
+    const refused = await detour(cwd, 'sample', 'fleet', '--from', '2015-12-31', '--to', '2016-01-01', '--lake', lake);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('detour: the weather of New York is known from 2012-01-01 to 2015-12-31 (vega-datasets weather.csv), not for 2015-12-31..2016-01-01\n');
   });
 
   it('detect iforest scores every row, planted outliers highest', async () => {

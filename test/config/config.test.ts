@@ -222,6 +222,39 @@ ${trainStep}`, undefined, 'pipelines.bus.train.1.model: model "bus_iforest" is a
     });
   });
 
+  describe('joins, triggers and the bus', () => {
+    const withJoin = (join: string, aggregate = 'rides_by_city') => `
+pipelines:
+  daily:
+    dataset: fleet_rides
+    join: ${join}
+    aggregate: [{ name: ${aggregate}, sql: "SELECT 1" }]
+`;
+
+    it('joins the same date unless a window says otherwise; the built-in fleet runs when rides land; BUS_URL wins', async () => {
+      const config = parseConfigText(withJoin('[{ dataset: weather }, { dataset: rides, window: { before: 6 } }]'), 'my.yaml');
+      expect(config.pipelines.daily.join).toEqual([
+        { dataset: 'weather', window: { before: 0, after: 0 } },
+        { dataset: 'rides', window: { before: 6, after: 0 } },
+      ]);
+      expect(config.pipelines.daily.trigger).toBe('schedule');
+      expect(config.pipelines.fleet).toMatchObject({ dataset: 'fleet_rides', trigger: 'landed', join: [{ dataset: 'weather' }], predict: { model: 'fleet_service' } });
+      expect(config.bus).toEqual({ stream: 'DETOUR', subjectPrefix: 'detour', ackWaitSeconds: 30, maxDeliveries: 10, retryDelaySeconds: 60, duplicateWindowSeconds: 600, storageEvents: false });
+      const cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-config-'));
+      expect((await loadConfig({ cwd, env: { BUS_URL: 'nats://n:4222' } })).config.bus.url).toBe('nats://n:4222');
+    });
+
+    it.each([
+      ['an unknown dataset', '[{ dataset: nope }]', undefined, 'pipelines.daily.join.0.dataset: no dataset "nope"'],
+      ['its own dataset', '[{ dataset: fleet_rides }]', undefined, 'pipelines.daily.join.0.dataset: "fleet_rides" is the pipeline\'s own dataset'],
+      ['a dataset named like an aggregate step', '[{ dataset: weather }]', 'weather', 'pipelines.daily.join.0.dataset: "weather" is also an aggregate step\'s name'],
+      ['a dataset joined twice', '[{ dataset: weather }, { dataset: weather }]', undefined, 'pipelines.daily.join.1.dataset: "weather" is joined twice'],
+      ['a negative window', '[{ dataset: weather, window: { before: -1 } }]', undefined, 'pipelines.daily.join.0.window.before'],
+    ])('refuses a join of %s, naming the field', (_, join, aggregate, expected) => {
+      expect(() => parseConfigText(withJoin(join, aggregate), 'my.yaml')).toThrow(expected);
+    });
+  });
+
   it('builds in the traffic pipeline: an autoencoder per sensor trained weekly, daily detection with production, the shallow model without one', () => {
     const { pipelines, datasets } = DetourConfigSchema.parse({});
     expect(datasets.traffic.columns).toMatchObject({ sensor_id: { type: 'string' }, ts: { type: 'timestamp' }, bytes: { type: 'number', min: 0 } });

@@ -209,8 +209,8 @@ pipelines:
       - { model: by_trip, detector: iforest, table: trips, entity: trip_id, time: day, features: [mileage] }
     predict: ${predict}
 `;
-    expect(() => parseConfigText(yaml('{ model: nope, table: trips, id: trip_id }'), 'detour.yaml')).toThrow('pipelines.p.predict.model: no training step trains model "nope" (supervised models: none)');
-    expect(() => parseConfigText(yaml('{ model: by_trip, table: trips, id: trip_id }'), 'detour.yaml')).toThrow('pipelines.p.predict.model: model "by_trip" is trained per trip_id, without a label: predict needs a supervised model (supervised models: none)');
+    expect(() => parseConfigText(yaml('{ model: nope, table: trips, id: trip_id }'), 'detour.yaml')).toThrow('pipelines.p.predict.model: no training step trains model "nope" (supervised models: fleet_service)');
+    expect(() => parseConfigText(yaml('{ model: by_trip, table: trips, id: trip_id }'), 'detour.yaml')).toThrow('pipelines.p.predict.model: model "by_trip" is trained per trip_id, without a label: predict needs a supervised model (supervised models: fleet_service)');
     expect(() => parseConfigText(yaml('{ model: by_trip, table: nope, id: trip_id }'), 'detour.yaml')).toThrow('pipelines.p.predict.table: no dataset or aggregate step named "nope" (tables: trips)');
   });
 });

@@ -157,6 +157,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await expect(store.listRuns({ limit: 0 })).rejects.toBeInstanceOf(InputError);
     });
 
+    it('finds the runs an event started by their trigger, newest first, and no others', async () => {
+      const landed = (sha: string) => ({ landed: { dataset: 'trips', date: '2024-04-05', key: 'bronze/trips/date=2024-04-05/a.csv', sha256: sha.repeat(64) } });
+      const first = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { pipeline: { dataset: 'trips' }, trigger: landed('a') } });
+      await sleep(5);
+      const second = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('b') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: {} });
+      await store.startRun({ lease, pipeline: 'p-trigger-other', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+
+      expect((await store.runsTriggeredBy('p-trigger', landed('a'))).map((run) => run.id)).toEqual([second.id, first.id]);
+      expect(await store.runsTriggeredBy('p-trigger', landed('c'))).toEqual([]);
+    });
+
     it('filters runs by status and dates, and pages them newest first after a cursor', async () => {
       const started = [];
       for (const [logicalDate, endDate] of [['2024-05-01', '2024-05-01'], ['2024-05-02', '2024-05-04'], ['2024-05-05', '2024-05-05']]) {
@@ -347,8 +360,22 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect(await store.listPredictions('fleet_predictions', '2024-05-02')).toEqual(stored([prediction(1)], 'run-1'));
     });
 
-    it('refuses duplicate ids, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
+    it('lets two writers replacing the same date at once take turns: the date holds one of them whole', async () => {
+      const first = Array.from({ length: 3_000 }, (_, index) => prediction(index));
+      const second = Array.from({ length: 2_000 }, (_, index) => prediction(index + 1_500, 0.25));
+      await Promise.all([
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-a', model, first),
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-b', model, second),
+      ]);
+      const listed = await store.listPredictions('fleet_predictions', '2024-05-04');
+      expect([stored(first, 'run-a'), stored(second, 'run-b')]).toContainEqual(listed);
+    });
+
+    it('refuses duplicate ids, rows of other features, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
       await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), prediction(1)])).rejects.toThrow(/prediction ids must be unique within 2024-05-03/);
+      await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), { id: 'trip-9', probability: 0.5, features: { temperature: 1 } }])).rejects.toThrow(
+        new InputError('predictions of 2024-05-03 must all have the features temperature, mileage; trip-9 has temperature'),
+      );
       await expect(store.replacePredictions('fleet_predictions', '2024-5-3', 'run-1', model, [])).rejects.toBeInstanceOf(InputError);
       await expect(store.listPredictions('detour_runs', '2024-05-03')).rejects.toThrow(/must be lower_snake_case and end in _predictions/);
     });

@@ -73,7 +73,7 @@ async function predictDate(engine: Engine, context: StepContext, step: PredictSt
     ...features.map((feature, k) => ({ name: feature, type: 'DOUBLE' as const, values: scoredColumns[k] })),
     { name: 'probability', type: 'DOUBLE', values: probabilities },
   ]);
-  await engine.exportQuery(
+  const exported = engine.exportQuery(
     `SELECT id AS ${sqlIdentifier(step.id)}, ${features.map(sqlIdentifier).join(', ')}, probability, CAST($1 AS VARCHAR) AS model, CAST($2 AS INTEGER) AS model_version FROM predictions ORDER BY id`,
     lake,
     layout.predictions,
@@ -81,7 +81,9 @@ async function predictDate(engine: Engine, context: StepContext, step: PredictSt
     [model.name, model.version],
   );
   const rows: PredictionRow[] = scored.map((row, k) => ({ id: ids[row] as string, probability: probabilities[k], features: Object.fromEntries(features.map((feature, f) => [feature, scoredColumns[f][k]])) }));
-  await store.replacePredictions(layout.predictionsTable, date, run.id, model, rows);
+  // The gold file (DuckDB's threads) and the table (the database) are written side by side; both are replaced whole, so either may land first.
+  const [file, table] = await Promise.allSettled([exported, store.replacePredictions(layout.predictionsTable, date, run.id, model, rows)]);
+  for (const written of [file, table]) if (written.status === 'rejected') throw written.reason;
   return { model, rows: rows.length, unscored: [...unscored].map(([reason, count]) => ({ reason, rows: count })).sort((a, b) => (a.reason < b.reason ? -1 : 1)), key: layout.predictions };
 }
 
