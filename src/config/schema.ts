@@ -731,9 +731,9 @@ export const DetourConfigSchema = z
       .object({
         rides: TablePipelineSchema.prefault(BUILTIN_RIDES_PIPELINE as z.input<typeof TablePipelineSchema>),
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
+        traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
         weather: TablePipelineSchema.prefault(BUILTIN_WEATHER_PIPELINE as z.input<typeof TablePipelineSchema>),
         fleet: TablePipelineSchema.prefault(BUILTIN_FLEET_PIPELINE as z.input<typeof TablePipelineSchema>),
-        traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
       .prefault({}),
