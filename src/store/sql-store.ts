@@ -4,7 +4,7 @@ import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient } from './sql-client.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
+import { LeaseLostError, type AnomalyRow, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -327,20 +327,35 @@ class SqlStore implements Store {
     }));
   }
 
-  async recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void> {
-    requireIsoDate(logicalDate);
+  async recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void> {
     requireText(runId, 'runId');
+    for (const { logicalDate } of reports) requireIsoDate(logicalDate);
+    // One row per result, each column as one array: two statements whatever the number of dates.
+    const rows = reports.flatMap(({ logicalDate, results }) => results.map((result, position) => ({ logicalDate, position, result })));
     await this.client.transaction(async (tx) => {
-      await tx.query('DELETE FROM quality_results WHERE run_id = $1 AND logical_date = $2::date', [runId, logicalDate]);
-      for (const [position, result] of results.entries()) {
-        await tx.query(
-          `INSERT INTO quality_results
-             (run_id, position, dataset, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)
-           VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)`,
-          [runId, position, dataset, logicalDate, result.expectation, result.type, result.column, result.severity, result.passed,
-            result.observed, result.failingRows, JSON.stringify(result.sample)],
-        );
-      }
+      await tx.query('DELETE FROM quality_results WHERE run_id = $1 AND logical_date = ANY($2::date[])', [runId, reports.map((report) => report.logicalDate)]);
+      if (rows.length === 0) return;
+      await tx.query(
+        `INSERT INTO quality_results
+           (run_id, position, dataset, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)
+         SELECT $1, r.position, $2, r.logical_date, r.expectation, r.type, r.column_name, r.severity, r.passed, r.observed, r.failing_rows, r.sample::jsonb
+         FROM unnest($3::integer[], $4::date[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::double precision[], $11::bigint[], $12::text[])
+           AS r(position, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)`,
+        [
+          runId,
+          dataset,
+          rows.map((row) => row.position),
+          rows.map((row) => row.logicalDate),
+          rows.map((row) => row.result.expectation),
+          rows.map((row) => row.result.type),
+          rows.map((row) => row.result.column),
+          rows.map((row) => row.result.severity),
+          rows.map((row) => row.result.passed),
+          rows.map((row) => row.result.observed),
+          rows.map((row) => row.result.failingRows),
+          rows.map((row) => JSON.stringify(row.result.sample)),
+        ],
+      );
     });
   }
 

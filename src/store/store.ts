@@ -140,6 +140,12 @@ export interface QualityResultRow {
   sample: Record<string, unknown>[];
 }
 
+/** One date's quality report, as {@link Store.recordQualityResults} stores it. */
+export interface DatedQualityResults {
+  logicalDate: string;
+  results: QualityResultRow[];
+}
+
 /** Where a model version stands: trained and waiting, the one detect steps score with, or retired. */
 export type ModelStage = 'candidate' | 'production' | 'archived';
 
@@ -266,8 +272,11 @@ export interface Store {
   replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
-  /** Stores a run's quality report for one date (replacing one stored before for that run and date). */
-  recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
+  /**
+   * Stores a run's quality reports, one per date (replacing those stored before for that run and
+   * those dates), all in one transaction.
+   */
+  recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */
   listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
   /**

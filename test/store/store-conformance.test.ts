@@ -287,9 +287,9 @@ describe.each(adapters)('Store on $name', (adapter) => {
         { expectation: 'delay is not null', type: 'not_null', column: 'delay', severity: 'fail' as const, passed: false, observed: 2, failingRows: 2, sample: [{ id: 'a', delay: null }] },
         { expectation: 'row count at least 1', type: 'row_count_between', column: null, severity: 'warn' as const, passed: true, observed: 40, failingRows: null, sample: [] },
       ];
-      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results);
+      await store.recordQualityResults('run-q', 'flights', [{ logicalDate: '2024-07-01', results }]);
       expect(await store.listQualityResults('run-q')).toEqual(results);
-      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results.slice(1));
+      await store.recordQualityResults('run-q', 'flights', [{ logicalDate: '2024-07-01', results: results.slice(1) }]);
       expect(await store.listQualityResults('run-q')).toEqual(results.slice(1));
       expect(await store.listQualityResults('run-none')).toEqual([]);
     });
@@ -462,12 +462,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listSteps(run.id))[0].status).toBe('failed');
     });
 
-    it('keeps quality reports of several dates of one run apart', async () => {
+    it('keeps quality reports of several dates of one run apart, stored together or one by one', async () => {
       const result = (observed: number) => ({ expectation: 'rows', type: 'row_count_between', column: null, severity: 'fail' as const, passed: true, observed, failingRows: null, sample: [] });
-      await store.recordQualityResults('run-qd', 'd', '2024-12-01', [result(1)]);
-      await store.recordQualityResults('run-qd', 'd', '2024-12-02', [result(2)]);
+      await store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-01', results: [result(1)] }]);
+      await store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-02', results: [result(2)] }]);
       expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 2]);
       expect((await store.listQualityResults('run-qd', '2024-12-02')).map((row) => row.observed)).toEqual([2]);
+      await store.recordQualityResults('run-qd', 'd', [
+        { logicalDate: '2024-12-02', results: [result(20), result(21)] },
+        { logicalDate: '2024-12-03', results: [result(3)] },
+        { logicalDate: '2024-12-04', results: [] },
+      ]);
+      expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 20, 21, 3]);
+      await expect(store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-5', results: [] }])).rejects.toBeInstanceOf(InputError);
     });
   });
 
