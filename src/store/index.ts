@@ -9,6 +9,7 @@ import type { Store } from './store.js';
 export { LeaseLostError } from './store.js';
 export type {
   AnomalyRow,
+  DatedAnomalies,
   DatedQualityResults,
   Lease,
   ListModelsOptions,

@@ -4,7 +4,7 @@ import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient } from './sql-client.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyRow, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
+import { LeaseLostError, type AnomalyRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -253,47 +253,49 @@ class SqlStore implements Store {
     return ensured;
   }
 
-  async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
+  async replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void> {
     const name = anomaliesTable(table);
-    requireIsoDate(logicalDate);
     requireText(runId, 'runId');
-    const ids = rows.map((row) => row.id);
-    if (new Set(ids).size !== ids.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
+    for (const { logicalDate, rows } of dates) {
+      requireIsoDate(logicalDate);
+      if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
+    }
+    const rows = dates.flatMap(({ logicalDate, rows }) => rows.map((row) => ({ logicalDate, row })));
     await this.ensureAnomaliesTable(name);
     await this.client.transaction(async (tx) => {
       for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
         const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
         await tx.query(
           `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
-           SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $2, now()
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
+           SELECT r.id, r.logical_date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $1, now()
+           FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
                        $9::double precision[], $10::double precision[], $11::text[], $12::text[])
-             AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
+             AS r(id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
            ON CONFLICT (logical_date, id) DO UPDATE SET
              detector = EXCLUDED.detector, entity = EXCLUDED.entity,
              value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
              upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
              attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
           [
-            logicalDate,
             runId,
-            batch.map((row) => row.id),
-            batch.map((row) => row.detector),
-            batch.map((row) => row.entity),
-            batch.map((row) => row.value),
-            batch.map((row) => row.expected),
-            batch.map((row) => row.lower),
-            batch.map((row) => row.upper),
-            batch.map((row) => row.score),
-            batch.map((row) => row.reason),
-            batch.map((row) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
+            batch.map(({ row }) => row.id),
+            batch.map(({ logicalDate }) => logicalDate),
+            batch.map(({ row }) => row.detector),
+            batch.map(({ row }) => row.entity),
+            batch.map(({ row }) => row.value),
+            batch.map(({ row }) => row.expected),
+            batch.map(({ row }) => row.lower),
+            batch.map(({ row }) => row.upper),
+            batch.map(({ row }) => row.score),
+            batch.map(({ row }) => row.reason),
+            batch.map(({ row }) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
           ],
         );
       }
       await tx.query(
-        `DELETE FROM ${name} AS a WHERE a.logical_date = $1::date
-           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(id) WHERE kept.id = a.id)`,
-        [logicalDate, ids],
+        `DELETE FROM ${name} AS a WHERE a.logical_date = ANY($1::date[])
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::date[], $3::text[]) AS kept(logical_date, id) WHERE kept.logical_date = a.logical_date AND kept.id = a.id)`,
+        [dates.map((date) => date.logicalDate), rows.map(({ logicalDate }) => logicalDate), rows.map(({ row }) => row.id)],
       );
     });
   }

@@ -127,6 +127,12 @@ export interface AnomalyRow {
   attributes?: Record<string, unknown> | null;
 }
 
+/** One date's anomalies, as {@link Store.replaceAnomalies} publishes them. */
+export interface DatedAnomalies {
+  logicalDate: string;
+  rows: AnomalyRow[];
+}
+
 /** One expectation outcome of a run's data-quality report. */
 export interface QualityResultRow {
   expectation: string;
@@ -266,10 +272,11 @@ export interface Store {
   /** The newest tick claimed for `pipeline`, or null. */
   lastScheduledTick(pipeline: string): Promise<Date | null>;
   /**
-   * Makes the rows of `logicalDate` in `table` (created on first use; a lower_snake_case name ending
-   * in `_anomalies`) exactly `rows`: UPSERT by id, rows of that date no longer flagged removed.
+   * Makes the rows of each given date in `table` (created on first use; a lower_snake_case name
+   * ending in `_anomalies`) exactly that date's `rows`: UPSERT by id, rows of the date no longer
+   * flagged removed; all dates in one transaction. Ids must be unique within a date.
    */
-  replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
+  replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
   /**

@@ -5,7 +5,7 @@ import type { AnomalyRow } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js';
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
-import { pipelineLayout } from '../layout.js';
+import { pipelineLayout, pipelineTables } from '../layout.js';
 import type { RecordDetectionFacts, RecordFinding } from '../record-detect.js';
 import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
@@ -134,9 +134,10 @@ function detectionKey(context: StepContext, stepIndex: number): string {
 }
 
 /**
- * Publish: per date, the anomalies are UPSERTed into the results table (rows no longer flagged
- * removed), then `anomalies.json` (deterministic: sorted by id, no timestamps) and `summary.json`
- * are written. Every write is idempotent, so a retried or resumed publish converges.
+ * Publish: the anomalies of every date are UPSERTed into the results table in one transaction
+ * (rows no longer flagged removed), then each date's `anomalies.json` (deterministic: sorted by
+ * id, no timestamps) and `summary.json` are written. Every write is idempotent, so a retried or
+ * resumed publish converges.
  */
 async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
   const { lake, store, run, params } = context;
@@ -160,53 +161,56 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
   }
   const windows = upstream.detect.flatMap(({ output }) => (output.window ? [output.window] : []));
   const skipped = upstream.detect.flatMap(({ output }) => output.skipped);
-  const summaries: RunSummary[] = [];
-  for (const date of Object.keys(upstream.clean.dates).sort()) {
-    const layout = pipelineLayout(run.pipeline, params.pipeline, date);
-    const entry = forDate(date);
-    const series = seriesRows(entry.series);
-    const rows = [...entry.rows, ...series.map(({ date: _date, ...row }) => row)].sort(byId);
-    const json = [...entry.json, ...series.map((row) => ({ id: row.id, record: row }))]
-      .sort(byId)
-      .map(({ record }) => record);
-    await store.replaceAnomalies(layout.anomaliesTable, date, run.id, rows);
-    await lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`);
-    const cleaned = upstream.clean.dates[date];
-    const detections = Object.fromEntries(
-      upstream.detect
-        .filter(({ output }) => output.facts?.date === date)
-        .map(({ partition, output }) => {
-          const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
-          return [detectionKey(context, partition.detectStep), facts];
-        }),
-    );
-    const summary: RunSummary = {
-      pipeline: run.pipeline,
-      run_id: run.id,
-      logical_date: date,
-      dataset: params.pipeline.dataset,
-      rows_read: cleaned.rows_read,
-      rows_valid: cleaned.rows_valid,
-      rows_quarantined: cleaned.rows_quarantined,
-      quarantine_reasons: cleaned.quarantine_reasons,
-      ...(cleaned.row_warnings === undefined ? {} : { row_warnings: cleaned.row_warnings }),
-      quality: upstream.quality.dates[date],
-      aggregates: upstream.aggregate.dates[date] ?? [],
-      anomalies: rows.length,
-      detections,
-      skipped,
-      input: cleaned.input,
-      outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
-      detour_version: DETOUR_VERSION,
-    };
-    if (windows.length > 0) {
-      const from = windows.map((window) => window.from).sort()[0];
-      summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
-    }
-    await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
-    summaries.push(summary);
-  }
-  return summaries;
+  const published = Object.keys(upstream.clean.dates)
+    .sort()
+    .map((date) => {
+      const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+      const entry = forDate(date);
+      const series = seriesRows(entry.series);
+      const rows = [...entry.rows, ...series.map(({ date: _date, ...row }) => row)].sort(byId);
+      const json = [...entry.json, ...series.map((row) => ({ id: row.id, record: row }))]
+        .sort(byId)
+        .map(({ record }) => record);
+      const cleaned = upstream.clean.dates[date];
+      const detections = Object.fromEntries(
+        upstream.detect
+          .filter(({ output }) => output.facts?.date === date)
+          .map(({ partition, output }) => {
+            const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
+            return [detectionKey(context, partition.detectStep), facts];
+          }),
+      );
+      const summary: RunSummary = {
+        pipeline: run.pipeline,
+        run_id: run.id,
+        logical_date: date,
+        dataset: params.pipeline.dataset,
+        rows_read: cleaned.rows_read,
+        rows_valid: cleaned.rows_valid,
+        rows_quarantined: cleaned.rows_quarantined,
+        quarantine_reasons: cleaned.quarantine_reasons,
+        ...(cleaned.row_warnings === undefined ? {} : { row_warnings: cleaned.row_warnings }),
+        quality: upstream.quality.dates[date],
+        aggregates: upstream.aggregate.dates[date] ?? [],
+        anomalies: rows.length,
+        detections,
+        skipped,
+        input: cleaned.input,
+        outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
+        detour_version: DETOUR_VERSION,
+      };
+      if (windows.length > 0) {
+        const from = windows.map((window) => window.from).sort()[0];
+        summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
+      }
+      return { layout, rows, json, summary };
+    });
+  // Every date in one transaction, then the files, written side by side (each write is atomic and idempotent).
+  await store.replaceAnomalies(pipelineTables(run.pipeline, params.pipeline).anomaliesTable, run.id, published.map(({ summary, rows }) => ({ logicalDate: summary.logical_date, rows })));
+  await Promise.all(
+    published.flatMap(({ layout, json, summary }) => [lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`), lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`)]),
+  );
+  return published.map(({ summary }) => summary);
 }
 
 /** What publish leaves for the run's record: per date, how many anomalies and where the summary is. */
