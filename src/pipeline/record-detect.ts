@@ -9,11 +9,12 @@ type Feature = DbscanStep['features'][number];
 /** One day's records as columns, sorted by id (cluster numbering and border points follow row order). */
 export interface RecordTable {
   ids: string[];
-  entities: (string | null)[];
   /** One column per feature of the step, in the step's order. */
   features: Float64Array[];
-  /** Injected-anomaly kind per row (null = a normal row), when the step evaluates against labels. */
-  labelledKinds?: (string | null)[];
+  /** The entity of each of `rows` (null where a record has none): only outliers need one, so only theirs are read. */
+  entitiesOf(rows: readonly number[]): Promise<(string | null)[]>;
+  /** The rows labelled as injected anomalies, with their kind (the others are normal), when the step evaluates against labels. */
+  labelledKinds?: ReadonlyMap<number, string>;
 }
 
 /** An outlier record: a published anomaly whose id is the record's id. */
@@ -67,12 +68,11 @@ export function describeOutlier(band: ConditionalBand, features: readonly Featur
   return `${feature.label} ${formatAmount(band.value)}${unit} is ${sigmas} ${direction} ${similar} (expected ${formatAmount(low)}–${formatAmount(band.high)}${unit})`;
 }
 
-/** Recall of the detector on rows labelled as injected anomalies (kind null = a normal row). */
-export function injectedRecall(injectedKinds: readonly (string | null)[], flaggedRows: Uint8Array): InjectedRecall & { by_kind: Record<string, InjectedRecall> } {
+/** Recall of the detector on rows labelled as injected anomalies (by row, with their kind). */
+export function injectedRecall(injectedKinds: ReadonlyMap<number, string>, flaggedRows: Uint8Array): InjectedRecall & { by_kind: Record<string, InjectedRecall> } {
   const byKind: Record<string, InjectedRecall> = {};
   const overall: InjectedRecall = { total: 0, flagged: 0, recall: null };
   injectedKinds.forEach((kind, row) => {
-    if (kind === null) return;
     const counts = (byKind[kind] ??= { total: 0, flagged: 0, recall: null });
     for (const tally of [counts, overall]) {
       tally.total++;
@@ -107,7 +107,7 @@ function assertNumericFeatures(step: DbscanStep, table: RecordTable, date: strin
  *
  * @throws InputError naming the column and record id of a feature value that is not a finite number.
  */
-export function detectRecords(step: DbscanStep, table: RecordTable, date: string): { findings: RecordFinding[]; facts: RecordDetectionFacts } {
+export async function detectRecords(step: DbscanStep, table: RecordTable, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
   assertNumericFeatures(step, table, date);
   const raw = table.features;
   const scaled = step.scale === 'standard' ? standardScale(raw).scaled : raw;
@@ -136,6 +136,7 @@ export function detectRecords(step: DbscanStep, table: RecordTable, date: string
 
   const coreDistances = nearestCoreDistance(scaled, isCore, outlierRows);
   const explanations = explainByConditionalBands(raw, labels, outlierRows);
+  const entities = await table.entitiesOf(outlierRows);
   const findings = outlierRows.map((row, k): RecordFinding => {
     const band = explanations[k];
     const distance = coreDistances[k];
@@ -143,7 +144,7 @@ export function detectRecords(step: DbscanStep, table: RecordTable, date: string
       detector: 'dbscan',
       date,
       id: table.ids[row],
-      entity: table.entities[row],
+      entity: entities[k],
       values: Object.fromEntries(columns.map((column, f) => [column, raw[f][row]])),
       score: Number.isFinite(distance) ? round(Math.max(0, 1 - step.eps / distance), 4) : 1,
       reason: describeOutlier(band, step.features, step.records),

@@ -109,7 +109,11 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
   return detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
 }
 
-/** One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by id. */
+/**
+ * One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by
+ * id. Features and ids are read for every row; labels only for the rows labelled, and entities
+ * only when asked for (the outliers'), through each row's number in the file.
+ */
 async function readRecordTable(engine: Engine, context: StepContext, step: RecordStep, date: string): Promise<RecordTable> {
   const { pipeline } = context.params;
   const layout = pipelineLayout(context.run.pipeline, pipeline, date);
@@ -121,26 +125,58 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
   const order = `ORDER BY CAST(${sqlIdentifier(step.id)} AS VARCHAR), file_row_number`;
   const source = 'read_parquet($1, file_row_number = true)';
+  const fileRowsNeeded = step.entity !== undefined || evaluate !== undefined;
+  const failed = (error: unknown) => new InputError(`detect step dbscan on ${step.table}: ${oneLine(error)}`, { cause: error });
   let columns: Record<string, unknown[]>;
   let ids: string[];
+  let labelledKinds: Map<number, string> | undefined;
   try {
     columns = await engine.columns(
-      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
-        ${step.features.map((feature, f) => `CAST(${sqlIdentifier(feature.column)} AS DOUBLE) AS f${f}`).join(', ')}
-        ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
+      `SELECT ${step.features.map((feature, f) => `CAST(${sqlIdentifier(feature.column)} AS DOUBLE) AS f${f}`).join(', ')}
+        ${fileRowsNeeded ? ', CAST(file_row_number AS INTEGER) AS file_row' : ''}
       FROM ${source} ${order}`,
       [localPath],
     );
-    ids = await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length);
+    ids = await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.f0.length);
+    if (evaluate) {
+      const labelled = await engine.columns(
+        `SELECT CAST(file_row_number AS INTEGER) AS file_row, ${kindSql} AS kind FROM ${source} WHERE TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1`,
+        [localPath],
+      );
+      const rowOf = rowsByFileRow(columns.file_row as number[]);
+      labelledKinds = new Map((labelled.file_row as number[]).map((fileRow, k) => [rowOf[fileRow], labelled.kind[k] as string]));
+    }
   } catch (error) {
-    throw new InputError(`detect step dbscan on ${step.table}: ${oneLine(error)}`, { cause: error });
+    throw failed(error);
   }
+  const fileRows = columns.file_row as number[] | undefined;
   return {
     ids,
-    entities: columns.entity as (string | null)[],
     features: step.features.map((_, f) => Float64Array.from(columns[`f${f}`] as (number | null)[], (value) => value ?? Number.NaN)),
-    labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
+    labelledKinds,
+    async entitiesOf(rows) {
+      if (step.entity === undefined || fileRows === undefined || rows.length === 0) return rows.map(() => null);
+      const wanted = rows.map((row) => String(fileRows[row]));
+      try {
+        const found = await engine.columns(
+          `SELECT CAST(file_row_number AS INTEGER) AS file_row, CAST(${sqlIdentifier(step.entity)} AS VARCHAR) AS entity
+          FROM ${source} WHERE file_row_number IN (SELECT CAST(unnest($2) AS BIGINT))`,
+          [localPath, wanted],
+        );
+        const entityOf = new Map((found.file_row as number[]).map((fileRow, k) => [fileRow, found.entity[k] as string | null]));
+        return rows.map((row) => entityOf.get(fileRows[row]) ?? null);
+      } catch (error) {
+        throw failed(error);
+      }
+    },
   };
+}
+
+/** Position (in id order) of each file row, from the file row of each position. */
+function rowsByFileRow(fileRows: readonly number[]): Int32Array {
+  const rowOf = new Int32Array(fileRows.length);
+  fileRows.forEach((fileRow, row) => (rowOf[fileRow] = row));
+  return rowOf;
 }
 
 /**
@@ -172,7 +208,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
     if (step.detector === 'dbscan') {
       if (partition.kind !== 'record-day') throw new InputError(`dbscan runs a day at a time, not as ${partitionLabel(partition)}`);
       const table = await readRecordTable(engine, context, step, partition.date);
-      const detection = detectRecords(step, table, partition.date);
+      const detection = await detectRecords(step, table, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
     } else if (step.detector === 'iforest' && step.model !== undefined) {
