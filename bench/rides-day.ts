@@ -13,6 +13,7 @@ import { runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js'
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
+import { stageTimes } from './stages.js';
 
 const RIDES = 100_000;
 const DAY = '2024-03-05';
@@ -39,9 +40,7 @@ export const cases: readonly BenchCase[] = [
     prepare,
     report: (value) => {
       const result = value as RunResult;
-      const stages: Record<string, number> = {};
-      for (const step of result.steps) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(3));
-      return { stage_seconds: stages, anomalies: result.run.outliers };
+      return { ...stageTimes([result.steps], 3), anomalies: result.run.outliers };
     },
   },
 ];
