@@ -205,10 +205,14 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
       }
       return { layout, rows, json, summary };
     });
-  // Every date in one transaction, then the files, written side by side (each write is atomic and idempotent).
+  // Every date in one transaction, then the dates' files side by side; a date's summary comes
+  // last, so that it exists only once the date is published.
   await store.replaceAnomalies(pipelineTables(run.pipeline, params.pipeline).anomaliesTable, run.id, published.map(({ summary, rows }) => ({ logicalDate: summary.logical_date, rows })));
   await Promise.all(
-    published.flatMap(({ layout, json, summary }) => [lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`), lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`)]),
+    published.map(async ({ layout, json, summary }) => {
+      await lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`);
+      await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    }),
   );
   return published.map(({ summary }) => summary);
 }
