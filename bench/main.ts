@@ -40,6 +40,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   train: () => import('./train.js'),
   score: () => import('./score.js'),
   'train-workers': () => import('./train-workers.js'),
+  api: () => import('./api.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

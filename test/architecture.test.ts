@@ -15,12 +15,14 @@ const ALLOWED: Record<string, string[]> = {
   scheduler: [],
   observability: [],
   sinks: [],
+  bus: [],
   engine: ['lake'],
   quality: ['engine'],
   sample: ['engine', 'lake'],
-  pipeline: ['config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
-  app: ['config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
-  cli: ['app', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'store'],
+  pipeline: ['bus', 'config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
+  app: ['bus', 'config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
+  server: ['app', 'config', 'detectors', 'observability', 'pipeline', 'store'],
+  cli: ['app', 'bus', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'server', 'store'],
 };
 
 function sourceFiles(dir: string): string[] {

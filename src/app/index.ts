@@ -5,11 +5,12 @@
  * database) and gets the rest built from the config.
  */
 import path from 'node:path';
+import { openBus, type EventBus } from '../bus/index.js';
 import type { DetourConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { openLake, type Lake } from '../lake/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
-import { ModelCache, stepJobHandler, type RunServices, type StepEvent } from '../pipeline/index.js';
+import { loadModel, loadSupervisedModel, ModelCache, stepJobHandler, type LoadedSupervisedModel, type RunServices, type StepEvent } from '../pipeline/index.js';
 import { openQueue, type JobQueue, type WorkerHandle } from '../queue/index.js';
 import { openStore, type Store } from '../store/index.js';
 
@@ -41,13 +42,34 @@ export interface App {
   queue: JobQueue;
   logger: Logger;
   metrics: Metrics;
-  /** Registered models loaded on demand, by (name, version), and each name's production version. */
+  /** Registered per-entity models loaded on demand, by (name, version), and each name's production version. */
   models: ModelCache;
+  /** The same for supervised models: what `predictProbabilities` takes. */
+  supervisedModels: ModelCache<LoadedSupervisedModel>;
   /** Services for running pipelines. Embedded (inline queue): this process also executes the steps. */
   services(options?: ServiceOptions): Promise<RunServices>;
   /** Makes this process a worker: it executes step jobs from the queue, `concurrency` at once. */
   work(concurrency: number): Promise<WorkerHandle>;
+  /** The event bus the config names (`bus.url`, BUS_URL), connected on first use and closed with the app; undefined without one. */
+  bus(): Promise<EventBus | undefined>;
   close(): Promise<void>;
+}
+
+/**
+ * The event bus `config.bus` describes, connected (its stream created if missing); undefined when
+ * it names none. For commands that need the bus but not the run store, such as `detour ingest`.
+ */
+export async function openConfiguredBus(config: DetourConfig): Promise<EventBus | undefined> {
+  const { bus } = config;
+  if (bus.url === undefined) return undefined;
+  return openBus({
+    url: bus.url,
+    stream: bus.stream,
+    subjectPrefix: bus.subjectPrefix,
+    ackWaitMs: bus.ackWaitSeconds * 1000,
+    maxDeliveries: bus.maxDeliveries,
+    duplicateWindowMs: bus.duplicateWindowSeconds * 1000,
+  });
 }
 
 /**
@@ -96,6 +118,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     const { liveness } = config;
     const work = (concurrency: number) => queue.work(stepJobHandler({ lake, store, liveness, logger, metrics }), { concurrency });
     let working = false;
+    let bus: Promise<EventBus | undefined> | undefined;
     return {
       config,
       lake,
@@ -103,7 +126,8 @@ export async function openApp(options: AppOptions): Promise<App> {
       queue,
       logger,
       metrics,
-      models: new ModelCache({ lake, store, logger }),
+      models: new ModelCache({ lake, store, logger, load: loadModel }),
+      supervisedModels: new ModelCache({ lake, store, logger, load: loadSupervisedModel }),
       async services(serviceOptions = {}) {
         if (queue.kind === 'inline' && !working) {
           await work(serviceOptions.concurrency ?? 1);
@@ -112,6 +136,16 @@ export async function openApp(options: AppOptions): Promise<App> {
         return { lake, store, queue, liveness, logger, metrics, onStep: serviceOptions.onStep };
       },
       work,
+      bus() {
+        if (bus === undefined) {
+          bus = openConfiguredBus(config);
+          const opened = bus;
+          closers.push(async () => void (await (await opened.catch(() => undefined))?.close()));
+          // A failed connection is not kept: the next call tries again.
+          opened.catch(() => (bus = undefined));
+        }
+        return bus;
+      },
       close,
     };
   } catch (error) {

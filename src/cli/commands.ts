@@ -3,14 +3,15 @@ import { Command, Option } from 'commander';
 import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../dates.js';
-import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, type PartitionedIngestResult } from '../pipeline/index.js';
-import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
+import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, landedEvents, type LandedFile, type PartitionedIngestResult } from '../pipeline/index.js';
+import { TRAFFIC_SAMPLE_DEFAULTS, writeSampleFlights, writeSampleRides, writeSampleTraffic, type TrafficSampleOptions } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
 import { Progress } from './format.js';
 import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-commands.js';
 import { serveCommand, workerCommand } from './service-commands.js';
 import { modelsCommand, trainCommand } from './model-commands.js';
+import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -78,6 +79,25 @@ function sampleCommand(): Command {
       }),
   );
   sample.addCommand(
+    withCommonOptions(new Command('traffic'))
+      .description('per-minute network traffic of sensors (bytes, packets, flows) with labelled incidents: spikes, drops, level shifts, flat-lines')
+      .option('--sensors <n>', 'sensors', wholeNumber('--sensors', 1), TRAFFIC_SAMPLE_DEFAULTS.sensors)
+      .option('--days <n>', 'days from --from', wholeNumber('--days', 1), TRAFFIC_SAMPLE_DEFAULTS.days)
+      .option('--from <YYYY-MM-DD>', 'first date', TRAFFIC_SAMPLE_DEFAULTS.from)
+      .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), TRAFFIC_SAMPLE_DEFAULTS.seed)
+      .action(async (options: CommonOptions & TrafficSampleOptions) => {
+        const { lake, config } = await loadCliConfig(options);
+        try {
+          const progress = new Progress(options.days);
+          const dataset = config.pipelines.traffic.dataset;
+          await writeSampleTraffic(lake, { ...options, dataset, onDay: (date, key) => progress.finishItem(date, key) }).finally(() => progress.end());
+          console.log(`wrote ${options.days} day(s) × ${options.sensors} sensors × 1440 minutes to ${lake.url}/bronze/${dataset}/`);
+        } finally {
+          await lake.close();
+        }
+      }),
+  );
+  sample.addCommand(
     withCommonOptions(new Command('flights'))
       .description('the 3 million US flights of January–June 2001 (npm package vega-datasets), one bronze partition per day')
       .action(async (options: CommonOptions) => {
@@ -92,6 +112,8 @@ function sampleCommand(): Command {
         }
       }),
   );
+  sample.addCommand(sampleWeatherCommand());
+  sample.addCommand(sampleFleetCommand());
   return sample;
 }
 
@@ -133,7 +155,7 @@ function ingestTarget(options: IngestOptions): { logicalDate: string } | { parti
 
 function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
-    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) in bronze/<dataset>/date=D/ with a manifest: as is with --date, split by day with --partition-by')
+    .description('land a raw file (CSV, JSON lines, Parquet; gzip too) in bronze/<dataset>/date=D/ with a manifest: as is with --date, split by day with --partition-by; with a bus, announce each landed partition (lake.landed)')
     .argument('<dataset>', 'dataset name, e.g. rides')
     .requiredOption('--file <path>', 'file to land')
     .option('--date <YYYY-MM-DD>', 'partition to land the whole file in, unchanged')
@@ -142,16 +164,22 @@ function ingestCommand(): Command {
     .option('--replace', 'overwrite a file of the same name with different content')
     .action(async (dataset: string, options: IngestOptions) => {
       const target = ingestTarget(options);
-      const { lake } = await loadCliConfig(options);
+      const { lake, config } = await loadCliConfig(options);
       try {
+        let landed: LandedFile[];
         if ('partitionBy' in target) {
           const result = await ingestPartitionedFile(lake, { ...options, dataset, partitionBy: target.partitionBy });
           console.log(describePartitionedIngest(result, lake.url, dataset));
-          return;
+          landed = result.partitions;
+        } else {
+          const result = await ingestFile(lake, { ...options, dataset, logicalDate: target.logicalDate });
+          const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
+          console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
+          landed = [{ logicalDate: target.logicalDate, ...result }];
         }
-        const result = await ingestFile(lake, { ...options, dataset, logicalDate: target.logicalDate });
-        const what = result.ingested ? 'ingested' : 'already ingested (same sha256), nothing to do:';
-        console.log(`${what} ${result.key} (${result.entry.size} bytes, sha256 ${result.entry.sha256})`);
+        // Announced even when already there: the bus and the runs' triggers make a repeat a no-op.
+        const announced = await announceOnBus(config, landedEvents(dataset, landed));
+        if (announced !== undefined) console.log(announced);
       } finally {
         await lake.close();
       }

@@ -3,6 +3,7 @@ import { openApp, type App, type ServiceOptions } from '../app/index.js';
 import { loadConfig, type DetourConfig } from '../config/index.js';
 import { openLake, type Lake } from '../lake/index.js';
 import type { RunServices } from '../pipeline/index.js';
+import { StepProgress } from './format.js';
 
 /** Options every command accepts. */
 export interface CommonOptions {
@@ -48,4 +49,24 @@ export async function openCliContext(options: CommonOptions): Promise<CliContext
       await lake.close();
     },
   };
+}
+
+/** Opens the context for one command, and closes it whatever the command does. */
+export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
+  const context = await openCliContext(options);
+  try {
+    return await work(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** Services for executing a run here, reporting each step's progress; the live bar is erased afterwards, failed or not. */
+export async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
+  const progress = new StepProgress();
+  try {
+    return await work(await context.services({ concurrency, onStep: (event) => progress.update(event) }));
+  } finally {
+    progress.end();
+  }
 }

@@ -1,3 +1,4 @@
+import { sumLabelledIncidents, type RunSummary } from '../pipeline/index.js';
 import type { RunRecord } from '../store/index.js';
 
 /** A finished run's wall time in seconds, `-` while it runs. */
@@ -98,4 +99,24 @@ export class StepProgress {
   end(): void {
     this.output.end();
   }
+}
+
+function share(part: number, whole: number): string {
+  return whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+/**
+ * How the flags of the dates' series detectors compare with their labelled rows (sample data): per
+ * kind, the incidents and how many were found; then over all kinds, and the normal rows flagged.
+ */
+export function labelledIncidentsReport(summaries: readonly RunSummary[]): string {
+  const total = sumLabelledIncidents(summaries.flatMap((summary) => Object.values(summary.labelled_incidents ?? {})));
+  const kinds = Object.entries(total.by_kind).sort(([a], [b]) => (a < b ? -1 : 1));
+  const incidents = kinds.reduce((sum, [, counts]) => sum + counts.incidents, 0);
+  const found = kinds.reduce((sum, [, counts]) => sum + counts.found, 0);
+  return [
+    'labelled incidents found (any of their rows flagged), by kind:',
+    formatTable(['kind', 'incidents', 'found', 'recall', 'rows flagged'], kinds.map(([kind, counts]) => [kind, counts.incidents, counts.found, share(counts.found, counts.incidents), share(counts.flagged_rows, counts.rows)])),
+    `all kinds: ${found} of ${incidents} found (${share(found, incidents)}); normal rows flagged: ${total.flagged_normal_rows.toLocaleString('en-US')} of ${total.normal_rows.toLocaleString('en-US')} (${share(total.flagged_normal_rows, total.normal_rows)})`,
+  ].join('\n');
 }

@@ -1,18 +1,17 @@
 import { Command, Option } from 'commander';
 import { assertIsoDate, isoDateOf, addDays } from '../dates.js';
 import { InputError } from '../errors.js';
-import { findModelVersion, parseModelRef, promoteModelVersion, rollbackModel, startTrainingRun, trainingParamsOf } from '../pipeline/index.js';
-import { withCommonOptions, type CommonOptions } from './context.js';
+import { findModelVersion, parseModelRef, promoteModelVersion, rollbackModel, startTrainingRun, supervisedFactsOf, trainingParamsOf } from '../pipeline/index.js';
+import { withCommonOptions, withContext, withStepProgress, type CommonOptions } from './context.js';
 import { modelDetails, modelDiff, modelListTable, printTrainingResult } from './model-format.js';
 import { stepParallelOption, wholeNumber } from './options.js';
-import { withContext, withStepProgress } from './run-commands.js';
 
 /** `--entity A --entity B,C`: every value, in order. */
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((item) => item.trim()).filter(Boolean)];
 
 export function trainCommand(): Command {
   return withCommonOptions(new Command('train'))
-    .description("train the pipeline's models (one per entity, see `train:` in detour.yaml) on the days up to --date, register them as new versions and promote as configured")
+    .description("train the pipeline's models (one per entity, or one supervised model, see `train:` in detour.yaml) on the days up to --date, register them as new versions and promote as configured")
     .argument('<pipeline>', 'pipeline name')
     .option('--date <YYYY-MM-DD>', 'last day of the training window (default: yesterday, UTC)')
     .option('--model <name>', 'only this training step (its model name); repeatable', collect, [] as string[])
@@ -53,7 +52,7 @@ export function modelsCommand(): Command {
         const { name, version: wanted } = parseModelRef(ref);
         await withContext(options, async (context) => {
           const model = await findModelVersion(context.store, name, wanted);
-          console.log(modelDetails(model, await context.store.listModelStages(name)));
+          console.log(modelDetails(model, await context.store.listModelStages(name), await supervisedFactsOf(context.lake, model)));
         });
       }),
   );

@@ -1,5 +1,5 @@
 /** How model versions and training runs read on a terminal. */
-import { formatMetric, PROMOTION_METRIC, type TrainingResult } from '../pipeline/index.js';
+import { formatMetric, PROMOTION_METRIC, type SupervisedFacts, type TrainingResult } from '../pipeline/index.js';
 import type { ModelStageChange, ModelVersion } from '../store/index.js';
 import type { CliContext } from './context.js';
 import { formatTable, runSeconds } from './format.js';
@@ -8,6 +8,11 @@ const loss = (metrics: Record<string, number> | null) => {
   const value = metrics?.[PROMOTION_METRIC];
   return value === undefined ? '-' : formatMetric(value);
 };
+
+/** A calibration table: per probability bin, the validation rows, their mean probability and how often the outcome happened. */
+function calibrationTable(calibration: SupervisedFacts['calibration']): string {
+  return formatTable(['probability', 'rows', 'mean probability', 'observed rate'], calibration.map((bin) => [`${bin.from.toFixed(1)}–${bin.to.toFixed(1)}`, bin.rows, bin.mean_probability.toFixed(3), bin.observed_rate.toFixed(3)]));
+}
 
 /** What a training run trained per model, what it skipped and why, and where its summary is. */
 export function printTrainingResult(context: CliContext, result: TrainingResult): void {
@@ -18,7 +23,11 @@ export function printTrainingResult(context: CliContext, result: TrainingResult)
     if (model.trained.length > 0) {
       console.log(formatTable(['name', 'version', PROMOTION_METRIC, 'stage', 'why'], model.trained.map((trained) => [trained.name, trained.version, loss(trained.metrics), trained.stage, trained.reason]), [3, 4]));
     }
-    for (const skipped of model.skipped) console.log(`skipped ${skipped.entity}: ${skipped.reason}`);
+    for (const skipped of model.skipped) console.log(`skipped ${skipped.entity ?? model.model}: ${skipped.reason}`);
+    for (const excluded of model.excluded ?? []) console.log(`${excluded.rows.toLocaleString('en-US')} rows left out of training: ${excluded.reason}`);
+    for (const trained of model.trained.filter((candidate) => candidate.calibration !== undefined)) {
+      console.log(`\n${trained.name} v${trained.version} on its validation rows: ROC AUC ${trained.metrics.validation_auc?.toFixed(3) ?? '-'}, log loss ${formatMetric(trained.metrics.validation_log_loss)}, Brier ${formatMetric(trained.metrics.validation_brier)}\n${calibrationTable(trained.calibration ?? [])}`);
+    }
   }
   console.log(`\nsummary: ${context.lake.url}/${result.summaryKey}`);
 }
@@ -34,14 +43,15 @@ export function modelListTable(models: ModelVersion[]): string {
   );
 }
 
-/** Everything about one version: facts, metrics, params, training inputs and the name's stage history. */
-export function modelDetails(model: ModelVersion, history: ModelStageChange[]): string {
+/** Everything about one version: facts, metrics, params, training inputs, a supervised model's feature ranges and calibration, and the name's stage history. */
+export function modelDetails(model: ModelVersion, history: ModelStageChange[], supervised?: SupervisedFacts): string {
   const facts: [string, string | number][] = [
     ['name', model.name],
     ['version', model.version],
     ['stage', model.stage],
     ['detector', model.detector],
-    ['entity', model.entity],
+    ['entity', model.entity ?? '- (all rows)'],
+    ...(supervised === undefined ? [] : [['label', supervised.label] as [string, string]]),
     ['training window', `${model.window.from}..${model.window.to}`],
     ['training run', model.trainingRunId],
     ['registered', date(model.registeredAt)],
@@ -54,6 +64,12 @@ export function modelDetails(model: ModelVersion, history: ModelStageChange[]): 
     formatTable(['field', 'value'], facts, [1]),
     `\nmetrics\n${formatTable(['metric', 'value'], Object.entries(model.metrics ?? {}).map(([name, value]) => [name, formatMetric(value)]))}`,
     `\nparams\n${formatTable(['param', 'value'], Object.entries(model.params).map(([name, value]) => [name, JSON.stringify(value)]))}`,
+    ...(supervised === undefined
+      ? []
+      : [
+          `\nfeature ranges\n${formatTable(['feature', 'min', 'max'], Object.entries(supervised.ranges).map(([feature, range]) => [feature, range.min ?? '-', range.max ?? '-']))}`,
+          `\ncalibration on the validation rows\n${calibrationTable(supervised.calibration)}`,
+        ]),
     `\ntraining inputs (${model.inputs.length})\n${formatTable(['key', 'sha256'], model.inputs.map((input) => [input.key, input.sha256]))}`,
     `\nstage history of ${model.name}\n${formatTable(['at', 'version', 'stage', 'reason'], history.map((change) => [date(change.changedAt), change.version, change.stage, change.reason]), [2, 3])}`,
   ].join('\n');

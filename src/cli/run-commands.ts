@@ -2,41 +2,50 @@ import { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
-import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, type RunResult, type RunServices, type RunSummary } from '../pipeline/index.js';
+import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, sumLabelledIncidents, type RunResult, type RunSummary } from '../pipeline/index.js';
 import { printTrainingResult } from './model-format.js';
+import { runFleetDemo } from './fleet-demo.js';
+import { runTrafficDemo } from './traffic-demo.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
-import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
-import { formatTable, Progress, runSeconds, StepProgress } from './format.js';
+import { withCommonOptions, withContext, withStepProgress, type CliContext, type CommonOptions } from './context.js';
+import { formatTable, labelledIncidentsReport, Progress, runSeconds } from './format.js';
 import { datesOf, stepParallelOption, wholeNumber } from './options.js';
-
-export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
-  const context = await openCliContext(options);
-  try {
-    return await work(context);
-  } finally {
-    await context.close();
-  }
-}
-
-/** Services for executing a run here, reporting each step's progress; the live bar is erased afterwards, failed or not. */
-export async function withStepProgress<T>(context: CliContext, concurrency: number, work: (services: RunServices) => Promise<T>): Promise<T> {
-  const progress = new StepProgress();
-  try {
-    return await work(await context.services({ concurrency, onStep: (event) => progress.update(event) }));
-  } finally {
-    progress.end();
-  }
-}
 
 function percent(value: number | null | undefined): string {
   return value === null || value === undefined ? '-' : `${(value * 100).toFixed(1)}%`;
 }
 
-/** Recall on labelled rows of a day, when a record detector measured it. */
-function recallOf(summary: RunSummary): number | null | undefined {
-  return Object.values(summary.detections).find((facts) => facts.injected_anomalies)?.injected_anomalies?.recall;
+/** Precision and recall of a day's published anomalies on labelled rows, when the run measured them. */
+function evaluationOf(summary: RunSummary): RunSummary['evaluation'] {
+  return summary.evaluation ?? Object.values(summary.detections).find((facts) => facts.injected_anomalies)?.injected_anomalies;
+}
+
+/** Share of a day's labelled incidents a series detector found (any of their rows flagged), when the run compared them. */
+function incidentRecallOf(summary: RunSummary): number | null | undefined {
+  if (summary.labelled_incidents === undefined) return undefined;
+  const kinds = Object.values(sumLabelledIncidents(Object.values(summary.labelled_incidents)).by_kind);
+  const incidents = kinds.reduce((sum, counts) => sum + counts.incidents, 0);
+  return incidents === 0 ? null : kinds.reduce((sum, counts) => sum + counts.found, 0) / incidents;
+}
+
+/** Per injected kind over several days: labelled rows, how many were flagged, precision and recall (false alarms of all days against each kind). */
+function kindTable(summaries: readonly RunSummary[]): string | undefined {
+  const kinds = new Map<string, { total: number; flagged: number }>();
+  let falseAlarms = 0;
+  for (const summary of summaries) {
+    const evaluation = evaluationOf(summary);
+    if (evaluation === undefined) continue;
+    falseAlarms += evaluation.false_alarms;
+    for (const [kind, counts] of Object.entries(evaluation.by_kind)) {
+      const days = kinds.get(kind) ?? { total: 0, flagged: 0 };
+      kinds.set(kind, { total: days.total + counts.total, flagged: days.flagged + counts.flagged });
+    }
+  }
+  if (kinds.size === 0) return undefined;
+  const rows = [...kinds].map(([kind, { total, flagged }]) => [kind, total, flagged, percent(flagged + falseAlarms > 0 ? flagged / (flagged + falseAlarms) : null), percent(total > 0 ? flagged / total : null)]);
+  return `${formatTable(['injected kind', 'rows', 'found', 'precision', 'recall'], rows)}\nfalse alarms: ${falseAlarms} normal rows flagged; a kind's precision counts all of them against it`;
 }
 
 /** Seconds per step of a run, summed over its partitions. */
@@ -55,11 +64,23 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
     printTrainingResult(context, await recordTrainingSummary(context.lake, result));
     return;
   }
-  const labelled = summaries.some((summary) => recallOf(summary) !== undefined);
-  const rows = summaries.map((summary) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, ...(labelled ? [percent(recallOf(summary))] : [])]);
-  const total = ['total', ...[1, 2, 3].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(labelled ? [''] : [])];
+  const evaluated = summaries.some((summary) => evaluationOf(summary) !== undefined);
+  const incidents = summaries.some((summary) => summary.labelled_incidents !== undefined);
+  const predicting = pipeline.predict !== undefined;
+  const predicted = (summary: RunSummary) => (summary.predictions === undefined || 'skipped' in summary.predictions ? 0 : summary.predictions.rows);
+  const rows = summaries.map((summary) => [
+    summary.logical_date,
+    summary.rows_read,
+    summary.rows_quarantined,
+    summary.anomalies,
+    ...(predicting ? [predicted(summary)] : []),
+    ...(evaluated ? [percent(evaluationOf(summary)?.precision), percent(evaluationOf(summary)?.recall)] : []),
+    ...(incidents ? [percent(incidentRecallOf(summary))] : []),
+  ]);
+  const total = ['total', ...[1, 2, 3, ...(predicting ? [4] : [])].map((column) => rows.reduce((sum, row) => sum + Number(row[column]), 0)), ...(evaluated ? ['', ''] : []), ...(incidents ? [''] : [])];
   const shown = rows.length > 10 ? [...rows.slice(0, 3), rows[0].map(() => '…'), ...rows.slice(-3)] : rows;
-  console.log(formatTable(['date', 'rows', 'quarantined', 'anomalies', ...(labelled ? ['recall'] : [])], [...shown, total]));
+  const headers = ['date', 'rows', 'quarantined', 'anomalies', ...(predicting ? ['predicted'] : []), ...(evaluated ? ['precision', 'recall'] : []), ...(incidents ? ['incident recall'] : [])];
+  console.log(formatTable(headers, [...shown, total]));
   console.log(`run ${run.id} ${run.status} in ${runSeconds(run)} s · seconds by step: ${stepSeconds(result.steps)}`);
   const layout = pipelineLayout(run.pipeline, pipeline, run.logicalDate);
   const table = layout.anomaliesTable;
@@ -70,9 +91,13 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
     row.value !== null && row.expected !== null && row.upper !== null && row.lower !== null && row.upper > row.lower ? Math.abs(row.value - row.expected) / ((row.upper - row.lower) / 2) : 0;
   const top = published.sort((a, b) => b.score - a.score || beyondBand(b) - beyondBand(a) || (a.id < b.id ? -1 : 1)).slice(0, 5);
   if (top.length > 0) console.log(`\ntop anomalies:\n${formatTable(['id', 'detector', 'score', 'reason'], top.map((row) => [row.id, row.detector, row.score.toFixed(3), row.reason]))}`);
+  if (summaries.some((summary) => summary.labelled_incidents !== undefined)) console.log(`\n${labelledIncidentsReport(summaries)}`);
   const skipped = summaries[0]?.skipped.length ?? 0;
-  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history or constant); see summary.json`);
+  if (skipped > 0) console.log(`${skipped} entit${skipped === 1 ? 'y' : 'ies'} skipped (too little history, too few records behind their values, or constant); see summary.json`);
+  const notPredicted = summaries.flatMap((summary) => (summary.predictions !== undefined && 'skipped' in summary.predictions ? [summary.predictions.skipped] : []));
+  if (notPredicted.length > 0) console.log(`nothing predicted: ${notPredicted[0]}`);
   console.log(`outputs: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, '')} · table ${table} in ${context.store.description}`);
+  if (predicting) console.log(`predictions: ${context.lake.url}/${layout.predictions.replace(/date=.*$/, '')} · table ${layout.predictionsTable}`);
 }
 
 function assertPipeline(context: CliContext, pipeline: string): void {
@@ -82,7 +107,7 @@ function assertPipeline(context: CliContext, pipeline: string): void {
 export function runCommand(): Command {
   return withCommonOptions(new Command('run'))
     .description('run a pipeline once over one logical date or a range of dates (one run, modelled together)')
-    .argument('<pipeline>', 'pipeline name (built in: rides, flights; more in detour.yaml)')
+    .argument('<pipeline>', 'pipeline name (built in: rides, flights, traffic; more in detour.yaml)')
     .option('--date <YYYY-MM-DD>', 'logical date to process')
     .option('--from <YYYY-MM-DD>', 'first date of a range')
     .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
@@ -215,11 +240,11 @@ const DEMO = { from: '2024-01-01', to: '2024-01-07', ridesPerDay: 100_000, seed:
 /** The half year of real flights that `npm start` runs the flights pipeline over. */
 const FLIGHTS_DEMO = { pipeline: 'flights', from: '2001-01-01', to: '2001-06-30' } as const;
 
-/** The main job (`npm start`): sample lake if absent, a rides run per day, then the flights half year. */
+/** The main job (`npm start`): sample lake if absent, a rides run per day, the flights half year, then traffic: train, promote, detect. */
 export function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
     .description(
-      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001) and run the rides and flights pipelines`,
+      `create a sample lake if absent (rides ${DEMO.from}..${DEMO.to}, ${DEMO.ridesPerDay}/day; the 3M flights of 2001; a few traffic sensors; the weather of 2012–2015 and fleet rides) and run the rides, flights, traffic and fleet pipelines`,
     )
     .action(async (options: CommonOptions) => {
       await withContext(options, async (context) => {
@@ -250,22 +275,12 @@ export function demoCommand(): Command {
         const days = result.succeeded.map((run) => ({ run: run.run, summary: run.summaries[0] }));
         console.log(
           `\n${formatTable(
-            ['date', 'rows', 'quarantined', 'outliers', 'recall', 'seconds'],
-            days.map(({ run, summary }) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, percent(recallOf(summary)), runSeconds(run)]),
+            ['date', 'rows', 'quarantined', 'anomalies', 'precision', 'recall', 'seconds'],
+            days.map(({ run, summary }) => [summary.logical_date, summary.rows_read, summary.rows_quarantined, summary.anomalies, percent(evaluationOf(summary)?.precision), percent(evaluationOf(summary)?.recall), runSeconds(run)]),
           )}\n`,
         );
-        const recallByKind = new Map<string, { total: number; flagged: number }>();
-        for (const { summary } of days) {
-          for (const facts of Object.values(summary.detections)) {
-            for (const [kind, counts] of Object.entries(facts.injected_anomalies?.by_kind ?? {})) {
-              const week = recallByKind.get(kind) ?? { total: 0, flagged: 0 };
-              recallByKind.set(kind, { total: week.total + counts.total, flagged: week.flagged + counts.flagged });
-            }
-          }
-        }
-        if (recallByKind.size > 0) {
-          console.log(`recall by injected kind: ${[...recallByKind].map(([kind, counts]) => `${kind} ${percent(counts.flagged / counts.total)} of ${counts.total}`).join(' · ')}`);
-        }
+        const byKind = kindTable(days.map(({ summary }) => summary));
+        if (byKind !== undefined) console.log(`${byKind}\n`);
         const layout = pipelineLayout('rides', rides, DEMO.from);
         console.log(`anomalies: ${context.lake.url}/${layout.anomalies.replace(/date=.*$/, 'date=*/anomalies.json')}`);
         console.log(`summaries: ${context.lake.url}/${layout.summary.replace(/date=.*$/, 'date=*/summary.json')}`);
@@ -286,7 +301,9 @@ export function demoCommand(): Command {
           startRun(flightServices, FLIGHTS_DEMO.pipeline, runParamsOf(context.config, FLIGHTS_DEMO.pipeline), dateRange(FLIGHTS_DEMO.from, FLIGHTS_DEMO.to)),
         );
         await printRunResult(context, flightsRun);
-        console.log('\nnext: detour runs · detour runs show <id> · detour backfill · detour serve · detour --help');
+        await runTrafficDemo(context);
+        await runFleetDemo(context);
+        console.log('\nnext: detour runs · detour runs show <id> · detour models · detour backfill · detour serve · detour --help');
       });
     });
 }

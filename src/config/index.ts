@@ -1,14 +1,21 @@
 export { loadConfig, parseConfigText, DEFAULT_CONFIG_FILE } from './load.js';
 export type { LoadedConfig, LoadConfigOptions } from './load.js';
-export { DatasetSchema, DetourConfigSchema, TablePipelineSchema, trainStepFor } from './schema.js';
+export { DatasetSchema, DetourConfigSchema, isRecordStep, scoredFeatures, TablePipelineSchema, trainStepFor } from './schema.js';
 export type {
+  BusConfig,
+  ApiConfig,
+  ApiTokenConfig,
   DatasetConfig,
   DetectStepConfig,
   DetourConfig,
   ExpectationConfig,
+  JoinConfig,
   LivenessConfig,
+  PredictStepConfig,
+  RecordStepConfig,
   RetryConfig,
   ScheduleConfig,
+  SeriesStepConfig,
   TablePipelineConfig,
   TrainStepConfig,
 } from './schema.js';

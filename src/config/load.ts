@@ -46,6 +46,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const config = text === undefined ? DetourConfigSchema.parse({}) : parseConfigText(text, file);
   if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
   if (env.QUEUE_URL) config.queue.url = env.QUEUE_URL;
+  if (env.BUS_URL) config.bus.url = env.BUS_URL;
   return { config, file: text === undefined ? undefined : file, baseDir: text === undefined ? cwd : path.dirname(file) };
 }
 

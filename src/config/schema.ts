@@ -32,10 +32,13 @@ export const DatasetColumnSchema = z
     required: z.boolean().default(true),
     /** Numbers below this are quarantined. */
     min: z.number().optional(),
+    /** The only numbers allowed, e.g. `[0, 1]` for an outcome label: others are quarantined. */
+    values: z.array(z.number()).min(1).optional(),
     /** Timestamps before this other timestamp column are quarantined (a dropoff before its pickup). */
     notBefore: identifier.optional(),
   })
-  .strict();
+  .strict()
+  .refine((column) => column.values === undefined || column.type === 'number', { message: 'values are for number columns', path: ['values'] });
 
 /** A dataset: raw files in `bronze/<name>/date=D/`, typed and renamed into `silver/<name>/date=D/`. */
 export const DatasetSchema = z
@@ -50,6 +53,22 @@ export const DatasetSchema = z
 
 /** A SQL step over the cleaned dataset (a table named like the dataset), written to `gold/<name>/date=D/`. */
 export const AggregateStepSchema = z.object({ name: identifier, sql: z.string().min(1) }).strict();
+
+/**
+ * Another dataset's silver, read by a pipeline's SQL steps as a table named like that dataset
+ * (`rides JOIN weather ON ...`): for each date of the run, its partitions from `window.before`
+ * days before to `window.after` days after (the same date by default). Every one of them must
+ * have been cleaned: a missing one fails the step, naming the dataset and the date.
+ */
+export const JoinSchema = z
+  .object({
+    dataset: identifier,
+    window: z
+      .object({ before: z.number().int().min(0).max(366).default(0), after: z.number().int().min(0).max(366).default(0) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
 
 /** A feature of a record detector, with the words its explanations use ("ride time 94 min"). */
 const FeatureSchema = z.union([
@@ -77,7 +96,59 @@ const seriesDetector = {
   time: z.string().min(1),
   /** Days of history before the first processed date that models learn from. */
   history: z.number().int().min(0).default(365),
+  /**
+   * Column counting the records behind each value (e.g. `flights` behind an average delay): days
+   * with fewer than `minSupport` are neither learnt from nor flagged, and explanations say how
+   * many records stand behind a value ("avg_delay 95.0 over 23 flights").
+   */
+  support: z.string().min(1).optional(),
+  minSupport: z.number().int().min(1).optional(),
 };
+
+/** What every record detector shares: a day of one table, a record id, labels to evaluate against. */
+const recordDetector = {
+  /** The dataset itself or an aggregate step; read one day at a time, one finding per flagged record. */
+  table: identifier,
+  /** Column identifying a record; the published anomaly id. */
+  id: z.string().min(1),
+  /** Plural noun for records in explanations ("rides of similar distance"). */
+  records: z.string().min(1).default('rows'),
+  /** Labelled rows (sample data): precision and recall of the flagged rows per kind are reported in the summary. */
+  evaluate: z.object({ flag: z.string().min(1), kind: z.string().min(1).optional() }).strict().optional(),
+  /**
+   * false: a record this step flags is published only when another record detector of the
+   * pipeline flags it too, which then lists this step's reason beside its own.
+   */
+  standalone: z.boolean().default(true),
+};
+
+const labelled = <Unit extends string>(units: readonly [Unit, ...Unit[]], unit: Unit, label: string) =>
+  z.union([
+    z.string().min(1).transform((column) => ({ column, unit, label })),
+    z
+      .object({ column: z.string().min(1), unit: z.enum(units).default(unit), label: z.string().min(1).default(label) })
+      .strict(),
+  ]);
+/** A ride's distance column (km or mi) and its words in explanations. */
+const DistanceSchema = labelled(['km', 'mi'], 'km', 'distance');
+/** A ride's duration column (min, s or h) and its words in explanations. */
+const DurationSchema = labelled(['min', 's', 'h'], 'min', 'time');
+
+/** What a ride detector reads beside the record detector's table and id. */
+const rideColumns = {
+  distance: DistanceSchema,
+  duration: DurationSchema,
+  /** Pickup timestamp: hour of day, day of week, order of a vehicle's trips. */
+  start: z.string().min(1),
+};
+
+/**
+ * Score with registered models instead of fitting one in the run: each entity's `production`
+ * version, or that version number. A run records the versions it used; its rerun uses them again.
+ */
+const modelVersion = z.union([z.literal('production'), z.number().int().min(1)]);
+/** The training step (its `model`) whose models to score with; default: the pipeline's only training step of the detector. */
+const modelName = identifier.optional();
 
 export const DetectStepSchema = z.discriminatedUnion('detector', [
   z
@@ -107,35 +178,88 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       maxSamples: z.number().int().min(2).default(256),
       seed: z.number().int().min(0).default(0),
       contamination: z.union([z.literal('auto'), z.number().gt(0).max(0.5)]).default(0.01),
-      /**
-       * Score with registered models instead of fitting one in the run: each entity's `production`
-       * version, or that version number. A run records the versions it used; its rerun uses them again.
-       */
-      model: z.union([z.literal('production'), z.number().int().min(1)]).optional(),
-      /** The training step (its `model`) whose models to score with; default: the pipeline's only iforest training step. */
-      modelName: identifier.optional(),
+      model: modelVersion.optional(),
+      modelName,
+    })
+    .strict(),
+  z
+    .object({
+      detector: z.literal('autoencoder'),
+      /** The dataset itself or an aggregate step: one series per entity, e.g. a sensor's bytes per minute. */
+      table: identifier,
+      entity: column,
+      /** Each row's time: the network takes its time of day and week. */
+      time: column,
+      value: column,
+      model: modelVersion,
+      modelName,
+      /** An entity without that model: `shallow` scores it with rb-aioutliers' shallow model (needs no training); `skip` leaves it out, the summary says why. */
+      fallback: z.enum(['shallow', 'skip']).default('skip'),
+      /** Labelled rows (sample data): per incident kind (runs of labelled rows), how many had a flagged row, and the share of normal rows flagged, in the summary. */
+      evaluate: z.object({ flag: column, kind: column.optional() }).strict().optional(),
     })
     .strict(),
   z
     .object({
       detector: z.literal('dbscan'),
-      /** The dataset itself or an aggregate step; clustered one day at a time, one finding per outlier record. */
-      table: identifier,
-      /** Column identifying a record; the published anomaly id. */
-      id: z.string().min(1),
+      ...recordDetector,
       /** Column naming the record's entity (taxi, vehicle), published with it. */
       entity: z.string().min(1).optional(),
       features: z.array(FeatureSchema).min(1).max(4),
       eps: z.number().positive().default(0.3),
       minSamples: z.number().int().min(1).default(10),
       scale: z.enum(['standard', 'none']).default('standard'),
-      /** Plural noun for records in explanations ("rides of similar distance"). */
-      records: z.string().min(1).default('rows'),
-      /** Labelled rows (sample data): recall of the flagged rows per kind is reported in the summary. */
-      evaluate: z.object({ flag: z.string().min(1), kind: z.string().min(1).optional() }).strict().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      /** Ride time given distance and hour of day (day of week with 14+ days of history): too long, too short, too fast, too far. */
+      detector: z.literal('conditional'),
+      ...recordDetector,
+      ...rideColumns,
+      /** The vehicle: each counts once per distance class when learning what is usual. */
+      entity: z.string().min(1).optional(),
+      /** Days before the date learnt from with it (its own day only: 0); 13 or more adds day-of-week terms. */
+      history: z.number().int().min(0).max(90).default(0),
+      /** Robust sigmas of log ride time (from quartiles) beyond which a ride is too long or too short for its distance and hour. */
+      sigmas: z.number().positive().default(5),
+      /** Robust sigmas of log distance above the fleet's median beyond which a ride goes farther than the fleet does. */
+      distanceSigmas: z.number().positive().default(4),
+      /** Vehicles a distance-and-hour cell needs before its band is trusted (sparser cells pool neighbours). */
+      minSupport: z.number().int().min(1).default(50),
+      /** A ride faster than this on average is impossible. */
+      maxSpeedKmh: z.number().positive().default(150),
+    })
+    .strict(),
+  z
+    .object({
+      /** Per-vehicle patterns: near-identical values repeated far more than the fleet would, back-to-back and overlapping trips. */
+      detector: z.literal('pattern'),
+      ...recordDetector,
+      ...rideColumns,
+      /** The vehicle whose trips are compared with the fleet's. */
+      entity: z.string().min(1),
+      /** Dropoff timestamp; default: start + duration. */
+      end: z.string().min(1).optional(),
+      /** Values this close are near-identical: within `relative` of each other, or within the data's resolution. */
+      repeatTolerance: z
+        .object({ relative: z.number().positive().max(0.5).default(0.01), distance: z.number().min(0).default(0.01), duration: z.number().min(0).default(0.1) })
+        .strict()
+        .prefault({}),
+      /** Fewest repeats (or back-to-back trips) that can make a pattern. */
+      minRepeats: z.number().int().min(2).default(5),
+      /** Expected false alarms per day over every vehicle and test (the significance level, shared out). */
+      falseAlarms: z.number().positive().max(1).default(0.01),
+      /** A trip starting within this many minutes of the vehicle's previous dropoff is back to back. */
+      backToBackMinutes: z.number().min(0).default(1),
+      /** Above this share of overlapping trips in the whole fleet, ids are not one car at a time and overlaps are not tested. */
+      maxFleetOverlapShare: z.number().min(0).max(1).default(0.05),
     })
     .strict(),
 ]);
+
+/** Record detectors: one day of a table at a time, one finding per flagged record. */
+const RECORD_DETECTORS: readonly string[] = ['dbscan', 'conditional', 'pattern'];
 
 /** Where a pipeline publishes and whom it alerts. */
 export const PublishSchema = z
@@ -161,34 +285,48 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/** Bounds a feature's values must keep (both inclusive): rows outside are not learnt from, and a model refuses to score them. */
+export const FeatureRangeSchema = z
+  .object({ min: z.number().optional(), max: z.number().optional() })
+  .strict()
+  .refine((range) => range.min !== undefined || range.max !== undefined, 'give min, max or both')
+  .refine((range) => range.min === undefined || range.max === undefined || range.min <= range.max, 'min must not exceed max');
+
 /**
- * A training step: fits one model per entity from `history` days of a table, registers it as a
- * new version of `<model>/<entity>` and promotes it as `promote` says. Runs on its own `schedule`
- * or with `detour train`; detect steps score with the models through `model: production`.
+ * A training step: fits one model per entity from `history` days of a table (or, with `label`, one
+ * supervised model over all its rows), registers it as a new version of `<model>/<entity>` (or
+ * `<model>`) and promotes it as `promote` says. Runs on its own `schedule` or with `detour train`;
+ * detect steps score with per-entity models through `model: production`, a predict step with a
+ * supervised one.
  */
 export const TrainStepSchema = z
   .object({
-    /** Registry name of the models: one per entity, `<model>/<entity>`, with versions 1, 2, ... */
+    /** Registry name of the models: one per entity, `<model>/<entity>`, or the supervised model itself; versions 1, 2, ... */
     model: identifier,
-    /** A trainable detector (iforest). */
+    /** A trainable detector (iforest: one per entity) or a supervised model (logistic, gbdt: with `label`). */
     detector: identifier,
     /** The dataset itself or an aggregate step. */
     table: identifier,
-    entity: column,
-    /** Column ordering an entity's rows in time; its date picks the rows of the training window. */
+    /** Column naming the entity: one model each. Not with `label`. */
+    entity: column.optional(),
+    /** A supervised model's outcome column: 0 or 1 per row (rows with other values are left out of training, counted with why). */
+    label: column.optional(),
+    /** Column ordering rows in time; its date picks the rows of the training window, the most recent validate. */
     time: column,
     /** Feature columns, or `value` for a detector of one series. */
     features: z.array(column).min(1).optional(),
     value: column.optional(),
+    /** A supervised model's feature ranges (e.g. `temperature: { min: -60, max: 60 }`), stored with it: rows outside are not learnt from, nor scored. */
+    ranges: z.record(column, FeatureRangeSchema).default({}),
     /** Days the models learn from, ending at the training run's date. */
     history: z.number().int().min(1).default(90),
-    /** An entity with fewer rows in the window is skipped, with the reason in the run's summary. */
+    /** An entity (or a supervised model's table) with fewer rows in the window is skipped, with the reason in the run's summary. */
     minRows: z.number().int().min(2).default(14),
-    /** Share of each entity's most recent rows held out to measure the model (`validation_loss`). */
+    /** Share of the most recent rows held out to measure the model (`validation_loss`). */
     validation: z.number().gt(0).max(0.5).default(0.2),
-    /** Entity shards, so that several workers share the training. */
+    /** Entity shards, so that several workers share the training (a supervised model is fitted at once: 1). */
     partitions: z.number().int().min(1).max(256).default(1),
-    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination). */
+    /** The detector's own parameters (iforest: trees, maxSamples, seed, contamination; autoencoder: see README; logistic: l2; gbdt: rounds, depth, learningRate, ...). */
     params: z.record(z.string(), z.unknown()).default({}),
     /** When `detour serve` trains; unset: only with `detour train`. */
     schedule: ScheduleSchema.optional(),
@@ -196,7 +334,29 @@ export const TrainStepSchema = z
     promote: z.enum(['auto', 'manual']).default('manual'),
   })
   .strict()
-  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] });
+  .refine((step) => (step.features === undefined) !== (step.value === undefined), { message: 'give either features or value', path: ['features'] })
+  .refine((step) => (step.entity === undefined) !== (step.label === undefined), { message: 'give either entity (a model per entity) or label (one supervised model over all rows)', path: ['entity'] })
+  .refine((step) => step.label === undefined || step.features !== undefined, { message: 'a supervised model (label) takes features, not value', path: ['value'] })
+  .refine((step) => step.label === undefined || step.partitions === 1, { message: 'a supervised model is fitted on all rows at once: partitions must be 1', path: ['partitions'] })
+  .refine((step) => Object.keys(step.ranges).every((feature) => step.features?.includes(feature)), { message: 'ranges may only name the step\'s features', path: ['ranges'] });
+
+/**
+ * The predict step: for each date of a run, the probability of each row of `table` under a
+ * supervised model (its production version when the run starts, or version `version`), written to
+ * `gold/<pipeline>_predictions/date=D/` and the `<pipeline>_predictions` table.
+ */
+export const PredictStepSchema = z
+  .object({
+    /** A supervised model some training step trains (its `model`). */
+    model: identifier,
+    /** The dataset itself or an aggregate step; it must have the model's feature columns. */
+    table: identifier,
+    /** Column identifying a row: the predictions' key. */
+    id: column,
+    /** `production` when the run starts, or a version number; a rerun uses the same version. */
+    version: z.union([z.literal('production'), z.number().int().min(1)]).default('production'),
+  })
+  .strict();
 
 const retryFields = {
   retries: z.number().int().min(0).max(20),
@@ -215,20 +375,33 @@ export const RetrySchema = z
     initialDelayMs: retryFields.initialDelayMs.default(1_000),
     maxDelayMs: retryFields.maxDelayMs.default(60_000),
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
-    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
 
-/** A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity, publish. */
+/**
+ * A declarative pipeline: clean and check a dataset, aggregate it with SQL, detect per entity,
+ * predict, publish. One without detect or predict steps cleans, checks and summarises its dataset
+ * (a dataset other pipelines join, such as weather).
+ */
 export const TablePipelineSchema = z
   .object({
     dataset: identifier,
+    /** Other datasets' silver its SQL steps read (see JoinSchema). */
+    join: z.array(JoinSchema).default([]),
     aggregate: z.array(AggregateStepSchema).default([]),
-    detect: z.array(DetectStepSchema).min(1),
-    /** Models trained per entity on their own schedules (see TrainStepSchema). */
+    detect: z.array(DetectStepSchema).default([]),
+    /** Models trained on their own schedules (see TrainStepSchema). */
     train: z.array(TrainStepSchema).default([]),
+    /** Probabilities of a supervised model for each row (see PredictStepSchema). */
+    predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
+    /**
+     * What starts its runs under `detour serve`: its cron `schedule`, or `landed`: a run for a
+     * partition as soon as a file lands in it (a `lake.landed` event on the bus), once per file.
+     */
+    trigger: z.enum(['schedule', 'landed']).default('schedule'),
     schedule: ScheduleSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     /** Dates per clean/quality/aggregate job of a range run: bounds memory and spreads a backfill over workers. */
@@ -257,6 +430,16 @@ const BUILTIN_RIDES_DATASET = {
     { type: 'between', column: 'ride_dist_km', max: 1000, severity: 'warn' },
   ],
 };
+const RIDES_EVALUATION = { flag: 'is_injected_anomaly', kind: 'injected_kind' };
+const RIDE_COLUMNS = {
+  table: 'rides',
+  id: 'ride_id',
+  distance: { column: 'ride_dist_km', unit: 'km', label: 'ride distance' },
+  duration: { column: 'ride_time_min', unit: 'min', label: 'ride time' },
+  start: 'pickup_ts',
+  records: 'rides',
+  evaluate: RIDES_EVALUATION,
+};
 const BUILTIN_RIDES_PIPELINE = {
   dataset: 'rides',
   detect: [
@@ -270,8 +453,12 @@ const BUILTIN_RIDES_PIPELINE = {
         { column: 'ride_time_min', label: 'ride time', unit: 'min', noun: 'duration' },
       ],
       records: 'rides',
-      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+      evaluate: RIDES_EVALUATION,
+      // DBSCAN flags sparse tails (a 35 km ride at rush hour) alone; here it adds its view to what the other two find.
+      standalone: false,
     },
+    { detector: 'conditional', ...RIDE_COLUMNS, entity: 'taxi_id' },
+    { detector: 'pattern', ...RIDE_COLUMNS, entity: 'taxi_id', end: 'dropoff_ts' },
   ],
   publish: { table: 'ride_anomalies', summary: 'ride_clusters' },
 };
@@ -302,10 +489,170 @@ const BUILTIN_FLIGHTS_PIPELINE = {
     },
   ],
   detect: [
-    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay' },
-    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'] },
+    // An average over a handful of flights swings with one late plane: such airport-days are left out.
+    { detector: 'arima', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', value: 'avg_delay', support: 'flights', minSupport: 20 },
+    { detector: 'iforest', table: 'flight_delays_by_origin', entity: 'origin', time: 'day', features: ['avg_delay', 'flights'], support: 'flights', minSupport: 20 },
   ],
 };
+
+/** Built in: the real daily weather of New York and Seattle, 2012–2015 (npm package vega-datasets), which fleet rides join. */
+const BUILTIN_WEATHER_DATASET = {
+  format: 'auto',
+  columns: {
+    city: { type: 'string', from: 'location' },
+    date: { type: 'timestamp' },
+    precipitation: { type: 'number', min: 0 },
+    temp_max: { type: 'number' },
+    temp_min: { type: 'number' },
+    wind: { type: 'number', min: 0, required: false },
+    weather: { type: 'string', required: false },
+  },
+  expectations: [
+    { type: 'row_count_between', min: 1, severity: 'fail' },
+    { type: 'between', column: 'temp_max', min: -60, max: 60, severity: 'fail' },
+  ],
+};
+const BUILTIN_WEATHER_PIPELINE = { dataset: 'weather', trigger: 'landed' };
+
+/** Built in: New York rides whose vehicle may request service afterwards (`detour sample fleet`). */
+const BUILTIN_FLEET_RIDES_DATASET = {
+  format: 'auto',
+  columns: {
+    ride_id: { type: 'string' },
+    vehicle_id: { type: 'string' },
+    city: { type: 'string' },
+    start_time: { type: 'timestamp' },
+    end_time: { type: 'timestamp', notBefore: 'start_time' },
+    distance_miles: { type: 'number', min: 0 },
+    duration_min: { type: 'number', min: 0 },
+    service_requested: { type: 'number', required: false, values: [0, 1] },
+  },
+  key: 'ride_id',
+  expectations: [{ type: 'row_count_between', min: 1, severity: 'fail' }],
+};
+/**
+ * Built in: landed rides → clean → the day's weather joined by city → features → a logistic
+ * model of the service request, trained weekly on four weeks → each landed day's probabilities.
+ */
+const BUILTIN_FLEET_PIPELINE = {
+  dataset: 'fleet_rides',
+  trigger: 'landed',
+  join: [{ dataset: 'weather' }],
+  aggregate: [
+    {
+      name: 'ride_features',
+      // A ride without its city's weather that day fails the step (error()), rather than dropping out of a join.
+      sql: `SELECT r.ride_id, r.vehicle_id, r.start_time,
+  CASE WHEN w.city IS NULL THEN error('no weather for ' || r.city || ' on ' || CAST(CAST(r.start_time AS DATE) AS VARCHAR)) ELSE w.temp_max END AS temperature,
+  w.precipitation, r.distance_miles AS mileage, r.service_requested
+FROM fleet_rides AS r LEFT JOIN weather AS w ON w.city = r.city AND CAST(w.date AS DATE) = CAST(r.start_time AS DATE)`,
+    },
+  ],
+  train: [
+    {
+      model: 'fleet_service',
+      detector: 'logistic',
+      table: 'ride_features',
+      label: 'service_requested',
+      time: 'start_time',
+      features: ['temperature', 'precipitation', 'mileage'],
+      ranges: { temperature: { min: -60, max: 60 }, precipitation: { min: 0 }, mileage: { min: 0 } },
+      history: 28,
+      minRows: 500,
+      promote: 'auto',
+      schedule: { cron: '0 3 * * 1' },
+    },
+  ],
+  predict: { model: 'fleet_service', table: 'ride_features', id: 'ride_id' },
+};
+
+/** Built in: per-minute network traffic of a fleet of sensors (`detour sample traffic`), rb-aioutliers' domain. */
+const BUILTIN_TRAFFIC_DATASET = {
+  format: 'auto',
+  columns: {
+    sensor_id: { type: 'string' },
+    ts: { type: 'timestamp' },
+    bytes: { type: 'number', min: 0 },
+    packets: { type: 'number', min: 0, required: false },
+    flows: { type: 'number', min: 0, required: false },
+    // Labels of the sample data, absent in real data.
+    is_injected_anomaly: { type: 'number', required: false },
+    injected_kind: { type: 'string', required: false },
+  },
+  expectations: [{ type: 'row_count_between', min: 1, severity: 'fail' }],
+};
+/** One autoencoder per sensor, trained weekly on 4 weeks; daily detection with each sensor's production version, the shallow model for a sensor without one. */
+const BUILTIN_TRAFFIC_PIPELINE = {
+  dataset: 'traffic',
+  detect: [
+    {
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      model: 'production',
+      fallback: 'shallow',
+      evaluate: { flag: 'is_injected_anomaly', kind: 'injected_kind' },
+    },
+  ],
+  train: [
+    {
+      model: 'traffic_autoencoder',
+      detector: 'autoencoder',
+      table: 'traffic',
+      entity: 'sensor_id',
+      time: 'ts',
+      value: 'bytes',
+      history: 28,
+      partitions: 4,
+      // Mondays, on the four weeks up to Sunday.
+      schedule: { cron: '0 3 * * 1' },
+      promote: 'auto',
+    },
+  ],
+};
+
+/** Who may call the HTTP API: a token, stored as its sha256, and what it may do. */
+export const ApiTokenSchema = z
+  .object({
+    /** Who holds it, for people reading the config; never sent. */
+    name: z.string().min(1),
+    /** Hex sha256 of the token (`printf %s "$TOKEN" | sha256sum`): the config never holds the token itself. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the token\'s sha256 as 64 lowercase hex digits (printf %s "$TOKEN" | sha256sum)'),
+    /** read: runs, anomalies, quality, models, metrics · detect: /v1/detect, /api/v1/outliers · admin: everything, starting runs and promoting models included. */
+    scopes: z.array(z.enum(['read', 'detect', 'admin'])).min(1),
+  })
+  .strict();
+
+/** The HTTP API of `detour serve`: tokens and the limits every request is held to. */
+export const ApiSchema = z
+  .object({
+    /** Without any (here or in DETOUR_API_TOKENS), the API serves loopback only and asks for no token. */
+    tokens: z.array(ApiTokenSchema).default([]),
+    /** Largest request body; a larger one is refused with 413. */
+    bodyLimitBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+    /** Most points of a series (or records) one detection request may send. */
+    maxPoints: z.number().int().min(2).default(100_000),
+    /** Requests per token (per client address without tokens) in `windowSeconds`; beyond, 429 with Retry-After. */
+    rateLimit: z
+      .object({ max: z.number().int().min(1).default(6_000), windowSeconds: z.number().positive().default(60) })
+      .strict()
+      .prefault({}),
+    /** A request still unanswered after this long gets 503 and its detection is stopped. */
+    requestTimeoutSeconds: z.number().positive().default(30),
+  })
+  .strict();
+
+/** The Druid broker `POST /api/v1/outliers` sends a `query` to (rb-aioutliers' `druid_endpoint`). */
+export const DruidSchema = z
+  .object({
+    /** The broker's query endpoint, e.g. `http://broker:8082/druid/v2/`; unset: requests must carry `data`. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** How long the broker may take to answer. */
+    timeoutSeconds: z.number().positive().default(60),
+  })
+  .strict();
 
 export const DetourConfigSchema = z
   .object({
@@ -328,6 +675,31 @@ export const DetourConfigSchema = z
       .strict()
       .prefault({}),
     /**
+     * The event bus (NATS JetStream): `detour ingest` publishes `lake.landed` for every partition
+     * it lands, and `detour serve` runs the pipelines with `trigger: landed` for it. Unset: no events.
+     */
+    bus: z
+      .object({
+        /** `nats://host:4222`; BUS_URL overrides it. */
+        url: z.string().min(1).optional(),
+        /** The JetStream stream holding detour's subjects (created when missing). */
+        stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default('DETOUR'),
+        /** Subjects are `<subjectPrefix>.lake.landed` and `<subjectPrefix>.storage.events`: deployments sharing a server stay apart. */
+        subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, - and _').default('detour'),
+        /** A message not acknowledged this long after delivery (its consumer died) is delivered again; a live consumer keeps extending it. */
+        ackWaitSeconds: z.number().positive().default(30),
+        /** Deliveries of one message at most; a run still failing then is left failed (resume it by hand). */
+        maxDeliveries: z.number().int().min(1).default(10),
+        /** How long a failed run's message waits before it is delivered again (its data may be incomplete: a joined partition not there yet). */
+        retryDelaySeconds: z.number().min(0).default(60),
+        /** A message published again with the same id within this window is dropped by the server. */
+        duplicateWindowSeconds: z.number().positive().default(600),
+        /** Also consume storage notifications (S3 event records, e.g. MinIO's NATS target) on `<subjectPrefix>.storage.events` and publish `lake.landed` for objects put in bronze. */
+        storageEvents: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * How runs outlive a process or a service going away. A run and each running step hold a lease
      * their process renews every `heartbeatSeconds`; one not renewed for `leaseSeconds` (process
      * killed, machine gone, database lost) is failed by the next process using the run store, and
@@ -343,10 +715,15 @@ export const DetourConfigSchema = z
       .strict()
       .refine((liveness) => liveness.heartbeatSeconds < liveness.leaseSeconds, { message: 'heartbeatSeconds must be shorter than leaseSeconds', path: ['heartbeatSeconds'] })
       .prefault({}),
+    api: ApiSchema.prefault({}),
+    druid: DruidSchema.prefault({}),
     datasets: z
       .object({
         rides: DatasetSchema.prefault(BUILTIN_RIDES_DATASET as z.input<typeof DatasetSchema>),
         flights: DatasetSchema.prefault(BUILTIN_FLIGHTS_DATASET as z.input<typeof DatasetSchema>),
+        weather: DatasetSchema.prefault(BUILTIN_WEATHER_DATASET as z.input<typeof DatasetSchema>),
+        fleet_rides: DatasetSchema.prefault(BUILTIN_FLEET_RIDES_DATASET as z.input<typeof DatasetSchema>),
+        traffic: DatasetSchema.prefault(BUILTIN_TRAFFIC_DATASET as z.input<typeof DatasetSchema>),
       })
       .catchall(DatasetSchema)
       .prefault({}),
@@ -354,6 +731,9 @@ export const DetourConfigSchema = z
       .object({
         rides: TablePipelineSchema.prefault(BUILTIN_RIDES_PIPELINE as z.input<typeof TablePipelineSchema>),
         flights: TablePipelineSchema.prefault(BUILTIN_FLIGHTS_PIPELINE as z.input<typeof TablePipelineSchema>),
+        traffic: TablePipelineSchema.prefault(BUILTIN_TRAFFIC_PIPELINE as z.input<typeof TablePipelineSchema>),
+        weather: TablePipelineSchema.prefault(BUILTIN_WEATHER_PIPELINE as z.input<typeof TablePipelineSchema>),
+        fleet: TablePipelineSchema.prefault(BUILTIN_FLEET_PIPELINE as z.input<typeof TablePipelineSchema>),
       })
       .catchall(TablePipelineSchema)
       .prefault({}),
@@ -368,36 +748,66 @@ export const DetourConfigSchema = z
         context.addIssue({ code: 'custom', path: ['pipelines', name, 'dataset'], message: `no dataset "${table.dataset}" (datasets: ${Object.keys(config.datasets).join(', ')})` });
       }
       const aggregates = table.aggregate.map((step) => step.name);
+      table.join.forEach((join, index) => {
+        const path = ['pipelines', name, 'join', index, 'dataset'];
+        // Its table is named like it, beside the pipeline's own dataset and its aggregate steps.
+        const clash = join.dataset === table.dataset ? 'is the pipeline\'s own dataset' : aggregates.includes(join.dataset) ? 'is also an aggregate step\'s name' : table.join.findIndex((other) => other.dataset === join.dataset) < index ? 'is joined twice' : undefined;
+        if (!(join.dataset in config.datasets)) context.addIssue({ code: 'custom', path, message: `no dataset "${join.dataset}" (datasets: ${Object.keys(config.datasets).join(', ')})` });
+        else if (clash !== undefined) context.addIssue({ code: 'custom', path, message: `"${join.dataset}" ${clash}` });
+      });
       table.detect.forEach((step, index) => {
-        // Series detectors need an aggregate's daily history; record detectors may also read the dataset.
-        const tables = step.detector === 'dbscan' ? [table.dataset, ...aggregates] : aggregates;
+        // ARIMA and Isolation Forest fitted in the run need an aggregate's daily history; the others may also read the dataset.
+        const dailyHistory = step.detector === 'arima' || step.detector === 'iforest';
+        const tables = dailyHistory ? aggregates : [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) {
-          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${step.detector === 'dbscan' ? 'dataset or ' : ''}aggregate step named "${step.table}" (${step.detector === 'dbscan' ? 'tables' : 'aggregates'}: ${tables.join(', ') || 'none'})` });
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'table'], message: `no ${dailyHistory ? '' : 'dataset or '}aggregate step named "${step.table}" (${dailyHistory ? 'aggregates' : 'tables'}: ${tables.join(', ') || 'none'})` });
+        }
+        if (isRecordStep(step) && !step.standalone && !table.detect.some((other) => isRecordStep(other) && other.standalone)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, 'standalone'], message: 'standalone: false needs a record detector in the pipeline that publishes on its own' });
+        }
+        if (dailyHistory && (step.support === undefined) !== (step.minSupport === undefined)) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'detect', index, step.support === undefined ? 'support' : 'minSupport'], message: 'give support and minSupport together' });
         }
       });
       table.train.forEach((step, index) => {
         const tables = [table.dataset, ...aggregates];
         if (!tables.includes(step.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'table'], message: `no dataset or aggregate step named "${step.table}" (tables: ${tables.join(', ')})` });
+        if (step.detector === 'autoencoder' && step.features !== undefined && step.features.length !== 1) {
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'features'], message: 'the autoencoder models one series: give `value`' });
+        }
         const owner = modelOwners.get(step.model);
         if (owner !== undefined) context.addIssue({ code: 'custom', path: ['pipelines', name, 'train', index, 'model'], message: `model "${step.model}" is already trained by ${owner}` });
         modelOwners.set(step.model, `pipelines.${name}.train.${index}`);
       });
       table.detect.forEach((step, index) => {
-        if (step.detector !== 'iforest' || step.model === undefined) return;
+        if (!('model' in step) || step.model === undefined) return;
         const path = ['pipelines', name, 'detect', index];
         const trainer = trainStepFor(table, step);
         if (trainer === undefined) {
           const candidates = table.train.filter((train) => train.detector === step.detector).map((train) => train.model);
-          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? 'no training step of this pipeline trains iforest models' : `several training steps train iforest models (${candidates.join(', ')}): name one as modelName`;
+          const message = step.modelName !== undefined ? `no training step trains model "${step.modelName}" (models: ${table.train.map((train) => train.model).join(', ') || 'none'})` : candidates.length === 0 ? `no training step of this pipeline trains ${step.detector} models` : `several training steps train ${step.detector} models (${candidates.join(', ')}): name one as modelName`;
           context.addIssue({ code: 'custom', path: [...path, step.modelName !== undefined ? 'modelName' : 'model'], message });
           return;
         }
         if (trainer.detector !== step.detector) context.addIssue({ code: 'custom', path: [...path, 'modelName'], message: `model "${trainer.model}" is trained with ${trainer.detector}, not ${step.detector}` });
         if (trainer.entity !== step.entity) context.addIssue({ code: 'custom', path: [...path, 'entity'], message: `model "${trainer.model}" is trained per ${trainer.entity}, not per ${step.entity}` });
-        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(step.features)) {
-          context.addIssue({ code: 'custom', path: [...path, 'features'], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same features in the same order` });
+        if (JSON.stringify(trainer.features ?? [trainer.value]) !== JSON.stringify(scoredFeatures(step))) {
+          const field = step.detector === 'autoencoder' ? 'value' : 'features';
+          context.addIssue({ code: 'custom', path: [...path, field], message: `model "${trainer.model}" is trained on ${(trainer.features ?? [trainer.value]).join(', ')}: score with the same ${field === 'value' ? 'value' : 'features in the same order'}` });
         }
       });
+      if (table.predict !== undefined) {
+        const { predict } = table;
+        const tables = [table.dataset, ...aggregates];
+        if (!tables.includes(predict.table)) context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'table'], message: `no dataset or aggregate step named "${predict.table}" (tables: ${tables.join(', ')})` });
+        const trainers = Object.values(config.pipelines).flatMap((pipeline) => pipeline.train);
+        const trainer = trainers.find((train) => train.model === predict.model);
+        if (trainer === undefined || trainer.label === undefined) {
+          const supervised = trainers.filter((train) => train.label !== undefined).map((train) => train.model);
+          const message = trainer === undefined ? `no training step trains model "${predict.model}"` : `model "${predict.model}" is trained per ${trainer.entity}, without a label: predict needs a supervised model`;
+          context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'model'], message: `${message} (supervised models: ${supervised.join(', ') || 'none'})` });
+        }
+      }
       const dataset = config.datasets[table.dataset];
       for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
         if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
@@ -406,6 +816,16 @@ export const DetourConfigSchema = z
       }
     }
   });
+
+/** Whether a detect step is a record detector (one day of a table, a finding per record) rather than a series one. */
+export function isRecordStep(step: DetectStepConfig): step is RecordStepConfig {
+  return RECORD_DETECTORS.includes(step.detector);
+}
+
+/** The columns a detect step scoring with registered models hands them, in order. */
+export function scoredFeatures(step: Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>): string[] {
+  return step.detector === 'autoencoder' ? [step.value] : step.features;
+}
 
 /** The training step whose models a detect step with `model:` scores with: its `modelName`, else the pipeline's only one of its detector. */
 export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step: { detector: string; modelName?: string }): TrainStepConfig | undefined {
@@ -416,10 +836,18 @@ export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step:
 
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
 export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
+export type PredictStepConfig = z.infer<typeof PredictStepSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;
 export type LivenessConfig = DetourConfig['liveness'];
+export type BusConfig = DetourConfig['bus'];
+export type JoinConfig = z.infer<typeof JoinSchema>;
+export type ApiConfig = DetourConfig['api'];
+export type ApiTokenConfig = z.infer<typeof ApiTokenSchema>;
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 export type TablePipelineConfig = z.infer<typeof TablePipelineSchema>;
 export type DetectStepConfig = z.infer<typeof DetectStepSchema>;
+export type RecordStepConfig = Extract<DetectStepConfig, { detector: 'dbscan' | 'conditional' | 'pattern' }>;
+/** Series detectors over an aggregate's daily history, which may weigh days by a support column (the autoencoder scores a table's rows with registered models only). */
+export type SeriesStepConfig = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;

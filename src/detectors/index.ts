@@ -19,7 +19,28 @@ export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js'
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';
 export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from './autoencoder/index.js';
 export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';
+export { fitRideTimeModel, RIDE_VERDICT, scoreRideTimes } from './conditional/index.js';
+export type { RideColumns, RideTimeModel, RideTimeModelOptions, RideTimeScoreOptions, RideTimeScores } from './conditional/index.js';
+export { detectVehiclePatterns } from './pattern/index.js';
+export type { PatternKind, PatternOptions, PatternResult, VehiclePattern, VehicleTrips } from './pattern/index.js';
 export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
-export { holdOut, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
+export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
+export { detectRecordColumns, detectSeries, formatValue, RECORD_DETECTORS, recordParams, scoreWithTrainedModel, SERIES_DETECTORS, seriesParams } from './on-demand/index.js';
+export type { RecordDetectorName, SeriesDetectorName, Verdicts } from './on-demand/index.js';
+export {
+  brierScore,
+  calibrationTable,
+  describeRange,
+  featureColumns,
+  fitSupervised,
+  holdOutLabelled,
+  isSupervised,
+  logLoss,
+  rocAuc,
+  rowProblem,
+  supervisedModel,
+  SUPERVISED_MODELS,
+} from './supervised/index.js';
+export type { CalibrationBin, FeatureContract, FeatureRange, LabelledRows, LogisticModel, SupervisedFitOutcome, SupervisedModel } from './supervised/index.js';

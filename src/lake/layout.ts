@@ -1,6 +1,6 @@
 /**
- * Every key detour reads or writes in the lake is built here, and the one thing parsed back out of
- * a key (the date of a listed partition) is parsed here too.
+ * Every key detour reads or writes in the lake is built here, and what is parsed back out of a
+ * key (the date of a listed partition, the partition of a landed file) is parsed here too.
  *
  * ```
  * bronze/<dataset>/date=D/<files as landed>          _manifest.json
@@ -9,8 +9,9 @@
  * silver/<dataset>_quality/date=D/report.json
  * gold/<aggregate>/date=D/data.parquet
  * gold/<anomalies table>/date=D/anomalies.json       gold/<summary>/date=D/summary.json
+ * gold/<pipeline>_predictions/date=D/data.parquet    a supervised model's probability per row
  * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
- * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact
+ * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact (models/<model>/v<version>/... for a supervised model)
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -29,6 +30,7 @@ export interface PipelineTables {
   dataset: string;
   anomaliesTable: string;
   summaryTable: string;
+  predictionsTable: string;
 }
 
 /** The keys of one pipeline date. */
@@ -41,19 +43,26 @@ export interface DateKeys {
   aggregate(name: string): string;
   anomalies: string;
   summary: string;
+  predictions: string;
 }
 
 /** Where a pipeline reads and writes for one date. */
 export function dateKeys(tables: PipelineTables, date: string): DateKeys {
   return {
     input: partitionPrefix('bronze', tables.dataset, date),
-    silver: `${partitionPrefix('silver', tables.dataset, date)}data.parquet`,
+    silver: silverKey(tables.dataset, date),
     quarantine: `${partitionPrefix('silver', `${tables.dataset}_quarantine`, date)}quarantine.parquet`,
     quality: `${partitionPrefix('silver', `${tables.dataset}_quality`, date)}report.json`,
     aggregate: (name) => aggregateKey(name, date),
     anomalies: `${partitionPrefix('gold', tables.anomaliesTable, date)}anomalies.json`,
     summary: `${partitionPrefix('gold', tables.summaryTable, date)}summary.json`,
+    predictions: aggregateKey(tables.predictionsTable, date),
   };
+}
+
+/** A dataset's cleaned rows of one date: what its pipeline's later steps, and pipelines joining it, read. */
+export function silverKey(dataset: string, date: string): string {
+  return `${partitionPrefix('silver', dataset, date)}data.parquet`;
 }
 
 /** An aggregate step's output for one date. */
@@ -92,18 +101,29 @@ function entitySegment(entity: string): string {
 }
 
 /**
- * The folder of version `version` of a model's entity: `models/<model>/<entity>/v<version>/`. An
- * artifact is named by its content's sha256 inside it, so two attempts at training the same
- * version never write over each other: the registry records the one that was registered.
+ * The artifact of version `version` of a model: `models/<model>/<entity>/v<version>/model-<sha>.json`,
+ * or `models/<model>/v<version>/...` for a model of all rows (entity null). An artifact is named by
+ * its content's sha256, so two attempts at training the same version never write over each other:
+ * the registry records the one that was registered.
  */
-export function modelArtifactKey(model: string, entity: string, version: number, sha256: string): string {
-  return `models/${model}/${entitySegment(entity)}/v${version}/model-${sha256.slice(0, 16)}.json`;
+export function modelArtifactKey(model: string, entity: string | null, version: number, sha256: string): string {
+  return `models/${model}/${entity === null ? '' : `${entitySegment(entity)}/`}v${version}/model-${sha256.slice(0, 16)}.json`;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */
 function partitionDateOf(key: string): string | undefined {
   const date = /\/date=([^/]+)\//.exec(key)?.[1];
   return date !== undefined && isIsoDate(date) ? date : undefined;
+}
+
+/**
+ * The partition of a landed raw file, `bronze/<dataset>/date=D/<file>`; undefined for any other
+ * key, the partition's side files (`_manifest.json`, hidden files) included.
+ */
+export function landedPartitionOf(key: string): { dataset: string; date: string } | undefined {
+  const match = /^bronze\/([a-z][a-z0-9_]*)\/date=([^/]+)\/([^/]+)$/.exec(key);
+  if (match === null || !isIsoDate(match[2]) || /^[._]/.test(match[3])) return undefined;
+  return { dataset: match[1], date: match[2] };
 }
 
 /** The Parquet files of `table` in `zone` whose partition date lies in [from, to], in key order, with their dates. */

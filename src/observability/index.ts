@@ -5,3 +5,4 @@
 export { createLogger, type CreateLoggerOptions, type Logger } from './logger.js';
 export { Metrics, type MetricsOptions } from './metrics.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics-server.js';
+export { GroupMetrics, groupMemberMetrics, type MetricsSource } from './group-metrics.js';

@@ -76,6 +76,8 @@ export class Metrics {
       help: 'Jobs in the run queue by state.',
       labelNames: ['state'],
       registers,
+      // Every process serving together reads the same queue: summing their readings would count it twice.
+      aggregator: 'max',
       collect() {
         if (readQueueDepth === undefined) return;
         queueRead = (async () => {

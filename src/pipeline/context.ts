@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LandedEvent } from '../bus/index.js';
 import { DatasetSchema, TablePipelineSchema, type DatasetConfig, type TablePipelineConfig } from '../config/index.js';
 import type { Lake } from '../lake/index.js';
 import type { RunRecord, Store } from '../store/index.js';
@@ -15,6 +16,12 @@ export interface ResolvedModels {
   versions: Record<string, number>;
 }
 
+/** The model version a predict step predicts with, fixed when its run starts; null when the model had no production version then. */
+export interface ResolvedPrediction {
+  model: string;
+  version: number | null;
+}
+
 /** What a run was started with, stored as the run's params: a rerun or resume needs nothing else. */
 export interface RunParams {
   pipeline: TablePipelineConfig;
@@ -26,6 +33,15 @@ export interface RunParams {
   training?: TrainingRequest;
   /** Per detect step (by index) with `model:`, the versions it scores with; a rerun uses the same. */
   models?: Record<string, ResolvedModels>;
+  /** With a predict step, the version it predicts with; a rerun uses the same. */
+  prediction?: ResolvedPrediction;
+  /** What started it when an event did: the landed file (see landed.ts); runs are found again by it. */
+  trigger?: RunTrigger;
+}
+
+/** The event a run was started for. */
+export interface RunTrigger {
+  landed: LandedEvent;
 }
 
 /** Everything a step partition needs, on whichever process runs it. */
@@ -75,6 +91,8 @@ const RunParamsSchema: z.ZodType<RunParams> = z.object({
   rerun_of: z.string().optional(),
   training: z.object({ steps: z.array(z.number().int().min(0)), entities: z.array(z.string()).optional() }).optional(),
   models: z.record(z.string(), z.object({ model: z.string(), versions: z.record(z.string(), z.number().int().min(1)) })).optional(),
+  prediction: z.object({ model: z.string(), version: z.number().int().min(1).nullable() }).optional(),
+  trigger: z.object({ landed: z.object({ dataset: z.string(), date: z.string(), key: z.string(), sha256: z.string() }) }).optional(),
 });
 
 /** A run's recorded params, read back through the config's own schemas. */

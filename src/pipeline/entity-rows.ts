@@ -1,4 +1,5 @@
 /** Per-entity rows of a pipeline table over a window of dates: what series detectors and training read. */
+import type { FeatureRows } from '../detectors/index.js';
 import { sqlIdentifier, type Engine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { listPartitionFiles } from '../lake/index.js';
@@ -10,8 +11,12 @@ export interface SeriesTable {
   entity: string[];
   /** `YYYY-MM-DD` of each row. */
   day: string[];
+  /** Each row's time, epoch milliseconds (UTC). */
+  timeMs: Float64Array;
   /** Numeric columns by name (NaN for missing values). */
   values: Record<string, Float64Array>;
+  /** With `labels` read: each row's labelled kind, null for a row not labelled anomalous. */
+  labelledKind?: (string | null)[];
 }
 
 /** Which columns of which table to read: the dataset's silver or an aggregate's gold partitions. */
@@ -20,6 +25,8 @@ export interface EntitySource {
   entity: string;
   time: string;
   columns: readonly string[];
+  /** Labelled rows (sample data): a row is labelled when `flag` is 1, of kind `kind` ('injected' without it). Left out when the files lack `flag`. */
+  labels?: { flag: string; kind?: string };
 }
 
 /**
@@ -63,15 +70,18 @@ export async function readEntityRows(
   const { include, what } = options;
   const zone = source.table === context.params.pipeline.dataset ? 'silver' : 'gold';
   const keys = (await listPartitionFiles(context.lake, zone, source.table, window.from, window.to)).map((file) => file.key);
-  const empty = { entity: [], day: [], values: Object.fromEntries(source.columns.map((name) => [name, new Float64Array()])) };
+  const empty = { entity: [], day: [], timeMs: new Float64Array(), values: Object.fromEntries(source.columns.map((name) => [name, new Float64Array()])) };
   if (keys.length === 0) return { table: empty, inputs: [] };
   const paths = await engine.stage(context.lake, keys);
   const time = sqlIdentifier(source.time);
+  const labelledKind = await labelledKindSql(engine, paths, source.labels);
   let columns: Record<string, unknown[]>;
   try {
     columns = await engine.columns(
       `SELECT CAST(${sqlIdentifier(source.entity)} AS VARCHAR) AS entity,
         strftime(CAST(${time} AS DATE), '%Y-%m-%d') AS day,
+        CAST(epoch_ms(CAST(${time} AS TIMESTAMP)) AS DOUBLE) AS time_ms,
+        ${labelledKind === undefined ? '' : `${labelledKind} AS labelled_kind,`}
         ${source.columns.map((name, i) => `CAST(${sqlIdentifier(name)} AS DOUBLE) AS v${i}`).join(', ')}
       FROM read_parquet($1, union_by_name = true, hive_partitioning = false)
       WHERE ${sqlIdentifier(source.entity)} IS NOT NULL
@@ -84,12 +94,16 @@ export async function readEntityRows(
   const entities = columns.entity as string[];
   const rows = entities.map((_, row) => row).filter((row) => include(entities[row]));
   const day = columns.day as string[];
+  const timeMs = columns.time_ms as number[];
+  const kinds = columns.labelled_kind as (string | null)[] | undefined;
   const inputs = [];
   for (let i = 0; options.fingerprint && i < keys.length; i++) inputs.push({ key: keys[i], sha256: await sha256OfFile(paths[i]) });
   return {
     table: {
       entity: rows.map((row) => entities[row]),
       day: rows.map((row) => day[row]),
+      timeMs: Float64Array.from(rows, (row) => timeMs[row]),
+      ...(kinds === undefined ? {} : { labelledKind: rows.map((row) => kinds[row]) }),
       values: Object.fromEntries(
         source.columns.map((name, i) => {
           const values = columns[`v${i}`] as (number | null)[];
@@ -99,6 +113,24 @@ export async function readEntityRows(
     },
     inputs,
   };
+}
+
+/** The rows `rows` of the table (one entity's, in time order) as a trainable detector takes them. */
+export function featureRowsOf(table: SeriesTable, rows: readonly number[], features: readonly string[]): FeatureRows {
+  return {
+    features,
+    columns: features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row])),
+    timestampsMs: Float64Array.from(rows, (row) => table.timeMs[row]),
+  };
+}
+
+/** The SQL of a row's labelled kind, when the files have the label columns (real data has none). */
+async function labelledKindSql(engine: Engine, paths: string[], labels: EntitySource['labels']): Promise<string | undefined> {
+  if (labels === undefined) return undefined;
+  const present = new Set((await engine.rows<{ name: string }>(`SELECT DISTINCT name FROM parquet_schema($1)`, [paths])).map((row) => row.name));
+  if (!present.has(labels.flag)) return undefined;
+  const kind = labels.kind !== undefined && present.has(labels.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(labels.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
+  return `CASE WHEN TRY_CAST(${sqlIdentifier(labels.flag)} AS INTEGER) = 1 THEN ${kind} END`;
 }
 
 /** Row indices per entity, entities sorted so that outputs are deterministic. */

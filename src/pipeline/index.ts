@@ -4,13 +4,14 @@
  * queue, in this process or on workers. Every step reads and writes the lake, so any process can
  * take any step. Trained models live in the registry (run store) with their artifacts in the lake.
  */
-export { startRun, resumeRun, rerunRun, backfill, changedInputs, runParamsOf } from './runs.js';
-export type { BackfillOptions, BackfillResult, ChangedInput } from './runs.js';
+export { startRun, resumeRun, rerunRun, submitRun, submitResume, submitRerun, recordedInputs, backfill, changedInputs, runParamsOf } from './runs.js';
+export type { BackfillOptions, BackfillResult, ChangedInput, SubmittedRun } from './runs.js';
 export { pipelineScheduler, trainingScheduleKey } from './schedule.js';
 export { readTrainingSummary, recordTrainingSummary, startTrainingRun, trainingParamsOf } from './training.js';
 export type { TrainingOptions, TrainingResult, TrainingSummary } from './training.js';
-export { findModelVersion, formatMetric, loadModel, parseModelRef, promoteModelVersion, promotionDecision, PROMOTION_METRIC, rollbackModel } from './models.js';
-export type { LoadedModel, PromotionDecision, PromotionResult } from './models.js';
+export { findModelVersion, formatMetric, loadModel, loadSupervisedModel, parseModelRef, promoteModelVersion, promotionDecision, PROMOTION_METRIC, rollbackModel, supervisedFactsOf } from './models.js';
+export type { LoadedModel, LoadedSupervisedModel, PromotionDecision, PromotionResult, SupervisedFacts } from './models.js';
+export { predictProbabilities } from './prediction.js';
 export { ModelCache } from './model-cache.js';
 export type { ModelCacheOptions } from './model-cache.js';
 export type { TrainedModel, TrainOutput } from './steps/train.js';
@@ -19,12 +20,14 @@ export { executeRun, stepJobHandler } from './executor.js';
 export { partitionLabel, STEP_JOB, STEP_KINDS, StepJobSchema } from './contract.js';
 export type { DateSpan, EntityShard, RecordDay, StepJob, StepKind, StepPartition, TrainShard, WholeRun } from './contract.js';
 export type { RunResult, RunServices, StepEvent, StepServices } from './executor.js';
-export { pipelineLayout } from './layout.js';
+export { pipelineLayout, pipelineTables } from './layout.js';
 export { planRun } from './plan.js';
 export { paramsOf } from './context.js';
-export type { RunParams, CleanedDate, CheckedDate, ResolvedModels, TrainingRequest } from './context.js';
+export type { RunParams, RunTrigger, CleanedDate, CheckedDate, InputFile, ResolvedModels, TrainingRequest } from './context.js';
 export type { PublishedAnomaly, RunSummary } from './steps/publish.js';
-export type { ClusterSummary, InjectedRecall, RecordDetectionFacts, RecordTable } from './record-detect.js';
+export { sumLabelledIncidents } from './labelled-incidents.js';
+export type { IncidentCounts, LabelledIncidents } from './labelled-incidents.js';
+export type { ClusterSummary, ConditionalFacts, DbscanFacts, InjectedEvaluation, InjectedRecall, PatternFacts, RecordDetectionFacts, RecordTable, VehiclePatternFacts } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
 export type {
@@ -35,6 +38,8 @@ export type {
   IsolationForestFileOptions,
 } from './detect-file.js';
 export { ingestFile, ingestPartitionedFile } from './ingest.js';
+export { announceLanded, consumeLanded, consumeStorageEvents, landedEvents, landedOfStorageEvent, landedPipelines, runForLanded } from './landed.js';
+export type { LandedConsumerOptions, LandedFile, LandedOutcome } from './landed.js';
 export type {
   IngestResult,
   ManifestEntry,

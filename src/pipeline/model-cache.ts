@@ -1,12 +1,14 @@
 import { oneLine } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger } from '../observability/index.js';
-import type { Store } from '../store/index.js';
-import { loadModel, type LoadedModel } from './models.js';
+import type { ModelVersion, Store } from '../store/index.js';
+import type { LoadedModel } from './models.js';
 
-export interface ModelCacheOptions {
+export interface ModelCacheOptions<Loaded> {
   lake: Lake;
   store: Store;
+  /** How a version is loaded: `loadModel` (per-entity models) or `loadSupervisedModel`. */
+  load: (lake: Lake, record: ModelVersion) => Promise<Loaded>;
   /** Bound on the artifacts' bytes held; the least recently used go first. Default 256 MiB. */
   maxBytes?: number;
   /** How long a name's production version is trusted before the registry is asked again (another process may promote). Default 10 s. */
@@ -29,12 +31,12 @@ interface ProductionEntry {
  * and the previous one keeps serving.
  *
  * @example
- * const cache = new ModelCache({ lake, store });
+ * const cache = new ModelCache({ lake, store, load: loadModel });
  * const model = await cache.production('bus_iforest/B3');
  * if (model) model.detector.score(model.model, rows);
  */
-export class ModelCache {
-  private readonly models = new Map<string, Promise<LoadedModel>>();
+export class ModelCache<Loaded extends { bytes: number } = LoadedModel> {
+  private readonly models = new Map<string, Promise<Loaded>>();
   private readonly sizes = new Map<string, number>();
   private readonly productions = new Map<string, ProductionEntry>();
   private bytes = 0;
@@ -42,7 +44,7 @@ export class ModelCache {
   private readonly productionTtlMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly options: ModelCacheOptions) {
+  constructor(private readonly options: ModelCacheOptions<Loaded>) {
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
     this.productionTtlMs = options.productionTtlMs ?? 10_000;
     this.now = options.now ?? Date.now;
@@ -54,11 +56,11 @@ export class ModelCache {
   }
 
   /** Version `version` of `name`, loaded once; InputError naming the model when it cannot be. */
-  async get(name: string, version: number): Promise<LoadedModel> {
+  async get(name: string, version: number): Promise<Loaded> {
     const key = `${name}@${version}`;
     let loading = this.models.get(key);
     if (loading === undefined) {
-      loading = this.options.store.getModelVersion(name, version).then((record) => loadModel(this.options.lake, record));
+      loading = this.options.store.getModelVersion(name, version).then((record) => this.options.load(this.options.lake, record));
       this.models.set(key, loading);
       loading.then(
         (model) => this.admit(key, model.bytes),
@@ -73,7 +75,7 @@ export class ModelCache {
   }
 
   /** The production version of `name` (null when it has none), as of at most `productionTtlMs` ago. */
-  async production(name: string): Promise<LoadedModel | null> {
+  async production(name: string): Promise<Loaded | null> {
     const seen = this.productions.get(name);
     if (seen === undefined || this.now() - seen.checkedAt >= this.productionTtlMs) {
       try {

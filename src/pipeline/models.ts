@@ -4,19 +4,26 @@
  * back by hand, and fixing the versions a detection run scores with.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { trainStepFor, type TablePipelineConfig } from '../config/index.js';
-import { trainableDetector, type ModelMetrics, type TrainableDetector } from '../detectors/index.js';
+import { isSupervised, supervisedModel, trainableDetector, type CalibrationBin, type FeatureContract, type ModelMetrics, type SupervisedModel, type TrainableDetector } from '../detectors/index.js';
 import { InputError, NotFoundError, oneLine } from '../errors.js';
 import { modelArtifactKey, type Lake } from '../lake/index.js';
 import type { ModelStage, ModelVersion, NewModelVersion, Store } from '../store/index.js';
-import type { ResolvedModels } from './context.js';
+import type { ResolvedModels, ResolvedPrediction } from './context.js';
 
 /** The metric promotion compares; lower is better. */
 export const PROMOTION_METRIC = 'validation_loss';
 
-/** The registry name of an entity's model: `bus_iforest/B3`. */
-export function modelName(model: string, entity: string): string {
-  return `${model}/${entity}`;
+/** The registry name of an entity's model, `bus_iforest/B3`, or of a model of all rows (entity null): `fleet_service`. */
+export function modelName(model: string, entity: string | null): string {
+  return entity === null ? model : `${model}/${entity}`;
+}
+
+/** The training step's model a registry name belongs to: `bus_iforest` of `bus_iforest/B3`. */
+function modelOfName(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return slash < 0 ? name : name.slice(0, slash);
 }
 
 /** `NAME` or `NAME@VERSION` as the CLI takes it. */
@@ -43,7 +50,7 @@ export function promotionDecision(policy: 'auto' | 'manual', detector: string, m
   const loss = metrics[PROMOTION_METRIC];
   if (!Number.isFinite(loss)) return { promote: false, reason: `not promoted: ${PROMOTION_METRIC} is ${loss}` };
   if (production === null) return { promote: true, reason: 'auto: no production version before' };
-  if (production.detector !== detector) return { promote: false, reason: `not promoted: production v${production.version} is a ${production.detector} model` };
+  if (production.detector !== detector) return { promote: false, reason: `not promoted: production v${production.version} was trained with ${production.detector}` };
   const current = production.metrics?.[PROMOTION_METRIC];
   if (current === undefined || !Number.isFinite(current)) return { promote: false, reason: `not promoted: production v${production.version} has no ${PROMOTION_METRIC} to compare with` };
   const compared = `${PROMOTION_METRIC} ${formatMetric(loss)} vs production v${production.version}'s ${formatMetric(current)}`;
@@ -54,15 +61,27 @@ export function formatMetric(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }
 
+const CalibrationBinSchema: z.ZodType<CalibrationBin> = z.object({ from: z.number(), to: z.number(), rows: z.number(), mean_probability: z.number(), observed_rate: z.number() });
+
+/** What a supervised model's file adds: its outcome, the feature ranges it accepts and how calibrated it was on validation. */
+const SupervisedFactsSchema = z.object({
+  label: z.string(),
+  ranges: z.record(z.string(), z.object({ min: z.number().optional(), max: z.number().optional() }).strict()),
+  calibration: z.array(CalibrationBinSchema),
+});
+export type SupervisedFacts = z.infer<typeof SupervisedFactsSchema>;
+
 /** The file an artifact is stored as: self-describing, so that it can be checked on load. */
-interface ArtifactFile {
-  format: 'detour-model/1';
-  name: string;
-  version: number;
-  detector: string;
-  features: string[];
-  artifact: unknown;
-}
+const ArtifactFileSchema = z.object({
+  format: z.literal('detour-model/1'),
+  name: z.string(),
+  version: z.number(),
+  detector: z.string(),
+  features: z.array(z.string()),
+  artifact: z.unknown(),
+  supervised: SupervisedFactsSchema.optional(),
+});
+type ArtifactFile = z.infer<typeof ArtifactFileSchema>;
 
 /** A version as scoring uses it: its record, its detector and the model loaded from its artifact. */
 export interface LoadedModel {
@@ -74,13 +93,28 @@ export interface LoadedModel {
   bytes: number;
 }
 
-/** What a training step has fitted for one entity, ready to register. */
+/** A supervised model's version as predicting uses it (see predictProbabilities). */
+export interface LoadedSupervisedModel {
+  record: ModelVersion;
+  /** The kind of model (logistic, gbdt) that predicts with `model`. */
+  kind: SupervisedModel;
+  model: unknown;
+  /** The features it takes, in order, and their ranges. */
+  contract: FeatureContract;
+  /** Its outcome column and how calibrated its validation probabilities were. */
+  facts: SupervisedFacts;
+  bytes: number;
+}
+
+/** What a training step has fitted (for one entity, or of all rows), ready to register. */
 export interface FittedModel extends Omit<NewModelVersion, 'name'> {
   model: string;
   features: string[];
   artifact: unknown;
   metrics: ModelMetrics;
   promote: 'auto' | 'manual';
+  /** A supervised model's outcome, ranges and calibration, stored in its file. */
+  supervised?: SupervisedFacts;
 }
 
 /**
@@ -91,11 +125,11 @@ export interface FittedModel extends Omit<NewModelVersion, 'name'> {
  * where it does.
  */
 export async function registerFittedModel(store: Store, lake: Lake, fitted: FittedModel): Promise<{ version: ModelVersion; reason: string }> {
-  const { model, features, artifact, metrics, promote, ...facts } = fitted;
+  const { model, features, artifact, metrics, promote, supervised, ...facts } = fitted;
   const name = modelName(model, fitted.entity);
   const reserved = await store.reserveModelVersion({ ...facts, name });
   if (reserved.registeredAt !== null) return { version: reserved, reason: await registrationNote(store, reserved) };
-  const file: ArtifactFile = { format: 'detour-model/1', name, version: reserved.version, detector: fitted.detector, features, artifact };
+  const file: ArtifactFile = { format: 'detour-model/1', name, version: reserved.version, detector: fitted.detector, features, artifact, ...(supervised === undefined ? {} : { supervised }) };
   const bytes = Buffer.from(JSON.stringify(file));
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const key = modelArtifactKey(model, fitted.entity, reserved.version, sha256);
@@ -118,10 +152,10 @@ export async function registrationNote(store: Store, version: ModelVersion): Pro
 }
 
 /**
- * Loads a version's artifact from the lake and checks it (present, same sha256 as registered, a
- * well-formed model of its detector). Any problem is one InputError naming the model.
+ * A version's artifact file from the lake, checked: present, the same sha256 as registered, a
+ * detour model file. Any problem is one InputError naming the model.
  */
-export async function loadModel(lake: Lake, record: ModelVersion): Promise<LoadedModel> {
+async function readArtifactFile(lake: Lake, record: ModelVersion): Promise<{ file: ArtifactFile; bytes: number }> {
   const label = `model ${record.name} v${record.version}`;
   if (record.artifact === null) throw new InputError(`${label} has no artifact`);
   const { key, sha256 } = record.artifact;
@@ -134,14 +168,41 @@ export async function loadModel(lake: Lake, record: ModelVersion): Promise<Loade
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) throw new InputError(`${label}: its artifact ${key} is corrupt (sha256 ${actual.slice(0, 12)}…, registered ${sha256.slice(0, 12)}…)`);
+  return { file: loadable(record, () => ArtifactFileSchema.parse(JSON.parse(bytes.toString()))), bytes: bytes.length };
+}
+
+/** `load()`, with any failure as one InputError naming the model and its artifact. */
+function loadable<T>(record: ModelVersion, load: () => T): T {
   try {
-    const file = JSON.parse(bytes.toString()) as Partial<ArtifactFile>;
-    if (file.format !== 'detour-model/1' || !Array.isArray(file.features)) throw new InputError(`not a detour model file`);
-    const detector = trainableDetector(record.detector);
-    return { record, detector, model: detector.load(file.artifact), features: file.features, bytes: bytes.length };
+    return load();
   } catch (error) {
-    throw new InputError(`${label}: its artifact ${key} cannot be loaded: ${oneLine(error)}`, { cause: error });
+    const reason = error instanceof z.ZodError ? 'not a detour model file' : oneLine(error);
+    throw new InputError(`model ${record.name} v${record.version}: its artifact ${record.artifact?.key} cannot be loaded: ${reason}`, { cause: error });
   }
+}
+
+/** Loads a per-entity model's version (see readArtifactFile for the checks). */
+export async function loadModel(lake: Lake, record: ModelVersion): Promise<LoadedModel> {
+  const { file, bytes } = await readArtifactFile(lake, record);
+  return loadable(record, () => {
+    const detector = trainableDetector(record.detector);
+    return { record, detector, model: detector.load(file.artifact), features: file.features, bytes };
+  });
+}
+
+/** Loads a supervised model's version (see readArtifactFile for the checks). */
+export async function loadSupervisedModel(lake: Lake, record: ModelVersion): Promise<LoadedSupervisedModel> {
+  const { file, bytes } = await readArtifactFile(lake, record);
+  return loadable(record, () => {
+    const kind = supervisedModel(record.detector);
+    if (file.supervised === undefined) throw new InputError('no label, ranges nor calibration in it');
+    return { record, kind, model: kind.load(file.artifact), contract: { features: file.features, ranges: file.supervised.ranges }, facts: file.supervised, bytes };
+  });
+}
+
+/** A supervised model version's label, feature ranges and calibration, read from its artifact; undefined for a per-entity model. */
+export async function supervisedFactsOf(lake: Lake, record: ModelVersion): Promise<SupervisedFacts | undefined> {
+  return isSupervised(record.detector) ? (await loadSupervisedModel(lake, record)).facts : undefined;
 }
 
 /** The version `version` of a model, or its production version; InputError naming the versions there are. */
@@ -155,7 +216,7 @@ export async function findModelVersion(store: Store, name: string, version?: num
 
 /** The detector a model's production serves with: its training step's, else its production version's. */
 function servingDetector(pipelines: Record<string, TablePipelineConfig>, name: string, production: ModelVersion | undefined): string | undefined {
-  const model = name.slice(0, name.lastIndexOf('/'));
+  const model = modelOfName(name);
   const step = Object.values(pipelines).flatMap((pipeline) => pipeline.train).find((train) => train.model === model);
   return step?.detector ?? production?.detector;
 }
@@ -178,7 +239,7 @@ export async function promoteModelVersion(store: Store, lake: Lake, pipelines: R
   const production = versions.find((record) => record.name === name && record.stage === 'production');
   if (production?.version === version) return { production, replaced: null, unchanged: true };
   const detector = servingDetector(pipelines, name, production);
-  if (detector !== undefined && target.detector !== detector) throw new InputError(`model ${name} v${version} is a ${target.detector} model; ${name} serves ${detector} models`);
+  if (detector !== undefined && target.detector !== detector) throw new InputError(`model ${name} v${version} was trained with ${target.detector}; ${name} serves ${detector} models`);
   await checkLoads(lake, target, production);
   return { production: await store.promoteModel(name, version, { reason }), replaced: production?.version ?? null, unchanged: false };
 }
@@ -197,7 +258,7 @@ export async function rollbackModel(store: Store, lake: Lake, name: string): Pro
 
 async function checkLoads(lake: Lake, target: ModelVersion, production: ModelVersion | undefined): Promise<void> {
   try {
-    await loadModel(lake, target);
+    await (isSupervised(target.detector) ? loadSupervisedModel(lake, target) : loadModel(lake, target));
   } catch (error) {
     throw new InputError(`${oneLine(error)}; ${production ? `production stays v${production.version}` : 'nothing promoted'}`, { cause: error });
   }
@@ -210,13 +271,26 @@ async function checkLoads(lake: Lake, target: ModelVersion, production: ModelVer
 export async function resolveModelVersions(store: Store, pipeline: TablePipelineConfig): Promise<Record<string, ResolvedModels> | undefined> {
   const resolved: Record<string, ResolvedModels> = {};
   for (const [index, step] of pipeline.detect.entries()) {
-    if (step.detector !== 'iforest' || step.model === undefined) continue;
+    if (!('model' in step) || step.model === undefined) continue;
     const trainer = trainStepFor(pipeline, step);
     if (trainer === undefined) throw new InputError(`detect step ${index} scores with a model no training step of the pipeline trains`);
     const wanted = step.model;
     const stage: ModelStage | undefined = wanted === 'production' ? 'production' : undefined;
     const versions = (await store.listModels({ name: trainer.model, stage })).filter((record) => wanted === 'production' || record.version === wanted);
-    resolved[index] = { model: trainer.model, versions: Object.fromEntries(versions.map((record) => [record.entity, record.version])) };
+    resolved[index] = { model: trainer.model, versions: Object.fromEntries(versions.flatMap((record) => (record.entity === null ? [] : [[record.entity, record.version]]))) };
   }
   return Object.keys(resolved).length === 0 ? undefined : resolved;
+}
+
+/**
+ * The version a pipeline's predict step predicts with, fixed when a run starts: the model's
+ * production version (null when it has none: the step then predicts nothing, saying why) or the
+ * pinned one.
+ */
+export async function resolvePredictionModel(store: Store, pipeline: TablePipelineConfig): Promise<ResolvedPrediction | undefined> {
+  if (pipeline.predict === undefined) return undefined;
+  const { model, version } = pipeline.predict;
+  if (version !== 'production') return { model, version };
+  const [production] = (await store.listModels({ name: model, stage: 'production' })).filter((record) => record.name === model);
+  return { model, version: production?.version ?? null };
 }

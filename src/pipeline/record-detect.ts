@@ -9,25 +9,27 @@ type Feature = DbscanStep['features'][number];
 /** One day's records as columns, sorted by id (cluster numbering and border points follow row order). */
 export interface RecordTable {
   ids: string[];
-  /** One column per feature of the step, in the step's order. */
+  entities: (string | null)[];
+  /** One column per number the step reads (DBSCAN: its features), in the order its reader lists them. */
   features: Float64Array[];
-  /** The entity of each of `rows` (null where a record has none): only outliers need one, so only theirs are read. */
-  entitiesOf(rows: readonly number[]): Promise<(string | null)[]>;
-  /** The rows labelled as injected anomalies, with their kind (the others are normal), when the step evaluates against labels. */
-  labelledKinds?: ReadonlyMap<number, string>;
+  /** Injected-anomaly kind per row (null = a normal row), when the step evaluates against labels. */
+  labelledKinds?: (string | null)[];
 }
 
-/** An outlier record: a published anomaly whose id is the record's id. */
+/** A flagged record: a published anomaly whose id is the record's id. */
 export interface RecordFinding {
-  detector: 'dbscan';
+  detector: 'dbscan' | 'conditional' | 'pattern';
   date: string;
   id: string;
   entity: string | null;
-  /** The feature's values of the record, by column name. */
+  /** The record's values the detector read, by column name (as published). */
   values: Record<string, number>;
   score: number;
   reason: string;
+  /** What the record's `feature` was expected to be, and the band around it (NaN: no band). */
   expected: { feature: string; value: number; low: number; high: number };
+  /** The record's injected kind (null: a normal record), when the step evaluates against labels. */
+  labelledKind?: string | null;
 }
 
 export interface ClusterSummary {
@@ -36,21 +38,68 @@ export interface ClusterSummary {
   centroid: Record<string, number>;
 }
 
+/** How many labelled records of a kind there were, and how many were flagged. */
 export interface InjectedRecall {
   total: number;
   flagged: number;
   recall: number | null;
+  /** flagged / (flagged + false alarms): the precision if this kind were the only one. */
+  precision?: number | null;
 }
 
-/** What a record detector tells about its day, beyond the findings: kept in the day's summary. */
-export interface RecordDetectionFacts {
+/** Precision and recall on labelled records, overall and per injected kind. */
+export type InjectedEvaluation = InjectedRecall & { false_alarms: number; by_kind: Record<string, InjectedRecall> };
+
+/** What DBSCAN tells about its day, beyond the findings: kept in the day's summary. */
+export interface DbscanFacts {
   clusters: ClusterSummary[];
   outliers: number;
   parameters: { eps: number; min_samples: number; scale: string; features: string[] };
-  injected_anomalies?: InjectedRecall & { by_kind: Record<string, InjectedRecall> };
+  injected_anomalies?: InjectedEvaluation;
 }
 
-function formatAmount(value: number): string {
+/** What the conditional detector tells about its day: what it learnt from, and why rides were flagged. */
+export interface ConditionalFacts {
+  flagged: number;
+  by_reason: { too_long: number; too_short: number; too_fast: number; far_distance: number };
+  fit: {
+    from: string;
+    to: string;
+    days: number;
+    rides: number;
+    by_day_of_week: boolean;
+    /** The fleet's usual distance (median) and the distance beyond which a ride is flagged. */
+    distance: { median: number; flagged_above: number | null };
+  };
+  parameters: { sigmas: number; distance_sigmas: number; min_support: number; max_speed_kmh: number; history: number };
+  injected_anomalies?: InjectedEvaluation;
+}
+
+/** A vehicle's pattern, as the pattern detector's facts list it. */
+export interface VehiclePatternFacts {
+  vehicle: string;
+  pattern: 'repeated' | 'back_to_back' | 'overlap';
+  count: number;
+  total: number;
+  expected: number;
+  score: number;
+  reason: string;
+}
+
+/** What the pattern detector tells about its day: the vehicles flagged, and the fleet's rates. */
+export interface PatternFacts {
+  flagged: number;
+  vehicles: VehiclePatternFacts[];
+  fleet: { trips: number; gaps: number; back_to_back_share: number; overlap_share: number; overlaps_tested: boolean };
+  parameters: { relative_tolerance: number; min_repeats: number; false_alarms: number; back_to_back_minutes: number };
+  injected_anomalies?: InjectedEvaluation;
+}
+
+/** What a record detector tells about its day, beyond the findings: kept in the day's summary. */
+export type RecordDetectionFacts = DbscanFacts | ConditionalFacts | PatternFacts;
+
+/** A number as explanations show it: whole from 10 up, one decimal below. */
+export function formatAmount(value: number): string {
   return Math.abs(value) >= 10 ? value.toFixed(0) : value.toFixed(1);
 }
 
@@ -68,35 +117,54 @@ export function describeOutlier(band: ConditionalBand, features: readonly Featur
   return `${feature.label} ${formatAmount(band.value)}${unit} is ${sigmas} ${direction} ${similar} (expected ${formatAmount(low)}–${formatAmount(band.high)}${unit})`;
 }
 
-/** Recall of the detector on rows labelled as injected anomalies (by row, with their kind). */
-export function injectedRecall(injectedKinds: ReadonlyMap<number, string>, flaggedRows: Uint8Array): InjectedRecall & { by_kind: Record<string, InjectedRecall> } {
-  const byKind: Record<string, InjectedRecall> = {};
-  const overall: InjectedRecall = { total: 0, flagged: 0, recall: null };
-  injectedKinds.forEach((kind, row) => {
-    const counts = (byKind[kind] ??= { total: 0, flagged: 0, recall: null });
-    for (const tally of [counts, overall]) {
-      tally.total++;
-      tally.flagged += flaggedRows[row];
-    }
+/**
+ * Precision and recall from counts: `totals` labelled records per kind, `flagged` of them flagged,
+ * and `falseAlarms` normal records flagged. A kind's precision counts every false alarm against
+ * it, as if it were the only kind in the data.
+ */
+export function injectedEvaluation(totals: ReadonlyMap<string, number>, flagged: ReadonlyMap<string, number>, falseAlarms: number): InjectedEvaluation {
+  const tally = (total: number, found: number): InjectedRecall => ({
+    total,
+    flagged: found,
+    recall: total > 0 ? round(found / total, 4) : null,
+    precision: found + falseAlarms > 0 ? round(found / (found + falseAlarms), 4) : null,
   });
-  for (const tally of [overall, ...Object.values(byKind)]) tally.recall = tally.total > 0 ? round(tally.flagged / tally.total, 4) : null;
-  return { ...overall, by_kind: Object.fromEntries(Object.entries(byKind).sort(([a], [b]) => a.localeCompare(b))) };
+  const kinds = [...totals.keys()].sort((a, b) => a.localeCompare(b));
+  const total = kinds.reduce((sum, kind) => sum + (totals.get(kind) ?? 0), 0);
+  const found = kinds.reduce((sum, kind) => sum + (flagged.get(kind) ?? 0), 0);
+  return { ...tally(total, found), false_alarms: falseAlarms, by_kind: Object.fromEntries(kinds.map((kind) => [kind, tally(totals.get(kind) ?? 0, flagged.get(kind) ?? 0)])) };
+}
+
+/** Precision and recall of a detector's flags on rows labelled as injected anomalies (kind null = a normal row). */
+export function injectedRecall(injectedKinds: readonly (string | null)[], flaggedRows: Uint8Array): InjectedEvaluation {
+  const totals = new Map<string, number>();
+  const flagged = new Map<string, number>();
+  let falseAlarms = 0;
+  injectedKinds.forEach((kind, row) => {
+    if (kind === null) {
+      falseAlarms += flaggedRows[row];
+      return;
+    }
+    totals.set(kind, (totals.get(kind) ?? 0) + 1);
+    flagged.set(kind, (flagged.get(kind) ?? 0) + flaggedRows[row]);
+  });
+  return injectedEvaluation(totals, flagged, falseAlarms);
 }
 
 /**
- * Every feature value is a number (a NULL is read as NaN): otherwise it names the first that is
- * not, by column and record id, as the kernels' errors cannot (they know column indices and rows).
- * Any finite value scales, however large.
+ * Every value a record detector reads is a number (a NULL is read as NaN): otherwise it names the
+ * first that is not, by column and record id, as the kernels' errors cannot (they know column
+ * indices and rows). Any finite value is accepted, however large.
  *
  * @throws InputError
  */
-function assertNumericFeatures(step: DbscanStep, table: RecordTable, date: string): void {
-  step.features.forEach(({ column }, f) => {
+export function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: RecordTable, columns: readonly string[], date: string): void {
+  columns.forEach((column, f) => {
     const values = table.features[f];
     const row = values.findIndex((value) => !Number.isFinite(value));
     if (row < 0) return;
     const value = Number.isNaN(values[row]) ? 'missing (NULL or NaN)' : String(values[row]);
-    throw new InputError(`detect step dbscan on ${step.table} ${date}: ${column} of ${step.id} ${table.ids[row]} is ${value}; every feature needs a finite number`);
+    throw new InputError(`detect step ${step.detector} on ${step.table} ${date}: ${column} of ${step.id} ${table.ids[row]} is ${value}; every ${step.detector === 'dbscan' ? 'feature' : 'value it reads'} needs a finite number`);
   });
 }
 
@@ -107,8 +175,8 @@ function assertNumericFeatures(step: DbscanStep, table: RecordTable, date: strin
  *
  * @throws InputError naming the column and record id of a feature value that is not a finite number.
  */
-export async function detectRecords(step: DbscanStep, table: RecordTable, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
-  assertNumericFeatures(step, table, date);
+export function detectRecords(step: DbscanStep, table: RecordTable, date: string): { findings: RecordFinding[]; facts: DbscanFacts } {
+  assertFiniteColumns(step, table, step.features.map(({ column }) => column), date);
   const raw = table.features;
   const scaled = step.scale === 'standard' ? standardScale(raw).scaled : raw;
   const { labels, isCore, clusterCount } = dbscan(scaled, { eps: step.eps, minSamples: step.minSamples });
@@ -136,7 +204,6 @@ export async function detectRecords(step: DbscanStep, table: RecordTable, date: 
 
   const coreDistances = nearestCoreDistance(scaled, isCore, outlierRows);
   const explanations = explainByConditionalBands(raw, labels, outlierRows);
-  const entities = await table.entitiesOf(outlierRows);
   const findings = outlierRows.map((row, k): RecordFinding => {
     const band = explanations[k];
     const distance = coreDistances[k];
@@ -144,14 +211,15 @@ export async function detectRecords(step: DbscanStep, table: RecordTable, date: 
       detector: 'dbscan',
       date,
       id: table.ids[row],
-      entity: entities[k],
+      entity: table.entities[row],
       values: Object.fromEntries(columns.map((column, f) => [column, raw[f][row]])),
       score: Number.isFinite(distance) ? round(Math.max(0, 1 - step.eps / distance), 4) : 1,
       reason: describeOutlier(band, step.features, step.records),
       expected: { feature: columns[band.feature], value: round(band.expected, 3), low: round(band.low, 3), high: round(band.high, 3) },
+      ...(table.labelledKinds === undefined ? {} : { labelledKind: table.labelledKinds[row] }),
     };
   });
-  const facts: RecordDetectionFacts = {
+  const facts: DbscanFacts = {
     clusters,
     outliers: findings.length,
     parameters: { eps: step.eps, min_samples: step.minSamples, scale: step.scale, features: columns },

@@ -2,14 +2,15 @@ import type { DetourConfig } from '../config/index.js';
 import { InputError, UnavailableError, oneLine } from '../errors.js';
 import { dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
+import type { RunRecord, StepRecord } from '../store/index.js';
 import { DETOUR_VERSION } from '../version.js';
-import { paramsOf, type RunParams } from './context.js';
+import { paramsOf, type InputFile, type RunParams } from './context.js';
 import { executeRun, type RunResult, type RunServices } from './executor.js';
 import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
 import { fingerprintInputs, inputObjects } from './inputs.js';
 import { pipelineLayout } from './layout.js';
-import { resolveModelVersions } from './models.js';
+import { resolvePredictionModel, resolveModelVersions } from './models.js';
 import { planRun } from './plan.js';
 
 /** The params a new run of `pipelineName` records: the pipeline and dataset as configured now. */
@@ -19,16 +20,34 @@ export function runParamsOf(config: DetourConfig, pipelineName: string): RunPara
   return { pipeline, dataset: config.datasets[pipeline.dataset], detour_version: DETOUR_VERSION };
 }
 
+/** A run recorded with its step graph and executing: `finished` settles when it ends. */
+export interface SubmittedRun {
+  run: RunRecord;
+  finished: Promise<RunResult>;
+}
+
 /**
  * Records a run over `dates` (consecutive, ascending) with its step graph, then executes it. The
- * model versions its detect steps score with are fixed now, unless `params` has them already (a
- * rerun scores with the versions of the run it reruns).
+ * model versions its detect and predict steps score with are fixed now, unless `params` has them
+ * already (a rerun scores with the versions of the run it reruns).
  */
 export async function startRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<RunResult> {
+  return (await submitRun(services, pipelineName, params, dates)).finished;
+}
+
+/**
+ * {@link startRun} that returns as soon as the run is recorded and planned, for callers that answer
+ * before it ends (the HTTP API). Its `finished` must be awaited or caught.
+ */
+export async function submitRun(services: RunServices, pipelineName: string, params: RunParams, dates: string[]): Promise<SubmittedRun> {
   if (dates.length === 0) throw new InputError('a run needs at least one date');
   if (params.training === undefined && params.models === undefined) {
     const models = await resolveModelVersions(services.store, params.pipeline);
     if (models !== undefined) params = { ...params, models };
+  }
+  if (params.training === undefined && params.prediction === undefined) {
+    const prediction = await resolvePredictionModel(services.store, params.pipeline);
+    if (prediction !== undefined) params = { ...params, prediction };
   }
   const run = await services.store.startRun({
     pipeline: pipelineName,
@@ -38,7 +57,7 @@ export async function startRun(services: RunServices, pipelineName: string, para
     lease: leaseOf(services.liveness),
   });
   await services.store.planSteps(run.id, planRun(params.pipeline, dates, params.training));
-  return executeRun(services, run.id);
+  return { run, finished: executeRun(services, run.id) };
 }
 
 /**
@@ -46,9 +65,19 @@ export async function startRun(services: RunServices, pipelineName: string, para
  * A run whose coordinator died is failed once its lease expires, and can then be resumed.
  */
 export async function resumeRun(services: RunServices, idOrPrefix: string): Promise<RunResult> {
+  return (await submitResume(services, idOrPrefix)).finished;
+}
+
+/** {@link resumeRun} that returns once the run is reopened (InputError unless it failed). */
+export async function submitResume(services: RunServices, idOrPrefix: string): Promise<SubmittedRun> {
   const run = await services.store.getRun(idOrPrefix);
-  await services.store.reopenRun(run.id, leaseOf(services.liveness));
-  return executeRun(services, run.id);
+  const reopened = await services.store.reopenRun(run.id, leaseOf(services.liveness));
+  return { run: reopened, finished: executeRun(services, run.id) };
+}
+
+/** The files each date of a run was read from, with their sha256, as its clean step fingerprinted them (none for a training run). */
+export function recordedInputs(steps: readonly StepRecord[]): Record<string, InputFile[]> {
+  return Object.fromEntries(Object.entries(upstreamOf(steps).clean.dates).map(([date, cleaned]) => [date, cleaned.input.files]));
 }
 
 /** An input file of a recorded run that is no longer as it was. */
@@ -90,6 +119,11 @@ export async function changedInputs(services: RunServices, runId: string): Promi
  * `allowChangedInputs`. Outputs are then byte-identical to the original run's.
  */
 export async function rerunRun(services: RunServices, idOrPrefix: string, options: { allowChangedInputs?: boolean } = {}): Promise<RunResult> {
+  return (await submitRerun(services, idOrPrefix, options)).finished;
+}
+
+/** {@link rerunRun} that returns once the new run is recorded; its inputs are compared first. */
+export async function submitRerun(services: RunServices, idOrPrefix: string, options: { allowChangedInputs?: boolean } = {}): Promise<SubmittedRun> {
   const original = await services.store.getRun(idOrPrefix);
   if (paramsOf(original).training !== undefined) throw new InputError(`run ${original.id} is a training run: train again with \`detour train ${original.pipeline}\` (a new run, new versions)`);
   const { recorded, changes } = await changedInputs(services, original.id);
@@ -101,7 +135,7 @@ export async function rerunRun(services: RunServices, idOrPrefix: string, option
     throw new InputError(`inputs of run ${original.id} changed since: ${listed}${changes.length > 5 ? `, and ${changes.length - 5} more` : ''}; rerun with --allow-changed-inputs to accept them`);
   }
   const params: RunParams = { ...paramsOf(original), rerun_of: original.id };
-  return startRun(services, original.pipeline, params, dateRange(original.logicalDate, original.endDate));
+  return submitRun(services, original.pipeline, params, dateRange(original.logicalDate, original.endDate));
 }
 
 export interface BackfillOptions {

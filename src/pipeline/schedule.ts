@@ -18,7 +18,7 @@ export function trainingScheduleKey(pipeline: string, model: string): string {
 }
 
 /**
- * A scheduler for `pipelines` on their configured cron schedules, and for each of their training
+ * A scheduler for `pipelines` on their configured cron schedules (those with `trigger: schedule`), and for each of their training
  * steps that has a `schedule`: each due tick is claimed in the run store (so that any number of
  * schedulers start it once) and run for its logical date (a training run's date is the last day of
  * its training window). Schedules are keyed by pipeline, and by `<pipeline>/train/<model>`.
@@ -29,7 +29,10 @@ export function pipelineScheduler(services: RunServices, config: DetourConfig, p
   }
   const launchers = new Map<string, { schedule: ScheduleConfig; launch: (logicalDate: string) => Promise<RunResult> }>();
   for (const pipeline of pipelines) {
-    launchers.set(pipeline, { schedule: config.pipelines[pipeline].schedule, launch: (date) => startRun(services, pipeline, runParamsOf(config, pipeline), [date]) });
+    // A pipeline with `trigger: landed` runs when its data lands (landed.ts); its training steps keep their schedules.
+    if (config.pipelines[pipeline].trigger === 'schedule') {
+      launchers.set(pipeline, { schedule: config.pipelines[pipeline].schedule, launch: (date) => startRun(services, pipeline, runParamsOf(config, pipeline), [date]) });
+    }
     for (const step of config.pipelines[pipeline].train) {
       if (step.schedule === undefined) continue;
       // Checked now, so that a bad training step fails `serve` at startup rather than at its tick.

@@ -1,7 +1,8 @@
-import type { DetectStepConfig } from '../config/index.js';
-import { detectArimaAnomalies, fitAndScoreIsolationForest, outlierLabels } from '../detectors/index.js';
+import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
+import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
-import { rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
 
@@ -11,12 +12,46 @@ export type Finding = Omit<AnomalyRow, 'id' | 'detector' | 'attributes'> & {
   date: string;
   /** The registered model version that scored it, when one did. */
   model?: { name: string; version: number };
+  /** How many records stand behind the value (the step's `support` column), when the step has one. */
+  support?: { column: string; records: number };
 };
+
+/**
+ * The rows of `table` with at least `minSupport` records behind them (all rows when the step has
+ * no support column), and the entities left with none, skipped with why.
+ */
+export function supportedRows(step: Pick<SeriesStepConfig, 'support' | 'minSupport'> & { detector: string }, table: SeriesTable): { table: SeriesTable; skipped: SeriesDetection['skipped'] } {
+  const { support, minSupport } = step;
+  if (support === undefined || minSupport === undefined) return { table, skipped: [] };
+  const records = table.values[support];
+  const kept = table.entity.map((_, row) => row).filter((row) => records[row] >= minSupport);
+  const keptEntities = new Set(kept.map((row) => table.entity[row]));
+  const dropped = [...new Set(table.entity)].filter((entity) => !keptEntities.has(entity)).sort();
+  return {
+    table: {
+      entity: kept.map((row) => table.entity[row]),
+      day: kept.map((row) => table.day[row]),
+      timeMs: Float64Array.from(kept, (row) => table.timeMs[row]),
+      values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(kept, (row) => values[row])])),
+      ...(table.labelledKind === undefined ? {} : { labelledKind: kept.map((row) => (table.labelledKind as (string | null)[])[row]) }),
+    },
+    skipped: dropped.map((entity) => ({ entity, reason: `${step.detector}: fewer than ${minSupport} ${support} on every day` })),
+  };
+}
+
+/** " over 23 flights" after a value, and the finding's support, when the step has a support column. */
+function supportOf(step: Pick<SeriesStepConfig, 'support'>, table: SeriesTable, row: number): { text: string; support?: Finding['support'] } {
+  if (step.support === undefined) return { text: '' };
+  const records = table.values[step.support][row];
+  return { text: ` over ${records.toFixed(0)} ${step.support}`, support: { column: step.support, records } };
+}
 
 export interface SeriesDetection {
   findings: Finding[];
   /** Entities no model could be fitted for, with why. */
   skipped: { entity: string; reason: string }[];
+  /** With labelled rows: how the flags compare with the labels, per date. */
+  labelled?: Map<string, LabelledIncidents>;
 }
 
 const DAY_MS = 86_400_000;
@@ -65,9 +100,11 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       continue;
     }
     const order = result.model?.order.join(',');
+    const rowOfDay = new Map(rows.map((row) => [dayNumber(table.day[row]) - start, row]));
     for (let t = Math.max(0, firstFlagged); t < length; t++) {
       if (result.isAnomaly[t] !== 1) continue;
       const direction = series[t] > result.expected[t] ? 'above' : 'below';
+      const support = supportOf(step, table, rowOfDay.get(t) as number);
       findings.push({
         detector: 'arima',
         entity,
@@ -77,7 +114,8 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
         lower: round(result.lower[t], 4),
         upper: round(result.upper[t], 4),
         score: round(result.score[t], 4),
-        reason: `${step.value} ${format(series[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        reason: `${step.value} ${format(series[t])}${support.text} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        ...(support.support === undefined ? {} : { support: support.support }),
       });
     }
   }
@@ -123,7 +161,8 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
     const score = -sampleScores[k];
     const value = table.values[primary][row];
     const [low, median, high] = [quantile(typical, 0.1), quantile(typical, 0.5), quantile(typical, 0.9)];
-    const others = step.features.slice(1).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `${feature} ${format(table.values[feature][row])}`);
+    const support = supportOf(step, table, row);
     const usualText = Number.isNaN(median) ? 'no usual days to compare' : `usual for ${entity} ${format(low)}–${format(high)}`;
     findings.push({
       detector: 'iforest',
@@ -134,65 +173,131 @@ function detectWithIsolationForest(step: Extract<DetectStepConfig, { detector: '
       lower: Number.isNaN(low) ? null : round(low, 4),
       upper: Number.isNaN(high) ? null : round(high, 4),
       score: round(score, 4),
-      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      reason: `isolation score ${score.toFixed(2)}: ${primary} ${format(value)}${support.text} (${usualText})${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      ...(support.support === undefined ? {} : { support: support.support }),
     });
   });
   return { findings, skipped: [] };
 }
 
-/** Runs one detect step over an aggregate table covering [windowStart, to]; findings only for [from, to]. */
-export function detectSeries(step: Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
-  return step.detector === 'arima'
-    ? detectWithArima(step, table, range.from, range.to, range.windowStart)
-    : detectWithIsolationForest(step, table, range.from, range.to);
+/**
+ * Runs one detect step over an aggregate table covering [windowStart, to]; findings only for
+ * [from, to]. Rows with fewer than `minSupport` records behind them are neither learnt from nor flagged.
+ */
+export function detectSeries(step: SeriesStepConfig, table: SeriesTable, range: { from: string; to: string; windowStart: string }): SeriesDetection {
+  const supported = supportedRows(step, table);
+  const detection =
+    step.detector === 'arima'
+      ? detectWithArima(step, supported.table, range.from, range.to, range.windowStart)
+      : detectWithIsolationForest(step, supported.table, range.from, range.to);
+  return { findings: detection.findings, skipped: [...supported.skipped, ...detection.skipped] };
 }
 
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
 
 /**
+ * rb-aioutliers' shallow model over an entity's rows, one day at a time (it flags about 1% of what
+ * it is given, so a day is its unit); days with fewer than 2 values get no verdict.
+ */
+function shallowRowScores(table: SeriesTable, rows: readonly number[], feature: string): RowScores {
+  const count = rows.length;
+  const scores = noVerdicts(count);
+  for (let start = 0, end = 0; start < count; start = end) {
+    while (end < count && table.day[rows[end]] === table.day[rows[start]]) end++;
+    const dayRows = rows.slice(start, end);
+    const values = Float64Array.from(dayRows, (row) => table.values[feature][row]);
+    if (values.filter((value) => value === value).length < 2) continue;
+    const shallow = detectShallow(Float64Array.from(dayRows, (row) => table.timeMs[row]), values);
+    scores.score.set(shallow.score, start);
+    scores.anomalous.set(shallow.isAnomaly, start);
+    scores.expected.set(shallow.expected, start);
+  }
+  return scores;
+}
+
+/** Who scored an entity's rows, as its findings say. */
+interface Scorer {
+  detector: string;
+  /** The end of each finding's reason: `model bus_iforest/B3 v2`. */
+  note: string;
+  model?: { name: string; version: number };
+}
+
+/** A step scoring rows with models: the columns they take, the first the finding's value, and its support column. */
+interface ScoredStep {
+  detector: string;
+  features: readonly string[];
+  support?: string;
+}
+
+/** One finding per day with anomalous rows: the most anomalous row of it. */
+function dayFindings(step: ScoredStep, table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
+  const [primary] = step.features;
+  const worstOfDay = new Map<string, { k: number; count: number }>();
+  rows.forEach((row, k) => {
+    if (scores.anomalous[k] !== 1) return;
+    const worst = worstOfDay.get(table.day[row]);
+    if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
+    else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
+  });
+  return [...worstOfDay.values()].map(({ k, count }) => {
+    const row = rows[k];
+    const value = table.values[primary][row];
+    const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
+    const others = step.features.slice(1).filter((feature) => feature !== step.support).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
+    const support = supportOf(step, table, row);
+    return {
+      detector: scorer.detector,
+      entity,
+      date: table.day[row],
+      value,
+      expected: nullable(scores.expected[k]),
+      lower: nullable(scores.lower[k]),
+      upper: nullable(scores.upper[k]),
+      score: round(scores.score[k], 4),
+      reason: `${scorer.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${support.text}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; ${scorer.note}`,
+      ...(scorer.model === undefined ? {} : { model: scorer.model }),
+      ...(support.support === undefined ? {} : { support: support.support }),
+    };
+  });
+}
+
+/** What to do with an entity that has no model. */
+export interface WithoutModel {
+  /** Why it has none: the skip reason, or with `shallow` the end of its findings' reasons. */
+  reason: (entity: string) => string;
+  /** Score it with rb-aioutliers' shallow model, which needs no training. */
+  shallow: boolean;
+}
+
+/**
  * Scores each entity's rows with its registered model (`models`, by entity); the days with rows the
  * model calls anomalous are findings that name the model version, one per entity and day (the most
- * anomalous row of it, for tables finer than a day). Entities without a model are skipped with
- * `missing(entity)` as the reason.
+ * anomalous row of it, for tables finer than a day). Entities without a model are scored by the
+ * shallow model or skipped, as `withoutModel` says. With labelled rows in the table, the flags are
+ * compared with the labels per date.
  */
-export function detectWithModels(step: { detector: string; features: string[] }, table: SeriesTable, models: Map<string, LoadedModel>, missing: (entity: string) => string): SeriesDetection {
+export function detectWithModels(step: ScoredStep, table: SeriesTable, models: Map<string, LoadedModel>, withoutModel: WithoutModel): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
-  const [primary] = step.features;
+  const flagged = new Uint8Array(table.entity.length);
   for (const [entity, rows] of rowsByEntity(table)) {
     const loaded = models.get(entity);
-    if (loaded === undefined) {
-      skipped.push({ entity, reason: missing(entity) });
+    let scores: RowScores;
+    let scorer: Scorer;
+    if (loaded !== undefined) {
+      const { name, version } = loaded.record;
+      scores = loaded.detector.score(loaded.model, featureRowsOf(table, rows, step.features));
+      scorer = { detector: step.detector, note: `model ${name} v${version}`, model: { name, version } };
+    } else if (withoutModel.shallow) {
+      scores = shallowRowScores(table, rows, step.features[0]);
+      scorer = { detector: 'shallow', note: `shallow model: ${withoutModel.reason(entity)}` };
+    } else {
+      skipped.push({ entity, reason: withoutModel.reason(entity) });
       continue;
     }
-    const { name, version } = loaded.record;
-    const columns = step.features.map((feature) => Float64Array.from(rows, (row) => table.values[feature][row]));
-    const scores = loaded.detector.score(loaded.model, { features: step.features, columns });
-    const worstOfDay = new Map<string, { k: number; count: number }>();
-    rows.forEach((row, k) => {
-      if (scores.anomalous[k] !== 1) return;
-      const worst = worstOfDay.get(table.day[row]);
-      if (worst === undefined) worstOfDay.set(table.day[row], { k, count: 1 });
-      else worstOfDay.set(table.day[row], { k: scores.score[k] > scores.score[worst.k] ? k : worst.k, count: worst.count + 1 });
-    });
-    for (const { k, count } of worstOfDay.values()) {
-      const row = rows[k];
-      const value = table.values[primary][row];
-      const usual = Number.isFinite(scores.lower[k]) && Number.isFinite(scores.upper[k]) ? ` (usual for ${entity} ${format(scores.lower[k])}–${format(scores.upper[k])})` : '';
-      const others = step.features.slice(1).map((feature) => `, ${feature} ${format(table.values[feature][row])}`).join('');
-      findings.push({
-        detector: step.detector,
-        entity,
-        date: table.day[row],
-        value,
-        expected: nullable(scores.expected[k]),
-        lower: nullable(scores.lower[k]),
-        upper: nullable(scores.upper[k]),
-        score: round(scores.score[k], 4),
-        reason: `${step.detector} score ${scores.score[k].toFixed(2)}: ${primary} ${format(value)}${usual}${others}${count > 1 ? ` (the worst of ${count} anomalous rows that day)` : ''}; model ${name} v${version}`,
-        model: { name, version },
-      });
-    }
+    rows.forEach((row, k) => (flagged[row] = scores.anomalous[k]));
+    findings.push(...dayFindings(step, table, entity, rows, scores, scorer));
   }
-  return { findings, skipped };
+  return { findings, skipped, ...(table.labelledKind === undefined ? {} : { labelled: labelledIncidentsByDate(table, flagged) }) };
 }

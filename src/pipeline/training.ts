@@ -67,7 +67,7 @@ function summaryOf(result: RunResult): TrainingSummary {
       merged.skipped.push(...output.skipped);
     }
   }
-  const byEntity = <T extends { entity: string }>(a: T, b: T) => (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0);
+  const byEntity = <T extends { entity: string | null }>(a: T, b: T) => ((a.entity ?? '') < (b.entity ?? '') ? -1 : (a.entity ?? '') > (b.entity ?? '') ? 1 : 0);
   const models = [...byModel.values()].map((output) => ({ ...output, trained: output.trained.sort(byEntity), skipped: output.skipped.sort(byEntity) }));
   return { pipeline: result.run.pipeline, run_id: result.run.id, date: result.run.endDate, models };
 }

@@ -6,8 +6,8 @@ export interface RowRules {
   idColumn?: string;
   /** Text columns that must be present (not null, not blank). */
   requiredColumns: readonly string[];
-  /** Must be finite numbers, at least `min` when given. */
-  numericColumns: readonly { name: string; min?: number }[];
+  /** Must be finite numbers, at least `min` and one of `values` when given. */
+  numericColumns: readonly { name: string; min?: number; values?: readonly number[] }[];
   /** Must be timestamps. */
   timestampColumns: readonly string[];
   /** Columns that may be blank; their values are checked only where present. */
@@ -142,7 +142,7 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
   };
   if (rules.idColumn !== undefined) missing(rules.idColumn);
   rules.requiredColumns.forEach(missing);
-  for (const { name, min } of rules.numericColumns) {
+  for (const { name, min, values } of rules.numericColumns) {
     const column = columnOf(name);
     const number = typedSql(column, 'number');
     missing(name);
@@ -155,6 +155,9 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
     }
     if (min !== undefined) {
       checks.push({ code: min === 0 ? `negative ${name}` : `${name} below ${min}`, failsSql: `${number} < ${bind(min)}`, detailSql: textSql(column) });
+    }
+    if (values !== undefined) {
+      checks.push({ code: `${name} not ${values.join(' or ')}`, failsSql: `${number} NOT IN (${values.map(bind).join(', ')})`, detailSql: textSql(column) });
     }
   }
   for (const name of rules.timestampColumns) {

@@ -16,6 +16,10 @@ export {
 } from './rides.js';
 export type { InjectedKind, RideFeatures } from './rides.js';
 export { flightsParquetPath, writeSampleFlights } from './flights.js';
+export { readCityWeather, weatherCsvPath, WEATHER_DAYS } from './weather.js';
+export type { DailyWeather } from './weather.js';
+export { FLEET_CITY, FLEET_RIDE_COLUMNS, FLEET_RIDES_FILE, generateFleetRidesCsv, SERVICE_NOISE_SD, serviceLogOdds, writeSampleFleetFiles } from './fleet.js';
+export type { SampleFleetOptions } from './fleet.js';
 
 export interface SampleRidesOptions {
   from: string;
@@ -65,9 +69,11 @@ export {
   generateSensorTraffic,
   generateTraffic,
   incidentDetection,
+  observedMinutes,
   SAMPLE_TRAFFIC_COLUMNS,
   sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,
+  TRAFFIC_SAMPLE_DEFAULTS,
   writeSampleTraffic,
 } from './traffic.js';
 export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';

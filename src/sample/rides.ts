@@ -51,7 +51,8 @@ const cumulativeDemand = (() => {
   return DEMAND_BY_HOUR.map((weight) => (running += weight / total));
 })();
 
-function samplePickupMinute(random: SeededRandom): number {
+/** A pickup minute of the day (0..1440), drawn from the hourly demand: night lull, morning and evening peaks. */
+export function samplePickupMinute(random: SeededRandom): number {
   const u = random.next();
   let hour = 0;
   while (hour < 23 && cumulativeDemand[hour] < u) hour++;
@@ -59,7 +60,7 @@ function samplePickupMinute(random: SeededRandom): number {
 }
 
 /** Street speed at a minute of the day, interpolated between hourly values. */
-function speedKmhAt(minuteOfDay: number): number {
+export function speedKmhAt(minuteOfDay: number): number {
   const hour = Math.floor(minuteOfDay / 60) % 24;
   const fraction = minuteOfDay / 60 - Math.floor(minuteOfDay / 60);
   return SPEED_KMH_BY_HOUR[hour] * (1 - fraction) + SPEED_KMH_BY_HOUR[(hour + 1) % 24] * fraction;
@@ -125,7 +126,8 @@ export const SAMPLE_RIDE_COLUMNS = [
   'injected_kind',
 ] as const;
 
-function isoTimestamp(logicalDate: string, minuteOfDay: number): string {
+/** `YYYY-MM-DD HH:MM:SS` of a minute (fractional) after midnight of `logicalDate`, as sample files write times. */
+export function isoTimestamp(logicalDate: string, minuteOfDay: number): string {
   const millis = Date.parse(`${logicalDate}T00:00:00Z`) + Math.round(minuteOfDay * 60_000);
   return new Date(millis).toISOString().replace('T', ' ').slice(0, 19);
 }

@@ -47,6 +47,9 @@ export interface TrafficSampleOptions {
   seed: number;
 }
 
+/** What `detour sample traffic` writes unless told otherwise: the sample the tests and benches use. */
+export const TRAFFIC_SAMPLE_DEFAULTS: TrafficSampleOptions = { sensors: 20, days: 35, from: '2024-03-04', seed: 7 };
+
 const MINUTES_PER_DAY = 1440;
 const MINUTE_MS = 60_000;
 /** Mean incidents per sensor and day, about one every 40 hours. */
@@ -346,6 +349,13 @@ function dayRows(sensors: readonly SensorTraffic[], day: number) {
     }
   }
   return { sensorIds, timestampsMs, bytes, packets, flows, injectedKind };
+}
+
+/** Minutes `from..to` of a sensor as the lake holds them: the observed ones only, with their times. */
+export function observedMinutes(sensor: SensorTraffic, from: number, to: number): { timestampsMs: Float64Array; bytes: Float64Array } {
+  const observed: number[] = [];
+  for (let minute = from; minute < to; minute++) if (!Number.isNaN(sensor.bytes[minute])) observed.push(minute);
+  return { timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]), bytes: Float64Array.from(observed, (minute) => sensor.bytes[minute]) };
 }
 
 /** Found incidents and flagged minutes of one incident kind. */

@@ -8,13 +8,17 @@ import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
 export type {
+  AnomalyCursor,
+  AnomalyQuery,
   AnomalyRow,
+  DatasetQualityRow,
   DatedAnomalies,
   DatedQualityResults,
   Lease,
   ListModelsOptions,
   ListRunsOptions,
   ModelArtifact,
+  ModelRef,
   ModelRegistration,
   ModelStage,
   ModelStageChange,
@@ -22,13 +26,17 @@ export type {
   NewModelVersion,
   NewRun,
   PlannedStep,
+  PredictionRow,
   QualityResultRow,
   RunOutcome,
+  RunCursor,
   RunRecord,
   RunStatus,
   StepRecord,
   StepStatus,
   StepUpdate,
+  StoredAnomaly,
+  StoredPrediction,
   Store,
 } from './store.js';
 

@@ -17,6 +17,7 @@ interface ModelRow {
   name: string;
   version: number;
   detector: string;
+  /** '' for a model of all rows: the column predates supervised models and is NOT NULL. */
   entity: string;
   params: Record<string, unknown> | string;
   window_from: string;
@@ -40,7 +41,7 @@ function toModelVersion(row: ModelRow): ModelVersion {
     name: row.name,
     version: row.version,
     detector: row.detector,
-    entity: row.entity,
+    entity: row.entity === '' ? null : row.entity,
     params: parsedJson(row.params),
     window: { from: row.window_from, to: row.window_to },
     inputs: parsedJson(row.inputs),
@@ -115,7 +116,7 @@ export async function reserveModelVersion(client: SqlClient, model: NewModelVers
        SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::text::jsonb, $5::date, $6::date, $7::text::jsonb, $8, $9
        FROM detour_models WHERE name = $1
        RETURNING ${MODEL_COLUMNS}`,
-      [model.name, model.detector, model.entity, JSON.stringify(model.params), model.window.from, model.window.to, JSON.stringify(model.inputs), model.detourVersion, model.trainingRunId],
+      [model.name, model.detector, model.entity ?? '', JSON.stringify(model.params), model.window.from, model.window.to, JSON.stringify(model.inputs), model.detourVersion, model.trainingRunId],
     );
     return toModelVersion(row);
   });

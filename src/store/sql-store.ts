@@ -2,9 +2,10 @@ import { isIsoDate } from '../dates.js';
 import { randomBytes } from 'node:crypto';
 import { InputError, NotFoundError, printableLine } from '../errors.js';
 import { migrate } from './migrations.js';
-import { parsedJson, type SqlClient } from './sql-client.js';
+import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
+import { createPredictionsTable, predictionsTable, replaceDatePredictions, selectPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type Store } from './store.js';
+import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -179,17 +180,34 @@ class SqlStore implements Store {
 
   /** Newest first (by start time, then id); all runs unless `limit` is given. */
   async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
-    const { pipeline, limit } = options;
+    const { pipeline, status, from, to, after, limit } = options;
     if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
       throw new InputError(`limit must be a positive integer, got ${limit}`);
     }
+    for (const date of [from, to]) if (date !== undefined) requireIsoDate(date);
     await this.expireLeases();
     const rows = await this.client.query<RunRow>(
       `SELECT ${RUN_COLUMNS} FROM detour_runs
-       WHERE $1::text IS NULL OR pipeline = $1::text
+       WHERE ($1::text IS NULL OR pipeline = $1::text)
+         AND ($3::text IS NULL OR status = $3::text)
+         AND ($4::date IS NULL OR end_date >= $4::date)
+         AND ($5::date IS NULL OR logical_date <= $5::date)
+         AND ($6::timestamptz IS NULL OR (started_at, id) < ($6::timestamptz, $7::text))
        ORDER BY started_at DESC, id DESC
        LIMIT $2::bigint`,
-      [pipeline ?? null, limit ?? null],
+      [pipeline ?? null, limit ?? null, status ?? null, from ?? null, to ?? null, after?.startedAt ?? null, after?.id ?? null],
+    );
+    return rows.map(toRunRecord);
+  }
+
+  async runsTriggeredBy(pipeline: string, trigger: Record<string, unknown>): Promise<RunRecord[]> {
+    requireText(pipeline, 'pipeline');
+    await this.expireLeases();
+    const rows = await this.client.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM detour_runs
+       WHERE pipeline = $1 AND params->'trigger' @> $2::text::jsonb
+       ORDER BY started_at DESC, id DESC`,
+      [pipeline, toJson(trigger)],
     );
     return rows.map(toRunRecord);
   }
@@ -217,81 +235,64 @@ class SqlStore implements Store {
   }
 
   /** Results tables this store has made sure of: their DDL runs once per process, not once per date published. */
-  private readonly anomaliesTables = new Map<string, Promise<void>>();
+  private readonly ensuredTables = new Map<string, Promise<void>>();
 
-  private ensureAnomaliesTable(name: string): Promise<void> {
-    let ensured = this.anomaliesTables.get(name);
+  /** Runs `create` (idempotent DDL) for table `name` once per process, under the table's lock. */
+  private ensureTable(name: string, create: (tx: SqlQueryable) => Promise<void>): Promise<void> {
+    let ensured = this.ensuredTables.get(name);
     if (ensured === undefined) {
       ensured = this.client.transaction(async (tx) => {
         // Serialises the first CREATE TABLE of concurrent publishers of the same table.
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name]);
-        // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
-          id text NOT NULL,
-          logical_date date NOT NULL,
-          detector text NOT NULL,
-          entity text NOT NULL,
-          value double precision,
-          expected double precision,
-          lower_bound double precision,
-          upper_bound double precision,
-          score double precision NOT NULL,
-          reason text NOT NULL,
-          attributes jsonb,
-          run_id text NOT NULL,
-          updated_at timestamptz NOT NULL,
-          PRIMARY KEY (logical_date, id)
-        )`);
-        // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
-        await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
-        await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
+        await create(tx);
       });
       // A failure is not remembered: the next publish tries again.
-      ensured.catch(() => this.anomaliesTables.delete(name));
-      this.anomaliesTables.set(name, ensured);
+      ensured.catch(() => this.ensuredTables.delete(name));
+      this.ensuredTables.set(name, ensured);
     }
     return ensured;
   }
 
-  async replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void> {
-    const name = anomaliesTable(table);
-    requireText(runId, 'runId');
-    for (const { logicalDate, rows } of dates) {
-      requireIsoDate(logicalDate);
-      if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new InputError(`anomaly ids must be unique within ${logicalDate}`);
-    }
+  private ensureAnomaliesTable(name: string): Promise<void> {
+    return this.ensureTable(name, async (tx) => {
+      // Keyed by (date, id): a record id (a ride) may recur on other days; entity-day ids never do.
+      await tx.query(`CREATE TABLE IF NOT EXISTS ${name} (
+        id text NOT NULL,
+        logical_date date NOT NULL,
+        detector text NOT NULL,
+        entity text NOT NULL,
+        value double precision,
+        expected double precision,
+        lower_bound double precision,
+        upper_bound double precision,
+        score double precision NOT NULL,
+        reason text NOT NULL,
+        attributes jsonb,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (logical_date, id)
+      )`);
+      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
+      await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
+      await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
+    });
+  }
+
+  /**
+   * Makes the rows of each given date of a results table exactly that date's rows, all in one
+   * transaction: `upsert` writes them a batch at a time (dates mixed), then the dates' rows whose
+   * (date, id) is not among them are deleted.
+   */
+  private async replaceDateRows<T extends { id: string }>(
+    name: string,
+    dates: readonly { logicalDate: string; rows: readonly T[] }[],
+    what: string,
+    upsert: (tx: SqlQueryable, batch: { logicalDate: string; row: T }[]) => Promise<unknown>,
+  ): Promise<void> {
+    for (const { logicalDate, rows } of dates) requireUniqueIds(rows, what, logicalDate);
     const rows = dates.flatMap(({ logicalDate, rows }) => rows.map((row) => ({ logicalDate, row })));
-    await this.ensureAnomaliesTable(name);
     await this.client.transaction(async (tx) => {
-      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) {
-        const batch = rows.slice(start, start + UPSERT_BATCH_ROWS);
-        await tx.query(
-          `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
-           SELECT r.id, r.logical_date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $1, now()
-           FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
-                       $9::double precision[], $10::double precision[], $11::text[], $12::text[])
-             AS r(id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
-           ON CONFLICT (logical_date, id) DO UPDATE SET
-             detector = EXCLUDED.detector, entity = EXCLUDED.entity,
-             value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
-             upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
-             attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
-          [
-            runId,
-            batch.map(({ row }) => row.id),
-            batch.map(({ logicalDate }) => logicalDate),
-            batch.map(({ row }) => row.detector),
-            batch.map(({ row }) => row.entity),
-            batch.map(({ row }) => row.value),
-            batch.map(({ row }) => row.expected),
-            batch.map(({ row }) => row.lower),
-            batch.map(({ row }) => row.upper),
-            batch.map(({ row }) => row.score),
-            batch.map(({ row }) => row.reason),
-            batch.map(({ row }) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
-          ],
-        );
-      }
+      for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) await upsert(tx, rows.slice(start, start + UPSERT_BATCH_ROWS));
       await tx.query(
         `DELETE FROM ${name} AS a WHERE a.logical_date = ANY($1::date[])
            AND NOT EXISTS (SELECT 1 FROM unnest($2::date[], $3::text[]) AS kept(logical_date, id) WHERE kept.logical_date = a.logical_date AND kept.id = a.id)`,
@@ -300,33 +301,98 @@ class SqlStore implements Store {
     });
   }
 
+  async replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void> {
+    const name = anomaliesTable(table);
+    requireText(runId, 'runId');
+    for (const { logicalDate } of dates) requireIsoDate(logicalDate);
+    await this.ensureAnomaliesTable(name);
+    await this.replaceDateRows(name, dates, 'anomaly', (tx, batch) =>
+      tx.query(
+        `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
+         SELECT r.id, r.logical_date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $1, now()
+         FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
+                     $9::double precision[], $10::double precision[], $11::text[], $12::text[])
+           AS r(id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
+         ON CONFLICT (logical_date, id) DO UPDATE SET
+           detector = EXCLUDED.detector, entity = EXCLUDED.entity,
+           value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
+           upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
+           attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
+        [
+          runId,
+          batch.map(({ row }) => row.id),
+          batch.map(({ logicalDate }) => logicalDate),
+          batch.map(({ row }) => row.detector),
+          batch.map(({ row }) => row.entity),
+          batch.map(({ row }) => row.value),
+          batch.map(({ row }) => row.expected),
+          batch.map(({ row }) => row.lower),
+          batch.map(({ row }) => row.upper),
+          batch.map(({ row }) => row.score),
+          batch.map(({ row }) => row.reason),
+          batch.map(({ row }) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
+        ],
+      ),
+    );
+  }
+
+  async replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void> {
+    const name = predictionsTable(table);
+    requireIsoDate(logicalDate);
+    requireText(runId, 'runId');
+    requireUniqueIds(rows, 'prediction', logicalDate);
+    await this.ensureTable(name, (tx) => createPredictionsTable(tx, name));
+    await this.client.transaction((tx) => replaceDatePredictions(tx, name, logicalDate, runId, model, rows));
+  }
+
+  async listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]> {
+    const name = predictionsTable(table);
+    requireIsoDate(logicalDate);
+    return selectPredictions(this.client, name, logicalDate);
+  }
+
   async listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]> {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
-    const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
-    if (!exists) return [];
-    const rows = await this.client.query<{
-      id: string; detector: string; entity: string; value: number | null; expected: number | null;
-      lower_bound: number | null; upper_bound: number | null; score: number; reason: string;
-      attributes: Record<string, unknown> | string | null; run_id: string;
-    }>(
-      `SELECT id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id
-       FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
+    if (!(await this.tableExists(name))) return [];
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
       [logicalDate],
     );
-    return rows.map((row) => ({
-      id: row.id,
-      detector: row.detector,
-      entity: row.entity,
-      value: row.value,
-      expected: row.expected,
-      lower: row.lower_bound,
-      upper: row.upper_bound,
-      score: row.score,
-      reason: row.reason,
-      attributes: parsedJson(row.attributes),
-      runId: row.run_id,
-    }));
+    // One date was asked for: its rows do not repeat it.
+    return rows.map((row) => {
+      const { date: _date, ...anomaly } = toStoredAnomaly(row);
+      return anomaly;
+    });
+  }
+
+  /**
+   * Pages follow the table's key, (date, id) in the database's collation, so that each page is an
+   * index range scan however large the table grows.
+   */
+  async listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]> {
+    const name = anomaliesTable(table);
+    const { from, to, entity, minScore, after, limit } = query;
+    for (const date of [from, to, after?.date]) if (date !== undefined) requireIsoDate(date);
+    if (!(Number.isSafeInteger(limit) && limit > 0)) throw new InputError(`limit must be a positive integer, got ${limit}`);
+    if (!(await this.tableExists(name))) return [];
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name}
+       WHERE ($1::date IS NULL OR logical_date >= $1::date)
+         AND ($2::date IS NULL OR logical_date <= $2::date)
+         AND ($3::text IS NULL OR entity = $3::text)
+         AND ($4::double precision IS NULL OR score >= $4::double precision)
+         AND ($5::date IS NULL OR (logical_date, id) > ($5::date, $6::text))
+       ORDER BY logical_date, id
+       LIMIT $7::bigint`,
+      [from ?? null, to ?? null, entity ?? null, minScore ?? null, after?.date ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(toStoredAnomaly);
+  }
+
+  private async tableExists(name: string): Promise<boolean> {
+    const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+    return exists;
   }
 
   async recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void> {
@@ -363,25 +429,28 @@ class SqlStore implements Store {
 
   async listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]> {
     if (logicalDate !== undefined) requireIsoDate(logicalDate);
-    const rows = await this.client.query<{
-      expectation: string; type: string; column_name: string | null; severity: 'warn' | 'fail'; passed: boolean;
-      observed: number | null; failing_rows: string | number | null; sample: Record<string, unknown>[] | string;
-    }>(
-      `SELECT expectation, type, column_name, severity, passed, observed, failing_rows, sample
-       FROM quality_results WHERE run_id = $1 AND ($2::date IS NULL OR logical_date = $2::date)
+    const rows = await this.client.query<QualityTableRow>(
+      `SELECT ${QUALITY_COLUMNS} FROM quality_results WHERE run_id = $1 AND ($2::date IS NULL OR logical_date = $2::date)
        ORDER BY logical_date, position`,
       [runId, logicalDate ?? null],
     );
-    return rows.map((row) => ({
-      expectation: row.expectation,
-      type: row.type,
-      column: row.column_name,
-      severity: row.severity,
-      passed: row.passed,
-      observed: row.observed,
-      failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
-      sample: parsedJson(row.sample),
-    }));
+    return rows.map(toQualityResult);
+  }
+
+  async listDatasetQuality(dataset: string, from: string, to: string): Promise<DatasetQualityRow[]> {
+    requireIsoDate(from);
+    requireIsoDate(to);
+    const rows = await this.client.query<QualityTableRow & { run_id: string; date: string }>(
+      `SELECT run_id, to_char(logical_date, 'YYYY-MM-DD') AS date, ${QUALITY_COLUMNS} FROM quality_results
+       WHERE dataset = $1 AND logical_date BETWEEN $2::date AND $3::date
+       ORDER BY logical_date, run_id, position`,
+      [dataset, from, to],
+    );
+    return rows.map((row) => ({ runId: row.run_id, date: row.date, ...toQualityResult(row) }));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.query('SELECT 1');
   }
 
   reserveModelVersion(model: NewModelVersion) {
@@ -538,6 +607,66 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
+const ANOMALY_COLUMNS = `to_char(logical_date, 'YYYY-MM-DD') AS date, id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id`;
+
+interface AnomalyTableRow {
+  date: string;
+  id: string;
+  detector: string;
+  entity: string;
+  value: number | null;
+  expected: number | null;
+  lower_bound: number | null;
+  upper_bound: number | null;
+  score: number;
+  reason: string;
+  attributes: Record<string, unknown> | string | null;
+  run_id: string;
+}
+
+function toStoredAnomaly(row: AnomalyTableRow): StoredAnomaly {
+  return {
+    date: row.date,
+    id: row.id,
+    detector: row.detector,
+    entity: row.entity,
+    value: row.value,
+    expected: row.expected,
+    lower: row.lower_bound,
+    upper: row.upper_bound,
+    score: row.score,
+    reason: row.reason,
+    attributes: parsedJson(row.attributes),
+    runId: row.run_id,
+  };
+}
+
+const QUALITY_COLUMNS = 'expectation, type, column_name, severity, passed, observed, failing_rows, sample';
+
+interface QualityTableRow {
+  expectation: string;
+  type: string;
+  column_name: string | null;
+  severity: 'warn' | 'fail';
+  passed: boolean;
+  observed: number | null;
+  failing_rows: string | number | null;
+  sample: Record<string, unknown>[] | string;
+}
+
+function toQualityResult(row: QualityTableRow): QualityResultRow {
+  return {
+    expectation: row.expectation,
+    type: row.type,
+    column: row.column_name,
+    severity: row.severity,
+    passed: row.passed,
+    observed: row.observed,
+    failingRows: row.failing_rows === null ? null : Number(row.failing_rows),
+    sample: parsedJson(row.sample),
+  };
+}
+
 const STEP_COLUMNS = 'run_id, step, partition, spec, position, status, attempts, started_at, finished_at, seconds, output, error, worker, heartbeat_at, lease_expires_at';
 
 interface StepRow {
@@ -622,6 +751,11 @@ function requireText(value: string, name: string): void {
 /** A real calendar date in YYYY-MM-DD form, checked here so that a typo is an InputError, not a SQL error. */
 function requireIsoDate(value: string): void {
   if (typeof value !== 'string' || !isIsoDate(value)) throw new InputError(`logical date must be a date as YYYY-MM-DD, got "${value}"`);
+}
+
+/** The ids of a date's rows must be unique: they key the rows of the date. */
+function requireUniqueIds(rows: readonly { id: string }[], what: string, logicalDate: string): void {
+  if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
 }
 
 /** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */

@@ -133,6 +133,26 @@ export interface DatedAnomalies {
   rows: AnomalyRow[];
 }
 
+/** A model version by name and number. */
+export interface ModelRef {
+  name: string;
+  version: number;
+}
+
+/** One row's probability under a supervised model, keyed by the row's id. */
+export interface PredictionRow {
+  id: string;
+  probability: number;
+  /** The feature values it was computed from, by name. */
+  features: Record<string, number>;
+}
+
+/** A prediction as a predictions table holds it. */
+export interface StoredPrediction extends PredictionRow {
+  model: ModelRef;
+  runId: string;
+}
+
 /** One expectation outcome of a run's data-quality report. */
 export interface QualityResultRow {
   expectation: string;
@@ -157,10 +177,11 @@ export type ModelStage = 'candidate' | 'production' | 'archived';
 
 /** What a training run knows of a model version before its artifact is written. */
 export interface NewModelVersion {
-  /** `<model>/<entity>`, e.g. `bus_iforest/B3`: one model per entity, versions 1, 2, ... per name. */
+  /** `<model>/<entity>`, e.g. `bus_iforest/B3`: one model per entity, versions 1, 2, ... per name; a supervised model's is `<model>`. */
   name: string;
   detector: string;
-  entity: string;
+  /** The entity whose rows it learnt from; null for a model of all rows (a supervised model). */
+  entity: string | null;
   params: Record<string, unknown>;
   /** The training window: first and last logical date of the rows it learnt from. */
   window: { from: string; to: string };
@@ -224,9 +245,51 @@ export interface ListModelsOptions {
   trainingRunId?: string;
 }
 
+/** Where a page of runs (newest first) ended: the next page starts after this run. */
+export interface RunCursor {
+  startedAt: Date;
+  id: string;
+}
+
 export interface ListRunsOptions {
   pipeline?: string;
+  status?: RunStatus;
+  /** Only runs whose dates reach this date or later (YYYY-MM-DD). */
+  from?: string;
+  /** Only runs whose dates start on this date or earlier (YYYY-MM-DD). */
+  to?: string;
+  /** Only runs older than this one (by start time, then id): the next page. */
+  after?: RunCursor;
   limit?: number;
+}
+
+/** A published anomaly as the results table holds it: with its date and the run that published it. */
+export interface StoredAnomaly extends AnomalyRow {
+  date: string;
+  runId: string;
+}
+
+/** Where a page of anomalies (by date, then id) ended. */
+export interface AnomalyCursor {
+  date: string;
+  id: string;
+}
+
+/** A page of a results table, in (date, id) order. */
+export interface AnomalyQuery {
+  /** First and last date (YYYY-MM-DD), both included. */
+  from?: string;
+  to?: string;
+  entity?: string;
+  minScore?: number;
+  after?: AnomalyCursor;
+  limit: number;
+}
+
+/** One expectation outcome of a dataset's quality report, with the run and date it belongs to. */
+export interface DatasetQualityRow extends QualityResultRow {
+  runId: string;
+  date: string;
 }
 
 /**
@@ -234,7 +297,7 @@ export interface ListRunsOptions {
  * server; only the client differs.
  *
  * Leases: a running run and each running step hold a {@link Lease}. Every call that reads or
- * starts runs (startRun, reopenRun, getRun, listRuns, succeededDates, lastScheduledTick: what
+ * starts runs (startRun, reopenRun, getRun, listRuns, runsTriggeredBy, succeededDates, lastScheduledTick: what
  * listing runs, starting or resuming one, a scheduler tick and a worker do) first fails the runs
  * whose lease expired, with the reason and how to resume them, and the running steps of failed
  * runs whose lease expired. Any process using the store thereby cleans up after a dead one.
@@ -250,6 +313,11 @@ export interface Store {
   renewRunLease(id: string, lease: Lease): Promise<boolean>;
   /** Newest first. */
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
+  /**
+   * Runs of `pipeline` started for `trigger` (their params' `trigger` holds it, e.g. the landed file
+   * that started them), newest first: how an event that comes again finds the run it started.
+   */
+  runsTriggeredBy(pipeline: string, trigger: Record<string, unknown>): Promise<RunRecord[]>;
   /** A run by full id or unique id prefix; NotFoundError otherwise. */
   getRun(idOrPrefix: string): Promise<RunRecord>;
   /** Sets a failed run back to running under a new lease, for resume; InputError unless it failed. */
@@ -279,6 +347,16 @@ export interface Store {
   replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
+  /** Up to `query.limit` rows of `table` in (date, id) order after `query.after`; empty when the table does not exist yet. */
+  listAnomalyPage(table: string, query: AnomalyQuery): Promise<StoredAnomaly[]>;
+  /**
+   * Makes the predictions of `logicalDate` in `table` (created on first use; a lower_snake_case
+   * name ending in `_predictions`) exactly `rows`, all by version `model`, keyed by (date, id): the
+   * date's rows replaced in one transaction, so readers see the old rows or the new ones.
+   */
+  replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void>;
+  /** Predictions of `table` for one date, sorted by id; empty when the table does not exist yet. */
+  listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]>;
   /**
    * Stores a run's quality reports, one per date (replacing those stored before for that run and
    * those dates), all in one transaction.
@@ -286,6 +364,8 @@ export interface Store {
   recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */
   listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
+  /** Every run's quality results of `dataset` for the dates in [from, to], by date, run, then report order. */
+  listDatasetQuality(dataset: string, from: string, to: string): Promise<DatasetQualityRow[]>;
   /**
    * Reserves the next version of `model.name` for its training run, or returns the version that
    * run already reserved: safe under concurrency, idempotent per (training run, name). A reserved
@@ -309,5 +389,7 @@ export interface Store {
   promoteModel(name: string, version: number, options: { reason: string; restore?: boolean }): Promise<ModelVersion>;
   /** A model's stage changes, oldest first. */
   listModelStages(name: string): Promise<ModelStageChange[]>;
+  /** Resolves when the database answers a trivial query (readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -95,9 +95,11 @@ describe('detour CLI', () => {
 
     const run = await detour(cwd, 'run', 'rides', '--date', '2024-02-02', '--lake', lake);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n.*detect 0-dbscan-2024-02-02 succeeded\n.*publish all succeeded/);
+    expect(run.stdout).toMatch(/clean 2024-02-02 succeeded\n.*quality 2024-02-02 succeeded\n.*aggregate 2024-02-02 skipped\n(.*detect \d-(dbscan|conditional|pattern)-2024-02-02 succeeded\n){3}.*publish all succeeded/);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%$/m);
+    // Labelled sample rows: precision and recall of the published anomalies.
+    expect(run.stdout).toMatch(/^date\s+rows\s+quarantined\s+anomalies\s+precision\s+recall$/m);
+    expect(run.stdout).toMatch(/^2024-02-02\s+3,000\s+0\s+\d+\s+[\d.]+%\s+[\d.]+%$/m);
     expect(run.stdout).toMatch(/seconds by step: clean [\d.]+ · quality [\d.]+ · detect [\d.]+ · publish [\d.]+/);
     const runId = /^run (\S+) succeeded/m.exec(run.stdout)?.[1] as string;
     lastRunId = runId;
@@ -113,7 +115,7 @@ describe('detour CLI', () => {
     expect(show.stdout).toMatch(/^detect\s+0-dbscan-2024-02-02\s+succeeded\s+1\s+[\d.]+$/m);
     const shown = JSON.parse((await detour(cwd, 'runs', 'show', runId, '--json', '--lake', lake)).stdout) as { steps: { step: string; status: string }[] };
     expect(shown).toMatchObject({ id: runId, pipeline: 'rides', logicalDate: '2024-02-02', endDate: '2024-02-02', status: 'succeeded', rowsRead: 3000 });
-    expect(shown.steps.map((step) => `${step.step}:${step.status}`)).toEqual(['clean:succeeded', 'quality:succeeded', 'aggregate:skipped', 'detect:succeeded', 'publish:succeeded']);
+    expect(shown.steps.map((step) => `${step.step}:${step.status}`)).toEqual(['clean:succeeded', 'quality:succeeded', 'aggregate:skipped', 'detect:succeeded', 'detect:succeeded', 'detect:succeeded', 'publish:succeeded']);
 
     // Backfill skips the date that already succeeded, then reruns it on --force.
     const backfill = await detour(cwd, 'backfill', 'rides', '--from', '2024-02-01', '--to', '2024-02-02', '--parallel', '2', '--lake', lake);
@@ -130,7 +132,7 @@ describe('detour CLI', () => {
 
   it.each([
     ['a bad date', ['run', 'rides', '--date', '2024-02-30'], /^detour: --date "2024-02-30" is not a calendar date$/],
-    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights\)$/],
+    ['an unknown pipeline', ['run', 'taxis', '--date', '2024-02-01'], /^detour: unknown pipeline "taxis" \(available: rides, flights, traffic, weather, fleet\)$/],
     ['a missing partition', ['run', 'rides', '--date', '2023-01-01', '--lake', './empty-lake'], /no input: bronze\/rides\/date=2023-01-01\/ is missing or empty/],
     ['an unsupported lake URL', ['run', 'rides', '--date', '2024-02-01', '--lake', 'ftp://x'], /unsupported lake URL "ftp:\/\/x"/],
     ['a config error', ['run', 'rides', '--date', '2024-02-01', '--config', '@config'], /^detour: .*bad\.yaml:6: pipelines\.rides\.detect\.0\.epsilon: Unrecognized key: "epsilon"$/],
@@ -139,6 +141,7 @@ describe('detour CLI', () => {
     ['resuming a run that did not fail', ['runs', 'resume', '@last'], /only a failed run can be resumed/],
     ['an unknown option', ['run', 'rides', '--dat', '2024-02-01'], /^detour: unknown option '--dat' \(Did you mean --date\?\)$/],
     ['an unknown command', ['backfil', 'rides'], /^detour: unknown command 'backfil' \(Did you mean backfill\?\)$/],
+    ['a traffic sample of no sensors', ['sample', 'traffic', '--sensors', '0'], /^detour: --sensors must be a whole number of at least 1, got "0"$/],
   ])('run exits 2 with exactly one line on stderr on %s', async (_, args, message) => {
     await writeFile(path.join(cwd, 'queue.yaml'), 'queue: { url: "redis://127.0.0.1:6379" }\n');
     await writeFile(path.join(cwd, 'bad.yaml'), 'pipelines:\n  rides:\n    dataset: rides\n    detect:\n      - detector: dbscan\n        epsilon: 1\n        table: rides\n        id: ride_id\n        features: [ride_dist_km]\n');
@@ -179,6 +182,22 @@ describe('detour CLI', () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/^detour: give (either )?--date [^\n]*--partition-by[^\n]*\n$/);
     }
+  });
+
+  it('sample fleet lands a day of rides per date through ingest, and refuses dates without weather in one line', async () => {
+    const lake = path.join(cwd, 'fleet-lake');
+    const landed = await detourWithEnv(cwd, { BUS_URL: '' }, 'sample', 'fleet', '--from', '2015-12-30', '--to', '2015-12-31', '--rides-per-day', '50', '--lake', lake);
+    expect(landed.stderr).toBe('');
+    expect(landed.stdout).toMatch(/^wrote 2 day\(s\) × 50 rides to file:\/\/.*\/bronze\/fleet_rides\/$/m);
+    const rides = parseCsv(await readFile(path.join(lake, 'bronze/fleet_rides/date=2015-12-31/fleet-rides.csv'), 'utf8'));
+    expect(rides).toHaveLength(50);
+    expect(rides[0]).toMatchObject({ ride_id: 'F20151231-0000000', city: 'New York' });
+    const manifest = JSON.parse(await readFile(path.join(lake, 'bronze/fleet_rides/date=2015-12-31/_manifest.json'), 'utf8')) as { file: string }[];
+    expect(manifest.map((entry) => entry.file)).toEqual(['fleet-rides.csv']);
+
+    const refused = await detour(cwd, 'sample', 'fleet', '--from', '2015-12-31', '--to', '2016-01-01', '--lake', lake);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('detour: the weather of New York is known from 2012-01-01 to 2015-12-31 (vega-datasets weather.csv), not for 2015-12-31..2016-01-01\n');
   });
 
   it('detect iforest scores every row, planted outliers highest', async () => {

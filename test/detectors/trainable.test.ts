@@ -12,7 +12,12 @@ function route(days: number, options: { seed?: number; drift?: number; driftFrom
     late[day] = 4 + random.normal() + (day >= (options.driftFrom ?? days) ? (options.drift ?? 0) : 0);
     departures[day] = 120 + Math.round(random.normal() * 5);
   }
-  return { features: ['avg_late', 'departures'], columns: [late, departures] };
+  return { features: ['avg_late', 'departures'], columns: [late, departures], timestampsMs: dailyTimes(days) };
+}
+
+/** Midnight (UTC) of `days` days from 2024-01-01. */
+function dailyTimes(days: number): Float64Array {
+  return Float64Array.from({ length: days }, (_, day) => Date.UTC(2024, 0, 1 + day));
 }
 
 describe('trainable detectors', () => {
@@ -21,7 +26,7 @@ describe('trainable detectors', () => {
 
   it('lists Isolation Forest and names the known ones for an unknown detector', () => {
     expect(TRAINABLE_DETECTORS).toContain('iforest');
-    expect(() => trainableDetector('dbscan')).toThrow(new InputError('"dbscan" is not a trainable detector (trainable: iforest)'));
+    expect(() => trainableDetector('dbscan')).toThrow(new InputError('"dbscan" is not a trainable detector (trainable: iforest, autoencoder)'));
   });
 
   it('holds out the most recent rows for validation', () => {
@@ -39,7 +44,7 @@ describe('trainable detectors', () => {
     expect(fitted.metrics.validation_loss).toBeGreaterThan(0.3);
     expect(fitted.metrics.validation_loss).toBeLessThan(0.5);
     const model = iforest.load(JSON.parse(JSON.stringify(fitted.artifact)));
-    const today: FeatureRows = { features: ['avg_late', 'departures'], columns: [Float64Array.of(4.2, 45, Number.NaN), Float64Array.of(121, 118, 120)] };
+    const today: FeatureRows = { features: ['avg_late', 'departures'], columns: [Float64Array.of(4.2, 45, Number.NaN), Float64Array.of(121, 118, 120)], timestampsMs: dailyTimes(3) };
     const scores = iforest.score(model, today);
     expect(Array.from(scores.anomalous)).toEqual([0, 1, 0]);
     expect(scores.score[1]).toBeGreaterThan(scores.score[0]);
@@ -59,8 +64,8 @@ describe('trainable detectors', () => {
   });
 
   it('skips an entity with too few complete rows, and refuses malformed params and artifacts', () => {
-    const rows: FeatureRows = { features: ['x'], columns: [Float64Array.of(1, Number.NaN, 3)] };
-    expect(iforest.fit({ features: ['x'], columns: [rows.columns[0].subarray(0, 2)] }, { features: ['x'], columns: [rows.columns[0].subarray(2)] }, params)).toEqual({ skipped: '1 complete training rows, too few to fit' });
+    const { training, validation } = holdOut({ features: ['x'], columns: [Float64Array.of(1, Number.NaN, 3)], timestampsMs: dailyTimes(3) }, 0.3);
+    expect(iforest.fit(training, validation, params)).toEqual({ skipped: '1 complete training rows, too few to fit' });
     expect(() => iforest.params.parse({ trees: 0 })).toThrow(/trees/);
     expect(() => iforest.params.parse({ tres: 10 })).toThrow(/tres/);
     expect(() => iforest.load({ forest: { kind: 'isolation-forest' }, usual: {} })).toThrow(InputError);

@@ -85,6 +85,8 @@ describe.each([
       ['quality', 'pending'],
       ['aggregate', 'skipped'],
       ['detect', 'pending'],
+      ['detect', 'pending'],
+      ['detect', 'pending'],
       ['publish', 'pending'],
     ]);
     expect(steps[0].error).toBe(run.error);

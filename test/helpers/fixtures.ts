@@ -6,7 +6,7 @@ export const FIXTURES = new URL('../fixtures/', import.meta.url);
 
 /** A numeric fixture CSV as named Float64Array columns. */
 export function readNumericCsv(file: string): Record<string, Float64Array> {
-  const [header, ...lines] = readFileSync(new URL(file, FIXTURES), 'utf8').trim().split('\n');
+  const [header, ...lines] = readFileSync(new URL(file, FIXTURES), 'utf8').trim().split(/\r?\n/);
   const names = header.split(',');
   const columns = names.map(() => new Float64Array(lines.length));
   lines.forEach((line, row) => line.split(',').forEach((cell, k) => (columns[k][row] = Number(cell))));

@@ -53,7 +53,7 @@ describe('the step contract', () => {
       '3 detect 2-dbscan-2024-01-01 pending',
       '3 detect 2-dbscan-2024-01-02 pending',
       '3 detect 2-dbscan-2024-01-03 pending',
-      '4 publish all pending',
+      '5 publish all pending',
     ]);
     expect(steps[0].spec).toEqual({ kind: 'dates', from: '2024-01-01', to: '2024-01-02' });
     expect(steps[7].spec).toEqual({ kind: 'entity-shard', detectStep: 0, detector: 'arima', shard: 1, shards: 2 });
@@ -69,9 +69,9 @@ describe('the step contract', () => {
     );
     const pipeline = config.pipelines.bus_delays;
     expect(planRun(pipeline, ['2024-01-03'], { steps: [0, 1] }).map((step) => `${step.position} ${step.step} ${step.partition} ${step.status}`)).toEqual([
-      '5 train 0-bus_iforest-shard1of2 pending',
-      '5 train 0-bus_iforest-shard2of2 pending',
-      '5 train 1-bus_weekly pending',
+      '6 train 0-bus_iforest-shard1of2 pending',
+      '6 train 0-bus_iforest-shard2of2 pending',
+      '6 train 1-bus_weekly pending',
     ]);
     expect(planRun(pipeline, ['2024-01-03'], { steps: [1], entities: ['B1'] }).map((step) => step.spec)).toEqual([{ kind: 'train-shard', trainStep: 1, model: 'bus_weekly', shard: 0, shards: 1 }]);
     // A detection run of the same pipeline trains nothing.
@@ -87,6 +87,6 @@ describe('the step contract', () => {
     const job = { runId: 'r1', step: 'clean', partition: { kind: 'dates', from: '2024-01-01', to: '2024-01-31' } };
     expect(StepJobSchema.parse(JSON.parse(JSON.stringify(job)))).toEqual(job);
     expect(() => StepJobSchema.parse({ ...job, partition: { kind: 'dates', from: '2024-02-30', to: '2024-03-01' } })).toThrow(/YYYY-MM-DD/);
-    expect(() => StepJobSchema.parse({ ...job, step: 'predict' })).toThrow(/step/);
+    expect(() => StepJobSchema.parse({ ...job, step: 'join' })).toThrow(/step/);
   });
 });

@@ -12,12 +12,15 @@ import { pipelineLayout, type RunSummary } from '../../src/pipeline/index.js';
 import { writeSampleFlights, writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { runPipeline } from '../helpers/pipeline.js';
+import { runPipeline, seedConfig } from '../helpers/pipeline.js';
 
 // Outputs recorded before the typed clean path (see test/fixtures/golden/README.md): the same input
-// must still publish the same bytes and count the same rows.
+// must still publish the same bytes and count the same rows. Those goldens are the seed's methods
+// (rides: DBSCAN alone; flights: every airport-day, however few flights); the built-in pipelines
+// that added detectors (rides) and a minimum of flights (flights) have goldens of their own.
 
-const CONFIG = DetourConfigSchema.parse({});
+const SEED = seedConfig();
+const BUILT_IN = DetourConfigSchema.parse({});
 const golden = (name: string) => readFileSync(new URL(`golden/${name}`, FIXTURES));
 const goldenJson = <T>(name: string) => JSON.parse(golden(name).toString()) as T;
 
@@ -45,22 +48,25 @@ describe('golden outputs of the rides and flights pipelines', () => {
     await store.close();
   });
 
-  it('a Parquet day of sample rides publishes the same anomalies.json bytes and counts', async () => {
+  it('a Parquet day of sample rides publishes the same anomalies.json bytes and counts, by DBSCAN alone and by the built-in detectors', async () => {
     const day = '2024-03-05';
     const lake = await freshLake('rides-parquet');
     await writeSampleRides(lake, { from: day, to: day, ridesPerDay: 20_000, seed: 7, format: 'parquet' });
-    const { summaries } = await runPipeline(lake, store, CONFIG, 'rides', [day]);
+    const { summaries } = await runPipeline(lake, store, SEED, 'rides', [day]);
     expect(summaries.map(countsOf)).toEqual([SILVER_COUNTS.rides[day]]);
-    expect((await lake.get(pipelineLayout('rides', CONFIG.pipelines.rides, day).anomalies)).toString()).toBe(golden(`rides-${day}.anomalies.json`).toString());
+    const anomalies = pipelineLayout('rides', BUILT_IN.pipelines.rides, day).anomalies;
+    expect((await lake.get(anomalies)).toString()).toBe(golden(`rides-${day}.anomalies.json`).toString());
+    await runPipeline(lake, store, BUILT_IN, 'rides', [day]);
+    expect((await lake.get(anomalies)).toString()).toBe(golden(`rides-${day}.built-in.anomalies.json`).toString());
   });
 
   it('a flawed CSV day of rides publishes the same anomalies and quarantines the same rows for the same reasons', async () => {
     const day = '2024-03-06';
     const lake = await freshLake('rides-csv');
     await lake.put(`bronze/rides/date=${day}/rides.csv`, gunzipSync(golden(`rides-${day}.csv.gz`)));
-    const { summaries } = await runPipeline(lake, store, CONFIG, 'rides', [day]);
+    const { summaries } = await runPipeline(lake, store, SEED, 'rides', [day]);
     expect(summaries.map(countsOf)).toEqual([SILVER_COUNTS.rides[day]]);
-    const layout = pipelineLayout('rides', CONFIG.pipelines.rides, day);
+    const layout = pipelineLayout('rides', SEED.pipelines.rides, day);
     expect((await lake.get(layout.anomalies)).toString()).toBe(golden(`rides-${day}.anomalies.json`).toString());
 
     // The golden quarantine holds every value as text (or null); the Parquet file keeps
@@ -76,7 +82,7 @@ describe('golden outputs of the rides and flights pipelines', () => {
     }
   });
 
-  it('a month of flights publishes the same anomalies.json bytes and counts for every date', async () => {
+  it('a month of flights publishes the same anomalies.json bytes and counts for every date, with and without a minimum of flights', async () => {
     const dates = dateRange('2001-01-01', '2001-01-31');
     const lake = await freshLake('flights');
     const engine = await openEngine();
@@ -85,16 +91,21 @@ describe('golden outputs of the rides and flights pipelines', () => {
     } finally {
       await engine.close();
     }
-    const { summaries } = await runPipeline(lake, store, CONFIG, 'flights', dates);
+    const { summaries } = await runPipeline(lake, store, SEED, 'flights', dates);
     expect(Object.fromEntries(summaries.map((summary) => [summary.logical_date, countsOf(summary)]))).toEqual(
       Object.fromEntries(dates.map((date) => [date, SILVER_COUNTS.flights[date]])),
     );
     // The golden file gathers each date's anomalies.json under its date; written as publish writes it, each must match byte for byte.
-    const expected = goldenJson<Record<string, unknown[]>>('flights-2001-01.anomalies.json');
-    expect(Object.keys(expected)).toEqual(dates);
-    for (const date of dates) {
-      const published = (await lake.get(pipelineLayout('flights', CONFIG.pipelines.flights, date).anomalies)).toString();
-      expect(published, date).toBe(`${JSON.stringify(expected[date], null, 1)}\n`);
-    }
+    const matchesGolden = async (name: string) => {
+      const expected = goldenJson<Record<string, unknown[]>>(name);
+      expect(Object.keys(expected)).toEqual(dates);
+      for (const date of dates) {
+        const published = (await lake.get(pipelineLayout('flights', BUILT_IN.pipelines.flights, date).anomalies)).toString();
+        expect(published, `${name} ${date}`).toBe(`${JSON.stringify(expected[date], null, 1)}\n`);
+      }
+    };
+    await matchesGolden('flights-2001-01.anomalies.json');
+    await runPipeline(lake, store, BUILT_IN, 'flights', dates);
+    await matchesGolden('flights-2001-01.built-in.anomalies.json');
   });
 });

@@ -52,7 +52,8 @@ describe('run leases in embedded mode', () => {
 
     const result = await running;
     expect(result.run.status).toBe('succeeded');
-    expect(seen.filter((status) => status !== 'running')).toEqual([]);
+    // Never failed by lease expiry while the step ran (the last listing may already see it succeeded).
+    expect(seen.filter((status) => status !== 'running' && status !== 'succeeded')).toEqual([]);
     expect(result.run.leaseExpiresAt).toBeNull();
     expect(result.steps.every((step) => step.leaseExpiresAt === null)).toBe(true);
   });

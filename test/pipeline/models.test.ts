@@ -1,12 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, type DetourConfig } from '../../src/config/index.js';
 import { dateRange } from '../../src/dates.js';
 import { InputError } from '../../src/errors.js';
-import { FsLake } from '../../src/lake/index.js';
+import type { FsLake } from '../../src/lake/index.js';
 import {
+  loadModel,
   ModelCache,
   pipelineLayout,
   promoteModelVersion,
@@ -21,8 +19,8 @@ import {
   type RunServices,
 } from '../../src/pipeline/index.js';
 import { SeededRandom } from '../../src/sample/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { embeddedServices } from '../helpers/pipeline.js';
+import type { Store } from '../../src/store/index.js';
+import { openTempServices } from '../helpers/pipeline.js';
 
 const ROUTES = ['B1', 'B2', 'B3', 'B4'];
 /** B5 starts late: too little history for the first trainings. */
@@ -80,10 +78,7 @@ describe('the model lifecycle: train, register, promote, score with production, 
 
   beforeAll(async () => {
     config = parseConfigText(YAML, 'detour.yaml');
-    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-models-'));
-    lake = new FsLake(path.join(root, 'lake'));
-    store = await openStore({ stateDir: path.join(root, 'state') });
-    services = await embeddedServices(lake, store, { concurrency: 2 });
+    ({ lake, store, services } = await openTempServices('detour-models-', { concurrency: 2 }));
     const random = new SeededRandom(11);
     for (const date of dateRange(FROM, TO)) await lake.put(`bronze/departures/date=${date}/departures.csv`, departuresCsv(date, random));
     // The history the models learn from: aggregated by one run over the whole range, which
@@ -182,11 +177,11 @@ describe('the model lifecycle: train, register, promote, score with production, 
     await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_nothing/B3', 1)).rejects.toThrow(InputError);
     const { version } = await store.reserveModelVersion({ name: 'bus_iforest/B3', detector: 'arima', entity: 'B3', params: {}, window: { from: '2024-01-01', to: '2024-03-01' }, inputs: [], detourVersion: 'x', trainingRunId: 'hand-made' });
     await store.registerModelVersion('bus_iforest/B3', version, { artifact: { key: 'models/x.json', sha256: '0'.repeat(64), bytes: 1 }, metrics: { validation_loss: 0 }, note: 'by hand' });
-    await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_iforest/B3', version)).rejects.toThrow(new InputError(`model bus_iforest/B3 v${version} is a arima model; bus_iforest/B3 serves iforest models`));
+    await expect(promoteModelVersion(store, lake, config.pipelines, 'bus_iforest/B3', version)).rejects.toThrow(new InputError(`model bus_iforest/B3 v${version} was trained with arima; bus_iforest/B3 serves iforest models`));
   });
 
   it('a corrupt or missing artifact is one error naming the model, and the production version keeps serving', async () => {
-    const cache = new ModelCache({ lake, store, productionTtlMs: 0 });
+    const cache = new ModelCache({ lake, store, load: loadModel, productionTtlMs: 0 });
     expect((await cache.production('bus_iforest/B1'))?.record.version).toBe(2);
     const v1 = await store.getModelVersion('bus_iforest/B1', 1);
     await lake.put(v1.artifact?.key as string, '{"format":"detour-model/1"}');
@@ -207,7 +202,7 @@ describe('the model lifecycle: train, register, promote, score with production, 
 
   it('caches loaded models by version, least recently used out beyond its size bound, production re-read after a promotion', async () => {
     const one = await store.getModelVersion('bus_iforest/B2', 1);
-    const cache = new ModelCache({ lake, store, maxBytes: (one.artifact?.bytes ?? 0) * 2.5 });
+    const cache = new ModelCache({ lake, store, load: loadModel, maxBytes: (one.artifact?.bytes ?? 0) * 2.5 });
     const first = await cache.get('bus_iforest/B2', 1);
     expect(await cache.get('bus_iforest/B2', 1)).toBe(first);
     await cache.get('bus_iforest/B3', 1);

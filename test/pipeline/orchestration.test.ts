@@ -53,6 +53,8 @@ describe('orchestration in embedded mode: retries, timeouts, resume, rerun, back
       ['quality', 'succeeded'],
       ['aggregate', 'skipped'],
       ['detect', 'succeeded'],
+      ['detect', 'succeeded'],
+      ['detect', 'succeeded'],
       ['publish', 'succeeded'],
     ]);
     for (const step of result.steps.filter((record) => record.status === 'succeeded')) expect(step.seconds).toBeGreaterThanOrEqual(0);
@@ -99,7 +101,10 @@ describe('orchestration in embedded mode: retries, timeouts, resume, rerun, back
     lake.stallWrites(/^runs\/rides\/.*\/detect\//, 1, 2_000);
     const config = ridesConfig({ retry: { retries: 0, initialDelayMs: 10, maxDelayMs: 10, timeoutSeconds: 30, steps: { detect: { retries: 1, timeoutSeconds: 0.5 } } } });
     const result = await startRun(services, 'rides', params(config), [D3]);
-    expect(result.steps.find((step) => step.step === 'detect')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    const detects = result.steps.filter((step) => step.step === 'detect');
+    expect(detects.every((step) => step.status === 'succeeded')).toBe(true);
+    // The first findings written stalled: that partition's first attempt timed out.
+    expect(detects.map((step) => step.attempts).sort()).toEqual([1, 1, 2]);
   });
 
   it('reruns a run byte for byte from its recorded inputs, and refuses when an input changed', async () => {

@@ -5,12 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
 import { InputError, QualityGateError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { pipelineLayout, type RunResult, type RunSummary } from '../../src/pipeline/index.js';
+import { pipelineLayout, type DbscanFacts, type RunResult, type RunSummary } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { runPipeline } from '../helpers/pipeline.js';
+import { runPipeline, seedConfig } from '../helpers/pipeline.js';
 
 const CONFIG: DetourConfig = DetourConfigSchema.parse({});
+/** The rides pipeline as the seed ran it: DBSCAN alone. */
+const SEED: DetourConfig = seedConfig();
 const DAY = '2024-03-01';
 const HEADER = 'ride_id,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,ride_time_min';
 
@@ -25,6 +27,13 @@ interface RideAnomaly {
   reason: string;
   expected: { feature: string; value: number; low: number; high: number };
 }
+
+/** A ride of the built-in pipeline, which runs several detectors: each one that flagged it, with its score and reason. */
+interface MultiDetectorRideAnomaly extends RideAnomaly {
+  detectors: { detector: 'dbscan' | 'conditional' | 'pattern'; score: number; reason: string }[];
+}
+
+const dbscanFacts = (summary: RunSummary) => summary.detections.dbscan as DbscanFacts;
 
 const layoutOf = (day: string, config: DetourConfig = CONFIG, pipeline = 'rides') => pipelineLayout(pipeline, config.pipelines[pipeline], day);
 
@@ -47,8 +56,8 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
   let firstSummary: RunSummary;
   let firstAnomalies: Buffer;
 
-  it('clusters a day of rides and publishes outliers to gold and the database', async () => {
-    first = await run([DAY]);
+  it('clusters a day of rides with DBSCAN alone (the seed) and publishes every outlier to gold and the database', async () => {
+    first = await run([DAY], SEED);
     const layout = layoutOf(DAY);
     expect(first.summaries).toHaveLength(1);
     firstSummary = first.summaries[0];
@@ -62,7 +71,7 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
       rows_quarantined: 0,
     });
     expect(Object.keys(firstSummary.detections)).toEqual(['dbscan']);
-    const dbscan = firstSummary.detections.dbscan;
+    const dbscan = dbscanFacts(firstSummary);
     expect(dbscan.outliers).toBeGreaterThan(0);
     expect(dbscan.outliers).toBeLessThan(1_000);
     expect(firstSummary.anomalies).toBe(dbscan.outliers);
@@ -127,12 +136,51 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
   });
 
   it('reruns idempotently: byte-identical anomalies.json, no duplicate rows', async () => {
-    const second = await run([DAY]);
+    const second = await run([DAY], SEED);
     expect(second.run.id).not.toBe(first.run.id);
     expect(await lake.get(layoutOf(DAY).anomalies)).toEqual(firstAnomalies);
     const rows = await store.listAnomalies('ride_anomalies', DAY);
-    expect(rows).toHaveLength(firstSummary.detections.dbscan.outliers);
+    expect(rows).toHaveLength(dbscanFacts(firstSummary).outliers);
     expect(new Set(rows.map((row) => row.runId))).toEqual(new Set([second.run.id]));
+  });
+
+  it('runs DBSCAN, conditional and pattern (built in): one row per ride, listing every detector that flagged it', async () => {
+    const { summaries: [summary], run: builtIn } = await run([DAY]);
+    expect(Object.keys(summary.detections)).toEqual(['dbscan', 'conditional', 'pattern']);
+    const anomalies = JSON.parse((await lake.get(layoutOf(DAY).anomalies)).toString()) as MultiDetectorRideAnomaly[];
+    expect(summary.anomalies).toBe(anomalies.length);
+    expect(builtIn.outliers).toBe(anomalies.length);
+    const ids = anomalies.map((anomaly) => anomaly.ride_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual([...ids].sort());
+    for (const anomaly of anomalies) {
+      // The contract of the seed's rows, plus who flagged the ride.
+      expect(Object.keys(anomaly)).toEqual(['ride_id', 'taxi_id', 'ride_dist_km', 'ride_time_min', 'label', 'score', 'reason', 'expected', 'detectors']);
+      expect(anomaly.score).toBe(Math.max(...anomaly.detectors.map((flagged) => flagged.score)));
+      // DBSCAN does not publish alone here: it adds its reason to rides the others flag.
+      expect(anomaly.detectors.some((flagged) => flagged.detector !== 'dbscan')).toBe(true);
+      const reasons = anomaly.detectors.map((flagged) => (anomaly.detectors.length === 1 ? flagged.reason : `${flagged.detector}: ${flagged.reason}`));
+      expect(anomaly.reason).toBe(reasons.join('; '));
+    }
+    const combos = new Set(anomalies.map((anomaly) => anomaly.detectors.map((flagged) => flagged.detector).join('+')));
+    // Intercity rides are far from every cluster and beyond the fleet's distances; a stuck meter is too long for its distance and repeats it.
+    expect(combos).toContain('dbscan+conditional');
+    expect(combos).toContain('conditional+pattern');
+    const stuck = anomalies.find((anomaly) => anomaly.detectors.map((flagged) => flagged.detector).join('+') === 'conditional+pattern') as MultiDetectorRideAnomaly;
+    expect(stuck.detectors[0].reason).toMatch(/^ride time [\d.]+ min for [\d.]+ km is [\d.]+σ above rides of [\d.]+ km at \d\d:00–\d\d:00, the nearest with enough rides to compare \(expected [\d.]+–[\d.]+ min\)$/);
+    expect(stuck.detectors[1].reason).toMatch(new RegExp(`^${stuck.taxi_id} repeated ride distance [\\d.–]+ km on \\d+ of its \\d+ rides, where the rest of the fleet's rate predicts [\\d.e-]+$`));
+
+    // Each detector's own view is in the summary; the published rows are evaluated together.
+    expect(dbscanFacts(summary).outliers).toBeGreaterThan(0);
+    const evaluation = summary.evaluation;
+    expect(Object.keys(evaluation?.by_kind ?? {})).toEqual(['long_distance', 'long_time', 'stuck_meter']);
+    for (const [kind, counts] of Object.entries(evaluation?.by_kind ?? {})) {
+      expect(counts.recall, kind).toBeGreaterThanOrEqual(0.95);
+      expect(counts.precision, kind).toBeGreaterThanOrEqual(0.95);
+    }
+    const rows = await store.listAnomalies('ride_anomalies', DAY);
+    expect(rows.map((row) => row.id)).toEqual(ids);
+    expect(rows.find((row) => row.id === stuck.ride_id)).toMatchObject({ detector: 'conditional+pattern', entity: stuck.taxi_id, score: stuck.score, reason: stuck.reason });
   });
 
   it('quarantines bad rows with reasons and still runs on the good ones', async () => {
@@ -186,7 +234,7 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     expect(steps.find((step) => step.step === 'clean')).toMatchObject({ status: 'failed', attempts: 1 });
     expect(steps.find((step) => step.step === 'clean')?.error).toMatch(message);
     // Aggregate is planned as skipped: the rides pipeline has no SQL steps.
-    expect(steps.filter((step) => step.step !== 'clean').map((step) => `${step.step}:${step.status}`)).toEqual(['quality:pending', 'aggregate:skipped', 'detect:pending', 'publish:pending']);
+    expect(steps.filter((step) => step.step !== 'clean').map((step) => `${step.step}:${step.status}`)).toEqual(['quality:pending', 'aggregate:skipped', 'detect:pending', 'detect:pending', 'detect:pending', 'publish:pending']);
   });
 
   it('stores the quality report and stops before publishing when a fail expectation fails', async () => {
@@ -259,7 +307,7 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
         },
       },
       pipelines: {
-        trips: { dataset: 'trips', detect: [{ ...rides.detect[0], table: 'trips' }] },
+        trips: { dataset: 'trips', detect: [{ ...rides.detect[0], table: 'trips', standalone: true }] },
       },
     });
     const rows = Array.from({ length: 200 }, (_, i) => `T${i},X,${day} 08:00:00,${day} 08:10:00,${(1 + (i % 5) * 0.01).toFixed(2)},${(5 + (i % 4) * 0.1).toFixed(1)}`);
@@ -267,9 +315,10 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     await lake.put(`bronze/trips/date=${day}/part.csv`, ['trip,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,minutes', ...rows].join('\n'));
     const { summaries: [summary] } = await run([day], config, 'trips');
     expect(summary).toMatchObject({ pipeline: 'trips', dataset: 'trips', rows_read: 201, rows_valid: 201, anomalies: 1 });
-    expect(summary.detections.dbscan.outliers).toBe(1);
+    expect(dbscanFacts(summary).outliers).toBe(1);
     // No labelled rows in real data: no recall to report.
     expect(summary.detections.dbscan.injected_anomalies).toBeUndefined();
+    expect(summary.evaluation).toBeUndefined();
     expect(summary.outputs.anomalies).toBe(layoutOf(day, config, 'trips').anomalies);
     const [anomaly] = JSON.parse((await lake.get(summary.outputs.anomalies)).toString()) as RideAnomaly[];
     expect(anomaly).toMatchObject({ ride_id: 'LONG1', taxi_id: 'X', ride_time_min: 130, label: -1 });

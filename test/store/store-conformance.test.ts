@@ -157,6 +157,38 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await expect(store.listRuns({ limit: 0 })).rejects.toBeInstanceOf(InputError);
     });
 
+    it('finds the runs an event started by their trigger, newest first, and no others', async () => {
+      const landed = (sha: string) => ({ landed: { dataset: 'trips', date: '2024-04-05', key: 'bronze/trips/date=2024-04-05/a.csv', sha256: sha.repeat(64) } });
+      const first = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { pipeline: { dataset: 'trips' }, trigger: landed('a') } });
+      await sleep(5);
+      const second = await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: { trigger: landed('b') } });
+      await store.startRun({ lease, pipeline: 'p-trigger', logicalDate: '2024-04-05', params: {} });
+      await store.startRun({ lease, pipeline: 'p-trigger-other', logicalDate: '2024-04-05', params: { trigger: landed('a') } });
+
+      expect((await store.runsTriggeredBy('p-trigger', landed('a'))).map((run) => run.id)).toEqual([second.id, first.id]);
+      expect(await store.runsTriggeredBy('p-trigger', landed('c'))).toEqual([]);
+    });
+
+    it('filters runs by status and dates, and pages them newest first after a cursor', async () => {
+      const started = [];
+      for (const [logicalDate, endDate] of [['2024-05-01', '2024-05-01'], ['2024-05-02', '2024-05-04'], ['2024-05-05', '2024-05-05']]) {
+        started.push(await store.startRun({ lease, pipeline: 'p-page', logicalDate, endDate, params: {} }));
+        await sleep(5);
+      }
+      await store.finishRun(started[0].id, { status: 'failed', error: 'no input' });
+      const ids = (options: Parameters<Store['listRuns']>[0]) => store.listRuns({ pipeline: 'p-page', ...options }).then((runs) => runs.map((run) => run.id));
+      expect(await ids({ status: 'failed' })).toEqual([started[0].id]);
+      expect(await ids({ status: 'running' })).toEqual([started[2].id, started[1].id]);
+      // Runs whose dates reach into [from, to]: the range run 05-02..05-04 covers 05-03.
+      expect(await ids({ from: '2024-05-03', to: '2024-05-03' })).toEqual([started[1].id]);
+      expect(await ids({ from: '2024-05-04' })).toEqual([started[2].id, started[1].id]);
+      expect(await ids({ to: '2024-05-01' })).toEqual([started[0].id]);
+      const [first] = await store.listRuns({ pipeline: 'p-page', limit: 1 });
+      expect(await ids({ after: { startedAt: first.startedAt, id: first.id } })).toEqual([started[1].id, started[0].id]);
+      await expect(store.listRuns({ from: '2024-13-01' })).rejects.toBeInstanceOf(InputError);
+    });
+
     it('finds a run by unique prefix and reports ambiguous or unknown ones', async () => {
       const run = await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-01', params: {} });
       await store.startRun({ lease, pipeline: 'p-prefix', logicalDate: '2024-05-02', params: {} });
@@ -287,9 +319,77 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listAnomalies('flights_anomalies', '2001-01-06')).map((row) => row.id)).toEqual(['ORD20010106']);
     });
 
+    it('pages a table by (date, id) after a cursor, filtered by dates, entity and score', async () => {
+      const table = 'paged_anomalies';
+      expect(await store.listAnomalyPage(table, { limit: 10 })).toEqual([]);
+      for (const date of ['2001-02-01', '2001-02-02', '2001-02-03']) {
+        await store.replaceAnomalies(table, `run-${date}`, [{ logicalDate: date, rows: [anomaly('ORD', date, 0.9), anomaly('DEN', date, 0.4), anomaly('ATL', date, 0.7)] }]);
+      }
+      const keys = (rows: { date: string; id: string }[]) => rows.map((row) => `${row.date} ${row.id}`);
+      const all = await store.listAnomalyPage(table, { limit: 100 });
+      expect(all[0]).toEqual({ ...anomaly('ATL', '2001-02-01', 0.7), date: '2001-02-01', runId: 'run-2001-02-01' });
+      expect(keys(all)).toEqual(['2001-02-01 ATL20010201', '2001-02-01 DEN20010201', '2001-02-01 ORD20010201', '2001-02-02 ATL20010202', '2001-02-02 DEN20010202', '2001-02-02 ORD20010202', '2001-02-03 ATL20010203', '2001-02-03 DEN20010203', '2001-02-03 ORD20010203']);
+      const pages: string[] = [];
+      let after: { date: string; id: string } | undefined;
+      for (;;) {
+        const page = await store.listAnomalyPage(table, { limit: 4, after });
+        pages.push(...keys(page));
+        if (page.length < 4) break;
+        after = page[3];
+      }
+      expect(pages).toEqual(keys(all));
+      expect(keys(await store.listAnomalyPage(table, { limit: 100, from: '2001-02-02', to: '2001-02-02' }))).toEqual(['2001-02-02 ATL20010202', '2001-02-02 DEN20010202', '2001-02-02 ORD20010202']);
+      expect(keys(await store.listAnomalyPage(table, { limit: 100, entity: 'DEN', minScore: 0.3 }))).toEqual(['2001-02-01 DEN20010201', '2001-02-02 DEN20010202', '2001-02-03 DEN20010203']);
+      expect(await store.listAnomalyPage(table, { limit: 100, minScore: 0.95 })).toEqual([]);
+      await expect(store.listAnomalyPage(table, { limit: 0 })).rejects.toBeInstanceOf(InputError);
+    });
+
     it('refuses a table name that is not a safe *_anomalies identifier', async () => {
       await expect(store.replaceAnomalies('flights; DROP TABLE x', 'run-1', [{ logicalDate: '2001-01-05', rows: [] }])).rejects.toBeInstanceOf(InputError);
       await expect(store.listAnomalies('detour_runs', '2001-01-05')).rejects.toThrow(/must be lower_snake_case and end in _anomalies/);
+    });
+  });
+
+  describe('predictions', () => {
+    const model = { name: 'trip_service', version: 3 };
+    const prediction = (index: number, probability = index / 1000) => ({ id: `trip-${String(index).padStart(5, '0')}`, probability, features: { temperature: 12.5 - index / 10, mileage: index } });
+    const stored = (rows: ReturnType<typeof prediction>[], runId: string, by = model) => rows.map((row) => ({ ...row, model: by, runId }));
+
+    it('creates the table on first use and makes a date exactly the rows given, in batches, leaving other dates alone', async () => {
+      expect(await store.listPredictions('fleet_predictions', '2024-05-01')).toEqual([]);
+      const rows = Array.from({ length: 12_000 }, (_, index) => prediction(index));
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-1', model, rows);
+      await store.replacePredictions('fleet_predictions', '2024-05-02', 'run-1', model, [prediction(1)]);
+      const listed = await store.listPredictions('fleet_predictions', '2024-05-01');
+      expect(listed).toHaveLength(12_000);
+      expect(listed[11_999]).toEqual(stored([prediction(11_999)], 'run-1')[0]);
+      // A rerun with another version: rows updated, rows no longer predicted removed, the same again changes nothing.
+      const next = [prediction(2, 0.5), prediction(12_000)];
+      const newer = { name: 'trip_service', version: 4 };
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-2', newer, next);
+      await store.replacePredictions('fleet_predictions', '2024-05-01', 'run-2', newer, next);
+      expect(await store.listPredictions('fleet_predictions', '2024-05-01')).toEqual(stored(next, 'run-2', newer));
+      expect(await store.listPredictions('fleet_predictions', '2024-05-02')).toEqual(stored([prediction(1)], 'run-1'));
+    });
+
+    it('lets two writers replacing the same date at once take turns: the date holds one of them whole', async () => {
+      const first = Array.from({ length: 3_000 }, (_, index) => prediction(index));
+      const second = Array.from({ length: 2_000 }, (_, index) => prediction(index + 1_500, 0.25));
+      await Promise.all([
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-a', model, first),
+        store.replacePredictions('fleet_predictions', '2024-05-04', 'run-b', model, second),
+      ]);
+      const listed = await store.listPredictions('fleet_predictions', '2024-05-04');
+      expect([stored(first, 'run-a'), stored(second, 'run-b')]).toContainEqual(listed);
+    });
+
+    it('refuses duplicate ids, rows of other features, a malformed date and a table name that is not a safe *_predictions identifier', async () => {
+      await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), prediction(1)])).rejects.toThrow(/prediction ids must be unique within 2024-05-03/);
+      await expect(store.replacePredictions('fleet_predictions', '2024-05-03', 'run-1', model, [prediction(1), { id: 'trip-9', probability: 0.5, features: { temperature: 1 } }])).rejects.toThrow(
+        new InputError('predictions of 2024-05-03 must all have the features temperature, mileage; trip-9 has temperature'),
+      );
+      await expect(store.replacePredictions('fleet_predictions', '2024-5-3', 'run-1', model, [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.listPredictions('detour_runs', '2024-05-03')).rejects.toThrow(/must be lower_snake_case and end in _predictions/);
     });
   });
 
@@ -304,6 +404,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       await store.recordQualityResults('run-q', 'flights', [{ logicalDate: '2024-07-01', results: results.slice(1) }]);
       expect(await store.listQualityResults('run-q')).toEqual(results.slice(1));
       expect(await store.listQualityResults('run-none')).toEqual([]);
+    });
+
+    it("lists a dataset's results over dates, by date, run and report order", async () => {
+      const result = (expectation: string) => ({ expectation, type: 'not_null', column: 'x', severity: 'warn' as const, passed: true, observed: 0, failingRows: 0, sample: [] });
+      await store.recordQualityResults('run-b', 'trips', [{ logicalDate: '2024-08-02', results: [result('b2')] }]);
+      await store.recordQualityResults('run-a', 'trips', [{ logicalDate: '2024-08-02', results: [result('a2-first'), result('a2-second')] }]);
+      await store.recordQualityResults('run-a', 'trips', [{ logicalDate: '2024-08-01', results: [result('a1')] }]);
+      await store.recordQualityResults('run-c', 'other', [{ logicalDate: '2024-08-01', results: [result('other')] }]);
+      const listed = await store.listDatasetQuality('trips', '2024-08-01', '2024-08-02');
+      expect(listed.map((row) => `${row.date} ${row.runId} ${row.expectation}`)).toEqual(['2024-08-01 run-a a1', '2024-08-02 run-a a2-first', '2024-08-02 run-a a2-second', '2024-08-02 run-b b2']);
+      expect(listed[0]).toEqual({ ...result('a1'), runId: 'run-a', date: '2024-08-01' });
+      expect(await store.listDatasetQuality('trips', '2024-08-02', '2024-08-01')).toEqual([]);
+      await store.ping();
     });
   });
 
@@ -507,6 +620,12 @@ describe.each(adapters)('Store on $name', (adapter) => {
       const { version } = await store.reserveModelVersion(trained(name, run));
       return store.registerModelVersion(name, version, { artifact: artifact(name, version), metrics: { validation_loss: loss, rows: 90 }, note: 'trained', promote });
     };
+
+    it('keeps a model of all rows (a supervised model) without an entity', async () => {
+      const { version } = await store.reserveModelVersion({ ...trained('fleet_service', 'run-s'), detector: 'logistic', entity: null });
+      await store.registerModelVersion('fleet_service', version, { artifact: artifact('fleet_service', version), metrics: { validation_loss: 0.46 }, note: 'trained' });
+      expect(await store.getModelVersion('fleet_service', version)).toMatchObject({ name: 'fleet_service', detector: 'logistic', entity: null });
+    });
 
     it('reserves versions 1, 2, ... per name, once per training run, invisible until registered', async () => {
       const first = await store.reserveModelVersion(trained('reg-a/B1', 'run-1'));

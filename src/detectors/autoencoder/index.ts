@@ -1,5 +1,5 @@
 /** rb-aioutliers' autoencoder with a k-sigma threshold: training, scoring and the model as JSON. */
-export { trainAutoencoder } from './train.js';
+export { AUTOENCODER_DEFAULTS, trainAutoencoder } from './train.js';
 export type { AutoencoderOptions, AutoencoderTraining } from './train.js';
 export { scoreWithAutoencoder } from './score.js';
 export type { AutoencoderScores } from './score.js';

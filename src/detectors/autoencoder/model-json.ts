@@ -1,5 +1,6 @@
 /** The trained autoencoder to and from JSON, checked on the way in so that scoring cannot misbehave. */
 import { InputError } from '../../errors.js';
+import { FLAT_LINE_HOURS } from './flat-line.js';
 import { TIME_FEATURES, type AutoencoderModel } from './model.js';
 import { parameterCount } from './network.js';
 
@@ -11,7 +12,8 @@ export type AutoencoderJson = Omit<AutoencoderModel, 'parameters'> & {
 };
 
 const MODEL_KIND = 'autoencoder';
-const MODEL_VERSION = 1;
+/** 2: with flat-line limits. */
+const MODEL_VERSION = 2;
 /** Widest layer a model may declare: bounds the memory a corrupt file can make scoring allocate. */
 const MAX_LAYER_WIDTH = 4096;
 const MAX_LAYERS = 16;
@@ -30,6 +32,8 @@ export function autoencoderToJson(model: AutoencoderModel): AutoencoderJson {
     errorMean: model.errorMean,
     errorStd: model.errorStd,
     sigmas: model.sigmas,
+    flatLineWindow: model.flatLineWindow,
+    flatLineLimits: [...model.flatLineLimits],
   };
 }
 
@@ -77,6 +81,10 @@ export function autoencoderFromJson(value: unknown): AutoencoderModel {
     return invalidModel(`${name} must be ${requirement}, got ${JSON.stringify(field)}`);
   };
   const scaleMin = number('scaleMin', () => true, 'a finite number');
+  const limits = json.flatLineLimits;
+  if (!Array.isArray(limits) || limits.length !== FLAT_LINE_HOURS || !limits.every((limit) => typeof limit === 'number' && Number.isFinite(limit) && limit >= 0)) {
+    invalidModel(`flatLineLimits must be ${FLAT_LINE_HOURS} finite numbers >= 0, one per hour`);
+  }
   return {
     layerSizes: [...(layerSizes as number[])],
     parameters: Float64Array.from(parameters as number[]),
@@ -87,6 +95,8 @@ export function autoencoderFromJson(value: unknown): AutoencoderModel {
     errorMean: number('errorMean', (field) => field >= 0, 'a finite number >= 0'),
     errorStd: number('errorStd', (field) => field > 0, 'a finite number > 0'),
     sigmas: number('sigmas', (field) => field > 0, 'a finite number > 0'),
+    flatLineWindow: number('flatLineWindow', (field) => Number.isInteger(field) && field >= 2 && field <= MAX_LAYER_WIDTH, `a whole number in 2..${MAX_LAYER_WIDTH}`),
+    flatLineLimits: [...(limits as number[])],
   };
 }
 

@@ -33,11 +33,15 @@ export interface AutoencoderModel {
   errorStd: number;
   /** k: a point is anomalous when its error exceeds errorMean + k * errorStd. */
   sigmas: number;
+  /** Consecutive changes a flat-line window spans (see flat-line.ts). */
+  flatLineWindow: number;
+  /** Per hour of the day (UTC), the stillness below which a window is a flat-line; 0: never. */
+  flatLineLimits: number[];
 }
 
 /** Inputs after the window's values: sin and cos of its time of day, sin and cos of its time of week. */
 export const TIME_FEATURES = 4;
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 
 /** The window length of a model: its output width. */

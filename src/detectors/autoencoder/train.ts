@@ -22,8 +22,9 @@
  * - Adam's learning rate 0.005 rather than 0.002: level shifts found 22 of 23 instead of 19 at the
  *   same cost (21 instead of 20 of 23 on a sample with another seed); 60 epochs at 0.002 did as
  *   well but took twice as long; a wider network (32-8-32) or window (64) did no better.
- * Flat-lines (a stuck exporter repeating its last counters) stay mostly unseen: a constant window
- * is the easiest thing to reconstruct, so only a jump when the series comes back shows.
+ * Flat-lines (a stuck exporter repeating its last counters) stayed mostly unseen (2 of 15): a
+ * constant window is the easiest thing to reconstruct, so only a jump when the series comes back
+ * showed. A check of how much the series moves finds them (see flat-line.ts).
  */
 import { InputError } from '../../errors.js';
 import { SeededRandom } from '../../random.js';
@@ -37,6 +38,7 @@ import {
   type AutoencoderModel,
   type ValueTransform,
 } from './model.js';
+import { learnFlatLineLimits } from './flat-line.js';
 import { accumulateGradient, adamStep, createAdamState, createWorkspace, initialParameters } from './network.js';
 import { checkSeries } from './series.js';
 
@@ -62,6 +64,8 @@ export interface AutoencoderOptions {
   scoringStride?: number;
   /** k of the k-sigma threshold, kept in the model. Default 5, as rb-aioutliers. */
   sigmas?: number;
+  /** Consecutive changes a flat-line window spans: the shortest flat-line found is one point longer. Default 16. */
+  flatLineWindow?: number;
   /**
    * Largest level offset, in scaled units, added to the input of half the training windows while
    * the target stays the true window (a denoising autoencoder). It teaches the network to take the
@@ -86,6 +90,24 @@ export interface AutoencoderTraining {
   /** Mean reconstruction loss of each epoch, to see whether training converged. */
   epochLosses: Float64Array;
 }
+
+type Settings = Required<Omit<AutoencoderOptions, 'hiddenSizes'>> & { hiddenSizes: readonly number[] };
+
+/** The value of every option not given. */
+export const AUTOENCODER_DEFAULTS: Readonly<Settings> = {
+  windowSize: 32,
+  hiddenSizes: [16, 8, 16],
+  epochs: 30,
+  batchSize: 32,
+  learningRate: 0.005,
+  trainingStride: 4,
+  scoringStride: 8,
+  sigmas: 5,
+  flatLineWindow: 16,
+  levelNoise: 0.2,
+  valueTransform: 'log1p',
+  seed: 0,
+};
 
 const MAX_SEED = 2 ** 32 - 1;
 /** Floor of the error spread, so that a series the network reproduces exactly still has finite scores. */
@@ -132,14 +154,14 @@ export function trainAutoencoder(timestampsMs: Float64Array, values: Float64Arra
   const reconstructed = reconstructSeries({ layerSizes, parameters, scoringStride }, scaled, timestampsMs);
   const { mean, std, clippedPoints } = clippedErrorMoments(values, scaled, reconstructed, sigmas);
   const errorStd = Math.max(std, MIN_ERROR_STD);
+  const { flatLineWindow } = settings;
+  const flatLineLimits = learnFlatLineLimits(scaled, values, timestampsMs, flatLineWindow, sigmas);
   return {
-    model: { layerSizes, parameters, valueTransform, scaleMin, scaleMax, scoringStride, errorMean: mean, errorStd, sigmas },
+    model: { layerSizes, parameters, valueTransform, scaleMin, scaleMax, scoringStride, errorMean: mean, errorStd, sigmas, flatLineWindow, flatLineLimits },
     trainingErrors: { mean, std: errorStd, threshold: mean + sigmas * errorStd, points: observed, clippedPoints },
     epochLosses,
   };
 }
-
-type Settings = Required<Omit<AutoencoderOptions, 'hiddenSizes'>> & { hiddenSizes: readonly number[] };
 
 /** Mini-batch Adam over the windows; returns each epoch's mean loss. */
 function fitWindows(
@@ -211,18 +233,20 @@ function clippedErrorMoments(values: Float64Array, scaled: Float64Array, reconst
 }
 
 function checkOptions(options: AutoencoderOptions): Settings {
+  const defaults = AUTOENCODER_DEFAULTS;
   const {
-    windowSize = 32,
-    hiddenSizes = [16, 8, 16],
-    epochs = 30,
-    batchSize = 32,
-    learningRate = 0.005,
-    trainingStride = 4,
-    scoringStride = 8,
-    sigmas = 5,
-    levelNoise = 0.2,
-    valueTransform = 'log1p',
-    seed = 0,
+    windowSize = defaults.windowSize,
+    hiddenSizes = defaults.hiddenSizes,
+    epochs = defaults.epochs,
+    batchSize = defaults.batchSize,
+    learningRate = defaults.learningRate,
+    trainingStride = defaults.trainingStride,
+    scoringStride = defaults.scoringStride,
+    sigmas = defaults.sigmas,
+    flatLineWindow = defaults.flatLineWindow,
+    levelNoise = defaults.levelNoise,
+    valueTransform = defaults.valueTransform,
+    seed = defaults.seed,
   } = options;
   const whole = (name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
     if (!Number.isInteger(value) || value < min || value > max) {
@@ -236,6 +260,7 @@ function checkOptions(options: AutoencoderOptions): Settings {
   whole('batchSize', batchSize, 1);
   whole('trainingStride', trainingStride, 1, windowSize);
   whole('scoringStride', scoringStride, 1, windowSize);
+  whole('flatLineWindow', flatLineWindow, 2, 4096);
   whole('seed', seed, 0, MAX_SEED);
   if (!(typeof learningRate === 'number' && learningRate > 0 && Number.isFinite(learningRate))) {
     throw new InputError(`trainAutoencoder: learningRate must be a finite number > 0, got ${learningRate}`);
@@ -249,5 +274,5 @@ function checkOptions(options: AutoencoderOptions): Settings {
   if (valueTransform !== 'log1p' && valueTransform !== 'none') {
     throw new InputError(`trainAutoencoder: valueTransform must be 'log1p' or 'none', got ${String(valueTransform)}`);
   }
-  return { windowSize, hiddenSizes, epochs, batchSize, learningRate, trainingStride, scoringStride, sigmas, levelNoise, valueTransform, seed };
+  return { windowSize, hiddenSizes, epochs, batchSize, learningRate, trainingStride, scoringStride, sigmas, flatLineWindow, levelNoise, valueTransform, seed };
 }

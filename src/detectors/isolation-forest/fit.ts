@@ -120,7 +120,7 @@ function growForest(columns: readonly Float64Array[], settings: ForestSettings):
   const permutation = new Int32Array(rowCount);
   for (let row = 0; row < rowCount; row++) permutation[row] = row;
   const rows = new Int32Array(sampleSize);
-  const scratch: GrowScratch = { candidates: new Int32Array(columns.length), stack: new Int32Array(4 * (maxDepth + 2)) };
+  const scratch: GrowScratch = { candidates: new Int32Array(columns.length), stack: new Int32Array(4 * (maxDepth + 2)), threshold: new Float64Array(1) };
   for (let tree = 0; tree < treeCount; tree++) {
     for (let i = 0; i < sampleSize; i++) {
       const pick = i + random.below(rowCount - i);
@@ -145,6 +145,8 @@ interface GrowScratch {
   candidates: Int32Array;
   /** Nodes still to grow: node, start and end of its rows, depth; 4 entries each. */
   stack: Int32Array;
+  /** The threshold of the split drawSplit drew. */
+  threshold: Float64Array;
 }
 
 /**
@@ -165,57 +167,58 @@ function growTree(
   const { feature, threshold, left, leafSize } = forest;
   const { stack } = scratch;
   let nextNode = root + 1;
-  let stackSize = 0;
-  const push = (node: number, start: number, end: number, depth: number) => {
-    stack[stackSize++] = node;
-    stack[stackSize++] = start;
-    stack[stackSize++] = end;
-    stack[stackSize++] = depth;
-  };
-  push(root, 0, rows.length, 0);
+  stack[0] = root;
+  stack[1] = 0;
+  stack[2] = rows.length;
+  stack[3] = 0;
+  let stackSize = 4;
   while (stackSize > 0) {
     const depth = stack[--stackSize];
     const end = stack[--stackSize];
     const start = stack[--stackSize];
     const node = stack[--stackSize];
-    const split = depth < maxDepth && end - start > 1 ? drawSplit(columns, rows, start, end, random, scratch.candidates) : null;
-    if (split === null) {
+    const splitFeature = depth < maxDepth && end - start > 1 ? drawSplit(columns, rows, start, end, random, scratch) : -1;
+    if (splitFeature < 0) {
       feature[node] = -1;
       left[node] = -1;
       leafSize[node] = end - start;
       continue;
     }
-    // Partition: rows <= threshold to the front, the others to the back.
-    const column = columns[split.feature];
+    // Partition, rows <= threshold to the front: branch-free (Lomuto), since which way a row goes
+    // is a coin toss the processor would mispredict half the time. The order within each side is
+    // immaterial: a node's split depends only on which rows it holds.
+    const column = columns[splitFeature];
+    const splitThreshold = scratch.threshold[0];
     let low = start;
-    let high = end - 1;
-    while (low <= high) {
-      if (column[rows[low]] <= split.threshold) low++;
-      else {
-        const row = rows[low];
-        rows[low] = rows[high];
-        rows[high--] = row;
-      }
+    for (let i = start; i < end; i++) {
+      const row = rows[i];
+      rows[i] = rows[low];
+      rows[low] = row;
+      low += +(column[row] <= splitThreshold);
     }
-    feature[node] = split.feature;
-    threshold[node] = split.threshold;
+    feature[node] = splitFeature;
+    threshold[node] = splitThreshold;
     left[node] = nextNode;
-    push(nextNode, start, low, depth + 1);
-    push(nextNode + 1, low, end, depth + 1);
+    // Left, then right: the right child is grown first, which fixes the order of the random draws.
+    stack[stackSize++] = nextNode;
+    stack[stackSize++] = start;
+    stack[stackSize++] = low;
+    stack[stackSize++] = depth + 1;
+    stack[stackSize++] = nextNode + 1;
+    stack[stackSize++] = low;
+    stack[stackSize++] = end;
+    stack[stackSize++] = depth + 1;
     nextNode += 2;
   }
   return nextNode;
 }
 
-/** A random split of rows[start..end), or null when every feature is constant there. */
-function drawSplit(
-  columns: readonly Float64Array[],
-  rows: Int32Array,
-  start: number,
-  end: number,
-  random: SeededRandom,
-  candidates: Int32Array,
-): { feature: number; threshold: number } | null {
+/**
+ * A random split of rows[start..end): its feature, with its threshold in `scratch.threshold[0]`;
+ * -1 when every feature is constant there.
+ */
+function drawSplit(columns: readonly Float64Array[], rows: Int32Array, start: number, end: number, random: SeededRandom, scratch: GrowScratch): number {
+  const { candidates } = scratch;
   for (let k = 0; k < candidates.length; k++) candidates[k] = k;
   // Draw features without replacement until one varies, as sklearn's random splitter does.
   for (let remaining = candidates.length; remaining > 0; remaining--) {
@@ -223,19 +226,21 @@ function drawSplit(
     const candidate = candidates[pick];
     candidates[pick] = candidates[remaining - 1];
     const column = columns[candidate];
-    let low = Infinity;
-    let high = -Infinity;
-    for (let i = start; i < end; i++) {
+    // The first value starts both bounds: every later value updates at most one of them.
+    let low = column[rows[start]];
+    let high = low;
+    for (let i = start + 1; i < end; i++) {
       const value = column[rows[i]];
       if (value < low) low = value;
-      if (value > high) high = value;
+      else if (value > high) high = value;
     }
     if (!(high > low)) continue;
     const threshold = low + (high - low) * random.next53();
     // sklearn's guard: rounding (or an overflowing range) must not put every row on the left.
-    return { feature: candidate, threshold: threshold < high ? threshold : low };
+    scratch.threshold[0] = threshold < high ? threshold : low;
+    return candidate;
   }
-  return null;
+  return -1;
 }
 
 /**

@@ -105,9 +105,11 @@ function leafPathLengths(forest: Forest): Float64Array {
   // Children come after their parent, so one forward pass sees every parent's depth first.
   const depth = new Int32Array(feature.length);
   const pathLength = new Float64Array(feature.length);
+  // c(n) of the leaf sizes a tree grows (up to its sample size) looked up, not a logarithm per leaf.
+  const averageOfSize = Float64Array.from({ length: forest.sampleSize + 1 }, (_, size) => averagePathLength(size));
   for (let node = 0; node < feature.length; node++) {
-    if (feature[node] < 0) pathLength[node] = depth[node] + averagePathLength(leafSize[node]);
-    else depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+    if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+    else pathLength[node] = depth[node] + (leafSize[node] < averageOfSize.length ? averageOfSize[leafSize[node]] : averagePathLength(leafSize[node]));
   }
   return pathLength;
 }
@@ -169,31 +171,130 @@ function lookupPaysOff(groups: readonly TreeGroup[], rowTrees: number): boolean 
   return cells <= MAX_TABLE_CELLS && filledCells <= rowTrees * CELL_FILLS_PER_TREE_WALK;
 }
 
-/** Sum over trees of each row's path length, walking every tree. */
+/** Rows walked down a tree at once (measured on the shallow model's forest: 4 at once took 2.4 ms, 8 took 2.1 ms). */
+const ROWS_PER_BLOCK = 8;
+
+/**
+ * The forest as walking takes it: every leaf a split that keeps each (finite) value where it is,
+ * so a walk always takes its tree's depth in steps and the loop has no data-dependent exit, whose
+ * misprediction cost more than the steps it saves.
+ */
+interface WalkingTrees {
+  feature: Int32Array;
+  threshold: Float64Array;
+  child: Int32Array;
+  /** Steps from each tree's root to its deepest leaf. */
+  depth: Int32Array;
+}
+
+function walkingTrees(forest: Forest): WalkingTrees {
+  const { feature, threshold, left, treeStart } = forest;
+  const nodeCount = feature.length;
+  const walking: WalkingTrees = {
+    feature: new Int32Array(nodeCount),
+    threshold: new Float64Array(nodeCount),
+    child: new Int32Array(nodeCount),
+    depth: new Int32Array(treeStart.length - 1),
+  };
+  const nodeDepth = new Int32Array(nodeCount);
+  for (let tree = 0; tree < walking.depth.length; tree++) {
+    let deepest = 0;
+    // Children come after their parent, so one forward pass sees every parent's depth first.
+    for (let node = treeStart[tree]; node < treeStart[tree + 1]; node++) {
+      if (feature[node] < 0) {
+        walking.threshold[node] = Infinity;
+        walking.child[node] = node;
+        if (nodeDepth[node] > deepest) deepest = nodeDepth[node];
+        continue;
+      }
+      walking.feature[node] = feature[node];
+      walking.threshold[node] = threshold[node];
+      walking.child[node] = left[node];
+      nodeDepth[left[node]] = nodeDepth[left[node] + 1] = nodeDepth[node] + 1;
+    }
+    walking.depth[tree] = deepest;
+  }
+  return walking;
+}
+
+/**
+ * Sum over trees of each row's path length, walking every tree. Tree by tree over all rows, so
+ * that the tree being walked stays in the nearest cache, eight rows at once, so that their chains
+ * of dependent loads overlap.
+ */
 function sumPathsByWalking(
   forest: Forest,
   pathLength: Float64Array,
   groups: readonly TreeGroup[],
   columns: readonly Float64Array[],
 ): Float64Array {
-  const { feature, threshold, left, treeStart } = forest;
-  const sums = new Float64Array(columns[0].length);
-  const point = new Float64Array(columns.length);
-  for (let row = 0; row < sums.length; row++) {
-    for (let k = 0; k < columns.length; k++) point[k] = columns[k][row];
-    // Summed group by group, in the order the lookup tables add up, so both give the same bits.
-    let sum = 0;
-    for (const { firstTree, endTree } of groups) {
-      let groupSum = 0;
-      for (let tree = firstTree; tree < endTree; tree++) {
-        let node = treeStart[tree];
+  const { treeStart } = forest;
+  const { feature, threshold, child, depth } = walkingTrees(forest);
+  const featureCount = columns.length;
+  const rowCount = columns[0].length;
+  // Row-major values: a row's features sit together, one step reads one of them.
+  const points = new Float64Array(rowCount * featureCount);
+  for (let k = 0; k < featureCount; k++) {
+    const column = columns[k];
+    for (let row = 0; row < rowCount; row++) points[row * featureCount + k] = column[row];
+  }
+  const sums = new Float64Array(rowCount);
+  const groupSums = new Float64Array(rowCount);
+  const blockEnd = rowCount - (rowCount % ROWS_PER_BLOCK);
+  // Summed group by group, in the order the lookup tables add up, so both give the same bits. A
+  // lone tree's group sum is its path length (0 + x is exact): it goes straight to the rows' sums.
+  for (const { firstTree, endTree } of groups) {
+    const target = endTree - firstTree === 1 ? sums : groupSums;
+    if (target === groupSums) groupSums.fill(0);
+    for (let tree = firstTree; tree < endTree; tree++) {
+      const root = treeStart[tree];
+      const steps = depth[tree];
+      let row = 0;
+      for (; row < blockEnd; row += ROWS_PER_BLOCK) {
+        const at0 = row * featureCount;
+        const at1 = at0 + featureCount;
+        const at2 = at1 + featureCount;
+        const at3 = at2 + featureCount;
+        const at4 = at3 + featureCount;
+        const at5 = at4 + featureCount;
+        const at6 = at5 + featureCount;
+        const at7 = at6 + featureCount;
+        let node0 = root;
+        let node1 = root;
+        let node2 = root;
+        let node3 = root;
+        let node4 = root;
+        let node5 = root;
+        let node6 = root;
+        let node7 = root;
         // Branch-free step: +(value > threshold) picks the right child, stored after the left one.
-        while (feature[node] >= 0) node = left[node] + +(point[feature[node]] > threshold[node]);
-        groupSum += pathLength[node];
+        for (let step = 0; step < steps; step++) {
+          node0 = child[node0] + +(points[at0 + feature[node0]] > threshold[node0]);
+          node1 = child[node1] + +(points[at1 + feature[node1]] > threshold[node1]);
+          node2 = child[node2] + +(points[at2 + feature[node2]] > threshold[node2]);
+          node3 = child[node3] + +(points[at3 + feature[node3]] > threshold[node3]);
+          node4 = child[node4] + +(points[at4 + feature[node4]] > threshold[node4]);
+          node5 = child[node5] + +(points[at5 + feature[node5]] > threshold[node5]);
+          node6 = child[node6] + +(points[at6 + feature[node6]] > threshold[node6]);
+          node7 = child[node7] + +(points[at7 + feature[node7]] > threshold[node7]);
+        }
+        target[row] += pathLength[node0];
+        target[row + 1] += pathLength[node1];
+        target[row + 2] += pathLength[node2];
+        target[row + 3] += pathLength[node3];
+        target[row + 4] += pathLength[node4];
+        target[row + 5] += pathLength[node5];
+        target[row + 6] += pathLength[node6];
+        target[row + 7] += pathLength[node7];
       }
-      sum += groupSum;
+      for (; row < rowCount; row++) {
+        const at = row * featureCount;
+        let node = root;
+        for (let step = 0; step < steps; step++) node = child[node] + +(points[at + feature[node]] > threshold[node]);
+        target[row] += pathLength[node];
+      }
     }
-    sums[row] = sum;
+    if (target === groupSums) for (let row = 0; row < rowCount; row++) sums[row] += groupSums[row];
   }
   return sums;
 }

@@ -57,27 +57,31 @@ export function detectShallow(timestampsMs: Float64Array, values: Float64Array, 
   const { trees = 100, contamination = 0.01, seed = 0 } = options;
   checkSeries(timestampsMs, values, 'detectShallow');
   const expected = smoothByDistanceWeights(interpolateMissing(values, 'detectShallow'));
-  const observed: number[] = [];
-  for (let t = 0; t < values.length; t++) if (values[t] === values[t]) observed.push(t);
-  if (observed.length < 2) throw new InputError(`detectShallow: needs at least 2 observed values, got ${observed.length}`);
+  let observedCount = 0;
+  for (let t = 0; t < values.length; t++) if (values[t] === values[t]) observedCount++;
+  if (observedCount < 2) throw new InputError(`detectShallow: needs at least 2 observed values, got ${observedCount}`);
 
-  const residual = new Float64Array(observed.length);
-  const timeSin = new Float64Array(observed.length);
-  const timeCos = new Float64Array(observed.length);
-  for (const [row, t] of observed.entries()) {
+  const observed = new Int32Array(observedCount);
+  const residual = new Float64Array(observedCount);
+  const timeSin = new Float64Array(observedCount);
+  const timeCos = new Float64Array(observedCount);
+  for (let t = 0, row = 0; t < values.length; t++) {
+    if (values[t] !== values[t]) continue;
+    observed[row] = t;
     residual[row] = values[t] - expected[t];
     const angle = (2 * Math.PI * (((timestampsMs[t] % DAY_MS) + DAY_MS) % DAY_MS)) / DAY_MS;
     timeSin[row] = Math.sin(angle);
     timeCos[row] = Math.cos(angle);
+    row++;
   }
   const { model, sampleScores } = fitAndScoreIsolationForest([residual, timeSin, timeCos], { nEstimators: trees, contamination, seed });
   const labels = outlierLabels(model, sampleScores);
 
   const score = new Float64Array(values.length).fill(Number.NaN);
   const isAnomaly = new Uint8Array(values.length);
-  for (const [row, t] of observed.entries()) {
-    score[t] = -sampleScores[row];
-    isAnomaly[t] = labels[row] === -1 ? 1 : 0;
+  for (let row = 0; row < observedCount; row++) {
+    score[observed[row]] = -sampleScores[row];
+    isAnomaly[observed[row]] = labels[row] === -1 ? 1 : 0;
   }
   return { expected, score, isAnomaly };
 }
@@ -99,10 +103,15 @@ export function smoothByDistanceWeights(values: Float64Array): Float64Array {
   kernel[half] = (half * half) / 4;
   const total = kernel.reduce((sum, weight) => sum + weight, 0);
   for (let i = 0; i < kernel.length; i++) kernel[i] /= total;
+  // Padded once, so that the inner loop reads without clamping.
+  const padded = new Float64Array(n + 2 * half);
+  padded.fill(values[0], 0, half);
+  padded.set(values, half);
+  padded.fill(values[n - 1], half + n);
   const smoothed = new Float64Array(n);
   for (let t = 0; t < n; t++) {
     let sum = 0;
-    for (let k = 0; k < kernel.length; k++) sum += kernel[k] * values[Math.min(n - 1, Math.max(0, t + k - half))];
+    for (let k = 0; k < kernel.length; k++) sum += kernel[k] * padded[t + k];
     smoothed[t] = sum;
   }
   return smoothed;

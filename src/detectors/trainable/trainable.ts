@@ -9,6 +9,8 @@ import type { z } from 'zod';
 export interface FeatureRows {
   features: readonly string[];
   columns: readonly Float64Array[];
+  /** Each row's time, epoch milliseconds (UTC): what a series detector places its points by. */
+  timestampsMs: Float64Array;
 }
 
 /** What fitting measured. `validation_loss` (lower is better) is what promotion compares. */
@@ -30,6 +32,12 @@ export interface RowScores {
   expected: Float64Array;
   lower: Float64Array;
   upper: Float64Array;
+}
+
+/** Scores of `count` rows before any verdict: NaN scores and bands, nothing anomalous. */
+export function noVerdicts(count: number): RowScores {
+  const unknown = () => new Float64Array(count).fill(Number.NaN);
+  return { score: unknown(), anomalous: new Uint8Array(count), expected: unknown(), lower: unknown(), upper: unknown() };
 }
 
 /**
@@ -54,14 +62,17 @@ export interface TrainableDetector<Params = unknown, Artifact = unknown, Model =
   score(model: Model, rows: FeatureRows): RowScores;
 }
 
+/** Where `count` rows in time order split into training and the most recent `share` for validation (at least one row each). */
+export function holdOutCut(count: number, share: number): number {
+  return count - Math.min(Math.max(1, Math.round(count * share)), Math.max(0, count - 1));
+}
+
 /** The first `1 - share` of the rows to train on and the rest, the most recent, to validate with (at least one row each). */
 export function holdOut(rows: FeatureRows, share: number): { training: FeatureRows; validation: FeatureRows } {
-  const count = rows.columns[0]?.length ?? 0;
-  const held = Math.min(Math.max(1, Math.round(count * share)), Math.max(0, count - 1));
-  const cut = count - held;
+  const cut = holdOutCut(rows.columns[0]?.length ?? 0, share);
   return {
-    training: { features: rows.features, columns: rows.columns.map((column) => column.subarray(0, cut)) },
-    validation: { features: rows.features, columns: rows.columns.map((column) => column.subarray(cut)) },
+    training: { features: rows.features, columns: rows.columns.map((column) => column.subarray(0, cut)), timestampsMs: rows.timestampsMs.subarray(0, cut) },
+    validation: { features: rows.features, columns: rows.columns.map((column) => column.subarray(cut)), timestampsMs: rows.timestampsMs.subarray(cut) },
   };
 }
 

@@ -28,7 +28,7 @@ function rowRulesOf(dataset: DatasetConfig, present: Set<string>): RowRules {
     idColumn: dataset.key === undefined ? undefined : raw(dataset.key),
     requiredColumns: columns.filter(([, column]) => column.type === 'string' && column.required).map(([name]) => raw(name)),
     optionalColumns: columns.filter(([, column]) => !column.required).map(([name]) => raw(name)),
-    numericColumns: columns.filter(([, column]) => column.type === 'number').map(([name, column]) => ({ name: raw(name), min: column.min })),
+    numericColumns: columns.filter(([, column]) => column.type === 'number').map(([name, column]) => ({ name: raw(name), min: column.min, values: column.values })),
     timestampColumns: columns.filter(([, column]) => column.type === 'timestamp').map(([name]) => raw(name)),
     orderedTimestamps: columns
       .filter(([, column]) => column.notBefore !== undefined && present.has(raw(column.notBefore)))

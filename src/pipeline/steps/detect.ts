@@ -1,16 +1,18 @@
 import { z } from 'zod';
-import type { DetectStepConfig } from '../../config/index.js';
-import { addDays } from '../../dates.js';
+import { isRecordStep, scoredFeatures, type DetectStepConfig, type RecordStepConfig, type SeriesStepConfig } from '../../config/index.js';
+import { addDays, dateRange } from '../../dates.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
 import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { detectRecords, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
-import { detectSeries, detectWithModels, type Finding, type SeriesDetection } from '../series-detect.js';
+import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
+import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
+import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -22,26 +24,55 @@ export interface DetectOutput {
   window?: { from: string; to: string };
   /** A record detector's facts about its day (clusters, recall on labelled rows). */
   facts?: RecordDetectionFacts & { date: string };
+  /** A series detector's flags against labelled rows, per date. */
+  labelled?: (LabelledIncidents & { date: string })[];
 }
 
 export type AnyFinding = Finding | RecordFinding;
 export type DetectPartition = RecordDay | EntityShard;
 
-const recall = { total: z.number(), flagged: z.number(), recall: z.number().nullable() };
-// Key order as detectRecords writes it: the day's summary shows these facts as they are.
-export const RecordDetectionFactsSchema: z.ZodType<RecordDetectionFacts> = z.object({
-  clusters: z.array(z.object({ cluster: z.number(), size: z.number(), centroid: z.record(z.string(), z.number()) })),
-  outliers: z.number(),
-  parameters: z.object({ eps: z.number(), min_samples: z.number(), scale: z.string(), features: z.array(z.string()) }),
-  injected_anomalies: z.object({ ...recall, by_kind: z.record(z.string(), z.object(recall)) }).optional(),
-});
+const recall: z.ZodType<InjectedRecall> = z.object({ total: z.number(), flagged: z.number(), recall: z.number().nullable(), precision: z.number().nullable().optional() });
+/** Precision and recall on labelled records, as detect partitions and summaries hold them. */
+export const InjectedEvaluationSchema: z.ZodType<InjectedEvaluation> = z.intersection(recall, z.object({ false_alarms: z.number(), by_kind: z.record(z.string(), recall) }));
+// Key order as the detectors write them: the day's summary shows these facts as they are.
+export const RecordDetectionFactsSchema: z.ZodType<RecordDetectionFacts> = z.union([
+  z.object({
+    clusters: z.array(z.object({ cluster: z.number(), size: z.number(), centroid: z.record(z.string(), z.number()) })),
+    outliers: z.number(),
+    parameters: z.object({ eps: z.number(), min_samples: z.number(), scale: z.string(), features: z.array(z.string()) }),
+    injected_anomalies: InjectedEvaluationSchema.optional(),
+  }),
+  z.object({
+    flagged: z.number(),
+    by_reason: z.object({ too_long: z.number(), too_short: z.number(), too_fast: z.number(), far_distance: z.number() }),
+    fit: z.object({
+      from: z.string(),
+      to: z.string(),
+      days: z.number(),
+      rides: z.number(),
+      by_day_of_week: z.boolean(),
+      distance: z.object({ median: z.number(), flagged_above: z.number().nullable() }),
+    }),
+    parameters: z.object({ sigmas: z.number(), distance_sigmas: z.number(), min_support: z.number(), max_speed_kmh: z.number(), history: z.number() }),
+    injected_anomalies: InjectedEvaluationSchema.optional(),
+  }),
+  z.object({
+    flagged: z.number(),
+    vehicles: z.array(
+      z.object({ vehicle: z.string(), pattern: z.enum(['repeated', 'back_to_back', 'overlap']), count: z.number(), total: z.number(), expected: z.number(), score: z.number(), reason: z.string() }),
+    ),
+    fleet: z.object({ trips: z.number(), gaps: z.number(), back_to_back_share: z.number(), overlap_share: z.number(), overlaps_tested: z.boolean() }),
+    parameters: z.object({ relative_tolerance: z.number(), min_repeats: z.number(), false_alarms: z.number(), back_to_back_minutes: z.number() }),
+    injected_anomalies: InjectedEvaluationSchema.optional(),
+  }),
+]);
 const nullableNumber = z.number().nullable();
 /** A number that JSON wrote as null because it was NaN or infinite (a day with no cluster to compare with). */
 const jsonNumber = nullableNumber.transform((value) => value ?? Number.NaN);
 /** A finding as the findings file holds it. */
 const FindingSchema: z.ZodType<AnyFinding> = z.union([
   z.object({
-    detector: z.literal('dbscan'),
+    detector: z.enum(['dbscan', 'conditional', 'pattern']),
     date: z.string(),
     id: z.string(),
     entity: z.string().nullable(),
@@ -49,6 +80,7 @@ const FindingSchema: z.ZodType<AnyFinding> = z.union([
     score: z.number(),
     reason: z.string(),
     expected: z.object({ feature: z.string(), value: jsonNumber, low: jsonNumber, high: jsonNumber }),
+    labelledKind: z.string().nullable().optional(),
   }),
   z.object({
     detector: z.string(),
@@ -61,6 +93,7 @@ const FindingSchema: z.ZodType<AnyFinding> = z.union([
     score: z.number(),
     reason: z.string(),
     model: z.object({ name: z.string(), version: z.number() }).optional(),
+    support: z.object({ column: z.string(), records: z.number() }).optional(),
   }),
 ]);
 
@@ -74,14 +107,19 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   skipped: z.array(z.object({ entity: z.string(), reason: z.string() })),
   window: z.object({ from: z.string(), to: z.string() }).optional(),
   facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
+  labelled: z.array(z.intersection(LabelledIncidentsSchema, z.object({ date: z.string() }))).optional(),
 });
 
-type SeriesStep = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;
-type RecordStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
+/** The columns a series step reads: its values, and its support column when it has one. */
+function withSupportColumn(values: readonly string[], support: string | undefined): string[] {
+  return support === undefined || values.includes(support) ? [...values] : [...values, support];
+}
+
+type ModelStep = Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder' }>;
 
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
-async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStep, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
-  const columns = step.detector === 'arima' ? [step.value] : step.features;
+async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStepConfig, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
+  const columns = withSupportColumn(step.detector === 'arima' ? [step.value] : step.features, step.support);
   return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
 }
 
@@ -89,10 +127,14 @@ async function readSeriesTable(engine: Engine, context: StepContext, step: Serie
  * Scores the run's dates with the model versions the run fixed when it started (see
  * resolveModelVersions): no history is read, nothing is fitted.
  */
-async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: Extract<DetectStepConfig, { detector: 'iforest' }>): Promise<SeriesDetection> {
+async function detectWithRegisteredModels(engine: Engine, context: StepContext, shard: EntityShard, step: ModelStep): Promise<SeriesDetection> {
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
-  const { table } = await readEntityRows(engine, context, { ...step, columns: step.features }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  // Isolation Forest steps may weigh days by a support column; the autoencoder scores every row.
+  const scored = { detector: step.detector, features: scoredFeatures(step), ...(step.detector === 'iforest' ? { support: step.support, minSupport: step.minSupport } : {}) };
+  const labels = step.detector === 'autoencoder' ? step.evaluate : undefined;
+  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(scored.features, scored.support), labels }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const { table, skipped } = supportedRows(scored, read.table);
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();
   for (const entity of new Set(table.entity)) {
@@ -102,86 +144,116 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
     const record = records.get(`${name}@${version}`);
     if (record === undefined) throw new InputError(`model ${name} v${version}, which run ${context.run.id} scores with, is not in the registry`);
     const loaded = await loadModel(context.lake, record);
-    if (JSON.stringify(loaded.features) !== JSON.stringify(step.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${step.features.join(', ')}`);
+    if (JSON.stringify(loaded.features) !== JSON.stringify(scored.features)) throw new InputError(`model ${name} v${version} was trained on ${loaded.features.join(', ')}, not ${scored.features.join(', ')}`);
     models.set(entity, loaded);
   }
   const wanted = step.model === 'production' ? 'production' : `v${step.model}`;
-  return detectWithModels(step, table, models, (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`);
+  const detection = detectWithModels(scored, table, models, {
+    reason: (entity) => `${step.detector}: no ${wanted} model ${modelName(resolved.model, entity)} when the run started`,
+    shallow: step.detector === 'autoencoder' && step.fallback === 'shallow',
+  });
+  return { ...detection, skipped: [...skipped, ...detection.skipped] };
+}
+
+/** The numbers a record step reads per record, as SQL over its table: DBSCAN's features, a ride detector's values. */
+function recordColumnsSql(step: RecordStepConfig): { column: string; sql: string }[] {
+  if (step.detector === 'dbscan') return step.features.map(({ column }) => ({ column, sql: `CAST(${sqlIdentifier(column)} AS DOUBLE)` }));
+  const minutes = { min: '', s: ' / 60', h: ' * 60' }[step.duration.unit];
+  const sqlOf = ({ column, role }: RideColumn): string => {
+    const timestamp = `CAST(${sqlIdentifier(column)} AS TIMESTAMP)`;
+    switch (role) {
+      case 'distance':
+      case 'duration':
+        return `CAST(${sqlIdentifier(column)} AS DOUBLE)`;
+      case 'hour_of_day':
+        return `hour(${timestamp}) + minute(${timestamp}) / 60 + second(${timestamp}) / 3600`;
+      case 'day_of_week':
+        return `CAST(dayofweek(${timestamp}) AS DOUBLE)`;
+      case 'start_min':
+        return `epoch(${timestamp}) / 60`;
+      case 'end_min':
+        // Without a dropoff column, or where it is missing: the pickup plus the ride time.
+        return `coalesce(epoch(${timestamp}) / 60, epoch(CAST(${sqlIdentifier(step.start)} AS TIMESTAMP)) / 60 + CAST(${sqlIdentifier(step.duration.column)} AS DOUBLE)${minutes})`;
+    }
+  };
+  return rideColumnsOf(step).map((column) => ({ column: column.column, sql: `CAST(${sqlOf(column)} AS DOUBLE)` }));
+}
+
+/** The day's file of a record step's table (the dataset's silver or an aggregate's gold). */
+function recordKey(context: StepContext, step: RecordStepConfig, date: string): string {
+  const { pipeline } = context.params;
+  const layout = pipelineLayout(context.run.pipeline, pipeline, date);
+  return step.table === pipeline.dataset ? layout.silver : layout.aggregate(step.table);
 }
 
 /**
  * One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by
- * id. Features and ids are read for every row; labels only for the rows labelled, and entities
- * only when asked for (the outliers'), through each row's number in the file.
+ * id: the step's numbers as columns, entities, and labels when the step evaluates. Without `ids`
+ * (history a model only learns from) ids and labels are left out.
  */
-async function readRecordTable(engine: Engine, context: StepContext, step: RecordStep, date: string): Promise<RecordTable> {
-  const { pipeline } = context.params;
-  const layout = pipelineLayout(context.run.pipeline, pipeline, date);
-  const key = step.table === pipeline.dataset ? layout.silver : layout.aggregate(step.table);
-  const [localPath] = await engine.stage(context.lake, [key]);
+async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean } = { ids: true }): Promise<RecordTable> {
+  const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
   const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
-  const evaluate = step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
+  const evaluate = options.ids && step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
   const kindSql = evaluate?.kind !== undefined && present.has(evaluate.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(evaluate.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
   // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
   const order = `ORDER BY CAST(${sqlIdentifier(step.id)} AS VARCHAR), file_row_number`;
   const source = 'read_parquet($1, file_row_number = true)';
-  const fileRowsNeeded = step.entity !== undefined || evaluate !== undefined;
-  const failed = (error: unknown) => new InputError(`detect step dbscan on ${step.table}: ${oneLine(error)}`, { cause: error });
+  const numbers = recordColumnsSql(step);
   let columns: Record<string, unknown[]>;
   let ids: string[];
-  let labelledKinds: Map<number, string> | undefined;
   try {
     columns = await engine.columns(
-      `SELECT ${step.features.map((feature, f) => `CAST(${sqlIdentifier(feature.column)} AS DOUBLE) AS f${f}`).join(', ')}
-        ${fileRowsNeeded ? ', CAST(file_row_number AS INTEGER) AS file_row' : ''}
+      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
+        ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')}
+        ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
       FROM ${source} ${order}`,
       [localPath],
     );
-    ids = await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.f0.length);
-    if (evaluate) {
-      const labelled = await engine.columns(
-        `SELECT CAST(file_row_number AS INTEGER) AS file_row, ${kindSql} AS kind FROM ${source} WHERE TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1`,
-        [localPath],
-      );
-      const rowOf = rowsByFileRow(columns.file_row as number[]);
-      labelledKinds = new Map((labelled.file_row as number[]).map((fileRow, k) => [rowOf[fileRow], labelled.kind[k] as string]));
-    }
+    ids = options.ids ? await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length) : [];
   } catch (error) {
-    throw failed(error);
+    throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
-  const fileRows = columns.file_row as number[] | undefined;
   return {
     ids,
-    features: step.features.map((_, f) => numbersWithNaN(columns[`f${f}`] as (number | null)[])),
-    labelledKinds,
-    async entitiesOf(rows) {
-      if (step.entity === undefined || fileRows === undefined || rows.length === 0) return rows.map(() => null);
-      const wanted = rows.map((row) => String(fileRows[row]));
-      try {
-        const found = await engine.columns(
-          `SELECT CAST(file_row_number AS INTEGER) AS file_row, CAST(${sqlIdentifier(step.entity)} AS VARCHAR) AS entity
-          FROM ${source} WHERE file_row_number IN (SELECT CAST(unnest($2) AS BIGINT))`,
-          [localPath, wanted],
-        );
-        const entityOf = new Map((found.file_row as number[]).map((fileRow, k) => [fileRow, found.entity[k] as string | null]));
-        return rows.map((row) => entityOf.get(fileRows[row]) ?? null);
-      } catch (error) {
-        throw failed(error);
-      }
-    },
+    entities: columns.entity as (string | null)[],
+    features: numbers.map((_, f) => numbersWithNaN(columns[`f${f}`] as (number | null)[])),
+    labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
   };
+}
+
+/**
+ * The days before `date` a conditional step learns from with it, oldest first: those of its
+ * `history` whose table exists (a day never cleaned is left out).
+ */
+async function readHistory(engine: Engine, context: StepContext, step: Extract<DetectStepConfig, { detector: 'conditional' }>, date: string): Promise<{ tables: RecordTable[]; from: string }> {
+  const tables: RecordTable[] = [];
+  let from = date;
+  if (step.history === 0) return { tables, from };
+  for (const day of dateRange(addDays(date, -step.history), addDays(date, -1))) {
+    if (!(await context.lake.exists(recordKey(context, step, day)))) continue;
+    tables.push(await readRecordTable(engine, context, step, day, { ids: false }));
+    if (tables.length === 1) from = day;
+  }
+  return { tables, from };
+}
+
+/** One day of a record step: its findings and what it tells about the day. */
+async function detectRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
+  const table = await readRecordTable(engine, context, step, date);
+  switch (step.detector) {
+    case 'dbscan':
+      return detectRecords(step, table, date);
+    case 'conditional':
+      return detectRideTimes(step, table, await readHistory(engine, context, step, date), date);
+    case 'pattern':
+      return detectPatterns(step, table, date);
+  }
 }
 
 /** The values as a Float64Array, NULL as NaN; without NULLs, copied natively (a callback per value is slow on a first run). */
 function numbersWithNaN(values: (number | null)[]): Float64Array {
   return values.includes(null) ? Float64Array.from(values, (value) => value ?? Number.NaN) : Float64Array.from(values as number[]);
-}
-
-/** Position (in id order) of each file row, from the file row of each position. */
-function rowsByFileRow(fileRows: readonly number[]): Int32Array {
-  const rowOf = new Int32Array(fileRows.length);
-  fileRows.forEach((fileRow, row) => (rowOf[fileRow] = row));
-  return rowOf;
 }
 
 /**
@@ -199,8 +271,9 @@ async function readIds(engine: Engine, idSql: string, order: string, localPath: 
 
 /**
  * Detect: one partition of one detect step. Series detectors (ARIMA, Isolation Forest) learn
- * from `history` days before the run's first date and flag the run's dates, per entity shard;
- * DBSCAN clusters one date of records. Findings go to the run's scratch folder for publish.
+ * from `history` days before the run's first date and flag the run's dates, per entity shard, or
+ * (Isolation Forest, autoencoder) score them with registered models; record detectors (DBSCAN,
+ * conditional, pattern) take one date of records. Findings go to the run's scratch folder for publish.
  */
 async function detectPartition(context: StepContext, partition: DetectPartition): Promise<DetectOutput> {
   const step = context.params.pipeline.detect[partition.detectStep];
@@ -210,17 +283,17 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
   try {
     let output: Omit<DetectOutput, 'findings' | 'count'>;
     let findings: AnyFinding[];
-    if (step.detector === 'dbscan') {
-      if (partition.kind !== 'record-day') throw new InputError(`dbscan runs a day at a time, not as ${partitionLabel(partition)}`);
-      const table = await readRecordTable(engine, context, step, partition.date);
-      const detection = await detectRecords(step, table, partition.date);
+    if (isRecordStep(step)) {
+      if (partition.kind !== 'record-day') throw new InputError(`${step.detector} runs a day at a time, not as ${partitionLabel(partition)}`);
+      const detection = await detectRecordDay(engine, context, step, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
-    } else if (step.detector === 'iforest' && step.model !== undefined) {
+    } else if (step.detector === 'autoencoder' || (step.detector === 'iforest' && step.model !== undefined)) {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const detection = await detectWithRegisteredModels(engine, context, partition, step);
       findings = detection.findings;
-      output = { skipped: detection.skipped, window: { from: first, to: last } };
+      const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
@@ -237,14 +310,14 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
   }
 }
 
-/** Detect: DBSCAN a day per partition, ARIMA in `partitions` entity shards, Isolation Forest as one shard. */
+/** Detect: record detectors a day per partition, ARIMA in `partitions` entity shards, Isolation Forest and the autoencoder as one shard. */
 export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   kind: 'detect',
   partition: z.discriminatedUnion('kind', [RecordDaySchema, EntityShardSchema]),
   output: DetectOutputSchema,
   plan: (pipeline, dates) =>
     pipeline.detect.flatMap((step, detectStep): DetectPartition[] => {
-      if (step.detector === 'dbscan') return dates.map((date) => ({ kind: 'record-day', detectStep, detector: step.detector, date }));
+      if (isRecordStep(step)) return dates.map((date) => ({ kind: 'record-day', detectStep, detector: step.detector, date }));
       // Isolation Forest fits one model over all entities and cannot be split.
       const shards = step.detector === 'arima' ? step.partitions : 1;
       return Array.from({ length: shards }, (_, shard) => ({ kind: 'entity-shard', detectStep, detector: step.detector, shard, shards }));

@@ -5,6 +5,7 @@ import type { AggregatedDate, CheckedDate, CleanedDate, PerDate } from '../conte
 import { aggregateStep } from './aggregate.js';
 import { cleanStep } from './clean.js';
 import { detectStep, type DetectOutput, type DetectPartition } from './detect.js';
+import { predictStep, type PredictedDate } from './predict.js';
 import { qualityStep } from './quality.js';
 
 /** Outputs of a run's succeeded steps, read back through each step's schema and merged over partitions. */
@@ -13,6 +14,7 @@ export interface UpstreamOutputs {
   quality: PerDate<CheckedDate>;
   aggregate: PerDate<AggregatedDate>;
   detect: { partition: DetectPartition; output: DetectOutput }[];
+  predict: PerDate<PredictedDate>;
 }
 
 /** The output of a succeeded step record, decoded with its step's schema. */
@@ -35,6 +37,7 @@ export function upstreamOf(steps: readonly StepRecord[]): UpstreamOutputs {
     quality: mergedDates(qualityStep, steps),
     aggregate: mergedDates(aggregateStep, steps),
     detect: succeeded(steps, 'detect').map((record) => ({ partition: partitionOf(detectStep, record), output: outputOf(detectStep, record) })),
+    predict: mergedDates(predictStep, steps),
   };
 }
 

@@ -1,0 +1,175 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AckPolicy, DeliverPolicy, jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { InputError, oneLine, UnavailableError } from '../errors.js';
+import type { BusConsumer, ConsumeOptions, Delivery, EventBus, Settlement, Topic } from './bus.js';
+
+export interface NatsBusOptions {
+  /** `nats://host:4222` */
+  url: string;
+  /** The JetStream stream that keeps detour's messages, created when missing. */
+  stream: string;
+  /** Every subject is `<subjectPrefix>.<topic subject>`; the stream takes `<subjectPrefix>.>`. */
+  subjectPrefix: string;
+  /** A delivered message not settled this long (its consumer died) is delivered again. */
+  ackWaitMs: number;
+  maxDeliveries: number;
+  /** The server drops a message whose id it saw this recently. */
+  duplicateWindowMs: number;
+}
+
+/** How long the stream keeps a message, settled or not. */
+const STREAM_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+/** How long one pull waits for a message: also how long `stop()` may wait for an idle consumer. */
+const PULL_EXPIRES_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+const isApiError = (error: unknown, code: number) => error instanceof JetStreamApiError && error.code === code;
+
+/** Creates the stream, or adds the prefix's subjects to a stream of that name made for others. */
+async function ensureStream(manager: JetStreamManager, options: NatsBusOptions): Promise<void> {
+  const subjects = `${options.subjectPrefix}.>`;
+  try {
+    const { config } = await manager.streams.info(options.stream);
+    if (!config.subjects.includes(subjects)) await manager.streams.update(options.stream, { subjects: [...config.subjects, subjects] });
+  } catch (error) {
+    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+    await manager.streams.add({ name: options.stream, subjects: [subjects], duplicate_window: nanos(options.duplicateWindowMs), max_age: nanos(STREAM_MAX_AGE_MS) });
+  }
+}
+
+/**
+ * The bus on NATS JetStream: one stream, a subject per topic, durable pull consumers with
+ * explicit acks. A message is acknowledged only once its handler settled it as done; while the
+ * handler runs, "in progress" is sent every third of the ack wait, so only a consumer that died
+ * (or lost its connection) has its message delivered again. Ids (`Nats-Msg-Id`) de-duplicate
+ * publishes within the stream's duplicate window.
+ */
+export class NatsBus implements EventBus {
+  readonly description: string;
+  private readonly client: JetStreamClient;
+  private readonly running = new Set<BusConsumer>();
+
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly manager: JetStreamManager,
+    private readonly options: NatsBusOptions,
+  ) {
+    this.client = jetstream(connection);
+    this.description = `${options.url} (stream ${options.stream}, subjects ${options.subjectPrefix}.>)`;
+  }
+
+  /**
+   * Connects and makes sure the stream exists.
+   * @throws UnavailableError when no NATS server answers at `options.url` (exit 1); InputError when it runs without JetStream.
+   */
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    let connection: NatsConnection;
+    try {
+      // Once connected, a server that goes away is waited for, however long: consumers pick up where they were.
+      connection = await connect({ servers: options.url, name: 'detour', timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1 });
+    } catch (error) {
+      throw new UnavailableError('NATS', `cannot reach NATS at ${options.url}: ${oneLine(error)}`, { cause: error });
+    }
+    try {
+      let manager: JetStreamManager;
+      try {
+        manager = await jetstreamManager(connection);
+      } catch (error) {
+        throw new InputError(`NATS at ${options.url} has no JetStream (start nats-server with -js): ${oneLine(error)}`, { cause: error });
+      }
+      await ensureStream(manager, options);
+      return new NatsBus(connection, manager, options);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  private subjectOf(topic: Pick<Topic<unknown>, 'subject'>): string {
+    return `${this.options.subjectPrefix}.${topic.subject}`;
+  }
+
+  async publish<Message>(topic: Topic<Message>, message: Message): Promise<{ duplicate: boolean }> {
+    const payload = JSON.stringify(topic.schema.parse(message));
+    const ack = await this.client.publish(this.subjectOf(topic), payload, topic.messageId === undefined ? {} : { msgID: topic.messageId(message) });
+    return { duplicate: ack.duplicate };
+  }
+
+  /** Creates the durable consumer, or brings an existing one to the current ack wait and delivery limit. */
+  private async ensureConsumer(name: string, subject: string): Promise<void> {
+    const limits = { ack_wait: nanos(this.options.ackWaitMs), max_deliver: this.options.maxDeliveries };
+    try {
+      await this.manager.consumers.info(this.options.stream, name);
+      await this.manager.consumers.update(this.options.stream, name, limits);
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+      await this.manager.consumers.add(this.options.stream, { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: subject, ...limits });
+    }
+  }
+
+  async consume<Message>(topic: Topic<Message>, name: string, handle: (delivery: Delivery<Message>) => Promise<Settlement>, options: ConsumeOptions = {}): Promise<BusConsumer> {
+    await this.ensureConsumer(name, this.subjectOf(topic));
+    const consumer = await this.client.consumers.get(this.options.stream, name);
+    let stopping = false;
+    const loop = (async () => {
+      while (!stopping) {
+        let message: JsMsg | null;
+        try {
+          // One message at a time: nothing waits in a buffer while its ack wait runs out.
+          message = await consumer.next({ expires: PULL_EXPIRES_MS });
+        } catch (error) {
+          if (stopping) break;
+          options.onError?.(error);
+          await sleep(PULL_EXPIRES_MS);
+          continue;
+        }
+        if (message !== null) await this.deliver(topic, message, handle, options);
+      }
+    })();
+    const running: BusConsumer = {
+      stop: async () => {
+        stopping = true;
+        await loop;
+        this.running.delete(running);
+      },
+    };
+    this.running.add(running);
+    return running;
+  }
+
+  private async deliver<Message>(topic: Topic<Message>, message: JsMsg, handle: (delivery: Delivery<Message>) => Promise<Settlement>, options: ConsumeOptions): Promise<void> {
+    let payload: unknown;
+    try {
+      payload = message.json();
+    } catch {
+      payload = undefined;
+    }
+    const parsed = topic.schema.safeParse(payload);
+    if (!parsed.success) {
+      message.term();
+      options.onError?.(new InputError(`message ${message.seq} on ${message.subject} dropped: not a ${topic.subject} message (${oneLine(parsed.error.issues[0]?.message ?? 'not JSON')})`));
+      return;
+    }
+    const heartbeat = setInterval(() => message.working(), Math.max(100, this.options.ackWaitMs / 3));
+    let settlement: Settlement;
+    try {
+      const attempt = message.info.deliveryCount;
+      settlement = await handle({ message: parsed.data, attempt, lastAttempt: attempt >= this.options.maxDeliveries });
+    } catch (error) {
+      options.onError?.(error);
+      settlement = { outcome: 'retry', delayMs: options.retryDelayMs ?? 1_000 };
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (settlement.outcome === 'done') await message.ackAck();
+    else if (settlement.outcome === 'retry') message.nak(settlement.delayMs);
+    // A reason with the TERM needs NATS 2.11; the consumer's caller reports it instead.
+    else message.term();
+  }
+
+  async close(): Promise<void> {
+    for (const consumer of [...this.running]) await consumer.stop();
+    await this.connection.close();
+  }
+}

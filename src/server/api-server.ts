@@ -1,0 +1,218 @@
+/**
+ * The HTTP API on Fastify: zod schemas validate every request and make the OpenAPI document;
+ * bearer tokens with scopes, a body limit, a per-token rate limit and a request timeout guard
+ * every route; detections that fit on the request's data run on a thread pool.
+ */
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Server } from 'node:net';
+import Fastify, { type FastifyReply } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { App } from '../app/index.js';
+import { InputError, oneLine } from '../errors.js';
+import type { MetricsSource } from '../observability/index.js';
+import type { RunServices } from '../pipeline/index.js';
+import { DETOUR_VERSION } from '../version.js';
+import { authorize, tokenKey, type ApiToken } from './auth.js';
+import { BackgroundRuns } from './background-runs.js';
+import type { ApiContext } from './context.js';
+import { Detection } from './detection.js';
+import { ApiError, describeError, errorHandler, TIMED_OUT } from './errors.js';
+import { detectRoutes } from './routes/detect.js';
+import { healthRoutes } from './routes/health.js';
+import { modelsRoutes } from './routes/models.js';
+import { outliersRoutes } from './routes/outliers.js';
+import { resultsRoutes } from './routes/results.js';
+import { runsRoutes } from './routes/runs.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the rate limit counts this request against: the token's key, else the client's address. */
+    rateKey: string;
+    /**
+     * Aborted when the request times out or its client goes away: what stops its detection or
+     * Druid query. (Fastify's `request.signal` also fires once a request body has been read.)
+     */
+    abandoned: AbortSignal;
+  }
+}
+
+export interface ApiServerOptions {
+  /** TCP port; 0 picks a free one (read it from `url`). */
+  port?: number;
+  /** Interface to listen on; default every interface with tokens, loopback without. */
+  host?: string;
+  /** Instead of listening: accept connections from this listening server, handed over by the first serving process. */
+  socket?: Server;
+  /** Tokens the API accepts (see `apiTokens`); none: every route is open and only loopback is served. */
+  tokens: readonly ApiToken[];
+  /** Services runs started through the API execute with (opened on the first such request). */
+  runServices: () => Promise<RunServices>;
+  /** What /metrics serves; default the app's metrics. */
+  metrics?: MetricsSource;
+  /** API processes sharing the port: each enforces its share of the rate limit. Default 1. */
+  processes?: number;
+  /** Threads for detections that fit on the request's data. Default 1. */
+  detectorThreads?: number;
+}
+
+export interface ApiServer {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** The listening server, to hand to other serving processes. */
+  server: Server;
+  /** Whether requests need a token (some are configured). */
+  authenticated: boolean;
+  /** Stops taking requests, lets those in flight finish (within the request timeout), then waits for the runs it started. */
+  close(): Promise<void>;
+}
+
+/** How long a stopping server keeps taking requests before it closes its connections. */
+const STOPPING_GRACE_MS = 1_000;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The interface the API listens on: `host` when given, else every interface with tokens and
+ * loopback without.
+ *
+ * @throws InputError for a host beyond loopback without tokens: an API without tokens serves this machine only.
+ */
+export function listenHost(tokens: readonly ApiToken[], host?: string): string {
+  const chosen = host ?? (tokens.length > 0 ? '0.0.0.0' : '127.0.0.1');
+  if (tokens.length === 0 && !isLoopback(chosen)) {
+    throw new InputError(`no API token is configured, so the API serves this machine only, not ${chosen}: add tokens (api.tokens in detour.yaml or DETOUR_API_TOKENS) to serve others`);
+  }
+  return chosen;
+}
+
+/** The URL a listening server serves, with the interface it listens on (`0.0.0.0`: every one). */
+function urlOf(server: Server): string {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+}
+
+/** Makes `server` accept connections from another's listening socket. */
+async function acceptFrom(server: Server, socket: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => resolve());
+  });
+}
+
+/**
+ * Serves the HTTP API of `app` (routes in README.md and at `/docs`; the document at `/openapi.json`).
+ *
+ * @example
+ * ```ts
+ * const server = await startApiServer(app, { port: 8080, tokens: apiTokens(app.config.api.tokens, process.env.DETOUR_API_TOKENS), runServices: () => app.services() });
+ * // … curl http://127.0.0.1:8080/v1/runs …
+ * await server.close();
+ * ```
+ * @throws InputError for a port that cannot be listened on, or a non-loopback host without tokens.
+ */
+export async function startApiServer(app: App, options: ApiServerOptions): Promise<ApiServer> {
+  const { tokens, port } = options;
+  const limits = app.config.api;
+  const host = listenHost(tokens, options.host);
+  const timeoutMs = limits.requestTimeoutSeconds * 1000;
+  const detection = new Detection(app.models, options.detectorThreads ?? 1);
+  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false } };
+  const api = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyLimitBytes,
+    handlerTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    // Errors before routing (a URL that does not decode) answer in the API's shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const { statusCode, msg } = describeError(error);
+      void reply.code(statusCode).send({ status: 'error', msg });
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+  api.setValidatorCompiler(validatorCompiler);
+  api.setSerializerCompiler(serializerCompiler);
+  api.setErrorHandler(errorHandler(app.logger));
+  api.setNotFoundHandler(async (request, reply) => reply.code(404).send({ status: 'error', msg: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  // A stopping server ends each connection after its answer, rather than keeping it alive for more.
+  api.addHook('onSend', async (_request, reply) => {
+    if (context.stopping.now) reply.header('connection', 'close');
+  });
+  api.decorateRequest('rateKey', '');
+  api.decorateRequest('abandoned', null as unknown as AbortSignal);
+  api.addHook('onRequest', async (request, reply) => {
+    const abandon = new AbortController();
+    const timer = setTimeout(() => abandon.abort(new ApiError(503, TIMED_OUT)), timeoutMs);
+    reply.raw.once('close', () => {
+      clearTimeout(timer);
+      if (!reply.raw.writableFinished) abandon.abort(new ApiError(499, 'the client went away'));
+    });
+    request.abandoned = abandon.signal;
+  });
+  api.addHook('onRequest', async (request, reply) => {
+    const { scope } = request.routeOptions.config;
+    if (scope === undefined || tokens.length === 0) return;
+    const outcome = authorize(tokens, request.headers.authorization, scope);
+    if (outcome.status === 'unauthenticated') {
+      reply.header('www-authenticate', 'Bearer');
+      throw new ApiError(401, outcome.reason);
+    }
+    if (outcome.status === 'forbidden') throw new ApiError(403, outcome.reason);
+    request.rateKey = tokenKey(outcome.token);
+  });
+  await api.register(formbody);
+  const processes = options.processes ?? 1;
+  await api.register(rateLimit, {
+    global: true,
+    // Connections are spread evenly over the processes, so each counts its share of the limit.
+    max: Math.max(1, Math.ceil(limits.rateLimit.max / processes)),
+    timeWindow: limits.rateLimit.windowSeconds * 1000,
+    keyGenerator: (request) => request.rateKey || request.ip,
+    errorResponseBuilder: (_request, context) => new ApiError(429, `rate limit of ${limits.rateLimit.max} requests per ${limits.rateLimit.windowSeconds} s reached; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  });
+  await api.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'detour', version: DETOUR_VERSION, description: 'Anomaly detection on demand (rb-aioutliers compatible), runs, anomalies, data quality and models.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await api.register(swaggerUi, { routePrefix: '/docs' });
+  api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
+
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
+
+  try {
+    if (options.socket === undefined) await api.listen({ port: port ?? 0, host });
+    else {
+      await api.ready();
+      await acceptFrom(api.server, options.socket);
+    }
+  } catch (error) {
+    await api.close();
+    await detection.close();
+    throw new InputError(`cannot serve the API on ${host}:${port}: ${oneLine(error)}`, { cause: error });
+  }
+  return {
+    url: urlOf(options.socket ?? api.server),
+    server: api.server,
+    authenticated: tokens.length > 0,
+    close: async () => {
+      // Requests already on their way (sent over a kept-alive connection, not read yet) still
+      // arrive and are served; /readyz says the server is stopping meanwhile. Closing at once would
+      // drop such a connection as idle.
+      context.stopping.now = true;
+      await new Promise((resolve) => setTimeout(resolve, STOPPING_GRACE_MS));
+      // Requests in flight finish; a client that stops reading its answer must not hold the shutdown for good.
+      const cutOff = setTimeout(() => api.server.closeAllConnections(), timeoutMs);
+      await api.close();
+      clearTimeout(cutOff);
+      await context.runs.settle();
+      await detection.close();
+    },
+  };
+}

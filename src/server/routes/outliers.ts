@@ -1,0 +1,116 @@
+/**
+ * rb-aioutliers' `POST /api/v1/outliers`, for the redBorder web UI: a form with `data` (base64 of
+ * a Druid timeseries result), `model` (base64 of a model name) and `query` (base64 of a Druid
+ * query), answered with the same keys and timestamps. Unlike rb-aioutliers, errors are 4xx (5xx
+ * only for the server's own failures), not 200 with status "error".
+ */
+import { z } from 'zod';
+import { InputError, oneLine } from '../../errors.js';
+import { BEARER, type Api, type ApiContext } from '../context.js';
+import { queryDruid } from '../druid.js';
+import { errorResponses, finiteOrNull, InstantSchema, ModelNameSchema } from '../schemas.js';
+import { seriesOf, type RequestSeries } from '../series.js';
+
+const OutliersFormSchema = z
+  .object({
+    data: z.string().optional().describe('base64 of a Druid timeseries result, [{"timestamp": "...", "result": {"<metric>": n, ...}}, ...]: the first metric is scored. Wins over query.'),
+    model: z.string().optional().describe("base64 of a registered model's name (<model>/<entity>): its production version scores; absent or unknown: the shallow model"),
+    query: z.string().optional().describe('base64 of a Druid query, run on the broker at druid.url'),
+  })
+  .nullish();
+
+const DruidResultSchema = z.array(z.object({ timestamp: InstantSchema, result: z.record(z.string(), z.unknown()) }));
+
+const OutliersAnswerSchema = z.object({
+  status: z.literal('success'),
+  anomalies: z.array(z.object({ timestamp: z.string(), expected: z.number().nullable() })).describe('the points that stand out, with what was expected'),
+  predicted: z.array(z.object({ timestamp: z.string(), forecast: z.number().nullable() })).describe('what was expected at every point'),
+});
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A form field's base64 decoded to text (whitespace ignored, standard or URL-safe alphabet). */
+function decodedText(field: string, value: string): string {
+  const compact = value.replace(/\s+/g, '');
+  if (!BASE64.test(compact) || compact.length % 4 === 1) throw new InputError(`${field} is not base64`);
+  try {
+    return utf8.decode(Buffer.from(compact, 'base64'));
+  } catch (error) {
+    throw new InputError(`${field} is not UTF-8 text once base64-decoded`, { cause: error });
+  }
+}
+
+function decodedJson(field: string, value: string): unknown {
+  const text = decodedText(field, value);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError(`${field} is not JSON once base64-decoded: ${oneLine(error)}`, { cause: error });
+  }
+}
+
+/** The first metric of a Druid timeseries result as a series; null values are missing points. */
+function druidSeries(result: unknown, maxPoints: number): RequestSeries {
+  const parsed = DruidResultSchema.safeParse(result);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    throw new InputError(`data is not a Druid timeseries result: ${['data', ...issue.path].join('.')}: ${issue.message}`);
+  }
+  const rows = parsed.data;
+  const metric = rows.length === 0 ? undefined : Object.keys(rows[0].result)[0];
+  if (rows.length > 0 && metric === undefined) throw new InputError('data[0].result has no metric to score');
+  const points = rows.map((row, index) => {
+    const value = row.result[metric as string] ?? null;
+    if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new InputError(`data[${index}].result.${metric} must be a finite number or null, got ${JSON.stringify(value)?.slice(0, 40) ?? String(value)}`);
+    }
+    return { timestamp: row.timestamp, value };
+  });
+  return seriesOf(points, maxPoints, 'data');
+}
+
+export function outliersRoutes(api: Api, { app, detection }: ApiContext): void {
+  api.post(
+    '/api/v1/outliers',
+    {
+      config: { scope: 'detect' },
+      schema: {
+        tags: ['detection'],
+        summary: 'rb-aioutliers compatible: anomalies and expected values of a Druid timeseries',
+        consumes: ['application/x-www-form-urlencoded'],
+        security: BEARER,
+        body: OutliersFormSchema,
+        response: { 200: OutliersAnswerSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 502, 503) },
+      },
+    },
+    async (request) => {
+      const form = request.body;
+      if (form === undefined || form === null) throw new InputError('send a form (application/x-www-form-urlencoded) with data or query');
+      let modelName: string | undefined;
+      if (form.model !== undefined) {
+        const name = decodedText('model', form.model);
+        const checked = ModelNameSchema.safeParse(name);
+        if (!checked.success) throw new InputError(`model ${JSON.stringify(name.slice(0, 60))}: ${checked.error.issues[0].message}`);
+        modelName = checked.data;
+      }
+      const { maxPoints } = app.config.api;
+      let series: RequestSeries;
+      if (form.data !== undefined) series = druidSeries(decodedJson('data', form.data), maxPoints);
+      else if (form.query !== undefined) {
+        const query = decodedJson('query', form.query);
+        if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new InputError('query must be a Druid query: a JSON object');
+        series = druidSeries(await queryDruid(app.config.druid, query, request.abandoned), maxPoints);
+      } else throw new InputError('send data (base64 of a Druid timeseries result) or query (base64 of a Druid query)');
+
+      const model = modelName === undefined ? null : await detection.production(modelName);
+      const verdicts = model === null ? await detection.series('shallow', series, {}, request.abandoned) : detection.withModel(model, [series.values], series.timestampsMs);
+      const predicted = series.timestamps.map((timestamp, t) => ({ timestamp, forecast: finiteOrNull(verdicts.expected[t]) }));
+      return {
+        status: 'success' as const,
+        anomalies: predicted.flatMap((point, t) => (verdicts.anomalous[t] === 1 ? [{ timestamp: point.timestamp, expected: point.forecast }] : [])),
+        predicted,
+      };
+    },
+  );
+}

@@ -1,0 +1,50 @@
+/** Zod schemas several routes share: one source for validating requests and for the OpenAPI document. */
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+
+/** The body of every error answer. */
+export const ErrorSchema = z.object({ status: z.literal('error'), msg: z.string().describe('what went wrong, in one line') });
+
+/** Error answers a route may give, for the OpenAPI document. */
+export const errorResponses = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, ErrorSchema]));
+
+/**
+ * A registered model's name, `<model>/<entity>` (`bus_iforest/B3`), or a model alone (`bus_iforest`).
+ * The model part is lower_snake_case and the entity a plain word (no `/`, no `..`): a name can
+ * never reach outside the registry, whatever it is used for.
+ */
+export const ModelNameSchema = z
+  .string()
+  .max(200)
+  .regex(/^[a-z][a-z0-9_]{0,99}(\/[A-Za-z0-9_:@+-][A-Za-z0-9_.:@+-]{0,99})?$/, 'must be <model>/<entity>: a lower_snake_case model and an entity of letters, digits and _.:@+- not starting with a dot')
+  .describe('a registered model: <model>/<entity>, e.g. bus_iforest/B3');
+
+/** Text a client names things with (a pipeline, an entity): no control characters, which the database refuses. */
+export const NameSchema = z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]+$/, 'must be text without control characters');
+
+/** A run's id (`20240103T020000Z-ab12cd`) or a prefix of one. */
+export const RunIdSchema = z.string().regex(/^[0-9A-Za-z-]{1,64}$/, 'must be a run id or a prefix of one (letters, digits and -)');
+
+/** An instant as ISO 8601 with a time zone, e.g. `2023-09-28T07:00:00.000Z`. */
+export const InstantSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 date and time with a zone, e.g. 2023-09-28T07:00:00.000Z');
+
+export const IsoDateSchema = z.iso.date().describe('YYYY-MM-DD');
+
+/** A cursor as the API gives it out: base64url of a small JSON object, opaque to clients. */
+export function encodeCursor(position: object): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/** A cursor the API gave out, read back through `schema`; InputError for anything else. */
+export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
+  try {
+    return schema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch (error) {
+    throw new InputError('cursor is not one this API gave out: pass nextCursor of the previous page as it is', { cause: error });
+  }
+}
+
+/** A number for JSON: NaN (nothing said) becomes null. */
+export function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
