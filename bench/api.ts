@@ -160,7 +160,7 @@ async function fillAnomalies(root: string, databaseUrl: string): Promise<void> {
         reason: `ride time ${40 + (index % 50)} min is 3.1σ above rides of similar distance (expected 10–30 min)`,
         attributes: { ride_dist_km: 3 + (index % 10), ride_time_min: 40 + (index % 50), label: -1 },
       }));
-      await store.replaceAnomalies('ride_anomalies', date, 'bench', rows);
+      await store.replaceAnomalies('ride_anomalies', 'bench', [{ logicalDate: date, rows }]);
     }
   } finally {
     await store.close();

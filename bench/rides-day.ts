@@ -14,6 +14,7 @@ import { runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js'
 import { writeSampleRides } from '../src/sample/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
+import { stageTimes } from './stages.js';
 
 const DAY = '2024-03-05';
 
@@ -38,9 +39,7 @@ export const cases: readonly BenchCase[] = [100_000, 1_000_000].map((rides) => (
   prepare: () => prepare(rides),
   report: (value) => {
     const result = value as RunResult;
-    const stages: Record<string, number> = {};
-    for (const step of result.steps) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(3));
     const detect = Object.fromEntries(result.steps.filter((step) => step.step === 'detect').map((step) => [step.partition, step.seconds]));
-    return { stage_seconds: stages, detect_seconds: detect, anomalies: result.run.outliers };
+    return { ...stageTimes([result.steps], 3), detect_seconds: detect, anomalies: result.run.outliers };
   },
 }));

@@ -14,6 +14,7 @@ import { dateRange } from '../src/dates.js';
 import { backfill, runParamsOf, startRun, type RunResult } from '../src/pipeline/index.js';
 import { openStore } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
+import { stageTimes } from './stages.js';
 
 const FROM = '2014-07-01';
 const DAYS = 215;
@@ -75,9 +76,7 @@ const smallPartitionsCase = (mode: 'range' | 'backfill'): BenchCase => ({
   },
   report: (value) => {
     const runs = value as RunResult[];
-    const stages: Record<string, number> = {};
-    for (const step of runs.flatMap((run) => run.steps)) stages[step.step] = Number(((stages[step.step] ?? 0) + (step.seconds ?? 0)).toFixed(2));
-    return { stage_seconds: stages, runs: runs.length, days: runs.reduce((sum, run) => sum + run.summaries.length, 0), anomalies: runs.reduce((sum, run) => sum + (run.run.outliers ?? 0), 0) };
+    return { ...stageTimes(runs.map((run) => run.steps), 2), runs: runs.length, days: runs.reduce((sum, run) => sum + run.summaries.length, 0), anomalies: runs.reduce((sum, run) => sum + (run.run.outliers ?? 0), 0) };
   },
 });
 

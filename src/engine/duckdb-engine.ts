@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBInstance, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 
 /** File formats the engine reads and writes. */
@@ -62,6 +62,20 @@ function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], 
   return [values, types];
 }
 
+/** Types whose values reach JS as numbers, strings or booleans: never as bigint or Date. */
+const PLAIN_TYPES: ReadonlySet<DuckDBTypeId> = new Set([
+  DuckDBTypeId.BOOLEAN,
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.FLOAT,
+  DuckDBTypeId.DOUBLE,
+  DuckDBTypeId.VARCHAR,
+]);
+
 function toPlain(value: unknown): unknown {
   if (typeof value === 'bigint') {
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
@@ -102,12 +116,14 @@ class DuckDbEngine implements Engine {
   async columns(sql: string, params?: SqlParams): Promise<Record<string, unknown[]>> {
     const reader = await this.connection.runAndReadAll(sql, ...bindArguments(params));
     const columns = reader.getColumnsObjectJS();
-    for (const name of Object.keys(columns)) {
+    reader.columnNames().forEach((name, index) => {
+      // Columns of plain types are as JS wants them: no pass over their values.
+      if (PLAIN_TYPES.has(reader.columnTypeId(index))) return;
       const values = columns[name];
       if (values.some((value) => typeof value === 'bigint' || value instanceof Date)) {
         columns[name] = values.map(toPlain) as typeof values;
       }
-    }
+    });
     return columns;
   }
 

@@ -17,6 +17,13 @@ export interface ReadInputOptions {
   format: InputFormat;
   /** Columns every input file must have. */
   requiredColumns: readonly string[];
+  /**
+   * Decode every Parquet file in full before reading them together (default true), so that a
+   * corrupt one is left out and recorded in `corruptFiles`. Off, Parquet files are trusted: one
+   * pass less, and a corrupt file fails the first query over the input, after which the caller
+   * reads again with the check on.
+   */
+  checkParquet?: boolean;
 }
 
 /** A column of the input as the files give it: its name and DuckDB type (`DOUBLE`, `VARCHAR`, ...). */
@@ -114,13 +121,13 @@ export async function readInputTable(engine: Engine, lake: Lake, objects: readon
   await engine.run(`CREATE OR REPLACE TABLE ${sqlIdentifier(malformedTable)} (_file INTEGER, _source_row BIGINT, _raw_line VARCHAR, _reason VARCHAR)`);
   const corruptFiles: { file: number; reason: string }[] = [];
   for (const [index, file] of files.entries()) {
-    const problem = await integrityProblem(engine, file);
+    const problem = await integrityProblem(engine, file, options.checkParquet ?? true);
     if (problem !== null) corruptFiles.push({ file: index, reason: problem });
   }
   const readable = files.map((file, index) => ({ ...file, index })).filter((file) => !corruptFiles.some((corrupt) => corrupt.file === file.index));
   if (readable.length > 0) {
     if (readable.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, readable, options.requiredColumns);
-    else await viewOfEachFile(engine, table, malformedTable, readable, options.requiredColumns, corruptFiles);
+    else if (!(await viewOfOneFeedOfCsvFiles(engine, table, readable, options.requiredColumns))) await viewOfEachFile(engine, table, malformedTable, readable, options.requiredColumns, corruptFiles);
   }
   if (corruptFiles.length === files.length) {
     // No file to take the columns from: nothing can be validated, so the first culprit is the error.
@@ -244,16 +251,16 @@ async function isGzip(localPath: string): Promise<boolean> {
 
 /**
  * Why a file cannot be trusted, or null. A gzip member is inflated to its end, which checks its
- * CRC32 and length (DuckDB stops quietly at a truncated stream); a Parquet file is decoded in full
- * (every column hashed), so bit flips in its metadata or pages show here, not halfway through
- * validation. CSV and JSON are checked by reading them.
+ * CRC32 and length (DuckDB stops quietly at a truncated stream); with `checkParquet`, a Parquet
+ * file is decoded in full (every column hashed), so bit flips in its metadata or pages show here,
+ * not halfway through validation. CSV and JSON are checked by reading them.
  */
-async function integrityProblem(engine: Engine, file: StagedFile): Promise<string | null> {
+async function integrityProblem(engine: Engine, file: StagedFile, checkParquet: boolean): Promise<string | null> {
   try {
     if (/\.gz$/i.test(file.key) || (await isGzip(file.localPath))) {
       await pipeline(createReadStream(file.localPath), createGunzip(), new Writable({ write: (_chunk, _encoding, done) => done() }));
     }
-    if (file.format === 'parquet') {
+    if (file.format === 'parquet' && checkParquet) {
       await engine.rows(`SELECT count(*) AS n FROM read_parquet($1, hive_partitioning = false) AS t WHERE hash(t) IS NULL`, [file.localPath]);
     }
     return null;
@@ -292,6 +299,76 @@ async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedF
   await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS
     SELECT * EXCLUDE (file_row_number), CAST(getvariable('${indexesVariable}')[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
     FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`);
+}
+
+/** Longest header line compared: a longer one is read file by file. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The first line of a plain (uncompressed) file with its line end, or null when the file is
+ * compressed or its first line is longer than {@link MAX_HEADER_BYTES}.
+ */
+async function plainHeaderLine(localPath: string): Promise<Buffer | null> {
+  const handle = await open(localPath, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(MAX_HEADER_BYTES), 0, MAX_HEADER_BYTES, 0);
+    const head = buffer.subarray(0, bytesRead);
+    const compressed = (head[0] === 0x1f && head[1] === 0x8b) || head.subarray(0, 4).equals(ZSTD_MAGIC);
+    const end = head.indexOf(0x0a);
+    return compressed || end < 0 ? null : head.subarray(0, end + 1);
+  } finally {
+    await handle.close();
+  }
+}
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/**
+ * Several plain CSV files of one feed (the same header line, byte for byte, line end included) in
+ * one scan, as a day per file over months is common: reading them one by one costs a few
+ * milliseconds of sniffing and bookkeeping each. Returns false, leaving nothing behind, when that
+ * does not fit: a file compressed or with another header, a line the reader rejects or an error
+ * while reading. Those are read file by file ({@link viewOfEachFile}), which quarantines malformed
+ * lines and gives flawed files their second reading; a clean scan gives the same rows in the same
+ * order with the same record numbers.
+ */
+async function viewOfOneFeedOfCsvFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[]): Promise<boolean> {
+  if (files.length < 2 || files.some((file) => file.format !== 'csv' || /\.(gz|zst)$/i.test(file.key))) return false;
+  const headers = await Promise.all(files.map((file) => plainHeaderLine(file.localPath)));
+  const [first] = headers;
+  if (first === null || headers.some((header) => header === null || !header.equals(first))) return false;
+  const scanTable = `${table}_csv`;
+  const rejects = `${scanTable}_rejects`;
+  const dropScan = () => engine.run(`DROP TABLE IF EXISTS ${sqlIdentifier(scanTable)}; DROP TABLE IF EXISTS ${sqlIdentifier(rejects)}; DROP TABLE IF EXISTS ${sqlIdentifier(`${rejects}_scan`)}`);
+  try {
+    // `_file` is the input's index of the file; `_scan_file` its place in this scan.
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(scanTable)} AS
+      SELECT *, CAST($2[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, CAST(file_index AS INTEGER) AS _scan_file
+      FROM read_csv($1, header = true, all_varchar = true, hive_partitioning = false, store_rejects = true, rejects_table = $3, rejects_scan = $4)`,
+      [files.map((file) => file.localPath), files.map((file) => String(file.index)), rejects, `${rejects}_scan`],
+    );
+  } catch {
+    await dropScan();
+    return false;
+  }
+  const [{ rejected }] = await engine.rows<{ rejected: number }>(`SELECT count(*) AS rejected FROM ${sqlIdentifier(rejects)}`);
+  if (rejected > 0) {
+    await dropScan();
+    return false;
+  }
+  const columns = (await engine.columnNames(scanTable)).filter((name) => name !== '_file' && name !== '_scan_file');
+  checkRequiredColumns(columns, files[0].key, required);
+  // Rows are stored in scan order, files one after another: a row's record number is its row id
+  // less that of its file's first row.
+  const firstRows = Array.from({ length: files.length }, () => '0');
+  const starts = await engine.rows<{ file: number; first: number }>(`SELECT _scan_file AS file, min(rowid) AS first FROM ${sqlIdentifier(scanTable)} GROUP BY ALL`);
+  for (const { file, first } of starts) firstRows[file] = String(first);
+  const firstRowsVariable = `${table}_first_rows`;
+  await engine.run(`SET VARIABLE ${sqlIdentifier(firstRowsVariable)} = $1`, [firstRows]);
+  await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS
+    SELECT * EXCLUDE (_scan_file), rowid + 1 - CAST(getvariable('${firstRowsVariable}')[_scan_file + 1] AS BIGINT) AS _source_row FROM ${sqlIdentifier(scanTable)}`);
+  return true;
 }
 
 function readerSql(format: FileFormat): string {

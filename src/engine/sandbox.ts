@@ -36,6 +36,9 @@ const LOCKDOWN = [
 ];
 
 class DuckDbSqlSandbox implements SqlSandbox {
+  /** CREATE TABLE AS texts found to be one query and run once already. */
+  private readonly checkedStatements = new Set<string>();
+
   constructor(
     private readonly instance: DuckDBInstance,
     /** Also the engine's connection: statements are extracted and prepared on it directly. */
@@ -48,6 +51,12 @@ class DuckDbSqlSandbox implements SqlSandbox {
   exportQuery: Engine['exportQuery'] = (sql, lake, key, format, params) => this.engine.exportQuery(sql, lake, key, format, params);
 
   async createTableAs(table: string, query: string): Promise<void> {
+    const create = `CREATE OR REPLACE TABLE ${sqlIdentifier(table)} AS ${query}`;
+    // The same text parses the same: once checked here (a step runs once per date), it runs as it is.
+    if (this.checkedStatements.has(create)) {
+      await this.connection.run(create);
+      return;
+    }
     const statementType = await this.withStatement(query, (statement) => statement.statementType);
     if (statementType !== StatementType.SELECT) {
       // DuckDB files INSTALL under LOAD.
@@ -55,7 +64,8 @@ class DuckDbSqlSandbox implements SqlSandbox {
       throw new InputError(`only a query may run here, not ${kind}`);
     }
     // Runs exactly the statement that was extracted and counted, not a fresh parse of the text.
-    await this.withStatement(`CREATE OR REPLACE TABLE ${sqlIdentifier(table)} AS ${query}`, (statement) => statement.run());
+    await this.withStatement(create, (statement) => statement.run());
+    this.checkedStatements.add(create);
   }
 
   /**

@@ -251,8 +251,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
     const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies, owner: lease.owner });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
-    const summaries: RunSummary[] = [];
-    for (const date of Object.keys(publish.dates).sort()) summaries.push(await readSummary(services.lake, publish.dates[date].summary));
+    const summaries = await Promise.all(Object.keys(publish.dates).sort().map((date) => readSummary(services.lake, publish.dates[date].summary)));
     const { webhook, anomalyThreshold } = params.pipeline.publish;
     if (webhook && anomalyThreshold !== undefined && anomalies > anomalyThreshold) {
       await sendAlert(services, webhook, { kind: 'anomaly_threshold', pipeline: run.pipeline, runId, logicalDate: describeDates(run), anomalies, threshold: anomalyThreshold });

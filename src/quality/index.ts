@@ -1,4 +1,4 @@
 export { validateRows } from './row-rules.js';
 export type { BoundQuery, PartitionCounts, RowRules, TypedColumn, ValidationResult } from './row-rules.js';
 export { assertQualityGate, checkExpectations } from './expectations.js';
-export type { Expectation, ExpectationResult, QualityReport, Severity } from './expectations.js';
+export type { DatedRows, Expectation, ExpectationResult, QualityReport, Severity } from './expectations.js';

@@ -339,13 +339,16 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     ...totals,
     partitions,
     validRows(partition, typedColumns) {
-      // A row-id range prunes far better than any filter on a column.
-      const [first, last] = extentOf(partition).rows ?? [0, -1];
+      // A row-id range prunes far better than any filter on a column. The file range keeps it to
+      // the partition's own rows: DuckDB updates a list column by delete and insert, so a row
+      // marked as a duplicate moves to the end of the table and widens its partition's range.
+      const { rows, files } = extentOf(partition);
+      const [first, last] = rows ?? [0, -1];
       const select = typedColumns.map(({ name, from, type }) => {
         const column = columns.get(from);
         return `${column === undefined ? `CAST(NULL AS ${SQL_TYPES[type]})` : typedSql(column, type)} AS ${sqlIdentifier(name)}`;
       });
-      return { sql: `SELECT ${select.join(', ')} FROM ${checked} WHERE rowid BETWEEN $1 AND $2 AND _codes IS NULL`, params: [first, last] };
+      return { sql: `SELECT ${select.join(', ')} FROM ${checked} WHERE rowid BETWEEN $1 AND $2 AND _file BETWEEN $3 AND $4 AND _codes IS NULL`, params: [first, last, files[0], files[1]] };
     },
     rejectedRows(partition) {
       const { rows, files } = extentOf(partition);
@@ -354,7 +357,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
       // $1: the lake key of each file.
       return {
         sql: `SELECT ${[...text, '$1[_file + 1] AS _source_file', '_source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(_reasons, '; ') AS _reason`].join(', ')}
-          FROM ${checked} WHERE rowid BETWEEN $2 AND $3 AND _codes IS NOT NULL
+          FROM ${checked} WHERE rowid BETWEEN $2 AND $3 AND _file BETWEEN $4 AND $5 AND _codes IS NOT NULL
           UNION ALL BY NAME
           SELECT $1[_file + 1] AS _source_file, _source_row, _raw_line, _reason FROM ${sqlIdentifier(input.malformedTable)} WHERE _file BETWEEN $4 AND $5
           ORDER BY _source_file, _source_row, _raw_line NULLS FIRST`,

@@ -12,6 +12,8 @@ export type {
   AnomalyQuery,
   AnomalyRow,
   DatasetQualityRow,
+  DatedAnomalies,
+  DatedQualityResults,
   Lease,
   ListModelsOptions,
   ListRunsOptions,

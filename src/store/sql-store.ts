@@ -5,7 +5,7 @@ import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
 import { createPredictionsTable, predictionsTable, replaceDatePredictions, selectPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
+import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -279,51 +279,58 @@ class SqlStore implements Store {
   }
 
   /**
-   * Makes the rows of one date of a results table exactly `rows`, in one transaction: `upsert`
-   * writes them a batch at a time, then the date's rows whose id is not among them are deleted.
+   * Makes the rows of each given date of a results table exactly that date's rows, all in one
+   * transaction: `upsert` writes them a batch at a time (dates mixed), then the dates' rows whose
+   * (date, id) is not among them are deleted.
    */
-  private async replaceDateRows<T extends { id: string }>(name: string, logicalDate: string, rows: readonly T[], what: string, upsert: (tx: SqlQueryable, batch: T[]) => Promise<unknown>): Promise<void> {
-    const ids = requireUniqueIds(rows, what, logicalDate);
+  private async replaceDateRows<T extends { id: string }>(
+    name: string,
+    dates: readonly { logicalDate: string; rows: readonly T[] }[],
+    what: string,
+    upsert: (tx: SqlQueryable, batch: { logicalDate: string; row: T }[]) => Promise<unknown>,
+  ): Promise<void> {
+    for (const { logicalDate, rows } of dates) requireUniqueIds(rows, what, logicalDate);
+    const rows = dates.flatMap(({ logicalDate, rows }) => rows.map((row) => ({ logicalDate, row })));
     await this.client.transaction(async (tx) => {
       for (let start = 0; start < rows.length; start += UPSERT_BATCH_ROWS) await upsert(tx, rows.slice(start, start + UPSERT_BATCH_ROWS));
       await tx.query(
-        `DELETE FROM ${name} AS a WHERE a.logical_date = $1::date
-           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS kept(id) WHERE kept.id = a.id)`,
-        [logicalDate, ids],
+        `DELETE FROM ${name} AS a WHERE a.logical_date = ANY($1::date[])
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::date[], $3::text[]) AS kept(logical_date, id) WHERE kept.logical_date = a.logical_date AND kept.id = a.id)`,
+        [dates.map((date) => date.logicalDate), rows.map(({ logicalDate }) => logicalDate), rows.map(({ row }) => row.id)],
       );
     });
   }
 
-  async replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void> {
+  async replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void> {
     const name = anomaliesTable(table);
-    requireIsoDate(logicalDate);
     requireText(runId, 'runId');
+    for (const { logicalDate } of dates) requireIsoDate(logicalDate);
     await this.ensureAnomaliesTable(name);
-    await this.replaceDateRows(name, logicalDate, rows, 'anomaly', (tx, batch) =>
+    await this.replaceDateRows(name, dates, 'anomaly', (tx, batch) =>
       tx.query(
         `INSERT INTO ${name} (id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id, updated_at)
-         SELECT r.id, $1::date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $2, now()
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
+         SELECT r.id, r.logical_date, r.detector, r.entity, r.value, r.expected, r.lower_bound, r.upper_bound, r.score, r.reason, r.attributes::jsonb, $1, now()
+         FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::double precision[], $7::double precision[], $8::double precision[],
                      $9::double precision[], $10::double precision[], $11::text[], $12::text[])
-           AS r(id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
+           AS r(id, logical_date, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes)
          ON CONFLICT (logical_date, id) DO UPDATE SET
            detector = EXCLUDED.detector, entity = EXCLUDED.entity,
            value = EXCLUDED.value, expected = EXCLUDED.expected, lower_bound = EXCLUDED.lower_bound,
            upper_bound = EXCLUDED.upper_bound, score = EXCLUDED.score, reason = EXCLUDED.reason,
            attributes = EXCLUDED.attributes, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
         [
-          logicalDate,
           runId,
-          batch.map((row) => row.id),
-          batch.map((row) => row.detector),
-          batch.map((row) => row.entity),
-          batch.map((row) => row.value),
-          batch.map((row) => row.expected),
-          batch.map((row) => row.lower),
-          batch.map((row) => row.upper),
-          batch.map((row) => row.score),
-          batch.map((row) => row.reason),
-          batch.map((row) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
+          batch.map(({ row }) => row.id),
+          batch.map(({ logicalDate }) => logicalDate),
+          batch.map(({ row }) => row.detector),
+          batch.map(({ row }) => row.entity),
+          batch.map(({ row }) => row.value),
+          batch.map(({ row }) => row.expected),
+          batch.map(({ row }) => row.lower),
+          batch.map(({ row }) => row.upper),
+          batch.map(({ row }) => row.score),
+          batch.map(({ row }) => row.reason),
+          batch.map(({ row }) => (row.attributes == null ? null : JSON.stringify(row.attributes))),
         ],
       ),
     );
@@ -388,20 +395,35 @@ class SqlStore implements Store {
     return exists;
   }
 
-  async recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void> {
-    requireIsoDate(logicalDate);
+  async recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void> {
     requireText(runId, 'runId');
+    for (const { logicalDate } of reports) requireIsoDate(logicalDate);
+    // One row per result, each column as one array: two statements whatever the number of dates.
+    const rows = reports.flatMap(({ logicalDate, results }) => results.map((result, position) => ({ logicalDate, position, result })));
     await this.client.transaction(async (tx) => {
-      await tx.query('DELETE FROM quality_results WHERE run_id = $1 AND logical_date = $2::date', [runId, logicalDate]);
-      for (const [position, result] of results.entries()) {
-        await tx.query(
-          `INSERT INTO quality_results
-             (run_id, position, dataset, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)
-           VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)`,
-          [runId, position, dataset, logicalDate, result.expectation, result.type, result.column, result.severity, result.passed,
-            result.observed, result.failingRows, JSON.stringify(result.sample)],
-        );
-      }
+      await tx.query('DELETE FROM quality_results WHERE run_id = $1 AND logical_date = ANY($2::date[])', [runId, reports.map((report) => report.logicalDate)]);
+      if (rows.length === 0) return;
+      await tx.query(
+        `INSERT INTO quality_results
+           (run_id, position, dataset, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)
+         SELECT $1, r.position, $2, r.logical_date, r.expectation, r.type, r.column_name, r.severity, r.passed, r.observed, r.failing_rows, r.sample::jsonb
+         FROM unnest($3::integer[], $4::date[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::double precision[], $11::bigint[], $12::text[])
+           AS r(position, logical_date, expectation, type, column_name, severity, passed, observed, failing_rows, sample)`,
+        [
+          runId,
+          dataset,
+          rows.map((row) => row.position),
+          rows.map((row) => row.logicalDate),
+          rows.map((row) => row.result.expectation),
+          rows.map((row) => row.result.type),
+          rows.map((row) => row.result.column),
+          rows.map((row) => row.result.severity),
+          rows.map((row) => row.result.passed),
+          rows.map((row) => row.result.observed),
+          rows.map((row) => row.result.failingRows),
+          rows.map((row) => JSON.stringify(row.result.sample)),
+        ],
+      );
     });
   }
 
@@ -731,14 +753,12 @@ function requireIsoDate(value: string): void {
   if (typeof value !== 'string' || !isIsoDate(value)) throw new InputError(`logical date must be a date as YYYY-MM-DD, got "${value}"`);
 }
 
-/** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */
-/** The ids of a date's rows, which must be unique: they key the rows of the date. */
-function requireUniqueIds(rows: readonly { id: string }[], what: string, logicalDate: string): string[] {
-  const ids = rows.map((row) => row.id);
-  if (new Set(ids).size !== ids.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
-  return ids;
+/** The ids of a date's rows must be unique: they key the rows of the date. */
+function requireUniqueIds(rows: readonly { id: string }[], what: string, logicalDate: string): void {
+  if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new InputError(`${what} ids must be unique within ${logicalDate}`);
 }
 
+/** Params as JSON text; they round-trip as JSON does (Dates become strings, undefined is dropped). */
 function toJson(params: Record<string, unknown>): string {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
     throw new InputError('run params must be an object');

@@ -127,6 +127,12 @@ export interface AnomalyRow {
   attributes?: Record<string, unknown> | null;
 }
 
+/** One date's anomalies, as {@link Store.replaceAnomalies} publishes them. */
+export interface DatedAnomalies {
+  logicalDate: string;
+  rows: AnomalyRow[];
+}
+
 /** A model version by name and number. */
 export interface ModelRef {
   name: string;
@@ -158,6 +164,12 @@ export interface QualityResultRow {
   failingRows: number | null;
   /** A few failing rows, as JSON objects. */
   sample: Record<string, unknown>[];
+}
+
+/** One date's quality report, as {@link Store.recordQualityResults} stores it. */
+export interface DatedQualityResults {
+  logicalDate: string;
+  results: QualityResultRow[];
 }
 
 /** Where a model version stands: trained and waiting, the one detect steps score with, or retired. */
@@ -328,10 +340,11 @@ export interface Store {
   /** The newest tick claimed for `pipeline`, or null. */
   lastScheduledTick(pipeline: string): Promise<Date | null>;
   /**
-   * Makes the rows of `logicalDate` in `table` (created on first use; a lower_snake_case name ending
-   * in `_anomalies`) exactly `rows`: UPSERT by id, rows of that date no longer flagged removed.
+   * Makes the rows of each given date in `table` (created on first use; a lower_snake_case name
+   * ending in `_anomalies`) exactly that date's `rows`: UPSERT by id, rows of the date no longer
+   * flagged removed; all dates in one transaction. Ids must be unique within a date.
    */
-  replaceAnomalies(table: string, logicalDate: string, runId: string, rows: AnomalyRow[]): Promise<void>;
+  replaceAnomalies(table: string, runId: string, dates: readonly DatedAnomalies[]): Promise<void>;
   /** Rows of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listAnomalies(table: string, logicalDate: string): Promise<(AnomalyRow & { runId: string })[]>;
   /** Up to `query.limit` rows of `table` in (date, id) order after `query.after`; empty when the table does not exist yet. */
@@ -344,8 +357,11 @@ export interface Store {
   replacePredictions(table: string, logicalDate: string, runId: string, model: ModelRef, rows: PredictionRow[]): Promise<void>;
   /** Predictions of `table` for one date, sorted by id; empty when the table does not exist yet. */
   listPredictions(table: string, logicalDate: string): Promise<StoredPrediction[]>;
-  /** Stores a run's quality report for one date (replacing one stored before for that run and date). */
-  recordQualityResults(runId: string, dataset: string, logicalDate: string, results: QualityResultRow[]): Promise<void>;
+  /**
+   * Stores a run's quality reports, one per date (replacing those stored before for that run and
+   * those dates), all in one transaction.
+   */
+  recordQualityResults(runId: string, dataset: string, reports: readonly DatedQualityResults[]): Promise<void>;
   /** The quality results of a run (of one of its dates, if given), by date then in report order. */
   listQualityResults(runId: string, logicalDate?: string): Promise<QualityResultRow[]>;
   /** Every run's quality results of `dataset` for the dates in [from, to], by date, run, then report order. */

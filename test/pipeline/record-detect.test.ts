@@ -15,7 +15,7 @@ describe('record detection explanations', () => {
     const table = { ids: ['A', 'B', 'C'], entities: ['T1', 'T1', 'T2'], features: [Float64Array.of(2.5, 3, 40), Float64Array.of(10, 12, 55)] };
     const { findings, facts } = detectRecords(step, table, '2024-01-03');
     expect(facts).toMatchObject({ clusters: [], outliers: 3 });
-    expect(findings.map((finding) => finding.id)).toEqual(['A', 'B', 'C']);
+    expect(findings.map((finding) => [finding.id, finding.entity])).toEqual([['A', 'T1'], ['B', 'T1'], ['C', 'T2']]);
     for (const finding of findings) {
       expect(finding.reason).not.toMatch(/NaN/);
       expect(finding.reason).toMatch(/: no cluster of rides to compare with \(too few similar rides this day\)$/);

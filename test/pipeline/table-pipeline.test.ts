@@ -163,6 +163,20 @@ describe('a declarative pipeline defined in YAML alone', () => {
     expect(await lake.get(layoutOf(INCIDENT.date).anomalies)).toEqual(anomaliesBefore);
   });
 
+  it('in a range, reports and stores the quality of the dates up to the first that fails the gate, and of none after it', async () => {
+    const dates = ['2024-06-01', '2024-06-02', '2024-06-03'];
+    const random = new SeededRandom(5);
+    await lake.put(`bronze/departures/date=${dates[0]}/departures.csv`, departuresCsv(dates[0], random));
+    // Ten departures: below the row count of 50 the gate asks for.
+    await lake.put(`bronze/departures/date=${dates[1]}/departures.csv`, departuresCsv(dates[1], random).split('\n').slice(0, 11).join('\n'));
+    await lake.put(`bronze/departures/date=${dates[2]}/departures.csv`, departuresCsv(dates[2], random));
+    await expect(run(dates)).rejects.toThrow(/quality gate failed for departures on 2024-06-02: row count at least 50 \(observed 10\)/);
+    const [failed] = await store.listRuns({ pipeline: 'bus_delays', limit: 1 });
+    expect(await Promise.all(dates.map((date) => lake.exists(layoutOf(date).quality)))).toEqual([true, true, false]);
+    const stored = await Promise.all(dates.map((date) => store.listQualityResults(failed.id, date)));
+    expect(stored.map((results) => results.find((result) => result.type === 'row_count_between')?.observed)).toEqual([120, 10, undefined]);
+  });
+
   it.each([
     ['a missing partition', ['2024-05-01'], async () => undefined, /no input: bronze\/departures\/date=2024-05-01\/ is missing or empty/],
     // PAX is optional (required: false), so only LATE_MIN is missing; an absent optional column is NULL.

@@ -184,6 +184,57 @@ describe('row validation and quarantine', () => {
     ]);
   });
 
+  it('reads the CSV files of many days in one pass, each row with its own file and record number, a malformed line among them or not', async () => {
+    const ride = (id: string, day: string, distKm: string) => `${id},T1,${day} 08:00:00,${day} 08:10:00,${distKm},10`;
+    const days = ['2024-02-01', '2024-02-02', '2024-02-03'];
+    const dayRides = [
+      [ride('A1', days[0], '1.5'), ride('A2', days[0], 'abc'), ride('A3', days[0], '2')],
+      [ride('B1', days[1], '1'), ride('B1', days[1], '2')],
+      [ride('C1', days[2], '-3'), ride('C2', days[2], '4')],
+    ];
+    const check = async (malformedLine: boolean) => {
+      for (const [index, day] of days.entries()) {
+        const lines = [HEADER, ...dayRides[index]];
+        if (malformedLine && index === 1) lines.splice(2, 0, 'B9,T1');
+        await lake.put(`bronze/rides/date=${day}/rides.csv`, `${lines.join('\n')}\n`);
+      }
+      const objects = (await Promise.all(days.map((day) => lake.list(`bronze/rides/date=${day}/`)))).flat();
+      const input = await readInputTable(engine, lake, objects, { table: 'rides', format: 'auto', requiredColumns: ['ride_id'] });
+      const result = await validateRows(engine, input, RULES);
+      const partition = (day: string) => `bronze/rides/date=${day}/`;
+      expect(days.map((day) => result.partitions[partition(day)])).toEqual([
+        { rowsRead: 3, rowsValid: 2, rowsQuarantined: 1, reasonCounts: { 'non-numeric ride_dist_km': 1 } },
+        malformedLine
+          ? { rowsRead: 3, rowsValid: 1, rowsQuarantined: 2, reasonCounts: { 'duplicate ride_id': 1, 'malformed line': 1 } }
+          : { rowsRead: 2, rowsValid: 1, rowsQuarantined: 1, reasonCounts: { 'duplicate ride_id': 1 } },
+        { rowsRead: 2, rowsValid: 1, rowsQuarantined: 1, reasonCounts: { 'negative ride_dist_km': 1 } },
+      ]);
+      const rejected = await Promise.all(
+        days.map(async (day) => {
+          const query = result.rejectedRows(partition(day));
+          return engine.rows(`SELECT ride_id, _source_file, _source_row FROM (${query.sql})`, query.params);
+        }),
+      );
+      expect(rejected).toEqual([
+        [{ ride_id: 'A2', _source_file: `${partition(days[0])}rides.csv`, _source_row: 2 }],
+        [
+          ...(malformedLine ? [{ ride_id: null, _source_file: `${partition(days[1])}rides.csv`, _source_row: 2 }] : []),
+          { ride_id: 'B1', _source_file: `${partition(days[1])}rides.csv`, _source_row: malformedLine ? 3 : 2 },
+        ],
+        [{ ride_id: 'C1', _source_file: `${partition(days[2])}rides.csv`, _source_row: 1 }],
+      ]);
+      const valid = await Promise.all(
+        days.map(async (day) => {
+          const query = result.validRows(partition(day), COLUMNS);
+          return (await engine.rows<{ ride_id: string }>(query.sql, query.params)).map((row) => row.ride_id);
+        }),
+      );
+      expect(valid).toEqual([['A1', 'A3'], ['B1'], ['C2']]);
+    };
+    await check(false);
+    await check(true);
+  });
+
   it('keeps the types of a lone JSON lines file and quotes a bad value as its text', async () => {
     const partition = 'bronze/rides/date=2024-01-08/';
     const ride = (id: string, distKm: number) => JSON.stringify({ ride_id: id, taxi_id: 'T1', pickup_ts: '2024-01-08 08:00:00', dropoff_ts: '2024-01-08 08:10:00', ride_dist_km: distKm, ride_time_min: 10 });

@@ -219,48 +219,60 @@ describe.each(adapters)('Store on $name', (adapter) => {
   describe('record anomalies (ride_anomalies)', () => {
     it('publishes rows and is idempotent when the same rows are published again', async () => {
       const rows = [ride(3), ride(1), ride(2, { reason: `quote ' and "double" {braces}, backslash \\` })];
-      await store.replaceAnomalies('ride_anomalies', '2024-06-01', 'run-a', rows);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-01', rows }]);
       const first = await store.listAnomalies('ride_anomalies', '2024-06-01');
       expect(first).toEqual(published(rows, 'run-a'));
 
-      await store.replaceAnomalies('ride_anomalies', '2024-06-01', 'run-a', rows);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-01', rows }]);
       expect(await store.listAnomalies('ride_anomalies', '2024-06-01')).toEqual(first);
     });
 
     it('replaces a changed set: removed rides deleted, changed ones updated, new ones added', async () => {
-      await store.replaceAnomalies('ride_anomalies', '2024-06-02', 'run-a', [ride(1), ride(2), ride(3)]);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-02', rows: [ride(1), ride(2), ride(3)] }]);
       const next = [ride(2, { score: 99.5, attributes: { label: -1, rescored: true }, reason: 'rescored' }), ride(3), ride(4)];
-      await store.replaceAnomalies('ride_anomalies', '2024-06-02', 'run-b', next);
+      await store.replaceAnomalies('ride_anomalies', 'run-b', [{ logicalDate: '2024-06-02', rows: next }]);
 
       expect(await store.listAnomalies('ride_anomalies', '2024-06-02')).toEqual(published(next, 'run-b'));
     });
 
     it('leaves rows of other dates untouched', async () => {
-      await store.replaceAnomalies('ride_anomalies', '2024-06-03', 'run-a', [ride(1), ride(2)]);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-04', 'run-a', [ride(1), ride(5)]);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-04', 'run-b', [ride(7)]);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-05', 'run-c', []);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-03', rows: [ride(1), ride(2)] }]);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-04', rows: [ride(1), ride(5)] }]);
+      await store.replaceAnomalies('ride_anomalies', 'run-b', [{ logicalDate: '2024-06-04', rows: [ride(7)] }]);
+      await store.replaceAnomalies('ride_anomalies', 'run-c', [{ logicalDate: '2024-06-05', rows: [] }]);
 
       expect(await store.listAnomalies('ride_anomalies', '2024-06-03')).toEqual(published([ride(1), ride(2)], 'run-a'));
       expect(await store.listAnomalies('ride_anomalies', '2024-06-04')).toEqual(published([ride(7)], 'run-b'));
       expect(await store.listAnomalies('ride_anomalies', '2024-06-05')).toEqual([]);
     });
 
+    it('replaces several dates in one call, each date exactly its own rows, an id recurring on other dates', async () => {
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-10', rows: [ride(1), ride(2)] }]);
+      await store.replaceAnomalies('ride_anomalies', 'run-b', [
+        { logicalDate: '2024-06-10', rows: [ride(2, { reason: 'again' })] },
+        { logicalDate: '2024-06-11', rows: [ride(1), ride(2)] },
+        { logicalDate: '2024-06-12', rows: [] },
+      ]);
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-10')).toEqual(published([ride(2, { reason: 'again' })], 'run-b'));
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-11')).toEqual(published([ride(1), ride(2)], 'run-b'));
+      expect(await store.listAnomalies('ride_anomalies', '2024-06-12')).toEqual([]);
+    });
+
     it('publishing no rows clears the date', async () => {
-      await store.replaceAnomalies('ride_anomalies', '2024-06-06', 'run-a', [ride(1), ride(2)]);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-06', 'run-b', []);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-06', rows: [ride(1), ride(2)] }]);
+      await store.replaceAnomalies('ride_anomalies', 'run-b', [{ logicalDate: '2024-06-06', rows: [] }]);
       expect(await store.listAnomalies('ride_anomalies', '2024-06-06')).toEqual([]);
     });
 
     it('publishes 20k rows in batches and replaces them with an overlapping set', async () => {
       const rows = rides(20_000);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-07', 'run-big', rows);
+      await store.replaceAnomalies('ride_anomalies', 'run-big', [{ logicalDate: '2024-06-07', rows }]);
       const listed = await store.listAnomalies('ride_anomalies', '2024-06-07');
       expect(listed).toHaveLength(20_000);
       expect(listed[12_345]).toEqual({ ...ride(12_345), runId: 'run-big' });
 
       const shifted = rides(25_000).slice(5_000);
-      await store.replaceAnomalies('ride_anomalies', '2024-06-07', 'run-big-2', shifted);
+      await store.replaceAnomalies('ride_anomalies', 'run-big-2', [{ logicalDate: '2024-06-07', rows: shifted }]);
       const relisted = await store.listAnomalies('ride_anomalies', '2024-06-07');
       expect(relisted).toHaveLength(20_000);
       expect(relisted[0]).toEqual({ ...ride(5_000), runId: 'run-big-2' });
@@ -269,18 +281,18 @@ describe.each(adapters)('Store on $name', (adapter) => {
 
     it('changes nothing when publishing fails part-way through', async () => {
       const before = [ride(1), ride(2)];
-      await store.replaceAnomalies('ride_anomalies', '2024-06-08', 'run-a', before);
+      await store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-08', rows: before }]);
       // The bad row sits in the second batch, after the first batch has been upserted.
       const failing = rides(6_000);
       failing[5_999] = ride(5_999, { score: null as unknown as number });
 
-      await expect(store.replaceAnomalies('ride_anomalies', '2024-06-08', 'run-b', failing)).rejects.toThrow(/null value in column "score"/);
+      await expect(store.replaceAnomalies('ride_anomalies', 'run-b', [{ logicalDate: '2024-06-08', rows: failing }])).rejects.toThrow(/null value in column "score"/);
       expect(await store.listAnomalies('ride_anomalies', '2024-06-08')).toEqual(published(before, 'run-a'));
     });
 
     it('rejects duplicate ride ids and a malformed date', async () => {
-      await expect(store.replaceAnomalies('ride_anomalies', '2024-06-09', 'run-a', [ride(1), ride(1)])).rejects.toThrow(/anomaly ids must be unique within 2024-06-09/);
-      await expect(store.replaceAnomalies('ride_anomalies', '2024-6-9', 'run-a', [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-06-09', rows: [ride(1), ride(1)] }])).rejects.toThrow(/anomaly ids must be unique within 2024-06-09/);
+      await expect(store.replaceAnomalies('ride_anomalies', 'run-a', [{ logicalDate: '2024-6-9', rows: [] }])).rejects.toBeInstanceOf(InputError);
     });
   });
 
@@ -300,9 +312,9 @@ describe.each(adapters)('Store on $name', (adapter) => {
 
     it('creates the table on first use, upserts by stable id, and replaces a date exactly', async () => {
       expect(await store.listAnomalies('flights_anomalies', '2001-01-05')).toEqual([]);
-      await store.replaceAnomalies('flights_anomalies', '2001-01-05', 'run-1', [anomaly('ORD', '2001-01-05', 0.99), anomaly('DEN', '2001-01-05', 0.97)]);
-      await store.replaceAnomalies('flights_anomalies', '2001-01-06', 'run-2', [anomaly('ORD', '2001-01-06', 0.98)]);
-      await store.replaceAnomalies('flights_anomalies', '2001-01-05', 'run-3', [anomaly('ORD', '2001-01-05', 0.995)]);
+      await store.replaceAnomalies('flights_anomalies', 'run-1', [{ logicalDate: '2001-01-05', rows: [anomaly('ORD', '2001-01-05', 0.99), anomaly('DEN', '2001-01-05', 0.97)] }]);
+      await store.replaceAnomalies('flights_anomalies', 'run-2', [{ logicalDate: '2001-01-06', rows: [anomaly('ORD', '2001-01-06', 0.98)] }]);
+      await store.replaceAnomalies('flights_anomalies', 'run-3', [{ logicalDate: '2001-01-05', rows: [anomaly('ORD', '2001-01-05', 0.995)] }]);
       expect(await store.listAnomalies('flights_anomalies', '2001-01-05')).toEqual([{ ...anomaly('ORD', '2001-01-05', 0.995), runId: 'run-3' }]);
       expect((await store.listAnomalies('flights_anomalies', '2001-01-06')).map((row) => row.id)).toEqual(['ORD20010106']);
     });
@@ -311,7 +323,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
       const table = 'paged_anomalies';
       expect(await store.listAnomalyPage(table, { limit: 10 })).toEqual([]);
       for (const date of ['2001-02-01', '2001-02-02', '2001-02-03']) {
-        await store.replaceAnomalies(table, date, `run-${date}`, [anomaly('ORD', date, 0.9), anomaly('DEN', date, 0.4), anomaly('ATL', date, 0.7)]);
+        await store.replaceAnomalies(table, `run-${date}`, [{ logicalDate: date, rows: [anomaly('ORD', date, 0.9), anomaly('DEN', date, 0.4), anomaly('ATL', date, 0.7)] }]);
       }
       const keys = (rows: { date: string; id: string }[]) => rows.map((row) => `${row.date} ${row.id}`);
       const all = await store.listAnomalyPage(table, { limit: 100 });
@@ -333,7 +345,7 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
 
     it('refuses a table name that is not a safe *_anomalies identifier', async () => {
-      await expect(store.replaceAnomalies('flights; DROP TABLE x', '2001-01-05', 'run-1', [])).rejects.toBeInstanceOf(InputError);
+      await expect(store.replaceAnomalies('flights; DROP TABLE x', 'run-1', [{ logicalDate: '2001-01-05', rows: [] }])).rejects.toBeInstanceOf(InputError);
       await expect(store.listAnomalies('detour_runs', '2001-01-05')).rejects.toThrow(/must be lower_snake_case and end in _anomalies/);
     });
   });
@@ -387,19 +399,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
         { expectation: 'delay is not null', type: 'not_null', column: 'delay', severity: 'fail' as const, passed: false, observed: 2, failingRows: 2, sample: [{ id: 'a', delay: null }] },
         { expectation: 'row count at least 1', type: 'row_count_between', column: null, severity: 'warn' as const, passed: true, observed: 40, failingRows: null, sample: [] },
       ];
-      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results);
+      await store.recordQualityResults('run-q', 'flights', [{ logicalDate: '2024-07-01', results }]);
       expect(await store.listQualityResults('run-q')).toEqual(results);
-      await store.recordQualityResults('run-q', 'flights', '2024-07-01', results.slice(1));
+      await store.recordQualityResults('run-q', 'flights', [{ logicalDate: '2024-07-01', results: results.slice(1) }]);
       expect(await store.listQualityResults('run-q')).toEqual(results.slice(1));
       expect(await store.listQualityResults('run-none')).toEqual([]);
     });
 
     it("lists a dataset's results over dates, by date, run and report order", async () => {
       const result = (expectation: string) => ({ expectation, type: 'not_null', column: 'x', severity: 'warn' as const, passed: true, observed: 0, failingRows: 0, sample: [] });
-      await store.recordQualityResults('run-b', 'trips', '2024-08-02', [result('b2')]);
-      await store.recordQualityResults('run-a', 'trips', '2024-08-02', [result('a2-first'), result('a2-second')]);
-      await store.recordQualityResults('run-a', 'trips', '2024-08-01', [result('a1')]);
-      await store.recordQualityResults('run-c', 'other', '2024-08-01', [result('other')]);
+      await store.recordQualityResults('run-b', 'trips', [{ logicalDate: '2024-08-02', results: [result('b2')] }]);
+      await store.recordQualityResults('run-a', 'trips', [{ logicalDate: '2024-08-02', results: [result('a2-first'), result('a2-second')] }]);
+      await store.recordQualityResults('run-a', 'trips', [{ logicalDate: '2024-08-01', results: [result('a1')] }]);
+      await store.recordQualityResults('run-c', 'other', [{ logicalDate: '2024-08-01', results: [result('other')] }]);
       const listed = await store.listDatasetQuality('trips', '2024-08-01', '2024-08-02');
       expect(listed.map((row) => `${row.date} ${row.runId} ${row.expectation}`)).toEqual(['2024-08-01 run-a a1', '2024-08-02 run-a a2-first', '2024-08-02 run-a a2-second', '2024-08-02 run-b b2']);
       expect(listed[0]).toEqual({ ...result('a1'), runId: 'run-a', date: '2024-08-01' });
@@ -575,12 +587,19 @@ describe.each(adapters)('Store on $name', (adapter) => {
       expect((await store.listSteps(run.id))[0].status).toBe('failed');
     });
 
-    it('keeps quality reports of several dates of one run apart', async () => {
+    it('keeps quality reports of several dates of one run apart, stored together or one by one', async () => {
       const result = (observed: number) => ({ expectation: 'rows', type: 'row_count_between', column: null, severity: 'fail' as const, passed: true, observed, failingRows: null, sample: [] });
-      await store.recordQualityResults('run-qd', 'd', '2024-12-01', [result(1)]);
-      await store.recordQualityResults('run-qd', 'd', '2024-12-02', [result(2)]);
+      await store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-01', results: [result(1)] }]);
+      await store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-02', results: [result(2)] }]);
       expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 2]);
       expect((await store.listQualityResults('run-qd', '2024-12-02')).map((row) => row.observed)).toEqual([2]);
+      await store.recordQualityResults('run-qd', 'd', [
+        { logicalDate: '2024-12-02', results: [result(20), result(21)] },
+        { logicalDate: '2024-12-03', results: [result(3)] },
+        { logicalDate: '2024-12-04', results: [] },
+      ]);
+      expect((await store.listQualityResults('run-qd')).map((row) => row.observed)).toEqual([1, 20, 21, 3]);
+      await expect(store.recordQualityResults('run-qd', 'd', [{ logicalDate: '2024-12-5', results: [] }])).rejects.toBeInstanceOf(InputError);
     });
   });
 
@@ -736,7 +755,7 @@ describe('Store on pglite: one folder, one process', () => {
     const nested = join(stateDir, 'deep', 'state');
     const first = await openStore({ stateDir: nested });
     const run = await first.startRun({ lease, pipeline: 'p-reopen', logicalDate: '2024-07-01', params: { k: 1 } });
-    await first.replaceAnomalies('ride_anomalies', '2024-07-01', run.id, [ride(1)]);
+    await first.replaceAnomalies('ride_anomalies', run.id, [{ logicalDate: '2024-07-01', rows: [ride(1)] }]);
     await first.close();
 
     const second = await openStore({ stateDir: nested });

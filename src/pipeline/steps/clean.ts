@@ -52,15 +52,29 @@ async function writeQuarantine(engine: Engine, lake: Lake, validation: Validatio
   return key;
 }
 
-/** Reads and validates every file of the chunk in one pass. */
+/**
+ * Reads and validates every file of the chunk in one pass. Parquet files are trusted at first
+ * (decoding each in full beforehand would read them twice); when that pass fails for any reason
+ * but bad input, it is done again with each Parquet file checked first, so that a corrupt one is
+ * quarantined alone and the others proceed.
+ */
 async function validateChunk(engine: Engine, context: StepContext, objects: LakeObject[]): Promise<{ input: InputTable; validation: ValidationResult }> {
   const { dataset } = context.params;
-  const input = await readInputTable(engine, context.lake, objects, {
-    table: 'raw',
-    format: dataset.format,
-    requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => rawName(dataset, name)),
-  });
-  return { input, validation: await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name)))) };
+  const validate = async (checkParquet: boolean) => {
+    const input = await readInputTable(engine, context.lake, objects, {
+      table: 'raw',
+      format: dataset.format,
+      requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => rawName(dataset, name)),
+      checkParquet,
+    });
+    return { input, validation: await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name)))) };
+  };
+  try {
+    return await validate(false);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    return validate(true);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import type { AnomalyRow } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js';
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
-import { pipelineLayout } from '../layout.js';
+import { pipelineLayout, pipelineTables } from '../layout.js';
 import { injectedEvaluation, type InjectedEvaluation, type RecordDetectionFacts, type RecordFinding } from '../record-detect.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 import type { Finding } from '../series-detect.js';
@@ -218,9 +218,10 @@ function detectionKey(context: StepContext, stepIndex: number): string {
 }
 
 /**
- * Publish: per date, the anomalies are UPSERTed into the results table (rows no longer flagged
- * removed), then `anomalies.json` (deterministic: sorted by id, no timestamps) and `summary.json`
- * are written. Every write is idempotent, so a retried or resumed publish converges.
+ * Publish: the anomalies of every date are UPSERTed into the results table in one transaction
+ * (rows no longer flagged removed), then each date's `anomalies.json` (deterministic: sorted by
+ * id, no timestamps) and `summary.json` are written. Every write is idempotent, so a retried or
+ * resumed publish converges.
  */
 async function publishRun(context: StepContext, upstream: UpstreamOutputs): Promise<RunSummary[]> {
   const { lake, store, run, params } = context;
@@ -246,68 +247,75 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
   const recordSteps = params.pipeline.detect.filter(isRecordStep);
   const windows = upstream.detect.flatMap(({ output }) => (output.window ? [output.window] : []));
   const skipped = upstream.detect.flatMap(({ output }) => output.skipped);
-  const summaries: RunSummary[] = [];
-  for (const date of Object.keys(upstream.clean.dates).sort()) {
-    const layout = pipelineLayout(run.pipeline, params.pipeline, date);
-    const entry = forDate(date);
-    // A record only a non-standalone step flagged is not published; with one record step, rows are as that step writes them.
-    const published = [...entry.records.values()].filter((findings) => findings.some(({ stepIndex }) => recordStepOf(context, stepIndex).standalone));
-    const records = published.map((findings) => {
-      if (recordSteps.length > 1) return mergedRecord(findings, context);
-      const [{ finding, stepIndex }] = findings;
-      return { json: recordJson(finding, context, stepIndex), row: recordRow(finding) };
-    });
-    const series = seriesRows(entry.series);
-    const rows = [...records.map(({ row }) => row), ...series.map(({ date: _date, ...row }) => row)].sort(byId);
-    const json = [...records.map(({ json: record, row }) => ({ id: row.id, record })), ...series.map((row) => ({ id: row.id, record: row }))]
-      .sort(byId)
-      .map(({ record }) => record);
-    await store.replaceAnomalies(layout.anomaliesTable, date, run.id, rows);
-    await lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`);
-    const cleaned = upstream.clean.dates[date];
-    const dayFacts = upstream.detect
-      .filter(({ output }) => output.facts?.date === date)
-      .sort((a, b) => a.partition.detectStep - b.partition.detectStep)
-      .map(({ partition, output }) => {
-        const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
-        return [detectionKey(context, partition.detectStep), facts] as const;
+  const dates = Object.keys(upstream.clean.dates)
+    .sort()
+    .map((date) => {
+      const layout = pipelineLayout(run.pipeline, params.pipeline, date);
+      const entry = forDate(date);
+      // A record only a non-standalone step flagged is not published; with one record step, rows are as that step writes them.
+      const published = [...entry.records.values()].filter((findings) => findings.some(({ stepIndex }) => recordStepOf(context, stepIndex).standalone));
+      const records = published.map((findings) => {
+        if (recordSteps.length > 1) return mergedRecord(findings, context);
+        const [{ finding, stepIndex }] = findings;
+        return { json: recordJson(finding, context, stepIndex), row: recordRow(finding) };
       });
-    const detections = Object.fromEntries(dayFacts);
-    const evaluation = publishedEvaluation(dayFacts.map(([, facts]) => facts), published);
-    const labelled = upstream.detect.flatMap(({ partition, output }) =>
-      (output.labelled ?? []).filter((incidents) => incidents.date === date).map(({ date: _date, ...incidents }) => [detectionKey(context, partition.detectStep), incidents] as const),
-    );
-    const summary: RunSummary = {
-      pipeline: run.pipeline,
-      run_id: run.id,
-      logical_date: date,
-      dataset: params.pipeline.dataset,
-      rows_read: cleaned.rows_read,
-      rows_valid: cleaned.rows_valid,
-      rows_quarantined: cleaned.rows_quarantined,
-      quarantine_reasons: cleaned.quarantine_reasons,
-      ...(cleaned.row_warnings === undefined ? {} : { row_warnings: cleaned.row_warnings }),
-      quality: upstream.quality.dates[date],
-      aggregates: upstream.aggregate.dates[date] ?? [],
-      anomalies: rows.length,
-      detections,
-      ...(evaluation === undefined ? {} : { evaluation }),
-      ...(labelled.length === 0 ? {} : { labelled_incidents: Object.fromEntries(labelled) }),
-      skipped,
-      input: cleaned.input,
-      outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
-      detour_version: DETOUR_VERSION,
-    };
-    if (windows.length > 0) {
-      const from = windows.map((window) => window.from).sort()[0];
-      summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
-    }
-    const predicted = upstream.predict.dates[date];
-    if (predicted !== undefined) summary.predictions = predicted;
-    await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
-    summaries.push(summary);
-  }
-  return summaries;
+      const series = seriesRows(entry.series);
+      const rows = [...records.map(({ row }) => row), ...series.map(({ date: _date, ...row }) => row)].sort(byId);
+      const json = [...records.map(({ json: record, row }) => ({ id: row.id, record })), ...series.map((row) => ({ id: row.id, record: row }))]
+        .sort(byId)
+        .map(({ record }) => record);
+      const cleaned = upstream.clean.dates[date];
+      const dayFacts = upstream.detect
+        .filter(({ output }) => output.facts?.date === date)
+        .sort((a, b) => a.partition.detectStep - b.partition.detectStep)
+        .map(({ partition, output }) => {
+          const { date: _date, ...facts } = output.facts as NonNullable<DetectOutput['facts']>;
+          return [detectionKey(context, partition.detectStep), facts] as const;
+        });
+      const detections = Object.fromEntries(dayFacts);
+      const evaluation = publishedEvaluation(dayFacts.map(([, facts]) => facts), published);
+      const labelled = upstream.detect.flatMap(({ partition, output }) =>
+        (output.labelled ?? []).filter((incidents) => incidents.date === date).map(({ date: _date, ...incidents }) => [detectionKey(context, partition.detectStep), incidents] as const),
+      );
+      const summary: RunSummary = {
+        pipeline: run.pipeline,
+        run_id: run.id,
+        logical_date: date,
+        dataset: params.pipeline.dataset,
+        rows_read: cleaned.rows_read,
+        rows_valid: cleaned.rows_valid,
+        rows_quarantined: cleaned.rows_quarantined,
+        quarantine_reasons: cleaned.quarantine_reasons,
+        ...(cleaned.row_warnings === undefined ? {} : { row_warnings: cleaned.row_warnings }),
+        quality: upstream.quality.dates[date],
+        aggregates: upstream.aggregate.dates[date] ?? [],
+        anomalies: rows.length,
+        detections,
+        ...(evaluation === undefined ? {} : { evaluation }),
+        ...(labelled.length === 0 ? {} : { labelled_incidents: Object.fromEntries(labelled) }),
+        skipped,
+        input: cleaned.input,
+        outputs: { silver: cleaned.silver, quarantine: cleaned.quarantine, anomalies: layout.anomalies, summary: layout.summary },
+        detour_version: DETOUR_VERSION,
+      };
+      if (windows.length > 0) {
+        const from = windows.map((window) => window.from).sort()[0];
+        summary.detection_window = { from, to: run.endDate, flagged_from: run.logicalDate, flagged_to: run.endDate };
+      }
+      const predicted = upstream.predict.dates[date];
+      if (predicted !== undefined) summary.predictions = predicted;
+      return { layout, rows, json, summary };
+    });
+  // Every date in one transaction, then the dates' files side by side; a date's summary comes
+  // last, so that it exists only once the date is published.
+  await store.replaceAnomalies(pipelineTables(run.pipeline, params.pipeline).anomaliesTable, run.id, dates.map(({ summary, rows }) => ({ logicalDate: summary.logical_date, rows })));
+  await Promise.all(
+    dates.map(async ({ layout, json, summary }) => {
+      await lake.put(layout.anomalies, `${JSON.stringify(json, null, 1)}\n`);
+      await lake.put(layout.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    }),
+  );
+  return dates.map(({ summary }) => summary);
 }
 
 /** What publish leaves for the run's record: per date, how many anomalies and where the summary is. */

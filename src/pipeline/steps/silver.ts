@@ -3,6 +3,7 @@ import { addDays, dateRange } from '../../dates.js';
 import { openEngine, openSqlSandbox, sqlIdentifier, type Engine, type SqlSandbox } from '../../engine/index.js';
 import { NotFoundError } from '../../errors.js';
 import { silverKey } from '../../lake/index.js';
+import type { DatedRows } from '../../quality/index.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
 
@@ -16,7 +17,7 @@ function silverKeys({ run, params }: StepContext, dates: readonly string[]): str
 
 /**
  * `showDate` over staged silver files: the dataset's table is a view, named like the dataset, as
- * config SQL and expectations expect. A view over the Parquet file is cheaper than a copy at a
+ * config SQL expects. A view over the Parquet file is cheaper than a copy at a
  * day's size; the file is bound through a variable because views cannot take parameters.
  */
 function silverView(sql: Pick<Engine, 'run'>, context: StepContext, dates: readonly string[], paths: readonly string[]): ShowDate {
@@ -30,12 +31,16 @@ function silverView(sql: Pick<Engine, 'run'>, context: StepContext, dates: reado
   };
 }
 
-/** Opens an engine in which `showDate(date)` makes one date's silver file the dataset's table, runs `work` and closes it. For detour's own SQL only. */
-export async function withSilverDates<T>(context: StepContext, dates: readonly string[], work: (engine: Engine, showDate: ShowDate) => Promise<T>): Promise<T> {
+/**
+ * Opens an engine in which the silver files of `dates` are one scan, each row knowing its date
+ * (the file's index) and its place in its file; runs `work` and closes it. For detour's own SQL
+ * only. The file list is a variable because a FROM item cannot take parameters.
+ */
+export async function withSilverRows<T>(context: StepContext, dates: readonly string[], work: (engine: Engine, rows: DatedRows) => Promise<T>): Promise<T> {
   const engine = await openEngine();
   try {
-    const paths = await engine.stage(context.lake, silverKeys(context, dates));
-    return await work(engine, silverView(engine, context, dates, paths));
+    await engine.run(`SET VARIABLE silver_files = $1`, [await engine.stage(context.lake, silverKeys(context, dates))]);
+    return await work(engine, { from: `read_parquet(getvariable('silver_files'), file_row_number = true)`, dateIndexSql: 'file_index', rowOrderSql: 'file_row_number' });
   } finally {
     await engine.close();
   }
