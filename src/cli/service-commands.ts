@@ -131,12 +131,13 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     const consumers: { stop(): Promise<void> }[] = [];
     if (options.schedules) {
       const names = options.pipeline ?? Object.keys(context.config.pipelines);
-      scheduler = pipelineScheduler(await runServices(), context.config, names, {
+      const services = await runServices();
+      scheduler = pipelineScheduler(services, context.config, names, {
         onRun: ({ run }) => console.log(`${run.pipeline} ${run.logicalDate}: ${run.params.training === undefined ? `run ${run.id} succeeded, ${run.outliers} anomalies` : `training run ${run.id} succeeded`}`),
         onError: (pipeline, logicalDate, error) => console.error(`${pipeline} ${logicalDate ?? ''}: ${oneLine(error)}`),
       });
       parts.push(`scheduler for ${names.join(', ')} (${context.queue.kind} queue)`);
-      consumers.push(...(await landedConsumers(context, await runServices(), names, parts)));
+      consumers.push(...(await landedConsumers(context, services, names, parts)));
     }
     const metricsServer = await startMetricsServer({ metrics, port: options.metricsPort });
     parts.push(`metrics ${metricsServer.url}/metrics`);
