@@ -454,3 +454,40 @@ export function sumIncidentDetections(detections: readonly IncidentDetection[]):
   }
   return total;
 }
+
+/** A sensor's observed minutes with its incidents as NAB labels: anomaly windows of minutes (first and last inclusive). */
+export interface NabLabelledSensor {
+  timestampsMs: Float64Array;
+  bytes: Float64Array;
+  /** Windows as indices into the observed minutes, sorted and disjoint. */
+  windows: { first: number; last: number }[];
+}
+
+/**
+ * The sensor's bytes per observed minute with NAB-style windows around its incidents: as NAB
+ * labels its corpus, 10% of the series shared equally among the incidents, each window centred on
+ * an incident's first minute (so an early warning is rewarded), and stretched to the incident's
+ * last minute when it lasts longer; overlapping windows are merged.
+ */
+export function nabLabelledSensor(sensor: SensorTraffic): NabLabelledSensor {
+  const observed: number[] = [];
+  for (let minute = 0; minute < sensor.bytes.length; minute++) if (!Number.isNaN(sensor.bytes[minute])) observed.push(minute);
+  // Index of the first observed minute at or after each minute.
+  const rowAt = new Int32Array(sensor.bytes.length + 1).fill(observed.length);
+  for (let row = observed.length - 1, minute = sensor.bytes.length - 1; minute >= 0; minute--) {
+    if (row >= 0 && observed[row] === minute) row--;
+    rowAt[minute] = row + 1;
+  }
+  const width = sensor.incidents.length === 0 ? 0 : Math.floor((0.1 * observed.length) / sensor.incidents.length);
+  const windows: { first: number; last: number }[] = [];
+  for (const { startMinute, endMinute } of sensor.incidents) {
+    const startRow = rowAt[startMinute];
+    const first = Math.max(0, startRow - Math.floor(width / 2));
+    const last = Math.min(observed.length - 1, Math.max(startRow + Math.floor(width / 2), rowAt[endMinute] - 1));
+    if (first > last) continue;
+    const previous = windows.at(-1);
+    if (previous !== undefined && first <= previous.last + 1) previous.last = Math.max(previous.last, last);
+    else windows.push({ first, last });
+  }
+  return { timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]), bytes: Float64Array.from(observed, (minute) => sensor.bytes[minute]), windows };
+}
