@@ -9,6 +9,7 @@ export type { Lake, LakeObject } from './lake.js';
 export { aggregateKey, dateKeys, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
 export type { DateKeys, PipelineTables, Zone } from './layout.js';
 export { FsLake } from './fs-lake.js';
+export { writeFileAtomically } from './atomic-file.js';
 export { S3Lake, type S3LakeOptions } from './s3-lake.js';
 
 function unsupportedUrl(url: string, cause?: unknown): InputError {

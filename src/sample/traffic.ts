@@ -5,10 +5,12 @@
  * weekly shape, slow drifts, noise that grows as traffic thins out, unlabelled micro-bursts and
  * occasional missing minutes; nothing here is tuned to a detector.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { addDays, assertIsoDate, dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
-import { partitionPrefix, type Lake } from '../lake/index.js';
+import { partitionPrefix, writeFileAtomically, type Lake } from '../lake/index.js';
 import { SeededRandom } from '../random.js';
 
 /** Kinds of injected incident, in the order of `injectedKind` codes 1..4 (0 = normal minute). */
@@ -490,4 +492,33 @@ export function nabLabelledSensor(sensor: SensorTraffic): NabLabelledSensor {
     else windows.push({ first, last });
   }
   return { timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]), bytes: Float64Array.from(observed, (minute) => sensor.bytes[minute]), windows };
+}
+
+/** A timestamp as NAB's files write it: `2024-03-04 00:00:00` (UTC). */
+function nabTimestamp(timeMs: number): string {
+  return new Date(timeMs).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/**
+ * Writes the sample as a NAB-style labelled corpus in `folder`: `<sensor>.csv` (`timestamp,value`,
+ * bytes per observed minute) per sensor, and `labels.json` naming each file's windows (see
+ * {@link nabLabelledSensor}), for `detour eval --data <folder> --labels <folder>/labels.json`.
+ * Returns the files written, labels last.
+ */
+export async function writeNabTraffic(folder: string, options: TrafficSampleOptions): Promise<string[]> {
+  const sensors = generateTraffic(options);
+  await mkdir(folder, { recursive: true });
+  const labels: Record<string, [string, string][]> = {};
+  const written: string[] = [];
+  for (const sensor of sensors) {
+    const { timestampsMs, bytes, windows } = nabLabelledSensor(sensor);
+    const name = `${sensor.sensorId}.csv`;
+    const lines = ['timestamp,value'];
+    for (let row = 0; row < bytes.length; row++) lines.push(`${nabTimestamp(timestampsMs[row])},${bytes[row]}`);
+    await writeFileAtomically(path.join(folder, name), (temporary) => writeFile(temporary, `${lines.join('\n')}\n`));
+    labels[name] = windows.map(({ first, last }) => [nabTimestamp(timestampsMs[first]), nabTimestamp(timestampsMs[last])]);
+    written.push(path.join(folder, name));
+  }
+  await writeFileAtomically(path.join(folder, 'labels.json'), (temporary) => writeFile(temporary, `${JSON.stringify(labels, null, 1)}\n`));
+  return [...written, path.join(folder, 'labels.json')];
 }
