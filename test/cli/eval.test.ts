@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const mainScript = path.join(projectRoot, 'src/cli/main.ts');
+const tsxLoader = pathToFileURL(path.join(projectRoot, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** The real CLI in `cwd`: exit code, stdout and stderr. */
+async function detour(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, mainScript, ...args], { cwd, env: { ...process.env, DATABASE_URL: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('detour eval', () => {
+  let cwd: string;
+  let corpus: string;
+  beforeAll(async () => {
+    cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-eval-'));
+    corpus = path.join(cwd, 'nab');
+    const sampled = await detour(cwd, 'sample', 'traffic', '--nab', corpus, '--sensors', '2', '--days', '4');
+    expect(sampled.code, sampled.stderr).toBe(0);
+  }, 120_000);
+
+  it('scores the streaming detector on the NAB-format traffic sample, as a table and as JSON', async () => {
+    const table = await detour(cwd, 'eval', '--detector', 'stream', '--data', corpus, '--labels', path.join(corpus, 'labels.json'));
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^sensor-01\.csv +5,7\d\d /m);
+    expect(table.stdout).toMatch(/^NAB score \(standard\) of stream: -?\d+\.\d/m);
+    const json = await detour(cwd, 'eval', '--detector', 'stream', '--params', '{"threshold":6}', '--profile', 'low_fn', '--data', corpus, '--labels', path.join(corpus, 'labels.json'), '--json');
+    expect(json.code, json.stderr).toBe(0);
+    const evaluation = JSON.parse(json.stdout);
+    expect(evaluation).toMatchObject({ detector: 'stream', profile: 'low_fn', files: [{ file: 'sensor-01.csv' }, { file: 'sensor-02.csv' }] });
+    expect(evaluation.total.null).toBe(-2 * evaluation.total.windows);
+    expect(evaluation.total.normalised).toBeLessThanOrEqual(100);
+  }, 120_000);
+
+  it('refuses bad input with one line on stderr and exit code 2', async () => {
+    const labels = path.join(corpus, 'labels.json');
+    const write = async (name: string, text: string) => {
+      const file = path.join(cwd, name);
+      await writeFile(file, text);
+      return file;
+    };
+    const cases: [string[], RegExp][] = [
+      [['--data', path.join(cwd, 'nowhere'), '--labels', labels], /--data .*nowhere: no such folder/],
+      [['--data', corpus, '--labels', path.join(cwd, 'none.json')], /--labels .*none\.json: no such file/],
+      [['--data', corpus, '--labels', await write('broken.json', '{"a.csv": [')], /--labels .*broken\.json: not JSON/],
+      [['--data', corpus, '--labels', await write('shape.json', '{"sensor-01.csv": ["2024-03-04 00:00:00"]}')], /expected an object of file name → list of \[start, end\] timestamps/],
+      [['--data', corpus, '--labels', await write('missing.json', '{"sensor-09.csv": []}')], /no file sensor-09\.csv, which the labels name/],
+      [['--data', corpus, '--labels', await write('reversed.json', '{"sensor-01.csv": [["2024-03-05 00:00:00", "2024-03-04 00:00:00"]]}')], /ends before it starts/],
+      [['--data', corpus, '--labels', labels, '--params', '{"treshold": 4}'], /stream params\.treshold: unknown parameter/],
+      [['--data', corpus, '--labels', labels, '--params', 'nope'], /--params must be a JSON object/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await detour(cwd, 'eval', '--detector', 'stream', ...args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const unknown = await detour(cwd, 'eval', '--detector', 'dbscan', '--data', corpus, '--labels', labels);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--detector dbscan: not a series detector/);
+  }, 240_000);
+});
