@@ -74,7 +74,11 @@ const CALM_RUN = 11;
 const TAIL = 12;
 const LAST_HOUR_OF_WEEK = 13;
 const SHIFT = 14;
-const SCALARS = 15;
+// Gains of the current visit of an hour slot, set when it starts (a pow per visit, not per point).
+const DAILY_GAIN = 15;
+const WEEKLY_GAIN = 16;
+const BASELINE_GAIN = 17;
+const SCALARS = 18;
 const DAILY = SCALARS;
 const WEEKLY = DAILY + 24;
 const SCALE = WEEKLY + HOURS_PER_WEEK;
@@ -179,16 +183,19 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
       state[SPACING_MS] = Number.isNaN(state[SPACING_MS]) ? spacing : state[SPACING_MS] + 0.01 * (spacing - state[SPACING_MS]);
     }
     const spacingMs = Math.max(1, Number.isNaN(state[SPACING_MS]) ? HOUR_MS : state[SPACING_MS]);
-    const baselineGain = gainOf(Math.max(1, (BASELINE_HALF_LIFE_DAYS * DAY_MS) / spacingMs));
     const daily = DAILY + hourOfDay;
     const weekly = WEEKLY + hourOfWeek;
     if (hourOfWeek !== state[LAST_HOUR_OF_WEEK]) {
       state[DAILY_VISITS + hourOfDay]++;
       state[WEEKLY_VISITS + hourOfWeek]++;
       state[LAST_HOUR_OF_WEEK] = hourOfWeek;
+      state[DAILY_GAIN] = slotGain(state[DAILY_VISITS + hourOfDay], spacingMs);
+      state[WEEKLY_GAIN] = slotGain(state[WEEKLY_VISITS + hourOfWeek], spacingMs);
+      state[BASELINE_GAIN] = gainOf(Math.max(1, (BASELINE_HALF_LIFE_DAYS * DAY_MS) / spacingMs));
     }
-    const dailyGain = slotGain(state[DAILY_VISITS + hourOfDay], spacingMs);
-    const weeklyGain = slotGain(state[WEEKLY_VISITS + hourOfWeek], spacingMs);
+    const dailyGain = state[DAILY_GAIN];
+    const weeklyGain = state[WEEKLY_GAIN];
+    const baselineGain = state[BASELINE_GAIN];
 
     // A slot seen for the first time starts from what is seen now: the series teaches its own shape.
     if (Number.isNaN(state[daily])) state[daily] = y - state[BASELINE] - state[OFFSET];
