@@ -103,18 +103,18 @@ export function newStreamState(): Float64Array {
 
 /** Per point of the scored series, indexed like it. */
 export interface StreamResult {
-  /** What the point was expected to be, and the band within which it is not anomalous (NaN while warming up or for a missing point). */
-  expected: Float64Array;
-  lower: Float64Array;
-  upper: Float64Array;
-  /** The residual in robust sigmas (NaN where there is none). */
-  zScore: Float64Array;
-  /** 0..1, 0.5 at the threshold; NaN for a missing point. */
-  score: Float64Array;
   /** 1 where an alert is raised (the first point of an excursion, or of a stuck run). */
   isAnomaly: Uint8Array;
   /** For an anomalous point: 1 an excursion, 2 a stuck (repeated) value. */
   kind: Uint8Array;
+  /** 0..1, 0.5 at the alert bar; NaN for a missing point. */
+  score: Float64Array;
+  /** The residual in robust sigmas (NaN where there is none). */
+  zScore: Float64Array;
+  /** What the point was expected to be, and the band within which it is not anomalous (NaN while warming up or for a missing point). */
+  expected: Float64Array;
+  lower: Float64Array;
+  upper: Float64Array;
   /** The length of the run of repeated values a point ends (1 when it differs from the one before). */
   repeats: Float64Array;
 }
