@@ -1,13 +1,29 @@
 /**
  * `detour eval`: a series detector on labelled files in the Numenta Anomaly Benchmark's format
  * (CSV files of `timestamp,value`, and a JSON object naming each file's anomaly windows), scored
- * with NAB's rules, so users measure a detector on their own labelled data.
+ * with NAB's rules; or a record detector on a file of labelled records, precision and recall per
+ * label. Users measure a detector on their own labelled data.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { detectSeries, NAB_PROFILES, nabFileScore, nabTotal, SERIES_DETECTORS, type NabProfile, type NabTotal, type RowWindow, type SeriesDetectorName } from '../detectors/index.js';
+import {
+  detectRecordColumns,
+  detectSeries,
+  NAB_PROFILES,
+  nabFileScore,
+  nabTotal,
+  RECORD_DETECTORS,
+  SERIES_DETECTORS,
+  type NabProfile,
+  type NabTotal,
+  type RecordDetectorName,
+  type RowWindow,
+  type SeriesDetectorName,
+} from '../detectors/index.js';
+import { openEngine, sqlIdentifier } from '../engine/index.js';
 import { InputError } from '../errors.js';
+import { loadInputFile, readFeatures, ROW_COLUMN } from './detect-file.js';
 
 /** What to evaluate: a series detector with its params on a folder of labelled files. */
 export interface EvaluateOptions {
@@ -155,4 +171,102 @@ export async function evaluateDetector(options: EvaluateOptions): Promise<Evalua
     files.push({ file: name, rows: series.values.length, windows: score.windows, detectedWindows: score.detectedWindows, detections: score.detections, raw: score.raw });
   }
   return { detector, profile: options.profile, files, total: nabTotal(scores), detectorSeconds };
+}
+
+/** What to evaluate on labelled records: a record detector on one file's feature columns, against its label column. */
+export interface RecordEvaluateOptions {
+  detector: string;
+  params?: unknown;
+  /** A .csv or .parquet file of records. */
+  input: string;
+  features: string[];
+  /** The label column: empty, 0, false or normal for a normal record; 1 or true for an anomaly; any other value names the anomaly's kind. */
+  label: string;
+}
+
+/** Records of one label and how many the detector flagged. */
+export interface LabelRecall {
+  label: string;
+  records: number;
+  flagged: number;
+  /** flagged / records. */
+  recall: number;
+  /** flagged / (flagged + false alarms): the precision if this label were the only one. */
+  precision: number;
+}
+
+export interface RecordEvaluation {
+  detector: string;
+  records: number;
+  flagged: number;
+  /** Normal records flagged. */
+  falseAlarms: number;
+  /** Over every anomaly label: labelled records flagged / all flagged, and / all labelled. */
+  precision: number;
+  recall: number;
+  byLabel: LabelRecall[];
+  detectorSeconds: number;
+}
+
+const NORMAL_LABELS = new Set(['', '0', 'false', 'normal']);
+
+/** A label as read: null for a normal record, else its kind (`anomaly` for 1 or true). */
+function labelKind(value: string | null): string | null {
+  const text = (value ?? '').trim();
+  if (NORMAL_LABELS.has(text.toLowerCase())) return null;
+  return text === '1' || text.toLowerCase() === 'true' ? 'anomaly' : text;
+}
+
+/**
+ * Runs a record detector (fitted on the file's records) and compares its flags with the label
+ * column: precision and recall over all anomalies and per label.
+ *
+ * @example
+ * const { byLabel } = await evaluateRecordDetector({ detector: 'dbscan', input: 'rides.csv', features: ['ride_dist_km', 'ride_time_min'], label: 'injected_kind' });
+ * @throws InputError on an unknown detector, bad params, a missing file or column, or a feature value that is not a number.
+ */
+export async function evaluateRecordDetector(options: RecordEvaluateOptions): Promise<RecordEvaluation> {
+  if (!RECORD_DETECTORS.includes(options.detector as RecordDetectorName)) throw new InputError(`--detector ${options.detector}: not a record detector (record detectors: ${RECORD_DETECTORS.join(', ')})`);
+  const engine = await openEngine();
+  let columns: Float64Array[];
+  let labels: (string | null)[];
+  try {
+    await loadInputFile(engine, options.input);
+    columns = await readFeatures(engine, options.input, options.features);
+    if (!(await engine.columnNames('input')).includes(options.label)) throw new InputError(`--input ${options.input}: no label column ${options.label}`);
+    labels = ((await engine.columns(`SELECT CAST(${sqlIdentifier(options.label)} AS VARCHAR) AS label FROM input ORDER BY ${ROW_COLUMN}`)).label as (string | null)[]).map(labelKind);
+  } finally {
+    await engine.close();
+  }
+  const started = performance.now();
+  const verdicts = detectRecordColumns(options.detector as RecordDetectorName, columns, options.features, options.params ?? {});
+  const detectorSeconds = (performance.now() - started) / 1000;
+  const counts = new Map<string, { records: number; flagged: number }>();
+  let falseAlarms = 0;
+  let flagged = 0;
+  labels.forEach((label, row) => {
+    const isFlagged = verdicts.anomalous[row] === 1;
+    flagged += isFlagged ? 1 : 0;
+    if (label === null) {
+      falseAlarms += isFlagged ? 1 : 0;
+      return;
+    }
+    const entry = counts.get(label) ?? { records: 0, flagged: 0 };
+    entry.records++;
+    entry.flagged += isFlagged ? 1 : 0;
+    counts.set(label, entry);
+  });
+  const byLabel = [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([label, { records, flagged: found }]) => ({ label, records, flagged: found, recall: found / records, precision: found + falseAlarms === 0 ? Number.NaN : found / (found + falseAlarms) }));
+  const labelled = byLabel.reduce((sum, entry) => sum + entry.records, 0);
+  const found = byLabel.reduce((sum, entry) => sum + entry.flagged, 0);
+  return {
+    detector: options.detector,
+    records: labels.length,
+    flagged,
+    falseAlarms,
+    precision: flagged === 0 ? Number.NaN : found / flagged,
+    recall: labelled === 0 ? Number.NaN : found / labelled,
+    byLabel,
+    detectorSeconds,
+  };
 }

@@ -27,6 +27,23 @@ describe('detour eval', () => {
     expect(evaluation.total.normalised).toBeLessThanOrEqual(100);
   }, 120_000);
 
+  it('gives a record detector\'s precision and recall per label', async () => {
+    // A 10 × 10 grid DBSCAN clusters, three far records labelled spike and one far record labelled normal.
+    const lines = ['x,y,kind'];
+    for (let i = 0; i < 100; i++) lines.push(`${i % 10},${Math.floor(i / 10)},`);
+    lines.push('50,50,spike', '60,-40,spike', '-70,20,spike', '40,90,0');
+    const input = path.join(cwd, 'records.csv');
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const result = await detour(cwd, 'eval', '--detector', 'dbscan', '--params', '{"eps":1.5,"minSamples":3,"scale":"none"}', '--input', input, '--features', 'x,y', '--label', 'kind', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ records: 104, flagged: 4, falseAlarms: 1, precision: 0.75, recall: 1, byLabel: [{ label: 'spike', records: 3, flagged: 3, recall: 1, precision: 0.75 }] });
+    const table = await detour(cwd, 'eval', '--detector', 'dbscan', '--params', '{"eps":1.5,"minSamples":3,"scale":"none"}', '--input', input, '--features', 'x,y', '--label', 'kind');
+    expect(table.stdout).toMatch(/^spike +3 +3 +1\.000 +0\.750$/m);
+    const unlabelled = await detour(cwd, 'eval', '--detector', 'dbscan', '--input', input, '--features', 'x,y');
+    expect(unlabelled.code).toBe(2);
+    expect(unlabelled.stderr.trim()).toBe('detour: --input needs --features and --label');
+  }, 120_000);
+
   it('refuses bad input with one line on stderr and exit code 2', async () => {
     const labels = path.join(corpus, 'labels.json');
     const write = async (name: string, text: string) => {
