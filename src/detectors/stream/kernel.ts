@@ -218,7 +218,8 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
     // The chance of this run, and of the run one shorter: the alert goes to the point that makes it unlikely.
     const unlikelyRun = (state[REPEAT_RUN] - 1) * logRepeatRate < logRepeatChance;
     const becameUnlikely = unlikelyRun && (state[REPEAT_RUN] - 2) * logRepeatRate >= logRepeatChance;
-    state[REPEAT_RATE] += repeatGain * ((repeated ? 1 : 0) - state[REPEAT_RATE]);
+    // A running mean at first, so that a series that often repeats itself is known as such early.
+    state[REPEAT_RATE] += Math.max(repeatGain, 1 / (state[POINTS] + 1)) * ((repeated ? 1 : 0) - state[REPEAT_RATE]);
     state[LAST_VALUE] = value;
 
     const points = state[POINTS] + 1;
