@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isRecordStep, scoredFeatures, type DetectStepConfig, type RecordStepConfig, type SeriesStepConfig } from '../../config/index.js';
 import { addDays, dateRange } from '../../dates.js';
+import { seriesParams } from '../../detectors/index.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
 import { findingsKey, type Lake } from '../../lake/index.js';
@@ -326,6 +327,8 @@ export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   plan: (pipeline, dates) =>
     pipeline.detect.flatMap((step, detectStep): DetectPartition[] => {
       if (isRecordStep(step)) return dates.map((date) => ({ kind: 'record-day', detectStep, detector: step.detector, date }));
+      // Bad params of the streaming detector stop the run before any step, naming the field.
+      if (step.detector === 'stream') seriesParams('stream', step.params);
       // Isolation Forest fits one model over all entities and cannot be split.
       const shards = step.detector === 'arima' || step.detector === 'stream' ? step.partitions : 1;
       return Array.from({ length: shards }, (_, shard) => ({ kind: 'entity-shard', detectStep, detector: step.detector, shard, shards }));
