@@ -226,9 +226,9 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
     const warm = points > warmupPoints && timeMs - state[FIRST_TIME] >= DAY_MS;
     result.repeats[t] = state[REPEAT_RUN];
     if (warm) {
-      if (Number.isNaN(state[TAIL])) state[TAIL] = threshold / tailMargin;
+      if (Number.isNaN(state[TAIL])) state[TAIL] = threshold / Math.max(1, tailMargin);
       // The series' own rare residuals raise the bar: an alert must stand out from them too.
-      const alertZ = Math.max(threshold, tailMargin * state[TAIL]);
+      const alertZ = tailMargin > 0 ? Math.max(threshold, tailMargin * state[TAIL]) : threshold;
       const absZ = Math.abs(z);
       result.zScore[t] = z;
       result.expected[t] = fromModel(expectedY);
