@@ -165,14 +165,21 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
   const repeatGain = gainOf(REPEAT_HALF_LIFE_POINTS);
   const logRepeatChance = Math.log(repeatChance);
 
+  // The hour a point falls in, worked out again only when a point leaves the hour of the one before.
+  let hourStartMs = Number.NaN;
+  let hourOfWeek = 0;
+  let hourOfDay = 0;
   for (let t = 0; t < count; t++) {
     const value = values[t];
     if (value !== value) continue;
     const timeMs = timestampsMs[t];
     const y = toModel(value);
-    const hourOfDay = Math.floor((((timeMs % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS);
-    // 1970-01-01 was a Thursday: hours of the week count from Monday 00:00.
-    const hourOfWeek = Math.floor((((timeMs + 3 * DAY_MS) % (7 * DAY_MS)) + 7 * DAY_MS) % (7 * DAY_MS) / HOUR_MS);
+    if (!(timeMs >= hourStartMs && timeMs < hourStartMs + HOUR_MS)) {
+      hourStartMs = Math.floor(timeMs / HOUR_MS) * HOUR_MS;
+      // 1970-01-01 was a Thursday: hours of the week count from Monday 00:00.
+      hourOfWeek = (((Math.floor(timeMs / HOUR_MS) + 72) % HOURS_PER_WEEK) + HOURS_PER_WEEK) % HOURS_PER_WEEK;
+      hourOfDay = hourOfWeek % 24;
+    }
 
     if (state[POINTS] === 0) {
       state[FIRST_TIME] = timeMs;
