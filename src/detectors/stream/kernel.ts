@@ -247,8 +247,9 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
         result.kind[t] = STREAM_KIND.repeated;
       }
       if (state[IN_EXCURSION] === 0) {
-        // Tracks the (1 - tailShare) quantile of |z| outside excursions, which would otherwise raise it point after point.
-        state[TAIL] *= absZ > state[TAIL] ? 1 + TAIL_STEP * (1 - tailShare) : 1 - TAIL_STEP * tailShare;
+        // Tracks the (1 - tailShare) quantile of |z| outside excursions, which would otherwise raise it point after point;
+        // a residual far above it raises it faster, so a heavy-tailed series teaches its tail within a few dozen points.
+        state[TAIL] *= absZ > state[TAIL] ? Math.max(1 + TAIL_STEP * (1 - tailShare), (absZ / state[TAIL]) ** TAIL_STEP) : 1 - TAIL_STEP * tailShare;
       }
       if ((absZ > alertZ || Math.abs(state[SHIFT]) > shiftSigmas) && !unlikelyRun) {
         if (state[IN_EXCURSION] === 0) {
