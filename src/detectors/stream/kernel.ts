@@ -213,7 +213,7 @@ export function scoreStream(state: Float64Array, timestampsMs: Float64Array, val
     if (Number.isNaN(state[GLOBAL_SCALE])) state[GLOBAL_SCALE] = Math.max(MIN_SCALE, Math.abs(residual));
     if (Number.isNaN(state[scaleSlot])) state[scaleSlot] = state[GLOBAL_SCALE];
     // Mean absolute residual × 1.25 is a Gaussian's sigma.
-    const sigma = Math.max(MIN_SCALE, 1.25 * state[scaleSlot]);
+    const sigma = Math.max(MIN_SCALE, 1.25 * Math.max(state[scaleSlot], 0.5 * state[GLOBAL_SCALE]));
     const z = residual / sigma;
     // Short context: a shift shows as residuals on one side point after point, each too small to alert alone.
     state[SHIFT] = (Number.isNaN(state[SHIFT]) ? 0 : state[SHIFT]) + shiftGain * (Math.max(-clip, Math.min(clip, z)) - (Number.isNaN(state[SHIFT]) ? 0 : state[SHIFT]));
