@@ -6,9 +6,13 @@
  * - expected y = baseline + season[slot] + offset. The baseline follows the series over about a
  *   day, the season is the usual deviation of each hour of the week (each hour of the day until
  *   that hour of the week has been seen), the offset follows the last few points (short drifts).
- * - The residual is judged in robust sigmas of its own hour of day (quiet hours are noisier):
- *   |z| above `threshold` is an anomaly. Updates use the residual clipped at `clip` sigmas
- *   (Huber), so an anomaly barely moves the model while a lasting change is learnt within hours.
+ * - The residual is judged in robust sigmas of its own hour of day (quiet hours are noisier).
+ *   The bar adapts to the series: |z| must exceed `threshold` and `tailMargin` times the series'
+ *   own 1-in-1000 |z| (tracked online), so bursts a series often has do not alert each time.
+ *   Updates use the residual clipped at `clip` sigmas (Huber), so an anomaly barely moves the
+ *   model while a lasting change is learnt within hours.
+ * - Short context: the recent mean of clipped residuals beyond `shiftSigmas` is a shift, one each
+ *   point of which is too small to alert alone.
  * - An alert is raised once per excursion: the points after it are flagged again only once the
  *   series has come back within half the threshold for `calmPoints` points, so a level shift
  *   or an outage gives one alert, not one per point.
@@ -40,8 +44,8 @@ export interface StreamOptions {
   shiftPoints?: number;
 }
 
-type Required = { [K in keyof StreamOptions]-?: NonNullable<StreamOptions[K]> };
-export const STREAM_DEFAULTS: Required = { threshold: 5, clip: 3, calmPoints: 5, warmupPoints: 100, repeatChance: 1e-6, tailShare: 0.001, tailMargin: 1.5, shiftSigmas: 2, shiftPoints: 5 };
+/** The defaults of every option. */
+export const STREAM_DEFAULTS: { [K in keyof StreamOptions]-?: NonNullable<StreamOptions[K]> } = { threshold: 5, clip: 3, calmPoints: 5, warmupPoints: 100, repeatChance: 1e-6, tailShare: 0.001, tailMargin: 1.5, shiftSigmas: 2, shiftPoints: 5 };
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
