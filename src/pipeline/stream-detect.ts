@@ -79,7 +79,7 @@ export async function detectStreamShard(engine: Engine, context: StepContext, sh
       carried.set(entity, state);
       const scores: RowScores = { ...noVerdicts(rows.length), score: result.score, anomalous: result.isAnomaly, expected: result.expected, lower: result.lower, upper: result.upper };
       rows.forEach((row, k) => (flagged[row] = result.isAnomaly[k]));
-      findings.push(...dayFindings({ detector: 'stream', features: [step.value] }, table, entity, rows, scores, { detector: 'stream', note: 'seasonal robust z-score, continued from the day before' }));
+      findings.push(...dayFindings({ detector: 'stream', features: [step.value] }, table, entity, rows, scores, { detector: 'stream', note: 'streaming seasonal robust z-score' }));
     }
     if (table.labelledKind !== undefined) for (const [day, incidents] of labelledIncidentsByDate(table, flagged)) labelled.set(day, incidents);
   }
