@@ -4,7 +4,7 @@ import { writeDefaultConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { assertIsoDate, dateRange } from '../dates.js';
 import { detectDbscanFile, detectIsolationForestFile, ingestFile, ingestPartitionedFile, landedEvents, type LandedFile, type PartitionedIngestResult } from '../pipeline/index.js';
-import { TRAFFIC_SAMPLE_DEFAULTS, writeSampleFlights, writeSampleRides, writeSampleTraffic, type TrafficSampleOptions } from '../sample/index.js';
+import { TRAFFIC_SAMPLE_DEFAULTS, writeNabTraffic, writeSampleFlights, writeSampleRides, writeSampleTraffic, type TrafficSampleOptions } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import { loadCliConfig, withCommonOptions, type CommonOptions } from './context.js';
 import { Progress } from './format.js';
@@ -12,6 +12,7 @@ import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-com
 import { serveCommand, workerCommand } from './service-commands.js';
 import { modelsCommand, trainCommand } from './model-commands.js';
 import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
+import { evalCommand } from './eval-command.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -85,7 +86,13 @@ function sampleCommand(): Command {
       .option('--days <n>', 'days from --from', wholeNumber('--days', 1), TRAFFIC_SAMPLE_DEFAULTS.days)
       .option('--from <YYYY-MM-DD>', 'first date', TRAFFIC_SAMPLE_DEFAULTS.from)
       .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), TRAFFIC_SAMPLE_DEFAULTS.seed)
-      .action(async (options: CommonOptions & TrafficSampleOptions) => {
+      .option('--nab <folder>', 'instead of the lake, write a NAB-format labelled corpus to the folder (a timestamp,value CSV per sensor and labels.json) for detour eval')
+      .action(async (options: CommonOptions & TrafficSampleOptions & { nab?: string }) => {
+        if (options.nab !== undefined) {
+          const written = await writeNabTraffic(options.nab, options);
+          console.log(`wrote ${written.length - 1} series and ${written.at(-1)}; score a detector: detour eval --detector stream --data ${options.nab} --labels ${written.at(-1)}`);
+          return;
+        }
         const { lake, config } = await loadCliConfig(options);
         try {
           const progress = new Progress(options.days);
@@ -188,5 +195,5 @@ function ingestCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand()];
+  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), evalCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand()];
 }

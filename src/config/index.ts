@@ -16,6 +16,7 @@ export type {
   RetryConfig,
   ScheduleConfig,
   SeriesStepConfig,
+  StreamStepConfig,
   TablePipelineConfig,
   TrainStepConfig,
 } from './schema.js';

@@ -201,6 +201,29 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
     .strict(),
   z
     .object({
+      /**
+       * Streaming seasonal robust z-scores for minute-to-hour series: one pass per day, each entity's
+       * state checkpointed in the lake per date, so a run continues from the day before and a rerun
+       * of a date from the same checkpoint.
+       */
+      detector: z.literal('stream'),
+      /** The dataset itself or an aggregate step: one series per entity, e.g. a sensor's bytes per minute. */
+      table: identifier,
+      entity: column,
+      time: column,
+      value: column,
+      /** The detector's options (threshold, clip, calmPoints, warmupPoints, repeatChance, tailShare, tailMargin, shiftSigmas, shiftPoints; see README): the defaults hold across series. */
+      params: z.record(z.string(), z.unknown()).default({}),
+      /** Days before a date searched for the newest checkpoint (days without data leave none); beyond, an entity starts afresh. */
+      lookbackDays: z.number().int().min(1).max(366).default(7),
+      /** Entity shards the step is split into, each scored by its own job. */
+      partitions: z.number().int().min(1).max(256).default(1),
+      /** Labelled rows (sample data): per incident kind, how many had a flagged row, in the summary. */
+      evaluate: z.object({ flag: column, kind: column.optional() }).strict().optional(),
+    })
+    .strict(),
+  z
+    .object({
       detector: z.literal('dbscan'),
       ...recordDetector,
       /** Column naming the record's entity (taxi, vehicle), published with it. */
@@ -851,3 +874,5 @@ export type DetectStepConfig = z.infer<typeof DetectStepSchema>;
 export type RecordStepConfig = Extract<DetectStepConfig, { detector: 'dbscan' | 'conditional' | 'pattern' }>;
 /** Series detectors over an aggregate's daily history, which may weigh days by a support column (the autoencoder scores a table's rows with registered models only). */
 export type SeriesStepConfig = Extract<DetectStepConfig, { detector: 'arima' | 'iforest' }>;
+/** The streaming detector's step: a day at a time per entity, continuing from checkpoints. */
+export type StreamStepConfig = Extract<DetectStepConfig, { detector: 'stream' }>;

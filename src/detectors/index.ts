@@ -27,8 +27,12 @@ export { detectShallow, smoothByDistanceWeights } from './shallow/index.js';
 export type { ShallowOptions, ShallowResult } from './shallow/index.js';
 export { holdOut, noVerdicts, trainableDetector, TRAINABLE_DETECTORS } from './trainable/index.js';
 export type { FeatureRows, FitOutcome, ModelMetrics, RowScores, TrainableDetector } from './trainable/index.js';
-export { detectRecordColumns, detectSeries, formatValue, RECORD_DETECTORS, recordParams, scoreWithTrainedModel, SERIES_DETECTORS, seriesParams } from './on-demand/index.js';
-export type { RecordDetectorName, SeriesDetectorName, Verdicts } from './on-demand/index.js';
+export { detectRecordColumns, detectSeries, formatValue, RECORD_DETECTORS, recordParams, scoreWithTrainedModel, SERIES_DETECTORS, seriesParams, streamReason, StreamParamsSchema } from './on-demand/index.js';
+export type { RecordDetectorName, SeriesDetectorName, StreamParams, Verdicts } from './on-demand/index.js';
+export { newStreamState, scoreStream, STREAM_DEFAULTS, STREAM_KIND, STREAM_STATE_LENGTH } from './stream/index.js';
+export type { StreamOptions, StreamResult } from './stream/index.js';
+export { NAB_PROFILES, nabFileScore, nabTotal, probationaryLength, scaledSigmoid } from './evaluation/index.js';
+export type { NabFileScore, NabProfile, NabTotal, NabWeights, RowWindow } from './evaluation/index.js';
 export {
   brierScore,
   calibrationTable,

@@ -12,6 +12,7 @@
  * gold/<pipeline>_predictions/date=D/data.parquet    a supervised model's probability per row
  * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
  * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact (models/<model>/v<version>/... for a supervised model)
+ * state/<pipeline>/<detector>-<table>-<value>/date=D/<entity>.json  a streaming detector's state per entity after date D
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -108,6 +109,24 @@ function entitySegment(entity: string): string {
  */
 export function modelArtifactKey(model: string, entity: string | null, version: number, sha256: string): string {
   return `models/${model}/${entity === null ? '' : `${entitySegment(entity)}/`}v${version}/model-${sha256.slice(0, 16)}.json`;
+}
+
+/** A streaming detect step's checkpoints: what it reads and where, e.g. the `stream` detector over `traffic.bytes`. */
+export interface CheckpointStream {
+  pipeline: string;
+  detector: string;
+  table: string;
+  value: string;
+}
+
+/** The folder of a streaming detect step's checkpoints after `date` (one file per entity). */
+export function checkpointPrefix(stream: CheckpointStream, date: string): string {
+  return `state/${stream.pipeline}/${stream.detector}-${stream.table}-${stream.value}/date=${assertIsoDate(date)}/`;
+}
+
+/** One entity's streaming state after `date`: what the run of the next date continues from. */
+export function checkpointKey(stream: CheckpointStream, date: string, entity: string): string {
+  return `${checkpointPrefix(stream, date)}${entitySegment(entity)}.json`;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */

@@ -48,7 +48,8 @@ interface Detection {
   outliers: number;
 }
 
-const ROW_COLUMN = '__detour_row';
+/** The file-order row number `loadInputFile` adds to table `input`. */
+export const ROW_COLUMN = '__detour_row';
 /** Decimals of the isolation forest score: scores of different seeds already differ in the third. */
 const SCORE_DECIMALS = 4;
 
@@ -60,7 +61,7 @@ function fileFormat(file: string, flag: string): 'csv' | 'parquet' {
 }
 
 /** Loads a CSV/Parquet file into table `input` with a 0-based `__detour_row` in file order. */
-async function loadInputFile(engine: Engine, file: string): Promise<void> {
+export async function loadInputFile(engine: Engine, file: string): Promise<void> {
   const format = fileFormat(file, '--input');
   try {
     const info = await stat(file);
@@ -79,7 +80,7 @@ async function loadInputFile(engine: Engine, file: string): Promise<void> {
 }
 
 /** Feature columns as float arrays in file order; a missing column or a bad value is an InputError naming it. */
-async function readFeatures(engine: Engine, file: string, features: string[]): Promise<Float64Array[]> {
+export async function readFeatures(engine: Engine, file: string, features: string[]): Promise<Float64Array[]> {
   const present = await engine.columnNames('input');
   const missing = features.filter((feature) => !present.includes(feature));
   if (missing.length > 0) {

@@ -30,6 +30,8 @@ export type { IncidentCounts, LabelledIncidents } from './labelled-incidents.js'
 export type { ClusterSummary, ConditionalFacts, DbscanFacts, InjectedEvaluation, InjectedRecall, PatternFacts, RecordDetectionFacts, RecordTable, VehiclePatternFacts } from './record-detect.js';
 export { describeOutlier, detectRecords } from './record-detect.js';
 export { detectDbscanFile, detectIsolationForestFile } from './detect-file.js';
+export { evaluateDetector, evaluateRecordDetector, parseTimestamp } from './evaluate.js';
+export type { EvaluateOptions, Evaluation, FileEvaluation, LabelRecall, RecordEvaluateOptions, RecordEvaluation } from './evaluate.js';
 export type {
   DbscanFileOptions,
   DbscanFileResult,

@@ -216,7 +216,7 @@ function shallowRowScores(table: SeriesTable, rows: readonly number[], feature: 
 }
 
 /** Who scored an entity's rows, as its findings say. */
-interface Scorer {
+export interface Scorer {
   detector: string;
   /** The end of each finding's reason: `model bus_iforest/B3 v2`. */
   note: string;
@@ -224,14 +224,14 @@ interface Scorer {
 }
 
 /** A step scoring rows with models: the columns they take, the first the finding's value, and its support column. */
-interface ScoredStep {
+export interface ScoredStep {
   detector: string;
   features: readonly string[];
   support?: string;
 }
 
 /** One finding per day with anomalous rows: the most anomalous row of it. */
-function dayFindings(step: ScoredStep, table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
+export function dayFindings(step: ScoredStep, table: SeriesTable, entity: string, rows: readonly number[], scores: RowScores, scorer: Scorer): Finding[] {
   const [primary] = step.features;
   const worstOfDay = new Map<string, { k: number; count: number }>();
   rows.forEach((row, k) => {

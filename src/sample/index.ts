@@ -69,11 +69,13 @@ export {
   generateSensorTraffic,
   generateTraffic,
   incidentDetection,
+  nabLabelledSensor,
   observedMinutes,
   SAMPLE_TRAFFIC_COLUMNS,
   sumIncidentDetections,
   TRAFFIC_INCIDENT_KINDS,
   TRAFFIC_SAMPLE_DEFAULTS,
+  writeNabTraffic,
   writeSampleTraffic,
 } from './traffic.js';
-export type { IncidentDetection, IncidentKindDetection, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';
+export type { IncidentDetection, IncidentKindDetection, NabLabelledSensor, SensorTraffic, TrafficIncident, TrafficIncidentKind, TrafficSampleOptions } from './traffic.js';

@@ -5,10 +5,12 @@
  * weekly shape, slow drifts, noise that grows as traffic thins out, unlabelled micro-bursts and
  * occasional missing minutes; nothing here is tuned to a detector.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { addDays, assertIsoDate, dateRange } from '../dates.js';
 import { openEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
-import { partitionPrefix, type Lake } from '../lake/index.js';
+import { partitionPrefix, writeFileAtomically, type Lake } from '../lake/index.js';
 import { SeededRandom } from '../random.js';
 
 /** Kinds of injected incident, in the order of `injectedKind` codes 1..4 (0 = normal minute). */
@@ -453,4 +455,70 @@ export function sumIncidentDetections(detections: readonly IncidentDetection[]):
     total.alertsOnIncidents += detection.alertsOnIncidents;
   }
   return total;
+}
+
+/** A sensor's observed minutes with its incidents as NAB labels: anomaly windows of minutes (first and last inclusive). */
+export interface NabLabelledSensor {
+  timestampsMs: Float64Array;
+  bytes: Float64Array;
+  /** Windows as indices into the observed minutes, sorted and disjoint. */
+  windows: { first: number; last: number }[];
+}
+
+/**
+ * The sensor's bytes per observed minute with NAB-style windows around its incidents: as NAB
+ * labels its corpus, 10% of the series shared equally among the incidents, each window centred on
+ * an incident's first minute (so an early warning is rewarded), and stretched to the incident's
+ * last minute when it lasts longer; overlapping windows are merged.
+ */
+export function nabLabelledSensor(sensor: SensorTraffic): NabLabelledSensor {
+  const observed: number[] = [];
+  for (let minute = 0; minute < sensor.bytes.length; minute++) if (!Number.isNaN(sensor.bytes[minute])) observed.push(minute);
+  // Index of the first observed minute at or after each minute.
+  const rowAt = new Int32Array(sensor.bytes.length + 1).fill(observed.length);
+  for (let row = observed.length - 1, minute = sensor.bytes.length - 1; minute >= 0; minute--) {
+    if (row >= 0 && observed[row] === minute) row--;
+    rowAt[minute] = row + 1;
+  }
+  const width = sensor.incidents.length === 0 ? 0 : Math.floor((0.1 * observed.length) / sensor.incidents.length);
+  const windows: { first: number; last: number }[] = [];
+  for (const { startMinute, endMinute } of sensor.incidents) {
+    const startRow = rowAt[startMinute];
+    const first = Math.max(0, startRow - Math.floor(width / 2));
+    const last = Math.min(observed.length - 1, Math.max(startRow + Math.floor(width / 2), rowAt[endMinute] - 1));
+    if (first > last) continue;
+    const previous = windows.at(-1);
+    if (previous !== undefined && first <= previous.last + 1) previous.last = Math.max(previous.last, last);
+    else windows.push({ first, last });
+  }
+  return { timestampsMs: Float64Array.from(observed, (minute) => sensor.timestampsMs[minute]), bytes: Float64Array.from(observed, (minute) => sensor.bytes[minute]), windows };
+}
+
+/** A timestamp as NAB's files write it: `2024-03-04 00:00:00` (UTC). */
+function nabTimestamp(timeMs: number): string {
+  return new Date(timeMs).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/**
+ * Writes the sample as a NAB-style labelled corpus in `folder`: `<sensor>.csv` (`timestamp,value`,
+ * bytes per observed minute) per sensor, and `labels.json` naming each file's windows (see
+ * {@link nabLabelledSensor}), for `detour eval --data <folder> --labels <folder>/labels.json`.
+ * Returns the files written, labels last.
+ */
+export async function writeNabTraffic(folder: string, options: TrafficSampleOptions): Promise<string[]> {
+  const sensors = generateTraffic(options);
+  await mkdir(folder, { recursive: true });
+  const labels: Record<string, [string, string][]> = {};
+  const written: string[] = [];
+  for (const sensor of sensors) {
+    const { timestampsMs, bytes, windows } = nabLabelledSensor(sensor);
+    const name = `${sensor.sensorId}.csv`;
+    const lines = ['timestamp,value'];
+    for (let row = 0; row < bytes.length; row++) lines.push(`${nabTimestamp(timestampsMs[row])},${bytes[row]}`);
+    await writeFileAtomically(path.join(folder, name), (temporary) => writeFile(temporary, `${lines.join('\n')}\n`));
+    labels[name] = windows.map(({ first, last }) => [nabTimestamp(timestampsMs[first]), nabTimestamp(timestampsMs[last])]);
+    written.push(path.join(folder, name));
+  }
+  await writeFileAtomically(path.join(folder, 'labels.json'), (temporary) => writeFile(temporary, `${JSON.stringify(labels, null, 1)}\n`));
+  return [...written, path.join(folder, 'labels.json')];
 }

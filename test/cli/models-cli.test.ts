@@ -1,28 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FsLake } from '../../src/lake/index.js';
 import { sensorConfig, writeSensorSilver } from '../../bench/sensor-lake.js';
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const mainScript = path.join(projectRoot, 'src/cli/main.ts');
-const tsxLoader = pathToFileURL(path.join(projectRoot, 'node_modules/tsx/dist/loader.mjs')).href;
-
-/** The real CLI in `cwd`, on embedded PGlite. */
-async function detour(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { LOG_LEVEL: _inherited, ...env } = process.env;
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, mainScript, ...args], { cwd, env: { ...env, DATABASE_URL: '', QUEUE_URL: '' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+import { detour } from '../helpers/cli.js';
 
 describe('detour train and detour models', () => {
   let cwd: string;

@@ -24,6 +24,20 @@ describe('detectors by name on data sent with a request', () => {
     expect(verdicts.reasons[verdicts.anomalous.subarray(0, 700).reduce((sum, flag) => sum + flag, 0)]).toMatch(/^value \d+ where \d+ was expected \(isolated from its neighbourhood, score 0\.\d\d\)$/);
   });
 
+  it('stream learns its first day, then alerts on a spike of the second with the band it left', () => {
+    const first = day(-1, 3);
+    const second = day(700, 4);
+    const timestampsMs = Float64Array.from([...first.timestampsMs, ...second.timestampsMs.map((time) => time + 86_400_000)]);
+    const values = Float64Array.from([...first.values, ...second.values]);
+    const verdicts = detectSeries('stream', timestampsMs, values, {});
+    expect(verdicts.anomalous.subarray(0, 1440).every((flag) => flag === 0)).toBe(true);
+    expect(verdicts.anomalous[1440 + 700]).toBe(1);
+    expect(verdicts.upper[1440 + 700]).toBeLessThan(values[1440 + 700]);
+    expect(verdicts.reasons).toHaveLength(verdicts.anomalous.reduce((sum, flag) => sum + flag, 0));
+    expect(verdicts.reasons).toContainEqual(expect.stringMatching(/^value \d+ is \d+\.\dσ above the expected \d+ for this hour \(band \d+–\d+\)$/));
+    expect(() => seriesParams('stream', { threshold: -1 })).toThrow(/^stream params\.threshold: /);
+  });
+
   it('arima flags a jump outside its prediction interval, and cannot model a constant series', () => {
     const random = new SeededRandom(2);
     const values = Float64Array.from({ length: 200 }, (_, t) => 10 + Math.sin(t / 5) + random.normal() * 0.2 + (t === 150 ? 6 : 0));

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { detectArimaAnomalies } from '../arima/index.js';
 import { detectShallow } from '../shallow/index.js';
+import { newStreamState, scoreStream, STREAM_KIND } from '../stream/index.js';
 import { isolationForestVerdicts, IsolationForestParamsSchema } from './forest.js';
 import { emptyVerdicts, formatValue, parseParams, type Verdicts } from './verdicts.js';
 
@@ -30,6 +31,38 @@ const ArimaParamsSchema = z
     search: z.enum(['stepwise', 'grid']).default('stepwise'),
   })
   .strict();
+
+/** The streaming detector's options (see detectors/stream): the defaults are meant to hold on any minute-to-hour series. */
+export const StreamParamsSchema = z
+  .object({
+    threshold: z.number().positive().max(100).default(5),
+    clip: z.number().positive().max(100).default(3),
+    calmPoints: z.number().int().min(1).max(10_000).default(5),
+    warmupPoints: z.number().int().min(0).default(100),
+    repeatChance: z.number().gt(0).lt(1).default(1e-6),
+    tailShare: z.number().gt(0).lt(0.5).default(0.001),
+    tailMargin: z.number().min(0).max(100).default(1.5),
+    shiftSigmas: z.number().positive().max(100).default(2),
+    shiftPoints: z.number().positive().max(10_000).default(5),
+  })
+  .strict();
+export type StreamParams = z.infer<typeof StreamParamsSchema>;
+
+/** The reason of a streaming detector's alert at point `t`. */
+export function streamReason(result: StreamResultOf, values: Float64Array, t: number): string {
+  if (result.kind[t] === STREAM_KIND.repeated) return `value ${formatValue(values[t])} repeated ${result.repeats[t]} times in a row, far longer than this series repeats itself`;
+  const side = result.zScore[t] > 0 ? 'above' : 'below';
+  return `value ${formatValue(values[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${side} the expected ${formatValue(result.expected[t])} for this hour (band ${formatValue(result.lower[t])}–${formatValue(result.upper[t])})`;
+}
+type StreamResultOf = ReturnType<typeof scoreStream>;
+
+/** The streaming detector on a series sent with a request: a fresh state, learning as it goes (no alert in its first day). */
+function streamVerdicts(timestampsMs: Float64Array, values: Float64Array, params: StreamParams): Verdicts {
+  const result = scoreStream(newStreamState(), timestampsMs, values, params);
+  const verdicts = { ...emptyVerdicts(values.length, values), anomalous: result.isAnomaly, score: result.score, expected: result.expected, lower: result.lower, upper: result.upper };
+  for (let t = 0; t < values.length; t++) if (result.isAnomaly[t] === 1) verdicts.reasons.push(streamReason(result, values, t));
+  return verdicts;
+}
 
 function shallowVerdicts(timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ShallowParamsSchema>): Verdicts {
   const result = detectShallow(timestampsMs, values, params);
@@ -56,6 +89,7 @@ function arimaVerdicts(_timestampsMs: Float64Array, values: Float64Array, params
 const SERIES_DETECTOR_TABLE = {
   shallow: { params: ShallowParamsSchema, verdicts: shallowVerdicts },
   arima: { params: ArimaParamsSchema, verdicts: arimaVerdicts },
+  stream: { params: StreamParamsSchema, verdicts: streamVerdicts },
   iforest: {
     params: IsolationForestParamsSchema,
     verdicts: (_timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof IsolationForestParamsSchema>) => isolationForestVerdicts([values], ['value'], params),
@@ -63,7 +97,7 @@ const SERIES_DETECTOR_TABLE = {
 } as const;
 
 export type SeriesDetectorName = keyof typeof SERIES_DETECTOR_TABLE;
-/** Detectors that judge a series by itself: `shallow` (rb-aioutliers' default), `arima`, `iforest`. */
+/** Detectors that judge a series by itself: `shallow` (rb-aioutliers' default), `arima`, `stream`, `iforest`. */
 export const SERIES_DETECTORS = Object.keys(SERIES_DETECTOR_TABLE) as SeriesDetectorName[];
 
 /** `params` of a series detector checked, defaults filled (InputError naming the wrong field). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isRecordStep, scoredFeatures, type DetectStepConfig, type RecordStepConfig, type SeriesStepConfig } from '../../config/index.js';
 import { addDays, dateRange } from '../../dates.js';
+import { seriesParams } from '../../detectors/index.js';
 import { openEngine, sqlIdentifier, type Engine } from '../../engine/index.js';
 import { InputError, oneLine } from '../../errors.js';
 import { findingsKey, type Lake } from '../../lake/index.js';
@@ -13,6 +14,7 @@ import { detectSeries, detectWithModels, supportedRows, type Finding, type Serie
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
+import { detectStreamShard } from '../stream-detect.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
 export interface DetectOutput {
@@ -272,7 +274,8 @@ async function readIds(engine: Engine, idSql: string, order: string, localPath: 
 /**
  * Detect: one partition of one detect step. Series detectors (ARIMA, Isolation Forest) learn
  * from `history` days before the run's first date and flag the run's dates, per entity shard, or
- * (Isolation Forest, autoencoder) score them with registered models; record detectors (DBSCAN,
+ * (Isolation Forest, autoencoder) score them with registered models; the streaming detector
+ * continues each entity from its checkpoint of the day before; record detectors (DBSCAN,
  * conditional, pattern) take one date of records. Findings go to the run's scratch folder for publish.
  */
 async function detectPartition(context: StepContext, partition: DetectPartition): Promise<DetectOutput> {
@@ -294,6 +297,12 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       findings = detection.findings;
       const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
       output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
+    } else if (step.detector === 'stream') {
+      if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
+      const detection = await detectStreamShard(engine, context, partition, step);
+      findings = detection.findings;
+      const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
@@ -310,7 +319,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
   }
 }
 
-/** Detect: record detectors a day per partition, ARIMA in `partitions` entity shards, Isolation Forest and the autoencoder as one shard. */
+/** Detect: record detectors a day per partition, ARIMA and the streaming detector in `partitions` entity shards, Isolation Forest and the autoencoder as one shard. */
 export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   kind: 'detect',
   partition: z.discriminatedUnion('kind', [RecordDaySchema, EntityShardSchema]),
@@ -318,8 +327,10 @@ export const detectStep: StepHandler<DetectPartition, DetectOutput> = {
   plan: (pipeline, dates) =>
     pipeline.detect.flatMap((step, detectStep): DetectPartition[] => {
       if (isRecordStep(step)) return dates.map((date) => ({ kind: 'record-day', detectStep, detector: step.detector, date }));
+      // Bad params of the streaming detector stop the run before any step, naming the field.
+      if (step.detector === 'stream') seriesParams('stream', step.params);
       // Isolation Forest fits one model over all entities and cannot be split.
-      const shards = step.detector === 'arima' ? step.partitions : 1;
+      const shards = step.detector === 'arima' || step.detector === 'stream' ? step.partitions : 1;
       return Array.from({ length: shards }, (_, shard) => ({ kind: 'entity-shard', detectStep, detector: step.detector, shard, shards }));
     }),
   run: detectPartition,

@@ -8,7 +8,7 @@ import { WholeRunSchema, type StepHandler, type WholeRun } from '../contract.js'
 import type { AggregatedDate, CheckedDate, CleanedDate, StepContext } from '../context.js';
 import { pipelineLayout, pipelineTables } from '../layout.js';
 import { injectedEvaluation, type InjectedEvaluation, type RecordDetectionFacts, type RecordFinding } from '../record-detect.js';
-import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
+import { LabelledIncidentsSchema, sumLabelledIncidents, type LabelledIncidents } from '../labelled-incidents.js';
 import type { Finding } from '../series-detect.js';
 import { AggregatedDateSchema } from './aggregate.js';
 import { InputFingerprintSchema } from './clean.js';
@@ -274,9 +274,16 @@ async function publishRun(context: StepContext, upstream: UpstreamOutputs): Prom
         });
       const detections = Object.fromEntries(dayFacts);
       const evaluation = publishedEvaluation(dayFacts.map(([, facts]) => facts), published);
-      const labelled = upstream.detect.flatMap(({ partition, output }) =>
-        (output.labelled ?? []).filter((incidents) => incidents.date === date).map(({ date: _date, ...incidents }) => [detectionKey(context, partition.detectStep), incidents] as const),
-      );
+      // A step split into entity shards has one comparison per shard: they add up.
+      const labelledByStep = new Map<string, LabelledIncidents[]>();
+      for (const { partition, output } of upstream.detect) {
+        for (const { date: labelledDate, ...incidents } of output.labelled ?? []) {
+          if (labelledDate !== date) continue;
+          const key = detectionKey(context, partition.detectStep);
+          labelledByStep.set(key, [...(labelledByStep.get(key) ?? []), incidents]);
+        }
+      }
+      const labelled = [...labelledByStep].map(([key, parts]) => [key, sumLabelledIncidents(parts)] as const);
       const summary: RunSummary = {
         pipeline: run.pipeline,
         run_id: run.id,

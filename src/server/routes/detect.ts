@@ -10,7 +10,7 @@ const DETECTOR_NAMES = [...new Set([...SERIES_DETECTORS, ...RECORD_DETECTORS, 'a
 
 const DetectRequestSchema = z
   .object({
-    detector: z.enum(DETECTOR_NAMES).optional().describe('fitted on the data sent: shallow, arima, iforest (series); dbscan, iforest (records). autoencoder scores with a model only'),
+    detector: z.enum(DETECTOR_NAMES).optional().describe('fitted on the data sent: shallow, arima, stream, iforest (series); dbscan, iforest (records). autoencoder scores with a model only'),
     model: ModelNameSchema.optional().describe('instead of detector: score with the production version of this registered model'),
     series: z.array(z.object({ timestamp: InstantSchema, value: z.number().nullable().describe('null: a missing point') }).strict()).optional().describe('points with ascending timestamps'),
     records: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]))).optional().describe('objects with numeric features and an optional id'),
