@@ -1,0 +1,193 @@
+/**
+ * Watching a model in production: each date's predictions joined by id with the ground truth that
+ * has arrived (late, in any order), measured per model version; their drift from the model's
+ * training distributions; what people said of the date's anomalies.
+ */
+import { brierScore, calibrationTable, driftFrom, logLoss, rocAuc } from '../detectors/index.js';
+import type { MonitorConfig } from '../config/index.js';
+import { addDays } from '../dates.js';
+import { sqlIdentifier, type Engine } from '../engine/index.js';
+import { InputError, oneLine } from '../errors.js';
+import { listPartitionFiles } from '../lake/index.js';
+import type { DriftRow, ModelRef, MonitorDay, PerformanceRow } from '../store/index.js';
+import type { StepContext } from './context.js';
+import { pipelineTables } from './layout.js';
+import { loadSupervisedModel, type LoadedSupervisedModel } from './models.js';
+
+/** The name drift rows give the model's own output beside its features. */
+export const SCORE_FEATURE = 'score';
+
+/** The dates of a span's monitoring: the predictions and ground truth it reads, around its own dates. */
+export interface MonitorWindow {
+  /** First and last date of the span. */
+  from: string;
+  to: string;
+  lookbackDays: number;
+  windowDays: number;
+}
+
+/** The earliest predictions a span reads: those ground truth may still arrive for, and those drift compares. */
+function predictionsFrom(window: MonitorWindow): string {
+  return addDays(window.from, -Math.max(window.lookbackDays, window.windowDays - 1));
+}
+
+/** Reads each listed Parquet file's rows into `table` through `select` (its date bound as $1), creating the table from `empty` first. */
+async function loadFiles(engine: Engine, context: StepContext, table: string, empty: string, select: string, files: { key: string; date: string }[]): Promise<void> {
+  await engine.run(`CREATE OR REPLACE TABLE ${table} AS ${empty}`);
+  const paths = await engine.stage(context.lake, files.map((file) => file.key));
+  for (let k = 0; k < files.length; k++) {
+    try {
+      await engine.run(`INSERT INTO ${table} ${select.replace('$FILE', 'read_parquet($2)')}`, [files[k].date, paths[k]]);
+    } catch (error) {
+      throw new InputError(`monitor: ${files[k].key}: ${oneLine(error)}`, { cause: error });
+    }
+  }
+}
+
+/**
+ * Loads the span's predictions (`predictions`: date, id, probability, model, model_version and
+ * the features f0..) and ground truth (`truth`: each id's latest 0/1 label; `actuals`: every
+ * ground-truth row with its partition date) into the engine.
+ */
+export async function loadMonitorTables(engine: Engine, context: StepContext, monitor: MonitorConfig, window: MonitorWindow, features: readonly string[]): Promise<void> {
+  const { pipeline } = context.params;
+  const predict = pipeline.predict;
+  if (predict === undefined) throw new InputError(`run ${context.run.id} has no predict step to monitor`);
+  const tables = pipelineTables(context.run.pipeline, pipeline);
+  const featureColumns = features.map((_, k) => `f${k}`);
+  await loadFiles(
+    engine,
+    context,
+    'predictions',
+    `SELECT ''::VARCHAR AS date, ''::VARCHAR AS id, 0::DOUBLE AS probability, ''::VARCHAR AS model, 0::INTEGER AS model_version${featureColumns.map((column) => `, 0::DOUBLE AS ${column}`).join('')} LIMIT 0`,
+    `SELECT $1, CAST(${sqlIdentifier(predict.id)} AS VARCHAR), probability, model, model_version${features.map((feature) => `, CAST(${sqlIdentifier(feature)} AS DOUBLE)`).join('')} FROM $FILE`,
+    await listPartitionFiles(context.lake, 'gold', tables.predictionsTable, predictionsFrom(window), window.to),
+  );
+  const actuals = monitor.actuals;
+  const actualFiles =
+    actuals === undefined
+      ? []
+      : await listPartitionFiles(context.lake, pipeline.aggregate.some((step) => step.name === actuals.table) ? 'gold' : 'silver', actuals.table, addDays(window.from, -window.lookbackDays), addDays(window.to, window.lookbackDays));
+  await loadFiles(
+    engine,
+    context,
+    'actuals',
+    `SELECT ''::VARCHAR AS date, ''::VARCHAR AS id, 0::INTEGER AS label LIMIT 0`,
+    actuals === undefined
+      ? ''
+      : `SELECT $1, id, CAST(label AS INTEGER) FROM (SELECT CAST(${sqlIdentifier(actuals.id)} AS VARCHAR) AS id, TRY_CAST(${sqlIdentifier(actuals.label)} AS DOUBLE) AS label FROM $FILE) WHERE id IS NOT NULL AND label IN (0, 1)`,
+    actualFiles,
+  );
+  // A label corrected in a later partition wins.
+  await engine.run('CREATE OR REPLACE TABLE truth AS SELECT id, arg_max(label, date) AS label FROM actuals GROUP BY id');
+}
+
+/** How each model version's predictions of each date in [from, to] did against the ground truth loaded. */
+export async function measurePerformance(engine: Engine, from: string, to: string): Promise<PerformanceRow[]> {
+  const columns = await engine.columns(
+    `SELECT p.date, p.model, p.model_version, p.probability, t.label FROM predictions AS p LEFT JOIN truth AS t ON t.id = p.id
+     WHERE p.date BETWEEN $1 AND $2 ORDER BY p.date, p.model, p.model_version, t.label IS NULL`,
+    [from, to],
+  );
+  const dates = columns.date as string[];
+  const models = columns.model as string[];
+  const versions = columns.model_version as number[];
+  const probabilities = columns.probability as number[];
+  const labels = columns.label as (number | null)[];
+  const rows: PerformanceRow[] = [];
+  for (let start = 0; start < dates.length; ) {
+    let end = start;
+    while (end < dates.length && dates[end] === dates[start] && models[end] === models[start] && versions[end] === versions[start]) end++;
+    // Matched rows come first within a group (ordered by label IS NULL).
+    let matched = start;
+    while (matched < end && labels[matched] !== null) matched++;
+    const outcome = Uint8Array.from(labels.slice(start, matched) as number[]);
+    const probability = Float64Array.from(probabilities.slice(start, matched));
+    const positives = outcome.reduce((sum, label) => sum + label, 0);
+    const auc = outcome.length === 0 ? Number.NaN : rocAuc(outcome, probability);
+    rows.push({
+      date: dates[start],
+      model: { name: models[start], version: versions[start] },
+      predictions: end - start,
+      matched: outcome.length,
+      positives,
+      auc: Number.isNaN(auc) ? null : auc,
+      logLoss: outcome.length === 0 ? null : logLoss(outcome, probability),
+      brier: outcome.length === 0 ? null : brierScore(outcome, probability),
+      calibration: calibrationTable(outcome, probability),
+    });
+    start = end;
+  }
+  return rows;
+}
+
+/** Ground-truth rows of partition `date`, and those whose id no prediction of the look-back window has (counted, never joined). */
+export async function countActuals(engine: Engine, date: string, lookbackDays: number): Promise<{ actuals: number; unmatched: number }> {
+  const [row] = await engine.rows<{ actuals: number; unmatched: number }>(
+    `SELECT CAST(count(*) AS DOUBLE) AS actuals,
+       CAST(count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM predictions AS p WHERE p.id = a.id AND p.date BETWEEN $2 AND $1)) AS DOUBLE) AS unmatched
+     FROM actuals AS a WHERE a.date = $1`,
+    [date, addDays(date, -lookbackDays)],
+  );
+  return { actuals: row.actuals, unmatched: row.unmatched };
+}
+
+/** Loaded versions of the monitored model, each read once per step. */
+export class MonitoredVersions {
+  readonly #loaded = new Map<number, Promise<LoadedSupervisedModel>>();
+  constructor(private readonly context: StepContext) {}
+
+  get(model: ModelRef): Promise<LoadedSupervisedModel> {
+    let loaded = this.#loaded.get(model.version);
+    if (loaded === undefined) {
+      loaded = this.context.store.getModelVersion(model.name, model.version).then((record) => loadSupervisedModel(this.context.lake, record));
+      this.#loaded.set(model.version, loaded);
+    }
+    return loaded;
+  }
+}
+
+/**
+ * Drift of the predictions of [date − windowDays + 1, date], per model version, from that
+ * version's training distributions: each feature and the score. Versions trained before their
+ * files kept a reference are left out (`unmeasured` names them).
+ */
+export async function measureDrift(engine: Engine, versions: MonitoredVersions, features: readonly string[], date: string, windowDays: number): Promise<{ rows: DriftRow[]; unmeasured: string[] }> {
+  const columns = await engine.columns(
+    `SELECT model, model_version, probability${features.map((_, k) => `, f${k}`).join('')} FROM predictions WHERE date BETWEEN $1 AND $2 ORDER BY model, model_version`,
+    [addDays(date, -(windowDays - 1)), date],
+  );
+  const models = columns.model as string[];
+  const modelVersions = columns.model_version as number[];
+  const rows: DriftRow[] = [];
+  const unmeasured: string[] = [];
+  for (let start = 0; start < models.length; ) {
+    let end = start;
+    while (end < models.length && models[end] === models[start] && modelVersions[end] === modelVersions[start]) end++;
+    const model = { name: models[start], version: modelVersions[start] };
+    const reference = (await versions.get(model)).facts.reference;
+    if (reference === undefined) unmeasured.push(`${model.name} v${model.version}`);
+    else {
+      const measured: [string, Float64Array, (typeof reference)['score'] | undefined][] = [
+        ...features.map((feature, k): [string, Float64Array, (typeof reference)['score'] | undefined] => [feature, Float64Array.from((columns[`f${k}`] as number[]).slice(start, end)), reference.features[feature]]),
+        [SCORE_FEATURE, Float64Array.from((columns.probability as number[]).slice(start, end)), reference.score],
+      ];
+      for (const [feature, values, distribution] of measured) {
+        if (distribution === undefined) continue;
+        const drift = driftFrom(distribution, values);
+        if ('empty' in drift) continue;
+        rows.push({ date, model, feature, windowDays, rows: drift.rows, constant: 'constant' in drift, psi: 'psi' in drift ? drift.psi : null, ks: 'ks' in drift ? drift.ks : null });
+      }
+    }
+    start = end;
+  }
+  return { rows, unmeasured };
+}
+
+/** A date's anomalies and people's verdicts on them (or on records they say were missed). */
+export async function flagCounts(context: StepContext, date: string): Promise<Pick<MonitorDay, 'flagged' | 'truePositives' | 'falsePositives' | 'falseNegatives'>> {
+  const { anomaliesTable } = pipelineTables(context.run.pipeline, context.params.pipeline);
+  const [anomalies, feedback] = await Promise.all([context.store.listAnomalies(anomaliesTable, date), context.store.listFeedback(context.run.pipeline, date, date)]);
+  const verdicts = (verdict: string) => feedback.filter((row) => row.verdict === verdict).length;
+  return { flagged: anomalies.length, truePositives: verdicts('true_positive'), falsePositives: verdicts('false_positive'), falseNegatives: verdicts('false_negative') };
+}
