@@ -400,6 +400,8 @@ export const MonitorSchema = z
         psi: z.number().positive().default(0.2),
         /** KS statistic above this is drift too; unset: PSI alone decides. */
         ks: z.number().gt(0).max(1).optional(),
+        /** The features (and `score`, the model's output) whose drift fires the alarm; default all of them. Drift is measured and stored for all. */
+        features: z.array(column).min(1).optional(),
         /** Days whose predictions are compared together with the reference, ending at each date (features that are constant within a day, like its weather, need as many days as the model learnt from). */
         windowDays: z.number().int().min(1).max(366).default(1),
       })

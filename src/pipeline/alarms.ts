@@ -23,9 +23,9 @@ type AlarmsConfig = MonitorConfig['alarms'];
 
 const format = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3));
 
-/** Drift: any feature's (or the score's) PSI above `psi`, or KS above `ks` when set; undefined when nothing was measured. */
+/** Drift: any watched feature's (or the score's) PSI above `psi`, or KS above `ks` when set; undefined when none was measured. */
 export function driftVerdict(rows: readonly DriftRow[], thresholds: MonitorConfig['drift']): AlarmVerdict | undefined {
-  const measured = rows.filter((row) => !row.constant);
+  const measured = rows.filter((row) => !row.constant && (thresholds.features === undefined || thresholds.features.includes(row.feature)));
   if (measured.length === 0) return undefined;
   const drifted = measured.flatMap((row) => {
     const over: string[] = [];

@@ -149,10 +149,14 @@ export class MonitoredVersions {
 
 /**
  * Drift of the predictions of [date − windowDays + 1, date], per model version, from that
- * version's training distributions: each feature and the score. Versions trained before their
- * files kept a reference are left out (`unmeasured` names them).
+ * version's training distributions: each feature and the score, once every day of the window has
+ * predictions. Versions trained before their files kept a reference are left out; `unmeasured`
+ * says what was not measured.
  */
 export async function measureDrift(engine: Engine, versions: MonitoredVersions, features: readonly string[], date: string, windowDays: number): Promise<{ rows: DriftRow[]; unmeasured: string[] }> {
+  const [{ days }] = await engine.rows<{ days: number }>('SELECT CAST(count(DISTINCT date) AS INTEGER) AS days FROM predictions WHERE date BETWEEN $1 AND $2', [addDays(date, -(windowDays - 1)), date]);
+  // A window missing days would compare a few days with the whole training window: too few to say.
+  if (days < windowDays) return { rows: [], unmeasured: [`the ${windowDays} days up to ${date} have predictions on ${days}`] };
   const columns = await engine.columns(
     `SELECT model, model_version, probability${features.map((_, k) => `, f${k}`).join('')} FROM predictions WHERE date BETWEEN $1 AND $2 ORDER BY model, model_version`,
     [addDays(date, -(windowDays - 1)), date],

@@ -17,7 +17,7 @@ export interface MonitoredDate {
   performance: { date: string; model: string; version: number; predictions: number; matched: number; auc: number | null }[];
   /** Drift of each feature and the score over the window ending at the date. */
   drift: { model: string; version: number; feature: string; psi: number | null; ks: number | null; constant: boolean }[];
-  /** Model versions without a training reference to measure drift against. */
+  /** What drift could not be measured for: a window missing days, versions without a training reference. */
   unmeasured: string[];
   /** Alarms that changed state for the date. */
   alarms: { alarm: string; state: string }[];

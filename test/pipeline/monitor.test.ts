@@ -1,0 +1,162 @@
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
+import { addDays, dateRange } from '../../src/dates.js';
+import { openEngine, type Engine } from '../../src/engine/index.js';
+import type { FsLake } from '../../src/lake/index.js';
+import { ingestFile, ingestPartitionedFile, runParamsOf, startRun, startTrainingRun, trainingParamsOf, type RunServices } from '../../src/pipeline/index.js';
+import { weatherCsvPath, writeSampleFleetFiles } from '../../src/sample/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openTempServices } from '../helpers/pipeline.js';
+
+/** Alarm messages a local webhook receiver and a real SMTP server (smtp-server) got, in order. */
+interface Received {
+  webhook: string[];
+  email: string[];
+}
+
+async function listen(server: Server | SMTPServer): Promise<number> {
+  const listening = server instanceof SMTPServer ? server.server : server;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', () => resolve()));
+  return (listening.address() as AddressInfo).port;
+}
+
+function webhookReceiver(received: Received): Server {
+  return createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      received.webhook.push((JSON.parse(body) as { text: string }).text);
+      response.end('ok');
+    });
+  });
+}
+
+function smtpReceiver(received: Received): SMTPServer {
+  return new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      let raw = '';
+      stream.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+      stream.on('end', () => {
+        received.email.push(/^Subject: (.*)$/m.exec(raw)?.[1] ?? '(no subject)');
+        callback();
+      });
+    },
+  });
+}
+
+/** The built-in fleet pipeline as `watched`: two weeks of training, drift of temperature over two weeks, alarms to the test's receivers. */
+function watchedConfig(webhookPort: number, smtpPort: number, overrides: Record<string, unknown> = {}): DetourConfig {
+  const { pipelines } = DetourConfigSchema.parse({});
+  const { fleet } = pipelines;
+  return DetourConfigSchema.parse({
+    pipelines: {
+      watched: {
+        ...fleet,
+        trigger: 'schedule',
+        train: [{ ...fleet.train[0], model: 'watched_service', history: 14, minRows: 300, schedule: undefined }],
+        predict: { ...fleet.predict, model: 'watched_service' },
+        monitor: {
+          actuals: { table: 'ride_features', id: 'ride_id', label: 'service_requested' },
+          // The weather is one value a day: over two weeks of days KS separates a shifted week from July's own warmth, where PSI of so few values does not.
+          drift: { windowDays: 14, features: ['temperature'], psi: 100, ks: 0.45 },
+          alarms: {
+            webhook: `http://127.0.0.1:${webhookPort}/hooks/alarms`,
+            email: { smtp: `smtp://127.0.0.1:${smtpPort}`, from: 'detour@example.com', to: ['oncall@example.com'], retries: 1, initialDelayMs: 10, maxDelayMs: 20 },
+          },
+        },
+        chunkDays: 31,
+        ...overrides,
+      },
+    },
+  });
+}
+
+const TRAINING = dateRange('2014-06-17', '2014-06-30');
+const WATCHED = dateRange('2014-07-01', '2014-07-31');
+/** New York's temperatures of these days are raised by 8 °C. */
+const SHIFTED = dateRange('2014-07-08', '2014-07-14');
+
+describe('monitor: a covariate shift fires a drift alarm by webhook and email once, and resolves it', () => {
+  const received: Received = { webhook: [], email: [] };
+  let webhook: Server;
+  let smtp: SMTPServer;
+  let config: DetourConfig;
+  let lake: FsLake;
+  let store: Store;
+  let services: RunServices;
+  let engine: Engine;
+  const run = (dates: string[]) => startRun(services, 'watched', runParamsOf(config, 'watched'), dates);
+
+  beforeAll(async () => {
+    webhook = webhookReceiver(received);
+    smtp = smtpReceiver(received);
+    config = watchedConfig(await listen(webhook), await listen(smtp));
+    ({ lake, store, services } = await openTempServices('detour-monitor-', { concurrency: 2 }));
+    engine = await openEngine();
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-monitor-files-'));
+    // The real weather, New York's maximum temperature 8 °C warmer on the shifted days.
+    const weather = (await readFile(weatherCsvPath(), 'utf8'))
+      .split('\n')
+      .map((line) => {
+        const fields = line.split(',');
+        if (fields[0] !== 'New York' || !SHIFTED.includes(fields[1])) return line;
+        fields[3] = String(Number(fields[3]) + 8);
+        return fields.join(',');
+      })
+      .join('\n');
+    const weatherFile = path.join(folder, 'weather.csv');
+    await writeFile(weatherFile, weather);
+    await ingestPartitionedFile(lake, { dataset: 'weather', file: weatherFile, partitionBy: 'date' });
+    await startRun(services, 'weather', runParamsOf(config, 'weather'), dateRange(TRAINING[0], WATCHED.at(-1) as string));
+    await writeSampleFleetFiles(engine, folder, { from: TRAINING[0], to: WATCHED.at(-1) as string, ridesPerDay: 200, seed: 7 }, async (logicalDate, file) => {
+      await ingestFile(lake, { dataset: 'fleet_rides', file, logicalDate });
+    });
+    await run(TRAINING);
+    await startTrainingRun(services, 'watched', trainingParamsOf(config, 'watched'), TRAINING.at(-1) as string);
+    // The training days scored too: the first watched days' windows are full.
+    await run(TRAINING);
+    await run(WATCHED);
+  }, 600_000);
+  afterAll(async () => {
+    await engine?.close();
+    await services?.queue.close();
+    await store?.close();
+    webhook?.close();
+    await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+  });
+
+  it('stores the temperature drift of each day against the training weeks, rising with the shift', async () => {
+    const { drift } = await store.listMonitoring('watched', TRAINING[0], WATCHED.at(-1) as string);
+    const ks = new Map(drift.filter((row) => row.feature === 'temperature').map((row) => [row.date, row.ks as number]));
+    expect([...ks.keys()]).toEqual(dateRange(TRAINING.at(-1) as string, WATCHED.at(-1) as string));
+    expect(ks.get('2014-07-07')).toBeLessThan(0.45);
+    expect(ks.get('2014-07-14')).toBeGreaterThan(0.55);
+    expect(ks.get('2014-07-31')).toBeLessThan(0.45);
+    expect(drift.some((row) => row.feature === 'score')).toBe(true);
+  });
+
+  it('sends the drift alarm exactly once by webhook and by email, and once that it resolved', () => {
+    expect(received.webhook).toEqual([
+      expect.stringMatching(/^:rotating_light: detour watched 2014-07-13: alarm drift firing: .*temperature \(watched_service v1\) KS 0\.517 &gt; 0\.45/),
+      expect.stringMatching(/^:white_check_mark: detour watched 2014-07-22: alarm drift resolved: no drift over 14 days/),
+    ]);
+    expect(received.email).toEqual(['[FIRING] detour watched 2014-07-13: alarm drift firing', '[RESOLVED] detour watched 2014-07-22: alarm drift resolved']);
+  });
+
+  it('records the alarm\'s state, and each day\'s performance against the rides\' own outcomes', async () => {
+    expect(await store.listAlarms('watched')).toEqual([expect.objectContaining({ alarm: 'drift', state: 'resolved', date: '2014-07-22' })]);
+    const { performance, days } = await store.listMonitoring('watched', '2014-07-01', '2014-07-01');
+    expect(performance).toEqual([expect.objectContaining({ date: '2014-07-01', model: { name: 'watched_service', version: 1 }, predictions: 200, matched: 200 })]);
+    expect(performance[0].auc).toBeGreaterThan(0.5);
+    expect(days).toEqual([expect.objectContaining({ date: '2014-07-01', actuals: 200, unmatchedActuals: 0, flagged: 0 })]);
+  });
+});
