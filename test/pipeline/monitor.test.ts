@@ -54,7 +54,7 @@ function smtpReceiver(received: Received): SMTPServer {
 }
 
 /** The built-in fleet pipeline as `watched`: two weeks of training, drift of temperature over two weeks, alarms to the test's receivers. */
-function watchedConfig(webhookPort: number, smtpPort: number, overrides: Record<string, unknown> = {}): DetourConfig {
+function watchedConfig(webhookPort: number, smtpPort: number): DetourConfig {
   const { pipelines } = DetourConfigSchema.parse({});
   const { fleet } = pipelines;
   return DetourConfigSchema.parse({
@@ -74,9 +74,18 @@ function watchedConfig(webhookPort: number, smtpPort: number, overrides: Record<
           },
         },
         chunkDays: 31,
-        ...overrides,
       },
+      // The same model's predictions, whose ground truth lands days later as a dataset of its own.
+      late: {
+        dataset: 'fleet_rides',
+        join: fleet.join,
+        aggregate: fleet.aggregate,
+        predict: { ...fleet.predict, model: 'watched_service' },
+        monitor: { actuals: { table: 'fleet_outcomes', id: 'ride_id', label: 'service_requested', lookbackDays: 3 } },
+      },
+      outcomes: { dataset: 'fleet_outcomes' },
     },
+    datasets: { fleet_outcomes: { columns: { ride_id: { type: 'string' }, service_requested: { type: 'number', values: [0, 1] } }, key: 'ride_id' } },
   });
 }
 
@@ -94,6 +103,7 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
   let store: Store;
   let services: RunServices;
   let engine: Engine;
+  let folder: string;
   const run = (dates: string[]) => startRun(services, 'watched', runParamsOf(config, 'watched'), dates);
 
   beforeAll(async () => {
@@ -102,7 +112,7 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
     config = watchedConfig(await listen(webhook), await listen(smtp));
     ({ lake, store, services } = await openTempServices('detour-monitor-', { concurrency: 2 }));
     engine = await openEngine();
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'detour-monitor-files-'));
+    folder = await mkdtemp(path.join(os.tmpdir(), 'detour-monitor-files-'));
     // The real weather, New York's maximum temperature 8 °C warmer on the shifted days.
     const weather = (await readFile(weatherCsvPath(), 'utf8'))
       .split('\n')
@@ -158,5 +168,28 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
     expect(performance).toEqual([expect.objectContaining({ date: '2014-07-01', model: { name: 'watched_service', version: 1 }, predictions: 200, matched: 200 })]);
     expect(performance[0].auc).toBeGreaterThan(0.5);
     expect(days).toEqual([expect.objectContaining({ date: '2014-07-01', actuals: 200, unmatchedActuals: 0, flagged: 0 })]);
+  });
+
+  it('updates a day\'s performance when its ground truth arrives two days late, and counts actuals of rides never predicted', async () => {
+    const predicted = '2014-07-01';
+    const arrived = addDays(predicted, 2);
+    const late = (dates: string[]) => startRun(services, 'late', runParamsOf(config, 'late'), dates);
+    await late([predicted]);
+    expect((await store.listMonitoring('late', predicted, predicted)).performance).toEqual([expect.objectContaining({ date: predicted, predictions: 200, matched: 0, auc: null })]);
+    // The day's outcomes, and five of rides no prediction ever saw, land with the partition of two days later.
+    const rides = (await readFile(path.join(folder, predicted, 'fleet-rides.csv'), 'utf8')).trim().split('\n').slice(1).map((line) => line.split(','));
+    const outcomes = ['ride_id,service_requested', ...rides.map((fields) => `${fields[0]},${fields[7]}`), ...[1, 2, 3, 4, 5].map((k) => `NEVER-${k},1`)];
+    const file = path.join(folder, 'outcomes.csv');
+    await writeFile(file, `${outcomes.join('\n')}\n`);
+    await ingestFile(lake, { dataset: 'fleet_outcomes', file, logicalDate: arrived });
+    await startRun(services, 'outcomes', runParamsOf(config, 'outcomes'), [arrived]);
+    await late([arrived]);
+    const { performance, days } = await store.listMonitoring('late', predicted, arrived);
+    const [day] = performance.filter((row) => row.date === predicted);
+    expect(day).toMatchObject({ predictions: 200, matched: 200, positives: rides.filter((fields) => fields[7] === '1').length });
+    // The same outcomes through the built-in pipeline's own labels give the same AUC.
+    const [own] = (await store.listMonitoring('watched', predicted, predicted)).performance;
+    expect(day.auc).toBeCloseTo(own.auc as number, 12);
+    expect(days.find((row) => row.date === arrived)).toMatchObject({ actuals: 205, unmatchedActuals: 5 });
   });
 });
