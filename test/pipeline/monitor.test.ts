@@ -192,4 +192,17 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
     expect(day.auc).toBeCloseTo(own.auc as number, 12);
     expect(days.find((row) => row.date === arrived)).toMatchObject({ actuals: 205, unmatchedActuals: 5 });
   });
+
+  it('fires run_failed once for failing runs, whatever the run failed of, and resolves it with the next run that succeeds', async () => {
+    const before = received.webhook.length;
+    // No rides landed for that day: the run fails as it would without monitoring.
+    await expect(run(['2014-08-02'])).rejects.toThrow(/2014-08-02/);
+    await expect(run(['2014-08-02'])).rejects.toThrow(/2014-08-02/);
+    await run(['2014-07-31']);
+    expect(received.webhook.slice(before)).toEqual([
+      expect.stringMatching(/^:rotating_light: detour watched 2014-08-02: alarm run_failed firing: run \S+ of 2014-08-02 failed: /),
+      expect.stringMatching(/^:white_check_mark: detour watched 2014-07-31: alarm run_failed resolved: run \S+ is succeeding/),
+    ]);
+    expect(received.email.slice(-2)).toEqual(['[FIRING] detour watched 2014-08-02: alarm run_failed firing', '[RESOLVED] detour watched 2014-07-31: alarm run_failed resolved']);
+  });
 });
