@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
@@ -13,6 +16,21 @@ import { ingestFile, ingestPartitionedFile, runParamsOf, startRun, startTraining
 import { weatherCsvPath, writeSampleFleetFiles } from '../../src/sample/index.js';
 import type { Store } from '../../src/store/index.js';
 import { openTempServices } from '../helpers/pipeline.js';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const tsxLoader = pathToFileURL(path.join(projectRoot, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** The real CLI in `cwd`, on embedded PGlite. */
+async function detour(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { LOG_LEVEL: _inherited, ...env } = process.env;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', tsxLoader, path.join(projectRoot, 'src/cli/main.ts'), ...args], { cwd, env: { ...env, DATABASE_URL: '', QUEUE_URL: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
 
 /** Alarm messages a local webhook receiver and a real SMTP server (smtp-server) got, in order. */
 interface Received {
@@ -53,11 +71,11 @@ function smtpReceiver(received: Received): SMTPServer {
   });
 }
 
-/** The built-in fleet pipeline as `watched`: two weeks of training, drift of temperature over two weeks, alarms to the test's receivers. */
-function watchedConfig(webhookPort: number, smtpPort: number): DetourConfig {
+/** detour.yaml's content (JSON is YAML) with the built-in fleet pipeline as `watched`: two weeks of training, drift of temperature over two weeks, alarms to the test's receivers. */
+function watchedConfig(webhookPort: number, smtpPort: number): Record<string, unknown> {
   const { pipelines } = DetourConfigSchema.parse({});
   const { fleet } = pipelines;
-  return DetourConfigSchema.parse({
+  return {
     pipelines: {
       watched: {
         ...fleet,
@@ -86,7 +104,7 @@ function watchedConfig(webhookPort: number, smtpPort: number): DetourConfig {
       outcomes: { dataset: 'fleet_outcomes' },
     },
     datasets: { fleet_outcomes: { columns: { ride_id: { type: 'string' }, service_requested: { type: 'number', values: [0, 1] } }, key: 'ride_id' } },
-  });
+  };
 }
 
 const TRAINING = dateRange('2014-06-17', '2014-06-30');
@@ -98,6 +116,7 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
   const received: Received = { webhook: [], email: [] };
   let webhook: Server;
   let smtp: SMTPServer;
+  let configInput: Record<string, unknown>;
   let config: DetourConfig;
   let lake: FsLake;
   let store: Store;
@@ -109,7 +128,8 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
   beforeAll(async () => {
     webhook = webhookReceiver(received);
     smtp = smtpReceiver(received);
-    config = watchedConfig(await listen(webhook), await listen(smtp));
+    configInput = watchedConfig(await listen(webhook), await listen(smtp));
+    config = DetourConfigSchema.parse(configInput);
     ({ lake, store, services } = await openTempServices('detour-monitor-', { concurrency: 2 }));
     engine = await openEngine();
     folder = await mkdtemp(path.join(os.tmpdir(), 'detour-monitor-files-'));
@@ -204,5 +224,26 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
       expect.stringMatching(/^:white_check_mark: detour watched 2014-07-31: alarm run_failed resolved: run \S+ is succeeding/),
     ]);
     expect(received.email.slice(-2)).toEqual(['[FIRING] detour watched 2014-08-02: alarm run_failed firing', '[RESOLVED] detour watched 2014-07-31: alarm run_failed resolved']);
+  });
+
+  it('counts people\'s verdicts with the day: a record they say was missed', async () => {
+    await store.recordFeedback({ pipeline: 'watched', date: '2014-07-31', anomalyId: 'F20140731-0000001', verdict: 'false_negative' });
+    await run(['2014-07-31']);
+    expect((await store.listMonitoring('watched', '2014-07-31', '2014-07-31')).days).toEqual([expect.objectContaining({ flagged: 0, truePositives: 0, falseNegatives: 1 })]);
+  });
+
+  it('prints it all with `detour monitor`, and refuses bad input with one line and exit 2', async () => {
+    await services.queue.close();
+    await store.close();
+    const root = path.dirname(fileURLToPath(lake.url));
+    await writeFile(path.join(root, 'detour.yaml'), JSON.stringify({ ...configInput, lake: lake.url, stateDir: './state' }));
+    const report = await detour(root, 'monitor', 'watched', '--from', '2014-07-13', '--to', '2014-07-13');
+    expect(report).toMatchObject({ code: 0, stderr: '' });
+    expect(report.stdout).toMatch(/^2014-07-13 +watched_service v1 +200 +200 +\d+ +0\.\d{4} +0\.\d{4} +0\.\d{4}$/m);
+    expect(report.stdout).toMatch(/^2014-07-13 +watched_service v1 +temperature +14 +2,800 +\d+\.\d{4} +0\.517\d$/m);
+    expect(report.stdout).toMatch(/^drift +resolved +2014-07-22 /m);
+    expect(report.stdout).toMatch(/^run_failed +resolved +2014-07-31 /m);
+    expect(await detour(root, 'monitor', 'watched', '--from', '2014-07-14', '--to', '2014-07-13')).toEqual({ code: 2, stdout: '', stderr: 'detour: --from 2014-07-14 is after --to 2014-07-13\n' });
+    expect(await detour(root, 'monitor', 'weather')).toEqual({ code: 2, stdout: '', stderr: 'detour: pipeline "weather" is not monitored: give it `monitor:` in detour.yaml\n' });
   });
 });
