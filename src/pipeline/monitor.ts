@@ -3,7 +3,7 @@
  * has arrived (late, in any order), measured per model version; their drift from the model's
  * training distributions; what people said of the date's anomalies.
  */
-import { brierScore, calibrationTable, driftFrom, logLoss, rocAuc } from '../detectors/index.js';
+import { brierScore, calibrationTable, driftFrom, logLoss, rocAuc, type ReferenceDistribution } from '../detectors/index.js';
 import type { MonitorConfig } from '../config/index.js';
 import { addDays } from '../dates.js';
 import { sqlIdentifier, type Engine } from '../engine/index.js';
@@ -82,51 +82,54 @@ export async function loadMonitorTables(engine: Engine, context: StepContext, mo
   await engine.run('CREATE OR REPLACE TABLE truth AS SELECT id, arg_max(label, date) AS label FROM actuals GROUP BY id');
 }
 
-/** How each model version's predictions of each date in [from, to] did against the ground truth loaded. */
-export async function measurePerformance(engine: Engine, from: string, to: string): Promise<PerformanceRow[]> {
-  const columns = await engine.columns(
-    `SELECT p.date, p.model, p.model_version, p.probability, t.label FROM predictions AS p LEFT JOIN truth AS t ON t.id = p.id
-     WHERE p.date BETWEEN $1 AND $2 ORDER BY p.date, p.model, p.model_version, t.label IS NULL`,
+/** The (date, model version) groups of the predictions in [from, to] (dates as given), in order, with their row counts. */
+async function predictionGroups(engine: Engine, from: string, to: string): Promise<{ date: string; model: ModelRef; rows: number; matched: number }[]> {
+  const groups = await engine.rows<{ date: string; model: string; model_version: number; rows: number; matched: number }>(
+    `SELECT p.date, p.model, p.model_version, CAST(count(*) AS DOUBLE) AS rows, CAST(count(t.label) AS DOUBLE) AS matched
+     FROM predictions AS p LEFT JOIN truth AS t ON t.id = p.id WHERE p.date BETWEEN $1 AND $2 GROUP BY ALL ORDER BY ALL`,
     [from, to],
   );
-  const dates = columns.date as string[];
-  const models = columns.model as string[];
-  const versions = columns.model_version as number[];
-  const probabilities = columns.probability as number[];
-  const labels = columns.label as (number | null)[];
-  const rows: PerformanceRow[] = [];
-  for (let start = 0; start < dates.length; ) {
-    let end = start;
-    while (end < dates.length && dates[end] === dates[start] && models[end] === models[start] && versions[end] === versions[start]) end++;
-    // Matched rows come first within a group (ordered by label IS NULL).
-    let matched = start;
-    while (matched < end && labels[matched] !== null) matched++;
-    const outcome = Uint8Array.from(labels.slice(start, matched) as number[]);
-    const probability = Float64Array.from(probabilities.slice(start, matched));
+  return groups.map((group) => ({ date: group.date, model: { name: group.model, version: group.model_version }, rows: group.rows, matched: group.matched }));
+}
+
+/** How each model version's predictions of each date in [from, to] did against the ground truth loaded. */
+export async function measurePerformance(engine: Engine, from: string, to: string): Promise<PerformanceRow[]> {
+  const groups = await predictionGroups(engine, from, to);
+  // Only numbers cross into JS, matched rows in the groups' order: a group is the next `matched` of them.
+  const columns = await engine.columns(
+    `SELECT p.probability, CAST(t.label AS DOUBLE) AS label FROM predictions AS p JOIN truth AS t ON t.id = p.id
+     WHERE p.date BETWEEN $1 AND $2 ORDER BY p.date, p.model, p.model_version`,
+    [from, to],
+  );
+  const probabilities = Float64Array.from(columns.probability as number[]);
+  const labels = Uint8Array.from(columns.label as number[]);
+  let start = 0;
+  return groups.map((group) => {
+    const outcome = labels.subarray(start, start + group.matched);
+    const probability = probabilities.subarray(start, start + group.matched);
+    start += group.matched;
     const positives = outcome.reduce((sum, label) => sum + label, 0);
     const auc = outcome.length === 0 ? Number.NaN : rocAuc(outcome, probability);
-    rows.push({
-      date: dates[start],
-      model: { name: models[start], version: versions[start] },
-      predictions: end - start,
+    return {
+      date: group.date,
+      model: group.model,
+      predictions: group.rows,
       matched: outcome.length,
       positives,
       auc: Number.isNaN(auc) ? null : auc,
       logLoss: outcome.length === 0 ? null : logLoss(outcome, probability),
       brier: outcome.length === 0 ? null : brierScore(outcome, probability),
       calibration: calibrationTable(outcome, probability),
-    });
-    start = end;
-  }
-  return rows;
+    };
+  });
 }
 
 /** Ground-truth rows of partition `date`, and those whose id no prediction of the look-back window has (counted, never joined). */
 export async function countActuals(engine: Engine, date: string, lookbackDays: number): Promise<{ actuals: number; unmatched: number }> {
   const [row] = await engine.rows<{ actuals: number; unmatched: number }>(
-    `SELECT CAST(count(*) AS DOUBLE) AS actuals,
-       CAST(count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM predictions AS p WHERE p.id = a.id AND p.date BETWEEN $2 AND $1)) AS DOUBLE) AS unmatched
-     FROM actuals AS a WHERE a.date = $1`,
+    `SELECT CAST(count(*) AS DOUBLE) AS actuals, CAST(count(*) FILTER (WHERE p.id IS NULL) AS DOUBLE) AS unmatched
+     FROM actuals AS a LEFT JOIN (SELECT DISTINCT id FROM predictions WHERE date BETWEEN $2 AND $1) AS p ON p.id = a.id
+     WHERE a.date = $1`,
     [date, addDays(date, -lookbackDays)],
   );
   return { actuals: row.actuals, unmatched: row.unmatched };
@@ -154,36 +157,31 @@ export class MonitoredVersions {
  * says what was not measured.
  */
 export async function measureDrift(engine: Engine, versions: MonitoredVersions, features: readonly string[], date: string, windowDays: number): Promise<{ rows: DriftRow[]; unmeasured: string[] }> {
-  const [{ days }] = await engine.rows<{ days: number }>('SELECT CAST(count(DISTINCT date) AS INTEGER) AS days FROM predictions WHERE date BETWEEN $1 AND $2', [addDays(date, -(windowDays - 1)), date]);
+  const first = addDays(date, -(windowDays - 1));
+  const [{ days }] = await engine.rows<{ days: number }>('SELECT CAST(count(DISTINCT date) AS INTEGER) AS days FROM predictions WHERE date BETWEEN $1 AND $2', [first, date]);
   // A window missing days would compare a few days with the whole training window: too few to say.
   if (days < windowDays) return { rows: [], unmeasured: [`the ${windowDays} days up to ${date} have predictions on ${days}`] };
-  const columns = await engine.columns(
-    `SELECT model, model_version, probability${features.map((_, k) => `, f${k}`).join('')} FROM predictions WHERE date BETWEEN $1 AND $2 ORDER BY model, model_version`,
-    [addDays(date, -(windowDays - 1)), date],
-  );
-  const models = columns.model as string[];
-  const modelVersions = columns.model_version as number[];
   const rows: DriftRow[] = [];
   const unmeasured: string[] = [];
-  for (let start = 0; start < models.length; ) {
-    let end = start;
-    while (end < models.length && models[end] === models[start] && modelVersions[end] === modelVersions[start]) end++;
-    const model = { name: models[start], version: modelVersions[start] };
+  const found = await engine.rows<{ model: string; model_version: number }>('SELECT DISTINCT model, model_version FROM predictions WHERE date BETWEEN $1 AND $2 ORDER BY ALL', [first, date]);
+  for (const { model: name, model_version: version } of found) {
+    const model = { name, version };
     const reference = (await versions.get(model)).facts.reference;
-    if (reference === undefined) unmeasured.push(`${model.name} v${model.version}`);
-    else {
-      const measured: [string, Float64Array, (typeof reference)['score'] | undefined][] = [
-        ...features.map((feature, k): [string, Float64Array, (typeof reference)['score'] | undefined] => [feature, Float64Array.from((columns[`f${k}`] as number[]).slice(start, end)), reference.features[feature]]),
-        [SCORE_FEATURE, Float64Array.from((columns.probability as number[]).slice(start, end)), reference.score],
-      ];
-      for (const [feature, values, distribution] of measured) {
-        if (distribution === undefined) continue;
-        const drift = driftFrom(distribution, values);
-        if ('empty' in drift) continue;
-        rows.push({ date, model, feature, windowDays, rows: drift.rows, constant: 'constant' in drift, psi: 'psi' in drift ? drift.psi : null, ks: 'ks' in drift ? drift.ks : null });
-      }
+    if (reference === undefined) {
+      unmeasured.push(`${model.name} v${model.version}`);
+      continue;
     }
-    start = end;
+    const columns = await engine.columns(
+      `SELECT probability${features.map((_, k) => `, f${k}`).join('')} FROM predictions WHERE date BETWEEN $1 AND $2 AND model = $3 AND model_version = $4`,
+      [first, date, model.name, model.version],
+    );
+    const measured: [string, unknown[], ReferenceDistribution | undefined][] = [...features.map((feature, k): [string, unknown[], ReferenceDistribution | undefined] => [feature, columns[`f${k}`], reference.features[feature]]), [SCORE_FEATURE, columns.probability, reference.score]];
+    for (const [feature, values, distribution] of measured) {
+      if (distribution === undefined) continue;
+      const drift = driftFrom(distribution, Float64Array.from(values as (number | null)[], (value) => value ?? Number.NaN));
+      if ('empty' in drift) continue;
+      rows.push({ date, model, feature, windowDays, rows: drift.rows, constant: 'constant' in drift, psi: 'psi' in drift ? drift.psi : null, ks: 'ks' in drift ? drift.ks : null });
+    }
   }
   return { rows, unmeasured };
 }
