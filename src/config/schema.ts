@@ -388,8 +388,9 @@ export const AlarmEmailSchema = z
   .strict();
 
 /**
- * Watching a pipeline's model in production (the monitor step, after publish): its predictions
- * joined with ground truth once it arrives, their drift from the model's training data, and alarms.
+ * Watching a pipeline in production (the monitor step, after publish): its predict step's
+ * predictions joined with ground truth once it arrives and their drift from the model's training
+ * data, its anomalies' flag rate and people's verdicts on them, and alarms.
  */
 export const MonitorSchema = z
   .object({
@@ -471,7 +472,7 @@ export const TablePipelineSchema = z
     /** Probabilities of a supervised model for each row (see PredictStepSchema). */
     predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
-    /** Ground truth, drift and alarms of the predict step's model (see MonitorSchema). */
+    /** Ground truth and drift of the predict step's model, flag rate and alarms (see MonitorSchema). */
     monitor: MonitorSchema.optional(),
     /**
      * What starts its runs under `detour serve`: its cron `schedule`, or `landed`: a run for a
@@ -888,8 +889,8 @@ export const DetourConfigSchema = z
       }
       if (table.monitor !== undefined) {
         const path = ['pipelines', name, 'monitor'];
-        if (table.predict === undefined) context.addIssue({ code: 'custom', path, message: 'monitor watches the predict step\'s model: give predict too' });
         const actuals = table.monitor.actuals;
+        if (actuals !== undefined && table.predict === undefined) context.addIssue({ code: 'custom', path: [...path, 'actuals'], message: 'ground truth is joined to the predict step\'s predictions: give predict too' });
         if (actuals !== undefined && !aggregates.includes(actuals.table) && !(actuals.table in config.datasets)) {
           context.addIssue({ code: 'custom', path: [...path, 'actuals', 'table'], message: `no dataset or aggregate step named "${actuals.table}" (tables: ${[...Object.keys(config.datasets), ...aggregates].join(', ')})` });
         }

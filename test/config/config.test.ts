@@ -270,7 +270,7 @@ pipelines:
     });
 
     it.each([
-      ['without a predict step', '{ drift: { psi: 0.1 } }', '', 'pipelines.watched.monitor: monitor watches the predict step\'s model: give predict too'],
+      ['of ground truth without a predict step', '{ actuals: { table: fleet_rides, id: ride_id, label: service_requested } }', '', 'pipelines.watched.monitor.actuals: ground truth is joined to the predict step\'s predictions: give predict too'],
       ['of an unknown actuals table', '{ actuals: { table: outcomes, id: ride_id, label: ok } }', undefined, 'pipelines.watched.monitor.actuals.table: no dataset or aggregate step named "outcomes"'],
       ['with a PSI threshold of zero', '{ drift: { psi: 0 } }', undefined, 'pipelines.watched.monitor.drift.psi'],
       ['mailing through an http URL', '{ alarms: { email: { smtp: "http://mail", from: a@b.c, to: [d@e.f] } } }', undefined, 'pipelines.watched.monitor.alarms.email.smtp'],

@@ -35,7 +35,7 @@ const MonitoredDateSchema: z.ZodType<MonitoredDate> = z.object({
 /** The features the monitored model takes: those of the version the run predicts with, else of its newest version; none without any. */
 async function monitoredFeatures(context: StepContext, versions: MonitoredVersions): Promise<readonly string[] | undefined> {
   const { prediction } = context.params;
-  if (prediction === undefined) return undefined;
+  if (prediction === undefined || context.params.pipeline.predict === undefined) return undefined;
   const version = prediction.version ?? (await context.store.listModels({ name: prediction.model })).filter((record) => record.name === prediction.model).at(-1)?.version;
   return version === undefined ? undefined : (await versions.get({ name: prediction.model, version })).contract.features;
 }
@@ -46,20 +46,20 @@ async function monitorSpan(context: StepContext, span: DateSpan): Promise<PerDat
   if (monitor === undefined) throw new InputError(`run ${run.id} has no monitor step`);
   const dates = datesOf(span);
   const versions = new MonitoredVersions(context);
+  // Without a model to watch (no predict step, or no version yet) only the anomalies and alarms are.
   const features = await monitoredFeatures(context, versions);
-  if (features === undefined) return { dates: {} };
   const lookbackDays = monitor.actuals?.lookbackDays ?? 0;
   const { windowDays } = monitor.drift;
   const channels = alarmChannelsOf(params.pipeline);
   const alarmServices = { store, logger: context.logger };
-  const engine = await openEngine();
+  const engine = features === undefined ? undefined : await openEngine();
   try {
-    await loadMonitorTables(engine, context, monitor, { from: span.from, to: span.to, lookbackDays, windowDays }, features);
-    const performance = await measurePerformance(engine, addDays(span.from, -lookbackDays), span.to);
+    if (engine !== undefined && features !== undefined) await loadMonitorTables(engine, context, monitor, { from: span.from, to: span.to, lookbackDays, windowDays }, features);
+    const performance = engine === undefined ? [] : await measurePerformance(engine, addDays(span.from, -lookbackDays), span.to);
     const monitored: Record<string, MonitoredDate> = {};
     for (const date of dates) {
-      const actuals = await countActuals(engine, date, lookbackDays);
-      const drift = await measureDrift(engine, versions, features, date, windowDays);
+      const actuals = engine === undefined ? { actuals: 0, unmatched: 0 } : await countActuals(engine, date, lookbackDays);
+      const drift = engine === undefined || features === undefined ? { rows: [], unmeasured: ['no model to watch'] } : await measureDrift(engine, versions, features, date, windowDays);
       const flags = await flagCounts(context, date);
       const concerned = performance.filter((row) => row.date >= addDays(date, -lookbackDays) && row.date <= date);
       await store.recordMonitoring(run.pipeline, run.id, { performance: date === span.to ? performance : [], drift: drift.rows, days: [{ date, actuals: actuals.actuals, unmatchedActuals: actuals.unmatched, ...flags }] });
@@ -86,20 +86,20 @@ async function monitorSpan(context: StepContext, span: DateSpan): Promise<PerDat
     }
     return { dates: monitored };
   } finally {
-    await engine.close();
+    await engine?.close();
   }
 }
 
 /**
- * Monitor (after publish, with `monitor:`): per date, the predictions joined with the ground truth
- * that has arrived (see monitor.ts), their drift from the model's training data, people's verdicts
- * on the anomalies, recorded in the run store; then the pipeline's alarms evaluated and each change
- * sent (see alarms.ts).
+ * Monitor (after publish, with `monitor:`): per date, the predict step's predictions joined with
+ * the ground truth that has arrived (see monitor.ts) and their drift from the model's training
+ * data, the published anomalies with people's verdicts on them, recorded in the run store; then
+ * the pipeline's alarms evaluated and each change sent (see alarms.ts).
  */
 export const monitorStep: StepHandler<DateSpan, PerDate<MonitoredDate>> = {
   kind: 'monitor',
   partition: DateSpanSchema,
   output: perDateSchema(MonitoredDateSchema),
-  plan: (pipeline, dates) => (pipeline.monitor === undefined || pipeline.predict === undefined ? [] : planDateSpans(pipeline, dates)),
+  plan: (pipeline, dates) => (pipeline.monitor === undefined ? [] : planDateSpans(pipeline, dates)),
   run: monitorSpan,
 };
