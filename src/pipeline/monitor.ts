@@ -31,13 +31,13 @@ function predictionsFrom(window: MonitorWindow): string {
   return addDays(window.from, -Math.max(window.lookbackDays, window.windowDays - 1));
 }
 
-/** Reads each listed Parquet file's rows into `table` through `select` (its date bound as $1), creating the table from `empty` first. */
+/** Reads each listed Parquet file's rows into `table` through `select` (the file's date bound as $1, its path as $2), creating the table from `empty` first. */
 async function loadFiles(engine: Engine, context: StepContext, table: string, empty: string, select: string, files: { key: string; date: string }[]): Promise<void> {
   await engine.run(`CREATE OR REPLACE TABLE ${table} AS ${empty}`);
   const paths = await engine.stage(context.lake, files.map((file) => file.key));
   for (let k = 0; k < files.length; k++) {
     try {
-      await engine.run(`INSERT INTO ${table} ${select.replace('$FILE', 'read_parquet($2)')}`, [files[k].date, paths[k]]);
+      await engine.run(`INSERT INTO ${table} ${select}`, [files[k].date, paths[k]]);
     } catch (error) {
       throw new InputError(`monitor: ${files[k].key}: ${oneLine(error)}`, { cause: error });
     }
@@ -60,7 +60,7 @@ export async function loadMonitorTables(engine: Engine, context: StepContext, mo
     context,
     'predictions',
     `SELECT ''::VARCHAR AS date, ''::VARCHAR AS id, 0::DOUBLE AS probability, ''::VARCHAR AS model, 0::INTEGER AS model_version${featureColumns.map((column) => `, 0::DOUBLE AS ${column}`).join('')} LIMIT 0`,
-    `SELECT $1, CAST(${sqlIdentifier(predict.id)} AS VARCHAR), probability, model, model_version${features.map((feature) => `, CAST(${sqlIdentifier(feature)} AS DOUBLE)`).join('')} FROM $FILE`,
+    `SELECT $1, CAST(${sqlIdentifier(predict.id)} AS VARCHAR), probability, model, model_version${features.map((feature) => `, CAST(${sqlIdentifier(feature)} AS DOUBLE)`).join('')} FROM read_parquet($2)`,
     await listPartitionFiles(context.lake, 'gold', tables.predictionsTable, predictionsFrom(window), window.to),
   );
   const actuals = monitor.actuals;
@@ -75,7 +75,7 @@ export async function loadMonitorTables(engine: Engine, context: StepContext, mo
     `SELECT ''::VARCHAR AS date, ''::VARCHAR AS id, 0::INTEGER AS label LIMIT 0`,
     actuals === undefined
       ? ''
-      : `SELECT $1, id, CAST(label AS INTEGER) FROM (SELECT CAST(${sqlIdentifier(actuals.id)} AS VARCHAR) AS id, TRY_CAST(${sqlIdentifier(actuals.label)} AS DOUBLE) AS label FROM $FILE) WHERE id IS NOT NULL AND label IN (0, 1)`,
+      : `SELECT $1, id, CAST(label AS INTEGER) FROM (SELECT CAST(${sqlIdentifier(actuals.id)} AS VARCHAR) AS id, TRY_CAST(${sqlIdentifier(actuals.label)} AS DOUBLE) AS label FROM read_parquet($2)) WHERE id IS NOT NULL AND label IN (0, 1)`,
     actualFiles,
   );
   // A label corrected in a later partition wins.
