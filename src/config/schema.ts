@@ -416,7 +416,7 @@ export const MonitorSchema = z
         maxLogLoss: z.number().positive().optional(),
         /** Predictions with ground truth a day needs before its performance is judged. */
         minRows: z.number().int().min(1).default(100),
-        /** Fires `stale` when no run of the pipeline succeeded for this many hours (checked by each run and by `detour monitor PIPELINE --check`). */
+        /** Fires `stale` when no run of the pipeline succeeded for this many hours (checked by `detour serve` every tick and by `detour monitor PIPELINE --check`; each run resolves it). */
         staleHours: z.number().positive().optional(),
         /** Fires `flag_rate` when a day's anomalies are none while the previous `days` usually had some, or more than `maxRatio` times their median. */
         flagRate: z

@@ -4,7 +4,7 @@
  * per alarm in the run store (firing / resolved: a firing alarm is not sent again), and delivery
  * of each change to the webhook and by email. Delivery never changes a run's outcome.
  */
-import type { MonitorConfig, TablePipelineConfig } from '../config/index.js';
+import type { DetourConfig, MonitorConfig, TablePipelineConfig } from '../config/index.js';
 import { oneLine } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { EmailSink, WebhookSink, type AlarmNotice } from '../sinks/index.js';
@@ -160,4 +160,23 @@ export async function checkStaleness(services: { store: Store; logger?: Logger }
   const last = succeeded.find((run) => run.params.training === undefined)?.finishedAt ?? null;
   const [change] = await applyAlarmVerdicts(services, pipelineName, alarmChannelsOf(pipeline), [staleVerdict(last, now, hours)], null);
   return change;
+}
+
+/**
+ * Checks the `stale` alarm of each of `pipelines` that sets `monitor.alarms.staleHours` every
+ * `intervalMs` (what `detour serve` does with its schedules); a check that fails goes to `onError`
+ * and the next one tries again.
+ */
+export function watchStaleness(services: { store: Store; logger?: Logger }, config: DetourConfig, pipelines: readonly string[], intervalMs: number, onError: (pipeline: string, error: unknown) => void): { stop(): void } {
+  const watched = pipelines.filter((name) => config.pipelines[name]?.monitor?.alarms.staleHours !== undefined);
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void (async () => {
+      for (const name of watched) await checkStaleness(services, name, config.pipelines[name], new Date()).catch((error: unknown) => onError(name, error));
+    })().finally(() => (checking = false));
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

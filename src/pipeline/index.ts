@@ -17,7 +17,7 @@ export type { ModelCacheOptions } from './model-cache.js';
 export type { TrainedModel, TrainOutput } from './steps/train.js';
 export type { PipelineSchedulerOptions } from './schedule.js';
 export { executeRun, stepJobHandler } from './executor.js';
-export { checkStaleness, driftVerdict, flagRateVerdict, performanceVerdict, staleVerdict } from './alarms.js';
+export { checkStaleness, driftVerdict, flagRateVerdict, performanceVerdict, staleVerdict, watchStaleness } from './alarms.js';
 export type { AlarmName, AlarmVerdict } from './alarms.js';
 export type { MonitoredDate } from './steps/monitor.js';
 export { partitionLabel, STEP_JOB, STEP_KINDS, StepJobSchema } from './contract.js';

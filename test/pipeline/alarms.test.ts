@@ -1,6 +1,10 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { driftVerdict, flagRateVerdict, performanceVerdict, staleVerdict } from '../../src/pipeline/index.js';
-import type { DriftRow, PerformanceRow } from '../../src/store/index.js';
+import { DetourConfigSchema } from '../../src/config/index.js';
+import { checkStaleness, driftVerdict, flagRateVerdict, performanceVerdict, staleVerdict } from '../../src/pipeline/index.js';
+import { openStore, type DriftRow, type PerformanceRow } from '../../src/store/index.js';
 
 const model = { name: 'fleet_service', version: 3 };
 const drift = (feature: string, psi: number | null, ks: number | null = 0.1): DriftRow => ({ date: '2015-02-01', model, feature, windowDays: 7, rows: 700, constant: psi === null, psi, ks });
@@ -51,5 +55,24 @@ describe('alarm verdicts', () => {
     { name: 'succeeded 30 h ago', last: new Date('2015-01-31T06:00:00Z'), firing: true },
   ])('stale after 24 h: $name → $firing', ({ last, firing }) => {
     expect(staleVerdict(last, new Date('2015-02-01T12:00:00Z'), 24).firing).toBe(firing);
+  });
+});
+
+describe('the stale-data alarm in the run store', () => {
+  it('fires while no run succeeded for staleHours, once, and resolves after one did', async () => {
+    const store = await openStore({ stateDir: await mkdtemp(path.join(os.tmpdir(), 'detour-stale-')) });
+    try {
+      const { pipelines } = DetourConfigSchema.parse({ pipelines: { watched_rides: { dataset: 'rides', monitor: { alarms: { staleHours: 1 } } } } });
+      const check = (at: Date) => checkStaleness({ store }, 'watched_rides', pipelines.watched_rides, at);
+      expect(await check(new Date())).toMatchObject({ alarm: 'stale', state: 'firing', message: 'no run has succeeded yet (stale after 1 h)' });
+      expect(await check(new Date())).toBeUndefined();
+      const run = await store.startRun({ pipeline: 'watched_rides', logicalDate: '2024-01-05', params: {}, lease: { owner: 'test:1', seconds: 30 } });
+      await store.finishRun(run.id, { status: 'succeeded', owner: 'test:1' });
+      expect(await check(new Date())).toMatchObject({ state: 'resolved' });
+      expect(await check(new Date(Date.now() + 2 * 3_600_000))).toMatchObject({ state: 'firing', message: expect.stringMatching(/^no new data for 2\.00 h /) });
+      expect(await checkStaleness({ store }, 'rides', DetourConfigSchema.parse({}).pipelines.rides, new Date())).toBeUndefined();
+    } finally {
+      await store.close();
+    }
   });
 });
