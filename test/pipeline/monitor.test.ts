@@ -44,6 +44,14 @@ async function listen(server: Server | SMTPServer): Promise<number> {
   return (listening.address() as AddressInfo).port;
 }
 
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  const port = await listen(probe);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 function webhookReceiver(received: Received): Server {
   return createServer((request, response) => {
     let body = '';
@@ -72,7 +80,7 @@ function smtpReceiver(received: Received): SMTPServer {
 }
 
 /** detour.yaml's content (JSON is YAML) with the built-in fleet pipeline as `watched`: two weeks of training, drift of temperature over two weeks, alarms to the test's receivers. */
-function watchedConfig(webhookPort: number, smtpPort: number): Record<string, unknown> {
+function watchedConfig(webhookPort: number, smtpPort: number, closedPort: number): Record<string, unknown> {
   const { pipelines } = DetourConfigSchema.parse({});
   const { fleet } = pipelines;
   return {
@@ -102,6 +110,8 @@ function watchedConfig(webhookPort: number, smtpPort: number): Record<string, un
         monitor: { actuals: { table: 'fleet_outcomes', id: 'ride_id', label: 'service_requested', lookbackDays: 3 } },
       },
       outcomes: { dataset: 'fleet_outcomes' },
+      // Its alarms go to an SMTP server nobody runs.
+      unmailed: { dataset: 'fleet_outcomes', monitor: { alarms: { email: { smtp: `smtp://127.0.0.1:${closedPort}`, from: 'detour@example.com', to: ['oncall@example.com'], retries: 2, initialDelayMs: 10, maxDelayMs: 20 } } } },
     },
     datasets: { fleet_outcomes: { columns: { ride_id: { type: 'string' }, service_requested: { type: 'number', values: [0, 1] } }, key: 'ride_id' } },
   };
@@ -128,7 +138,7 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
   beforeAll(async () => {
     webhook = webhookReceiver(received);
     smtp = smtpReceiver(received);
-    configInput = watchedConfig(await listen(webhook), await listen(smtp));
+    configInput = watchedConfig(await listen(webhook), await listen(smtp), await closedPort());
     config = DetourConfigSchema.parse(configInput);
     ({ lake, store, services } = await openTempServices('detour-monitor-', { concurrency: 2 }));
     engine = await openEngine();
@@ -211,6 +221,14 @@ describe('monitor: a covariate shift fires a drift alarm by webhook and email on
     const [own] = (await store.listMonitoring('watched', predicted, predicted)).performance;
     expect(day.auc).toBeCloseTo(own.auc as number, 12);
     expect(days.find((row) => row.date === arrived)).toMatchObject({ actuals: 205, unmatchedActuals: 5 });
+  });
+
+  it('leaves a run\'s outcome alone when its alarm email cannot be delivered', async () => {
+    const unmailed = (date: string) => startRun(services, 'unmailed', runParamsOf(config, 'unmailed'), [date]);
+    await expect(unmailed('2014-08-02')).rejects.toThrow(/2014-08-02/);
+    expect(await store.listAlarms('unmailed')).toEqual([expect.objectContaining({ alarm: 'run_failed', state: 'firing' })]);
+    expect((await unmailed('2014-07-03')).run.status).toBe('succeeded');
+    expect(await store.listAlarms('unmailed')).toEqual([expect.objectContaining({ alarm: 'run_failed', state: 'resolved' })]);
   });
 
   it('fires run_failed once for failing runs, whatever the run failed of, and resolves it with the next run that succeeds', async () => {
