@@ -146,10 +146,10 @@ function predicting(modelName: string): BenchCase {
   };
 }
 
-const RIDES_PER_DAY = 100_000;
+export const RIDES_PER_DAY = 100_000;
 const TRAINING_DAYS = dateRange('2024-04-01', '2024-04-10');
 const PREDICTED_DAY = '2024-04-11';
-const PIPELINE_YAML = `
+export const PIPELINE_YAML = `
 datasets:
   rides:
     columns:
@@ -169,7 +169,7 @@ pipelines:
 `;
 
 /** Lands a day of synthetic rides as Parquet in bronze. */
-async function landDay(lake: FsLake, date: string, seed: number): Promise<void> {
+export async function landDay(lake: FsLake, date: string, seed: number): Promise<void> {
   const rides = syntheticRides(RIDES_PER_DAY, seed);
   const engine = await openEngine();
   try {

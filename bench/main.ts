@@ -43,6 +43,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   api: () => import('./api.js'),
   fleet: () => import('./fleet.js'),
   quality: () => import('./quality.js'),
+  monitor: () => import('./monitor.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

@@ -11,6 +11,7 @@ import { Progress } from './format.js';
 import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-commands.js';
 import { serveCommand, workerCommand } from './service-commands.js';
 import { modelsCommand, trainCommand } from './model-commands.js';
+import { monitorCommand } from './monitor-command.js';
 import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
 import { evalCommand } from './eval-command.js';
 
@@ -195,5 +196,5 @@ function ingestCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), evalCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand()];
+  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), evalCommand(), sampleCommand(), runsCommand(), modelsCommand(), monitorCommand(), serveCommand(), workerCommand()];
 }

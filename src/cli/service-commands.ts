@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
-import { consumeLanded, consumeStorageEvents, landedPipelines, pipelineScheduler, type LandedOutcome, type RunServices } from '../pipeline/index.js';
+import { consumeLanded, consumeStorageEvents, landedPipelines, pipelineScheduler, watchStaleness, type LandedOutcome, type RunServices } from '../pipeline/index.js';
 import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, untilFirstGone, type ApiToken } from '../server/index.js';
 import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
@@ -128,6 +128,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     }
     const parts = [`api ${api.url}${processes > 1 ? ` (${processes} processes)` : ''}${api.authenticated ? '' : ' (no API token configured: this machine only, no token asked)'}`];
     let scheduler: ReturnType<typeof pipelineScheduler> | undefined;
+    let staleness: { stop(): void } | undefined;
     const consumers: { stop(): Promise<void> }[] = [];
     if (options.schedules) {
       const names = options.pipeline ?? Object.keys(context.config.pipelines);
@@ -138,6 +139,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
       });
       parts.push(`scheduler for ${names.join(', ')} (${context.queue.kind} queue)`);
       consumers.push(...(await landedConsumers(context, services, names, parts)));
+      staleness = watchStaleness(services, context.config, names, options.tickSeconds * 1000, (pipeline, error) => console.error(`${pipeline}: stale-data check: ${oneLine(error)}`));
     }
     const metricsServer = await startMetricsServer({ metrics, port: options.metricsPort });
     parts.push(`metrics ${metricsServer.url}/metrics`);
@@ -147,6 +149,7 @@ async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes
     console.log(`${signal}: stopping`);
     for (const consumer of consumers) await consumer.stop();
     await scheduler?.stop();
+    staleness?.stop();
     await Promise.all([api.close(), others?.stop()]);
     await metricsServer.close();
   } finally {

@@ -12,6 +12,8 @@ export type {
   JoinConfig,
   LivenessConfig,
   PredictStepConfig,
+  MonitorConfig,
+  AlarmEmailConfig,
   RecordStepConfig,
   RetryConfig,
   ScheduleConfig,

@@ -381,6 +381,81 @@ export const PredictStepSchema = z
   })
   .strict();
 
+/** Where a pipeline's ground truth comes from: rows of a table, keyed like its predictions, whose label is the outcome. */
+export const ActualsSchema = z
+  .object({
+    /** The pipeline's dataset, one of its aggregate steps (a later partition's label column) or another dataset (actuals landed on their own). */
+    table: identifier,
+    /** Column holding the id a prediction was keyed by. */
+    id: column,
+    /** The outcome, 0 or 1; rows without one are not ground truth yet. */
+    label: column,
+    /** Actuals of a run's date are joined to the predictions of this many days before it too: ground truth may arrive late, in any order. */
+    lookbackDays: z.number().int().min(0).max(366).default(7),
+  })
+  .strict();
+
+/** An email sent for every alarm that fires or resolves, through an SMTP server (nodemailer). */
+export const AlarmEmailSchema = z
+  .object({
+    /** `smtp://user:pass@host:587` or `smtps://...`. */
+    smtp: z.url({ protocol: /^smtps?$/ }),
+    from: z.string().min(3),
+    to: z.array(z.string().min(3)).min(1),
+    /** Retries of a message the server does not take (unreachable, 4xx), with exponential backoff; then it is logged and dropped. */
+    retries: z.number().int().min(0).max(20).default(3),
+    initialDelayMs: z.number().int().min(0).default(1_000),
+    maxDelayMs: z.number().int().min(0).default(30_000),
+    timeoutSeconds: z.number().positive().default(10),
+  })
+  .strict();
+
+/**
+ * Watching a pipeline in production (the monitor step, after publish): its predict step's
+ * predictions joined with ground truth once it arrives and their drift from the model's training
+ * data, its anomalies' flag rate and people's verdicts on them, and alarms.
+ */
+export const MonitorSchema = z
+  .object({
+    actuals: ActualsSchema.optional(),
+    drift: z
+      .object({
+        /** PSI above this (of a feature or the score) is drift. */
+        psi: z.number().positive().default(0.2),
+        /** KS statistic above this is drift too; unset: PSI alone decides. */
+        ks: z.number().gt(0).max(1).optional(),
+        /** The features (and `score`, the model's output) whose drift fires the alarm; default all of them. Drift is measured and stored for all. */
+        features: z.array(column).min(1).optional(),
+        /** Days whose predictions are compared together with the reference, ending at each date (features that are constant within a day, like its weather, need as many days as the model learnt from). */
+        windowDays: z.number().int().min(1).max(366).default(1),
+      })
+      .strict()
+      .prefault({}),
+    alarms: z
+      .object({
+        /** A day's ROC AUC below this (once `minRows` predictions have their ground truth) fires `performance`. */
+        minAuc: z.number().min(0).max(1).optional(),
+        /** A day's log loss above this fires `performance`. */
+        maxLogLoss: z.number().positive().optional(),
+        /** Predictions with ground truth a day needs before its performance is judged. */
+        minRows: z.number().int().min(1).default(100),
+        /** Fires `stale` when no run of the pipeline succeeded for this many hours (checked by `detour serve` every tick and by `detour monitor PIPELINE --check`; each run resolves it). */
+        staleHours: z.number().positive().optional(),
+        /** Fires `flag_rate` when a day's anomalies are none while the previous `days` usually had some, or more than `maxRatio` times their median. */
+        flagRate: z
+          .object({ days: z.number().int().min(3).max(90).default(14), maxRatio: z.number().gt(1).default(5) })
+          .strict()
+          .optional(),
+        /** Slack-compatible webhook of the alarms; default the pipeline's `publish.webhook`. */
+        webhook: z.url({ protocol: /^https?$/ }).optional(),
+        email: AlarmEmailSchema.optional(),
+      })
+      .strict()
+      .refine((alarms) => alarms.email === undefined || alarms.email.maxDelayMs >= alarms.email.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['email', 'maxDelayMs'] })
+      .prefault({}),
+  })
+  .strict();
+
 const retryFields = {
   retries: z.number().int().min(0).max(20),
   initialDelayMs: z.number().int().min(0),
@@ -398,7 +473,7 @@ export const RetrySchema = z
     initialDelayMs: retryFields.initialDelayMs.default(1_000),
     maxDelayMs: retryFields.maxDelayMs.default(60_000),
     timeoutSeconds: retryFields.timeoutSeconds.default(3_600),
-    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'train']), z.object(retryFields).partial().strict()).default({}),
+    steps: z.partialRecord(z.enum(['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'monitor', 'train']), z.object(retryFields).partial().strict()).default({}),
   })
   .strict()
   .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs', path: ['maxDelayMs'] });
@@ -420,6 +495,8 @@ export const TablePipelineSchema = z
     /** Probabilities of a supervised model for each row (see PredictStepSchema). */
     predict: PredictStepSchema.optional(),
     publish: PublishSchema.prefault({}),
+    /** Ground truth and drift of the predict step's model, flag rate and alarms (see MonitorSchema). */
+    monitor: MonitorSchema.optional(),
     /**
      * What starts its runs under `detour serve`: its cron `schedule`, or `landed`: a run for a
      * partition as soon as a file lands in it (a `lake.landed` event on the bus), once per file.
@@ -587,6 +664,8 @@ FROM fleet_rides AS r LEFT JOIN weather AS w ON w.city = r.city AND CAST(w.date 
     },
   ],
   predict: { model: 'fleet_service', table: 'ride_features', id: 'ride_id' },
+  // A ride's own service_requested is its ground truth; the weather is one value a day, so drift compares four weeks, as the model learnt.
+  monitor: { actuals: { table: 'ride_features', id: 'ride_id', label: 'service_requested' }, drift: { windowDays: 28 } },
 };
 
 /** Built in: per-minute network traffic of a fleet of sensors (`detour sample traffic`), rb-aioutliers' domain. */
@@ -831,6 +910,14 @@ export const DetourConfigSchema = z
           context.addIssue({ code: 'custom', path: ['pipelines', name, 'predict', 'model'], message: `${message} (supervised models: ${supervised.join(', ') || 'none'})` });
         }
       }
+      if (table.monitor !== undefined) {
+        const path = ['pipelines', name, 'monitor'];
+        const actuals = table.monitor.actuals;
+        if (actuals !== undefined && table.predict === undefined) context.addIssue({ code: 'custom', path: [...path, 'actuals'], message: 'ground truth is joined to the predict step\'s predictions: give predict too' });
+        if (actuals !== undefined && !aggregates.includes(actuals.table) && !(actuals.table in config.datasets)) {
+          context.addIssue({ code: 'custom', path: [...path, 'actuals', 'table'], message: `no dataset or aggregate step named "${actuals.table}" (tables: ${[...Object.keys(config.datasets), ...aggregates].join(', ')})` });
+        }
+      }
       const dataset = config.datasets[table.dataset];
       for (const [column, spec] of Object.entries(dataset?.columns ?? {})) {
         if (spec.notBefore !== undefined && dataset.columns[spec.notBefore]?.type !== 'timestamp') {
@@ -860,6 +947,8 @@ export function trainStepFor(pipeline: Pick<TablePipelineConfig, 'train'>, step:
 export type ExpectationConfig = z.infer<typeof ExpectationSchema>;
 export type TrainStepConfig = z.infer<typeof TrainStepSchema>;
 export type PredictStepConfig = z.infer<typeof PredictStepSchema>;
+export type MonitorConfig = z.infer<typeof MonitorSchema>;
+export type AlarmEmailConfig = z.infer<typeof AlarmEmailSchema>;
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type DetourConfig = z.infer<typeof DetourConfigSchema>;

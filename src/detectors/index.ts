@@ -48,3 +48,5 @@ export {
   SUPERVISED_MODELS,
 } from './supervised/index.js';
 export type { CalibrationBin, FeatureContract, FeatureRange, LabelledRows, LogisticModel, SupervisedFitOutcome, SupervisedModel } from './supervised/index.js';
+export { driftFrom, kolmogorovSmirnov, populationStabilityIndex, referenceDistribution } from './drift/index.js';
+export type { DriftMeasure, ReferenceDistribution } from './drift/index.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { LandedEvent } from '../bus/index.js';
 import { DatasetSchema, TablePipelineSchema, type DatasetConfig, type TablePipelineConfig } from '../config/index.js';
 import type { Lake } from '../lake/index.js';
+import type { Logger } from '../observability/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 
 /** What a training run trains: training steps by index, and only these entities when given. */
@@ -50,6 +51,8 @@ export interface StepContext {
   store: Store;
   run: RunRecord;
   params: RunParams;
+  /** The step's logger: what a step reports without failing (an alarm not delivered). */
+  logger?: Logger;
 }
 
 /** One input file of a date, as fingerprinted by the clean step: what a rerun compares. */

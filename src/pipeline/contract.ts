@@ -34,7 +34,7 @@ export type TrainShard = z.infer<typeof TrainShardSchema>;
 export type StepPartition = z.infer<typeof StepPartitionSchema>;
 
 /** The step kinds of pipeline runs, in graph order: a detection run's, then a training run's. */
-export const STEP_KINDS = ['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'train'] as const;
+export const STEP_KINDS = ['clean', 'quality', 'aggregate', 'detect', 'predict', 'publish', 'monitor', 'train'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /** One step partition of one run: the data of a step job on either queue. */

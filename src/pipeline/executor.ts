@@ -9,6 +9,7 @@ import { WebhookSink, type RunAlert } from '../sinks/index.js';
 import { LeaseLostError, type Lease, type RunRecord, type StepRecord, type Store } from '../store/index.js';
 import { partitionLabel, STEP_JOB, StepJobSchema, stepJobId, type StepJob, type StepKind } from './contract.js';
 import { paramsOf, type CleanedDate, type RunParams, type StepContext } from './context.js';
+import { alarmChannelsOf, applyAlarmVerdicts } from './alarms.js';
 import { leaseOf, startHeartbeat } from './heartbeat.js';
 import { handlerOf, STEP_ORDER } from './plan.js';
 import { cleanStep } from './steps/clean.js';
@@ -99,8 +100,8 @@ export function stepJobHandler(services: StepServices): JobHandler {
     const run = await services.store.getRun(runId);
     if (run.status !== 'running') throw new Error(`run ${runId} is ${run.status}: its step ${step} [${label}] is not run; \`detour runs resume ${runId}\` runs it`);
     const params = paramsOf(run);
-    const context: StepContext = { lake: services.lake, store: services.store, run, params };
     const logger = services.logger?.child({ runId, step, partition: label, pipeline: run.pipeline });
+    const context: StepContext = { lake: services.lake, store: services.store, run, params, logger };
     const retry = { ...params.pipeline.retry, ...params.pipeline.retry.steps[step] };
     // A step override may set a max delay below the pipeline's initial delay: the larger caps.
     const maxDelayMs = Math.max(retry.initialDelayMs, retry.maxDelayMs);
@@ -300,8 +301,18 @@ async function recordFailure(services: RunServices, run: RunRecord, params: RunP
   if (params.pipeline.publish.webhook) {
     await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId: run.id, logicalDate: describeDates(run), error: recorded });
   }
+  if (params.pipeline.monitor !== undefined) await raiseRunFailedAlarm(services, run, params, recorded);
   if (error instanceof UnavailableError) return new UnavailableError(error.service, `${error.message}; once it is back, ${resume} continues the run`, { cause: error });
   return error;
+}
+
+/** A watched pipeline's `run_failed` alarm fires (once, until a run of it succeeds); like an alert, it never changes the run's outcome. */
+async function raiseRunFailedAlarm(services: RunServices, run: RunRecord, params: RunParams, recorded: string): Promise<void> {
+  try {
+    await applyAlarmVerdicts(services, run.pipeline, alarmChannelsOf(params.pipeline), [{ alarm: 'run_failed', firing: true, message: `run ${run.id} of ${describeDates(run)} failed: ${recorded}` }], run.endDate);
+  } catch (error) {
+    services.logger?.error({ runId: run.id, error: oneLine(error) }, 'run_failed alarm not recorded');
+  }
 }
 
 function describeDates(run: RunRecord): string {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { trainStepFor, type TablePipelineConfig } from '../config/index.js';
-import { isSupervised, supervisedModel, trainableDetector, type CalibrationBin, type FeatureContract, type ModelMetrics, type SupervisedModel, type TrainableDetector } from '../detectors/index.js';
+import { isSupervised, supervisedModel, trainableDetector, type CalibrationBin, type FeatureContract, type ModelMetrics, type ReferenceDistribution, type SupervisedModel, type TrainableDetector } from '../detectors/index.js';
 import { InputError, NotFoundError, oneLine } from '../errors.js';
 import { modelArtifactKey, type Lake } from '../lake/index.js';
 import type { ModelStage, ModelVersion, NewModelVersion, Store } from '../store/index.js';
@@ -63,11 +63,18 @@ export function formatMetric(value: number): string {
 
 const CalibrationBinSchema: z.ZodType<CalibrationBin> = z.object({ from: z.number(), to: z.number(), rows: z.number(), mean_probability: z.number(), observed_rate: z.number() });
 
-/** What a supervised model's file adds: its outcome, the feature ranges it accepts and how calibrated it was on validation. */
+const ReferenceDistributionSchema: z.ZodType<ReferenceDistribution> = z.object({ rows: z.number(), edges: z.array(z.number()), proportions: z.array(z.number()), sample: z.array(z.number()) });
+
+/** The training rows' distributions the monitor step measures drift against: each feature's and the model's score's. */
+const DriftReferenceSchema = z.object({ features: z.record(z.string(), ReferenceDistributionSchema), score: ReferenceDistributionSchema });
+export type DriftReference = z.infer<typeof DriftReferenceSchema>;
+
+/** What a supervised model's file adds: its outcome, the feature ranges it accepts, how calibrated it was on validation and (since monitoring) its training distributions. */
 const SupervisedFactsSchema = z.object({
   label: z.string(),
   ranges: z.record(z.string(), z.object({ min: z.number().optional(), max: z.number().optional() }).strict()),
   calibration: z.array(CalibrationBinSchema),
+  reference: DriftReferenceSchema.optional(),
 });
 export type SupervisedFacts = z.infer<typeof SupervisedFactsSchema>;
 

@@ -4,6 +4,7 @@ import { partitionLabel, type StepHandler, type StepKind, type StepPartition } f
 import { aggregateStep } from './steps/aggregate.js';
 import { cleanStep } from './steps/clean.js';
 import { detectStep } from './steps/detect.js';
+import { monitorStep } from './steps/monitor.js';
 import { predictStep } from './steps/predict.js';
 import { publishStep } from './steps/publish.js';
 import { qualityStep } from './steps/quality.js';
@@ -13,10 +14,10 @@ import type { TrainingRequest } from './context.js';
 /**
  * The step kinds of a run, in graph order: a step starts once every partition of the one before
  * has succeeded. A new kind of step is a handler file listed here (and its config in the schema).
- * A detection run is the first six; a training run trains alone (each shard registers its
+ * A detection run is the first seven (monitor after publish: it counts the published anomalies); a training run trains alone (each shard registers its
  * entities' versions itself, so nothing waits for all of them).
  */
-const DETECTION_HANDLERS = [cleanStep, qualityStep, aggregateStep, detectStep, predictStep, publishStep] as const;
+const DETECTION_HANDLERS = [cleanStep, qualityStep, aggregateStep, detectStep, predictStep, publishStep, monitorStep] as const;
 const TRAINING_HANDLERS = [trainStep] as const;
 const STEP_HANDLERS = [...DETECTION_HANDLERS, ...TRAINING_HANDLERS] as const;
 

@@ -24,6 +24,7 @@ import { detectRoutes } from './routes/detect.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { outliersRoutes } from './routes/outliers.js';
+import { feedbackRoutes } from './routes/feedback.js';
 import { resultsRoutes } from './routes/results.js';
 import { runsRoutes } from './routes/runs.js';
 
@@ -31,6 +32,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the rate limit counts this request against: the token's key, else the client's address. */
     rateKey: string;
+    /** The name of the token the request came with (its config entry); null without tokens. */
+    tokenName: string | null;
     /**
      * Aborted when the request times out or its client goes away: what stops its detection or
      * Druid query. (Fastify's `request.signal` also fires once a request body has been read.)
@@ -142,6 +145,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     if (context.stopping.now) reply.header('connection', 'close');
   });
   api.decorateRequest('rateKey', '');
+  api.decorateRequest('tokenName', null);
   api.decorateRequest('abandoned', null as unknown as AbortSignal);
   api.addHook('onRequest', async (request, reply) => {
     const abandon = new AbortController();
@@ -162,6 +166,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     }
     if (outcome.status === 'forbidden') throw new ApiError(403, outcome.reason);
     request.rateKey = tokenKey(outcome.token);
+    request.tokenName = outcome.token.name;
   });
   await api.register(formbody);
   const processes = options.processes ?? 1;
@@ -184,7 +189,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes]) routes(api, context);
 
   try {
     if (options.socket === undefined) await api.listen({ port: port ?? 0, host });

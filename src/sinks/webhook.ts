@@ -1,5 +1,6 @@
 import { InputError, TransientError, oneLine } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../retry.js';
+import { alarmSlackMessage, type AlarmNotice } from './alarm-message.js';
 import { slackMessage, type RunAlert } from './slack-message.js';
 
 export interface WebhookSinkOptions {
@@ -96,8 +97,16 @@ export class WebhookSink {
    *   change (a 4xx other than 429, or a redirect); TransientError when every attempt failed with a
    *   retryable error. Both name the host and the last status or error, never the URL's path.
    */
-  async send(alert: RunAlert): Promise<{ attempts: number; status: number }> {
-    const body = JSON.stringify(slackMessage(alert));
+  send(alert: RunAlert): Promise<{ attempts: number; status: number }> {
+    return this.#deliver(JSON.stringify(slackMessage(alert)));
+  }
+
+  /** Sends an alarm that fired or resolved as `alarmSlackMessage(notice)`, retried and failing as {@link send} does. */
+  sendAlarm(notice: AlarmNotice): Promise<{ attempts: number; status: number }> {
+    return this.#deliver(JSON.stringify(alarmSlackMessage(notice)));
+  }
+
+  async #deliver(body: string): Promise<{ attempts: number; status: number }> {
     const maxAttempts = this.#retries + 1;
     let last: Attempt | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {

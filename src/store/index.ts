@@ -8,6 +8,16 @@ import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
 export type {
+  AlarmRecord,
+  AlarmState,
+  CalibrationRow,
+  DriftRow,
+  Feedback,
+  FeedbackVerdict,
+  MonitorDay,
+  MonitorReport,
+  PerformanceRow,
+  StoredFeedback,
   AnomalyCursor,
   AnomalyQuery,
   AnomalyRow,

@@ -171,6 +171,76 @@ const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // 8, not 7: a branch adding environments was given 7 at the same time; each stands on its own.
+    version: 8,
+    description: 'monitoring: performance against ground truth, drift, anomaly feedback, alarms',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS detour_monitor_performance (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        model text NOT NULL,
+        model_version integer NOT NULL,
+        predictions bigint NOT NULL,
+        matched bigint NOT NULL,
+        positives bigint NOT NULL,
+        auc double precision,
+        log_loss double precision,
+        brier double precision,
+        calibration jsonb NOT NULL,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (pipeline, logical_date, model, model_version)
+      )`,
+      `CREATE TABLE IF NOT EXISTS detour_monitor_drift (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        model text NOT NULL,
+        model_version integer NOT NULL,
+        feature text NOT NULL,
+        window_days integer NOT NULL,
+        rows bigint NOT NULL,
+        constant boolean NOT NULL,
+        psi double precision,
+        ks double precision,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (pipeline, logical_date, model, model_version, feature)
+      )`,
+      `CREATE TABLE IF NOT EXISTS detour_monitor_days (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        actuals bigint NOT NULL,
+        unmatched_actuals bigint NOT NULL,
+        flagged bigint NOT NULL,
+        true_positives bigint NOT NULL,
+        false_positives bigint NOT NULL,
+        false_negatives bigint NOT NULL,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (pipeline, logical_date)
+      )`,
+      `CREATE TABLE IF NOT EXISTS detour_feedback (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        anomaly_id text NOT NULL,
+        verdict text NOT NULL CHECK (verdict IN ('true_positive', 'false_positive', 'false_negative')),
+        note text,
+        recorded_by text,
+        recorded_at timestamptz NOT NULL,
+        PRIMARY KEY (pipeline, logical_date, anomaly_id)
+      )`,
+      `CREATE TABLE IF NOT EXISTS detour_alarms (
+        pipeline text NOT NULL,
+        alarm text NOT NULL,
+        state text NOT NULL CHECK (state IN ('firing', 'resolved')),
+        message text NOT NULL,
+        logical_date date,
+        changed_at timestamptz NOT NULL,
+        PRIMARY KEY (pipeline, alarm)
+      )`,
+    ],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */

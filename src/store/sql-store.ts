@@ -5,7 +5,8 @@ import { migrate } from './migrations.js';
 import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
 import { createPredictionsTable, predictionsTable, replaceDatePredictions, selectPredictions } from './predictions.js';
 import * as registry from './model-registry.js';
-import { LeaseLostError, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
+import * as monitoring from './monitoring.js';
+import { LeaseLostError, type AlarmState, type Feedback, type MonitorReport, type AnomalyQuery, type AnomalyRow, type DatasetQualityRow, type DatedAnomalies, type DatedQualityResults, type Lease, type ListModelsOptions, type ListRunsOptions, type ModelRef, type ModelRegistration, type NewModelVersion, type NewRun, type PlannedStep, type PredictionRow, type QualityResultRow, type RunOutcome, type RunRecord, type RunStatus, type StepRecord, type StepStatus, type StepUpdate, type StoredAnomaly, type StoredPrediction, type Store } from './store.js';
 
 /**
  * Rows per upsert statement. Rows travel as one array per column (8 parameters whatever the
@@ -447,6 +448,39 @@ class SqlStore implements Store {
       [dataset, from, to],
     );
     return rows.map((row) => ({ runId: row.run_id, date: row.date, ...toQualityResult(row) }));
+  }
+
+  recordMonitoring(pipeline: string, runId: string, report: MonitorReport) {
+    requireText(runId, 'runId');
+    for (const row of [...report.performance, ...report.drift, ...report.days]) requireIsoDate(row.date);
+    return monitoring.recordMonitoring(this.client, pipeline, runId, report);
+  }
+
+  listMonitoring(pipeline: string, from: string, to: string) {
+    requireIsoDate(from);
+    requireIsoDate(to);
+    return monitoring.listMonitoring(this.client, pipeline, from, to);
+  }
+
+  recordFeedback(feedback: Feedback) {
+    requireIsoDate(feedback.date);
+    requireText(feedback.anomalyId, 'anomaly id');
+    return monitoring.recordFeedback(this.client, feedback);
+  }
+
+  listFeedback(pipeline: string, from: string, to: string) {
+    requireIsoDate(from);
+    requireIsoDate(to);
+    return monitoring.listFeedback(this.client, pipeline, from, to);
+  }
+
+  changeAlarm(pipeline: string, alarm: string, change: { state: AlarmState; message: string; date: string | null }) {
+    if (change.date !== null) requireIsoDate(change.date);
+    return monitoring.changeAlarm(this.client, pipeline, alarm, change);
+  }
+
+  listAlarms(pipeline?: string) {
+    return monitoring.listAlarms(this.client, pipeline);
   }
 
   async ping(): Promise<void> {

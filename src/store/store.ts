@@ -153,6 +153,99 @@ export interface StoredPrediction extends PredictionRow {
   runId: string;
 }
 
+/** One bin of a calibration table (see the supervised metrics): rows by probability, against how often the outcome happened. */
+export interface CalibrationRow {
+  from: number;
+  to: number;
+  rows: number;
+  mean_probability: number;
+  observed_rate: number;
+}
+
+/** How one model version's predictions of one date did against the ground truth known so far. */
+export interface PerformanceRow {
+  date: string;
+  model: ModelRef;
+  /** Predictions the version made for the date. */
+  predictions: number;
+  /** Those whose ground truth arrived. */
+  matched: number;
+  /** Matched predictions whose outcome was 1. */
+  positives: number;
+  /** Null when the matched outcomes are all the same (AUC) or none arrived. */
+  auc: number | null;
+  logLoss: number | null;
+  brier: number | null;
+  calibration: CalibrationRow[];
+}
+
+/** How far one feature (or `score`) of a model's predictions up to a date lies from its training values. */
+export interface DriftRow {
+  date: string;
+  model: ModelRef;
+  feature: string;
+  /** Days of predictions compared, ending at `date`. */
+  windowDays: number;
+  rows: number;
+  /** The training values were all the same: no spread to compare with, psi and ks null. */
+  constant: boolean;
+  psi: number | null;
+  ks: number | null;
+}
+
+/** What a date's monitoring counted besides per-version metrics: ground truth that matched no prediction, and anomaly feedback. */
+export interface MonitorDay {
+  date: string;
+  /** Ground-truth rows found in the date's partition. */
+  actuals: number;
+  /** Of those, rows whose id no prediction of the look-back window has: counted, never joined. */
+  unmatchedActuals: number;
+  /** Anomalies published for the date. */
+  flagged: number;
+  /** People's verdicts on them: confirmed, rejected, and records they say were missed. */
+  truePositives: number;
+  falsePositives: number;
+  falseNegatives: number;
+}
+
+/** What a monitor step records for its dates. */
+export interface MonitorReport {
+  performance: PerformanceRow[];
+  drift: DriftRow[];
+  days: MonitorDay[];
+}
+
+export type FeedbackVerdict = 'true_positive' | 'false_positive' | 'false_negative';
+
+/** A person's verdict on an anomaly (or, `false_negative`, on a record that should have been one). */
+export interface Feedback {
+  pipeline: string;
+  date: string;
+  anomalyId: string;
+  verdict: FeedbackVerdict;
+  note?: string | null;
+  /** Who gave it: the API token's name, when there is one. */
+  recordedBy?: string | null;
+}
+
+export interface StoredFeedback extends Feedback {
+  recordedAt: Date;
+}
+
+export type AlarmState = 'firing' | 'resolved';
+
+/** An alarm of a pipeline (`drift`, `performance`, `stale`, `flag_rate`, `run_failed`) as last changed. */
+export interface AlarmRecord {
+  pipeline: string;
+  alarm: string;
+  state: AlarmState;
+  /** What it said when it last changed. */
+  message: string;
+  /** The logical date it changed for, when one did. */
+  date: string | null;
+  changedAt: Date;
+}
+
 /** One expectation outcome of a run's data-quality report. */
 export interface QualityResultRow {
   expectation: string;
@@ -389,6 +482,26 @@ export interface Store {
   promoteModel(name: string, version: number, options: { reason: string; restore?: boolean }): Promise<ModelVersion>;
   /** A model's stage changes, oldest first. */
   listModelStages(name: string): Promise<ModelStageChange[]>;
+  /**
+   * Records a monitor step's findings in one transaction: each (date, version)'s performance
+   * replaces the one before (ground truth arriving later recomputes it), each date's drift rows
+   * and counts replace that date's.
+   */
+  recordMonitoring(pipeline: string, runId: string, report: MonitorReport): Promise<void>;
+  /** What monitoring recorded for `pipeline` in [from, to], by date (then model, version, feature). */
+  listMonitoring(pipeline: string, from: string, to: string): Promise<MonitorReport>;
+  /** Records (or replaces) the verdict on an anomaly of a pipeline's date. */
+  recordFeedback(feedback: Feedback): Promise<StoredFeedback>;
+  /** Verdicts of `pipeline` in [from, to], by date then id. */
+  listFeedback(pipeline: string, from: string, to: string): Promise<StoredFeedback[]>;
+  /**
+   * Moves an alarm to `state` and returns it, when that changes it: firing when it was not, resolved
+   * when it was firing. Otherwise (already firing, or nothing to resolve) returns undefined: of
+   * several processes evaluating the same alarm at once, exactly one is told to send it.
+   */
+  changeAlarm(pipeline: string, alarm: string, change: { state: AlarmState; message: string; date: string | null }): Promise<AlarmRecord | undefined>;
+  /** Alarms as last changed, by pipeline then name (of one pipeline, if given). */
+  listAlarms(pipeline?: string): Promise<AlarmRecord[]>;
   /** Resolves when the database answers a trivial query (readiness checks). */
   ping(): Promise<void>;
   close(): Promise<void>;

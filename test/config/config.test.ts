@@ -255,6 +255,31 @@ pipelines:
     });
   });
 
+  describe('monitor', () => {
+    const watched = (monitor: string, predict = 'predict: { model: fleet_service, table: fleet_rides, id: ride_id }') => `
+pipelines:
+  watched:
+    dataset: fleet_rides
+    ${predict}
+    monitor: ${monitor}
+`;
+
+    it('watches the built-in fleet model with its rides\' own outcomes, PSI 0.2 by default', () => {
+      const { monitor } = DetourConfigSchema.parse({}).pipelines.fleet;
+      expect(monitor).toEqual({ actuals: { table: 'ride_features', id: 'ride_id', label: 'service_requested', lookbackDays: 7 }, drift: { psi: 0.2, windowDays: 28 }, alarms: { minRows: 100 } });
+    });
+
+    it.each([
+      ['of ground truth without a predict step', '{ actuals: { table: fleet_rides, id: ride_id, label: service_requested } }', '', 'pipelines.watched.monitor.actuals: ground truth is joined to the predict step\'s predictions: give predict too'],
+      ['of an unknown actuals table', '{ actuals: { table: outcomes, id: ride_id, label: ok } }', undefined, 'pipelines.watched.monitor.actuals.table: no dataset or aggregate step named "outcomes"'],
+      ['with a PSI threshold of zero', '{ drift: { psi: 0 } }', undefined, 'pipelines.watched.monitor.drift.psi'],
+      ['mailing through an http URL', '{ alarms: { email: { smtp: "http://mail", from: a@b.c, to: [d@e.f] } } }', undefined, 'pipelines.watched.monitor.alarms.email.smtp'],
+      ['with an unknown alarm setting', '{ alarms: { minAcu: 0.6 } }', undefined, 'minAcu'],
+    ])('refuses a monitor %s, naming the field', (_, monitor, predict, expected) => {
+      expect(() => parseConfigText(watched(monitor, predict), 'my.yaml')).toThrow(expected);
+    });
+  });
+
   it('builds in the traffic pipeline: an autoencoder per sensor trained weekly, daily detection with production, the shallow model without one', () => {
     const { pipelines, datasets } = DetourConfigSchema.parse({});
     expect(datasets.traffic.columns).toMatchObject({ sensor_id: { type: 'string' }, ts: { type: 'timestamp' }, bytes: { type: 'number', min: 0 } });

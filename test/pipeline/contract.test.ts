@@ -69,9 +69,9 @@ describe('the step contract', () => {
     );
     const pipeline = config.pipelines.bus_delays;
     expect(planRun(pipeline, ['2024-01-03'], { steps: [0, 1] }).map((step) => `${step.position} ${step.step} ${step.partition} ${step.status}`)).toEqual([
-      '6 train 0-bus_iforest-shard1of2 pending',
-      '6 train 0-bus_iforest-shard2of2 pending',
-      '6 train 1-bus_weekly pending',
+      '7 train 0-bus_iforest-shard1of2 pending',
+      '7 train 0-bus_iforest-shard2of2 pending',
+      '7 train 1-bus_weekly pending',
     ]);
     expect(planRun(pipeline, ['2024-01-03'], { steps: [1], entities: ['B1'] }).map((step) => step.spec)).toEqual([{ kind: 'train-shard', trainStep: 1, model: 'bus_weekly', shard: 0, shards: 1 }]);
     // A detection run of the same pipeline trains nothing.

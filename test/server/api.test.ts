@@ -318,7 +318,7 @@ describe('the HTTP API', () => {
     expect(operations).toEqual(expect.arrayContaining([
       'POST /api/v1/outliers', 'POST /v1/detect', 'GET /v1/runs', 'POST /v1/runs', 'GET /v1/runs/{id}', 'POST /v1/runs/{id}/resume', 'POST /v1/runs/{id}/rerun',
       'GET /v1/anomalies', 'GET /v1/quality', 'GET /v1/models', 'GET /v1/models/{model}', 'GET /v1/models/{model}/{entity}',
-      'POST /v1/models/{model}/{entity}/versions/{version}/promote', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+      'POST /v1/models/{model}/{entity}/versions/{version}/promote', 'POST /v1/feedback', 'GET /healthz', 'GET /readyz', 'GET /metrics',
     ]));
     for (const methods of Object.values(document.paths)) for (const operation of Object.values(methods)) expect(Object.keys(operation.responses).length).toBeGreaterThan(0);
     expect(Object.keys(document.paths['/api/v1/outliers'].post.requestBody?.content ?? {})).toEqual(['application/x-www-form-urlencoded']);

@@ -393,6 +393,39 @@ describe.each(adapters)('Store on $name', (adapter) => {
     });
   });
 
+  describe('monitoring, feedback and alarms', () => {
+    const model = { name: 'trip_service', version: 2 };
+    const performance = (date: string, matched: number, auc: number | null) => ({ date, model, predictions: 500, matched, positives: 20, auc, logLoss: 0.2, brier: 0.05, calibration: [{ from: 0, to: 0.1, rows: matched, mean_probability: 0.04, observed_rate: 0.04 }] });
+    const drift = (date: string, feature: string, psi: number | null) => ({ date, model, feature, windowDays: 7, rows: 3500, constant: psi === null, psi, ks: psi === null ? null : psi / 10 });
+    const day = (date: string, actuals: number) => ({ date, actuals, unmatchedActuals: 3, flagged: 9, truePositives: 2, falsePositives: 1, falseNegatives: 0 });
+
+    it('replaces a (date, version)\'s performance as ground truth arrives, and a date\'s drift and counts whole', async () => {
+      await store.recordMonitoring('trips', 'run-1', { performance: [performance('2024-06-01', 0, null)], drift: [drift('2024-06-01', 'mileage', 0.05), drift('2024-06-01', 'score', 0.3)], days: [day('2024-06-01', 0)] });
+      await store.recordMonitoring('trips', 'run-2', { performance: [performance('2024-06-01', 480, 0.71), performance('2024-06-03', 100, 0.65)], drift: [drift('2024-06-01', 'temperature', null)], days: [day('2024-06-01', 480)] });
+      const report = await store.listMonitoring('trips', '2024-06-01', '2024-06-02');
+      expect(report.performance).toEqual([performance('2024-06-01', 480, 0.71)]);
+      expect(report.drift).toEqual([drift('2024-06-01', 'temperature', null)]);
+      expect(report.days).toEqual([day('2024-06-01', 480)]);
+      expect((await store.listMonitoring('other', '2024-06-01', '2024-06-30')).performance).toEqual([]);
+    });
+
+    it('keeps one verdict per anomaly, the latest', async () => {
+      await store.recordFeedback({ pipeline: 'trips', date: '2024-06-01', anomalyId: 'T1', verdict: 'false_positive', note: 'roadworks', recordedBy: 'ops' });
+      const latest = await store.recordFeedback({ pipeline: 'trips', date: '2024-06-01', anomalyId: 'T1', verdict: 'true_positive' });
+      expect(latest).toMatchObject({ pipeline: 'trips', date: '2024-06-01', anomalyId: 'T1', verdict: 'true_positive', note: null, recordedBy: null });
+      expect(await store.listFeedback('trips', '2024-06-01', '2024-06-01')).toEqual([latest]);
+    });
+
+    it('changes an alarm once per state: concurrent evaluations fire it once, resolving needs it firing', async () => {
+      expect(await store.changeAlarm('trips', 'drift', { state: 'resolved', message: 'fine', date: '2024-06-01' })).toBeUndefined();
+      const fired = await Promise.all([1, 2, 3].map(() => store.changeAlarm('trips', 'drift', { state: 'firing', message: 'score PSI 0.3 > 0.2', date: '2024-06-02' })));
+      expect(fired.filter((change) => change !== undefined)).toEqual([expect.objectContaining({ pipeline: 'trips', alarm: 'drift', state: 'firing', date: '2024-06-02' })]);
+      expect(await store.changeAlarm('trips', 'drift', { state: 'resolved', message: 'fine', date: '2024-06-03' })).toMatchObject({ state: 'resolved', message: 'fine' });
+      expect(await store.changeAlarm('trips', 'drift', { state: 'resolved', message: 'fine', date: '2024-06-04' })).toBeUndefined();
+      expect(await store.listAlarms('trips')).toEqual([expect.objectContaining({ alarm: 'drift', state: 'resolved', date: '2024-06-03' })]);
+    });
+  });
+
   describe('quality results', () => {
     it('round-trips a report in order, with samples, and replaces it for the same run', async () => {
       const results = [
@@ -820,7 +853,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 8 }]);
     } finally {
       await client.end();
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { TrainStepConfig } from '../../config/index.js';
-import { fitSupervised, holdOut, holdOutLabelled, isSupervised, supervisedModel, trainableDetector, SUPERVISED_MODELS, TRAINABLE_DETECTORS, type CalibrationBin, type SupervisedModel, type TrainableDetector } from '../../detectors/index.js';
+import { fitSupervised, holdOut, holdOutLabelled, isSupervised, referenceDistribution, supervisedModel, trainableDetector, SUPERVISED_MODELS, TRAINABLE_DETECTORS, type CalibrationBin, type LabelledRows, type SupervisedModel, type TrainableDetector } from '../../detectors/index.js';
 import { addDays } from '../../dates.js';
 import { openEngine } from '../../engine/index.js';
 import { InputError } from '../../errors.js';
@@ -10,7 +10,7 @@ import { partitionLabel, TrainShardSchema, type StepHandler, type TrainShard } f
 import type { StepContext } from '../context.js';
 import { featureRowsOf, inShard, readEntityRows, rowsByEntity } from '../entity-rows.js';
 import { readLabelledRows, type ExcludedRows } from '../labelled-rows.js';
-import { registerFittedModel, registrationNote } from '../models.js';
+import { registerFittedModel, registrationNote, type DriftReference } from '../models.js';
 
 /** One new version (an entity's, or a supervised model's: entity null), as a training shard reports it. */
 export interface TrainedModel {
@@ -197,10 +197,16 @@ async function trainSupervised(context: StepContext, step: TrainStepConfig & { l
     artifact: fitted.artifact,
     metrics: fitted.metrics,
     promote: step.promote,
-    supervised: { label: step.label, ranges: step.ranges, calibration: fitted.calibration },
+    supervised: { label: step.label, ranges: step.ranges, calibration: fitted.calibration, reference: driftReference(model, fitted.artifact, training) },
   });
   report(version, reason, fitted.calibration);
   return output;
+}
+
+/** The training rows' distributions of each feature and of the model's score on them: what drift is measured against. */
+function driftReference(model: SupervisedModel, artifact: unknown, training: LabelledRows): DriftReference {
+  const scores = model.predictProbability(model.load(JSON.parse(JSON.stringify(artifact))), training.columns);
+  return { features: Object.fromEntries(training.features.map((feature, k) => [feature, referenceDistribution(training.columns[k])])), score: referenceDistribution(scores) };
 }
 
 /** Train: one shard of one training step, per entity or (supervised) all rows at once. */
