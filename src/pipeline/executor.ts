@@ -298,10 +298,11 @@ async function recordFailure(services: RunServices, run: RunRecord, params: RunP
     throw finishError;
   }
   services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
-  if (params.pipeline.publish.webhook) {
+  // A watched pipeline says it once as its run_failed alarm (which names the error), not twice.
+  if (params.pipeline.monitor !== undefined) await raiseRunFailedAlarm(services, run, params, recorded);
+  else if (params.pipeline.publish.webhook) {
     await sendAlert(services, params.pipeline.publish.webhook, { kind: 'run_failed', pipeline: run.pipeline, runId: run.id, logicalDate: describeDates(run), error: recorded });
   }
-  if (params.pipeline.monitor !== undefined) await raiseRunFailedAlarm(services, run, params, recorded);
   if (error instanceof UnavailableError) return new UnavailableError(error.service, `${error.message}; once it is back, ${resume} continues the run`, { cause: error });
   return error;
 }
