@@ -4,10 +4,24 @@
  */
 import { scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
 import { InputError, oneLine } from '../errors.js';
-import type { LoadedModel, ModelCache } from '../pipeline/index.js';
+import { ModelKindError, type LoadedModel, type ModelCache } from '../pipeline/index.js';
 import { DetectorPool } from './detect-pool.js';
 import { ApiError } from './errors.js';
 import type { RequestRecords, RequestSeries } from './series.js';
+
+/**
+ * The production version of `name` from `cache`, null when the registry has none. A model of the
+ * other kind (a supervised one asked to score anomalies, or the reverse) is the request's mistake:
+ * InputError (400) with `hint`; one that cannot be loaded is the server's: ApiError 503.
+ */
+export async function servedProduction<Loaded extends { bytes: number }>(cache: ModelCache<Loaded>, name: string, hint: string): Promise<Loaded | null> {
+  try {
+    return await cache.production(name);
+  } catch (error) {
+    if (error instanceof ModelKindError) throw new InputError(`${oneLine(error)}; ${hint}`, { cause: error });
+    throw new ApiError(503, `model ${name} cannot be served now: ${oneLine(error)}`, { cause: error });
+  }
+}
 
 export class Detection {
   private readonly pool: DetectorPool;
@@ -29,13 +43,9 @@ export class Detection {
     return this.pool.run({ kind: 'records', detector, columns: records.columns, features, params }, signal);
   }
 
-  /** The production version of a registered model, null when the registry has none; ApiError 503 when it cannot be loaded. */
-  async production(name: string): Promise<LoadedModel | null> {
-    try {
-      return await this.models.production(name);
-    } catch (error) {
-      throw new ApiError(503, `model ${name} cannot be served now: ${oneLine(error)}`, { cause: error });
-    }
+  /** The production version of a registered per-entity model (see {@link servedProduction}). */
+  production(name: string): Promise<LoadedModel | null> {
+    return servedProduction(this.models, name, `POST /v1/predict/${name} predicts with it`);
   }
 
   /**
