@@ -1,8 +1,9 @@
 /**
  * Where a request's detection runs: detectors that fit on the request's data go to the thread
- * pool; scoring with a registered model (a loaded model, linear in the points) runs inline.
+ * pool; scoring with a registered model (a loaded model, linear in the points) and the shallow
+ * model on a series of at most a week of minutes run inline.
  */
-import { scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
+import { detectSeries, scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { ModelKindError, type LoadedModel, type ModelCache } from '../pipeline/index.js';
 import { DetectorPool } from './detect-pool.js';
@@ -23,6 +24,13 @@ export async function servedProduction<Loaded extends { bytes: number }>(cache: 
   }
 }
 
+/**
+ * The shallow model on up to a week of minutes takes a few milliseconds, about what handing the
+ * series to a thread and its verdicts back costs (copies, wake-ups): it runs on the event loop,
+ * and each serving process keeps to one core. Longer series go to the pool.
+ */
+const INLINE_SHALLOW_POINTS = 7 * 1440;
+
 export class Detection {
   private readonly pool: DetectorPool;
 
@@ -33,8 +41,9 @@ export class Detection {
     this.pool = new DetectorPool(threads);
   }
 
-  /** A series detector fitted on the series itself, on a pool thread. */
-  series(detector: SeriesDetectorName, series: RequestSeries, params: unknown, signal?: AbortSignal): Promise<Verdicts> {
+  /** A series detector fitted on the series itself, on a pool thread (the shallow model on a short series inline). */
+  async series(detector: SeriesDetectorName, series: RequestSeries, params: unknown, signal?: AbortSignal): Promise<Verdicts> {
+    if (detector === 'shallow' && series.values.length <= INLINE_SHALLOW_POINTS) return detectSeries(detector, series.timestampsMs, series.values, params);
     return this.pool.run({ kind: 'series', detector, timestampsMs: series.timestampsMs, values: series.values, params }, signal);
   }
 

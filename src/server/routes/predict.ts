@@ -9,7 +9,7 @@ import { InputError, NotFoundError } from '../../errors.js';
 import { predictProbabilities } from '../../pipeline/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
 import { servedProduction } from '../detection.js';
-import { errorResponses, ModelNameSchema } from '../schemas.js';
+import { errorResponses, ModelNameSchema, writtenAsBuilt } from '../schemas.js';
 
 /** Most rows one request may ask probabilities for. */
 export const MAX_PREDICT_ROWS = 10_000;
@@ -33,6 +33,7 @@ export function predictRoutes(api: Api, { app }: ApiContext): void {
     '/v1/predict/:model',
     {
       config: { scope: 'detect' },
+      serializerCompiler: writtenAsBuilt,
       schema: {
         tags: ['prediction'],
         summary: "a supervised model's probability of its outcome for one row of features or for rows",
