@@ -4,6 +4,7 @@
  * query), answered with the same keys and timestamps. Unlike rb-aioutliers, errors are 4xx (5xx
  * only for the server's own failures), not 200 with status "error".
  */
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { InputError, oneLine } from '../../errors.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
@@ -26,18 +27,14 @@ const OutliersAnswerSchema = z.object({
 });
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** A form field's base64 decoded to text (whitespace ignored, standard or URL-safe alphabet). */
 function decodedText(field: string, value: string): string {
   // Most clients send no whitespace: the copy without it is made only when there is some.
   const compact = BASE64.test(value) ? value : value.replace(/\s+/g, '');
-  if (!BASE64.test(compact) || compact.length % 4 === 1) throw new InputError(`${field} is not base64`);
-  try {
-    return utf8.decode(Buffer.from(compact, 'base64'));
-  } catch (error) {
-    throw new InputError(`${field} is not UTF-8 text once base64-decoded`, { cause: error });
-  }
+  if ((compact !== value && !BASE64.test(compact)) || compact.length % 4 === 1) throw new InputError(`${field} is not base64`);
+  const bytes = Buffer.from(compact, 'base64');
+  if (!isUtf8(bytes)) throw new InputError(`${field} is not UTF-8 text once base64-decoded`);
+  return bytes.toString('utf8');
 }
 
 function decodedJson(field: string, value: string): unknown {
