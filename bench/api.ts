@@ -11,12 +11,7 @@
  * `rows` is the requests answered, `seconds` the load's duration; the line adds latency p50/p99
  * (ms), requests/s, non-2xx answers and the server's resident memory (all its processes) after the load.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
 import { addDays, dateRange } from '../src/dates.js';
@@ -24,14 +19,10 @@ import { TRAINABLE_DETECTORS } from '../src/detectors/index.js';
 import { FsLake } from '../src/lake/index.js';
 import { startTrainingRun, trainingParamsOf } from '../src/pipeline/index.js';
 import { openStore, type AnomalyRow } from '../src/store/index.js';
+import { httpLoadCase, type Load, type LoadSeed } from './http-load.js';
 import type { BenchCase } from './main.js';
 import { writeSensorSilver } from './sensor-lake.js';
-import { freshDatabase } from './services.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const CONNECTIONS = 4;
-const WARM_UP_SECONDS = 3;
-const LOAD_SECONDS = 10;
 const SERIES_POINTS = 1_440;
 const PAGE_ROWS = 1_000;
 const TABLE = { dates: 20, rowsPerDate: 5_000, from: '2024-01-01' };
@@ -59,65 +50,6 @@ pipelines:
 function druidRows(): { timestamp: string; result: { speed: number } }[] {
   const start = Date.parse(`${addDays(TRAINING.from, TRAINING.days)}T00:00:00Z`);
   return Array.from({ length: SERIES_POINTS }, (_, minute) => ({ timestamp: new Date(start + minute * 60_000).toISOString(), result: { speed: 60 - 25 * Math.sin((Math.PI * minute) / 720) + ((minute * 7919) % 1000) / 100 + (minute === 700 ? 40 : 0) } }));
-}
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-}
-
-function startServer(cwd: string, databaseUrl: string): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--metrics-port', '0', '--no-schedules', '--processes', '2'], { cwd, env: { ...process.env, DATABASE_URL: databaseUrl, DETOUR_API_TOKENS: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`detour serve exited with ${code}`)));
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /^serving: api (\S+)/m.exec(output)?.[1];
-      if (url !== undefined) resolve({ url, child });
-    });
-  });
-}
-
-/** Resident memory of the server's processes (the primary and its workers), in MB. */
-function serverRssMb(server: Server): number {
-  const pid = String(server.child.pid);
-  const kilobytes = execFileSync('ps', ['-o', 'rss=', '--pid', pid, '--ppid', pid], { encoding: 'utf8' });
-  return Math.round(kilobytes.split(/\s+/).filter(Boolean).reduce((sum, value) => sum + Number(value), 0) / 1024);
-}
-
-interface Load {
-  method: 'GET' | 'POST';
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-interface LoadResult {
-  result: autocannon.Result;
-  rssMb: number;
-}
-
-/** A fresh database, a lake folder and a running server; `seed` fills them first. */
-async function serverCase(seed: (root: string, databaseUrl: string) => Promise<Load>): Promise<() => Promise<LoadResult>> {
-  const database = await freshDatabase();
-  const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-api-'));
-  await writeFile(path.join(root, 'detour.yaml'), configYaml(path.join(root, 'lake')));
-  const load = await seed(root, database.url);
-  const server = await startServer(root, database.url);
-  const options = { url: `${server.url}${load.path}`, method: load.method, headers: load.headers, body: load.body, connections: CONNECTIONS };
-  await autocannon({ ...options, duration: WARM_UP_SECONDS });
-  return async () => {
-    try {
-      const result = await autocannon({ ...options, duration: LOAD_SECONDS });
-      return { result, rssMb: serverRssMb(server) };
-    } finally {
-      server.child.kill('SIGTERM');
-      await new Promise((resolve) => server.child.once('exit', resolve));
-      await rm(root, { recursive: true, force: true });
-      await database.drop();
-    }
-  };
 }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -167,24 +99,7 @@ async function fillAnomalies(root: string, databaseUrl: string): Promise<void> {
   }
 }
 
-function report(value: unknown): Record<string, unknown> {
-  const { result, rssMb } = value as LoadResult;
-  return {
-    // The load's own duration, not the case's set-up and shutdown.
-    seconds: result.duration,
-    connections: CONNECTIONS,
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
-    requests_per_s: Math.round(result.requests.average),
-    requests: result.requests.total,
-    non_2xx: result.non2xx,
-    errors: result.errors,
-    server_rss_mb: rssMb,
-    load_average: Number(os.loadavg()[0].toFixed(1)),
-  };
-}
-
-const loadCase = (label: string, rows: number, seed: (root: string, databaseUrl: string) => Promise<Load>): BenchCase => ({ label, rows, prepare: () => serverCase(seed), report });
+const loadCase = (label: string, rows: number, seed: LoadSeed): BenchCase => httpLoadCase(label, rows, configYaml, seed);
 
 export const cases: readonly BenchCase[] = [
   loadCase('outliers-shallow', SERIES_POINTS, async () => outliersLoad()),

@@ -19,6 +19,8 @@
  *   day's weather into features, predict with the weekly model, publish): timed from the landing
  *   to the acknowledged event, predictions in the table. Weather cleaned and the model trained
  *   (a week of 2,000 rides a day) beforehand. `seconds_by_step` from the run.
+ * - `http-predict=row`, `http-predict=batch`: `POST /v1/predict` against `detour serve` (see
+ *   `http-load.ts`), a model trained on 10 days of 2,000 rides in production.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -52,6 +54,7 @@ import {
 import { SeededRandom } from '../src/random.js';
 import { generateFleetRidesCsv, readCityWeather, weatherCsvPath, writeSampleFleetFiles } from '../src/sample/index.js';
 import { openStore, type Store } from '../src/store/index.js';
+import { httpLoadCase } from './http-load.js';
 import type { BenchCase } from './main.js';
 import { freshDatabase } from './services.js';
 
@@ -168,18 +171,18 @@ pipelines:
     predict: { model: fleet_bench_service, table: rides, id: ride_id }
 `;
 
-/** Lands a day of synthetic rides as Parquet in bronze. */
-export async function landDay(lake: FsLake, date: string, seed: number): Promise<void> {
-  const rides = syntheticRides(RIDES_PER_DAY, seed);
+/** Lands a day of `count` synthetic rides as Parquet in bronze. */
+export async function landDay(lake: FsLake, date: string, seed: number, count = RIDES_PER_DAY): Promise<void> {
+  const rides = syntheticRides(count, seed);
   const engine = await openEngine();
   try {
     await engine.createTable('rides', [
-      { name: 'ride_id', type: 'VARCHAR', values: Array.from({ length: RIDES_PER_DAY }, (_, row) => `${date}-${row}`) },
+      { name: 'ride_id', type: 'VARCHAR', values: Array.from({ length: count }, (_, row) => `${date}-${row}`) },
       ...FEATURES.map((feature, k) => ({ name: feature, type: 'DOUBLE' as const, values: rides.columns[k] })),
       { name: 'service_requested', type: 'INTEGER', values: rides.labels },
     ]);
     // Rides through the day, in row order.
-    await engine.exportQuery(`SELECT ride_id, CAST($1 AS TIMESTAMP) + to_milliseconds(CAST(row_number() OVER () * 864 AS BIGINT)) AS started_at, * EXCLUDE (ride_id) FROM rides`, lake, `bronze/rides/date=${date}/rides.parquet`, 'parquet', [date]);
+    await engine.exportQuery(`SELECT ride_id, CAST($1 AS TIMESTAMP) + to_milliseconds(CAST(row_number() OVER () * $2 AS BIGINT)) AS started_at, * EXCLUDE (ride_id) FROM rides`, lake, `bronze/rides/date=${date}/rides.parquet`, 'parquet', [date, Math.floor(86_400_000 / count)]);
   } finally {
     await engine.close();
   }
@@ -335,4 +338,46 @@ function landedCase(storeKind: 'pglite' | 'postgres'): BenchCase {
   };
 }
 
-export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt'), ...pipelineCases, landedCase('pglite'), landedCase('postgres')];
+/** Rides a day the served model is trained on: enough for a logistic fit, quick to land. */
+const SERVED_RIDES_PER_DAY = 2_000;
+
+/** Trains `fleet_bench_service` on 10 days of rides in `root`'s lake, registered in the database the server reads. */
+async function trainServedModel(root: string, databaseUrl: string): Promise<void> {
+  const lake = new FsLake(path.join(root, 'lake'));
+  for (const [index, date] of TRAINING_DAYS.entries()) await landDay(lake, date, 100 + index, SERVED_RIDES_PER_DAY);
+  const config = { ...parseConfigText(PIPELINE_YAML, 'bench.yaml'), databaseUrl };
+  const app = await openApp({ config, lake, baseDir: root });
+  try {
+    const services = await app.services({ concurrency: 2 });
+    await startRun(services, 'fleet_bench', runParamsOf(config, 'fleet_bench'), TRAINING_DAYS);
+    const { summary } = await startTrainingRun(services, 'fleet_bench', trainingParamsOf(config, 'fleet_bench'), TRAINING_DAYS.at(-1) as string);
+    if (summary.models[0].trained.length !== 1) throw new Error(`no model trained: ${JSON.stringify(summary.models[0].skipped)}`);
+  } finally {
+    await app.close();
+  }
+}
+
+const servedConfigYaml = (lake: string) => `lake: ${lake}\napi: { rateLimit: { max: 100000000 } }\n${PIPELINE_YAML}`;
+
+/** Rides as the API takes them: one object of features each. */
+function requestRows(count: number): Record<string, number>[] {
+  const rides = syntheticRides(count, 11);
+  return Array.from({ length: count }, (_, row) => Object.fromEntries(FEATURES.map((feature, k) => [feature, Number(rides.columns[k][row].toFixed(2))])));
+}
+
+/**
+ * `http-predict=row`: POST /v1/predict/fleet_bench_service with one ride's features, 4 connections
+ * (throughput). `http-predict=batch`: 10,000 rides a request, one connection (a request's latency).
+ */
+const httpPredictCases: BenchCase[] = [
+  httpLoadCase('http-predict=row', 1, servedConfigYaml, async (root, databaseUrl) => {
+    await trainServedModel(root, databaseUrl);
+    return { method: 'POST', path: '/v1/predict/fleet_bench_service', headers: { 'content-type': 'application/json' }, body: JSON.stringify(requestRows(1)[0]) };
+  }),
+  httpLoadCase('http-predict=batch', BATCH_ROWS, servedConfigYaml, async (root, databaseUrl) => {
+    await trainServedModel(root, databaseUrl);
+    return { method: 'POST', path: '/v1/predict/fleet_bench_service', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: requestRows(BATCH_ROWS) }), connections: 1 };
+  }),
+];
+
+export const cases: readonly BenchCase[] = [training('logistic'), training('gbdt'), predicting('logistic'), predicting('gbdt'), ...pipelineCases, landedCase('pglite'), landedCase('postgres'), ...httpPredictCases];

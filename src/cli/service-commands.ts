@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
+import { openEngine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
 import { consumeLanded, consumeStorageEvents, landedPipelines, pipelineScheduler, watchStaleness, type LandedOutcome, type RunServices } from '../pipeline/index.js';
@@ -170,6 +171,9 @@ export function workerCommand(): Command {
         if (context.queue.kind !== 'bullmq') {
           throw new InputError('detour worker needs a distributed queue: set QUEUE_URL=redis://host:6379 (or queueUrl in detour.yaml); without one, `detour run` executes steps itself');
         }
+        // Nearly every step uses DuckDB, which loads with the first engine: here, before the first
+        // step, rather than inside it (where it would add to that step's time).
+        await (await openEngine()).close();
         const worker = await context.work(options.concurrency);
         const server = await startMetricsServer({ metrics: context.metrics, port: options.metricsPort });
         console.log(`worker ready: concurrency ${options.concurrency} · lake ${context.lake.url} · metrics ${server.url}/metrics`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
+import { sqlIdentifier } from './sql-identifier.js';
 
 /** File formats the engine reads and writes. */
 export type TableFormat = 'csv' | 'parquet' | 'json';
@@ -47,10 +48,6 @@ export type TableColumn =
   | { name: string; type: 'DOUBLE'; values: ArrayLike<number> }
   | { name: string; type: 'VARCHAR'; values: ArrayLike<string> };
 
-/** Quotes an identifier (column or table name). */
-export function sqlIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 /** DuckDB's bind arguments for {@link SqlParams}: lists need their type spelled out. */
 function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], types?: DuckDBType[]] {

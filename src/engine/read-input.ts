@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InputError, oneLine } from '../errors.js';
 import type { Lake, LakeObject } from '../lake/index.js';
-import { sqlIdentifier, type Engine } from './duckdb-engine.js';
+import type { Engine } from './duckdb-engine.js';
+import { sqlIdentifier } from './sql-identifier.js';
 
 export type InputFormat = 'auto' | 'csv' | 'parquet' | 'json';
 

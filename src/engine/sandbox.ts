@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBExtractedStatements, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { InputError, oneLine } from '../errors.js';
 import type { Lake } from '../lake/index.js';
-import { engineOn, sqlIdentifier, type Engine } from './duckdb-engine.js';
+import { engineOn, type Engine } from './duckdb-engine.js';
+import { sqlIdentifier } from './sql-identifier.js';
 
 /**
  * A private DuckDB for SQL written in a config file (aggregate steps): it reads the files it was

@@ -3,14 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  paginateListObjectsV2,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { InputError, NotFoundError, TransientError } from '../errors.js';
 import { writeFileAtomically } from './atomic-file.js';
 import { assertKey, assertPrefix, compareKeys, keyProblem, objectNotFound } from './keys.js';
@@ -64,6 +57,15 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
+/** The AWS SDK's S3 module, loaded with a lake's first request: processes with a folder lake never load it. */
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+
+/** The SDK and the lake's client on it. */
+interface S3Connection {
+  sdk: S3Sdk;
+  client: S3Client;
+}
+
 /** The fields of SDK service exceptions and Node socket errors that classify a failure. */
 interface AwsErrorShape {
   name?: string;
@@ -112,7 +114,8 @@ export class S3Lake implements Lake {
   readonly #bucket: string;
   /** Key prefix of the lake root inside the bucket: empty or ending with `/`. */
   readonly #root: string;
-  readonly #client: S3Client;
+  readonly #clientConfig: S3ClientConfig;
+  #connection: Promise<S3Connection> | undefined;
 
   /**
    * @param url `s3://bucket[/prefix]`.
@@ -126,7 +129,7 @@ export class S3Lake implements Lake {
     this.#root = prefix;
     this.url = `s3://${bucket}${prefix === '' ? '' : `/${prefix.slice(0, -1)}`}`;
     const endpoint = options.endpoint ?? configuredEndpoint(process.env);
-    this.#client = new S3Client({
+    this.#clientConfig = {
       region: options.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
       endpoint,
       credentials: options.credentials,
@@ -139,14 +142,14 @@ export class S3Lake implements Lake {
       // framing as object bytes, silently corrupting putFile. Checksum only where S3 demands it.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    };
   }
 
   async list(prefix: string): Promise<LakeObject[]> {
     const fullPrefix = this.#root + assertPrefix(prefix);
     const objects: LakeObject[] = [];
-    await this.#call('list', fullPrefix, async () => {
-      const pages = paginateListObjectsV2({ client: this.#client }, { Bucket: this.#bucket, Prefix: fullPrefix });
+    await this.#call('list', fullPrefix, async ({ sdk, client }) => {
+      const pages = sdk.paginateListObjectsV2({ client }, { Bucket: this.#bucket, Prefix: fullPrefix });
       for await (const page of pages) {
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
@@ -160,8 +163,8 @@ export class S3Lake implements Lake {
 
   async get(key: string): Promise<Buffer> {
     const s3Key = this.#s3Key(key);
-    return this.#call('get', s3Key, async () => {
-      const response = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: s3Key }));
+    return this.#call('get', s3Key, async ({ sdk, client }) => {
+      const response = await client.send(new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: s3Key }));
       const bytes = await response.Body!.transformToByteArray();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     });
@@ -169,10 +172,10 @@ export class S3Lake implements Lake {
 
   async put(key: string, body: Buffer | string): Promise<void> {
     const s3Key = this.#s3Key(key);
-    await this.#call('put', s3Key, () =>
+    await this.#call('put', s3Key, ({ sdk, client }) =>
       // Explicit length: the SDK cannot measure an empty string and warns about unknown-length streams.
-      this.#client.send(
-        new PutObjectCommand({ Bucket: this.#bucket, Key: s3Key, Body: body, ContentLength: Buffer.byteLength(body) }),
+      client.send(
+        new sdk.PutObjectCommand({ Bucket: this.#bucket, Key: s3Key, Body: body, ContentLength: Buffer.byteLength(body) }),
       ),
     );
   }
@@ -181,9 +184,9 @@ export class S3Lake implements Lake {
     const s3Key = this.#s3Key(key);
     // A missing local file is a local error, reported as such rather than as an S3 failure.
     const { size } = await stat(localPath);
-    await this.#call('putFile', s3Key, () =>
-      this.#client.send(
-        new PutObjectCommand({
+    await this.#call('putFile', s3Key, ({ sdk, client }) =>
+      client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.#bucket,
           Key: s3Key,
           Body: createReadStream(localPath),
@@ -196,9 +199,9 @@ export class S3Lake implements Lake {
 
   async getFile(key: string, localPath: string): Promise<void> {
     const s3Key = this.#s3Key(key);
-    await this.#call('getFile', s3Key, async () => {
+    await this.#call('getFile', s3Key, async ({ sdk, client }) => {
       // Request first, so that a missing object leaves no folders or temp files behind.
-      const response = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: s3Key }));
+      const response = await client.send(new sdk.GetObjectCommand({ Bucket: this.#bucket, Key: s3Key }));
       const body = response.Body as Readable;
       try {
         await writeFileAtomically(path.resolve(localPath), (tempPath) => pipeline(body, createWriteStream(tempPath)));
@@ -212,8 +215,8 @@ export class S3Lake implements Lake {
   async exists(key: string): Promise<boolean> {
     const s3Key = this.#s3Key(key);
     try {
-      await this.#call('exists', s3Key, () =>
-        this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: s3Key })),
+      await this.#call('exists', s3Key, ({ sdk, client }) =>
+        client.send(new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: s3Key })),
       );
       return true;
     } catch (error) {
@@ -226,8 +229,8 @@ export class S3Lake implements Lake {
   async delete(key: string): Promise<void> {
     const s3Key = this.#s3Key(key);
     // S3 answers 204 for a missing key too, so deleting twice is not an error.
-    await this.#call('delete', s3Key, () =>
-      this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: s3Key })),
+    await this.#call('delete', s3Key, ({ sdk, client }) =>
+      client.send(new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: s3Key })),
     );
   }
 
@@ -236,17 +239,18 @@ export class S3Lake implements Lake {
   }
 
   async close(): Promise<void> {
-    this.#client.destroy();
+    (await this.#connection?.catch(() => undefined))?.client.destroy();
   }
 
   #s3Key(key: string): string {
     return this.#root + assertKey(key);
   }
 
-  /** Runs one S3 interaction, turning whatever it throws into one of detour's error types. */
-  async #call<T>(action: string, s3Key: string, run: () => Promise<T>): Promise<T> {
+  /** Runs one S3 interaction (connecting first, once), turning whatever it throws into one of detour's error types. */
+  async #call<T>(action: string, s3Key: string, run: (connection: S3Connection) => Promise<T>): Promise<T> {
+    this.#connection ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.#clientConfig) }));
     try {
-      return await run();
+      return await run(await this.#connection);
     } catch (error) {
       throw this.#translate(error, action, s3Key);
     }

@@ -2,7 +2,7 @@ import { oneLine } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ModelVersion, Store } from '../store/index.js';
-import type { LoadedModel } from './models.js';
+import { ModelKindError, type LoadedModel } from './models.js';
 
 export interface ModelCacheOptions<Loaded> {
   lake: Lake;
@@ -102,7 +102,8 @@ export class ModelCache<Loaded extends { bytes: number } = LoadedModel> {
         await this.get(name, version);
       } catch (error) {
         if (previous !== undefined) this.productions.set(name, { ...previous, checkedAt: this.now() });
-        this.options.logger?.error({ model: name, version, error: oneLine(error) }, `model ${name} v${version} does not load; v${previous?.version ?? '-'} keeps serving`);
+        // A model of the other kind loads with the other cache: the asker's mistake, not a broken version.
+        if (!(error instanceof ModelKindError)) this.options.logger?.error({ model: name, version, error: oneLine(error) }, `model ${name} v${version} does not load; v${previous?.version ?? '-'} keeps serving`);
         throw error;
       }
     }

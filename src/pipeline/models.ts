@@ -188,8 +188,20 @@ function loadable<T>(record: ModelVersion, load: () => T): T {
   }
 }
 
+/**
+ * A model asked for what its kind does not do: a supervised model (a probability per row) named
+ * for anomaly scoring, or an anomaly model named for predicting. Bad input (HTTP 400), unlike an
+ * artifact that does not load.
+ */
+export class ModelKindError extends InputError {
+  override readonly name = 'ModelKindError';
+}
+
 /** Loads a per-entity model's version (see readArtifactFile for the checks). */
 export async function loadModel(lake: Lake, record: ModelVersion): Promise<LoadedModel> {
+  if (isSupervised(record.detector)) {
+    throw new ModelKindError(`model ${record.name} is a supervised model (${record.detector}): it predicts probabilities, it does not score anomalies`);
+  }
   const { file, bytes } = await readArtifactFile(lake, record);
   return loadable(record, () => {
     const detector = trainableDetector(record.detector);
@@ -199,6 +211,9 @@ export async function loadModel(lake: Lake, record: ModelVersion): Promise<Loade
 
 /** Loads a supervised model's version (see readArtifactFile for the checks). */
 export async function loadSupervisedModel(lake: Lake, record: ModelVersion): Promise<LoadedSupervisedModel> {
+  if (!isSupervised(record.detector)) {
+    throw new ModelKindError(`model ${record.name} is an anomaly model (${record.detector}): it scores anomalies, it does not predict probabilities`);
+  }
   const { file, bytes } = await readArtifactFile(lake, record);
   return loadable(record, () => {
     const kind = supervisedModel(record.detector);

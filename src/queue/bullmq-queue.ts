@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { Queue, QueueEvents, Worker, type Job, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { InputError, TransientError, UnavailableError, oneLine } from '../errors.js';
 import { ServiceOutages, type OutageOptions } from '../outage.js';
 import {
@@ -87,6 +87,9 @@ interface Waiter {
  *
  * Open one with {@link BullmqQueue.connect}.
  */
+/** The BullMQ module, loaded by {@link BullmqQueue.connect}. */
+type BullMq = typeof import('bullmq');
+
 export class BullmqQueue implements JobQueue {
   readonly kind = 'bullmq' as const;
 
@@ -105,8 +108,9 @@ export class BullmqQueue implements JobQueue {
     private readonly target: RedisTarget,
     private readonly client: Redis,
     private readonly outages: ServiceOutages,
+    private readonly bullmq: BullMq,
   ) {
-    this.queue = new Queue(settings.queueName, { connection: client, prefix: settings.prefix, defaultJobOptions: JOB_OPTIONS });
+    this.queue = new bullmq.Queue(settings.queueName, { connection: client, prefix: settings.prefix, defaultJobOptions: JOB_OPTIONS });
     this.queue.on('error', settings.onError);
     // The connection reconnects by itself (see connect()); its state is Redis's as this process sees it.
     let lastError: Error = new Error('connection lost');
@@ -140,6 +144,8 @@ export class BullmqQueue implements JobQueue {
     if (settings.queueName === '' || settings.queueName.includes(':')) throw new InputError(`queue name "${settings.queueName}" must be non-empty and without ':'`);
     const outages = new ServiceOutages('Redis', target.redactedUrl, 'check that it runs and that QUEUE_URL points at it', options);
     let connected = false;
+    // Loaded here, not with the module: a process on the embedded queue never loads them.
+    const [bullmq, { Redis }] = await Promise.all([import('bullmq'), import('ioredis')]);
     const newClient = () => new Redis({
       host: target.host,
       port: target.port,
@@ -175,7 +181,7 @@ export class BullmqQueue implements JobQueue {
       throw new InputError(`cannot connect to Redis at ${target.redactedUrl}: ${oneLine(error)}`, { cause: error });
     }
     connected = true;
-    const queue = new BullmqQueue(settings, target, client, outages);
+    const queue = new BullmqQueue(settings, target, client, outages, bullmq);
     try {
       await queue.queue.waitUntilReady();
     } catch (error) {
@@ -237,7 +243,7 @@ export class BullmqQueue implements JobQueue {
     // While Redis is unreachable, the worker's commands (lock renewals, results) wait on this
     // connection and are sent once it is back, so that a short outage costs no job its claim.
     const connection = this.client.duplicate({ enableOfflineQueue: true });
-    const worker = new Worker(
+    const worker = new this.bullmq.Worker(
       this.settings.queueName,
       async (job: Job) => {
         const id = fromBullmqJobId(job.id!);
@@ -342,7 +348,7 @@ export class BullmqQueue implements JobQueue {
   /** Starts the completion listener once per queue: only processes that call run() need it. */
   private listen(): Promise<QueueEvents> {
     this.events ??= (async () => {
-      const events = new QueueEvents(this.settings.queueName, { connection: this.client, prefix: this.settings.prefix });
+      const events = new this.bullmq.QueueEvents(this.settings.queueName, { connection: this.client, prefix: this.settings.prefix });
       events.on('error', this.settings.onError);
       const onFinished = ({ jobId }: { jobId: string }) => void this.check(jobId);
       events.on('completed', onFinished);

@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { outliersRoutes } from './routes/outliers.js';
 import { feedbackRoutes } from './routes/feedback.js';
+import { predictRoutes } from './routes/predict.js';
 import { resultsRoutes } from './routes/results.js';
 import { runsRoutes } from './routes/runs.js';
 
@@ -189,7 +190,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes]) routes(api, context);
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, predictRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes]) routes(api, context);
 
   try {
     if (options.socket === undefined) await api.listen({ port: port ?? 0, host });

@@ -39,9 +39,11 @@ export class DetectorPool {
   private readonly running = new Map<Worker, Job>();
   private readonly queue: Job[] = [];
   private closed = false;
+  /** Threads not started yet: each starts with the first detection it is needed for (a thread costs tens of MB). */
+  private unstarted: number;
 
   constructor(size: number) {
-    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+    this.unstarted = size;
   }
 
   /** Runs `task` on a free thread (queued until one is); rejects with the detector's error, or the signal's reason once aborted. */
@@ -108,6 +110,7 @@ export class DetectorPool {
   }
 
   private dispatch(): void {
+    for (; this.unstarted > 0 && this.queue.length > this.idle.length; this.unstarted--) this.idle.push(this.spawn());
     while (this.idle.length > 0 && this.queue.length > 0) {
       const thread = this.idle.pop() as Worker;
       const job = this.queue.shift() as Job;

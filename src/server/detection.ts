@@ -1,13 +1,35 @@
 /**
  * Where a request's detection runs: detectors that fit on the request's data go to the thread
- * pool; scoring with a registered model (a loaded model, linear in the points) runs inline.
+ * pool; scoring with a registered model (a loaded model, linear in the points) and the shallow
+ * model on a series of at most a week of minutes run inline.
  */
-import { scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
+import { detectSeries, scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
 import { InputError, oneLine } from '../errors.js';
-import type { LoadedModel, ModelCache } from '../pipeline/index.js';
+import { ModelKindError, type LoadedModel, type ModelCache } from '../pipeline/index.js';
 import { DetectorPool } from './detect-pool.js';
 import { ApiError } from './errors.js';
 import type { RequestRecords, RequestSeries } from './series.js';
+
+/**
+ * The production version of `name` from `cache`, null when the registry has none. A model of the
+ * other kind (a supervised one asked to score anomalies, or the reverse) is the request's mistake:
+ * InputError (400) with `hint`; one that cannot be loaded is the server's: ApiError 503.
+ */
+export async function servedProduction<Loaded extends { bytes: number }>(cache: ModelCache<Loaded>, name: string, hint: string): Promise<Loaded | null> {
+  try {
+    return await cache.production(name);
+  } catch (error) {
+    if (error instanceof ModelKindError) throw new InputError(`${oneLine(error)}; ${hint}`, { cause: error });
+    throw new ApiError(503, `model ${name} cannot be served now: ${oneLine(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The shallow model on up to a week of minutes takes a few milliseconds, about what handing the
+ * series to a thread and its verdicts back costs (copies, wake-ups): it runs on the event loop,
+ * and each serving process keeps to one core. Longer series go to the pool.
+ */
+const INLINE_SHALLOW_POINTS = 7 * 1440;
 
 export class Detection {
   private readonly pool: DetectorPool;
@@ -19,8 +41,9 @@ export class Detection {
     this.pool = new DetectorPool(threads);
   }
 
-  /** A series detector fitted on the series itself, on a pool thread. */
-  series(detector: SeriesDetectorName, series: RequestSeries, params: unknown, signal?: AbortSignal): Promise<Verdicts> {
+  /** A series detector fitted on the series itself, on a pool thread (the shallow model on a short series inline). */
+  async series(detector: SeriesDetectorName, series: RequestSeries, params: unknown, signal?: AbortSignal): Promise<Verdicts> {
+    if (detector === 'shallow' && series.values.length <= INLINE_SHALLOW_POINTS) return detectSeries(detector, series.timestampsMs, series.values, params);
     return this.pool.run({ kind: 'series', detector, timestampsMs: series.timestampsMs, values: series.values, params }, signal);
   }
 
@@ -29,13 +52,9 @@ export class Detection {
     return this.pool.run({ kind: 'records', detector, columns: records.columns, features, params }, signal);
   }
 
-  /** The production version of a registered model, null when the registry has none; ApiError 503 when it cannot be loaded. */
-  async production(name: string): Promise<LoadedModel | null> {
-    try {
-      return await this.models.production(name);
-    } catch (error) {
-      throw new ApiError(503, `model ${name} cannot be served now: ${oneLine(error)}`, { cause: error });
-    }
+  /** The production version of a registered per-entity model (see {@link servedProduction}). */
+  production(name: string): Promise<LoadedModel | null> {
+    return servedProduction(this.models, name, `POST /v1/predict/${name} predicts with it`);
   }
 
   /**

@@ -28,6 +28,28 @@ export const RunIdSchema = z.string().regex(/^[0-9A-Za-z-]{1,64}$/, 'must be a r
 /** An instant as ISO 8601 with a time zone, e.g. `2023-09-28T07:00:00.000Z`. */
 export const InstantSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 date and time with a zone, e.g. 2023-09-28T07:00:00.000Z');
 
+const INSTANT = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether `text` is an instant {@link InstantSchema} takes (a real calendar day, a zone), checked
+ * without zod's per-value cost: a request may hold thousands.
+ */
+export function isInstant(text: string): boolean {
+  if (!INSTANT.test(text)) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const leapDay = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0;
+  return Number(text.slice(8, 10)) <= DAYS_IN_MONTH[month - 1] + leapDay;
+}
+
+/**
+ * The serializer of routes whose answers are large (1,440 points, 10,000 probabilities) and built
+ * by the route itself in exactly their schema's shape: written as they are, not checked against
+ * the schema again on every answer. The schema still documents them.
+ */
+export const writtenAsBuilt = () => (answer: unknown) => JSON.stringify(answer);
+
 export const IsoDateSchema = z.iso.date().describe('YYYY-MM-DD');
 
 /** A cursor as the API gives it out: base64url of a small JSON object, opaque to clients. */

@@ -391,8 +391,13 @@ class SqlStore implements Store {
     return rows.map(toStoredAnomaly);
   }
 
+  /** Results tables seen to exist: results tables are never dropped, so each is asked about until it is there, then no more. */
+  private readonly existingTables = new Set<string>();
+
   private async tableExists(name: string): Promise<boolean> {
+    if (this.existingTables.has(name)) return true;
     const [{ exists }] = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+    if (exists) this.existingTables.add(name);
     return exists;
   }
 

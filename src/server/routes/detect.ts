@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RECORD_DETECTORS, recordParams, SERIES_DETECTORS, seriesParams, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../../detectors/index.js';
 import { InputError, NotFoundError } from '../../errors.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { errorResponses, finiteOrNull, InstantSchema, ModelNameSchema } from '../schemas.js';
+import { errorResponses, finiteOrNull, InstantSchema, ModelNameSchema, writtenAsBuilt } from '../schemas.js';
 import { recordsOf, seriesOf, type RequestRecords, type RequestSeries } from '../series.js';
 
 const DETECTOR_NAMES = [...new Set([...SERIES_DETECTORS, ...RECORD_DETECTORS, 'autoencoder'])] as [string, ...string[]];
@@ -114,6 +114,7 @@ export function detectRoutes(api: Api, context: ApiContext): void {
     '/v1/detect',
     {
       config: { scope: 'detect' },
+      serializerCompiler: writtenAsBuilt,
       schema: {
         tags: ['detection'],
         summary: 'anomalies of a series or of records, by a detector fitted on them or a registered model',

@@ -4,7 +4,7 @@ import { addDays, dayNumber, isoDateOf } from '../../dates.js';
 import { InputError } from '../../errors.js';
 import { pipelineTables } from '../../pipeline/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema } from '../schemas.js';
+import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema, writtenAsBuilt } from '../schemas.js';
 
 const AnomaliesQuerySchema = z.object({
   pipeline: NameSchema.describe("the pipeline whose results table is read"),
@@ -60,6 +60,8 @@ export function resultsRoutes(api: Api, { app }: ApiContext): void {
     '/v1/anomalies',
     {
       config: { scope: 'read' },
+      // Up to 10,000 rows the store gives in exactly their schema's shape.
+      serializerCompiler: writtenAsBuilt,
       schema: {
         tags: ['results'],
         summary: "a pipeline's published anomalies by date then id, a page at a time",
