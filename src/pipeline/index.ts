@@ -50,3 +50,5 @@ export type {
   UnplacedReport,
   UnplacedRow,
 } from './ingest.js';
+export { listSeriesEntities, readDayRecords, readEntitySeries, readQuarantine } from './explore.js';
+export type { DayRecords, EntitySeries, QuarantineSample, RecordAxis } from './explore.js';

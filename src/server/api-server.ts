@@ -5,6 +5,7 @@
  */
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Server } from 'node:net';
@@ -21,11 +22,13 @@ import type { ApiContext } from './context.js';
 import { Detection } from './detection.js';
 import { ApiError, describeError, errorHandler, TIMED_OUT } from './errors.js';
 import { detectRoutes } from './routes/detect.js';
+import { exploreRoutes } from './routes/explore.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { outliersRoutes } from './routes/outliers.js';
 import { resultsRoutes } from './routes/results.js';
 import { runsRoutes } from './routes/runs.js';
+import { webAppRoot } from './web-app.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -185,6 +188,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
   for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
+  exploreRoutes(api, context, tokens);
+  // The dashboard: static files, open like /docs (everything it shows comes from the API with a token).
+  const webRoot = webAppRoot();
+  if (webRoot === undefined) api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ status: 'error', msg: 'the dashboard is not built: run npm run build' }));
+  else await api.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: 'index.html', schemaHide: true });
 
   try {
     if (options.socket === undefined) await api.listen({ port: port ?? 0, host });

@@ -1,7 +1,7 @@
 /** The model registry: versions with their metrics and stages, and promotion by hand. */
 import { z } from 'zod';
 import { InputError, NotFoundError } from '../../errors.js';
-import { promoteModelVersion } from '../../pipeline/index.js';
+import { promoteModelVersion, rollbackModel, type PromotionResult } from '../../pipeline/index.js';
 import type { ModelVersion } from '../../store/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
 import { errorResponses, ModelNameSchema } from '../schemas.js';
@@ -123,11 +123,34 @@ export function modelsRoutes(api: Api, { app }: ApiContext): void {
         const name = modelNameOf(request.params);
         const { version } = request.params;
         if ((await app.store.listModels({ name })).every((record) => record.name !== name)) throw new NotFoundError(`no model named ${name}`);
-        const result = await promoteModelVersion(app.store, app.lake, app.config.pipelines, name, version, 'promoted through the API');
-        // This process scores with the new version at once; the others within the cache's time to live.
-        await app.models.refresh(name);
-        return { name, production: result.production.version, replaced: result.replaced, unchanged: result.unchanged };
+        return promoted(name, await promoteModelVersion(app.store, app.lake, app.config.pipelines, name, version, 'promoted through the API'));
       },
     );
+  }
+
+  for (const path of ['/v1/models/:model/rollback', '/v1/models/:model/:entity/rollback']) {
+    api.post(
+      path,
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['models'],
+          summary: 'make the version production replaced production again (its artifact is checked first)',
+          security: BEARER,
+          params: ModelPathSchema,
+          response: { 200: PromotedSchema, ...errorResponses(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => {
+        const name = modelNameOf(request.params);
+        return promoted(name, await rollbackModel(app.store, app.lake, name));
+      },
+    );
+  }
+
+  async function promoted(name: string, result: PromotionResult): Promise<z.infer<typeof PromotedSchema>> {
+    // This process scores with the new version at once; the others within the cache's time to live.
+    await app.models.refresh(name);
+    return { name, production: result.production.version, replaced: result.replaced, unchanged: result.unchanged };
   }
 }
