@@ -47,14 +47,19 @@ export interface QuarantineSample {
   sample: Record<string, string | number | null>[];
 }
 
+/** Detectors that judge a day's records one by one (a scatter shows them). */
+export const RECORD_DETECTOR_KINDS: readonly string[] = ['dbscan', 'conditional', 'pattern'];
+/** Detectors that judge an entity's series (a line with its band shows them). */
+export const SERIES_DETECTOR_KINDS: readonly string[] = ['arima', 'iforest', 'autoencoder'];
+
 function recordStepOf(pipelineName: string, pipeline: TablePipelineConfig): RecordStepConfig {
-  const step = pipeline.detect.find((candidate): candidate is RecordStepConfig => ['dbscan', 'conditional', 'pattern'].includes(candidate.detector));
+  const step = pipeline.detect.find((candidate): candidate is RecordStepConfig => RECORD_DETECTOR_KINDS.includes(candidate.detector));
   if (step === undefined) throw new InputError(`pipeline ${pipelineName} has no record detector (dbscan, conditional, pattern)`);
   return step;
 }
 
 function seriesStepOf(pipelineName: string, pipeline: TablePipelineConfig): SeriesStep {
-  const step = pipeline.detect.find((candidate): candidate is SeriesStep => ['arima', 'iforest', 'autoencoder'].includes(candidate.detector));
+  const step = pipeline.detect.find((candidate): candidate is SeriesStep => SERIES_DETECTOR_KINDS.includes(candidate.detector));
   if (step === undefined) throw new InputError(`pipeline ${pipelineName} has no series detector (arima, iforest, autoencoder)`);
   return step;
 }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { addDays, dayNumber, isoDateOf } from '../../dates.js';
 import { InputError, oneLine } from '../../errors.js';
-import { listSeriesEntities, pipelineTables, readDayRecords, readEntitySeries, readQuarantine } from '../../pipeline/index.js';
+import { listSeriesEntities, pipelineTables, RECORD_DETECTOR_KINDS, SERIES_DETECTOR_KINDS, readDayRecords, readEntitySeries, readQuarantine } from '../../pipeline/index.js';
 import type { TablePipelineConfig } from '../../config/index.js';
 import { authorize } from '../auth.js';
 import type { ApiToken, Scope } from '../auth.js';
@@ -65,6 +65,19 @@ const QuarantineSchema = z.object({
   rows: z.number().int(),
   reasons: z.array(z.object({ reason: z.string(), rows: z.number().int() })),
   sample: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.null()]))),
+});
+
+const PipelinesSchema = z.object({
+  pipelines: z.array(
+    z.object({
+      name: z.string(),
+      dataset: z.string(),
+      detectors: z.array(z.string()),
+      records: z.boolean().describe('it has a record detector: /v1/records plots its days'),
+      series: z.boolean().describe('it has a series detector: /v1/series plots its entities'),
+    }),
+  ),
+  datasets: z.array(z.string()),
 });
 
 const SessionSchema = z.object({
@@ -205,6 +218,26 @@ export function exploreRoutes(api: Api, { app, detection }: ApiContext, tokens: 
       if (!(dataset in app.config.datasets)) throw new InputError(`unknown dataset "${dataset}" (datasets: ${Object.keys(app.config.datasets).join(', ')})`);
       return { dataset, date, ...(await readQuarantine(app.lake, dataset, date, limit)) };
     },
+  );
+
+  api.get(
+    '/v1/pipelines',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['results'],
+        summary: 'the configured pipelines (their dataset and detectors) and datasets',
+        security: BEARER,
+        response: { 200: PipelinesSchema, ...errorResponses(401, 403, 429) },
+      },
+    },
+    async () => ({
+      pipelines: Object.entries(app.config.pipelines).map(([name, pipeline]) => {
+        const detectors = pipeline.detect.map((step) => step.detector);
+        return { name, dataset: pipeline.dataset, detectors, records: detectors.some((detector) => RECORD_DETECTOR_KINDS.includes(detector)), series: detectors.some((detector) => SERIES_DETECTOR_KINDS.includes(detector)) };
+      }),
+      datasets: Object.keys(app.config.datasets),
+    }),
   );
 
   api.get(

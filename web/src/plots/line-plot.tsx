@@ -1,0 +1,52 @@
+/** uPlot in a Preact component: made once per set of series, data replaced in place, width following its box. */
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import { useWidth } from '../components';
+
+export interface LinePlotProps {
+  /** x values first, then one array per series (null: no point). */
+  data: uPlot.AlignedData;
+  series: uPlot.Series[];
+  bands?: uPlot.Band[];
+  /** x is a time in seconds (uPlot's unit) or a plain number. */
+  time: boolean;
+  height?: number;
+  label: string;
+}
+
+export function LinePlot({ data, series, bands, time, height = 320, label }: LinePlotProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const width = useWidth(box);
+  const shape = JSON.stringify(series.map((entry) => entry.label)) + time;
+
+  useEffect(() => {
+    if (box.current === null || width === 0) return;
+    const axisColour = getComputedStyle(box.current).getPropertyValue('--fg').trim();
+    const grid = { stroke: getComputedStyle(box.current).getPropertyValue('--rule').trim() };
+    plot.current = new uPlot(
+      {
+        width,
+        height,
+        series,
+        bands,
+        scales: { x: { time } },
+        axes: [{ stroke: axisColour, grid }, { stroke: axisColour, grid }],
+        legend: { live: true },
+      },
+      data,
+      box.current,
+    );
+    return () => {
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [shape, width > 0]);
+
+  useEffect(() => plot.current?.setData(data), [data]);
+  useEffect(() => {
+    if (width > 0) plot.current?.setSize({ width, height });
+  }, [width, height]);
+
+  return <div class="line-plot" ref={box} role="img" aria-label={label} />;
+}
