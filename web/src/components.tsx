@@ -98,14 +98,18 @@ export function DateInput({ label, value, onChange }: { label: string; value: st
   );
 }
 
-/** Calls `onResize` with the element's width now and whenever it changes. */
-export function useWidth(element: { current: HTMLElement | null }): number {
+/**
+ * An element's width in CSS pixels, kept up to date: pass `ref` as the element's ref (a callback
+ * ref, so that an element rendered later, once its data arrived, is measured too).
+ */
+export function useWidth<Element extends HTMLElement>(): { ref: (element: Element | null) => void; element: Element | null; width: number } {
+  const [element, setElement] = useState<Element | null>(null);
   const [width, setWidth] = useState(0);
   useEffect(() => {
-    if (element.current === null) return;
+    if (element === null) return;
     const observer = new ResizeObserver(([entry]) => setWidth(Math.floor(entry.contentRect.width)));
-    observer.observe(element.current);
+    observer.observe(element);
     return () => observer.disconnect();
-  }, [element.current]);
-  return width;
+  }, [element]);
+  return { ref: setElement, element, width };
 }

@@ -54,10 +54,9 @@ function RecordsView({ api, pipeline, date }: { api: PageProps['api']; pipeline:
   const records = loaded.data;
   const log = query.scale === 'log';
   const sort = (query.sort ?? 'score') as SortKey;
-  const box = useRef<HTMLDivElement>(null);
+  const { ref: box, width } = useWidth<HTMLDivElement>();
   const canvas = useRef<HTMLCanvasElement>(null);
   const plot = useRef<ScatterPlot | null>(null);
-  const width = useWidth(box);
   const [hover, setHover] = useState<{ index: number; x: number; y: number } | undefined>();
 
   const columns = useMemo(() => {

@@ -15,15 +15,15 @@ export interface LinePlotProps {
 }
 
 export function LinePlot({ data, series, bands, time, height = 320, label }: LinePlotProps) {
-  const box = useRef<HTMLDivElement>(null);
+  const { ref, element: box, width } = useWidth<HTMLDivElement>();
   const plot = useRef<uPlot | null>(null);
-  const width = useWidth(box);
   const shape = JSON.stringify(series.map((entry) => entry.label)) + time;
 
   useEffect(() => {
-    if (box.current === null || width === 0) return;
-    const axisColour = getComputedStyle(box.current).getPropertyValue('--fg').trim();
-    const grid = { stroke: getComputedStyle(box.current).getPropertyValue('--rule').trim() };
+    if (box === null || width === 0) return;
+    const style = getComputedStyle(box);
+    const axisColour = style.getPropertyValue('--fg').trim();
+    const grid = { stroke: style.getPropertyValue('--rule').trim() };
     plot.current = new uPlot(
       {
         width,
@@ -35,18 +35,18 @@ export function LinePlot({ data, series, bands, time, height = 320, label }: Lin
         legend: { live: true },
       },
       data,
-      box.current,
+      box,
     );
     return () => {
       plot.current?.destroy();
       plot.current = null;
     };
-  }, [shape, width > 0]);
+  }, [shape, box, width > 0]);
 
   useEffect(() => plot.current?.setData(data), [data]);
   useEffect(() => {
     if (width > 0) plot.current?.setSize({ width, height });
   }, [width, height]);
 
-  return <div class="line-plot" ref={box} role="img" aria-label={label} />;
+  return <div class="line-plot" ref={ref} role="img" aria-label={label} />;
 }
