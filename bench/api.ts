@@ -11,11 +11,10 @@
  * `rows` is the requests answered, `seconds` the load's duration; the line adds latency p50/p99
  * (ms), requests/s, non-2xx answers and the server's resident memory (all its processes) after the load.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { openApp } from '../src/app/index.js';
 import { parseConfigText } from '../src/config/index.js';
@@ -26,9 +25,8 @@ import { startTrainingRun, trainingParamsOf } from '../src/pipeline/index.js';
 import { openStore, type AnomalyRow } from '../src/store/index.js';
 import type { BenchCase } from './main.js';
 import { writeSensorSilver } from './sensor-lake.js';
-import { freshDatabase } from './services.js';
+import { freshDatabase, startServe, type Server } from './services.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CONNECTIONS = 4;
 const WARM_UP_SECONDS = 3;
 const LOAD_SECONDS = 10;
@@ -61,24 +59,6 @@ function druidRows(): { timestamp: string; result: { speed: number } }[] {
   return Array.from({ length: SERIES_POINTS }, (_, minute) => ({ timestamp: new Date(start + minute * 60_000).toISOString(), result: { speed: 60 - 25 * Math.sin((Math.PI * minute) / 720) + ((minute * 7919) % 1000) / 100 + (minute === 700 ? 40 : 0) } }));
 }
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-}
-
-function startServer(cwd: string, databaseUrl: string): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--metrics-port', '0', '--no-schedules', '--processes', '2'], { cwd, env: { ...process.env, DATABASE_URL: databaseUrl, DETOUR_API_TOKENS: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`detour serve exited with ${code}`)));
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /^serving: api (\S+)/m.exec(output)?.[1];
-      if (url !== undefined) resolve({ url, child });
-    });
-  });
-}
-
 /** Resident memory of the server's processes (the primary and its workers), in MB. */
 function serverRssMb(server: Server): number {
   const pid = String(server.child.pid);
@@ -104,7 +84,7 @@ async function serverCase(seed: (root: string, databaseUrl: string) => Promise<L
   const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-api-'));
   await writeFile(path.join(root, 'detour.yaml'), configYaml(path.join(root, 'lake')));
   const load = await seed(root, database.url);
-  const server = await startServer(root, database.url);
+  const server = await startServe(root, { DATABASE_URL: database.url, DETOUR_API_TOKENS: '' }, 2);
   const options = { url: `${server.url}${load.path}`, method: load.method, headers: load.headers, body: load.body, connections: CONNECTIONS };
   await autocannon({ ...options, duration: WARM_UP_SECONDS });
   return async () => {
