@@ -3,6 +3,9 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { useWidth } from '../components';
 
+/** Axis values as people read big counts: 1.2M, 950K. */
+const COMPACT = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 });
+
 export interface LinePlotProps {
   /** x values first, then one array per series (null: no point). */
   data: uPlot.AlignedData;
@@ -31,7 +34,10 @@ export function LinePlot({ data, series, bands, time, height = 320, label }: Lin
         series,
         bands,
         scales: { x: { time } },
-        axes: [{ stroke: axisColour, grid }, { stroke: axisColour, grid }],
+        axes: [
+          { stroke: axisColour, grid },
+          { stroke: axisColour, grid, size: 64, values: (_plot, splits) => splits.map((split) => COMPACT.format(split)) },
+        ],
         legend: { live: true },
       },
       data,
