@@ -137,6 +137,13 @@ export interface ModelVersion {
   promotedAt: string | null;
 }
 
+export interface Calibration {
+  name: string;
+  version: number;
+  label: string;
+  calibration: { from: number; to: number; rows: number; mean_probability: number; observed_rate: number }[];
+}
+
 /** An answer other than 2xx, with the API's one-line message. */
 export class ApiFailure extends Error {
   constructor(

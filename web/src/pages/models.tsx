@@ -1,7 +1,10 @@
-/** Models: every registered version per name with its stage, metrics and training window; promote and roll back (admin). */
-import type { ModelVersion } from '../api';
+/** Models: every registered version per name with its stage, metrics and training window, a supervised version's calibration; promote and roll back (admin). */
+import { useMemo } from 'preact/hooks';
+import type uPlot from 'uplot';
+import type { Calibration, ModelVersion } from '../api';
 import { Badge, ConfirmButton, formatNumber, formatTime, LoadState } from '../components';
 import type { PageProps } from '../main';
+import { LinePlot } from '../plots/line-plot';
 import { useLoad, useQuery } from '../state';
 
 /** The API path of a model name: `bus_iforest/B3` → `/v1/models/bus_iforest/B3`. */
@@ -51,6 +54,7 @@ export function ModelsPage({ api, admin }: PageProps) {
                       <th class="number">{metric}</th>
                     ))}
                     <th>Created (UTC)</th>
+                    {versions.some(isSupervised) && <th>Calibration</th>}
                     {admin && <th>Action</th>}
                   </tr>
                 </thead>
@@ -69,6 +73,13 @@ export function ModelsPage({ api, admin }: PageProps) {
                         <td class="number">{formatNumber(version.metrics?.[metric])}</td>
                       ))}
                       <td>{formatTime(version.createdAt)}</td>
+                      {versions.some(isSupervised) && (
+                        <td>
+                          <button type="button" class="link" aria-pressed={query.calibration === `${name}@${version.version}`} onClick={() => setQuery({ calibration: `${name}@${version.version}` }, true)}>
+                            show
+                          </button>
+                        </td>
+                      )}
                       {admin && (
                         <td>
                           {version.stage !== 'production' && (
@@ -86,9 +97,48 @@ export function ModelsPage({ api, admin }: PageProps) {
                 </tbody>
               </table>
             </div>
+            {versions
+              .filter((version) => query.calibration === `${name}@${version.version}`)
+              .map((version) => (
+                <CalibrationPlot api={api} version={version} />
+              ))}
           </section>
         );
       })}
+    </div>
+  );
+}
+
+/** A model of all rows with a label (logistic, gbdt): its artifact holds a calibration table. */
+function isSupervised(version: ModelVersion): boolean {
+  return version.entity === null;
+}
+
+/** Predicted probability against the observed rate per bin of validation rows, beside the diagonal of a calibrated model. */
+function CalibrationPlot({ api, version }: { api: PageProps['api']; version: ModelVersion }) {
+  const [loaded] = useLoad(() => api.get<Calibration>(`${modelPath(version.name)}/versions/${version.version}/calibration`), `${version.name}@${version.version}`);
+  const data = useMemo((): uPlot.AlignedData | undefined => {
+    const bins = loaded.data?.calibration;
+    if (bins === undefined) return undefined;
+    const predicted = bins.map((bin) => bin.mean_probability);
+    return [predicted, bins.map((bin) => bin.observed_rate), predicted];
+  }, [loaded.data]);
+  return (
+    <div class="calibration">
+      <h3>
+        Calibration of v{version.version}
+        {loaded.data && <span class="muted"> ({loaded.data.label}, validation rows)</span>}
+      </h3>
+      <LoadState loaded={loaded} />
+      {data !== undefined && (
+        <LinePlot
+          label={`observed rate against predicted probability of ${version.name} v${version.version}`}
+          time={false}
+          height={260}
+          data={data}
+          series={[{ label: 'predicted' }, { label: 'observed rate', stroke: '#2e86ab', width: 2, points: { show: true, size: 7 } }, { label: 'calibrated', stroke: '#7f8c8d', dash: [6, 4] }]}
+        />
+      )}
     </div>
   );
 }
