@@ -2,10 +2,11 @@
  * The dashboard in Chromium against `detour serve` of the built package (PostgreSQL store):
  *
  * - `runs-page`: 10,000 runs in the store; from opening `?page=runs` (signed in) until its table
- *   shows the newest page of runs (`seconds`).
+ *   shows the newest page of runs (`seconds`); `api_ms`: its `/v1/runs` request alone.
  * - `rides-scatter`: a day of 100,000 rides run through the rides pipeline; from opening the
  *   anomalies page on that day until the scatter is drawn (`seconds`); `draw_ms` is the canvas
- *   drawing alone, as the page measures it (`performance.measure('scatter-draw')`).
+ *   drawing alone, as the page measures it (`performance.measure('scatter-draw')`), `api_ms` the
+ *   `/v1/records` request.
  * - `bundle`: the built app's JavaScript, gzipped (`js_gzip_kb`); `rows` is its file count.
  */
 import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -66,6 +67,13 @@ async function dashboard(seed: (cwd: string, databaseUrl: string) => Promise<voi
   };
 }
 
+/** How long the page's last request to `route` took, request to last byte, as the browser timed it. */
+async function apiMilliseconds(page: Page, route: string): Promise<number | null> {
+  const durations = await page.evaluate((path) => performance.getEntriesByType('resource').filter((entry) => new URL(entry.name).pathname === path).map((entry) => entry.duration), route);
+  const last = durations.at(-1);
+  return last === undefined ? null : Math.round(last);
+}
+
 async function openedApp(cwd: string, databaseUrl: string) {
   const { config } = await loadConfig({ file: path.join(cwd, 'detour.yaml'), env: { DATABASE_URL: databaseUrl } });
   return { config, app: await openApp({ config, baseDir: cwd }) };
@@ -111,11 +119,13 @@ export const cases: readonly BenchCase[] = [
         try {
           await page.goto(`${server.url}/?page=runs`);
           await page.locator('table.runs tbody tr').nth(99).waitFor();
+          return await apiMilliseconds(page, '/v1/runs');
         } finally {
           await close();
         }
       };
     },
+    report: (apiMs) => ({ api_ms: apiMs }),
   },
   {
     rows: RIDES,
@@ -126,13 +136,17 @@ export const cases: readonly BenchCase[] = [
         try {
           await page.goto(`${server.url}/?page=anomalies&pipeline=rides&date=${DAY}`);
           await page.locator(`canvas.scatter[data-drawn="${RIDES}"]`).waitFor({ timeout: 60_000 });
-          return await page.evaluate(() => performance.getEntriesByName('scatter-draw').at(-1)?.duration ?? null);
+          const drawMs = await page.evaluate(() => performance.getEntriesByName('scatter-draw').at(-1)?.duration ?? null);
+          return { drawMs, apiMs: await apiMilliseconds(page, '/v1/records') };
         } finally {
           await close();
         }
       };
     },
-    report: (drawMs) => ({ draw_ms: typeof drawMs === 'number' ? Math.round(drawMs) : null }),
+    report: (result) => {
+      const { drawMs, apiMs } = result as { drawMs: number | null; apiMs: number | null };
+      return { draw_ms: drawMs === null ? null : Math.round(drawMs), api_ms: apiMs };
+    },
   },
   {
     rows: 0,

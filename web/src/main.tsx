@@ -61,14 +61,24 @@ function Login({ onToken, error }: { onToken: (token: string, remember: boolean)
   );
 }
 
+/** The theme chosen on this device, else the system's. */
+function initialTheme(): string {
+  return localStorage.getItem(THEME_KEY) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+}
+
 function ThemeToggle() {
-  const [theme, setTheme] = useState(() => localStorage.getItem(THEME_KEY) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
+  const [theme, setTheme] = useState(initialTheme);
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
-    localStorage.setItem(THEME_KEY, theme);
   }, [theme]);
   return (
-    <button type="button" onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')} aria-label={`switch to the ${theme === 'dark' ? 'light' : 'dark'} theme`}>
+    <button
+      type="button"
+      onClick={() => {
+        const next = theme === 'dark' ? 'light' : 'dark';
+        localStorage.setItem(THEME_KEY, next);
+        setTheme(next);
+      }} aria-label={`switch to the ${theme === 'dark' ? 'light' : 'dark'} theme`}>
       {theme === 'dark' ? '☀ light' : '☾ dark'}
     </button>
   );
@@ -159,4 +169,6 @@ function App() {
   );
 }
 
+// Before the first paint, the sign-in page included.
+document.documentElement.dataset.theme = initialTheme();
 render(<App />, document.getElementById('app') as HTMLElement);
