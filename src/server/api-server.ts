@@ -124,7 +124,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   const host = listenHost(tokens, options.host);
   const timeoutMs = limits.requestTimeoutSeconds * 1000;
   const detection = new Detection(app.models, options.detectorThreads ?? 1);
-  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false } };
+  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false }, tokens };
   const api = Fastify({
     logger: false,
     bodyLimit: limits.bodyLimitBytes,
@@ -187,8 +187,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes]) routes(api, context);
-  exploreRoutes(api, context, tokens);
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, runsRoutes, resultsRoutes, modelsRoutes, exploreRoutes]) routes(api, context);
   // The dashboard: static files, open like /docs (everything it shows comes from the API with a token).
   const webRoot = webAppRoot();
   if (webRoot === undefined) api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ status: 'error', msg: 'the dashboard is not built: run npm run build' }));

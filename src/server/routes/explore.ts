@@ -4,14 +4,12 @@
  * the presented token is.
  */
 import { z } from 'zod';
-import { addDays, dayNumber, isoDateOf } from '../../dates.js';
-import { InputError, oneLine } from '../../errors.js';
-import { listSeriesEntities, pipelineTables, RECORD_DETECTOR_KINDS, SERIES_DETECTOR_KINDS, readDayRecords, readEntitySeries, readQuarantine } from '../../pipeline/index.js';
 import type { TablePipelineConfig } from '../../config/index.js';
-import { authorize } from '../auth.js';
-import type { ApiToken, Scope } from '../auth.js';
+import { InputError, oneLine } from '../../errors.js';
+import { listSeriesEntities, pipelineTables, readDayRecords, readEntitySeries, readQuarantine, RECORD_DETECTOR_KINDS, SERIES_DETECTOR_KINDS } from '../../pipeline/index.js';
+import { authorize, type Scope } from '../auth.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { errorResponses, finiteOrNull, IsoDateSchema, NameSchema } from '../schemas.js';
+import { dateWindow, errorResponses, finiteOrNull, IsoDateSchema, NameSchema } from '../schemas.js';
 
 const AxisSchema = z.object({ column: z.string(), label: z.string(), unit: z.string().nullable() });
 
@@ -86,8 +84,6 @@ const SessionSchema = z.object({
   scopes: z.array(z.enum(['read', 'detect', 'admin'])),
 });
 
-/** Longest window one series request may cover. */
-const MAX_SERIES_DAYS = 366;
 /** Published anomalies read per series request: beyond that the band still shows, the markers stop. */
 const MAX_SERIES_ANOMALIES = 10_000;
 
@@ -97,17 +93,9 @@ function pipelineOf(app: ApiContext['app'], name: string): TablePipelineConfig {
   return pipeline;
 }
 
-function windowOf(query: { from?: string; to?: string }): { from: string; to: string } {
-  const to = query.to ?? isoDateOf(new Date());
-  const from = query.from ?? addDays(to, -30);
-  if (from > to) throw new InputError(`from ${from} is after to ${to}`);
-  if (dayNumber(to) - dayNumber(from) >= MAX_SERIES_DAYS) throw new InputError(`at most ${MAX_SERIES_DAYS} days per request, ${from}..${to} has more`);
-  return { from, to };
-}
-
 const finiteList = (values: Float64Array) => Array.from(values, finiteOrNull);
 
-export function exploreRoutes(api: Api, { app, detection }: ApiContext, tokens: readonly ApiToken[]): void {
+export function exploreRoutes(api: Api, { app, detection, tokens }: ApiContext): void {
   api.get(
     '/v1/records',
     {
@@ -148,7 +136,7 @@ export function exploreRoutes(api: Api, { app, detection }: ApiContext, tokens: 
     },
     async (request) => {
       const { pipeline: name } = request.query;
-      return { pipeline: name, entities: await listSeriesEntities(app.lake, name, pipelineOf(app, name), windowOf(request.query)) };
+      return { pipeline: name, entities: await listSeriesEntities(app.lake, name, pipelineOf(app, name), dateWindow(request.query)) };
     },
   );
 
@@ -167,7 +155,7 @@ export function exploreRoutes(api: Api, { app, detection }: ApiContext, tokens: 
     async (request) => {
       const { pipeline: name, entity } = request.query;
       const pipeline = pipelineOf(app, name);
-      const window = windowOf(request.query);
+      const window = dateWindow(request.query);
       const series = await readEntitySeries(app.lake, name, pipeline, entity, window);
       const count = series.values.length;
       const nothing = new Float64Array(count).fill(Number.NaN);
