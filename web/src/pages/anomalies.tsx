@@ -15,6 +15,8 @@ import { addDays, useLoad, useQuery } from '../state';
 /** Colours of detectors, in the order a day's flagged records name them. */
 const DETECTOR_COLOURS = ['#e4572e', '#2e86ab', '#f3a712', '#8e44ad', '#17a589', '#c0392b'];
 const TOP_ANOMALIES = 20;
+/** Flagged records the table lists at first; the rest on demand (a day can flag thousands). */
+const FIRST_ROWS = 300;
 
 /** The last date a succeeded run of `pipeline` covered: where a page opens when the URL names no date. */
 function useLatestDate(api: PageProps['api'], pipeline: string | undefined): string | undefined {
@@ -40,7 +42,7 @@ export function AnomaliesPage({ api, pipelines }: PageProps) {
         {pipeline.records && <DateInput label="Day" value={date ?? ''} onChange={(day) => setQuery({ pipeline: pipeline.name, date: day, ride: undefined })} />}
       </form>
       {date === undefined ? <p class="muted">No succeeded run of {pipeline.name} yet: pick a day.</p> : null}
-      {pipeline.records && date !== undefined && <RecordsView api={api} pipeline={pipeline.name} date={date} />}
+      {pipeline.records && date !== undefined && <RecordsView key={`${pipeline.name}:${date}`} api={api} pipeline={pipeline.name} date={date} />}
       {pipeline.series && latest !== undefined && <SeriesView api={api} pipeline={pipeline.name} latest={query.date ?? latest} />}
     </div>
   );
@@ -58,6 +60,7 @@ function RecordsView({ api, pipeline, date }: { api: PageProps['api']; pipeline:
   const canvas = useRef<HTMLCanvasElement>(null);
   const plot = useRef<ScatterPlot | null>(null);
   const [hover, setHover] = useState<{ index: number; x: number; y: number } | undefined>();
+  const [allRows, setAllRows] = useState(false);
 
   const columns = useMemo(() => {
     if (records === undefined) return undefined;
@@ -109,8 +112,12 @@ function RecordsView({ api, pipeline, date }: { api: PageProps['api']; pipeline:
       id: (a, b) => (a.id < b.id ? -1 : 1),
       detector: (a, b) => (a.detector < b.detector ? -1 : a.detector > b.detector ? 1 : b.score - a.score),
     };
-    return flagged.sort(order[sort]);
-  }, [records, sort]);
+    flagged.sort(order[sort]);
+    // The selected record stays listed, wherever it sorts.
+    const shown = allRows ? flagged : flagged.slice(0, FIRST_ROWS);
+    const chosen = flagged.find((flag) => flag.id === query.ride);
+    return chosen === undefined || shown.includes(chosen) ? shown : [chosen, ...shown];
+  }, [records, sort, allRows, query.ride]);
 
   useEffect(() => {
     if (query.ride !== undefined) document.getElementById(`flag-${query.ride}`)?.scrollIntoView({ block: 'nearest' });
@@ -188,6 +195,11 @@ function RecordsView({ api, pipeline, date }: { api: PageProps['api']; pipeline:
                   </tbody>
                 </table>
               </div>
+              {!allRows && records.flagged.length > FIRST_ROWS && (
+                <button type="button" onClick={() => setAllRows(true)}>
+                  List all {formatNumber(records.flagged.length)} flagged
+                </button>
+              )}
             </div>
           </div>
         </>
