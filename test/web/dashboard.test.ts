@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../bench/browser.js';
 import { openApp } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { FsLake } from '../../src/lake/index.js';
+import { FsLake, partitionPrefix } from '../../src/lake/index.js';
 import { runParamsOf, startRun, startTrainingRun, trainingParamsOf } from '../../src/pipeline/index.js';
 import { writeSampleRides, writeSampleTraffic } from '../../src/sample/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -29,6 +29,7 @@ const RIDE_DAY = '2024-03-04';
 const LATE_DAY = '2024-03-06';
 const SENSOR_DAYS = Array.from({ length: 10 }, (_, i) => `2024-03-${String(i + 1).padStart(2, '0')}`);
 const MODEL = 'sensor_if/sensor-01';
+const LATE_FILE_HEADER = 'ride_id,taxi_id,pickup_ts,dropoff_ts,ride_dist_km,ride_time_min';
 
 const CONFIG = `
 lake: ./lake
@@ -95,6 +96,8 @@ describe('the dashboard', () => {
     await writeFile(path.join(cwd, 'detour.yaml'), CONFIG);
     const lake = new FsLake(path.join(cwd, 'lake'));
     await writeSampleRides(lake, { from: RIDE_DAY, to: RIDE_DAY, ridesPerDay: 2_000, seed: 1, format: 'parquet' });
+    // A late file with two rows the rides dataset rejects: a negative distance, a missing id.
+    await lake.put(`${partitionPrefix('bronze', 'rides', RIDE_DAY)}late.csv`, `${LATE_FILE_HEADER}\nL1,T1,${RIDE_DAY}T08:00:00Z,${RIDE_DAY}T08:10:00Z,-3,10\n,T2,${RIDE_DAY}T09:00:00Z,${RIDE_DAY}T09:20:00Z,4,20\n`);
     await writeSampleTraffic(lake, { sensors: 2, days: SENSOR_DAYS.length, from: SENSOR_DAYS[0], seed: 3, dataset: 'sensor_traffic' });
     const { config } = await loadConfig({ file: path.join(cwd, 'detour.yaml'), env: { DATABASE_URL: database.url } });
     const app = await openApp({ config, baseDir: cwd });
@@ -154,6 +157,14 @@ describe('the dashboard', () => {
     await shot(page, 'run-failed');
     // A shared URL opens the same view.
     expect(new URL(page.url()).searchParams.get('run')).toBe(failedRunId);
+
+    await page.goto(`${serve.url}/?page=runs&pipeline=rides&status=succeeded`);
+    await page.locator('table.runs tbody a').first().click();
+    const inputs = page.locator('.run-detail td.hash');
+    await inputs.first().waitFor();
+    expect(await inputs.count()).toBe(2);
+    expect(await inputs.first().getAttribute('title')).toMatch(/^[0-9a-f]{64}$/);
+    expect(await page.locator('.run-detail .timeline .step-succeeded').count()).toBeGreaterThan(3);
     await context.close();
     expect(consoleErrors).toEqual([]);
   });
@@ -206,7 +217,25 @@ describe('the dashboard', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  it('promotes a model version from the page, as `detour models list` then sees it', async () => {
+  it("shows a day's expectation results, its quarantine count by reason and the quarantined rows", async () => {
+    const { context, page } = await signedIn(TOKENS.read);
+    await page.goto(`${serve.url}/?page=quality&dataset=rides`);
+    await page.getByRole('gridcell', { name: `${RIDE_DAY}: pass` }).click();
+    const day = page.getByRole('region', { name: `quality of ${RIDE_DAY}` });
+    await day.getByText('2 rows quarantined.').waitFor();
+    expect(await day.locator('tbody tr', { hasText: 'row count' }).count()).toBe(1);
+    expect(await day.locator('ul.reasons li').count()).toBeGreaterThanOrEqual(1);
+    const sample = day.locator('table.sample');
+    expect(await sample.locator('tbody tr').count()).toBe(2);
+    expect(await sample.locator('thead').textContent()).toContain('_reason');
+    expect(await sample.locator('tbody').textContent()).toContain('-3');
+    expect(new URL(page.url()).searchParams.get('day')).toBe(RIDE_DAY);
+    await shot(page, 'quality-day');
+    await context.close();
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('promotes a model version from the page, as `detour models list` then sees it, and rolls it back', async () => {
     const env = { DATABASE_URL: database.url };
     const before = await detour(cwd, env, 'models', 'list', '--name', MODEL);
     expect(before).toMatch(new RegExp(`^${MODEL} +2 `, 'm'));
@@ -219,9 +248,14 @@ describe('the dashboard', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => stageOf(target)).toBe('production');
     await shot(page, 'models-promoted');
-    await context.close();
     const after = await detour(cwd, env, 'models', 'list', '--name', MODEL);
     expect(after).toMatch(new RegExp(`^${MODEL} +${target} +production `, 'm'));
+
+    await model.getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => stageOf(3 - target)).toBe('production');
+    expect(await stageOf(target)).not.toBe('production');
+    await context.close();
     expect(consoleErrors).toEqual([]);
   });
 
