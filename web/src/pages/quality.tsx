@@ -6,6 +6,9 @@ import { addDays, useLoad, useQuery } from '../state';
 
 type DayVerdict = 'pass' | 'warn' | 'fail';
 
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
 /** A day's verdict: fail when an expectation of severity fail failed, warn when only warn ones did. */
 function verdictOf(rows: readonly QualityRow[]): DayVerdict {
   if (rows.some((row) => !row.passed && row.severity === 'fail')) return 'fail';
@@ -53,6 +56,11 @@ export function QualityPage({ api, datasets, pipelines }: PageProps) {
       <LoadState loaded={results} />
       {from !== undefined && to !== undefined && (
         <div class="calendar" role="grid" aria-label={`expectation results of ${dataset} per day`}>
+          <div class="calendar-week calendar-weekdays" aria-hidden="true">
+            {WEEKDAYS.map((weekday) => (
+              <span class="calendar-day">{weekday}</span>
+            ))}
+          </div>
           {weeksOf(from, to).map((week) => (
             <div class="calendar-week" role="row">
               {week.map((date) => {
@@ -68,7 +76,7 @@ export function QualityPage({ api, datasets, pipelines }: PageProps) {
                     aria-label={`${date}: ${rows === undefined ? 'no results' : verdict}`}
                     onClick={() => setQuery({ day: date }, true)}
                   >
-                    {date.slice(8)}
+                    {date.endsWith('-01') ? MONTHS[Number(date.slice(5, 7)) - 1] : date.slice(8)}
                   </button>
                 );
               })}
