@@ -198,6 +198,13 @@ describe('the dashboard', () => {
     expect(await card.textContent()).toContain(reason);
     expect(await page.locator(`#flag-${ride}`).getAttribute('class')).toBe('selected');
     await shot(page, 'anomalies-ride-selected');
+
+    // From the keyboard: the arrow keys walk the flagged rides in the table's order.
+    await canvas.focus();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('ArrowRight');
+    const firstRow = await page.locator('table.flagged tbody tr').first().getAttribute('id');
+    await expect.poll(() => `flag-${new URL(page.url()).searchParams.get('ride')}`).toBe(firstRow);
     await context.close();
     expect(consoleErrors).toEqual([]);
   });

@@ -145,12 +145,24 @@ function RecordsView({ api, pipeline, date }: { api: PageProps['api']; pipeline:
                 ref={canvas}
                 class="scatter"
                 role="img"
-                aria-label={`${records.table}: ${axisLabel(records.y)} against ${axisLabel(records.x)}; the flagged ones are listed in the table`}
+                aria-label={`${records.table}: ${axisLabel(records.y)} against ${axisLabel(records.x)}; arrow keys step through the flagged ones, listed in the table`}
                 onMouseMove={(event) => setHover(pointAt(event))}
                 onMouseLeave={() => setHover(undefined)}
                 onClick={(event) => {
                   const point = pointAt(event);
                   if (point !== undefined) setQuery({ ride: records.ids[point.index] }, true);
+                }}
+                tabIndex={0}
+                aria-keyshortcuts="ArrowRight ArrowLeft Escape"
+                onKeyDown={(event) => {
+                  // The keyboard walks the flagged records in the table's order.
+                  const step = event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : event.key === 'ArrowLeft' || event.key === 'ArrowUp' ? -1 : 0;
+                  if (event.key === 'Escape') setQuery({ ride: undefined }, true);
+                  if (step === 0 || sorted.length === 0) return;
+                  event.preventDefault();
+                  const at = sorted.findIndex((flag) => flag.id === query.ride);
+                  const next = at < 0 ? (step > 0 ? 0 : sorted.length - 1) : (at + step + sorted.length) % sorted.length;
+                  setQuery({ ride: sorted[next].id }, true);
                 }}
               />
               {hover !== undefined && (
