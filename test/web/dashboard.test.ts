@@ -25,6 +25,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const ARTIFACTS = path.join(root, 'test-artifacts/web');
 const TOKENS = { read: 'read-token-0123456789', admin: 'admin-token-0123456789' };
 const RIDE_DAY = '2024-03-04';
+/** A rides date with no input, backfilled from the page. */
+const NEXT_DAY = '2024-03-05';
 /** A rides date with no input: its run fails in its clean step. */
 const LATE_DAY = '2024-03-06';
 const SENSOR_DAYS = Array.from({ length: 10 }, (_, i) => `2024-03-${String(i + 1).padStart(2, '0')}`);
@@ -266,6 +268,22 @@ describe('the dashboard', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('backfills from the page: a run for each date of the range no succeeded run covers', async () => {
+    const { context, page } = await signedIn(TOKENS.admin);
+    await page.goto(`${serve.url}/?page=runs&pipeline=rides`);
+    const start = page.getByRole('group', { name: 'Start runs' });
+    await start.getByLabel('Pipeline').selectOption('rides');
+    await start.getByLabel('from').fill(RIDE_DAY);
+    await start.getByLabel('to').fill(NEXT_DAY);
+    await start.getByRole('button', { name: 'Backfill' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    expect(await start.getByRole('status').textContent()).toBe('1 run starting, 1 date already done');
+    // The new run (no input that day: it fails) appears in the list once it has started.
+    await expect.poll(async () => page.locator('table.runs tbody tr', { hasText: NEXT_DAY }).count(), { timeout: 20_000 }).toBe(1);
+    await context.close();
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('shows a read-only token no admin button', async () => {
     const { context, page } = await signedIn(TOKENS.read);
     await page.goto(`${serve.url}/?page=runs&run=${failedRunId}`);
@@ -276,7 +294,7 @@ describe('the dashboard', () => {
     await page.goto(`${serve.url}/?page=runs&run=${failedRunId}`);
     await page.locator('.step-error').first().waitFor();
     expect(await page.locator('button.admin').count()).toBe(0);
-    expect(await page.getByRole('button', { name: /Resume|Rerun|Start|Promote|Roll back/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^(Resume|Rerun|Run|Backfill|Promote v\d+|Roll back)$/ }).count()).toBe(0);
     await shot(page, 'runs-read-only');
     await context.close();
     expect(consoleErrors).toEqual([]);

@@ -42,7 +42,7 @@ export function RunsPage({ api, admin, pipelines }: PageProps) {
         <Select label="Status" value={query.status ?? ''} options={['running', 'succeeded', 'failed']} allowAny="any" onChange={(status) => setQuery({ status })} />
         <DateInput label="Dates from" value={query.from ?? ''} onChange={(from) => setQuery({ from })} />
         <DateInput label="to" value={query.to ?? ''} onChange={(to) => setQuery({ to })} />
-        {admin && <StartRun api={api} pipelines={pipelines.map((pipeline) => pipeline.name)} onStarted={(id) => { setQuery({ run: id }); reload(); }} />}
+        {admin && <StartRun api={api} pipelines={pipelines.map((pipeline) => pipeline.name)} onStarted={(id) => { if (id !== undefined) setQuery({ run: id }); reload(); }} />}
       </form>
       <LoadState loaded={loaded} />
       <div class="split">
@@ -95,24 +95,41 @@ export function RunsPage({ api, admin, pipelines }: PageProps) {
   );
 }
 
-function StartRun({ api, pipelines, onStarted }: { api: PageProps['api']; pipelines: string[]; onStarted: (id: string) => void }) {
+function StartRun({ api, pipelines, onStarted }: { api: PageProps['api']; pipelines: string[]; onStarted: (id?: string) => void }) {
   const [pipeline, setPipeline] = useState(pipelines[0] ?? '');
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
+  const [backfilled, setBackfilled] = useState<string | undefined>();
+  const last = to || from;
+  const range = from === last ? from || '?' : `${from}..${last}`;
   return (
     <fieldset class="start-run">
-      <legend>Start a run or backfill</legend>
+      <legend>Start runs</legend>
       <Select label="Pipeline" value={pipeline} options={pipelines} onChange={setPipeline} />
       <DateInput label="from" value={from} onChange={setFrom} />
       <DateInput label="to" value={to} onChange={setTo} />
       <ConfirmButton
-        label="Start"
-        question={`Run ${pipeline} over ${from || '?'}${to && to !== from ? `..${to}` : ''}? Every date of the range is processed again.`}
+        label="Run"
+        question={`Start one run of ${pipeline} over ${range}? Every date of it is processed again.`}
         action={async () => {
-          const run = await api.post<{ id: string }>('/v1/runs', from === (to || from) ? { pipeline, date: from } : { pipeline, from, to });
+          const run = await api.post<{ id: string }>('/v1/runs', from === last ? { pipeline, date: from } : { pipeline, from, to: last });
           onStarted(run.id);
         }}
       />
+      <ConfirmButton
+        label="Backfill"
+        question={`Start a run of ${pipeline} for each date of ${range} that no succeeded run covers yet, one after another?`}
+        action={async () => {
+          const answer = await api.post<{ dates: string[]; skipped: string[] }>('/v1/backfills', { pipeline, from, to: last });
+          setBackfilled(`${answer.dates.length} run${answer.dates.length === 1 ? '' : 's'} starting, ${answer.skipped.length} date${answer.skipped.length === 1 ? '' : 's'} already done`);
+          onStarted();
+        }}
+      />
+      {backfilled !== undefined && (
+        <span class="muted" role="status">
+          {backfilled}
+        </span>
+      )}
     </fieldset>
   );
 }
