@@ -8,12 +8,16 @@ import { useLoad, useQuery } from '../state';
 /** How often a view with a running run asks again. */
 const POLL_MS = 2_000;
 const PAGE_SIZE = 100;
+/** How long the list keeps asking after runs were started from it. */
+const WATCH_MS = 30_000;
 
 export function RunsPage({ api, admin, pipelines }: PageProps) {
   const [query, setQuery] = useQuery();
   const filters = { pipeline: query.pipeline, status: query.status, from: query.from, to: query.to };
   const [pages, setPages] = useState(1);
   const [anyRunning, setAnyRunning] = useState(false);
+  // Runs started in the background (a backfill) appear a moment after the answer: watch for them.
+  const [watchUntil, setWatchUntil] = useState(0);
   const key = JSON.stringify(filters);
   const [loaded, reload] = useLoad(
     async () => {
@@ -32,7 +36,7 @@ export function RunsPage({ api, admin, pipelines }: PageProps) {
       return { runs: runs.flat(), more };
     },
     `${key}:${pages}`,
-    anyRunning ? POLL_MS : undefined,
+    anyRunning || Date.now() < watchUntil ? POLL_MS : undefined,
   );
   const runs = loaded.data?.runs ?? [];
   // When the list first shows runs, for the bench: the page's time to interactive.
@@ -46,7 +50,7 @@ export function RunsPage({ api, admin, pipelines }: PageProps) {
         <Select label="Status" value={query.status ?? ''} options={['running', 'succeeded', 'failed']} allowAny="any" onChange={(status) => setQuery({ status })} />
         <DateInput label="Dates from" value={query.from ?? ''} onChange={(from) => setQuery({ from })} />
         <DateInput label="to" value={query.to ?? ''} onChange={(to) => setQuery({ to })} />
-        {admin && <StartRun api={api} pipelines={pipelines.map((pipeline) => pipeline.name)} onStarted={(id) => { if (id !== undefined) setQuery({ run: id }); reload(); }} />}
+        {admin && <StartRun api={api} pipelines={pipelines.map((pipeline) => pipeline.name)} onStarted={(id) => { if (id !== undefined) setQuery({ run: id }); setWatchUntil(Date.now() + WATCH_MS); reload(); }} />}
       </form>
       <LoadState loaded={loaded} />
       <div class="split">
