@@ -111,23 +111,23 @@ async function runRidesDay(cwd: string, databaseUrl: string): Promise<void> {
   }
 }
 
+/** The dashboard a case's prepare opened (each case runs in a process of its own), closed after the timing. */
+let opened: Dashboard | undefined;
+
 export const cases: readonly BenchCase[] = [
   {
     rows: RUNS,
     label: 'runs-page',
     async prepare() {
-      const { server, page, close } = await dashboard(recordRuns);
+      const { server, page } = (opened = await dashboard(recordRuns));
       return async () => {
-        try {
-          await page.goto(`${server.url}/?page=runs`);
-          await page.locator('table.runs tbody tr').nth(99).waitFor();
-          const shownMs = await page.evaluate(() => performance.getEntriesByName('runs-shown').at(-1)?.startTime ?? null);
-          return { shownMs, apiMs: await apiMilliseconds(page, '/v1/runs') };
-        } finally {
-          await close();
-        }
+        await page.goto(`${server.url}/?page=runs`);
+        await page.locator('table.runs tbody tr').nth(99).waitFor();
+        const shownMs = await page.evaluate(() => performance.getEntriesByName('runs-shown').at(-1)?.startTime ?? null);
+        return { shownMs, apiMs: await apiMilliseconds(page, '/v1/runs') };
       };
     },
+    cleanup: () => opened?.close() ?? Promise.resolve(),
     report: (result) => {
       const { shownMs, apiMs } = result as { shownMs: number | null; apiMs: number | null };
       return { shown_ms: shownMs === null ? null : Math.round(shownMs), api_ms: apiMs };
@@ -137,18 +137,15 @@ export const cases: readonly BenchCase[] = [
     rows: RIDES,
     label: 'rides-scatter',
     async prepare() {
-      const { server, page, close } = await dashboard(runRidesDay);
+      const { server, page } = (opened = await dashboard(runRidesDay));
       return async () => {
-        try {
-          await page.goto(`${server.url}/?page=anomalies&pipeline=rides&date=${DAY}`);
-          await page.locator(`canvas.scatter[data-drawn="${RIDES}"]`).waitFor({ timeout: 60_000 });
-          const drawMs = await page.evaluate(() => performance.getEntriesByName('scatter-draw').at(-1)?.duration ?? null);
-          return { drawMs, apiMs: await apiMilliseconds(page, '/v1/records') };
-        } finally {
-          await close();
-        }
+        await page.goto(`${server.url}/?page=anomalies&pipeline=rides&date=${DAY}`);
+        await page.locator(`canvas.scatter[data-drawn="${RIDES}"]`).waitFor({ timeout: 60_000 });
+        const drawMs = await page.evaluate(() => performance.getEntriesByName('scatter-draw').at(-1)?.duration ?? null);
+        return { drawMs, apiMs: await apiMilliseconds(page, '/v1/records') };
       };
     },
+    cleanup: () => opened?.close() ?? Promise.resolve(),
     report: (result) => {
       const { drawMs, apiMs } = result as { drawMs: number | null; apiMs: number | null };
       return { draw_ms: drawMs === null ? null : Math.round(drawMs), api_ms: apiMs };
