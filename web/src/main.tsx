@@ -18,7 +18,7 @@ export interface PageProps {
   datasets: string[];
 }
 
-/** The pages, in navigation order; `?page=` names one. */
+/** The pages, in navigation order; `?page=` names one. A new view (monitoring: drift, alarms) is one more entry. */
 const PAGES = [
   { id: 'runs', title: 'Runs', view: RunsPage },
   { id: 'anomalies', title: 'Anomalies', view: AnomaliesPage },
