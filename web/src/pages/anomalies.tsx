@@ -330,6 +330,11 @@ function SeriesView({ api, pipeline, latest }: { api: PageProps['api']; pipeline
       )}
       <h2>Top anomalies</h2>
       <LoadState loaded={top} />
+      {top.data !== undefined && ranked.length === 0 && (
+        <p class="muted">
+          No anomaly published from {from} to {to}.
+        </p>
+      )}
       <div class="table-wrap">
         <table>
           <thead>
