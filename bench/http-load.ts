@@ -3,37 +3,17 @@
  * the port, PostgreSQL), warmed up, then autocannon on loopback. What the `api` and `fleet`
  * benches share.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { BenchCase } from './main.js';
-import { freshDatabase } from './services.js';
+import { freshDatabase, startServe, type Server } from './services.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CONNECTIONS = 4;
 const WARM_UP_SECONDS = 3;
 const LOAD_SECONDS = 10;
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-}
-
-function startServer(cwd: string, databaseUrl: string): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--metrics-port', '0', '--no-schedules', '--processes', '2'], { cwd, env: { ...process.env, DATABASE_URL: databaseUrl, DETOUR_API_TOKENS: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`detour serve exited with ${code}`)));
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /^serving: api (\S+)/m.exec(output)?.[1];
-      if (url !== undefined) resolve({ url, child });
-    });
-  });
-}
 
 /** Resident memory of the server's processes (the primary and its workers), in MB. */
 function serverRssMb(server: Server): number {
@@ -67,7 +47,7 @@ async function serverCase(configYaml: (lake: string) => string, seed: LoadSeed):
   const root = await mkdtemp(path.join(os.tmpdir(), 'detour-bench-api-'));
   await writeFile(path.join(root, 'detour.yaml'), configYaml(path.join(root, 'lake')));
   const load = await seed(root, database.url);
-  const server = await startServer(root, database.url);
+  const server = await startServe(root, { DATABASE_URL: database.url, DETOUR_API_TOKENS: '' }, 2);
   const connections = load.connections ?? CONNECTIONS;
   const options = { url: `${server.url}${load.path}`, method: load.method, headers: load.headers, body: load.body, connections };
   await autocannon({ ...options, duration: WARM_UP_SECONDS });

@@ -21,6 +21,8 @@ export interface BenchCase {
   prepare(): BenchWork | Promise<BenchWork>;
   /** Extra fields for the JSON line, from what the work returned (e.g. seconds per stage). */
   report?(result: unknown): Record<string, unknown>;
+  /** Runs after the work is timed and its line printed: stops what prepare started (servers, a browser). */
+  cleanup?(): Promise<void>;
 }
 
 /** What a bench module exports. */
@@ -44,6 +46,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   fleet: () => import('./fleet.js'),
   quality: () => import('./quality.js'),
   monitor: () => import('./monitor.js'),
+  web: () => import('./web.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
@@ -68,6 +71,7 @@ async function runCase(name: string, index: number): Promise<void> {
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
   const line = { bench: name, ...(benchCase.label === undefined ? {} : { case: benchCase.label }), rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, ...benchCase.report?.(result) };
   process.stdout.write(`${JSON.stringify(line)}\n`);
+  await benchCase.cleanup?.();
 }
 
 /** Parent side: runs each case of each bench in a fresh process, one at a time. */

@@ -30,6 +30,26 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
   return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
+/** A `detour serve` of the built CLI and where it serves. */
+export interface Server {
+  url: string;
+  child: ChildProcess;
+}
+
+/** `detour serve` of the built CLI in `cwd` (no schedules, ports picked free) with `env` added; resolves once it serves. */
+export function startServe(cwd: string, env: Record<string, string>, processes: number): Promise<Server> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--metrics-port', '0', '--no-schedules', '--processes', String(processes)], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`detour serve exited with ${code}`)));
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /^serving: api (\S+)/m.exec(output)?.[1];
+      if (url !== undefined) resolve({ url, child });
+    });
+  });
+}
+
 /** A `detour worker` process of the built CLI on the bench's Redis; resolves once it is ready. */
 export function startWorker(configFile: string, databaseUrl: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, 'worker', '--config', configFile, '--metrics-port', '0'], {

@@ -6,7 +6,7 @@ import type { Lake } from './lake.js';
 import { S3Lake } from './s3-lake.js';
 
 export type { Lake, LakeObject } from './lake.js';
-export { aggregateKey, checkpointKey, checkpointPrefix, dateKeys, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
+export { aggregateKey, checkpointKey, checkpointPrefix, dateKeys, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, quarantineKey, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
 export type { CheckpointStream, DateKeys, PipelineTables, Zone } from './layout.js';
 export { FsLake } from './fs-lake.js';
 export { writeFileAtomically } from './atomic-file.js';

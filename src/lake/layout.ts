@@ -52,7 +52,7 @@ export function dateKeys(tables: PipelineTables, date: string): DateKeys {
   return {
     input: partitionPrefix('bronze', tables.dataset, date),
     silver: silverKey(tables.dataset, date),
-    quarantine: `${partitionPrefix('silver', `${tables.dataset}_quarantine`, date)}quarantine.parquet`,
+    quarantine: quarantineKey(tables.dataset, date),
     quality: `${partitionPrefix('silver', `${tables.dataset}_quality`, date)}report.json`,
     aggregate: (name) => aggregateKey(name, date),
     anomalies: `${partitionPrefix('gold', tables.anomaliesTable, date)}anomalies.json`,
@@ -64,6 +64,11 @@ export function dateKeys(tables: PipelineTables, date: string): DateKeys {
 /** A dataset's cleaned rows of one date: what its pipeline's later steps, and pipelines joining it, read. */
 export function silverKey(dataset: string, date: string): string {
   return `${partitionPrefix('silver', dataset, date)}data.parquet`;
+}
+
+/** A dataset's rejected rows of one date, each with its `_reason`. */
+export function quarantineKey(dataset: string, date: string): string {
+  return `${partitionPrefix('silver', `${dataset}_quarantine`, date)}quarantine.parquet`;
 }
 
 /** An aggregate step's output for one date. */

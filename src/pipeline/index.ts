@@ -55,3 +55,5 @@ export type {
   UnplacedReport,
   UnplacedRow,
 } from './ingest.js';
+export { listSeriesEntities, readDayRecords, RECORD_DETECTOR_KINDS, SERIES_DETECTOR_KINDS, readEntitySeries, readQuarantine } from './explore.js';
+export type { DayRecords, EntitySeries, QuarantineSample, RecordAxis } from './explore.js';

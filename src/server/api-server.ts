@@ -5,6 +5,7 @@
  */
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Server } from 'node:net';
@@ -21,6 +22,7 @@ import type { ApiContext } from './context.js';
 import { Detection } from './detection.js';
 import { ApiError, describeError, errorHandler, TIMED_OUT } from './errors.js';
 import { detectRoutes } from './routes/detect.js';
+import { exploreRoutes } from './routes/explore.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
 import { outliersRoutes } from './routes/outliers.js';
@@ -28,6 +30,7 @@ import { feedbackRoutes } from './routes/feedback.js';
 import { predictRoutes } from './routes/predict.js';
 import { resultsRoutes } from './routes/results.js';
 import { runsRoutes } from './routes/runs.js';
+import { webAppRoot } from './web-app.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -125,7 +128,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   const host = listenHost(tokens, options.host);
   const timeoutMs = limits.requestTimeoutSeconds * 1000;
   const detection = new Detection(app.models, options.detectorThreads ?? 1);
-  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false } };
+  const context: ApiContext = { app, detection, runs: new BackgroundRuns(options.runServices, app.logger), metrics: options.metrics ?? app.metrics, stopping: { now: false }, tokens };
   const api = Fastify({
     logger: false,
     bodyLimit: limits.bodyLimitBytes,
@@ -190,7 +193,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, predictRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes]) routes(api, context);
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, predictRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes, exploreRoutes]) routes(api, context);
+  // The dashboard: static files, open like /docs (everything it shows comes from the API with a token).
+  const webRoot = webAppRoot();
+  if (webRoot === undefined) api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ status: 'error', msg: 'the dashboard is not built: run npm run build' }));
+  else await api.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: 'index.html', schemaHide: true });
 
   try {
     if (options.socket === undefined) await api.listen({ port: port ?? 0, host });

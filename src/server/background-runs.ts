@@ -21,9 +21,26 @@ export class BackgroundRuns {
       (result) => this.logger.info({ runId: run.id, pipeline: run.pipeline, status: result.run.status }, 'run started through the API finished'),
       (error: unknown) => this.logger.warn({ runId: run.id, pipeline: run.pipeline, error: oneLine(error) }, 'run started through the API failed'),
     );
+    this.track(settled);
+    return run;
+  }
+
+  /**
+   * Runs `work` (runs one after another, a backfill) in the background; its outcome is logged as
+   * `what` when it ends, and shutdown waits for it as for a submitted run.
+   */
+  start(what: string, work: (services: RunServices) => Promise<unknown>): void {
+    this.services ??= this.openServices();
+    const settled = this.services.then(work).then(
+      () => this.logger.info({ work: what }, 'work started through the API finished'),
+      (error: unknown) => this.logger.warn({ work: what, error: oneLine(error) }, 'work started through the API failed'),
+    );
+    this.track(settled);
+  }
+
+  private track(settled: Promise<void>): void {
     this.running.add(settled);
     void settled.finally(() => this.running.delete(settled));
-    return run;
   }
 
   /** Resolves once every run submitted here has ended. */

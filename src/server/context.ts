@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { App } from '../app/index.js';
 import type { MetricsSource } from '../observability/index.js';
-import type { Scope } from './auth.js';
+import type { ApiToken, Scope } from './auth.js';
 import type { BackgroundRuns } from './background-runs.js';
 import type { Detection } from './detection.js';
 
@@ -25,6 +25,8 @@ export interface ApiContext {
   detection: Detection;
   runs: BackgroundRuns;
   metrics: MetricsSource;
+  /** The tokens the API accepts; none: every route is open. */
+  tokens: readonly ApiToken[];
 }
 
 /** OpenAPI security of a route that needs a token, when tokens are configured. */

@@ -1,5 +1,6 @@
 /** Zod schemas several routes share: one source for validating requests and for the OpenAPI document. */
 import { z } from 'zod';
+import { addDays, dayNumber, isoDateOf } from '../dates.js';
 import { InputError } from '../errors.js';
 
 /** The body of every error answer. */
@@ -69,4 +70,20 @@ export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
 /** A number for JSON: NaN (nothing said) becomes null. */
 export function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
+}
+
+/** Longest span of dates one request may cover. */
+export const MAX_WINDOW_DAYS = 366;
+
+/**
+ * The dates a request covers: `to` (default today, UTC) and `from` (default 30 days before it).
+ *
+ * @throws InputError when from is after to, or the span has more than MAX_WINDOW_DAYS days.
+ */
+export function dateWindow(query: { from?: string; to?: string }): { from: string; to: string } {
+  const to = query.to ?? isoDateOf(new Date());
+  const from = query.from ?? addDays(to, -30);
+  if (from > to) throw new InputError(`from ${from} is after to ${to}`);
+  if (dayNumber(to) - dayNumber(from) >= MAX_WINDOW_DAYS) throw new InputError(`at most ${MAX_WINDOW_DAYS} days per request, ${from}..${to} has more`);
+  return { from, to };
 }

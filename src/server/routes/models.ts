@@ -1,7 +1,7 @@
 /** The model registry: versions with their metrics and stages, and promotion by hand. */
 import { z } from 'zod';
 import { InputError, NotFoundError } from '../../errors.js';
-import { promoteModelVersion } from '../../pipeline/index.js';
+import { promoteModelVersion, rollbackModel, supervisedFactsOf, type PromotionResult } from '../../pipeline/index.js';
 import type { ModelVersion } from '../../store/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
 import { errorResponses, ModelNameSchema } from '../schemas.js';
@@ -32,6 +32,15 @@ const ModelSchema = z.object({
 });
 
 const PromotedSchema = z.object({ name: z.string(), production: z.number().int(), replaced: z.number().int().nullable(), unchanged: z.boolean() });
+
+const CalibrationSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  label: z.string().describe('the outcome column the model predicts'),
+  calibration: z
+    .array(z.object({ from: z.number(), to: z.number(), rows: z.number(), mean_probability: z.number(), observed_rate: z.number() }))
+    .describe('validation rows by predicted probability: the mean probability of each bin against the share of its rows whose outcome was 1'),
+});
 
 const ModelPathSchema = z.object({ model: z.string(), entity: z.string().optional() });
 const VersionPathSchema = z.object({ model: z.string(), entity: z.string().optional(), version: z.coerce.number().int().min(1) });
@@ -123,11 +132,55 @@ export function modelsRoutes(api: Api, { app }: ApiContext): void {
         const name = modelNameOf(request.params);
         const { version } = request.params;
         if ((await app.store.listModels({ name })).every((record) => record.name !== name)) throw new NotFoundError(`no model named ${name}`);
-        const result = await promoteModelVersion(app.store, app.lake, app.config.pipelines, name, version, 'promoted through the API');
-        // This process scores with the new version at once; the others within the cache's time to live.
-        await app.models.refresh(name);
-        return { name, production: result.production.version, replaced: result.replaced, unchanged: result.unchanged };
+        return promoted(name, await promoteModelVersion(app.store, app.lake, app.config.pipelines, name, version, 'promoted through the API'));
       },
     );
+  }
+
+  api.get(
+    '/v1/models/:model/versions/:version/calibration',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['models'],
+        summary: "a supervised model version's calibration on its validation rows (from its artifact)",
+        security: BEARER,
+        params: z.object({ model: z.string(), version: z.coerce.number().int().min(1) }),
+        response: { 200: CalibrationSchema, ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => {
+      const name = modelNameOf(request.params);
+      const record = await app.store.getModelVersion(name, request.params.version);
+      const facts = await supervisedFactsOf(app.lake, record);
+      if (facts === undefined) throw new NotFoundError(`${name} v${record.version} is a ${record.detector} model of one entity: only supervised models have a calibration`);
+      return { name, version: record.version, label: facts.label, calibration: facts.calibration };
+    },
+  );
+
+  for (const path of ['/v1/models/:model/rollback', '/v1/models/:model/:entity/rollback']) {
+    api.post(
+      path,
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['models'],
+          summary: 'make the version production replaced production again (its artifact is checked first)',
+          security: BEARER,
+          params: ModelPathSchema,
+          response: { 200: PromotedSchema, ...errorResponses(400, 401, 403, 404, 429) },
+        },
+      },
+      async (request) => {
+        const name = modelNameOf(request.params);
+        return promoted(name, await rollbackModel(app.store, app.lake, name));
+      },
+    );
+  }
+
+  async function promoted(name: string, result: PromotionResult): Promise<z.infer<typeof PromotedSchema>> {
+    // This process scores with the new version at once; the others within the cache's time to live.
+    await app.models.refresh(name);
+    return { name, production: result.production.version, replaced: result.replaced, unchanged: result.unchanged };
   }
 }

@@ -1,10 +1,9 @@
 /** What runs published: anomalies from a pipeline's results table, a page at a time, and data-quality results of a dataset. */
 import { z } from 'zod';
-import { addDays, dayNumber, isoDateOf } from '../../dates.js';
 import { InputError } from '../../errors.js';
 import { pipelineTables } from '../../pipeline/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema, writtenAsBuilt } from '../schemas.js';
+import { dateWindow, decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema, writtenAsBuilt } from '../schemas.js';
 
 const AnomaliesQuerySchema = z.object({
   pipeline: NameSchema.describe("the pipeline whose results table is read"),
@@ -52,9 +51,6 @@ const QualityRowSchema = z.object({
   sample: z.array(z.record(z.string(), z.unknown())),
 });
 
-/** Longest span one quality request may cover. */
-const MAX_QUALITY_DAYS = 366;
-
 export function resultsRoutes(api: Api, { app }: ApiContext): void {
   api.get(
     '/v1/anomalies',
@@ -96,10 +92,7 @@ export function resultsRoutes(api: Api, { app }: ApiContext): void {
     async (request) => {
       const { dataset } = request.query;
       if (!(dataset in app.config.datasets)) throw new InputError(`unknown dataset "${dataset}" (datasets: ${Object.keys(app.config.datasets).join(', ')})`);
-      const to = request.query.to ?? isoDateOf(new Date());
-      const from = request.query.from ?? addDays(to, -30);
-      if (from > to) throw new InputError(`from ${from} is after to ${to}`);
-      if (dayNumber(to) - dayNumber(from) >= MAX_QUALITY_DAYS) throw new InputError(`at most ${MAX_QUALITY_DAYS} days per request, ${from}..${to} has more`);
+      const { from, to } = dateWindow(request.query);
       return { dataset, from, to, results: await app.store.listDatasetQuality(dataset, from, to) };
     },
   );

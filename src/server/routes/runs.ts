@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { dateRange } from '../../dates.js';
 import { InputError } from '../../errors.js';
-import { recordedInputs, runParamsOf, submitRerun, submitResume, submitRun } from '../../pipeline/index.js';
+import { backfill, recordedInputs, runParamsOf, submitRerun, submitResume, submitRun } from '../../pipeline/index.js';
 import type { RunRecord } from '../../store/index.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor, errorResponses, IsoDateSchema, NameSchema, RunIdSchema } from '../schemas.js';
@@ -63,6 +63,24 @@ const StartRunSchema = z
     to: IsoDateSchema.optional(),
   })
   .strict();
+
+const BackfillSchema = z
+  .object({
+    pipeline: NameSchema,
+    from: IsoDateSchema,
+    to: IsoDateSchema,
+    parallel: z.number().int().min(1).max(16).default(1).describe('runs at once'),
+  })
+  .strict();
+
+const BackfillAcceptedSchema = z.object({
+  pipeline: z.string(),
+  dates: z.array(z.string()).describe('the dates a run starts for, oldest first, one after another'),
+  skipped: z.array(z.string()).describe('dates a succeeded run already covers'),
+});
+
+/** Most dates one backfill may cover. */
+const MAX_BACKFILL_DAYS = 366;
 
 const AcceptedSchema = z.object({ id: z.string(), pipeline: z.string(), from: z.string(), to: z.string(), status: RunStatusSchema, rerunOf: z.string().nullable() });
 const RunPathSchema = z.object({ id: RunIdSchema });
@@ -163,6 +181,30 @@ export function runsRoutes(api: Api, { app, runs }: ApiContext): void {
       const params = runParamsOf(app.config, pipeline);
       const run = await runs.submit((services) => submitRun(services, pipeline, params, dateRange(first, last)));
       return reply.code(202).header('location', `/v1/runs/${run.id}`).send(accepted(run));
+    },
+  );
+
+  api.post(
+    '/v1/backfills',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['runs'],
+        summary: 'one run per date of a range that no succeeded run covers yet, as `detour backfill` does; the runs start in the background and this answers at once',
+        security: BEARER,
+        body: BackfillSchema,
+        response: { 202: BackfillAcceptedSchema, ...errorResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { pipeline, from, to, parallel } = request.body;
+      if (from > to) throw new InputError(`from ${from} is after to ${to}`);
+      const dates = dateRange(from, to);
+      if (dates.length > MAX_BACKFILL_DAYS) throw new InputError(`at most ${MAX_BACKFILL_DAYS} days per backfill, ${from}..${to} has ${dates.length}`);
+      const params = runParamsOf(app.config, pipeline);
+      const done = new Set(await app.store.succeededDates(pipeline, from, to));
+      runs.start(`backfill ${pipeline} ${from}..${to}`, (services) => backfill(services, pipeline, params, from, to, { parallel }));
+      return reply.code(202).send({ pipeline, dates: dates.filter((date) => !done.has(date)), skipped: dates.filter((date) => done.has(date)) });
     },
   );
 
