@@ -16,7 +16,16 @@ export interface NatsBusOptions {
   maxDeliveries: number;
   /** The server drops a message whose id it saw this recently. */
   duplicateWindowMs: number;
+  /**
+   * An environment's own part of the stream: subjects `<subjectPrefix>.<namespace>.<topic>` and
+   * durable consumers named `<namespace>_<name>`, so environments sharing a server never see each
+   * other's messages. Unset: `<subjectPrefix>.<topic>`, consumers by their own name.
+   */
+  namespace?: string;
 }
+
+/** Messages in flight at once in publishMany: enough to keep the connection busy, few enough to bound memory. */
+const PUBLISH_WINDOW = 4_096;
 
 /** How long the stream keeps a message, settled or not. */
 const STREAM_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
@@ -56,7 +65,7 @@ export class NatsBus implements EventBus {
     private readonly options: NatsBusOptions,
   ) {
     this.client = jetstream(connection);
-    this.description = `${options.url} (stream ${options.stream}, subjects ${options.subjectPrefix}.>)`;
+    this.description = `${options.url} (stream ${options.stream}, subjects ${this.subjectOf({ subject: '>' })})`;
   }
 
   /**
@@ -87,13 +96,48 @@ export class NatsBus implements EventBus {
   }
 
   private subjectOf(topic: Pick<Topic<unknown>, 'subject'>): string {
-    return `${this.options.subjectPrefix}.${topic.subject}`;
+    const { subjectPrefix, namespace } = this.options;
+    return namespace === undefined ? `${subjectPrefix}.${topic.subject}` : `${subjectPrefix}.${namespace}.${topic.subject}`;
+  }
+
+  private consumerNameOf(name: string): string {
+    return this.options.namespace === undefined ? name : `${this.options.namespace}_${name}`;
   }
 
   async publish<Message>(topic: Topic<Message>, message: Message): Promise<{ duplicate: boolean }> {
     const payload = JSON.stringify(topic.schema.parse(message));
     const ack = await this.client.publish(this.subjectOf(topic), payload, topic.messageId === undefined ? {} : { msgID: topic.messageId(message) });
     return { duplicate: ack.duplicate };
+  }
+
+  async publishMany<Message>(topic: Topic<Message>, messages: readonly Message[]): Promise<{ published: number; duplicates: number }> {
+    const subject = this.subjectOf(topic);
+    let next = 0;
+    let duplicates = 0;
+    // PUBLISH_WINDOW lanes, each publishing its next message once the server acknowledged its last.
+    const lane = async () => {
+      while (next < messages.length) {
+        const message = messages[next++];
+        const payload = JSON.stringify(topic.schema.parse(message));
+        const ack = await this.client.publish(subject, payload, topic.messageId === undefined ? {} : { msgID: topic.messageId(message) });
+        if (ack.duplicate) duplicates++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_WINDOW, messages.length) }, lane));
+    return { published: messages.length - duplicates, duplicates };
+  }
+
+  async removeNamespace(): Promise<{ messages: number; consumers: number }> {
+    const { namespace, stream } = this.options;
+    if (namespace === undefined) throw new InputError(`the bus at ${this.description} has no namespace of its own to remove`);
+    let consumers = 0;
+    for await (const consumer of this.manager.consumers.list(stream)) {
+      if (!consumer.name.startsWith(`${namespace}_`)) continue;
+      await this.manager.consumers.delete(stream, consumer.name);
+      consumers++;
+    }
+    const { purged } = await this.manager.streams.purge(stream, { filter: this.subjectOf({ subject: '>' }) });
+    return { messages: purged, consumers };
   }
 
   /** Creates the durable consumer, or brings an existing one to the current ack wait and delivery limit. */
@@ -109,8 +153,9 @@ export class NatsBus implements EventBus {
   }
 
   async consume<Message>(topic: Topic<Message>, name: string, handle: (delivery: Delivery<Message>) => Promise<Settlement>, options: ConsumeOptions = {}): Promise<BusConsumer> {
-    await this.ensureConsumer(name, this.subjectOf(topic));
-    const consumer = await this.client.consumers.get(this.options.stream, name);
+    const durableName = this.consumerNameOf(name);
+    await this.ensureConsumer(durableName, this.subjectOf(topic));
+    const consumer = await this.client.consumers.get(this.options.stream, durableName);
     let stopping = false;
     const loop = (async () => {
       while (!stopping) {

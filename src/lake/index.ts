@@ -3,13 +3,25 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 import { FsLake } from './fs-lake.js';
 import type { Lake } from './lake.js';
+import { envPrefix } from './layout.js';
+import { PrefixedLake } from './prefixed-lake.js';
 import { S3Lake } from './s3-lake.js';
 
 export type { Lake, LakeObject } from './lake.js';
-export { aggregateKey, dateKeys, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
+export { aggregateKey, dateKeys, envOfKey, envPrefix, ENVS_PREFIX, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
 export type { DateKeys, PipelineTables, Zone } from './layout.js';
 export { FsLake } from './fs-lake.js';
 export { S3Lake, type S3LakeOptions } from './s3-lake.js';
+export { PrefixedLake } from './prefixed-lake.js';
+
+/**
+ * The lake of environment `env` within a deployment's lake: the lake itself for `prod` (keys as
+ * they have always been), its `envs/<env>/` folder for any other. The outer lake stays the
+ * caller's to close.
+ */
+export function envLake(lake: Lake, env: string, defaultEnv: string): Lake {
+  return env === defaultEnv ? lake : new PrefixedLake(lake, envPrefix(env));
+}
 
 function unsupportedUrl(url: string, cause?: unknown): InputError {
   return new InputError(

@@ -12,6 +12,7 @@
  * gold/<pipeline>_predictions/date=D/data.parquet    a supervised model's probability per row
  * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
  * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact (models/<model>/v<version>/... for a supervised model)
+ * envs/<env>/...                                     all of the above for an environment other than prod
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -108,6 +109,19 @@ function entitySegment(entity: string): string {
  */
 export function modelArtifactKey(model: string, entity: string | null, version: number, sha256: string): string {
   return `models/${model}/${entity === null ? '' : `${entitySegment(entity)}/`}v${version}/model-${sha256.slice(0, 16)}.json`;
+}
+
+/** The folder holding every environment's lake but prod's. */
+export const ENVS_PREFIX = 'envs/';
+
+/** The folder of an environment's lake: `envs/<env>/`, whose keys are laid out as above. */
+export function envPrefix(env: string): string {
+  return `${ENVS_PREFIX}${env}/`;
+}
+
+/** The environment a key of the whole lake belongs to: the `<env>` of `envs/<env>/...`, undefined for prod's keys. */
+export function envOfKey(key: string): string | undefined {
+  return key.startsWith(ENVS_PREFIX) ? key.slice(ENVS_PREFIX.length).split('/')[0] : undefined;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */

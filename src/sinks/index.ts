@@ -1,6 +1,22 @@
 /**
- * Sinks: where a run's outcome goes besides the store. For now, alerts to a Slack-compatible
- * incoming webhook.
+ * Sinks: where a run's outcome goes besides the store: alerts to a Slack-compatible incoming
+ * webhook, and results (findings, run state changes) to a message bus for other teams.
  */
 export { slackMessage, type RunAlert } from './slack-message.js';
 export { WebhookSink, type WebhookSinkOptions } from './webhook.js';
+export {
+  AnomalyMessageSchema,
+  findingMessageId,
+  PredictionMessageSchema,
+  RESULTS_SCHEMA_VERSION,
+  resultSubjects,
+  runStateMessageId,
+  RunStateMessageSchema,
+  type AnomalyMessage,
+  type PredictionMessage,
+  type PublishedCount,
+  type ResultsSink,
+  type RunFindings,
+  type RunStateMessage,
+} from './results.js';
+export { BusResultsSink, type BusResultsSinkOptions, type TopicPublisher } from './bus-results.js';
