@@ -15,12 +15,12 @@ export { S3Lake, type S3LakeOptions } from './s3-lake.js';
 export { PrefixedLake } from './prefixed-lake.js';
 
 /**
- * The lake of environment `env` within a deployment's lake: the lake itself for `prod` (keys as
- * they have always been), its `envs/<env>/` folder for any other. The outer lake stays the
- * caller's to close.
+ * The lake of an environment within a deployment's lake: the lake itself for the default
+ * environment (`env` undefined: keys as they have always been), its `envs/<env>/` folder for any
+ * other. With `closesOuter`, closing the environment's lake closes the deployment's.
  */
-export function envLake(lake: Lake, env: string, defaultEnv: string): Lake {
-  return env === defaultEnv ? lake : new PrefixedLake(lake, envPrefix(env));
+export function envLake(lake: Lake, env: string | undefined, options: { closesOuter?: boolean } = {}): Lake {
+  return env === undefined ? lake : new PrefixedLake(lake, envPrefix(env), options);
 }
 
 function unsupportedUrl(url: string, cause?: unknown): InputError {

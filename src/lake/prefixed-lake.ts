@@ -4,16 +4,18 @@ import type { Lake, LakeObject } from './lake.js';
 
 /**
  * A lake inside another lake's folder: every key `k` is the outer lake's `<prefix>k`, on either
- * adapter. An environment's lake is the deployment's lake under `envs/<env>/`. Closing it leaves
- * the outer lake open: whoever opened that closes it.
+ * adapter. An environment's lake is the deployment's lake under `envs/<env>/`. Closing it closes
+ * the outer lake only when it was given to it (`closesOuter`).
  */
 export class PrefixedLake implements Lake {
   readonly url: string;
   readonly #outer: Lake;
   readonly #prefix: string;
+  readonly #closesOuter: boolean;
 
   /** @param prefix A folder of the outer lake, ending in `/`: `envs/staging/`. */
-  constructor(outer: Lake, prefix: string) {
+  constructor(outer: Lake, prefix: string, options: { closesOuter?: boolean } = {}) {
+    this.#closesOuter = options.closesOuter ?? false;
     if (!prefix.endsWith('/')) throw new RangeError(`a lake prefix ends in "/", got "${prefix}"`);
     assertPrefix(prefix);
     this.#outer = outer;
@@ -68,5 +70,7 @@ export class PrefixedLake implements Lake {
     return this.#outer.localPath(this.#outerKey(key));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    if (this.#closesOuter) await this.#outer.close();
+  }
 }

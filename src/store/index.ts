@@ -45,6 +45,8 @@ export interface OpenStoreOptions extends OutageOptions {
   databaseUrl?: string;
   /** detour's state folder; the embedded database lives in `<stateDir>/db`. */
   stateDir: string;
+  /** On PostgreSQL, the schema holding every table (created when missing); unset: the server's default. PGlite keeps one database per state folder instead. */
+  schema?: string;
 }
 
 /**
@@ -58,7 +60,7 @@ export interface OpenStoreOptions extends OutageOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const databaseUrl = options.databaseUrl?.trim();
   const client: SqlClient = databaseUrl
-    ? await openPostgresClient(databaseUrl, { outageWaitMs: options.outageWaitMs, onOutage: options.onOutage })
+    ? await openPostgresClient(databaseUrl, { outageWaitMs: options.outageWaitMs, onOutage: options.onOutage, schema: options.schema })
     : await openPgliteClient(join(options.stateDir, 'db'));
   try {
     return await openSqlStore(client);

@@ -54,7 +54,7 @@ function envBackend(outer: Backend): Backend {
   return {
     name: `${outer.name} in envs/staging/`,
     start: () => outer.start(),
-    freshLake: async () => envLake(await outer.freshLake(), 'staging', 'prod'),
+    freshLake: async () => envLake(await outer.freshLake(), 'staging', { closesOuter: true }),
     stop: () => outer.stop(),
   };
 }
