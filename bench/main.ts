@@ -42,6 +42,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   'train-workers': () => import('./train-workers.js'),
   api: () => import('./api.js'),
   fleet: () => import('./fleet.js'),
+  bus: () => import('./bus.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {
