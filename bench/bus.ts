@@ -34,27 +34,26 @@ function anomalies(count: number): AnomalyMessage[] {
   }));
 }
 
-/** Closes the bus and deletes the case's stream once the timed work is done and the process is about to exit. */
-function cleanUpAtExit(bus: EventBus, stream: string): void {
-  process.once('beforeExit', async () => {
-    await bus.close();
-    const connection = await connect({ servers: NATS_URL });
-    try {
-      await (await jetstreamManager(connection)).streams.delete(stream);
-    } finally {
-      await connection.close();
-    }
-  });
+/** Closes the bus and deletes the case's stream (after the timed work: the case's process exits once it is done). */
+async function cleanUp(bus: EventBus, stream: string): Promise<void> {
+  await bus.close();
+  const connection = await connect({ servers: NATS_URL });
+  try {
+    await (await jetstreamManager(connection)).streams.delete(stream);
+  } finally {
+    await connection.close();
+  }
 }
 
 function publishCase(rows: number): BenchCase {
+  let cleanUpAfterwards: (() => Promise<void>) | undefined;
   return {
     rows,
     async prepare() {
       const id = randomBytes(4).toString('hex');
       const stream = `BENCH_${id}`;
       const bus = await openBus({ url: NATS_URL, stream, subjectPrefix: `bench_${id}`, ackWaitMs: 30_000, maxDeliveries: 1, duplicateWindowMs: 600_000 });
-      cleanUpAtExit(bus, stream);
+      cleanUpAfterwards = () => cleanUp(bus, stream);
       const sink = new BusResultsSink({ connect: async () => bus, description: bus.description });
       const messages = anomalies(rows);
       return async () => {
@@ -62,6 +61,10 @@ function publishCase(rows: number): BenchCase {
         if (counts.published !== rows) throw new Error(`published ${counts.published} of ${rows}`);
         return counts;
       };
+    },
+    report() {
+      void cleanUpAfterwards?.();
+      return {};
     },
   };
 }

@@ -25,7 +25,7 @@ export interface NatsBusOptions {
 }
 
 /** Messages in flight at once in publishMany: enough to keep the connection busy, few enough to bound memory. */
-const PUBLISH_WINDOW = 8_192;
+const PUBLISH_WINDOW = 32_768;
 /** publishMany gives up (TransientError) when no acknowledgement came for this long. */
 const ACK_IDLE_TIMEOUT_MS = 10_000;
 
