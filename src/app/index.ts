@@ -4,7 +4,7 @@
  * here; each may hand in a lake or store it opened itself (a test's temp folder, a bench's
  * database) and gets the rest built from the config.
  */
-import { openBus, type EventBus } from '../bus/index.js';
+import type { EventBus } from '../bus/index.js';
 import type { DetourConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { envLake, openLake, type Lake } from '../lake/index.js';
@@ -13,9 +13,10 @@ import { loadModel, loadSupervisedModel, ModelCache, stepJobHandler, type Loaded
 import { openQueue, type JobQueue, type WorkerHandle } from '../queue/index.js';
 import { BusResultsSink, type ResultsSink } from '../sinks/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { placementOf } from './environment.js';
+import { openConfiguredBus, placementOf } from './environment.js';
 
-export { placementOf, type EnvironmentPlacement } from './environment.js';
+export { openConfiguredBus, placementOf, type EnvironmentPlacement } from './environment.js';
+export { createEnvironment, destroyEnvironment, listEnvironments, type CreatedEnvironment, type Deployment, type DestroyedEnvironment } from './environments.js';
 
 export interface AppOptions {
   config: DetourConfig;
@@ -61,27 +62,6 @@ export interface App {
   /** Where a pipeline's `publish.bus` puts its results, under `subjectPrefix`; undefined without a bus. */
   resultsSink(subjectPrefix: string): ResultsSink | undefined;
   close(): Promise<void>;
-}
-
-/**
- * The event bus `config.bus` describes, connected (its stream created if missing), in the part of
- * it that belongs to `config.env`; undefined when it names none. For commands that need the bus
- * but not the run store, such as `detour ingest`. `subjectPrefix` replaces the config's, and
- * `namespace: null` opens the whole prefix, as the results sink does (its subjects name the env).
- */
-export async function openConfiguredBus(config: DetourConfig, options: { subjectPrefix?: string; namespace?: null } = {}): Promise<EventBus | undefined> {
-  const { bus } = config;
-  if (bus.url === undefined) return undefined;
-  const namespace = options.namespace === null ? undefined : placementOf(config, '.').busNamespace;
-  return openBus({
-    url: bus.url,
-    stream: bus.stream,
-    subjectPrefix: options.subjectPrefix ?? bus.subjectPrefix,
-    ...(namespace === undefined ? {} : { namespace }),
-    ackWaitMs: bus.ackWaitSeconds * 1000,
-    maxDeliveries: bus.maxDeliveries,
-    duplicateWindowMs: bus.duplicateWindowSeconds * 1000,
-  });
 }
 
 /**

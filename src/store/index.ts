@@ -7,6 +7,7 @@ import { openSqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
+export { dropDefaultSchemaTables, dropStoreSchema, listEmbeddedStores, listStoreSchemas, removeEmbeddedStore, STORE_TABLES } from './environments.js';
 export type {
   AnomalyCursor,
   AnomalyQuery,

@@ -28,7 +28,7 @@ export async function openPostgresClient(connectionString: string, options: Post
   const target = parsePostgresUrl(connectionString);
   const { schema } = options;
   // Every connection's search_path is the schema alone, so unqualified names never reach another schema's tables.
-  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(schema === undefined ? {} : { options: `-c search_path=${quotedSchema(schema)}` }) });
+  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(schema === undefined ? {} : { options: `-c search_path=${quotedName(schema)}` }) });
   // An idle connection dropped by the server emits 'error' on the pool, which would crash the
   // process if unhandled; the pool has already discarded that connection and reconnects on demand.
   pool.on('error', () => {});
@@ -78,16 +78,16 @@ export interface PostgresClientOptions extends OutageOptions {
   schema?: string;
 }
 
-/** A schema name as SQL, after checking it is one of the lower_snake names detour makes. */
-export function quotedSchema(schema: string): string {
-  if (!/^[a-z][a-z0-9_]{0,62}$/.test(schema)) throw new InputError(`"${schema}" is not a lower_snake schema name`);
-  return `"${schema}"`;
+/** A schema or table name as SQL, after checking it is one of the lower_snake names detour makes. */
+export function quotedName(name: string): string {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new InputError(`"${name}" is not a lower_snake name`);
+  return `"${name}"`;
 }
 
 /** CREATE SCHEMA IF NOT EXISTS, where another process creating it at the same moment is no error. */
 async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
   try {
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema(schema)}`);
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quotedName(schema)}`);
   } catch (error) {
     // 23505: the concurrent creator won the race on pg_namespace's unique name.
     if ((error as { code?: unknown }).code !== '23505') throw error;
