@@ -12,6 +12,7 @@ import { demoCommand, runCommand, backfillCommand, runsCommand } from './run-com
 import { serveCommand, workerCommand } from './service-commands.js';
 import { modelsCommand, trainCommand } from './model-commands.js';
 import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
+import { envCommand } from './env-commands.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -188,5 +189,5 @@ function ingestCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand()];
+  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), sampleCommand(), runsCommand(), modelsCommand(), serveCommand(), workerCommand(), envCommand()];
 }

@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutageOptions } from '../outage.js';
 import { lockFolder } from './dir-lock.js';
@@ -62,7 +62,8 @@ export async function listEmbeddedStores(envsDir: string): Promise<string[]> {
 
 /**
  * Removes the embedded database of a state folder (`<stateDir>/db`), taking its lock first: one
- * in use by a process is a TransientError naming it, and is left alone. False when there was none.
+ * in use by a process is a TransientError naming it, and is left alone. The state folder goes too
+ * once empty. False when there was no database.
  */
 export async function removeEmbeddedStore(stateDir: string): Promise<boolean> {
   const dataDir = join(stateDir, 'db');
@@ -76,5 +77,8 @@ export async function removeEmbeddedStore(stateDir: string): Promise<boolean> {
   } finally {
     await lock.release();
   }
+  await rmdir(stateDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOTEMPTY' && error.code !== 'ENOENT') throw error;
+  });
   return existed;
 }
