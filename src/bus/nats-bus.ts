@@ -111,13 +111,18 @@ export class NatsBus implements EventBus {
     return namespace === undefined ? `${subjectPrefix}.${topic.subject}` : `${subjectPrefix}.${namespace}.${topic.subject}`;
   }
 
+  /** The server de-duplicates ids across the whole stream: a namespace's are its own. */
+  private messageIdOf(id: string): string {
+    return this.options.namespace === undefined ? id : `${this.options.namespace}:${id}`;
+  }
+
   private consumerNameOf(name: string): string {
     return this.options.namespace === undefined ? name : `${this.options.namespace}_${name}`;
   }
 
   async publish<Message>(topic: Topic<Message>, message: Message): Promise<{ duplicate: boolean }> {
     const payload = JSON.stringify(topic.schema.parse(message));
-    const ack = await this.client.publish(this.subjectOf(topic), payload, topic.messageId === undefined ? {} : { msgID: topic.messageId(message) });
+    const ack = await this.client.publish(this.subjectOf(topic), payload, topic.messageId === undefined ? {} : { msgID: this.messageIdOf(topic.messageId(message)) });
     return { duplicate: ack.duplicate };
   }
 
@@ -169,7 +174,7 @@ export class NatsBus implements EventBus {
         }
         const message = messages[sent];
         const header = headers();
-        if (topic.messageId !== undefined) header.set('Nats-Msg-Id', topic.messageId(message));
+        if (topic.messageId !== undefined) header.set('Nats-Msg-Id', this.messageIdOf(topic.messageId(message)));
         this.connection.publish(subject, JSON.stringify(topic.schema.parse(message)), { headers: header, reply: `${inbox}.${sent}` });
       }
       await allAcknowledged;
