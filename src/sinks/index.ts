@@ -4,19 +4,5 @@
  */
 export { slackMessage, type RunAlert } from './slack-message.js';
 export { WebhookSink, type WebhookSinkOptions } from './webhook.js';
-export {
-  AnomalyMessageSchema,
-  findingMessageId,
-  PredictionMessageSchema,
-  RESULTS_SCHEMA_VERSION,
-  resultSubjects,
-  runStateMessageId,
-  RunStateMessageSchema,
-  type AnomalyMessage,
-  type PredictionMessage,
-  type PublishedCount,
-  type ResultsSink,
-  type RunFindings,
-  type RunStateMessage,
-} from './results.js';
+export * from './results.js';
 export { BusResultsSink, type BusResultsSinkOptions, type TopicPublisher } from './bus-results.js';
