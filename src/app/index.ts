@@ -24,7 +24,7 @@ export interface AppOptions {
   baseDir?: string;
   /** The deployment's lake to use instead of the config's (the app works in its environment's part of it); the caller closes it. */
   lake?: Lake;
-  /** A run store to use instead of the config's; the caller closes it. */
+  /** A run store to use instead of the config's (taken as the environment's own: no schema is chosen for it); the caller closes it. */
   store?: Store;
   /** Structured log level; default `LOG_LEVEL`, else silent (a CLI prints its own one-line errors). */
   logLevel?: string;
