@@ -47,6 +47,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   quality: () => import('./quality.js'),
   monitor: () => import('./monitor.js'),
   web: () => import('./web.js'),
+  bus: () => import('./bus.js'),
 };
 
 async function loadBench(name: string): Promise<BenchModule> {

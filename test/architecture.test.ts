@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   quality: ['engine'],
   sample: ['engine', 'lake'],
   pipeline: ['bus', 'config', 'detectors', 'engine', 'lake', 'observability', 'quality', 'queue', 'scheduler', 'sinks', 'store'],
-  app: ['bus', 'config', 'lake', 'observability', 'pipeline', 'queue', 'store'],
+  app: ['bus', 'config', 'lake', 'observability', 'pipeline', 'queue', 'sinks', 'store'],
   server: ['app', 'config', 'detectors', 'observability', 'pipeline', 'store'],
   cli: ['app', 'bus', 'config', 'engine', 'lake', 'observability', 'pipeline', 'queue', 'sample', 'server', 'store'],
 };

@@ -87,12 +87,24 @@ export interface EventBus {
   /** Publishes a message; `duplicate` when the server already had one with its id (see Topic.messageId). */
   publish<Message>(topic: Topic<Message>, message: Message): Promise<{ duplicate: boolean }>;
   /**
+   * Publishes many messages of one topic, not waiting for each acknowledgement before sending the
+   * next (a bounded window of them in flight), and resolves once the server stored them all.
+   * Throws when any publish failed; publishing the batch again is safe when the topic has ids.
+   */
+  publishMany<Message>(topic: Topic<Message>, messages: readonly Message[]): Promise<{ published: number; duplicates: number }>;
+  /**
    * Hands the messages of `topic` to `handle` one at a time, through a durable consumer named
    * `name` that remembers what was settled across restarts (messages published while no one
    * consumed are delivered once it starts). While `handle` runs the bus tells the server the
    * message is being worked on; a process that dies meanwhile leaves it to be delivered again.
    */
   consume<Message>(topic: Topic<Message>, name: string, handle: (delivery: Delivery<Message>) => Promise<Settlement>, options?: ConsumeOptions): Promise<BusConsumer>;
+  /**
+   * Removes what this bus's namespace holds on the server (see NatsBusOptions.namespace): its
+   * messages and its durable consumers, nothing of other namespaces. A bus without a namespace
+   * refuses (InputError): its subjects are not apart from every other's.
+   */
+  removeNamespace(): Promise<{ messages: number; consumers: number }>;
   /** Stops consumers and closes the connection. */
   close(): Promise<void>;
 }

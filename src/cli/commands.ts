@@ -14,6 +14,7 @@ import { modelsCommand, trainCommand } from './model-commands.js';
 import { monitorCommand } from './monitor-command.js';
 import { announceOnBus, sampleFleetCommand, sampleWeatherCommand } from './landing.js';
 import { evalCommand } from './eval-command.js';
+import { envCommand } from './env-commands.js';
 
 import { positiveNumber, wholeNumber } from './options.js';
 
@@ -196,5 +197,5 @@ function ingestCommand(): Command {
 
 /** Every subcommand of `detour`. */
 export function allCommands(): Command[] {
-  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), evalCommand(), sampleCommand(), runsCommand(), modelsCommand(), monitorCommand(), serveCommand(), workerCommand()];
+  return [demoCommand(), initCommand(), runCommand(), backfillCommand(), trainCommand(), ingestCommand(), detectCommand(), evalCommand(), sampleCommand(), runsCommand(), modelsCommand(), monitorCommand(), serveCommand(), workerCommand(), envCommand()];
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { openApp, type App, type ServiceOptions } from '../app/index.js';
+import { openApp, placementOf, type App, type ServiceOptions } from '../app/index.js';
 import { loadConfig, type DetourConfig } from '../config/index.js';
-import { openLake, type Lake } from '../lake/index.js';
+import { envLake, openLake, type Lake } from '../lake/index.js';
 import type { RunServices } from '../pipeline/index.js';
 import { StepProgress } from './format.js';
 
@@ -20,14 +20,15 @@ export function withCommonOptions(command: Command): Command {
 /** What a command works with: the app, whose services say when no worker is there to run steps. */
 export type CliContext = App;
 
-export async function loadCliConfig(options: CommonOptions): Promise<{ config: DetourConfig; lake: Lake; baseDir: string }> {
+/** The config, and the lake of its environment (`lake`, closing the deployment's with it) and the deployment's whole lake (`deploymentLake`). */
+export async function loadCliConfig(options: CommonOptions): Promise<{ config: DetourConfig; lake: Lake; deploymentLake: Lake; baseDir: string }> {
   const { config, baseDir } = await loadConfig({ file: options.config });
-  const lake = openLake(options.lake ?? config.lake, { baseDir: options.lake ? process.cwd() : baseDir });
-  return { config, lake, baseDir };
+  const deploymentLake = openLake(options.lake ?? config.lake, { baseDir: options.lake ? process.cwd() : baseDir });
+  return { config, lake: envLake(deploymentLake, placementOf(config, baseDir).lakeEnv, { closesOuter: true }), deploymentLake, baseDir };
 }
 
 export async function openCliContext(options: CommonOptions): Promise<CliContext> {
-  const { config, lake, baseDir } = await loadCliConfig(options);
+  const { config, deploymentLake: lake, baseDir } = await loadCliConfig(options);
   let app: App;
   try {
     app = await openApp({ config, baseDir, lake });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { assertEnvName } from '../config/index.js';
 import { InputError, oneLine, QualityGateError } from '../errors.js';
 import { DETOUR_VERSION } from '../version.js';
 import { allCommands } from './commands.js';
@@ -19,8 +20,14 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command('detour')
     .description('anomaly-detection pipelines for mobility data')
     .version(DETOUR_VERSION)
+    .option('--env <name>', 'the environment to work in (default: DETOUR_ENV, else prod): its own lake folder, schema, queue and bus subjects')
     .exitOverride()
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    // Through the environment variable, so that the config loader and every process a command starts (serve's) see it.
+    .hook('preAction', (command) => {
+      const { env } = command.opts<{ env?: string }>();
+      if (env !== undefined) process.env.DETOUR_ENV = assertEnvName(env, '--env');
+    });
   for (const command of allCommands()) program.addCommand(command);
   // Settings are copied to subcommands only when they are created through the parent, so apply them down the tree.
   const configure = (command: Command) => {

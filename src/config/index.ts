@@ -22,5 +22,6 @@ export type {
   TablePipelineConfig,
   TrainStepConfig,
 } from './schema.js';
+export { assertEnvName, DEFAULT_ENV, envNameProblem } from './env-name.js';
 export { configJsonSchema } from './json-schema.js';
 export { writeDefaultConfig, SCHEMA_FILE } from './init.js';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { assertEnvName } from './env-name.js';
 import { DetourConfigSchema, type DetourConfig } from './schema.js';
 
 /** A validated config plus where it came from, with paths already resolved. */
@@ -47,6 +48,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
   if (env.QUEUE_URL) config.queue.url = env.QUEUE_URL;
   if (env.BUS_URL) config.bus.url = env.BUS_URL;
+  if (env.DETOUR_ENV) config.env = assertEnvName(env.DETOUR_ENV, 'DETOUR_ENV');
   return { config, file: text === undefined ? undefined : file, baseDir: text === undefined ? cwd : path.dirname(file) };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_OUTAGE_WAIT_MS } from '../outage.js';
+import { DEFAULT_ENV, envNameProblem } from './env-name.js';
 
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower_snake_case');
 
@@ -294,6 +295,18 @@ export const PublishSchema = z
     /** Slack-compatible webhook called when a run fails, or finds more anomalies than `anomalyThreshold`. */
     webhook: z.url({ protocol: /^https?$/ }).optional(),
     anomalyThreshold: z.number().int().min(0).optional(),
+    /**
+     * Each run's anomalies and predictions, one message per finding, and its state changes on the
+     * event bus (`bus.url`): `<subjectPrefix>.<env>.<pipeline>.anomalies`, `….predictions`,
+     * `<subjectPrefix>.<env>.runs`.
+     */
+    bus: z
+      .object({
+        enabled: z.boolean().default(false),
+        subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, - and _').default('detour'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -758,6 +771,19 @@ export const DruidSchema = z
 
 export const DetourConfigSchema = z
   .object({
+    /**
+     * The environment everything runs in (DETOUR_ENV and `--env` override it): `prod` keeps the lake's
+     * keys, the database's tables, the queue and the bus subjects as they are; any other name has its
+     * own (`envs/<env>/` in the lake, schema `detour_<env>`, queue prefix `<prefix>_<env>`, subjects
+     * `<subjectPrefix>.<env>.…`).
+     */
+    env: z
+      .string()
+      .superRefine((name, context) => {
+        const problem = envNameProblem(name);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      })
+      .default(DEFAULT_ENV),
     /** Lake URL: a folder (`file://./lake`, `./lake`) or `s3://bucket/prefix`. */
     lake: z.string().min(1).default('file://./lake'),
     /** Folder for embedded state (PGlite database). */

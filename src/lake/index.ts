@@ -3,14 +3,26 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 import { FsLake } from './fs-lake.js';
 import type { Lake } from './lake.js';
+import { envPrefix } from './layout.js';
+import { PrefixedLake } from './prefixed-lake.js';
 import { S3Lake } from './s3-lake.js';
 
 export type { Lake, LakeObject } from './lake.js';
-export { aggregateKey, checkpointKey, checkpointPrefix, dateKeys, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, quarantineKey, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
+export { aggregateKey, checkpointKey, checkpointPrefix, dateKeys, envOfKey, envPrefix, ENVS_PREFIX, errorTextKey, findingsKey, landedPartitionOf, listPartitionFiles, modelArtifactKey, partitionPrefix, quarantineKey, runScratchPrefix, silverKey, trainingSummaryKey } from './layout.js';
 export type { CheckpointStream, DateKeys, PipelineTables, Zone } from './layout.js';
 export { FsLake } from './fs-lake.js';
 export { writeFileAtomically } from './atomic-file.js';
 export { S3Lake, type S3LakeOptions } from './s3-lake.js';
+export { PrefixedLake } from './prefixed-lake.js';
+
+/**
+ * The lake of an environment within a deployment's lake: the lake itself for the default
+ * environment (`env` undefined: keys as they have always been), its `envs/<env>/` folder for any
+ * other. With `closesOuter`, closing the environment's lake closes the deployment's.
+ */
+export function envLake(lake: Lake, env: string | undefined, options: { closesOuter?: boolean } = {}): Lake {
+  return env === undefined ? lake : new PrefixedLake(lake, envPrefix(env), options);
+}
 
 function unsupportedUrl(url: string, cause?: unknown): InputError {
   return new InputError(

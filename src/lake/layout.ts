@@ -13,6 +13,7 @@
  * runs/<pipeline>/<run id>/...                       a run's scratch (findings before publish, full error texts, a training run's summary)
  * models/<model>/<entity>/v<version>/model-<sha>.json  a registered model's artifact (models/<model>/v<version>/... for a supervised model)
  * state/<pipeline>/<detector>-<table>-<value>/date=D/<entity>.json  a streaming detector's state per entity after date D
+ * envs/<env>/...                                     all of the above for an environment other than prod
  * ```
  */
 import { assertIsoDate, isIsoDate } from '../dates.js';
@@ -132,6 +133,19 @@ export function checkpointPrefix(stream: CheckpointStream, date: string): string
 /** One entity's streaming state after `date`: what the run of the next date continues from. */
 export function checkpointKey(stream: CheckpointStream, date: string, entity: string): string {
   return `${checkpointPrefix(stream, date)}${entitySegment(entity)}.json`;
+}
+
+/** The folder holding every environment's lake but prod's. */
+export const ENVS_PREFIX = 'envs/';
+
+/** The folder of an environment's lake: `envs/<env>/`, whose keys are laid out as above. */
+export function envPrefix(env: string): string {
+  return `${ENVS_PREFIX}${env}/`;
+}
+
+/** The environment a key of the whole lake belongs to: the `<env>` of `envs/<env>/...`, undefined for prod's keys. */
+export function envOfKey(key: string): string | undefined {
+  return key.startsWith(ENVS_PREFIX) ? key.slice(ENVS_PREFIX.length).split('/')[0] : undefined;
 }
 
 /** The `date=D` of a partitioned key, or undefined when the key has none. */

@@ -5,13 +5,14 @@ import { errorTextKey, type Lake } from '../lake/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { JobContext, JobHandler, JobQueue, JobResult } from '../queue/index.js';
 import { withRetries, RetriesExhaustedError } from '../retry.js';
-import { WebhookSink, type RunAlert } from '../sinks/index.js';
+import { WebhookSink, type ResultsSink, type RunAlert } from '../sinks/index.js';
 import { LeaseLostError, type Lease, type RunRecord, type StepRecord, type Store } from '../store/index.js';
 import { partitionLabel, STEP_JOB, StepJobSchema, stepJobId, type StepJob, type StepKind } from './contract.js';
 import { paramsOf, type CleanedDate, type RunParams, type StepContext } from './context.js';
 import { alarmChannelsOf, applyAlarmVerdicts } from './alarms.js';
 import { leaseOf, startHeartbeat } from './heartbeat.js';
 import { handlerOf, STEP_ORDER } from './plan.js';
+import { publishRunFindings, publishRunState } from './publish-results.js';
 import { cleanStep } from './steps/clean.js';
 import { publishStep, readSummary, type RunSummary } from './steps/publish.js';
 import { outputOf, partitionOf, upstreamOf } from './steps/upstream.js';
@@ -40,6 +41,10 @@ export interface RunServices extends StepServices {
   onStep?: (event: StepEvent) => void;
   /** Delivers an alert when a run fails or finds more anomalies than its threshold; default: POST to the pipeline's webhook. */
   alert?: (alert: RunAlert, webhook: string) => Promise<void>;
+  /** The environment runs belong to, named in the results published on the bus; default `prod`. */
+  env?: string;
+  /** Where a pipeline with `publish.bus` publishes its results, by subject prefix; undefined: nowhere (a warning is logged). */
+  resultsSink?: (subjectPrefix: string) => ResultsSink | undefined;
 }
 
 export interface RunResult {
@@ -216,6 +221,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     onMissed: (error) => services.logger?.warn({ runId, error: oneLine(error) }, 'run lease not renewed; trying again at the next heartbeat'),
   });
   try {
+    await publishRunState(services, run, params, 'runs.started');
     for (const step of STEP_ORDER) {
       const records = (await store.listSteps(runId)).filter((record) => record.step === step);
       for (const record of records.filter((record) => record.status === 'skipped')) services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
@@ -245,6 +251,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
       // A training run: its steps registered the models; there is nothing to publish.
       const finished = await store.finishRun(runId, { status: 'succeeded', owner: lease.owner });
       services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
+      await publishRunState(services, finished, params, 'runs.succeeded');
       return { run: finished, steps, summaries: [] };
     }
     if (publishRecord === undefined) throw new Error(`run ${runId} has no publish step`);
@@ -252,6 +259,8 @@ export async function executeRun(services: RunServices, runId: string): Promise<
     const anomalies = Object.values(publish.dates).reduce((sum, date) => sum + date.anomalies, 0);
     const finished = await store.finishRun(runId, { status: 'succeeded', ...rowCounts(Object.values(upstreamOf(steps).clean.dates)), outliers: anomalies, owner: lease.owner });
     services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'succeeded' });
+    await publishRunFindings(services, finished, params, Object.keys(publish.dates).sort());
+    await publishRunState(services, finished, params, 'runs.succeeded', { anomalies });
     const summaries = await Promise.all(Object.keys(publish.dates).sort().map((date) => readSummary(services.lake, publish.dates[date].summary)));
     const { webhook, anomalyThreshold } = params.pipeline.publish;
     if (webhook && anomalyThreshold !== undefined && anomalies > anomalyThreshold) {
@@ -298,6 +307,7 @@ async function recordFailure(services: RunServices, run: RunRecord, params: RunP
     throw finishError;
   }
   services.metrics?.runsTotal.inc({ pipeline: run.pipeline, status: 'failed' });
+  await publishRunState(services, run, params, 'runs.failed', { error: recorded });
   // A watched pipeline says it once as its run_failed alarm (which names the error), not twice.
   if (params.pipeline.monitor !== undefined) await raiseRunFailedAlarm(services, run, params, recorded);
   else if (params.pipeline.publish.webhook) {

@@ -9,7 +9,7 @@ export type { BackfillOptions, BackfillResult, ChangedInput, SubmittedRun } from
 export { pipelineScheduler, trainingScheduleKey } from './schedule.js';
 export { readTrainingSummary, recordTrainingSummary, startTrainingRun, trainingParamsOf } from './training.js';
 export type { TrainingOptions, TrainingResult, TrainingSummary } from './training.js';
-export { findModelVersion, formatMetric, loadModel, loadSupervisedModel, ModelKindError, parseModelRef, promoteModelVersion, promotionDecision, PROMOTION_METRIC, rollbackModel, supervisedFactsOf } from './models.js';
+export { copyProductionModels, findModelVersion, formatMetric, loadModel, loadSupervisedModel, ModelKindError, parseModelRef, promoteModelVersion, promotionDecision, PROMOTION_METRIC, rollbackModel, supervisedFactsOf } from './models.js';
 export type { LoadedModel, LoadedSupervisedModel, PromotionDecision, PromotionResult, SupervisedFacts } from './models.js';
 export { predictProbabilities } from './prediction.js';
 export { ModelCache } from './model-cache.js';

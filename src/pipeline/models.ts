@@ -316,3 +316,24 @@ export async function resolvePredictionModel(store: Store, pipeline: TablePipeli
   const [production] = (await store.listModels({ name: model, stage: 'production' })).filter((record) => record.name === model);
   return { model, version: production?.version ?? null };
 }
+
+/**
+ * Copies every production model version of one environment into another (`detour env create
+ * --copy-models`): the artifact under the same key in the target lake, registered there as a
+ * new version (the next number of its name) and made production, its stage history saying where
+ * it came from. Names that already have a production version in the target are left alone.
+ * Returns the versions registered.
+ */
+export async function copyProductionModels(from: { store: Store; lake: Lake; env: string }, to: { store: Store; lake: Lake }): Promise<ModelVersion[]> {
+  const copied: ModelVersion[] = [];
+  const present = new Set((await to.store.listModels({ stage: 'production' })).map((version) => version.name));
+  for (const source of await from.store.listModels({ stage: 'production' })) {
+    if (present.has(source.name) || source.artifact === null || source.metrics === null) continue;
+    const { name, detector, entity, params, window, inputs, detourVersion, trainingRunId } = source;
+    const reserved = await to.store.reserveModelVersion({ name, detector, entity, params, window, inputs, detourVersion, trainingRunId });
+    await to.lake.put(source.artifact.key, await from.lake.get(source.artifact.key));
+    const reason = `copied from ${from.env} v${source.version}`;
+    copied.push(await to.store.registerModelVersion(name, reserved.version, { artifact: source.artifact, metrics: source.metrics, note: reason, promote: { ifProduction: null, reason } }));
+  }
+  return copied;
+}

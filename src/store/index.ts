@@ -7,6 +7,7 @@ import { openSqlStore } from './sql-store.js';
 import type { Store } from './store.js';
 
 export { LeaseLostError } from './store.js';
+export { dropDefaultSchemaTables, dropStoreSchema, listEmbeddedStores, listStoreSchemas, removeEmbeddedStore, STORE_TABLES } from './environments.js';
 export type {
   AlarmRecord,
   AlarmState,
@@ -55,6 +56,8 @@ export interface OpenStoreOptions extends OutageOptions {
   databaseUrl?: string;
   /** detour's state folder; the embedded database lives in `<stateDir>/db`. */
   stateDir: string;
+  /** On PostgreSQL, the schema holding every table (created when missing); unset: the server's default. PGlite keeps one database per state folder instead. */
+  schema?: string;
 }
 
 /**
@@ -68,7 +71,7 @@ export interface OpenStoreOptions extends OutageOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const databaseUrl = options.databaseUrl?.trim();
   const client: SqlClient = databaseUrl
-    ? await openPostgresClient(databaseUrl, { outageWaitMs: options.outageWaitMs, onOutage: options.onOutage })
+    ? await openPostgresClient(databaseUrl, { outageWaitMs: options.outageWaitMs, onOutage: options.onOutage, schema: options.schema })
     : await openPgliteClient(join(options.stateDir, 'db'));
   try {
     return await openSqlStore(client);

@@ -24,9 +24,11 @@ interface PostgresTarget {
  * retry (deadlock, serialization failure, too many connections) become TransientError; the
  * rest are passed through.
  */
-export async function openPostgresClient(connectionString: string, options: OutageOptions = {}): Promise<SqlClient> {
+export async function openPostgresClient(connectionString: string, options: PostgresClientOptions = {}): Promise<SqlClient> {
   const target = parsePostgresUrl(connectionString);
-  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const { schema } = options;
+  // Every connection's search_path is the schema alone, so unqualified names never reach another schema's tables.
+  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(schema === undefined ? {} : { options: `-c search_path=${quotedName(schema)}` }) });
   // An idle connection dropped by the server emits 'error' on the pool, which would crash the
   // process if unhandled; the pool has already discarded that connection and reconnects on demand.
   pool.on('error', () => {});
@@ -36,6 +38,7 @@ export async function openPostgresClient(connectionString: string, options: Outa
   const whileReachable = <T>(attempt: () => Promise<T>) => outages.retry(attempt, isUnreachable);
   try {
     await whileReachable(() => pool.query('SELECT 1'));
+    if (schema !== undefined) await whileReachable(() => createSchema(pool, schema));
   } catch (error) {
     await pool.end();
     if (error instanceof UnavailableError) throw error;
@@ -51,7 +54,7 @@ export async function openPostgresClient(connectionString: string, options: Outa
     };
 
   return {
-    description: target.redactedUrl,
+    description: schema === undefined ? target.redactedUrl : `${target.redactedUrl} (schema ${schema})`,
     query: async (sql, params) => {
       try {
         return await whileReachable(() => queryOn(pool)(sql, params));
@@ -68,6 +71,27 @@ export async function openPostgresClient(connectionString: string, options: Outa
     },
     close: () => pool.end(),
   };
+}
+
+export interface PostgresClientOptions extends OutageOptions {
+  /** A lower_snake schema holding every table (created when missing); unset: the server's default search_path. */
+  schema?: string;
+}
+
+/** A schema or table name as SQL, after checking it is one of the lower_snake names detour makes. */
+export function quotedName(name: string): string {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new InputError(`"${name}" is not a lower_snake name`);
+  return `"${name}"`;
+}
+
+/** CREATE SCHEMA IF NOT EXISTS, where another process creating it at the same moment is no error. */
+async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quotedName(schema)}`);
+  } catch (error) {
+    // 23505: the concurrent creator won the race on pg_namespace's unique name.
+    if ((error as { code?: unknown }).code !== '23505') throw error;
+  }
 }
 
 /** Runs `fn` inside BEGIN ... COMMIT on one pooled connection. */

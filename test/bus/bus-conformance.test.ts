@@ -3,16 +3,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LANDED, openBus, type Delivery, type EventBus, type LandedEvent, type Settlement, type Topic } from '../../src/bus/index.js';
+import { InputError } from '../../src/errors.js';
 import { deleteNatsStream, NATS_URL } from '../helpers/nats.js';
 
 /** Each bus adapter, opened on a stream and subjects of its own so that tests never see each other's messages; `drop` removes them. */
-const adapters: { name: string; open(options: { ackWaitMs?: number; maxDeliveries?: number }): Promise<{ bus: EventBus; drop(): Promise<void> }> }[] = [
+const adapters: {
+  name: string;
+  open(options: { ackWaitMs?: number; maxDeliveries?: number }): Promise<{ bus: EventBus; drop(): Promise<void> }>;
+  /** Buses on one stream: one per namespace (environment), and one with none; `drop` removes the stream. */
+  openNamespaces(namespaces: string[]): Promise<{ buses: EventBus[]; whole: EventBus; drop(): Promise<void> }>;
+}[] = [
   {
     name: 'nats',
     open: async ({ ackWaitMs = 30_000, maxDeliveries = 5 }) => {
       const id = randomBytes(6).toString('hex');
       const bus = await openBus({ url: NATS_URL, stream: `TEST_${id}`, subjectPrefix: `test_${id}`, ackWaitMs, maxDeliveries, duplicateWindowMs: 60_000 });
       return { bus, drop: () => deleteNatsStream(`TEST_${id}`) };
+    },
+    openNamespaces: async (namespaces) => {
+      const id = randomBytes(6).toString('hex');
+      const options = { url: NATS_URL, stream: `TEST_${id}`, subjectPrefix: `test_${id}`, ackWaitMs: 30_000, maxDeliveries: 5, duplicateWindowMs: 60_000 };
+      const buses = [];
+      for (const namespace of namespaces) buses.push(await openBus({ ...options, namespace }));
+      return { buses, whole: await openBus(options), drop: () => deleteNatsStream(`TEST_${id}`) };
     },
   },
 ];
@@ -130,6 +143,50 @@ describe.each(adapters)('EventBus on $name', (adapter) => {
     expect(consumer.deliveries.map((delivery) => delivery.message.date)).toEqual(['2024-06-07']);
     expect(String(errors[0])).toMatch(/^InputError: message 1 on test_[0-9a-f]+\.lake\.landed dropped: not a lake\.landed message/);
   });
+  it('publishes a batch without waiting for each acknowledgement, and drops the batch published again as duplicates', async () => {
+    const bus = await open();
+    const events = Array.from({ length: 500 }, (_, index) => event('2024-06-01', (index % 16).toString(16)).key + index).map((key, index) => ({ ...event('2024-06-01'), key, sha256: (index % 16).toString(16).repeat(64) }));
+    expect(await bus.publishMany(LANDED, events)).toEqual({ published: 500, duplicates: 0 });
+    expect(await bus.publishMany(LANDED, events)).toEqual({ published: 0, duplicates: 500 });
+    const consumer = recorder<LandedEvent>(() => ({ outcome: 'done' }));
+    const running = await bus.consume(LANDED, 'landed', consumer.handle);
+    await consumer.received(500);
+    await sleep(1_000);
+    await running.stop();
+    expect(consumer.deliveries.map((delivery) => delivery.message)).toEqual(events);
+  }, 60_000);
+
+  it('keeps namespaces (environments) on one stream apart, and removes one with its consumers alone', async () => {
+    const { buses, whole, drop } = await adapter.openNamespaces(['blue', 'green']);
+    const [blue, green] = buses;
+    try {
+      await blue.publish(LANDED, event('2024-06-01'));
+      await green.publish(LANDED, event('2024-06-01'));
+      await green.publish(LANDED, event('2024-06-02'));
+      const blueConsumer = recorder<LandedEvent>(() => ({ outcome: 'done' }));
+      const greenConsumer = recorder<LandedEvent>(() => ({ outcome: 'done' }));
+      const running = [await blue.consume(LANDED, 'landed', blueConsumer.handle), await green.consume(LANDED, 'landed', greenConsumer.handle)];
+      await greenConsumer.received(2);
+      await sleep(1_000);
+      for (const consumer of running) await consumer.stop();
+      // The same message in two namespaces is two messages, neither a duplicate of the other.
+      expect(blueConsumer.deliveries.map((delivery) => delivery.message.date)).toEqual(['2024-06-01']);
+      expect(greenConsumer.deliveries.map((delivery) => delivery.message.date)).toEqual(['2024-06-01', '2024-06-02']);
+
+      expect(await green.removeNamespace()).toEqual({ messages: 2, consumers: 1 });
+      await expect(whole.removeNamespace()).rejects.toBeInstanceOf(InputError);
+      const again = recorder<LandedEvent>(() => ({ outcome: 'done' }));
+      const blueAgain = await blue.consume(LANDED, 'landed', again.handle);
+      await blue.publish(LANDED, event('2024-06-03'));
+      await again.received(1);
+      await blueAgain.stop();
+      expect(again.deliveries.map((delivery) => delivery.message.date)).toEqual(['2024-06-03']);
+    } finally {
+      for (const bus of [...buses, whole]) await bus.close();
+      await drop();
+    }
+  }, 60_000);
+
 });
 
 describe('openBus', () => {

@@ -240,3 +240,25 @@ describe('detour CLI', () => {
     expect(result.stderr.trim()).toMatch(message);
   });
 });
+
+describe('detour env and --env', () => {
+  it('creates, lists and destroys an environment; refuses a bad name and prod in one line, exit 2', async () => {
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'detour-cli-env-'));
+    const badName = await detour(cwd, '--env', 'Bad', 'env', 'list');
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toBe('detour: --env "Bad" must be a lower_snake identifier (a-z, 0-9 and _, starting with a letter)\n');
+    const prod = await detour(cwd, 'env', 'destroy', 'prod');
+    expect(prod).toMatchObject({ code: 2, stderr: 'detour: refusing to destroy prod without --force\n' });
+
+    expect((await detour(cwd, 'env', 'create', 'ci_1')).code).toBe(0);
+    expect((await detour(cwd, 'env', 'list')).stdout).toBe('prod\nci_1\n');
+    // A run in the environment looks for its input in the environment's lake folder.
+    const run = await detourWithEnv(cwd, { DETOUR_ENV: 'ci_1' }, 'run', 'rides', '--date', '2024-03-01');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`bronze/rides/date=2024-03-01/ is missing or empty in ${pathToFileURL(path.join(cwd, 'lake/envs/ci_1')).href}`);
+    const destroyed = await detour(cwd, 'env', 'destroy', 'ci_1');
+    expect(destroyed.code).toBe(0);
+    expect(destroyed.stdout).toMatch(/^destroyed environment ci_1: /);
+    expect((await detour(cwd, 'env', 'list')).stdout).toBe('prod\n');
+  }, 120_000);
+});

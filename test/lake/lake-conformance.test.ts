@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, NotFoundError } from '../../src/errors.js';
-import { FsLake, type Lake, S3Lake } from '../../src/lake/index.js';
+import { envLake, FsLake, type Lake, S3Lake } from '../../src/lake/index.js';
 import { type S3TestServer, startS3Server } from '../helpers/s3-server.js';
 import { tempFilesUnder } from '../helpers/temp-files.js';
 
@@ -49,7 +49,17 @@ function s3Backend(): Backend {
   };
 }
 
-describe.each([fsBackend(), s3Backend()])('Lake conformance: $name', (backend) => {
+/** An environment's lake (`envs/<env>/` of a backend's): the same contract, confined to its folder. */
+function envBackend(outer: Backend): Backend {
+  return {
+    name: `${outer.name} in envs/staging/`,
+    start: () => outer.start(),
+    freshLake: async () => envLake(await outer.freshLake(), 'staging', { closesOuter: true }),
+    stop: () => outer.stop(),
+  };
+}
+
+describe.each([fsBackend(), s3Backend(), envBackend(fsBackend()), envBackend(s3Backend())])('Lake conformance: $name', (backend) => {
   let lake: Lake;
   let scratch: string;
 
