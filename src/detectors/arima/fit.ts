@@ -484,8 +484,6 @@ export function searchArmaOrder(
 
 /** Seasonal terms a search tries: one seasonal AR, or one seasonal MA, coefficient. */
 const SEASONAL_TERMS: readonly (readonly [p: number, q: number])[] = [[1, 0], [0, 1]];
-/** Besides the order chosen without seasonal terms, the small orders auto.arima starts its seasonal search from. */
-const SEASONAL_START_ORDERS: readonly (readonly [p: number, q: number])[] = [[1, 0], [0, 1], [1, 1]];
 /** Seasonal terms are only tried on series spanning at least this many periods. */
 const MIN_SEASONAL_PERIODS = 3;
 /** Standard normal quantiles of the screen: 5% two-sided for the residual autocorrelation, 1% one-sided for the phase means. */
@@ -496,9 +494,9 @@ const PHASE_SCREEN_Z = 2.3263478740408408;
  * `fit` (the order chosen without seasonal terms) beaten by AIC with a seasonal AR(1) or MA(1) term
  * at `period`, or null. Only series the screen ({@link looksSeasonal}) passes are searched, so a
  * series without a cycle costs one filter pass. The search is auto.arima's stepwise walk kept short:
- * each seasonal term on the chosen order and on (1,0), (0,1), (1,1) (an ARMA that mimicked the cycle
- * is often not needed once the seasonal term models it), then the (p, q) neighbours of the best,
- * its seasonal term kept, while the AIC falls, never beyond the chosen order's p and q.
+ * each seasonal term on the chosen order, then the (p, q) neighbours of the best, its seasonal term
+ * kept, while the AIC falls, never beyond the chosen order's p and q (an ARMA that mimicked the
+ * cycle is often not needed once the seasonal term models it).
  */
 function searchSeasonalTerms(
   series: Float64Array,
@@ -540,7 +538,7 @@ function searchSeasonalTerms(
     bestAic = aic(candidate, withMean);
     return true;
   };
-  for (const [p, q] of [[fit.p, fit.q] as const, ...SEASONAL_START_ORDERS]) for (const terms of SEASONAL_TERMS) tryOrder(p, q, terms);
+  for (const terms of SEASONAL_TERMS) tryOrder(fit.p, fit.q, terms);
   for (let moved = true; moved && best !== null; ) {
     const { p, q, seasonalAr, seasonalMa }: ArmaFit = best;
     moved = STEPWISE_MOVES.some(([dp, dq]) => tryOrder(p + dp, q + dq, [seasonalAr.length, seasonalMa.length]));
