@@ -7,7 +7,7 @@ import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectRecords, entityCodesOf, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
@@ -214,9 +214,11 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
+  const entities = columns.entity as (string | null)[];
   return {
     ids,
-    entities: columns.entity as (string | null)[],
+    entities,
+    ...entityCodesOf(entities),
     features: numbers.map((_, f) => numbersWithNaN(columns[`f${f}`] as (number | null)[])),
     labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
   };
