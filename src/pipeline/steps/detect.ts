@@ -201,15 +201,17 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   const source = 'read_parquet($1, file_row_number = true)';
   const numbers = options.numbers ?? recordColumnsSql(step);
   let columns: Record<string, unknown[]>;
+  let features: Float64Array[];
   let ids: string[];
   try {
     columns = await engine.columns(
-      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
-        ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')}
+      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity
         ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
       FROM ${source} ${order}`,
       [localPath],
     );
+    // The numbers apart, as typed arrays straight from DuckDB: no JS value per cell.
+    features = await engine.numberColumns(`SELECT ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source} ${order}`, [localPath]);
     ids = options.ids ? await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length) : [];
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
@@ -219,7 +221,7 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
     ids,
     entities,
     ...entityCodesOf(entities),
-    features: numbers.map((_, f) => numbersWithNaN(columns[`f${f}`] as (number | null)[])),
+    features,
     labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
   };
 }
@@ -299,11 +301,6 @@ async function detectRecordDay(engine: Engine, context: StepContext, step: Recor
     case 'pattern':
       return detectPatterns(step, table, date);
   }
-}
-
-/** The values as a Float64Array, NULL as NaN; without NULLs, copied natively (a callback per value is slow on a first run). */
-function numbersWithNaN(values: (number | null)[]): Float64Array {
-  return values.includes(null) ? Float64Array.from(values, (value) => value ?? Number.NaN) : Float64Array.from(values as number[]);
 }
 
 /**
