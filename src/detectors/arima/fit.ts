@@ -358,7 +358,9 @@ export function multiplySeasonal(coefficients: Float64Array, seasonal: Float64Ar
 /**
  * Exact maximum-likelihood ARMA(p, q) (+ mean when `withMean`, + `seasonal` terms) of a series with
  * optional NaN gaps. The optimiser starts from the best (by likelihood) of `starts` and the zero
- * point (white noise). Null when no start has a finite likelihood (a degenerate series).
+ * point (white noise). With `held`, the first coordinates (ar, then ma, then seasonal ones) stay at
+ * those values and only the rest are fitted (starts then hold the rest). Null when no start has a
+ * finite likelihood (a degenerate series).
  */
 export function fitArma(
   series: Float64Array,
@@ -368,6 +370,7 @@ export function fitArma(
   starts: readonly Float64Array[],
   logLikelihoodTolerance = PRECISE_TOLERANCE,
   seasonal: SeasonalOrder | null = null,
+  held: Float64Array | null = null,
 ): ArmaFit | null {
   const period = seasonal?.period ?? 0;
   const seasonalP = seasonal?.p ?? 0;
@@ -393,8 +396,16 @@ export function fitArma(
     for (let k = 0; k < seasonalQ; k++) seasonalMa[k] = -seasonalMa[k];
     setCoefficients(workspace, multiplySeasonal(ar, seasonalAr, period, -1, fullAr), multiplySeasonal(ma, seasonalMa, period, 1, fullMa));
   };
+  const coordinates = new Float64Array(p + q + seasonalP + seasonalQ);
+  if (held !== null) coordinates.set(held);
+  /** The optimiser's point with the held coordinates in front. */
+  const withHeld = (x: Float64Array): Float64Array => {
+    if (held === null) return x;
+    coordinates.set(x, held.length);
+    return coordinates;
+  };
   const residuals = (x: Float64Array, out: Float64Array): number => {
-    load(x);
+    load(withHeld(x));
     if (!Number.isFinite(profileLikelihood(series, workspace, withMean, out).logLikelihood)) return Infinity;
     let sum = 0;
     for (let k = 0; k < observed; k++) sum += out[k] * out[k];
@@ -402,7 +413,7 @@ export function fitArma(
   };
 
   const out = new Float64Array(observed);
-  let best: Float64Array = new Float64Array(p + q + seasonalP + seasonalQ);
+  let best: Float64Array = new Float64Array(coordinates.length - (held?.length ?? 0));
   let bestValue = residuals(best, out);
   for (const start of starts) {
     const value = residuals(start, out);
@@ -412,7 +423,7 @@ export function fitArma(
     }
   }
   if (!Number.isFinite(bestValue)) return null;
-  const optimum = minimizeSumOfSquares(residuals, best, observed, logLikelihoodTolerance);
+  const optimum = Float64Array.from(withHeld(minimizeSumOfSquares(residuals, best, observed, logLikelihoodTolerance)));
   load(optimum);
   const { logLikelihood, mean, sigma2 } = profileLikelihood(series, workspace, withMean);
   if (!Number.isFinite(logLikelihood)) return null;
@@ -478,7 +489,7 @@ export function searchArmaOrder(
   }
   const nonSeasonal = best as ArmaFit | null;
   if (nonSeasonal === null) return null;
-  const winner = (period > 0 && searchSeasonalTerms(series, basis, fits, nonSeasonal, withMean, maxParameters, period)) || nonSeasonal;
+  const winner = (period > 0 && searchSeasonalTerms(series, nonSeasonal, withMean, maxParameters, period)) || nonSeasonal;
   return fitArma(series, winner.p, winner.q, withMean, [winner.unconstrained], PRECISE_TOLERANCE, winner.seasonal) ?? winner;
 }
 
@@ -493,55 +504,25 @@ const PHASE_SCREEN_Z = 2.3263478740408408;
 /**
  * `fit` (the order chosen without seasonal terms) beaten by AIC with a seasonal AR(1) or MA(1) term
  * at `period`, or null. Only series the screen ({@link looksSeasonal}) passes are searched, so a
- * series without a cycle costs one filter pass. The search is auto.arima's stepwise walk kept short:
- * each seasonal term on the chosen order, then the (p, q) neighbours of the best, its seasonal term
- * kept, while the AIC falls, never beyond the chosen order's p and q (an ARMA that mimicked the
- * cycle is often not needed once the seasonal term models it).
+ * series without a cycle costs one filter pass. Kept cheap: each term is fitted alone, the chosen
+ * ARMA coefficients held (a one-dimensional fit, whose AIC is an upper bound of the joint fit's);
+ * the winner's coefficients are all freed in the final, precise fit.
  */
-function searchSeasonalTerms(
-  series: Float64Array,
-  basis: StartValueBasis,
-  fits: readonly (ArmaFit | null | undefined)[][],
-  fit: ArmaFit,
-  withMean: boolean,
-  maxParameters: number,
-  period: number,
-): ArmaFit | null {
-  if (series.length < MIN_SEASONAL_PERIODS * period || !looksSeasonal(series, fit, period)) return null;
-  // The seasonal term takes over part of what the ARMA modelled: no order beyond the one chosen without it.
-  const maxP = Math.max(fit.p, 1);
-  const maxQ = Math.max(fit.q, 1);
+function searchSeasonalTerms(series: Float64Array, fit: ArmaFit, withMean: boolean, maxParameters: number, period: number): ArmaFit | null {
+  if (series.length < MIN_SEASONAL_PERIODS * period || parameterCount(fit.p, fit.q, withMean) + 1 > maxParameters) return null;
+  if (!looksSeasonal(series, fit, period)) return null;
+  // Start from the size of the series' autocorrelation at the period (the MA side is stored negated, see constrainCoefficients).
   const correlation = Math.max(-0.9, Math.min(0.9, autocorrelation(series, period)));
   const seasonalStart = correlation / Math.sqrt(1 - correlation * correlation);
-  const tried = new Set<string>();
   let best: ArmaFit | null = null;
   let bestAic = aic(fit, withMean);
-  const tryOrder = (p: number, q: number, [seasonalP, seasonalQ]: readonly [number, number]): boolean => {
-    const key = `${p},${q},${seasonalP},${seasonalQ}`;
-    if (p < 0 || q < 0 || p > maxP || q > maxQ || tried.has(key)) return false;
-    tried.add(key);
-    if (parameterCount(p, q, withMean) + seasonalP + seasonalQ > maxParameters) return false;
-    // The non-seasonal starts (this order's own fit, the nested fits, Hannan-Rissanen), each with
-    // no seasonal term and with one of the size of the series' autocorrelation at the period.
-    const own = fits[p]?.[q];
-    const starts = [...(own ? [own.unconstrained] : []), ...startsFor(basis, fits, p, q)].flatMap((start) => {
-      const padded = new Float64Array(p + q + 1);
-      padded.set(start);
-      const suggested = Float64Array.from(padded);
-      // The MA side is stored negated (see constrainCoefficients).
-      suggested[p + q] = seasonalP === 1 ? seasonalStart : -seasonalStart;
-      return [padded, suggested];
-    });
-    const candidate = fitArma(series, p, q, withMean, starts, SEARCH_TOLERANCE, { period, p: seasonalP, q: seasonalQ });
-    if (candidate === null || !(aic(candidate, withMean) < bestAic)) return false;
-    best = candidate;
-    bestAic = aic(candidate, withMean);
-    return true;
-  };
-  for (const terms of SEASONAL_TERMS) tryOrder(fit.p, fit.q, terms);
-  for (let moved = true; moved && best !== null; ) {
-    const { p, q, seasonalAr, seasonalMa }: ArmaFit = best;
-    moved = STEPWISE_MOVES.some(([dp, dq]) => tryOrder(p + dp, q + dq, [seasonalAr.length, seasonalMa.length]));
+  for (const [seasonalP, seasonalQ] of SEASONAL_TERMS) {
+    const start = Float64Array.of(seasonalP === 1 ? seasonalStart : -seasonalStart);
+    const candidate = fitArma(series, fit.p, fit.q, withMean, [start], SEARCH_TOLERANCE, { period, p: seasonalP, q: seasonalQ }, fit.unconstrained);
+    if (candidate !== null && aic(candidate, withMean) < bestAic) {
+      best = candidate;
+      bestAic = aic(candidate, withMean);
+    }
   }
   return best;
 }
