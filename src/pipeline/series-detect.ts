@@ -1,7 +1,7 @@
 import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
 import { arimaLabel, detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
-import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { featureRowsOf, rowsByEntity, tableRows, type SeriesTable } from './entity-rows.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
@@ -28,13 +28,7 @@ export function supportedRows(step: Pick<SeriesStepConfig, 'support' | 'minSuppo
   const keptEntities = new Set(kept.map((row) => table.entity[row]));
   const dropped = [...new Set(table.entity)].filter((entity) => !keptEntities.has(entity)).sort();
   return {
-    table: {
-      entity: kept.map((row) => table.entity[row]),
-      day: kept.map((row) => table.day[row]),
-      timeMs: Float64Array.from(kept, (row) => table.timeMs[row]),
-      values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(kept, (row) => values[row])])),
-      ...(table.labelledKind === undefined ? {} : { labelledKind: kept.map((row) => (table.labelledKind as (string | null)[])[row]) }),
-    },
+    table: tableRows(table, kept),
     skipped: dropped.map((entity) => ({ entity, reason: `${step.detector}: fewer than ${minSupport} ${support} on every day` })),
   };
 }

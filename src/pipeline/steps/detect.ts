@@ -10,6 +10,7 @@ import { pipelineLayout } from '../layout.js';
 import { detectRecords, entityCodesOf, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
+import { detectArimaOnThreads } from '../series-threads.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
@@ -345,7 +346,8 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
       const table = await readSeriesTable(engine, context, step, from, last, partition);
-      const detection = detectSeries(step, table, { from: first, to: last, windowStart: from });
+      const range = { from: first, to: last, windowStart: from };
+      const detection = step.detector === 'arima' ? await detectArimaOnThreads(step, table, range) : detectSeries(step, table, range);
       findings = detection.findings;
       output = { skipped: detection.skipped, window: { from, to: last } };
     }
