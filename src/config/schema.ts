@@ -163,6 +163,12 @@ export const DetectStepSchema = z.discriminatedUnion('detector', [
       intervalSigmas: z.number().positive().default(3),
       minHistory: z.number().int().min(3).default(30),
       /**
+       * Season length in days of the daily series: the order search adds seasonal terms at this lag
+       * (a seasonal difference for a strong cycle, a seasonal AR or MA term when it lowers the AIC);
+       * 0 turns them off. Default 7, a weekly cycle.
+       */
+      period: z.union([z.literal(0), z.number().int().min(2).max(168)]).default(7),
+      /**
        * Entity shards the step is split into so that several workers share it (each entity in exactly
        * one; models are per entity, so results do not depend on it). Isolation Forest fits one model
        * over all entities and cannot be split.

@@ -15,7 +15,7 @@ export {
   scoreSamples,
 } from './isolation-forest/index.js';
 export type { FittedIsolationForest, IsolationForestJson, IsolationForestModel, IsolationForestOptions } from './isolation-forest/index.js';
-export { arimaOneStepPredictions, detectArimaAnomalies } from './arima/index.js';
+export { arimaLabel, arimaOneStepPredictions, detectArimaAnomalies, seasonalPeriodOf } from './arima/index.js';
 export type { ArimaCoefficients, ArimaModel, ArimaOptions, ArimaResult, ArimaSkipReason, OrderSearch } from './arima/index.js';
 export { autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from './autoencoder/index.js';
 export type { AutoencoderJson, AutoencoderModel, AutoencoderOptions, AutoencoderScores, AutoencoderTraining, ValueTransform } from './autoencoder/index.js';

@@ -115,6 +115,18 @@ export async function readEntityRows(
   };
 }
 
+/** The table's rows `rows`, in that order, as a table of their own. */
+export function tableRows(table: SeriesTable, rows: readonly number[]): SeriesTable {
+  const { labelledKind } = table;
+  return {
+    entity: rows.map((row) => table.entity[row]),
+    day: rows.map((row) => table.day[row]),
+    timeMs: Float64Array.from(rows, (row) => table.timeMs[row]),
+    values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(rows, (row) => values[row])])),
+    ...(labelledKind === undefined ? {} : { labelledKind: rows.map((row) => labelledKind[row]) }),
+  };
+}
+
 /** The rows `rows` of the table (one entity's, in time order) as a trainable detector takes them. */
 export function featureRowsOf(table: SeriesTable, rows: readonly number[], features: readonly string[]): FeatureRows {
   return {

@@ -10,10 +10,30 @@ type Feature = DbscanStep['features'][number];
 export interface RecordTable {
   ids: string[];
   entities: (string | null)[];
+  /** Each row's entity as a dense code (null: -1), numbered in first-seen order: `entityNames[code]`. */
+  entityCodes: Int32Array;
+  entityNames: string[];
   /** One column per number the step reads (DBSCAN: its features), in the order its reader lists them. */
   features: Float64Array[];
   /** Injected-anomaly kind per row (null = a normal row), when the step evaluates against labels. */
   labelledKinds?: (string | null)[];
+}
+
+/** Dense codes of entities (null: -1), numbered in first-seen order, and the entity of each code. */
+export function entityCodesOf(entities: readonly (string | null)[]): { entityCodes: Int32Array; entityNames: string[] } {
+  const numbers = new Map<string, number>();
+  const entityCodes = new Int32Array(entities.length);
+  for (let row = 0; row < entities.length; row++) {
+    const entity = entities[row];
+    if (entity === null) {
+      entityCodes[row] = -1;
+      continue;
+    }
+    let code = numbers.get(entity);
+    if (code === undefined) numbers.set(entity, (code = numbers.size));
+    entityCodes[row] = code;
+  }
+  return { entityCodes, entityNames: [...numbers.keys()] };
 }
 
 /** A flagged record: a published anomaly whose id is the record's id. */
@@ -158,7 +178,7 @@ export function injectedRecall(injectedKinds: readonly (string | null)[], flagge
  *
  * @throws InputError
  */
-export function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: RecordTable, columns: readonly string[], date: string): void {
+export function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: Pick<RecordTable, 'ids' | 'features'>, columns: readonly string[], date: string): void {
   columns.forEach((column, f) => {
     const values = table.features[f];
     const row = values.findIndex((value) => !Number.isFinite(value));
@@ -175,7 +195,7 @@ export function assertFiniteColumns(step: { detector: string; table: string; id:
  *
  * @throws InputError naming the column and record id of a feature value that is not a finite number.
  */
-export function detectRecords(step: DbscanStep, table: RecordTable, date: string): { findings: RecordFinding[]; facts: DbscanFacts } {
+export function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entityCodes' | 'entityNames'>, date: string): { findings: RecordFinding[]; facts: DbscanFacts } {
   assertFiniteColumns(step, table, step.features.map(({ column }) => column), date);
   const raw = table.features;
   const scaled = step.scale === 'standard' ? standardScale(raw).scaled : raw;

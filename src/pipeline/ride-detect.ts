@@ -42,17 +42,22 @@ export function minutesPerUnit(step: RideStep): number {
   return MINUTES_PER_UNIT[step.duration.unit];
 }
 
-/** Dense codes for the vehicles of several tables (null: -1), numbered in first-seen order. */
+/**
+ * Dense codes for the vehicles of several tables (null: -1), numbered in first-seen order over the
+ * tables in turn: each table's own codes, renumbered by name (new names of a later table come in
+ * its own first-seen order, which is the joint one).
+ */
 function vehicleCodes(tables: readonly RecordTable[]): { codes: Int32Array[]; count: number } {
+  if (tables.length === 1) return { codes: [tables[0].entityCodes], count: tables[0].entityNames.length };
   const numbers = new Map<string, number>();
-  const codes = tables.map((table) =>
-    Int32Array.from(table.entities, (entity) => {
-      if (entity === null) return -1;
-      let code = numbers.get(entity);
-      if (code === undefined) numbers.set(entity, (code = numbers.size));
+  const codes = tables.map(({ entityCodes, entityNames }) => {
+    const joint = Int32Array.from(entityNames, (name) => {
+      let code = numbers.get(name);
+      if (code === undefined) numbers.set(name, (code = numbers.size));
       return code;
-    }),
-  );
+    });
+    return entityCodes.map((code) => (code < 0 ? -1 : joint[code]));
+  });
   return { codes, count: numbers.size };
 }
 
@@ -77,8 +82,16 @@ function formatMeasure(value: number): string {
   return size >= 10 || size === 0 ? value.toFixed(0) : size >= 1 ? value.toFixed(1) : Number(value.toPrecision(2)).toString();
 }
 
-/** The rows of a history window plus the day, as one set of ride columns (the day's rows last). */
+/** The values times `factor`, as a new array (a loop: `Float64Array.from` with a callback is slow on a million values). */
+function scaled(values: Float64Array, factor: number): Float64Array {
+  const result = new Float64Array(values.length);
+  for (let row = 0; row < values.length; row++) result[row] = values[row] * factor;
+  return result;
+}
+
+/** The rows of a history window plus the day, as one set of ride columns (the day's rows last; a lone day's own column, which kernels only read). */
 function concatenated(tables: readonly RecordTable[], role: number): Float64Array {
+  if (tables.length === 1) return tables[0].features[role];
   const joined = new Float64Array(tables.reduce((sum, table) => sum + table.features[role].length, 0));
   let offset = 0;
   for (const table of tables) {
@@ -111,12 +124,15 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
   const toMinutes = minutesPerUnit(step);
   const window = [...history.tables, day];
   const { codes, count: vehicleCount } = vehicleCodes(window);
-  const minutes = (table: RecordTable) => Float64Array.from(table.features[1], (value) => value * toMinutes);
+  const dayMinutes = scaled(day.features[1], toMinutes);
+  const fitDayOfWeek = concatenated(window, 3);
+  const dayOfWeek = new Uint8Array(fitDayOfWeek.length);
+  for (let row = 0; row < dayOfWeek.length; row++) dayOfWeek[row] = Number.isFinite(fitDayOfWeek[row]) ? fitDayOfWeek[row] : 255;
   const fitRides: RideColumns = {
     distance: concatenated(window, 0),
-    durationMin: Float64Array.from(concatenated(window, 1), (value) => value * toMinutes),
+    durationMin: window.length === 1 ? dayMinutes : scaled(concatenated(window, 1), toMinutes),
     hourOfDay: concatenated(window, 2),
-    dayOfWeek: Uint8Array.from(concatenated(window, 3), (value) => (Number.isFinite(value) ? value : 255)),
+    dayOfWeek,
     vehicle: step.entity === undefined ? undefined : concatenatedCodes(codes),
     vehicleCount: step.entity === undefined ? undefined : vehicleCount,
     day: concatenatedCodes(window.map((table, day) => new Int32Array(table.entities.length).fill(day))),
@@ -127,7 +143,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
   const model = fitRideTimeModel(fitRides, { minSupport: step.minSupport, byDayOfWeek });
   const unitsPerKm = step.distance.unit === 'mi' ? 1 / KM_PER_MILE : 1;
   const maxSpeed = step.maxSpeedKmh * unitsPerKm;
-  const dayRides: RideColumns = { distance: day.features[0], durationMin: minutes(day), hourOfDay: day.features[2], dayOfWeek: Uint8Array.from(day.features[3]) };
+  const dayRides: RideColumns = { distance: day.features[0], durationMin: dayMinutes, hourOfDay: day.features[2], dayOfWeek: Uint8Array.from(day.features[3]) };
   const scores = scoreRideTimes(model, dayRides, { sigmas: step.sigmas, distanceSigmas: step.distanceSigmas, maxSpeed });
   const fleet = model.distance;
   const flaggedAbove = fleet.support >= step.minSupport ? Math.exp(fleet.median + step.distanceSigmas * fleet.upperSpread) : null;
@@ -220,7 +236,7 @@ export function detectPatterns(step: PatternStep, day: RecordTable, date: string
     codes: [vehicle],
     count: vehicleCount,
   } = vehicleCodes([day]);
-  const durationMin = Float64Array.from(day.features[1], (value) => value * toMinutes);
+  const durationMin = scaled(day.features[1], toMinutes);
   const vehicleNames: string[] = [];
   day.entities.forEach((entity, row) => {
     if (entity !== null) vehicleNames[vehicle[row]] = entity;

@@ -1,7 +1,7 @@
 import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
-import { detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
+import { arimaLabel, detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
-import { featureRowsOf, rowsByEntity, type SeriesTable } from './entity-rows.js';
+import { featureRowsOf, rowsByEntity, tableRows, type SeriesTable } from './entity-rows.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
@@ -28,13 +28,7 @@ export function supportedRows(step: Pick<SeriesStepConfig, 'support' | 'minSuppo
   const keptEntities = new Set(kept.map((row) => table.entity[row]));
   const dropped = [...new Set(table.entity)].filter((entity) => !keptEntities.has(entity)).sort();
   return {
-    table: {
-      entity: kept.map((row) => table.entity[row]),
-      day: kept.map((row) => table.day[row]),
-      timeMs: Float64Array.from(kept, (row) => table.timeMs[row]),
-      values: Object.fromEntries(Object.entries(table.values).map(([name, values]) => [name, Float64Array.from(kept, (row) => values[row])])),
-      ...(table.labelledKind === undefined ? {} : { labelledKind: kept.map((row) => (table.labelledKind as (string | null)[])[row]) }),
-    },
+    table: tableRows(table, kept),
     skipped: dropped.map((entity) => ({ entity, reason: `${step.detector}: fewer than ${minSupport} ${support} on every day` })),
   };
 }
@@ -91,6 +85,7 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       order: step.order,
       intervalSigmas: step.intervalSigmas,
       minHistory: step.minHistory,
+      period: step.period,
     });
     if (result.skipped) {
       // The fit's own reason cannot say which day made it fail; a value too large to square can.
@@ -99,7 +94,8 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       skipped.push({ entity, reason: `arima: ${why}` });
       continue;
     }
-    const order = result.model?.order.join(',');
+    // A series not skipped has its model.
+    const model = arimaLabel(result.model!);
     const rowOfDay = new Map(rows.map((row) => [dayNumber(table.day[row]) - start, row]));
     for (let t = Math.max(0, firstFlagged); t < length; t++) {
       if (result.isAnomaly[t] !== 1) continue;
@@ -114,7 +110,7 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
         lower: round(result.lower[t], 4),
         upper: round(result.upper[t], 4),
         score: round(result.score[t], 4),
-        reason: `${step.value} ${format(series[t])}${support.text} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ARIMA(${order}) forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
+        reason: `${step.value} ${format(series[t])}${support.text} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${direction} the ${model} forecast ${format(result.expected[t])} for ${entity} (band ${format(result.lower[t])}–${format(result.upper[t])})`,
         ...(support.support === undefined ? {} : { support: support.support }),
       });
     }

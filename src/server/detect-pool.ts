@@ -4,9 +4,10 @@
  * A detection whose request is aborted (timed out, client gone) is dropped from the queue, or its
  * thread is ended and replaced.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { RecordDetectorName, SeriesDetectorName, Verdicts } from '../detectors/index.js';
 import { InputError } from '../errors.js';
+import { startModuleThread } from '../threads.js';
 
 /** One detection for a thread; typed arrays are copied to it. */
 export type DetectTask =
@@ -25,14 +26,6 @@ interface Job {
 
 /** A detection's arrays die young and large: a small young generation keeps each thread's memory down. */
 const THREAD_LIMITS = { maxYoungGenerationSizeMb: 8 };
-
-/** The thread's module, from the compiled output or, run from sources (tests, tsx), through tsx as this process is. */
-function startThread(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./detect-worker.js', import.meta.url), { resourceLimits: THREAD_LIMITS });
-  const source = new URL('./detect-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(source)}, ${JSON.stringify(source)}))`, { eval: true, resourceLimits: THREAD_LIMITS });
-}
 
 export class DetectorPool {
   private readonly idle: Worker[] = [];
@@ -68,7 +61,7 @@ export class DetectorPool {
   }
 
   private spawn(): Worker {
-    const thread = startThread();
+    const thread = startModuleThread(import.meta.url, './detect-worker', { resourceLimits: THREAD_LIMITS });
     thread.on('message', (outcome: TaskOutcome) => {
       const job = this.running.get(thread);
       this.running.delete(thread);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { arimaOneStepPredictions, detectArimaAnomalies, type ArimaResult } from '../../src/detectors/index.js';
+import { arimaLabel, arimaOneStepPredictions, detectArimaAnomalies, seasonalPeriodOf, type ArimaResult } from '../../src/detectors/index.js';
 import { InputError } from '../../src/errors.js';
 import { SeededRandom } from '../../src/sample/index.js';
 
@@ -240,5 +240,69 @@ describe('detectArimaAnomalies missing days and skipped series', () => {
     const infinite = series.slice();
     infinite[3] = Infinity;
     expect(() => detectArimaAnomalies(infinite)).toThrow(/index 3/);
+  });
+});
+
+describe('detectArimaAnomalies seasonal terms', () => {
+  const WEEKDAY_EFFECT = [2, 2, 2, 2, 3, -4, -12];
+  const SPIKE_DAYS = [60, 100, 150];
+
+  /** 26 weeks of a daily value with a strong weekly cycle (a quiet weekend), noise, and three spikes. */
+  function weeklySeries(seed: number): Float64Array {
+    const random = new SeededRandom(seed);
+    const series = Float64Array.from({ length: 182 }, (_, t) => 40 + WEEKDAY_EFFECT[t % 7] * (1 + 0.1 * random.normal()) + 1.5 * random.normal());
+    for (const day of SPIKE_DAYS) series[day] += 12;
+    return series;
+  }
+  const flaggedDays = (result: ArimaResult) => [...result.isAnomaly.keys()].filter((t) => result.isAnomaly[t] === 1);
+
+  it('models a strong weekly cycle seasonally: every spike found, fewer false flags than without seasonal terms', () => {
+    let seasonalFalse = 0;
+    let plainFalse = 0;
+    let plainMissed = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const series = weeklySeries(seed);
+      const seasonal = detectArimaAnomalies(series, { intervalSigmas: 3, period: 7 });
+      expect(seasonal.model!.seasonal?.period).toBe(7);
+      expectConsistentPoints(series, seasonal, 7);
+      const flagged = flaggedDays(seasonal);
+      expect(flagged).toEqual(expect.arrayContaining(SPIKE_DAYS));
+      seasonalFalse += flagged.length - SPIKE_DAYS.length;
+      const plain = flaggedDays(detectArimaAnomalies(series, { intervalSigmas: 3 }));
+      plainFalse += plain.filter((day) => !SPIKE_DAYS.includes(day)).length;
+      plainMissed += SPIKE_DAYS.filter((day) => !plain.includes(day)).length;
+    }
+    expect(seasonalFalse).toBeLessThan(plainFalse);
+    expect(plainMissed).toBeGreaterThan(0);
+  });
+
+  it('keeps the non-seasonal order and outputs of series without a cycle', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const random = new SeededRandom(seed);
+      let noise = 0;
+      const series = Float64Array.from({ length: 182 }, () => (noise = 0.6 * noise + 4 * random.normal()) + 12);
+      const seasonal = detectArimaAnomalies(series, { period: 7 });
+      expect(seasonal.model!.seasonal).toBeNull();
+      expect(seasonal).toEqual(detectArimaAnomalies(series));
+    }
+    const { delay } = readAirport('ORD');
+    expect(detectArimaAnomalies(delay, { period: 7 }).model!.order).toEqual([0, 0, 1]);
+  });
+
+  it('predicts with a seasonal model as its one-step predictions say, and names it as statsmodels would', () => {
+    const series = weeklySeries(3);
+    const result = detectArimaAnomalies(series, { intervalSigmas: 3, period: 7 });
+    const { expected } = arimaOneStepPredictions(series, result.model!);
+    expect(maxAbsDifference(expected.subarray(7), result.expected.subarray(7))).toBe(0);
+    expect(arimaLabel(result.model!)).toMatch(/^ARIMA\(\d,0,\d\)\([01],1,[01]\)\[7\]$/);
+    expect(arimaLabel({ order: [1, 0, 1], seasonal: null })).toBe('ARIMA(1,0,1)');
+  });
+
+  it('takes the period from the spacing of the points, and rejects periods it cannot use', () => {
+    expect([86_400_000, 3_600_000, 1_800_000, 60_000].map(seasonalPeriodOf)).toEqual([7, 24, 48, 0]);
+    const series = weeklySeries(1);
+    expect(() => detectArimaAnomalies(series, { period: 1 })).toThrow(InputError);
+    expect(() => detectArimaAnomalies(series, { period: 2.5 })).toThrow(InputError);
+    expect(() => detectArimaAnomalies(series, { period: 169 })).toThrow(InputError);
   });
 });

@@ -33,7 +33,8 @@ export async function runPipeline(lake: Lake, store: Store, config: DetourConfig
 
 /**
  * The built-in configuration as the seed ran it: rides by DBSCAN alone (publishing every outlier)
- * and flights by ARIMA and Isolation Forest on every airport-day, however few flights behind it.
+ * and flights by ARIMA (without seasonal terms) and Isolation Forest on every airport-day, however
+ * few flights behind it.
  */
 export function seedConfig(): DetourConfig {
   const { pipelines } = DetourConfigSchema.parse({});
@@ -41,7 +42,7 @@ export function seedConfig(): DetourConfig {
   return DetourConfigSchema.parse({
     pipelines: {
       rides: { ...pipelines.rides, detect: [{ ...dbscan, standalone: true }] },
-      flights: { ...pipelines.flights, detect: pipelines.flights.detect.map((step) => ({ ...step, support: undefined, minSupport: undefined })) },
+      flights: { ...pipelines.flights, detect: pipelines.flights.detect.map((step) => ({ ...step, support: undefined, minSupport: undefined, ...(step.detector === 'arima' ? { period: 0 } : {}) })) },
     },
   });
 }

@@ -5,7 +5,9 @@
  * `ARIMA(y, order, trend='c').fit()` per airport; see docs/ARIMA.md for the measured parity.
  *
  * As in the reference, the parameters are estimated once on the whole series; each prediction then
- * uses only the observations before its day. Pure: typed arrays in, typed arrays out, deterministic.
+ * uses only the observations before its day. With a `period` (7 for daily series, 24 hourly, 48
+ * half-hourly: {@link seasonalPeriodOf}), the search also offers a seasonal AR(1) or MA(1) term at
+ * that period, kept only when it lowers the AIC. Pure: typed arrays in, typed arrays out, deterministic.
  */
 import { InputError } from '../../errors.js';
 import { createWorkspace, oneStepPredictions, setCoefficients } from './kalman.js';
@@ -15,6 +17,9 @@ import {
   fitArma,
   isConstant,
   kpssDifferencingOrder,
+  multiplySeasonal,
+  seasonalDifference,
+  seasonalDifferencingOrder,
   parameterCount,
   searchArmaOrder,
   type ArmaFit,
@@ -37,6 +42,12 @@ export interface ArimaOptions {
   intervalSigmas?: number;
   /** Fewest observed (non-NaN) values to fit a model at all (default 30). */
   minHistory?: number;
+  /**
+   * Season length in points (7 for a weekly cycle of daily values; default 0: no seasonal terms).
+   * The search then tries a seasonal AR(1) or MA(1) term at this lag on the order it chose, and keeps
+   * it only when the AIC falls. Ignored with a fixed `order`.
+   */
+  period?: number;
 }
 
 /**
@@ -48,10 +59,16 @@ export interface ArimaModel {
   order: [p: number, d: number, q: number];
   ar: Float64Array;
   ma: Float64Array;
+  /**
+   * Multiplicative seasonal terms, null when none: statsmodels' `seasonal_order=(ar.length,
+   * differences, ma.length, period)`, i.e. (1 - Σ ar_i B^i)(1 - Σ sar_k B^(k period)) on
+   * w = Δ^d (1 - B^period)^differences y, and likewise for the MA side.
+   */
+  seasonal: { period: number; differences: number; ar: Float64Array; ma: Float64Array } | null;
   mean: number;
   sigma2: number;
   logLikelihood: number;
-  /** -2 logLikelihood + 2 (p + q + mean + sigma2), as statsmodels counts. */
+  /** -2 logLikelihood + 2 (p + q + seasonal terms + mean + sigma2), as statsmodels counts. */
   aic: number;
   /** Observed values the likelihood is over (non-NaN values of Δ^d y). */
   observations: number;
@@ -82,8 +99,33 @@ export interface ArimaResult {
   isAnomaly: Uint8Array;
 }
 
-/** Model coefficients that {@link arimaOneStepPredictions} needs. */
-export type ArimaCoefficients = Pick<ArimaModel, 'order' | 'ar' | 'ma' | 'mean' | 'sigma2'>;
+/** Model coefficients that {@link arimaOneStepPredictions} needs (seasonal terms optional). */
+export type ArimaCoefficients = Pick<ArimaModel, 'order' | 'ar' | 'ma' | 'mean' | 'sigma2'> & Partial<Pick<ArimaModel, 'seasonal'>>;
+
+/** Points per day of the granularities whose daily (and, for days, weekly) cycle the period follows. */
+const SEASONAL_PERIODS: readonly { spacingMs: number; period: number }[] = [
+  { spacingMs: 86_400_000, period: 7 },
+  { spacingMs: 3_600_000, period: 24 },
+  { spacingMs: 1_800_000, period: 48 },
+];
+
+/**
+ * The season length for points `spacingMs` apart: 7 (a week of days), 24 (a day of hours), 48 (a
+ * day of half hours); 0 (no seasonal terms) for any other spacing.
+ *
+ * @example
+ * seasonalPeriodOf(86_400_000); // → 7
+ */
+export function seasonalPeriodOf(spacingMs: number): number {
+  return SEASONAL_PERIODS.find((granularity) => granularity.spacingMs === spacingMs)?.period ?? 0;
+}
+
+/** The model as people write it: `ARIMA(1,0,1)`, or `ARIMA(1,0,1)(1,0,0)[7]` with seasonal terms. */
+export function arimaLabel(model: Pick<ArimaModel, 'order' | 'seasonal'>): string {
+  const { seasonal } = model;
+  const seasonalPart = seasonal === null ? '' : `(${seasonal.ar.length},${seasonal.differences},${seasonal.ma.length})[${seasonal.period}]`;
+  return `ARIMA(${model.order.join(',')})${seasonalPart}`;
+}
 
 const DEFAULT_MAX_ORDER = 5;
 const DEFAULT_MAX_D = 1;
@@ -93,6 +135,8 @@ const DEFAULT_INTERVAL_SIGMAS = 1.959963984540054;
 const DEFAULT_MIN_HISTORY = 30;
 /** The search only tries orders with at most one parameter per this many observations. */
 const OBSERVATIONS_PER_PARAMETER = 4;
+/** Longest season, a week of hours: the Kalman state grows with it, and each filter step's work with its square. */
+const MAX_PERIOD = 168;
 
 /**
  * Fits an ARIMA to `series` (by AIC over p <= maxP, q <= maxQ, d by KPSS, unless `order` is given)
@@ -128,9 +172,12 @@ export function detectArimaAnomalies(series: Float64Array, options: ArimaOptions
   if (isConstant(series)) return skippedResult(series.length, 'constant', 'all observed values are equal');
 
   const d = settings.order ? settings.order[1] : kpssDifferencingOrder(series, settings.maxD);
-  const differenced = difference(series, d);
-  // Differencing twice removes any constant (as in statsmodels and R, no drift for d = 2).
-  const withMean = d < 2;
+  let differenced = difference(series, d);
+  // A strong cycle is differenced away (as auto.arima's nsdiffs); the AIC then picks the seasonal AR/MA terms.
+  const seasonalDifferences = settings.order === undefined && settings.period > 0 ? seasonalDifferencingOrder(differenced, settings.period) : 0;
+  if (seasonalDifferences > 0) differenced = seasonalDifference(differenced, settings.period);
+  // Differencing twice removes any constant (as in statsmodels and R, no drift for d + D = 2).
+  const withMean = d + seasonalDifferences < 2;
   let differencedObserved = 0;
   for (const value of differenced) if (value === value) differencedObserved++;
   const fewestParameters = settings.order
@@ -140,11 +187,11 @@ export function detectArimaAnomalies(series: Float64Array, options: ArimaOptions
     return skippedResult(
       series.length,
       'too-short',
-      `${differencedObserved} observed values after ${d} difference(s), not more than the ${fewestParameters} parameters`,
+      `${differencedObserved} observed values after ${differencesText(d, seasonalDifferences)}, not more than the ${fewestParameters} parameters`,
     );
   }
   if (isConstant(differenced)) {
-    return skippedResult(series.length, 'constant', `constant after ${d} difference(s)`);
+    return skippedResult(series.length, 'constant', `constant after ${differencesText(d, seasonalDifferences)}`);
   }
   const fit = settings.order
     ? fitArma(differenced, settings.order[0], settings.order[2], withMean, [])
@@ -155,10 +202,11 @@ export function detectArimaAnomalies(series: Float64Array, options: ArimaOptions
         withMean,
         Math.max(fewestParameters, Math.floor(differencedObserved / OBSERVATIONS_PER_PARAMETER)),
         settings.search,
+        settings.period,
       );
   if (fit === null) return skippedResult(series.length, 'fit-failed', `no ARIMA with d = ${d} has a finite likelihood`);
 
-  const model = toModel(fit, d, withMean, differencedObserved);
+  const model = toModel(fit, d, seasonalDifferences > 0 ? settings.period : 0, withMean, differencedObserved);
   return { model, skipped: null, ...flagPoints(series, model, settings.intervalSigmas) };
 }
 
@@ -180,23 +228,55 @@ export function arimaOneStepPredictions(
         `${model.ar.length} ar and ${model.ma.length} ma coefficients`,
     );
   }
-  const differenced = difference(series, d);
+  const seasonal = model.seasonal ?? null;
+  const period = seasonal?.period ?? 0;
+  const [ar, ma] = seasonal === null
+    ? [model.ar, model.ma]
+    : [
+        multiplySeasonal(model.ar, seasonal.ar, period, -1, new Float64Array(p + seasonal.ar.length * period)),
+        multiplySeasonal(model.ma, seasonal.ma, period, 1, new Float64Array(q + seasonal.ma.length * period)),
+      ];
+  const seasonalDifferences = seasonal?.differences ?? 0;
+  const differenced = seasonalDifferences > 0 ? seasonalDifference(difference(series, d), period) : difference(series, d);
   const differencedExpected = new Float64Array(differenced.length);
   const differencedVariance = new Float64Array(differenced.length);
-  const workspace = createWorkspace(p, q, differenced.length);
-  setCoefficients(workspace, model.ar, model.ma);
+  const workspace = createWorkspace(ar.length, ma.length, differenced.length);
+  setCoefficients(workspace, ar, ma);
   if (!oneStepPredictions(differenced, workspace, model.mean, model.sigma2, differencedExpected, differencedVariance)) {
     throw new InputError('arimaOneStepPredictions: the AR coefficients are not stationary');
   }
   const expected = new Float64Array(series.length).fill(Number.NaN);
   const variance = new Float64Array(series.length).fill(Number.NaN);
-  for (let t = d; t < series.length; t++) {
-    // y_t = Δ^d y_t + (the part of y_t fixed by the d previous values): y_{t-1}, or 2 y_{t-1} - y_{t-2}.
-    const carried = d === 0 ? 0 : d === 1 ? series[t - 1] : 2 * series[t - 1] - series[t - 2];
-    expected[t] = carried + differencedExpected[t - d];
-    variance[t] = Number.isNaN(expected[t]) ? Number.NaN : differencedVariance[t - d];
+  if (seasonalDifferences === 0) {
+    for (let t = d; t < series.length; t++) {
+      // y_t = Δ^d y_t + (the part of y_t fixed by the d previous values): y_{t-1}, or 2 y_{t-1} - y_{t-2}.
+      const carried = d === 0 ? 0 : d === 1 ? series[t - 1] : 2 * series[t - 1] - series[t - 2];
+      expected[t] = carried + differencedExpected[t - d];
+      variance[t] = Number.isNaN(expected[t]) ? Number.NaN : differencedVariance[t - d];
+    }
+    return { expected, variance };
+  }
+  // y_t = w_t + Σ c_k y_{t-k}, with 1 - Σ c_k B^k = (1 - B)^d (1 - B^period): the part of y_t its past fixes.
+  const carriedLags = differencingPolynomial(d, period);
+  const lost = carriedLags.length;
+  for (let t = lost; t < series.length; t++) {
+    let carried = 0;
+    for (let k = 0; k < lost; k++) carried += carriedLags[k] * series[t - 1 - k];
+    expected[t] = carried + differencedExpected[t - lost];
+    variance[t] = Number.isNaN(expected[t]) ? Number.NaN : differencedVariance[t - lost];
   }
   return { expected, variance };
+}
+
+/** c_1..c_(d + period) with 1 - Σ c_k B^k = (1 - B)^d (1 - B^period). */
+function differencingPolynomial(d: number, period: number): Float64Array {
+  // Coefficients of the polynomial itself, lag 0 first: (1 - B)^d, then times (1 - B^period).
+  let polynomial = Float64Array.of(1);
+  for (let k = 0; k < d; k++) polynomial = Float64Array.from({ length: polynomial.length + 1 }, (_, lag) => (polynomial[lag] ?? 0) - (polynomial[lag - 1] ?? 0));
+  const seasonal = new Float64Array(polynomial.length + period);
+  seasonal.set(polynomial);
+  for (let lag = 0; lag < polynomial.length; lag++) seasonal[lag + period] -= polynomial[lag];
+  return Float64Array.from(seasonal.subarray(1), (coefficient) => -coefficient);
 }
 
 function flagPoints(series: Float64Array, model: ArimaModel, sigmas: number) {
@@ -234,11 +314,19 @@ function complementaryErf(x: number): number {
   return x >= 0 ? tail : 2 - tail;
 }
 
-function toModel(fit: ArmaFit, d: number, withMean: boolean, observations: number): ArimaModel {
+/** "1 difference(s)", "0 difference(s) and a seasonal one". */
+function differencesText(d: number, seasonalDifferences: number): string {
+  return `${d} difference(s)${seasonalDifferences > 0 ? ' and a seasonal one' : ''}`;
+}
+
+/** `differencedPeriod`: the period of a seasonal difference (0: none). */
+function toModel(fit: ArmaFit, d: number, differencedPeriod: number, withMean: boolean, observations: number): ArimaModel {
+  const period = fit.seasonal?.period ?? differencedPeriod;
   return {
     order: [fit.p, d, fit.q],
     ar: fit.ar,
     ma: fit.ma,
+    seasonal: period === 0 ? null : { period, differences: differencedPeriod > 0 ? 1 : 0, ar: fit.seasonalAr, ma: fit.seasonalMa },
     mean: withMean ? fit.mean : 0,
     sigma2: fit.sigma2,
     logLikelihood: fit.logLikelihood,
@@ -297,5 +385,9 @@ function validateOptions(options: ArimaOptions) {
   if (!Number.isInteger(minHistory) || minHistory < 2) {
     throw new InputError(`detectArimaAnomalies: minHistory must be an integer >= 2, got ${minHistory}`);
   }
-  return { maxP, maxQ, maxD, order, search, intervalSigmas, minHistory };
+  const period = options.period ?? 0;
+  if (!Number.isInteger(period) || period === 1 || period < 0 || period > MAX_PERIOD) {
+    throw new InputError(`detectArimaAnomalies: period must be 0 (no seasonal terms) or an integer in 2..${MAX_PERIOD}, got ${period}`);
+  }
+  return { maxP, maxQ, maxD, order, search, intervalSigmas, minHistory, period };
 }

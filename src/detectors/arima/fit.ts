@@ -1,6 +1,7 @@
 /**
  * Maximum-likelihood fitting of ARMA(p, q) with a mean, and the choice of an order: d by repeated KPSS
- * tests (as pmdarima's and R's `ndiffs`), then (p, q) by AIC, stepwise or over the whole grid.
+ * tests (as pmdarima's and R's `ndiffs`), then (p, q) by AIC, stepwise or over the whole grid, then
+ * (with a period) a seasonal AR(1) or MA(1) term at that period when it lowers the AIC.
  *
  * The optimiser works on unconstrained values that map to partial autocorrelations in (-1, 1), hence
  * always to a stationary AR and an invertible MA part (statsmodels' `enforce_stationarity` and
@@ -9,10 +10,21 @@
  */
 import {
   createWorkspace,
+  oneStepPredictions,
   profileLikelihood,
   setCoefficients,
   solveAugmentedSystem,
 } from './kalman.js';
+
+/**
+ * Multiplicative seasonal terms, as statsmodels' `seasonal_order=(P, 0, Q, period)`:
+ * (1 - Σ ar_i B^i)(1 - Σ sar_k B^(k period)) w_t = (1 + Σ ma_j B^j)(1 + Σ sma_k B^(k period)) e_t.
+ */
+export interface SeasonalOrder {
+  period: number;
+  p: number;
+  q: number;
+}
 
 /** A fitted ARMA on the (differenced) series. */
 export interface ArmaFit {
@@ -20,6 +32,10 @@ export interface ArmaFit {
   q: number;
   ar: Float64Array;
   ma: Float64Array;
+  /** Seasonal terms (null: none) and their coefficients, P and Q of them. */
+  seasonal: SeasonalOrder | null;
+  seasonalAr: Float64Array;
+  seasonalMa: Float64Array;
   mean: number;
   sigma2: number;
   logLikelihood: number;
@@ -315,15 +331,36 @@ export function parameterCount(p: number, q: number, withMean: boolean): number 
   return p + q + (withMean ? 1 : 0) + 1;
 }
 
-/** Akaike's criterion as statsmodels reports it: -2 logL + 2 (parameter count). */
+/** Akaike's criterion as statsmodels reports it: -2 logL + 2 (parameter count, seasonal terms included). */
 export function aic(fit: ArmaFit, withMean: boolean): number {
-  return -2 * fit.logLikelihood + 2 * parameterCount(fit.p, fit.q, withMean);
+  const seasonalTerms = fit.seasonalAr.length + fit.seasonalMa.length;
+  return -2 * fit.logLikelihood + 2 * (parameterCount(fit.p, fit.q, withMean) + seasonalTerms);
 }
 
 /**
- * Exact maximum-likelihood ARMA(p, q) (+ mean when `withMean`) of a series with optional NaN gaps.
- * The optimiser starts from the best (by likelihood) of `starts` and the zero point (white noise).
- * Null when no start has a finite likelihood (a degenerate series).
+ * The product of a lag polynomial and its seasonal counterpart at `period`, as the coefficients of
+ * one polynomial of order length + seasonal.length * period, written to `out`: for the AR side
+ * (1 - Σ a_i B^i)(1 - Σ A_k B^(k s)) has -a_i A_k at lag i + k s (`crossSign` -1), for the MA side
+ * (1 + Σ m_j B^j)(1 + Σ M_k B^(k s)) has +m_j M_k (`crossSign` 1). Without seasonal terms, `out`
+ * holds the coefficients unchanged.
+ */
+export function multiplySeasonal(coefficients: Float64Array, seasonal: Float64Array, period: number, crossSign: 1 | -1, out: Float64Array): Float64Array {
+  out.fill(0);
+  out.set(coefficients);
+  for (let k = 0; k < seasonal.length; k++) {
+    const lag = (k + 1) * period;
+    out[lag - 1] += seasonal[k];
+    for (let i = 0; i < coefficients.length; i++) out[lag + i] += crossSign * coefficients[i] * seasonal[k];
+  }
+  return out;
+}
+
+/**
+ * Exact maximum-likelihood ARMA(p, q) (+ mean when `withMean`, + `seasonal` terms) of a series with
+ * optional NaN gaps. The optimiser starts from the best (by likelihood) of `starts` and the zero
+ * point (white noise). With `held`, the first coordinates (ar, then ma, then seasonal ones) stay at
+ * those values and only the rest are fitted (starts then hold the rest). Null when no start has a
+ * finite likelihood (a degenerate series).
  */
 export function fitArma(
   series: Float64Array,
@@ -332,16 +369,43 @@ export function fitArma(
   withMean: boolean,
   starts: readonly Float64Array[],
   logLikelihoodTolerance = PRECISE_TOLERANCE,
+  seasonal: SeasonalOrder | null = null,
+  held: Float64Array | null = null,
 ): ArmaFit | null {
-  const workspace = createWorkspace(p, q, series.length);
+  const period = seasonal?.period ?? 0;
+  const seasonalP = seasonal?.p ?? 0;
+  const seasonalQ = seasonal?.q ?? 0;
+  const workspace = createWorkspace(p + seasonalP * period, q + seasonalQ * period, series.length);
   const ar = new Float64Array(p);
   const ma = new Float64Array(q);
-  const scratch = new Float64Array(Math.max(p, q));
+  const seasonalAr = new Float64Array(seasonalP);
+  const seasonalMa = new Float64Array(seasonalQ);
+  const fullAr = new Float64Array(p + seasonalP * period);
+  const fullMa = new Float64Array(q + seasonalQ * period);
+  const scratch = new Float64Array(Math.max(p, q, seasonalP, seasonalQ));
   let observed = 0;
   for (const value of series) if (value === value) observed++;
-  const residuals = (x: Float64Array, out: Float64Array): number => {
+  const load = (x: Float64Array): void => {
     constrainCoefficients(x, p, q, ar, ma, scratch);
-    setCoefficients(workspace, ar, ma);
+    if (seasonal === null) {
+      setCoefficients(workspace, ar, ma);
+      return;
+    }
+    constrainPolynomial(x, p + q, seasonalP, seasonalAr, scratch);
+    constrainPolynomial(x, p + q + seasonalP, seasonalQ, seasonalMa, scratch);
+    for (let k = 0; k < seasonalQ; k++) seasonalMa[k] = -seasonalMa[k];
+    setCoefficients(workspace, multiplySeasonal(ar, seasonalAr, period, -1, fullAr), multiplySeasonal(ma, seasonalMa, period, 1, fullMa));
+  };
+  const coordinates = new Float64Array(p + q + seasonalP + seasonalQ);
+  if (held !== null) coordinates.set(held);
+  /** The optimiser's point with the held coordinates in front. */
+  const withHeld = (x: Float64Array): Float64Array => {
+    if (held === null) return x;
+    coordinates.set(x, held.length);
+    return coordinates;
+  };
+  const residuals = (x: Float64Array, out: Float64Array): number => {
+    load(withHeld(x));
     if (!Number.isFinite(profileLikelihood(series, workspace, withMean, out).logLikelihood)) return Infinity;
     let sum = 0;
     for (let k = 0; k < observed; k++) sum += out[k] * out[k];
@@ -349,7 +413,7 @@ export function fitArma(
   };
 
   const out = new Float64Array(observed);
-  let best: Float64Array = new Float64Array(p + q);
+  let best: Float64Array = new Float64Array(coordinates.length - (held?.length ?? 0));
   let bestValue = residuals(best, out);
   for (const start of starts) {
     const value = residuals(start, out);
@@ -359,12 +423,11 @@ export function fitArma(
     }
   }
   if (!Number.isFinite(bestValue)) return null;
-  const optimum = minimizeSumOfSquares(residuals, best, observed, logLikelihoodTolerance);
-  constrainCoefficients(optimum, p, q, ar, ma, scratch);
-  setCoefficients(workspace, ar, ma);
+  const optimum = Float64Array.from(withHeld(minimizeSumOfSquares(residuals, best, observed, logLikelihoodTolerance)));
+  load(optimum);
   const { logLikelihood, mean, sigma2 } = profileLikelihood(series, workspace, withMean);
   if (!Number.isFinite(logLikelihood)) return null;
-  return { p, q, ar, ma, mean, sigma2, logLikelihood, unconstrained: optimum };
+  return { p, q, ar, ma, seasonal, seasonalAr, seasonalMa, mean, sigma2, logLikelihood, unconstrained: optimum };
 }
 
 /**
@@ -386,6 +449,7 @@ const STEPWISE_MOVES: readonly (readonly [number, number])[] = [
  * Hannan-Rissanen estimate and the optima of (p-1, q) and (p, q-1), when fitted, extended by a zero
  * coefficient, so a model never ends with a lower likelihood than a fitted nested one it extends.
  * Orders are compared with a loose optimiser tolerance; the winner is then refined to the precise one.
+ * With a `period` (0: none), the winner is then offered seasonal terms ({@link searchSeasonalTerms}).
  * Null when no order could be fitted.
  */
 export function searchArmaOrder(
@@ -395,6 +459,7 @@ export function searchArmaOrder(
   withMean: boolean,
   maxParameters: number,
   search: OrderSearch,
+  period = 0,
 ): ArmaFit | null {
   const basis = startValueBasis(series, maxP, maxQ);
   // undefined: not tried yet; null: tried and failed.
@@ -422,8 +487,96 @@ export function searchArmaOrder(
       moved = STEPWISE_MOVES.some(([dp, dq]) => tryOrder(p + dp, q + dq));
     }
   }
-  const winner = best as ArmaFit | null;
-  return winner && (fitArma(series, winner.p, winner.q, withMean, [winner.unconstrained]) ?? winner);
+  const nonSeasonal = best as ArmaFit | null;
+  if (nonSeasonal === null) return null;
+  const winner = (period > 0 && searchSeasonalTerms(series, nonSeasonal, withMean, maxParameters, period)) || nonSeasonal;
+  return fitArma(series, winner.p, winner.q, withMean, [winner.unconstrained], PRECISE_TOLERANCE, winner.seasonal) ?? winner;
+}
+
+/** Seasonal terms a search tries: one seasonal AR, or one seasonal MA, coefficient. */
+const SEASONAL_TERMS: readonly (readonly [p: number, q: number])[] = [[1, 0], [0, 1]];
+/** Seasonal terms are only tried on series spanning at least this many periods. */
+const MIN_SEASONAL_PERIODS = 3;
+/** Standard normal quantiles of the screen: 5% two-sided for the residual autocorrelation, 1% one-sided for the phase means. */
+const RESIDUAL_SCREEN_Z = 1.959963984540054;
+const PHASE_SCREEN_Z = 2.3263478740408408;
+
+/**
+ * `fit` (the order chosen without seasonal terms) beaten by AIC with a seasonal AR(1) or MA(1) term
+ * at `period`, or null. Only series the screen ({@link looksSeasonal}) passes are searched, so a
+ * series without a cycle costs one filter pass. Kept cheap: each term is fitted alone, the chosen
+ * ARMA coefficients held (a one-dimensional fit, whose AIC is an upper bound of the joint fit's);
+ * the winner's coefficients are all freed in the final, precise fit.
+ */
+function searchSeasonalTerms(series: Float64Array, fit: ArmaFit, withMean: boolean, maxParameters: number, period: number): ArmaFit | null {
+  if (series.length < MIN_SEASONAL_PERIODS * period || parameterCount(fit.p, fit.q, withMean) + 1 > maxParameters) return null;
+  if (!looksSeasonal(series, fit, period)) return null;
+  // Start from the size of the series' autocorrelation at the period (the MA side is stored negated, see constrainCoefficients).
+  const correlation = Math.max(-0.9, Math.min(0.9, autocorrelation(series, period)));
+  const seasonalStart = correlation / Math.sqrt(1 - correlation * correlation);
+  let best: ArmaFit | null = null;
+  let bestAic = aic(fit, withMean);
+  for (const [seasonalP, seasonalQ] of SEASONAL_TERMS) {
+    const start = Float64Array.of(seasonalP === 1 ? seasonalStart : -seasonalStart);
+    const candidate = fitArma(series, fit.p, fit.q, withMean, [start], SEARCH_TOLERANCE, { period, p: seasonalP, q: seasonalQ }, fit.unconstrained);
+    if (candidate !== null && aic(candidate, withMean) < bestAic) {
+      best = candidate;
+      bestAic = aic(candidate, withMean);
+    }
+  }
+  return best;
+}
+
+/**
+ * Whether seasonal terms are worth fitting: the residuals of the non-seasonal fit are autocorrelated
+ * at the period beyond chance (5%), or the series' means per phase of the period (per weekday, per
+ * hour) differ beyond chance (1%, a one-way analysis of variance, chi-square approximation), which
+ * catches cycles a higher-order ARMA mimicked.
+ */
+function looksSeasonal(series: Float64Array, fit: ArmaFit, period: number): boolean {
+  const correlation = residualAutocorrelation(series, fit, period);
+  if (Math.abs(correlation.value) * Math.sqrt(correlation.pairs) > RESIDUAL_SCREEN_Z) return true;
+  const { between, within, observed, phases } = phaseVariance(series, period);
+  const degrees = phases - 1;
+  if (degrees < 1 || observed - phases < 1 || !(within > 0)) return false;
+  // (phases - 1) F is about chi-square with phases - 1 degrees of freedom; Wilson-Hilferty's quantile.
+  const chiSquare = between / (within / (observed - phases));
+  const spread = 2 / (9 * degrees);
+  return chiSquare > degrees * (1 - spread + PHASE_SCREEN_Z * Math.sqrt(spread)) ** 3;
+}
+
+/** Autocorrelation at `lag` of the standardized one-step residuals of a non-seasonal fit, and how many pairs it is over. */
+function residualAutocorrelation(series: Float64Array, fit: ArmaFit, lag: number): { value: number; pairs: number } {
+  const n = series.length;
+  const workspace = createWorkspace(fit.p, fit.q, n);
+  setCoefficients(workspace, fit.ar, fit.ma);
+  const expected = new Float64Array(n);
+  const variance = new Float64Array(n);
+  if (!oneStepPredictions(series, workspace, fit.mean, fit.sigma2, expected, variance)) return { value: 0, pairs: 0 };
+  const residuals = Float64Array.from(series, (value, t) => (value - expected[t]) / Math.sqrt(variance[t]));
+  return { value: autocorrelation(residuals, lag), pairs: series.length - lag };
+}
+
+/** Sample autocorrelation at `lag` of the observed values (mean of the products of observed pairs over the mean square about the mean). */
+function autocorrelation(series: Float64Array, lag: number): number {
+  const n = series.length;
+  const mean = observedMean(series);
+  let sumSquares = 0;
+  let observed = 0;
+  for (const value of series) {
+    if (value !== value) continue;
+    sumSquares += (value - mean) ** 2;
+    observed++;
+  }
+  let cross = 0;
+  let pairs = 0;
+  for (let t = lag; t < n; t++) {
+    const product = (series[t] - mean) * (series[t - lag] - mean);
+    if (product !== product) continue;
+    cross += product;
+    pairs++;
+  }
+  return sumSquares > 0 && pairs > 0 ? cross / pairs / (sumSquares / observed) : 0;
 }
 
 /** Start values for (p, q): Hannan-Rissanen, and the fitted nested orders padded with a zero partial autocorrelation. */
@@ -464,6 +617,57 @@ export function difference(series: Float64Array, d: number): Float64Array {
     current = next;
   }
   return current;
+}
+
+/** y_t - y_(t - period) (NaN where either is missing); the first `period` entries are dropped. */
+export function seasonalDifference(series: Float64Array, period: number): Float64Array {
+  const next = new Float64Array(Math.max(0, series.length - period));
+  for (let t = 0; t < next.length; t++) next[t] = series[t + period] - series[t];
+  return next;
+}
+
+/** Seasonal strength from which a series is differenced at its period (Wang, Smith & Hyndman 2006; forecast's nsdiffs). */
+const SEASONAL_STRENGTH_THRESHOLD = 0.64;
+
+/**
+ * Seasonal differences (0 or 1) for `series` at `period`, as auto.arima's `nsdiffs` decides by seasonal
+ * strength: 1 when the means per phase (per weekday, per hour) explain at least 64% of the variance
+ * of the series around its mean and the series spans at least three periods after differencing.
+ */
+export function seasonalDifferencingOrder(series: Float64Array, period: number): number {
+  if (series.length < (MIN_SEASONAL_PERIODS + 1) * period) return 0;
+  const { between, within } = phaseVariance(series, period);
+  return between > 0 && between / (between + within) >= SEASONAL_STRENGTH_THRESHOLD ? 1 : 0;
+}
+
+/** Sums of squares of the observed values between the means per phase of `period`, and within them; counts per phase. */
+function phaseVariance(series: Float64Array, period: number): { between: number; within: number; observed: number; phases: number } {
+  const sums = new Float64Array(period);
+  const counts = new Float64Array(period);
+  let total = 0;
+  let observed = 0;
+  for (let t = 0; t < series.length; t++) {
+    const value = series[t];
+    if (value !== value) continue;
+    sums[t % period] += value;
+    counts[t % period]++;
+    total += value;
+    observed++;
+  }
+  const grandMean = total / observed;
+  let between = 0;
+  let phases = 0;
+  for (let phase = 0; phase < period; phase++) {
+    if (counts[phase] === 0) continue;
+    between += counts[phase] * (sums[phase] / counts[phase] - grandMean) ** 2;
+    phases++;
+  }
+  let within = 0;
+  for (let t = 0; t < series.length; t++) {
+    const value = series[t];
+    if (value === value) within += (value - sums[t % period] / counts[t % period]) ** 2;
+  }
+  return { between, within, observed, phases };
 }
 
 /**

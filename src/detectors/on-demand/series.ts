@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { detectArimaAnomalies } from '../arima/index.js';
+import { arimaLabel, detectArimaAnomalies, seasonalPeriodOf } from '../arima/index.js';
 import { detectShallow } from '../shallow/index.js';
 import { newStreamState, scoreStream, STREAM_KIND } from '../stream/index.js';
 import { isolationForestVerdicts, IsolationForestParamsSchema } from './forest.js';
@@ -29,6 +29,8 @@ const ArimaParamsSchema = z
     intervalSigmas: z.number().positive().max(10).optional(),
     minHistory: z.number().int().min(3).default(30),
     search: z.enum(['stepwise', 'grid']).default('stepwise'),
+    /** Season length in points; default from the points' spacing (7 daily, 24 hourly, 48 half-hourly, else none); 0: no seasonal terms. */
+    period: z.union([z.literal(0), z.number().int().min(2).max(168)]).optional(),
   })
   .strict();
 
@@ -64,6 +66,12 @@ function streamVerdicts(timestampsMs: Float64Array, values: Float64Array, params
   return verdicts;
 }
 
+/** The usual spacing of ascending timestamps: the median gap. */
+function medianSpacingMs(timestampsMs: Float64Array): number {
+  const gaps = Float64Array.from({ length: Math.max(0, timestampsMs.length - 1) }, (_, t) => timestampsMs[t + 1] - timestampsMs[t]).sort();
+  return gaps.length === 0 ? 0 : gaps[gaps.length >> 1];
+}
+
 function shallowVerdicts(timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ShallowParamsSchema>): Verdicts {
   const result = detectShallow(timestampsMs, values, params);
   const verdicts = { ...emptyVerdicts(values.length, values), anomalous: result.isAnomaly, score: result.score, expected: result.expected };
@@ -73,15 +81,16 @@ function shallowVerdicts(timestampsMs: Float64Array, values: Float64Array, param
   return verdicts;
 }
 
-function arimaVerdicts(_timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ArimaParamsSchema>): Verdicts {
-  const result = detectArimaAnomalies(values, params);
+function arimaVerdicts(timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ArimaParamsSchema>): Verdicts {
+  const result = detectArimaAnomalies(values, { ...params, period: params.period ?? seasonalPeriodOf(medianSpacingMs(timestampsMs)) });
   if (result.skipped !== null) throw new InputError(`arima cannot model this series: ${result.skipped.message}`);
   const verdicts = { ...emptyVerdicts(values.length, values), anomalous: result.isAnomaly, score: result.score, expected: result.expected, lower: result.lower, upper: result.upper };
-  const [p, d, q] = result.model?.order ?? [0, 0, 0];
+  // A series not skipped has its model.
+  const model = arimaLabel(result.model!);
   for (let t = 0; t < values.length; t++) {
     if (result.isAnomaly[t] === 0) continue;
     const side = values[t] > result.upper[t] ? 'above' : 'below';
-    verdicts.reasons.push(`value ${formatValue(values[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${side} ARIMA(${p},${d},${q})'s prediction ${formatValue(result.expected[t])} (interval ${formatValue(result.lower[t])}–${formatValue(result.upper[t])})`);
+    verdicts.reasons.push(`value ${formatValue(values[t])} is ${Math.abs(result.zScore[t]).toFixed(1)}σ ${side} ${model}'s prediction ${formatValue(result.expected[t])} (interval ${formatValue(result.lower[t])}–${formatValue(result.upper[t])})`);
   }
   return verdicts;
 }

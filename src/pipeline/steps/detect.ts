@@ -8,9 +8,10 @@ import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectRecords, entityCodesOf, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
+import { detectArimaOnThreads } from '../series-threads.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
@@ -193,7 +194,7 @@ function recordKey(context: StepContext, step: RecordStepConfig, date: string): 
  * id: the step's numbers as columns, entities, and labels when the step evaluates. Without `ids`
  * (history a model only learns from) ids and labels are left out.
  */
-async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean } = { ids: true }): Promise<RecordTable> {
+async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean; numbers?: { sql: string }[] } = { ids: true }): Promise<RecordTable> {
   const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
   const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
   const evaluate = options.ids && step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
@@ -201,25 +202,29 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
   const order = `ORDER BY CAST(${sqlIdentifier(step.id)} AS VARCHAR), file_row_number`;
   const source = 'read_parquet($1, file_row_number = true)';
-  const numbers = recordColumnsSql(step);
+  const numbers = options.numbers ?? recordColumnsSql(step);
   let columns: Record<string, unknown[]>;
+  let features: Float64Array[];
   let ids: string[];
   try {
     columns = await engine.columns(
-      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity,
-        ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')}
+      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity
         ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
       FROM ${source} ${order}`,
       [localPath],
     );
+    // The numbers apart, as typed arrays straight from DuckDB: no JS value per cell.
+    features = await engine.numberColumns(`SELECT ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source} ${order}`, [localPath]);
     ids = options.ids ? await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length) : [];
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
+  const entities = columns.entity as (string | null)[];
   return {
     ids,
-    entities: columns.entity as (string | null)[],
-    features: numbers.map((_, f) => numbersWithNaN(columns[`f${f}`] as (number | null)[])),
+    entities,
+    ...entityCodesOf(entities),
+    features,
     labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
   };
 }
@@ -240,9 +245,57 @@ async function readHistory(engine: Engine, context: StepContext, step: Extract<D
   return { tables, from };
 }
 
+/** A day's rows read once for every record step that reads them alike, until each of those steps took them. */
+interface SharedDay {
+  table: Promise<RecordTable>;
+  /** The SQL of each number the table holds, in column order. */
+  numbers: string[];
+  /** Detect steps (indices) that have not taken the table yet. */
+  waiting: Set<number>;
+}
+
+/**
+ * Days read for several record steps, by run, day file and how the rows are read. An entry goes once
+ * every step took it; at most {@link SHARED_DAYS} stay (a step that runs on another process never
+ * takes its share here).
+ */
+const sharedDays = new Map<string, SharedDay>();
+const SHARED_DAYS = 2;
+
+/** What makes two record steps read a day's rows alike: the table, ids, entities and labels. */
+function rowReadOf(step: RecordStepConfig): string {
+  return JSON.stringify([step.table, step.id, step.entity ?? null, step.evaluate ?? null]);
+}
+
+/**
+ * One day of the step's table, as {@link readRecordTable} reads it. The pipeline's record steps
+ * that read the day's rows alike (typically DBSCAN, conditional and pattern over the rides) share
+ * one read in this process: the first reads every number any of them needs, sorted once, and
+ * each takes its own columns (kernels never write their inputs).
+ */
+async function readSharedRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, detectStep: number, date: string): Promise<RecordTable> {
+  const sharing = context.params.pipeline.detect.flatMap((other, index) => (isRecordStep(other) && rowReadOf(other) === rowReadOf(step) ? [{ index, step: other }] : []));
+  if (sharing.length === 1) return readRecordTable(engine, context, step, date);
+  const key = JSON.stringify([context.run.id, recordKey(context, step, date), rowReadOf(step)]);
+  let shared = sharedDays.get(key);
+  if (shared === undefined) {
+    const numbers = [...new Set(sharing.flatMap((other) => recordColumnsSql(other.step).map(({ sql }) => sql)))];
+    shared = { table: readRecordTable(engine, context, step, date, { ids: true, numbers: numbers.map((sql) => ({ sql })) }), numbers, waiting: new Set(sharing.map(({ index }) => index)) };
+    for (const oldest of [...sharedDays.keys()].slice(0, Math.max(0, sharedDays.size - SHARED_DAYS + 1))) sharedDays.delete(oldest);
+    sharedDays.set(key, shared);
+    // A failed read is not shared: the step's retry reads again.
+    shared.table.catch(() => sharedDays.delete(key));
+  }
+  shared.waiting.delete(detectStep);
+  if (shared.waiting.size === 0) sharedDays.delete(key);
+  const table = await shared.table;
+  const { numbers } = shared;
+  return { ...table, features: recordColumnsSql(step).map(({ sql }) => table.features[numbers.indexOf(sql)]) };
+}
+
 /** One day of a record step: its findings and what it tells about the day. */
-async function detectRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
-  const table = await readRecordTable(engine, context, step, date);
+async function detectRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, detectStep: number, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
+  const table = await readSharedRecordDay(engine, context, step, detectStep, date);
   switch (step.detector) {
     case 'dbscan':
       return detectRecords(step, table, date);
@@ -251,11 +304,6 @@ async function detectRecordDay(engine: Engine, context: StepContext, step: Recor
     case 'pattern':
       return detectPatterns(step, table, date);
   }
-}
-
-/** The values as a Float64Array, NULL as NaN; without NULLs, copied natively (a callback per value is slow on a first run). */
-function numbersWithNaN(values: (number | null)[]): Float64Array {
-  return values.includes(null) ? Float64Array.from(values, (value) => value ?? Number.NaN) : Float64Array.from(values as number[]);
 }
 
 /**
@@ -288,7 +336,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
     let findings: AnyFinding[];
     if (isRecordStep(step)) {
       if (partition.kind !== 'record-day') throw new InputError(`${step.detector} runs a day at a time, not as ${partitionLabel(partition)}`);
-      const detection = await detectRecordDay(engine, context, step, partition.date);
+      const detection = await detectRecordDay(engine, context, step, partition.detectStep, partition.date);
       findings = detection.findings;
       output = { skipped: [], facts: { ...detection.facts, date: partition.date } };
     } else if (step.detector === 'autoencoder' || (step.detector === 'iforest' && step.model !== undefined)) {
@@ -307,7 +355,8 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
       const table = await readSeriesTable(engine, context, step, from, last, partition);
-      const detection = detectSeries(step, table, { from: first, to: last, windowStart: from });
+      const range = { from: first, to: last, windowStart: from };
+      const detection = step.detector === 'arima' ? await detectArimaOnThreads(step, table, range) : detectSeries(step, table, range);
       findings = detection.findings;
       output = { skipped: detection.skipped, window: { from, to: last } };
     }
