@@ -104,5 +104,5 @@ describe('the autoencoder path on the traffic sample', () => {
     for (const kind of TRAFFIC_INCIDENT_KINDS) expect(byKind[kind].incidents).toBeGreaterThan(0);
     expect(found / incidents).toBeGreaterThanOrEqual(0.9);
     expect(flaggedNormalMinutes / normalMinutes).toBeLessThanOrEqual(0.01);
-  });
+  }, 240_000);
 });
