@@ -97,7 +97,7 @@ function Performance({ report }: { report: Monitoring }) {
         </p>
       ) : (
         <>
-          <LinePlot label={`AUC and log loss of ${report.pipeline} per day`} time height={260} data={plot.data} series={plot.series} />
+          <LinePlot label={`AUC and log loss of ${report.pipeline} per day`} time daily height={260} data={plot.data} series={plot.series} />
           <div class="table-wrap">
             <table class="performance">
               <thead>
@@ -160,7 +160,7 @@ function Drift({ report, statistic, onStatistic }: { report: Monitoring; statist
               {threshold === null ? `no ${statistic.toUpperCase()} threshold: PSI alone decides` : `drift: ${statistic.toUpperCase()} > ${threshold}`} · alarm on {alarmed}
             </span>
           </div>
-          <LinePlot label={`${statistic.toUpperCase()} of each feature of ${report.pipeline} per day`} time height={260} data={plot.data} series={plot.series} />
+          <LinePlot label={`${statistic.toUpperCase()} of each feature of ${report.pipeline} per day`} time daily height={260} data={plot.data} series={plot.series} />
         </>
       )}
     </section>
@@ -181,7 +181,7 @@ function Alarms({ report }: { report: Monitoring }) {
                 <th>Alarm</th>
                 <th>State</th>
                 <th>For day</th>
-                <th>Since (UTC)</th>
+                <th>Changed (UTC)</th>
                 <th>Message</th>
               </tr>
             </thead>
