@@ -78,6 +78,11 @@ export function MonitoringPage({ api, pipelines }: PageProps) {
   );
 }
 
+/** A day the performance alarm judges (enough ground truth) whose AUC is below the configured minimum. */
+function belowMinAuc(row: Monitoring['performance'][number], thresholds: Monitoring['thresholds']): boolean {
+  return thresholds.minAuc !== null && row.auc !== null && row.matched >= thresholds.minRows && row.auc < thresholds.minAuc;
+}
+
 function Performance({ report }: { report: Monitoring }) {
   const { performance, thresholds } = report;
   const plot = useMemo(() => {
@@ -122,7 +127,7 @@ function Performance({ report }: { report: Monitoring }) {
                     <td class="number">{formatNumber(row.predictions)}</td>
                     <td class="number">{formatNumber(row.matched)}</td>
                     <td class="number">{formatNumber(row.positives)}</td>
-                    <td class={`number${thresholds.minAuc !== null && row.auc !== null && row.matched >= thresholds.minRows && row.auc < thresholds.minAuc ? ' below' : ''}`}>{formatNumber(row.auc)}</td>
+                    <td class={belowMinAuc(row, thresholds) ? 'number below' : 'number'}>{formatNumber(row.auc)}</td>
                     <td class="number">{formatNumber(row.logLoss)}</td>
                     <td class="number">{formatNumber(row.brier)}</td>
                   </tr>
