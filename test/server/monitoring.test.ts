@@ -89,6 +89,13 @@ describe('GET /v1/monitoring: a watched pipeline over a window', () => {
     expect(answer.msg).toContain(message);
   });
 
+  it('is in the OpenAPI document, with its query and answer', async () => {
+    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters: { name: string }[]; responses: Record<string, unknown> } }> };
+    const operation = document.paths['/v1/monitoring']?.get;
+    expect(operation?.parameters.map((parameter) => parameter.name)).toEqual(['pipeline', 'from', 'to']);
+    expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(['200', '400']));
+  });
+
   it('needs a token', async () => {
     expect((await get(`pipeline=${WATCHED.pipeline}`, 'not-a-token-000000000')).status).toBe(401);
   });
