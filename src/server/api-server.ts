@@ -25,6 +25,7 @@ import { detectRoutes } from './routes/detect.js';
 import { exploreRoutes } from './routes/explore.js';
 import { healthRoutes } from './routes/health.js';
 import { modelsRoutes } from './routes/models.js';
+import { monitoringRoutes } from './routes/monitoring.js';
 import { outliersRoutes } from './routes/outliers.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { predictRoutes } from './routes/predict.js';
@@ -193,7 +194,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   await api.register(swaggerUi, { routePrefix: '/docs' });
   api.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => api.swagger());
 
-  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, predictRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes, exploreRoutes]) routes(api, context);
+  for (const routes of [healthRoutes, outliersRoutes, detectRoutes, predictRoutes, runsRoutes, resultsRoutes, modelsRoutes, feedbackRoutes, exploreRoutes, monitoringRoutes]) routes(api, context);
   // The dashboard: static files, open like /docs (everything it shows comes from the API with a token).
   const webRoot = webAppRoot();
   if (webRoot === undefined) api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ status: 'error', msg: 'the dashboard is not built: run npm run build' }));

@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { FsLake, partitionPrefix } from '../../src/lake/index.js';
 import { runParamsOf, startRun, startTrainingRun, trainingParamsOf } from '../../src/pipeline/index.js';
 import { writeSampleRides, writeSampleTraffic } from '../../src/sample/index.js';
+import { fillWatchedPipeline, WATCHED, watchedPipelineConfig } from '../helpers/monitored.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startServe, type ServeProcess } from '../server/serve-process.js';
 
@@ -47,6 +48,7 @@ pipelines:
       - { detector: arima, table: sensor_daily, entity: sensor_id, time: day, value: total_bytes, history: 10, minHistory: 5 }
     train:
       - { model: sensor_if, detector: iforest, table: sensor_traffic, entity: sensor_id, time: ts, value: bytes, history: 3, minRows: 1000, params: { trees: 30 }, promote: auto }
+  ${WATCHED.pipeline}: ${JSON.stringify(watchedPipelineConfig())}
 `;
 
 /** What the test reads of the scatter's canvas in the page (the DOM's types are not this project's). */
@@ -110,12 +112,13 @@ describe('the dashboard', () => {
       [{ id: failedRunId }] = await app.store.listRuns({ pipeline: 'rides', status: 'failed' });
       await startRun(services, 'sensors', runParamsOf(config, 'sensors'), SENSOR_DAYS);
       for (const day of SENSOR_DAYS.slice(-2)) await startTrainingRun(services, 'sensors', trainingParamsOf(config, 'sensors'), day);
+      await fillWatchedPipeline(lake, services, config);
     } finally {
       await app.close();
     }
     serve = await startServe(cwd, ['--no-schedules', '--processes', '1'], { DATABASE_URL: database.url, DETOUR_API_TOKENS: `${TOKENS.read}:read,${TOKENS.admin}:admin` });
     browser = await launchChromium();
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -135,6 +138,7 @@ describe('the dashboard', () => {
         ['anomalies', 'Anomalies', 'canvas.scatter[data-drawn]'],
         ['quality', 'Data quality', '.calendar-day.day-pass, .calendar-day.day-warn'],
         ['models', 'Models', 'section.model'],
+        ['monitoring', 'Monitoring', 'section.monitoring-alarms'],
       ] as const) {
         await page.getByRole('link', { name: heading, exact: true }).click();
         await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
@@ -265,6 +269,40 @@ describe('the dashboard', () => {
     await expect.poll(() => stageOf(3 - target)).toBe('production');
     expect(await stageOf(target)).not.toBe('production');
     await context.close();
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("shows a watched model's performance per day against the ground truth, its drift with the threshold, and its alarms", async () => {
+    const { context, page } = await signedIn(TOKENS.read);
+    await page.goto(`${serve.url}/?page=monitoring&pipeline=${WATCHED.pipeline}`);
+    const performance = page.getByRole('region', { name: 'performance' });
+    await performance.locator('table.performance tbody tr').first().waitFor();
+    expect(await performance.locator('table.performance tbody td:first-child').allTextContents()).toEqual(WATCHED.predicted);
+    // Every day's AUC is below the configured minimum: marked in the table, the threshold drawn.
+    expect(await performance.locator('td.below').count()).toBe(WATCHED.predicted.length);
+    expect(await performance.locator('.u-legend').textContent()).toMatch(/AUC.*log loss.*min AUC/s);
+    const drift = page.getByRole('region', { name: 'drift' });
+    expect(await drift.locator('.u-legend').textContent()).toMatch(/temperature.*threshold \(PSI\)/s);
+    expect(await drift.locator('.u-legend').textContent()).toMatch(/score/);
+    expect(await drift.locator('.threshold').textContent()).toContain(`PSI > ${WATCHED.psi}`);
+    const alarms = page.getByRole('region', { name: 'alarms' });
+    expect(await alarms.locator('tr[data-alarm="performance"] .badge').textContent()).toBe('firing');
+    expect(await alarms.locator('tr[data-alarm="run_failed"] .badge').textContent()).toBe('resolved');
+    expect(await alarms.locator('tr[data-alarm="run_failed"] td').nth(2).textContent()).toBe(WATCHED.predicted[0]);
+    await shot(page, 'monitoring-watched');
+
+    // KS instead of PSI, kept in the URL: no KS threshold is configured, so PSI alone decides.
+    await drift.getByLabel('Statistic').selectOption('ks');
+    await expect.poll(() => new URL(page.url()).searchParams.get('stat')).toBe('ks');
+    expect(await drift.locator('.threshold').textContent()).toContain('no KS threshold');
+    await context.close();
+
+    const phone = await signedIn(TOKENS.read, { width: 390, height: 844, theme: 'dark' });
+    await phone.page.goto(`${serve.url}/?page=monitoring&pipeline=${WATCHED.pipeline}&stat=ks`);
+    await phone.page.locator('table.alarms tbody tr').first().waitFor();
+    await phone.page.locator('.monitoring-drift .u-legend').waitFor();
+    await shot(phone.page, 'monitoring-watched-phone-dark');
+    await phone.context.close();
     expect(consoleErrors).toEqual([]);
   });
 

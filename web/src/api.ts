@@ -51,6 +51,7 @@ export interface PipelineInfo {
   detectors: string[];
   records: boolean;
   series: boolean;
+  monitored: boolean;
 }
 
 export interface Axis {
@@ -142,6 +143,22 @@ export interface Calibration {
   version: number;
   label: string;
   calibration: { from: number; to: number; rows: number; mean_probability: number; observed_rate: number }[];
+}
+
+export interface ModelRef {
+  name: string;
+  version: number;
+}
+
+/** A watched pipeline over a window, as `/v1/monitoring` answers it. */
+export interface Monitoring {
+  pipeline: string;
+  from: string;
+  to: string;
+  thresholds: { psi: number; ks: number | null; features: string[] | null; minAuc: number | null; maxLogLoss: number | null; minRows: number };
+  performance: { date: string; model: ModelRef; predictions: number; matched: number; positives: number; auc: number | null; logLoss: number | null; brier: number | null }[];
+  drift: { date: string; model: ModelRef; feature: string; windowDays: number; rows: number; constant: boolean; psi: number | null; ks: number | null }[];
+  alarms: { alarm: string; state: 'firing' | 'resolved'; message: string; date: string | null; changedAt: string }[];
 }
 
 /** An answer other than 2xx, with the API's one-line message. */

@@ -5,6 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 import { ApiClient, ApiFailure, type PipelineInfo, type Session } from './api';
 import { AnomaliesPage } from './pages/anomalies';
 import { ModelsPage } from './pages/models';
+import { MonitoringPage } from './pages/monitoring';
 import { QualityPage } from './pages/quality';
 import { RunsPage } from './pages/runs';
 import { messageOf, useQuery } from './state';
@@ -24,6 +25,7 @@ const PAGES = [
   { id: 'anomalies', title: 'Anomalies', view: AnomaliesPage },
   { id: 'quality', title: 'Data quality', view: QualityPage },
   { id: 'models', title: 'Models', view: ModelsPage },
+  { id: 'monitoring', title: 'Monitoring', view: MonitoringPage },
 ] as const;
 
 const TOKEN_KEY = 'detour.token';

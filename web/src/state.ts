@@ -1,6 +1,6 @@
 /** The view's state lives in the query string (shareable URLs); data comes from the API through small hooks. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiFailure } from './api';
+import { ApiFailure, type ApiClient, type RunSummary } from './api';
 
 /** The current query string as a plain object. */
 function currentQuery(): Record<string, string> {
@@ -78,4 +78,14 @@ export function today(): string {
 /** `date` moved by `days`. */
 export function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The last date a succeeded run of `pipeline` covered: where a page opens when the URL names no date. */
+export function useLatestDate(api: ApiClient, pipeline: string | undefined): string | undefined {
+  const [latest] = useLoad(async () => {
+    if (pipeline === undefined) return undefined;
+    const { runs } = await api.get<{ runs: RunSummary[] }>('/v1/runs', { pipeline, status: 'succeeded', limit: 20 });
+    return runs.find((run) => run.kind === 'detection')?.to;
+  }, pipeline ?? '');
+  return latest.data;
 }

@@ -73,6 +73,7 @@ const PipelinesSchema = z.object({
       detectors: z.array(z.string()),
       records: z.boolean().describe('it has a record detector: /v1/records plots its days'),
       series: z.boolean().describe('it has a series detector: /v1/series plots its entities'),
+      monitored: z.boolean().describe('it is watched in production (`monitor:`): /v1/monitoring reports it'),
     }),
   ),
   datasets: z.array(z.string()),
@@ -222,7 +223,7 @@ export function exploreRoutes(api: Api, { app, detection, tokens }: ApiContext):
     async () => ({
       pipelines: Object.entries(app.config.pipelines).map(([name, pipeline]) => {
         const detectors = pipeline.detect.map((step) => step.detector);
-        return { name, dataset: pipeline.dataset, detectors, records: detectors.some((detector) => RECORD_DETECTOR_KINDS.includes(detector)), series: detectors.some((detector) => SERIES_DETECTOR_KINDS.includes(detector)) };
+        return { name, dataset: pipeline.dataset, detectors, records: detectors.some((detector) => RECORD_DETECTOR_KINDS.includes(detector)), series: detectors.some((detector) => SERIES_DETECTOR_KINDS.includes(detector)), monitored: pipeline.monitor !== undefined };
       }),
       datasets: Object.keys(app.config.datasets),
     }),

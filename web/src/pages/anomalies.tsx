@@ -5,28 +5,18 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import type { DayRecords, EntitySeries, FlaggedRecord, PipelineInfo, RunSummary, StoredAnomaly } from '../api';
+import type { DayRecords, EntitySeries, FlaggedRecord, PipelineInfo, StoredAnomaly } from '../api';
 import { DateInput, formatNumber, LoadState, Select, useWidth } from '../components';
 import type { PageProps } from '../main';
 import { LinePlot } from '../plots/line-plot';
 import { ScatterPlot } from '../plots/scatter';
-import { addDays, useLoad, useQuery } from '../state';
+import { addDays, useLatestDate, useLoad, useQuery } from '../state';
 
 /** Colours of detectors, in the order a day's flagged records name them. */
 const DETECTOR_COLOURS = ['#e4572e', '#2e86ab', '#f3a712', '#8e44ad', '#17a589', '#c0392b'];
 const TOP_ANOMALIES = 20;
 /** Flagged records the table lists at first; the rest on demand (a day can flag thousands). */
 const FIRST_ROWS = 300;
-
-/** The last date a succeeded run of `pipeline` covered: where a page opens when the URL names no date. */
-function useLatestDate(api: PageProps['api'], pipeline: string | undefined): string | undefined {
-  const [latest] = useLoad(async () => {
-    if (pipeline === undefined) return undefined;
-    const { runs } = await api.get<{ runs: RunSummary[] }>('/v1/runs', { pipeline, status: 'succeeded', limit: 20 });
-    return runs.find((run) => run.kind === 'detection')?.to;
-  }, pipeline ?? '');
-  return latest.data;
-}
 
 export function AnomaliesPage({ api, pipelines }: PageProps) {
   const [query, setQuery] = useQuery();

@@ -5,6 +5,8 @@ import { useWidth } from '../components';
 
 /** Axis values as people read big counts: 1.2M, 950K. */
 const COMPACT = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 });
+/** Tick steps of a daily x axis, in seconds: 1 day, 2 days, a week, 2 weeks, about a month, a quarter. */
+const DAY_STEPS = [1, 2, 7, 14, 30, 91].map((days) => days * 86_400);
 
 export interface LinePlotProps {
   /** x values first, then one array per series (null: no point). */
@@ -13,14 +15,16 @@ export interface LinePlotProps {
   bands?: uPlot.Band[];
   /** x is a time in seconds (uPlot's unit) or a plain number. */
   time: boolean;
+  /** x is whole days: ticks fall on days, never between them. */
+  daily?: boolean;
   height?: number;
   label: string;
 }
 
-export function LinePlot({ data, series, bands, time, height = 320, label }: LinePlotProps) {
+export function LinePlot({ data, series, bands, time, daily = false, height = 320, label }: LinePlotProps) {
   const { ref, element: box, width } = useWidth<HTMLDivElement>();
   const plot = useRef<uPlot | null>(null);
-  const shape = JSON.stringify(series.map((entry) => entry.label)) + time;
+  const shape = JSON.stringify(series.map((entry) => entry.label)) + time + daily;
 
   useEffect(() => {
     if (box === null || width === 0) return;
@@ -35,7 +39,7 @@ export function LinePlot({ data, series, bands, time, height = 320, label }: Lin
         bands,
         scales: { x: { time } },
         axes: [
-          { stroke: axisColour, grid },
+          { stroke: axisColour, grid, incrs: daily ? DAY_STEPS : undefined },
           { stroke: axisColour, grid, size: 64, values: (_plot, splits) => splits.map((split) => COMPACT.format(split)) },
         ],
         legend: { live: true },
