@@ -107,7 +107,7 @@ function assertPipeline(context: CliContext, pipeline: string): void {
 export function runCommand(): Command {
   return withCommonOptions(new Command('run'))
     .description('run a pipeline once over one logical date or a range of dates (one run, modelled together)')
-    .argument('<pipeline>', 'pipeline name (built in: rides, flights, traffic; more in detour.yaml)')
+    .argument('<pipeline>', 'pipeline name (built in: rides, flights, traffic, weather, fleet; more in detour.yaml)')
     .option('--date <YYYY-MM-DD>', 'logical date to process')
     .option('--from <YYYY-MM-DD>', 'first date of a range')
     .option('--to <YYYY-MM-DD>', 'last date of a range (inclusive)')
