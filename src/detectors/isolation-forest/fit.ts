@@ -267,7 +267,7 @@ function offsetFor(contamination: 'auto' | number, trainingScores: () => Float64
 /**
  * The k-th smallest value (0-based) of `values`, which it reorders so that values[0..k) are <= it,
  * values[k] is it and values(k..] are >= it: Hoare's quickselect, middle pivot, O(n) on average.
- * For the offset's percentile, a tenth of a full sort's time on a day of minutes.
+ * The offset needs two order statistics, not the order of all scores.
  */
 function selectInPlace(values: Float64Array, k: number): number {
   let left = 0;
