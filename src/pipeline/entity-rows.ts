@@ -29,9 +29,17 @@ export interface EntitySource {
   labels?: { flag: string; kind?: string };
 }
 
+/** Shard `shard` (0-based) of `shards`. */
+export interface ShardOfShards {
+  shard: number;
+  shards: number;
+}
+
 /**
  * The shard (0..count-1) of an entity: FNV-1a over its UTF-16 code units, so that every process
- * puts an entity in the same shard whatever the order it meets entities in.
+ * puts an entity in the same shard whatever the order it meets entities in, and whatever other
+ * entities a read sees. Shards of a few entities come out uneven (20 sensors in 10 shards: sizes 1
+ * to 3); {@link shardEntities} deals them evenly when the entity list is known.
  */
 export function shardOf(entity: string, count: number): number {
   let hash = 0x811c9dc5;
@@ -42,14 +50,29 @@ export function shardOf(entity: string, count: number): number {
   return (hash >>> 0) % count;
 }
 
-/** Whether an entity belongs to shard `shard` of `shards`. */
-export function inShard(partition: { shard: number; shards: number }): (entity: string) => boolean {
+/** Whether an entity belongs to shard `shard` of `shards`, by {@link shardOf}. */
+export function inShard(partition: ShardOfShards): (entity: string) => boolean {
   return (entity) => partition.shards === 1 || shardOf(entity, partition.shards) === partition.shard;
 }
 
+/**
+ * The entities of one shard: the distinct entities sorted (by UTF-16 code units) and dealt round
+ * robin, the i-th to shard i mod shards. Shard sizes differ by at most one, so workers sharing the
+ * shards finish together; every process reading the same entities deals the same shards.
+ *
+ * @example
+ * shardEntities(['b', 'a', 'c', 'a'], { shard: 0, shards: 2 }); // Set { 'a', 'c' }
+ */
+export function shardEntities(entities: Iterable<string>, partition: ShardOfShards): Set<string> {
+  const sorted = [...new Set(entities)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return new Set(sorted.filter((_, rank) => rank % partition.shards === partition.shard));
+}
+
 export interface ReadEntityRowsOptions {
-  /** Only rows of these entities (e.g. one shard's). */
-  include: (entity: string) => boolean;
+  /** Only rows of these entities (e.g. those a training run asks for, or a hash shard's); default all. */
+  include?: (entity: string) => boolean;
+  /** Then only the rows of this shard of the included entities, dealt by {@link shardEntities}. */
+  shard?: ShardOfShards;
   /** The step reading, as errors name it: `detect step arima`. */
   what: string;
   /** Also hash every file read (a training run records its inputs). */
@@ -58,7 +81,8 @@ export interface ReadEntityRowsOptions {
 
 /**
  * The rows of `source` in the partitions dated `window.from` to `window.to` (ordered by entity,
- * then time), and with `fingerprint` every file read with its sha256.
+ * then time), the included entities with rows in any shard, and with `fingerprint` every file read
+ * with its sha256.
  */
 export async function readEntityRows(
   engine: Engine,
@@ -66,12 +90,12 @@ export async function readEntityRows(
   source: EntitySource,
   window: { from: string; to: string },
   options: ReadEntityRowsOptions,
-): Promise<{ table: SeriesTable; inputs: { key: string; sha256: string }[] }> {
-  const { include, what } = options;
+): Promise<{ table: SeriesTable; entitiesWithRows: ReadonlySet<string>; inputs: { key: string; sha256: string }[] }> {
+  const { include = () => true, what } = options;
   const zone = source.table === context.params.pipeline.dataset ? 'silver' : 'gold';
   const keys = (await listPartitionFiles(context.lake, zone, source.table, window.from, window.to)).map((file) => file.key);
   const empty = { entity: [], day: [], timeMs: new Float64Array(), values: Object.fromEntries(source.columns.map((name) => [name, new Float64Array()])) };
-  if (keys.length === 0) return { table: empty, inputs: [] };
+  if (keys.length === 0) return { table: empty, entitiesWithRows: new Set(), inputs: [] };
   const paths = await engine.stage(context.lake, keys);
   const time = sqlIdentifier(source.time);
   const labelledKind = await labelledKindSql(engine, paths, source.labels);
@@ -92,7 +116,10 @@ export async function readEntityRows(
     throw new InputError(`${what} on ${source.table}: ${oneLine(error)}`, { cause: error });
   }
   const entities = columns.entity as string[];
-  const rows = entities.map((_, row) => row).filter((row) => include(entities[row]));
+  const included = entities.map((_, row) => row).filter((row) => include(entities[row]));
+  const entitiesWithRows = new Set(included.map((row) => entities[row]));
+  const dealt = options.shard === undefined || options.shard.shards === 1 ? undefined : shardEntities(entitiesWithRows, options.shard);
+  const rows = dealt === undefined ? included : included.filter((row) => dealt.has(entities[row]));
   const day = columns.day as string[];
   const timeMs = columns.time_ms as number[];
   const kinds = columns.labelled_kind as (string | null)[] | undefined;
@@ -111,6 +138,7 @@ export async function readEntityRows(
         }),
       ),
     },
+    entitiesWithRows,
     inputs,
   };
 }

@@ -66,6 +66,8 @@ export async function detectStreamShard(engine: Engine, context: StepContext, sh
   const carried = new Map<string, Float64Array>();
   let checkpoints = 0;
   for (const date of dateRange(context.run.logicalDate, context.run.endDate)) {
+    // Hash shards, not dealt ones: an entity's state is carried from date to date within its shard,
+    // so its shard must not depend on which other entities have rows on a date.
     const { table } = await readEntityRows(engine, context, { ...step, columns: [step.value], labels: step.evaluate }, { from: date, to: date }, { include: inShard(shard), what: `detect step ${step.detector}` });
     const byEntity = rowsByEntity(table);
     const stored = await previousStates(context, stream, date, [...byEntity.keys()].filter((entity) => !carried.has(entity)), step.lookbackDays);

@@ -8,7 +8,7 @@ import { openApp, type App } from '../../src/app/index.js';
 import { parseConfigText, type DetourConfig } from '../../src/config/index.js';
 import { FsLake } from '../../src/lake/index.js';
 import { startTrainingRun, trainingParamsOf, type TrainingResult } from '../../src/pipeline/index.js';
-import { shardOf } from '../../src/pipeline/entity-rows.js';
+import { shardEntities } from '../../src/pipeline/entity-rows.js';
 import { BullmqQueue } from '../../src/queue/index.js';
 import { openStore, type StepRecord, type Store } from '../../src/store/index.js';
 import { sensorConfig, sensorIds, writeSensorSilver } from '../../bench/sensor-lake.js';
@@ -63,7 +63,7 @@ describe('distributed training: workers share the entity shards, one killed mid-
         for (const step of await store.listSteps(run.id)) {
           const pid = Number(step.worker?.split(':')[1]);
           const spec = step.spec as { shard: number };
-          const mine = sensorIds(SENSORS).filter((sensor) => shardOf(sensor, SHARDS) === spec.shard);
+          const mine = [...shardEntities(sensorIds(SENSORS), { shard: spec.shard, shards: SHARDS })];
           const done = mine.filter((sensor) => registered.has(sensor)).length;
           if (step.status === 'running' && pids.has(pid) && done > 0 && done < mine.length) {
             process.kill(pid, 'SIGKILL');

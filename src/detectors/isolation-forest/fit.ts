@@ -249,12 +249,45 @@ function drawSplit(columns: readonly Float64Array[], rows: Int32Array, start: nu
  */
 function offsetFor(contamination: 'auto' | number, trainingScores: () => Float64Array): number {
   if (contamination === 'auto') return AUTO_OFFSET;
-  const sorted = trainingScores().slice().sort();
-  const position = ((100 * contamination) / 100) * (sorted.length - 1);
+  const scores = trainingScores().slice();
+  const position = ((100 * contamination) / 100) * (scores.length - 1);
   const below = Math.floor(position);
   const fraction = position - below;
-  const low = sorted[below];
-  const high = sorted[Math.min(below + 1, sorted.length - 1)];
+  // The two order statistics around the position, as a full sort would place them.
+  const low = selectInPlace(scores, below);
+  let high = low;
+  if (below + 1 < scores.length) {
+    high = scores[below + 1];
+    for (let i = below + 2; i < scores.length; i++) if (scores[i] < high) high = scores[i];
+  }
   // numpy's lerp, which interpolates from the nearer end.
   return fraction >= 0.5 ? high - (high - low) * (1 - fraction) : low + (high - low) * fraction;
+}
+
+/**
+ * The k-th smallest value (0-based) of `values`, which it reorders so that values[0..k) are <= it,
+ * values[k] is it and values(k..] are >= it: Hoare's quickselect, middle pivot, O(n) on average.
+ * The offset needs two order statistics, not the order of all scores.
+ */
+function selectInPlace(values: Float64Array, k: number): number {
+  let left = 0;
+  let right = values.length - 1;
+  while (left < right) {
+    const pivot = values[(left + right) >>> 1];
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const swapped = values[i];
+        values[i++] = values[j];
+        values[j--] = swapped;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else break;
+  }
+  return values[k];
 }

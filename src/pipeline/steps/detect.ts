@@ -13,7 +13,7 @@ import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from 
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { detectArimaOnThreads } from '../series-threads.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
-import { inShard, readEntityRows, type SeriesTable } from '../entity-rows.js';
+import { readEntityRows, type SeriesTable } from '../entity-rows.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
 import { detectStreamShard } from '../stream-detect.js';
 
@@ -123,7 +123,7 @@ type ModelStep = Extract<DetectStepConfig, { detector: 'iforest' | 'autoencoder'
 /** An aggregate table's gold partitions from `from` to `to`, as series columns, for the entities of one shard. */
 async function readSeriesTable(engine: Engine, context: StepContext, step: SeriesStepConfig, from: string, to: string, shard: EntityShard): Promise<SeriesTable> {
   const columns = withSupportColumn(step.detector === 'arima' ? [step.value] : step.features, step.support);
-  return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` })).table;
+  return (await readEntityRows(engine, context, { ...step, columns }, { from, to }, { shard, what: `detect step ${step.detector}` })).table;
 }
 
 /**
@@ -136,7 +136,7 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
   // Isolation Forest steps may weigh days by a support column; the autoencoder scores every row.
   const scored = { detector: step.detector, features: scoredFeatures(step), ...(step.detector === 'iforest' ? { support: step.support, minSupport: step.minSupport } : {}) };
   const labels = step.detector === 'autoencoder' ? step.evaluate : undefined;
-  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(scored.features, scored.support), labels }, { from, to }, { include: inShard(shard), what: `detect step ${step.detector}` });
+  const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(scored.features, scored.support), labels }, { from, to }, { shard, what: `detect step ${step.detector}` });
   const { table, skipped } = supportedRows(scored, read.table);
   const records = new Map((await context.store.listModels({ name: resolved.model })).map((record) => [`${record.name}@${record.version}`, record]));
   const models = new Map<string, LoadedModel>();

@@ -8,7 +8,7 @@ import type { ModelStage, ModelVersion } from '../../store/index.js';
 import { DETOUR_VERSION } from '../../version.js';
 import { partitionLabel, TrainShardSchema, type StepHandler, type TrainShard } from '../contract.js';
 import type { StepContext } from '../context.js';
-import { featureRowsOf, inShard, readEntityRows, rowsByEntity } from '../entity-rows.js';
+import { featureRowsOf, readEntityRows, rowsByEntity } from '../entity-rows.js';
 import { readLabelledRows, type ExcludedRows } from '../labelled-rows.js';
 import { registerFittedModel, registrationNote, type DriftReference } from '../models.js';
 
@@ -94,17 +94,16 @@ async function trainPerEntity(context: StepContext, partition: TrainShard, step:
   const { run, params } = context;
   const window = trainingWindow(step, run.endDate);
   const wanted = params.training?.entities === undefined ? undefined : new Set(params.training.entities);
-  const mine = inShard(partition);
   const features = step.features ?? [step.value as string];
   const engine = await openEngine();
   let read: Awaited<ReturnType<typeof readEntityRows>>;
   try {
-    const include = (entity: string) => mine(entity) && (wanted === undefined || wanted.has(entity));
-    read = await readEntityRows(engine, context, { ...step, columns: features }, window, { include, what: `training step ${step.model}`, fingerprint: true });
+    const include = (entity: string) => wanted === undefined || wanted.has(entity);
+    read = await readEntityRows(engine, context, { ...step, columns: features }, window, { include, shard: partition, what: `training step ${step.model}`, fingerprint: true });
   } finally {
     await engine.close();
   }
-  const { table, inputs } = read;
+  const { table, entitiesWithRows, inputs } = read;
   const registered = new Map((await context.store.listModels({ name: step.model, trainingRunId: run.id })).map((version) => [version.entity, version]));
   const output: TrainOutput = { model: step.model, window, trained: [], skipped: [] };
   const entities = rowsByEntity(table);
@@ -142,8 +141,9 @@ async function trainPerEntity(context: StepContext, partition: TrainShard, step:
     });
     report(entity, version, reason);
   }
+  // Entities asked for but without rows are in no shard's deal: the first shard reports them.
   for (const entity of [...(wanted ?? [])].sort()) {
-    if (mine(entity) && !entities.has(entity)) output.skipped.push({ entity, reason: `no rows in ${window.from}..${window.to}` });
+    if (partition.shard === 0 && !entitiesWithRows.has(entity)) output.skipped.push({ entity, reason: `no rows in ${window.from}..${window.to}` });
   }
   return output;
 }
