@@ -9,7 +9,7 @@ import { InputError, oneLine } from '../../errors.js';
 import { listSeriesEntities, pipelineTables, readDayRecords, readEntitySeries, readQuarantine, RECORD_DETECTOR_KINDS, SERIES_DETECTOR_KINDS } from '../../pipeline/index.js';
 import { authorize, type Scope } from '../auth.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
-import { dateWindow, errorResponses, finiteOrNull, IsoDateSchema, NameSchema } from '../schemas.js';
+import { dateWindow, errorResponses, finiteOrNull, IsoDateSchema, NameSchema, writtenAsBuilt } from '../schemas.js';
 
 const AxisSchema = z.object({ column: z.string(), label: z.string(), unit: z.string().nullable() });
 
@@ -108,6 +108,7 @@ export function exploreRoutes(api: Api, { app, detection, tokens }: ApiContext):
         querystring: z.object({ pipeline: NameSchema, date: IsoDateSchema }),
         response: { 200: RecordsSchema, ...errorResponses(400, 401, 403, 404, 429) },
       },
+      serializerCompiler: writtenAsBuilt,
     },
     async (request) => {
       const { pipeline: name, date } = request.query;
