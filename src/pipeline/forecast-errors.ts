@@ -11,7 +11,7 @@ import type { ForecastRow, ModelRef } from '../store/index.js';
 const FORECASTING_DETECTORS: ReadonlySet<string> = new Set(['arima', 'stream', 'autoencoder', 'shallow']);
 
 /** Whether `detector`'s expected values are forecasts whose errors are measured. */
-export function forecasts(detector: string): boolean {
+export function isForecaster(detector: string): boolean {
   return FORECASTING_DETECTORS.has(detector);
 }
 

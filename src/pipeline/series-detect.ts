@@ -2,7 +2,7 @@ import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
 import { arimaLabel, detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
 import { featureRowsOf, rowsByEntity, tableRows, type SeriesTable } from './entity-rows.js';
-import { ForecastErrors, forecasts, type ForecastErrorSums } from './forecast-errors.js';
+import { ForecastErrors, isForecaster, type ForecastErrorSums } from './forecast-errors.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
@@ -302,7 +302,7 @@ export function detectWithModels(step: ScoredStep, table: SeriesTable, models: M
       continue;
     }
     rows.forEach((row, k) => (flagged[row] = scores.anomalous[k]));
-    if (forecasts(scorer.detector)) {
+    if (isForecaster(scorer.detector)) {
       const model = scorer.model === undefined ? undefined : { name: step.model ?? scorer.model.name, version: scorer.model.version };
       errors.addPoints(scorer.detector, model, (k) => table.day[rows[k]], Float64Array.from(rows, (row) => table.values[step.features[0]][row]), scores.expected);
     }
