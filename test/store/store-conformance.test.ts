@@ -865,7 +865,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 8 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 8 }, { version: 9 }]);
     } finally {
       await client.end();
     }
