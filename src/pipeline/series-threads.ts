@@ -41,7 +41,8 @@ function detectOnThread(task: SeriesTask): Promise<SeriesDetection> {
 /**
  * {@link detectSeries} for an ARIMA step, on as many threads as the machine has cores and the
  * entities fill (at least {@link MIN_ENTITIES_PER_THREAD} each): findings and skipped entities are
- * those of one thread, in the same order; forecast errors their sums.
+ * those of one thread, in the same order; forecast errors their sums (each thread's added first, so
+ * equal to one thread's up to rounding).
  */
 export async function detectArimaOnThreads(step: ArimaStep, table: SeriesTable, range: SeriesTask['range']): Promise<SeriesDetection> {
   const supported = supportedRows(step, table);
