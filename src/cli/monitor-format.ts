@@ -4,7 +4,7 @@ import { formatTable } from './format.js';
 const metric = (value: number | null) => (value === null ? '-' : value.toFixed(4));
 const ratio = (part: number, whole: number) => (whole === 0 ? '-' : (part / whole).toFixed(3));
 
-/** What `detour monitor` prints: performance per day and model version, drift, ground truth and feedback counts, alarms. */
+/** What `detour monitor` prints: performance per day and model version, drift, forecast accuracy of series detectors (MAPE over non-zero values), ground truth and feedback counts, alarms. */
 export function monitorReportText(pipeline: string, from: string, to: string, report: MonitorReport, alarms: readonly AlarmRecord[]): string {
   const sections: string[] = [];
   sections.push(
@@ -20,6 +20,14 @@ export function monitorReportText(pipeline: string, from: string, to: string, re
       formatTable(
         ['date', 'model', 'feature', 'days', 'rows', 'PSI', 'KS'],
         report.drift.map((row) => [row.date, `${row.model.name} v${row.model.version}`, row.feature, row.windowDays, row.rows, row.constant ? 'constant' : metric(row.psi), row.constant ? 'constant' : metric(row.ks)]),
+      ),
+    );
+  }
+  if (report.forecasts.length > 0) {
+    sections.push(
+      formatTable(
+        ['date', 'detector', 'model', 'points', 'MAE', 'MAPE %', 'MAPE points'],
+        report.forecasts.map((row) => [row.date, row.detector, row.model === null ? '-' : `${row.model.name} v${row.model.version}`, row.points, metric(row.mae), metric(row.mape), row.mapePoints]),
       ),
     );
   }

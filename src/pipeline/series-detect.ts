@@ -2,6 +2,7 @@ import type { DetectStepConfig, SeriesStepConfig } from '../config/index.js';
 import { arimaLabel, detectArimaAnomalies, detectShallow, fitAndScoreIsolationForest, noVerdicts, outlierLabels, type RowScores } from '../detectors/index.js';
 import type { AnomalyRow } from '../store/index.js';
 import { featureRowsOf, rowsByEntity, tableRows, type SeriesTable } from './entity-rows.js';
+import { ForecastErrors, isForecaster, type ForecastErrorSums } from './forecast-errors.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import type { LoadedModel } from './models.js';
 import { round } from './rounding.js';
@@ -46,6 +47,8 @@ export interface SeriesDetection {
   skipped: { entity: string; reason: string }[];
   /** With labelled rows: how the flags compare with the labels, per date. */
   labelled?: Map<string, LabelledIncidents>;
+  /** Forecasting detectors: how each date's forecasts matched every point's value. */
+  forecasts?: ForecastErrorSums[];
 }
 
 const DAY_MS = 86_400_000;
@@ -72,6 +75,7 @@ function format(value: number): string {
 function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>, table: SeriesTable, from: string, to: string, windowStart: string): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
+  const errors = new ForecastErrors();
   const start = dayNumber(windowStart);
   const length = dayNumber(to) - start + 1;
   const firstFlagged = dayNumber(from) - start;
@@ -97,7 +101,9 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
     // A series not skipped has its model.
     const model = arimaLabel(result.model!);
     const rowOfDay = new Map(rows.map((row) => [dayNumber(table.day[row]) - start, row]));
-    for (let t = Math.max(0, firstFlagged); t < length; t++) {
+    const first = Math.max(0, firstFlagged);
+    errors.addPoints('arima', undefined, (k) => dayOf(start + first + k), series.subarray(first), result.expected.subarray(first));
+    for (let t = first; t < length; t++) {
       if (result.isAnomaly[t] !== 1) continue;
       const direction = series[t] > result.expected[t] ? 'above' : 'below';
       const support = supportOf(step, table, rowOfDay.get(t) as number);
@@ -115,7 +121,7 @@ function detectWithArima(step: Extract<DetectStepConfig, { detector: 'arima' }>,
       });
     }
   }
-  return { findings, skipped };
+  return { findings, skipped, forecasts: errors.sums() };
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -186,7 +192,7 @@ export function detectSeries(step: SeriesStepConfig, table: SeriesTable, range: 
     step.detector === 'arima'
       ? detectWithArima(step, supported.table, range.from, range.to, range.windowStart)
       : detectWithIsolationForest(step, supported.table, range.from, range.to);
-  return { findings: detection.findings, skipped: [...supported.skipped, ...detection.skipped] };
+  return { ...detection, skipped: [...supported.skipped, ...detection.skipped] };
 }
 
 const nullable = (value: number) => (Number.isFinite(value) ? round(value, 4) : null);
@@ -224,6 +230,8 @@ export interface ScoredStep {
   detector: string;
   features: readonly string[];
   support?: string;
+  /** The registered model's name without its entity: forecast errors are summed per its version over every entity. */
+  model?: string;
 }
 
 /** One finding per day with anomalous rows: the most anomalous row of it. */
@@ -276,6 +284,7 @@ export interface WithoutModel {
 export function detectWithModels(step: ScoredStep, table: SeriesTable, models: Map<string, LoadedModel>, withoutModel: WithoutModel): SeriesDetection {
   const findings: Finding[] = [];
   const skipped: SeriesDetection['skipped'] = [];
+  const errors = new ForecastErrors();
   const flagged = new Uint8Array(table.entity.length);
   for (const [entity, rows] of rowsByEntity(table)) {
     const loaded = models.get(entity);
@@ -293,7 +302,11 @@ export function detectWithModels(step: ScoredStep, table: SeriesTable, models: M
       continue;
     }
     rows.forEach((row, k) => (flagged[row] = scores.anomalous[k]));
+    if (isForecaster(scorer.detector)) {
+      const model = scorer.model === undefined ? undefined : { name: step.model ?? scorer.model.name, version: scorer.model.version };
+      errors.addPoints(scorer.detector, model, (k) => table.day[rows[k]], Float64Array.from(rows, (row) => table.values[step.features[0]][row]), scores.expected);
+    }
     findings.push(...dayFindings(step, table, entity, rows, scores, scorer));
   }
-  return { findings, skipped, ...(table.labelledKind === undefined ? {} : { labelled: labelledIncidentsByDate(table, flagged) }) };
+  return { findings, skipped, forecasts: errors.sums(), ...(table.labelledKind === undefined ? {} : { labelled: labelledIncidentsByDate(table, flagged) }) };
 }

@@ -8,6 +8,7 @@ import type { DetectStepConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { startModuleThread } from '../threads.js';
 import { rowsByEntity, tableRows, type SeriesTable } from './entity-rows.js';
+import { mergeForecastErrors } from './forecast-errors.js';
 import { detectSeries, supportedRows, type SeriesDetection } from './series-detect.js';
 
 type ArimaStep = Extract<DetectStepConfig, { detector: 'arima' }>;
@@ -40,7 +41,8 @@ function detectOnThread(task: SeriesTask): Promise<SeriesDetection> {
 /**
  * {@link detectSeries} for an ARIMA step, on as many threads as the machine has cores and the
  * entities fill (at least {@link MIN_ENTITIES_PER_THREAD} each): findings and skipped entities are
- * those of one thread, in the same order.
+ * those of one thread, in the same order; forecast errors their sums (each thread's added first, so
+ * equal to one thread's up to rounding).
  */
 export async function detectArimaOnThreads(step: ArimaStep, table: SeriesTable, range: SeriesTask['range']): Promise<SeriesDetection> {
   const supported = supportedRows(step, table);
@@ -59,5 +61,9 @@ export async function detectArimaOnThreads(step: ArimaStep, table: SeriesTable, 
     throw error;
   }
   const detections = [ownDetection, ...(await Promise.all(pending))];
-  return { findings: detections.flatMap(({ findings }) => findings), skipped: [...supported.skipped, ...detections.flatMap(({ skipped }) => skipped)] };
+  return {
+    findings: detections.flatMap(({ findings }) => findings),
+    skipped: [...supported.skipped, ...detections.flatMap(({ skipped }) => skipped)],
+    forecasts: mergeForecastErrors(detections.flatMap(({ forecasts }) => forecasts ?? [])),
+  };
 }

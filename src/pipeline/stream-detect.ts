@@ -14,6 +14,7 @@ import { checkpointKey, checkpointPrefix, type CheckpointStream } from '../lake/
 import type { StepContext } from './context.js';
 import type { EntityShard } from './contract.js';
 import { inShard, readEntityRows, rowsByEntity } from './entity-rows.js';
+import { ForecastErrors } from './forecast-errors.js';
 import { labelledIncidentsByDate, type LabelledIncidents } from './labelled-incidents.js';
 import { dayFindings, type Finding, type SeriesDetection } from './series-detect.js';
 
@@ -56,7 +57,8 @@ async function previousStates(context: StepContext, stream: CheckpointStream, da
 /**
  * Scores the run's dates, in order, for the entities of one shard; every entity with rows on a
  * date gets its checkpoint after that date. Findings: one per entity and date with alerts (its
- * most anomalous row); with labelled rows, how the alerts compare with the labels per date.
+ * most anomalous row); the forecast errors of every row; with labelled rows, how the alerts
+ * compare with the labels per date.
  */
 export async function detectStreamShard(engine: Engine, context: StepContext, shard: EntityShard, step: StreamStepConfig): Promise<SeriesDetection & { checkpoints: number }> {
   const params = seriesParams('stream', step.params) as StreamParams;
@@ -64,6 +66,7 @@ export async function detectStreamShard(engine: Engine, context: StepContext, sh
   const findings: Finding[] = [];
   const labelled = new Map<string, LabelledIncidents>();
   const carried = new Map<string, Float64Array>();
+  const errors = new ForecastErrors();
   let checkpoints = 0;
   for (const date of dateRange(context.run.logicalDate, context.run.endDate)) {
     // Hash shards, not dealt ones: an entity's state is carried from date to date within its shard,
@@ -81,9 +84,10 @@ export async function detectStreamShard(engine: Engine, context: StepContext, sh
       carried.set(entity, state);
       const scores: RowScores = { ...noVerdicts(rows.length), score: result.score, anomalous: result.isAnomaly, expected: result.expected, lower: result.lower, upper: result.upper };
       rows.forEach((row, k) => (flagged[row] = result.isAnomaly[k]));
+      errors.addPoints('stream', undefined, () => date, values, result.expected);
       findings.push(...dayFindings({ detector: 'stream', features: [step.value] }, table, entity, rows, scores, { detector: 'stream', note: 'streaming seasonal robust z-score' }));
     }
     if (table.labelledKind !== undefined) for (const [day, incidents] of labelledIncidentsByDate(table, flagged)) labelled.set(day, incidents);
   }
-  return { findings, skipped: [], checkpoints, ...(labelled.size === 0 ? {} : { labelled }) };
+  return { findings, skipped: [], checkpoints, forecasts: errors.sums(), ...(labelled.size === 0 ? {} : { labelled }) };
 }

@@ -5,7 +5,7 @@ import { lockFolder } from './dir-lock.js';
 import { openPostgresClient, quotedName } from './postgres-client.js';
 
 /** The tables the migrations create, besides the ones named by config (anomalies and predictions tables). */
-export const STORE_TABLES: readonly string[] = ['detour_alarms', 'detour_feedback', 'detour_monitor_days', 'detour_monitor_drift', 'detour_monitor_performance', 'detour_model_stages', 'detour_models', 'detour_schedule_claims', 'detour_steps', 'quality_results', 'ride_anomalies', 'ride_anomalies_v1', 'detour_runs', 'detour_schema_version'];
+export const STORE_TABLES: readonly string[] = ['detour_monitor_forecasts', 'detour_alarms', 'detour_feedback', 'detour_monitor_days', 'detour_monitor_drift', 'detour_monitor_performance', 'detour_model_stages', 'detour_models', 'detour_schedule_claims', 'detour_steps', 'quality_results', 'ride_anomalies', 'ride_anomalies_v1', 'detour_runs', 'detour_schema_version'];
 
 /** Schemas on the PostgreSQL server at `databaseUrl` whose name starts with `prefix`, sorted. */
 export async function listStoreSchemas(databaseUrl: string, prefix: string, options: OutageOptions = {}): Promise<string[]> {

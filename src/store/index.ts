@@ -15,6 +15,7 @@ export type {
   DriftRow,
   Feedback,
   FeedbackVerdict,
+  ForecastRow,
   MonitorDay,
   MonitorReport,
   PerformanceRow,

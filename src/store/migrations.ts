@@ -241,6 +241,27 @@ const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 9,
+    description: 'monitoring: forecast accuracy (MAE, MAPE) of series detectors per day',
+    statements: [
+      // No primary key: model and model_version are null for detectors that fit the run's data, and a date's rows are replaced whole.
+      `CREATE TABLE IF NOT EXISTS detour_monitor_forecasts (
+        pipeline text NOT NULL,
+        logical_date date NOT NULL,
+        detector text NOT NULL,
+        model text,
+        model_version integer,
+        points bigint NOT NULL,
+        mae double precision NOT NULL,
+        mape_points bigint NOT NULL,
+        mape double precision,
+        run_id text NOT NULL,
+        updated_at timestamptz NOT NULL
+      )`,
+      'CREATE INDEX IF NOT EXISTS detour_monitor_forecasts_date ON detour_monitor_forecasts (pipeline, logical_date)',
+    ],
+  },
 ];
 
 /** Arbitrary constant naming detour's migration lock among the database's advisory locks ("detour" in ASCII). */

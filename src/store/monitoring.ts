@@ -1,16 +1,16 @@
 /**
  * The monitoring tables' statements: per (date, model version) performance against ground truth,
- * per (date, version, feature) drift, per-date counts, people's verdicts on anomalies, and alarm
- * states. Rows travel as one array per column (unnest), every value bound.
+ * per (date, version, feature) drift, per (date, detector, version) forecast accuracy, per-date
+ * counts, people's verdicts on anomalies, and alarm states. Rows travel as one array per column (unnest), every value bound.
  */
 import { parsedJson, type SqlClient, type SqlQueryable } from './sql-client.js';
-import type { AlarmRecord, AlarmState, CalibrationRow, Feedback, FeedbackVerdict, MonitorReport, StoredFeedback } from './store.js';
+import type { AlarmRecord, AlarmState, CalibrationRow, Feedback, FeedbackVerdict, ForecastRow, MonitorReport, StoredFeedback } from './store.js';
 
 /** bigint columns come back as numbers, strings or BigInts depending on the driver. */
 const count = (value: number | string | bigint): number => Number(value);
 
 export async function recordMonitoring(client: SqlClient, pipeline: string, runId: string, report: MonitorReport): Promise<void> {
-  const { performance, drift, days } = report;
+  const { performance, drift, days, forecasts } = report;
   await client.transaction(async (tx) => {
     if (performance.length > 0) {
       await tx.query(
@@ -60,6 +60,7 @@ export async function recordMonitoring(client: SqlClient, pipeline: string, runI
         ],
       );
     }
+    await recordForecasts(tx, pipeline, runId, forecasts);
     if (days.length > 0) {
       await tx.query(
         `INSERT INTO detour_monitor_days (pipeline, logical_date, actuals, unmatched_actuals, flagged, true_positives, false_positives, false_negatives, run_id, updated_at)
@@ -83,6 +84,30 @@ export async function recordMonitoring(client: SqlClient, pipeline: string, runI
       );
     }
   });
+}
+
+/** Replaces the forecast accuracy of the dates `forecasts` has rows for. */
+async function recordForecasts(tx: SqlQueryable, pipeline: string, runId: string, forecasts: readonly ForecastRow[]): Promise<void> {
+  if (forecasts.length === 0) return;
+  await tx.query('DELETE FROM detour_monitor_forecasts WHERE pipeline = $1 AND logical_date = ANY($2::date[])', [pipeline, [...new Set(forecasts.map((row) => row.date))]]);
+  await tx.query(
+    `INSERT INTO detour_monitor_forecasts (pipeline, logical_date, detector, model, model_version, points, mae, mape_points, mape, run_id, updated_at)
+     SELECT $1, r.logical_date, r.detector, r.model, r.model_version, r.points, r.mae, r.mape_points, r.mape, $2, now()
+     FROM unnest($3::date[], $4::text[], $5::text[], $6::integer[], $7::bigint[], $8::double precision[], $9::bigint[], $10::double precision[])
+       AS r(logical_date, detector, model, model_version, points, mae, mape_points, mape)`,
+    [
+      pipeline,
+      runId,
+      forecasts.map((row) => row.date),
+      forecasts.map((row) => row.detector),
+      forecasts.map((row) => row.model?.name ?? null),
+      forecasts.map((row) => row.model?.version ?? null),
+      forecasts.map((row) => row.points),
+      forecasts.map((row) => row.mae),
+      forecasts.map((row) => row.mapePoints),
+      forecasts.map((row) => row.mape),
+    ],
+  );
 }
 
 interface PerformanceTableRow {
@@ -120,15 +145,30 @@ interface DayTableRow {
   false_negatives: number | string | bigint;
 }
 
+interface ForecastTableRow {
+  logical_date: string;
+  detector: string;
+  model: string | null;
+  model_version: number | null;
+  points: number | string | bigint;
+  mae: number;
+  mape_points: number | string | bigint;
+  mape: number | null;
+}
+
 const DATE = `to_char(logical_date, 'YYYY-MM-DD') AS logical_date`;
 const RANGE = 'pipeline = $1 AND logical_date BETWEEN $2::date AND $3::date';
 
 export async function listMonitoring(client: SqlQueryable, pipeline: string, from: string, to: string): Promise<MonitorReport> {
   const params = [pipeline, from, to];
-  const [performance, drift, days] = await Promise.all([
+  const [performance, drift, days, forecasts] = await Promise.all([
     client.query<PerformanceTableRow>(`SELECT ${DATE}, model, model_version, predictions, matched, positives, auc, log_loss, brier, calibration FROM detour_monitor_performance WHERE ${RANGE} ORDER BY logical_date, model, model_version`, params),
     client.query<DriftTableRow>(`SELECT ${DATE}, model, model_version, feature, window_days, rows, constant, psi, ks FROM detour_monitor_drift WHERE ${RANGE} ORDER BY logical_date, model, model_version, feature COLLATE "C"`, params),
     client.query<DayTableRow>(`SELECT ${DATE}, actuals, unmatched_actuals, flagged, true_positives, false_positives, false_negatives FROM detour_monitor_days WHERE ${RANGE} ORDER BY logical_date`, params),
+    client.query<ForecastTableRow>(
+      `SELECT ${DATE}, detector, model, model_version, points, mae, mape_points, mape FROM detour_monitor_forecasts WHERE ${RANGE} ORDER BY logical_date, detector COLLATE "C", model COLLATE "C" NULLS FIRST, model_version NULLS FIRST`,
+      params,
+    ),
   ]);
   return {
     performance: performance.map((row) => ({
@@ -151,6 +191,15 @@ export async function listMonitoring(client: SqlQueryable, pipeline: string, fro
       truePositives: count(row.true_positives),
       falsePositives: count(row.false_positives),
       falseNegatives: count(row.false_negatives),
+    })),
+    forecasts: forecasts.map((row) => ({
+      date: row.logical_date,
+      detector: row.detector,
+      model: row.model === null || row.model_version === null ? null : { name: row.model, version: row.model_version },
+      points: count(row.points),
+      mae: row.mae,
+      mapePoints: count(row.mape_points),
+      mape: row.mape,
     })),
   };
 }

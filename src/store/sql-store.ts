@@ -457,7 +457,7 @@ class SqlStore implements Store {
 
   recordMonitoring(pipeline: string, runId: string, report: MonitorReport) {
     requireText(runId, 'runId');
-    for (const row of [...report.performance, ...report.drift, ...report.days]) requireIsoDate(row.date);
+    for (const row of [...report.performance, ...report.drift, ...report.days, ...report.forecasts]) requireIsoDate(row.date);
     return monitoring.recordMonitoring(this.client, pipeline, runId, report);
   }
 

@@ -208,11 +208,28 @@ export interface MonitorDay {
   falseNegatives: number;
 }
 
+/** How one series detector's one-step forecasts (each point's `expected`) of one date did against the values. */
+export interface ForecastRow {
+  date: string;
+  detector: string;
+  /** The registered model version that forecast (its name without the entity); null when the detector fitted the run's data itself (ARIMA, stream, shallow). */
+  model: ModelRef | null;
+  /** Points of the date with both a value and a forecast, flagged or not. */
+  points: number;
+  /** Mean absolute error, in the value's units. */
+  mae: number;
+  /** Of the points, those whose value is not zero: MAPE leaves zero values out. */
+  mapePoints: number;
+  /** Mean absolute percentage error over `mapePoints`, in percent; null when every value was zero. */
+  mape: number | null;
+}
+
 /** What a monitor step records for its dates. */
 export interface MonitorReport {
   performance: PerformanceRow[];
   drift: DriftRow[];
   days: MonitorDay[];
+  forecasts: ForecastRow[];
 }
 
 export type FeedbackVerdict = 'true_positive' | 'false_positive' | 'false_negative';
@@ -484,11 +501,11 @@ export interface Store {
   listModelStages(name: string): Promise<ModelStageChange[]>;
   /**
    * Records a monitor step's findings in one transaction: each (date, version)'s performance
-   * replaces the one before (ground truth arriving later recomputes it), each date's drift rows
-   * and counts replace that date's.
+   * replaces the one before (ground truth arriving later recomputes it), each date's drift rows,
+   * forecast accuracy rows and counts replace that date's.
    */
   recordMonitoring(pipeline: string, runId: string, report: MonitorReport): Promise<void>;
-  /** What monitoring recorded for `pipeline` in [from, to], by date (then model, version, feature). */
+  /** What monitoring recorded for `pipeline` in [from, to], by date (then model, version, feature; forecasts by detector). */
   listMonitoring(pipeline: string, from: string, to: string): Promise<MonitorReport>;
   /** Records (or replaces) the verdict on an anomaly of a pipeline's date. */
   recordFeedback(feedback: Feedback): Promise<StoredFeedback>;

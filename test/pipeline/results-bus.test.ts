@@ -6,9 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApp, type App } from '../../src/app/index.js';
 import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
 import { FsLake } from '../../src/lake/index.js';
-import { rerunRun, runParamsOf, startRun, type RunServices } from '../../src/pipeline/index.js';
+import { pipelineTables, rerunRun, runParamsOf, startRun, type RunServices } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
 import { RESULTS_SCHEMA_VERSION, type PredictionMessage } from '../../src/sinks/index.js';
+import { openStore } from '../../src/store/index.js';
+import { fillWatchedPipeline, WATCHED, watchedPipelineConfig } from '../helpers/monitored.js';
 import { deleteNatsStream, NATS_URL, readNatsMessages } from '../helpers/nats.js';
 import { seedConfig } from '../helpers/pipeline.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -100,6 +102,49 @@ describe('publish.bus: a run\'s anomalies, predictions and state changes on NATS
     expect(events.map((event) => event.event)).toEqual(['runs.started', 'runs.failed']);
     expect(events[1].error).toBe(run.error);
   }, 60_000);
+});
+
+describe('publish.bus: a supervised pipeline\'s predictions on NATS JetStream', () => {
+  const id = randomBytes(6).toString('hex');
+  const stream = `PREDICTIONS_${id}`;
+  const subjectPrefix = `predictions_${id}`;
+  let app: App;
+
+  beforeAll(async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'detour-predictions-bus-'));
+    const watched = watchedPipelineConfig();
+    const config = DetourConfigSchema.parse({
+      bus: { url: NATS_URL, stream, subjectPrefix },
+      pipelines: { [WATCHED.pipeline]: { ...watched, publish: { ...(watched.publish as object), bus: { enabled: true, subjectPrefix } } } },
+    });
+    app = await openApp({ config, lake: new FsLake(path.join(root, 'lake')), store: await openStore({ stateDir: path.join(root, 'state') }) });
+    await fillWatchedPipeline(app.lake, await app.services({ concurrency: 2 }), config);
+  }, 300_000);
+  afterAll(async () => {
+    await app?.close();
+    await app?.store.close();
+    await deleteNatsStream(stream).catch(() => undefined);
+  });
+
+  it('puts each prediction on <prefix>.prod.<pipeline>.predictions once, across a rerun, with the schema and model versions', async () => {
+    const last = WATCHED.predicted.at(-1) as string;
+    const [first] = (await app.store.listRuns({ pipeline: WATCHED.pipeline, status: 'succeeded', from: last, to: last })).filter((run) => run.logicalDate === last && run.endDate === last);
+    const rerun = await rerunRun(await app.services(), first.id);
+    expect(rerun.run.status).toBe('succeeded');
+
+    const { predictionsTable } = pipelineTables(WATCHED.pipeline, app.config.pipelines[WATCHED.pipeline]);
+    const stored: string[] = [];
+    for (const date of WATCHED.predicted) stored.push(...(await app.store.listPredictions(predictionsTable, date)).map((row) => `${date} ${row.id}`));
+    expect(stored.length).toBe(WATCHED.predicted.length * 150);
+
+    const messages = (await readNatsMessages(stream, `${subjectPrefix}.prod.${WATCHED.pipeline}.predictions`)).map(({ data }) => data as PredictionMessage);
+    const received = messages.map((message) => `${message.logical_date} ${message.id}`);
+    expect(received.length).toBe(new Set(received).size);
+    expect(new Set(received)).toEqual(new Set(stored));
+    for (const message of messages) expect(message).toMatchObject({ schemaVersion: RESULTS_SCHEMA_VERSION, env: 'prod', pipeline: WATCHED.pipeline, model: { name: WATCHED.model, version: 1 } });
+    // The rerun's messages were dropped as duplicates: the rerun day's are the first run's.
+    expect(new Set(messages.filter((message) => message.logical_date === last).map((message) => message.run_id))).toEqual(new Set([first.id]));
+  }, 120_000);
 });
 
 describe('publish.bus with the bus unreachable', () => {

@@ -29,11 +29,20 @@ function airportTable(airports: number): SeriesTable {
 }
 
 describe('ARIMA over a shard on several threads', () => {
-  it('finds and skips exactly what one thread does, in the same order', async () => {
+  it('finds and skips exactly what one thread does, in the same order, and sums the same forecast errors', async () => {
     const table = airportTable(80);
-    const alone = detectSeries(ARIMA, table, RANGE);
+    const { forecasts: aloneForecasts, ...alone } = detectSeries(ARIMA, table, RANGE);
     expect(alone.findings.length).toBeGreaterThan(10);
     expect(alone.skipped.length).toBeGreaterThan(0);
-    expect(await detectArimaOnThreads(ARIMA, table, RANGE)).toEqual(alone);
+    const { forecasts, ...threaded } = await detectArimaOnThreads(ARIMA, table, RANGE);
+    expect(threaded).toEqual(alone);
+    // Each thread sums its own entities first: the same sums up to the order of additions.
+    expect(forecasts).toHaveLength(dateRange(RANGE.from, RANGE.to).length);
+    forecasts!.forEach((sums, k) => {
+      const { absoluteError, relativeError, ...counts } = aloneForecasts![k];
+      expect(sums).toMatchObject(counts);
+      expect(sums.absoluteError).toBeCloseTo(absoluteError, 8);
+      expect(sums.relativeError).toBeCloseTo(relativeError, 8);
+    });
   });
 });

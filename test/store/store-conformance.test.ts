@@ -398,14 +398,26 @@ describe.each(adapters)('Store on $name', (adapter) => {
     const performance = (date: string, matched: number, auc: number | null) => ({ date, model, predictions: 500, matched, positives: 20, auc, logLoss: 0.2, brier: 0.05, calibration: [{ from: 0, to: 0.1, rows: matched, mean_probability: 0.04, observed_rate: 0.04 }] });
     const drift = (date: string, feature: string, psi: number | null) => ({ date, model, feature, windowDays: 7, rows: 3500, constant: psi === null, psi, ks: psi === null ? null : psi / 10 });
     const day = (date: string, actuals: number) => ({ date, actuals, unmatchedActuals: 3, flagged: 9, truePositives: 2, falsePositives: 1, falseNegatives: 0 });
+    const forecast = (date: string, detector: string, mae: number, mape: number | null) => ({ date, detector, model: detector === 'autoencoder' ? { name: 'trip_ae', version: 3 } : null, points: 48, mae, mapePoints: mape === null ? 0 : 40, mape });
 
-    it('replaces a (date, version)\'s performance as ground truth arrives, and a date\'s drift and counts whole', async () => {
-      await store.recordMonitoring('trips', 'run-1', { performance: [performance('2024-06-01', 0, null)], drift: [drift('2024-06-01', 'mileage', 0.05), drift('2024-06-01', 'score', 0.3)], days: [day('2024-06-01', 0)] });
-      await store.recordMonitoring('trips', 'run-2', { performance: [performance('2024-06-01', 480, 0.71), performance('2024-06-03', 100, 0.65)], drift: [drift('2024-06-01', 'temperature', null)], days: [day('2024-06-01', 480)] });
+    it('replaces a (date, version)\'s performance as ground truth arrives, and a date\'s drift, forecast accuracy and counts whole', async () => {
+      await store.recordMonitoring('trips', 'run-1', {
+        performance: [performance('2024-06-01', 0, null)],
+        drift: [drift('2024-06-01', 'mileage', 0.05), drift('2024-06-01', 'score', 0.3)],
+        days: [day('2024-06-01', 0)],
+        forecasts: [forecast('2024-06-01', 'arima', 1.5, 12.5), forecast('2024-06-01', 'stream', 2, 20)],
+      });
+      await store.recordMonitoring('trips', 'run-2', {
+        performance: [performance('2024-06-01', 480, 0.71), performance('2024-06-03', 100, 0.65)],
+        drift: [drift('2024-06-01', 'temperature', null)],
+        days: [day('2024-06-01', 480)],
+        forecasts: [forecast('2024-06-01', 'autoencoder', 0.25, null), forecast('2024-06-01', 'arima', 1.25, 10)],
+      });
       const report = await store.listMonitoring('trips', '2024-06-01', '2024-06-02');
       expect(report.performance).toEqual([performance('2024-06-01', 480, 0.71)]);
       expect(report.drift).toEqual([drift('2024-06-01', 'temperature', null)]);
       expect(report.days).toEqual([day('2024-06-01', 480)]);
+      expect(report.forecasts).toEqual([forecast('2024-06-01', 'arima', 1.25, 10), forecast('2024-06-01', 'autoencoder', 0.25, null)]);
       expect((await store.listMonitoring('other', '2024-06-01', '2024-06-30')).performance).toEqual([]);
     });
 
@@ -853,7 +865,7 @@ describe('Store on postgres: shared server', () => {
     try {
       // Each migration applied exactly once.
       const { rows } = await client.query<{ version: number }>('SELECT version FROM detour_schema_version ORDER BY version');
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 8 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 8 }, { version: 9 }]);
     } finally {
       await client.end();
     }

@@ -15,6 +15,7 @@ import { detectArimaOnThreads } from '../series-threads.js';
 import { loadModel, modelName, type LoadedModel } from '../models.js';
 import { readEntityRows, type SeriesTable } from '../entity-rows.js';
 import { LabelledIncidentsSchema, type LabelledIncidents } from '../labelled-incidents.js';
+import { ForecastErrorSumsSchema, type ForecastErrorSums } from '../forecast-errors.js';
 import { detectStreamShard } from '../stream-detect.js';
 
 /** Output of one detect partition; its findings wait in the run's scratch folder for publish. */
@@ -29,6 +30,8 @@ export interface DetectOutput {
   facts?: RecordDetectionFacts & { date: string };
   /** A series detector's flags against labelled rows, per date. */
   labelled?: (LabelledIncidents & { date: string })[];
+  /** A forecasting series detector's errors over every point of the run's dates (the monitor step's MAE and MAPE). */
+  forecasts?: ForecastErrorSums[];
 }
 
 export type AnyFinding = Finding | RecordFinding;
@@ -111,6 +114,7 @@ const DetectOutputSchema: z.ZodType<DetectOutput> = z.object({
   window: z.object({ from: z.string(), to: z.string() }).optional(),
   facts: z.intersection(RecordDetectionFactsSchema, z.object({ date: z.string() })).optional(),
   labelled: z.array(z.intersection(LabelledIncidentsSchema, z.object({ date: z.string() }))).optional(),
+  forecasts: z.array(ForecastErrorSumsSchema).optional(),
 });
 
 /** The columns a series step reads: its values, and its support column when it has one. */
@@ -134,7 +138,7 @@ async function detectWithRegisteredModels(engine: Engine, context: StepContext, 
   const resolved = context.params.models?.[shard.detectStep] ?? { model: step.modelName ?? '(unresolved)', versions: {} };
   const { logicalDate: from, endDate: to } = context.run;
   // Isolation Forest steps may weigh days by a support column; the autoencoder scores every row.
-  const scored = { detector: step.detector, features: scoredFeatures(step), ...(step.detector === 'iforest' ? { support: step.support, minSupport: step.minSupport } : {}) };
+  const scored = { detector: step.detector, features: scoredFeatures(step), model: resolved.model, ...(step.detector === 'iforest' ? { support: step.support, minSupport: step.minSupport } : {}) };
   const labels = step.detector === 'autoencoder' ? step.evaluate : undefined;
   const read = await readEntityRows(engine, context, { ...step, columns: withSupportColumn(scored.features, scored.support), labels }, { from, to }, { shard, what: `detect step ${step.detector}` });
   const { table, skipped } = supportedRows(scored, read.table);
@@ -344,13 +348,13 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       const detection = await detectWithRegisteredModels(engine, context, partition, step);
       findings = detection.findings;
       const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
-      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }), forecasts: detection.forecasts ?? [] };
     } else if (step.detector === 'stream') {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const detection = await detectStreamShard(engine, context, partition, step);
       findings = detection.findings;
       const labelled = detection.labelled === undefined ? undefined : [...detection.labelled].map(([date, incidents]) => ({ date, ...incidents }));
-      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }) };
+      output = { skipped: detection.skipped, window: { from: first, to: last }, ...(labelled === undefined ? {} : { labelled }), forecasts: detection.forecasts ?? [] };
     } else {
       if (partition.kind !== 'entity-shard') throw new InputError(`${step.detector} runs per entity shard, not as ${partitionLabel(partition)}`);
       const from = addDays(first, -step.history);
@@ -358,7 +362,7 @@ async function detectPartition(context: StepContext, partition: DetectPartition)
       const range = { from: first, to: last, windowStart: from };
       const detection = step.detector === 'arima' ? await detectArimaOnThreads(step, table, range) : detectSeries(step, table, range);
       findings = detection.findings;
-      output = { skipped: detection.skipped, window: { from, to: last } };
+      output = { skipped: detection.skipped, window: { from, to: last }, ...(detection.forecasts === undefined ? {} : { forecasts: detection.forecasts }) };
     }
     const key = findingsKey(context.run.pipeline, context.run.id, partitionLabel(partition));
     await context.lake.put(key, JSON.stringify(findings));

@@ -5,8 +5,10 @@ import { InputError } from '../../errors.js';
 import { alarmChannelsOf, applyAlarmVerdicts, driftVerdict, flagRateVerdict, performanceVerdict, type AlarmVerdict } from '../alarms.js';
 import { DateSpanSchema, type DateSpan, type StepHandler } from '../contract.js';
 import type { PerDate, StepContext } from '../context.js';
+import { forecastAccuracy } from '../forecast-errors.js';
 import { countActuals, flagCounts, loadMonitorTables, measureDrift, measurePerformance, MonitoredVersions } from '../monitor.js';
 import { datesOf, perDateSchema, planDateSpans } from './dates.js';
+import { upstreamOf } from './upstream.js';
 
 /** What the monitor step found for one date of its run. */
 export interface MonitoredDate {
@@ -21,6 +23,8 @@ export interface MonitoredDate {
   unmeasured: string[];
   /** Alarms that changed state for the date. */
   alarms: { alarm: string; state: string }[];
+  /** Each forecasting series detector's accuracy over the date's points (absent in runs of detour before it was measured). */
+  forecasts?: { detector: string; model: string | null; version: number | null; points: number; mae: number; mape: number | null }[];
 }
 
 const MonitoredDateSchema: z.ZodType<MonitoredDate> = z.object({
@@ -30,6 +34,7 @@ const MonitoredDateSchema: z.ZodType<MonitoredDate> = z.object({
   drift: z.array(z.object({ model: z.string(), version: z.number(), feature: z.string(), psi: z.number().nullable(), ks: z.number().nullable(), constant: z.boolean() })),
   unmeasured: z.array(z.string()),
   alarms: z.array(z.object({ alarm: z.string(), state: z.string() })),
+  forecasts: z.array(z.object({ detector: z.string(), model: z.string().nullable(), version: z.number().nullable(), points: z.number(), mae: z.number(), mape: z.number().nullable() })).optional(),
 });
 
 /** The features the monitored model takes: those of the version the run predicts with, else of its newest version; none without any. */
@@ -56,13 +61,21 @@ async function monitorSpan(context: StepContext, span: DateSpan): Promise<PerDat
   try {
     if (engine !== undefined && features !== undefined) await loadMonitorTables(engine, context, monitor, { from: span.from, to: span.to, lookbackDays, windowDays }, features);
     const performance = engine === undefined ? [] : await measurePerformance(engine, addDays(span.from, -lookbackDays), span.to);
+    // The run's series detect partitions kept their forecast errors; a date's rows add up over them.
+    const forecasts = forecastAccuracy(upstreamOf(await store.listSteps(run.id)).detect.flatMap(({ output }) => output.forecasts ?? []));
     const monitored: Record<string, MonitoredDate> = {};
     for (const date of dates) {
       const actuals = engine === undefined ? { actuals: 0, unmatched: 0 } : await countActuals(engine, date, lookbackDays);
       const drift = engine === undefined || features === undefined ? { rows: [], unmeasured: ['no model to watch'] } : await measureDrift(engine, versions, features, date, windowDays);
       const flags = await flagCounts(context, date);
       const concerned = performance.filter((row) => row.date >= addDays(date, -lookbackDays) && row.date <= date);
-      await store.recordMonitoring(run.pipeline, run.id, { performance: date === span.to ? performance : [], drift: drift.rows, days: [{ date, actuals: actuals.actuals, unmatchedActuals: actuals.unmatched, ...flags }] });
+      const dateForecasts = forecasts.filter((row) => row.date === date);
+      await store.recordMonitoring(run.pipeline, run.id, {
+        performance: date === span.to ? performance : [],
+        drift: drift.rows,
+        days: [{ date, actuals: actuals.actuals, unmatchedActuals: actuals.unmatched, ...flags }],
+        forecasts: dateForecasts,
+      });
       const verdicts: (AlarmVerdict | undefined)[] = [driftVerdict(drift.rows, monitor.drift), performanceVerdict(concerned, monitor.alarms)];
       const { flagRate } = monitor.alarms;
       if (flagRate !== undefined) {
@@ -82,6 +95,7 @@ async function monitorSpan(context: StepContext, span: DateSpan): Promise<PerDat
         drift: drift.rows.map((row) => ({ model: row.model.name, version: row.model.version, feature: row.feature, psi: row.psi, ks: row.ks, constant: row.constant })),
         unmeasured: drift.unmeasured,
         alarms: changes.map((change) => ({ alarm: change.alarm, state: change.state })),
+        forecasts: dateForecasts.map((row) => ({ detector: row.detector, model: row.model?.name ?? null, version: row.model?.version ?? null, points: row.points, mae: row.mae, mape: row.mape })),
       };
     }
     return { dates: monitored };
@@ -93,7 +107,8 @@ async function monitorSpan(context: StepContext, span: DateSpan): Promise<PerDat
 /**
  * Monitor (after publish, with `monitor:`): per date, the predict step's predictions joined with
  * the ground truth that has arrived (see monitor.ts) and their drift from the model's training
- * data, the published anomalies with people's verdicts on them, recorded in the run store; then
+ * data, the published anomalies with people's verdicts on them, the series detectors' forecast
+ * accuracy (MAE, MAPE: see forecast-errors.ts), recorded in the run store; then
  * the pipeline's alarms evaluated and each change sent (see alarms.ts).
  */
 export const monitorStep: StepHandler<DateSpan, PerDate<MonitoredDate>> = {

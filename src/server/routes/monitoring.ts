@@ -39,6 +39,16 @@ const DaySchema = z.object({
   falseNegatives: z.number().int(),
 });
 
+const ForecastSchema = z.object({
+  date: z.string(),
+  detector: z.string().describe('a forecasting series detector: arima, stream, autoencoder or shallow'),
+  model: ModelRefSchema.nullable().describe('the registered model version that forecast; null when the detector fitted the run\'s data itself'),
+  points: z.number().int().describe("the date's points with a value and a forecast, flagged or not"),
+  mae: z.number().describe('mean absolute error of the forecasts (each point\'s expected value), in the value\'s units'),
+  mapePoints: z.number().int().describe('of those, points whose value is not zero: MAPE leaves zero values out'),
+  mape: z.number().nullable().describe('mean absolute percentage error over mapePoints, in percent; null when every value was zero'),
+});
+
 const AlarmSchema = z.object({
   alarm: z.string().describe('drift, performance, stale, flag_rate or run_failed'),
   state: z.enum(['firing', 'resolved']),
@@ -64,6 +74,7 @@ const MonitoringSchema = z.object({
   performance: z.array(PerformanceSchema),
   drift: z.array(DriftSchema),
   days: z.array(DaySchema),
+  forecasts: z.array(ForecastSchema).describe('forecast accuracy of the series detectors per day, detector and model version'),
   alarms: z.array(AlarmSchema).describe('each alarm of the pipeline as it last changed (firing or resolved)'),
 });
 
@@ -74,7 +85,7 @@ export function monitoringRoutes(api: Api, { app }: ApiContext): void {
       config: { scope: 'read' },
       schema: {
         tags: ['models'],
-        summary: "a watched pipeline's model in production over a window: performance against ground truth per day and version, drift per feature and day with the thresholds, and its alarms",
+        summary: "a watched pipeline's model in production over a window: performance against ground truth per day and version, drift per feature and day with the thresholds, forecast accuracy (MAE, MAPE) of its series detectors, and its alarms",
         security: BEARER,
         querystring: z.object({
           pipeline: NameSchema,
