@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { arimaLabel, detectArimaAnomalies, seasonalPeriodOf } from '../arima/index.js';
+import { usualStepMs } from '../series-spacing.js';
 import { detectShallow } from '../shallow/index.js';
 import { newStreamState, scoreStream, STREAM_KIND } from '../stream/index.js';
 import { isolationForestVerdicts, IsolationForestParamsSchema } from './forest.js';
@@ -66,12 +67,6 @@ function streamVerdicts(timestampsMs: Float64Array, values: Float64Array, params
   return verdicts;
 }
 
-/** The usual spacing of ascending timestamps: the median gap. */
-function medianSpacingMs(timestampsMs: Float64Array): number {
-  const gaps = Float64Array.from({ length: Math.max(0, timestampsMs.length - 1) }, (_, t) => timestampsMs[t + 1] - timestampsMs[t]).sort();
-  return gaps.length === 0 ? 0 : gaps[gaps.length >> 1];
-}
-
 function shallowVerdicts(timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ShallowParamsSchema>): Verdicts {
   const result = detectShallow(timestampsMs, values, params);
   const verdicts = { ...emptyVerdicts(values.length, values), anomalous: result.isAnomaly, score: result.score, expected: result.expected };
@@ -82,7 +77,7 @@ function shallowVerdicts(timestampsMs: Float64Array, values: Float64Array, param
 }
 
 function arimaVerdicts(timestampsMs: Float64Array, values: Float64Array, params: z.infer<typeof ArimaParamsSchema>): Verdicts {
-  const result = detectArimaAnomalies(values, { ...params, period: params.period ?? seasonalPeriodOf(medianSpacingMs(timestampsMs)) });
+  const result = detectArimaAnomalies(values, { ...params, period: params.period ?? seasonalPeriodOf(usualStepMs(timestampsMs) ?? 0) });
   if (result.skipped !== null) throw new InputError(`arima cannot model this series: ${result.skipped.message}`);
   const verdicts = { ...emptyVerdicts(values.length, values), anomalous: result.isAnomaly, score: result.score, expected: result.expected, lower: result.lower, upper: result.upper };
   // A series not skipped has its model.

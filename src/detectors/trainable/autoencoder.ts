@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { InputError, oneLine } from '../../errors.js';
 import { AUTOENCODER_DEFAULTS, autoencoderFromJson, autoencoderToJson, scoreWithAutoencoder, trainAutoencoder } from '../autoencoder/index.js';
 import type { AutoencoderJson, AutoencoderModel } from '../autoencoder/index.js';
+import { usualStepMs } from '../series-spacing.js';
 import { noVerdicts, type FeatureRows, type FitOutcome, type RowScores, type TrainableDetector } from './trainable.js';
 
 const DAY_MS = 86_400_000;
@@ -52,20 +53,6 @@ const MAX_POINTS_PER_ROW = 4;
 function seriesOf(rows: FeatureRows): Float64Array {
   if (rows.columns.length !== 1) throw new InputError(`autoencoder: models one series (\`value:\`), got ${rows.columns.length} features (${rows.features.join(', ')})`);
   return rows.columns[0];
-}
-
-/** The most common positive gap between consecutive rows' times; null for fewer than two distinct times. */
-function usualStepMs(timestampsMs: Float64Array): number | null {
-  const gaps = new Float64Array(Math.max(0, timestampsMs.length - 1));
-  for (let row = 1; row < timestampsMs.length; row++) gaps[row - 1] = timestampsMs[row] - timestampsMs[row - 1];
-  gaps.sort();
-  let best: number | null = null;
-  let bestRun = 0;
-  for (let start = 0, end = 0; start < gaps.length; start = end) {
-    while (end < gaps.length && gaps[end] === gaps[start]) end++;
-    if (gaps[start] > 0 && end - start > bestRun) (best = gaps[start]), (bestRun = end - start);
-  }
-  return best;
 }
 
 /**
