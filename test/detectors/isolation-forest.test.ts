@@ -161,6 +161,19 @@ describe('fitIsolationForest', () => {
     expect(scoreSamples(flat, [constant, constant]).every((score) => score === -0.5)).toBe(true);
   });
 
+  it('grows each forest afresh, whatever forest was grown before (node room is reused between fits)', () => {
+    const earlier = fitIsolationForest(uniformColumns(3000, 3, 9), { nEstimators: 60 });
+    expect(earlier.threshold.some((threshold) => threshold !== 0)).toBe(true);
+    const constant = new Float64Array(300).fill(2);
+    const flat = fitIsolationForest([constant], { nEstimators: 60 });
+    expect(flat.threshold.every((threshold) => threshold === 0)).toBe(true);
+    const model = fitIsolationForest(columns, { nEstimators: 20 });
+    model.feature.forEach((feature, node) => {
+      if (feature < 0) expect([model.threshold[node], model.left[node]]).toEqual([0, -1]);
+      else expect(model.leafSize[node]).toBe(0);
+    });
+  });
+
   const bad: [string, Float64Array[], IsolationForestOptions, RegExp][] = [
     ['no features', [], {}, /expected 1 to 32767 feature columns, got 0/],
     ['mismatched lengths', [new Float64Array(5), new Float64Array(4)], {}, /feature 1 has 4 values but feature 0 has 5/],

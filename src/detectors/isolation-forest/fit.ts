@@ -100,21 +100,32 @@ function checkSettings(columns: readonly Float64Array[], options: IsolationFores
   return { treeCount: nEstimators, sampleSize: Math.min(maxSamples, rowCount), seed, contamination };
 }
 
+/** The node arrays of a forest being grown (see {@link IsolationForestModel}). */
+type NodeArrays = Pick<Forest, 'feature' | 'threshold' | 'left' | 'leafSize'>;
+
+/**
+ * Room for the nodes of forests up to this size is kept between fits (2.4 MB): a forest is grown
+ * into room for the most nodes its trees could have, then copied out at its size, and allocating
+ * and zeroing that room anew cost a tenth of a small fit. Larger room is not kept, so that one
+ * large fit does not hold on to its memory.
+ */
+const KEPT_NODE_ROOM = 2 ** 17;
+let keptNodeRoom: NodeArrays | undefined;
+
+function nodeRoom(capacity: number): NodeArrays {
+  if (keptNodeRoom !== undefined && keptNodeRoom.feature.length >= capacity) return keptNodeRoom;
+  const room: NodeArrays = { feature: new Int16Array(capacity), threshold: new Float64Array(capacity), left: new Int32Array(capacity), leafSize: new Int32Array(capacity) };
+  if (capacity <= KEPT_NODE_ROOM) keptNodeRoom = room;
+  return room;
+}
+
 function growForest(columns: readonly Float64Array[], settings: ForestSettings): Forest {
   const { treeCount, sampleSize } = settings;
   const rowCount = columns[0].length;
   const maxDepth = Math.ceil(Math.log2(Math.max(sampleSize, 2)));
   // A tree over m rows down to depth D has at most min(2m, 2^(D+1)) - 1 nodes.
-  const capacity = treeCount * (Math.min(2 * sampleSize, 2 ** (maxDepth + 1)) - 1);
-  const forest: Forest = {
-    featureCount: columns.length,
-    sampleSize,
-    treeStart: new Int32Array(treeCount + 1),
-    feature: new Int16Array(capacity),
-    threshold: new Float64Array(capacity),
-    left: new Int32Array(capacity),
-    leafSize: new Int32Array(capacity),
-  };
+  const room = nodeRoom(treeCount * (Math.min(2 * sampleSize, 2 ** (maxDepth + 1)) - 1));
+  const treeStart = new Int32Array(treeCount + 1);
   const random = new SeededRandom(settings.seed);
   // Partial Fisher–Yates over a permutation kept across trees: each prefix is a fresh sample without replacement.
   const permutation = new Int32Array(rowCount);
@@ -128,15 +139,17 @@ function growForest(columns: readonly Float64Array[], settings: ForestSettings):
       permutation[pick] = permutation[i];
       permutation[i] = rows[i];
     }
-    forest.treeStart[tree + 1] = growTree(forest, forest.treeStart[tree], columns, rows, maxDepth, random, scratch);
+    treeStart[tree + 1] = growTree(room, treeStart[tree], columns, rows, maxDepth, random, scratch);
   }
-  const nodeCount = forest.treeStart[treeCount];
+  const nodeCount = treeStart[treeCount];
   return {
-    ...forest,
-    feature: forest.feature.slice(0, nodeCount),
-    threshold: forest.threshold.slice(0, nodeCount),
-    left: forest.left.slice(0, nodeCount),
-    leafSize: forest.leafSize.slice(0, nodeCount),
+    featureCount: columns.length,
+    sampleSize,
+    treeStart,
+    feature: room.feature.slice(0, nodeCount),
+    threshold: room.threshold.slice(0, nodeCount),
+    left: room.left.slice(0, nodeCount),
+    leafSize: room.leafSize.slice(0, nodeCount),
   };
 }
 
@@ -150,13 +163,13 @@ interface GrowScratch {
 }
 
 /**
- * Grows one tree over `rows` (reordered in place) into the forest's arrays from node `root` on,
+ * Grows one tree over `rows` (reordered in place) into the node arrays from node `root` on,
  * depth first, and returns the index after its last node. A node splits on a feature drawn
  * uniformly among those not constant on its rows, at a uniform value in [min, max) (rows <=
  * threshold go left), until depth `maxDepth` or a single row.
  */
 function growTree(
-  forest: Forest,
+  nodes: NodeArrays,
   root: number,
   columns: readonly Float64Array[],
   rows: Int32Array,
@@ -164,7 +177,7 @@ function growTree(
   random: SeededRandom,
   scratch: GrowScratch,
 ): number {
-  const { feature, threshold, left, leafSize } = forest;
+  const { feature, threshold, left, leafSize } = nodes;
   const { stack } = scratch;
   let nextNode = root + 1;
   stack[0] = root;
@@ -178,8 +191,10 @@ function growTree(
     const start = stack[--stackSize];
     const node = stack[--stackSize];
     const splitFeature = depth < maxDepth && end - start > 1 ? drawSplit(columns, rows, start, end, random, scratch) : -1;
+    // Every field of every node is written: the arrays may hold an earlier forest.
     if (splitFeature < 0) {
       feature[node] = -1;
+      threshold[node] = 0;
       left[node] = -1;
       leafSize[node] = end - start;
       continue;
@@ -199,6 +214,7 @@ function growTree(
     feature[node] = splitFeature;
     threshold[node] = splitThreshold;
     left[node] = nextNode;
+    leafSize[node] = 0;
     // Left, then right: the right child is grown first, which fixes the order of the random draws.
     stack[stackSize++] = nextNode;
     stack[stackSize++] = start;

@@ -88,11 +88,10 @@ interface TreeGroup {
  */
 export function scoreForest(forest: Forest, columns: readonly Float64Array[]): Float64Array {
   const rowCount = checkColumns(columns, forest.featureCount);
-  const pathLength = leafPathLengths(forest);
   const groups = groupTrees(forest);
   const sums = lookupPaysOff(groups, rowCount * (forest.treeStart.length - 1))
-    ? sumPathsByLookup(buildLookupTables(forest, pathLength, groups), columns)
-    : sumPathsByWalking(forest, pathLength, groups, columns);
+    ? sumPathsByLookup(buildLookupTables(forest, leafPathLengths(forest), groups), columns)
+    : sumPathsByWalking(forest, groups, columns);
   // -(2^(-mean / c)) via exp, 3x faster than a power and equal to within an ulp.
   const exponentPerPath = -Math.LN2 / ((forest.treeStart.length - 1) * averagePathLength(forest.sampleSize));
   for (let row = 0; row < rowCount; row++) sums[row] = -Math.exp(sums[row] * exponentPerPath);
@@ -105,13 +104,21 @@ function leafPathLengths(forest: Forest): Float64Array {
   // Children come after their parent, so one forward pass sees every parent's depth first.
   const depth = new Int32Array(feature.length);
   const pathLength = new Float64Array(feature.length);
-  // c(n) of the leaf sizes a tree grows (up to its sample size) looked up, not a logarithm per leaf.
-  const averageOfSize = Float64Array.from({ length: forest.sampleSize + 1 }, (_, size) => averagePathLength(size));
+  const averageOfSize = averagePathLengths(forest.sampleSize);
   for (let node = 0; node < feature.length; node++) {
     if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
-    else pathLength[node] = depth[node] + (leafSize[node] < averageOfSize.length ? averageOfSize[leafSize[node]] : averagePathLength(leafSize[node]));
+    else pathLength[node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
   }
   return pathLength;
+}
+
+/** c(n) of the leaf sizes a tree grows (up to its sample size), to look up rather than take a logarithm per leaf. */
+function averagePathLengths(sampleSize: number): Float64Array {
+  return Float64Array.from({ length: sampleSize + 1 }, (_, size) => averagePathLength(size));
+}
+
+function leafAverage(averageOfSize: Float64Array, leafSize: number): number {
+  return leafSize < averageOfSize.length ? averageOfSize[leafSize] : averagePathLength(leafSize);
 }
 
 /** Groups consecutive trees while their grid stays within GROUP_CELLS cells (a lone tree may exceed it). */
@@ -175,46 +182,45 @@ function lookupPaysOff(groups: readonly TreeGroup[], rowTrees: number): boolean 
 const ROWS_PER_BLOCK = 8;
 
 /**
- * The forest as walking takes it: every leaf a split that keeps each (finite) value where it is,
- * so a walk always takes its tree's depth in steps and the loop has no data-dependent exit, whose
- * misprediction cost more than the steps it saves.
+ * One tree as walking takes it, its nodes numbered from its root: every leaf a split that keeps
+ * each (finite) value where it is, so a walk always takes the tree's depth in steps and the loop
+ * has no data-dependent exit, whose misprediction cost more than the steps it saves. Built tree by
+ * tree into arrays sized for the largest, rather than for the whole forest at once.
  */
-interface WalkingTrees {
+interface WalkingTree {
   feature: Int32Array;
   threshold: Float64Array;
   child: Int32Array;
-  /** Steps from each tree's root to its deepest leaf. */
+  /** Path length of a row ending at each leaf: its depth plus c(leaf size). */
+  pathLength: Float64Array;
+  /** Depth of each node. */
   depth: Int32Array;
 }
 
-function walkingTrees(forest: Forest): WalkingTrees {
-  const { feature, threshold, left, treeStart } = forest;
-  const nodeCount = feature.length;
-  const walking: WalkingTrees = {
-    feature: new Int32Array(nodeCount),
-    threshold: new Float64Array(nodeCount),
-    child: new Int32Array(nodeCount),
-    depth: new Int32Array(treeStart.length - 1),
-  };
-  const nodeDepth = new Int32Array(nodeCount);
-  for (let tree = 0; tree < walking.depth.length; tree++) {
-    let deepest = 0;
-    // Children come after their parent, so one forward pass sees every parent's depth first.
-    for (let node = treeStart[tree]; node < treeStart[tree + 1]; node++) {
-      if (feature[node] < 0) {
-        walking.threshold[node] = Infinity;
-        walking.child[node] = node;
-        if (nodeDepth[node] > deepest) deepest = nodeDepth[node];
-        continue;
-      }
-      walking.feature[node] = feature[node];
-      walking.threshold[node] = threshold[node];
-      walking.child[node] = left[node];
-      nodeDepth[left[node]] = nodeDepth[left[node] + 1] = nodeDepth[node] + 1;
+/** Fills `into` with the tree whose nodes are first..end-1 and returns its depth (steps from root to deepest leaf). */
+function walkingTree(forest: Forest, first: number, end: number, averageOfSize: Float64Array, into: WalkingTree): number {
+  const { feature, threshold, left, leafSize } = forest;
+  const { depth } = into;
+  let deepest = 0;
+  depth[0] = 0;
+  // Children come after their parent, so one forward pass sees every parent's depth first.
+  for (let node = first; node < end; node++) {
+    const at = node - first;
+    if (feature[node] < 0) {
+      into.feature[at] = 0;
+      into.threshold[at] = Infinity;
+      into.child[at] = at;
+      into.pathLength[at] = depth[at] + leafAverage(averageOfSize, leafSize[node]);
+      if (depth[at] > deepest) deepest = depth[at];
+      continue;
     }
-    walking.depth[tree] = deepest;
+    const leftAt = left[node] - first;
+    into.feature[at] = feature[node];
+    into.threshold[at] = threshold[node];
+    into.child[at] = leftAt;
+    depth[leftAt] = depth[leftAt + 1] = depth[at] + 1;
   }
-  return walking;
+  return deepest;
 }
 
 /**
@@ -222,14 +228,19 @@ function walkingTrees(forest: Forest): WalkingTrees {
  * that the tree being walked stays in the nearest cache, eight rows at once, so that their chains
  * of dependent loads overlap.
  */
-function sumPathsByWalking(
-  forest: Forest,
-  pathLength: Float64Array,
-  groups: readonly TreeGroup[],
-  columns: readonly Float64Array[],
-): Float64Array {
+function sumPathsByWalking(forest: Forest, groups: readonly TreeGroup[], columns: readonly Float64Array[]): Float64Array {
   const { treeStart } = forest;
-  const { feature, threshold, child, depth } = walkingTrees(forest);
+  let largestTree = 0;
+  for (let tree = 0; tree + 1 < treeStart.length; tree++) largestTree = Math.max(largestTree, treeStart[tree + 1] - treeStart[tree]);
+  const walking: WalkingTree = {
+    feature: new Int32Array(largestTree),
+    threshold: new Float64Array(largestTree),
+    child: new Int32Array(largestTree),
+    pathLength: new Float64Array(largestTree),
+    depth: new Int32Array(largestTree),
+  };
+  const { feature, threshold, child, pathLength } = walking;
+  const averageOfSize = averagePathLengths(forest.sampleSize);
   const featureCount = columns.length;
   const rowCount = columns[0].length;
   // Row-major values: a row's features sit together, one step reads one of them.
@@ -247,8 +258,7 @@ function sumPathsByWalking(
     const target = endTree - firstTree === 1 ? sums : groupSums;
     if (target === groupSums) groupSums.fill(0);
     for (let tree = firstTree; tree < endTree; tree++) {
-      const root = treeStart[tree];
-      const steps = depth[tree];
+      const steps = walkingTree(forest, treeStart[tree], treeStart[tree + 1], averageOfSize, walking);
       let row = 0;
       for (; row < blockEnd; row += ROWS_PER_BLOCK) {
         const at0 = row * featureCount;
@@ -259,14 +269,14 @@ function sumPathsByWalking(
         const at5 = at4 + featureCount;
         const at6 = at5 + featureCount;
         const at7 = at6 + featureCount;
-        let node0 = root;
-        let node1 = root;
-        let node2 = root;
-        let node3 = root;
-        let node4 = root;
-        let node5 = root;
-        let node6 = root;
-        let node7 = root;
+        let node0 = 0;
+        let node1 = 0;
+        let node2 = 0;
+        let node3 = 0;
+        let node4 = 0;
+        let node5 = 0;
+        let node6 = 0;
+        let node7 = 0;
         // Branch-free step: +(value > threshold) picks the right child, stored after the left one.
         for (let step = 0; step < steps; step++) {
           node0 = child[node0] + +(points[at0 + feature[node0]] > threshold[node0]);
@@ -289,7 +299,7 @@ function sumPathsByWalking(
       }
       for (; row < rowCount; row++) {
         const at = row * featureCount;
-        let node = root;
+        let node = 0;
         for (let step = 0; step < steps; step++) node = child[node] + +(points[at + feature[node]] > threshold[node]);
         target[row] += pathLength[node];
       }
