@@ -20,9 +20,11 @@ export interface ReadInputOptions {
   requiredColumns: readonly string[];
   /**
    * Decode every Parquet file in full before reading them together (default true), so that a
-   * corrupt one is left out and recorded in `corruptFiles`. Off, Parquet files are trusted: one
-   * pass less, and a corrupt file fails the first query over the input, after which the caller
-   * reads again with the check on.
+   * corrupt one is left out and recorded in `corruptFiles`, and copy their rows into a table, so
+   * that every query sees the same values: a file whose statistics belie its data (DuckDB folds
+   * filters by statistics) reads differently under different filters. Off, Parquet files are
+   * trusted and the table is a view over them: no copy, and a corrupt file fails a query over the
+   * input, after which the caller reads again with the check on.
    */
   checkParquet?: boolean;
 }
@@ -127,7 +129,7 @@ export async function readInputTable(engine: Engine, lake: Lake, objects: readon
   }
   const readable = files.map((file, index) => ({ ...file, index })).filter((file) => !corruptFiles.some((corrupt) => corrupt.file === file.index));
   if (readable.length > 0) {
-    if (readable.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, readable, options.requiredColumns);
+    if (readable.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, readable, options.requiredColumns, options.checkParquet ?? true);
     else if (!(await viewOfOneFeedOfCsvFiles(engine, table, readable, options.requiredColumns))) await viewOfEachFile(engine, table, malformedTable, readable, options.requiredColumns, corruptFiles);
   }
   if (corruptFiles.length === files.length) {
@@ -284,9 +286,10 @@ interface IndexedFile extends StagedFile {
 /**
  * Parquet files, however many (a day per file over months is common), as one scan in their own
  * types: columns are matched by name and DuckDB widens a column whose type differs between files.
- * The file list is a session variable because a view cannot take bound parameters.
+ * The file list is a session variable because a view cannot take bound parameters. With `copied`,
+ * the view is over a table the scan's rows were copied into (see `checkParquet`).
  */
-async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[]): Promise<void> {
+async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[], copied: boolean): Promise<void> {
   const paths = files.map((file) => file.localPath);
   // The first schema element is the root (`duckdb_schema`, `spark_schema`, ...), not a column.
   const schemas = await engine.rows<{ file_name: string; names: string[] }>(`SELECT file_name, list(name)[2:] AS names FROM parquet_schema($1) GROUP BY file_name`, [paths]);
@@ -297,9 +300,15 @@ async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedF
   await engine.run(`SET VARIABLE ${sqlIdentifier(filesVariable)} = $1`, [paths]);
   // Corrupt files are left out of the scan, so its file_index maps back to the input's files.
   await engine.run(`SET VARIABLE ${sqlIdentifier(indexesVariable)} = $1`, [files.map((file) => String(file.index))]);
-  await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS
-    SELECT * EXCLUDE (file_row_number), CAST(getvariable('${indexesVariable}')[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
-    FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`);
+  const scan = `SELECT * EXCLUDE (file_row_number), CAST(getvariable('${indexesVariable}')[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
+    FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`;
+  if (!copied) {
+    await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS ${scan}`);
+    return;
+  }
+  const rowsTable = `${table}_rows`;
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(rowsTable)} AS ${scan}`);
+  await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS SELECT * FROM ${sqlIdentifier(rowsTable)}`);
 }
 
 /** Longest header line compared: a longer one is read file by file. */

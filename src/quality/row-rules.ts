@@ -1,4 +1,4 @@
-import { sqlIdentifier, type Engine, type InputColumn, type InputTable, type SourceFile, type SqlParams } from '../engine/index.js';
+import { sqlIdentifier, type Engine, type InputColumn, type InputTable, type SqlParams } from '../engine/index.js';
 
 /** Row-level rules a record must pass to reach silver; failing rows are quarantined, never dropped. */
 export interface RowRules {
@@ -106,9 +106,12 @@ function isBlankSql(column: InputColumn): string {
   return `(${name} IS NULL OR trim(${textSql(column)}) = '')`;
 }
 
-/** Collects the values of a statement's parameters; `bind` returns the placeholder of a value. */
-function parameters(): { params: (string | number | readonly string[])[]; bind(value: string | number | readonly string[]): string } {
-  const params: (string | number | readonly string[])[] = [];
+/**
+ * Collects the values of a statement's parameters, after `initial` ($1.. taken by them); `bind`
+ * returns the placeholder of a value.
+ */
+function parameters(initial: SqlParams = []): { params: SqlParams[number][]; bind(value: string | number | readonly string[]): string } {
+  const params = [...initial];
   return {
     params,
     bind(value) {
@@ -176,27 +179,29 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
 }
 
 /**
- * Quarantines every later row of an id within a partition, as a duplicate; rows failing other
- * checks rank last, so that a valid row is kept. Only ids seen twice are ranked: grouping all ids
- * is far cheaper than sorting them, and most days have no duplicate at all.
+ * Writes to `duplicatesTable` (`_file`, `_source_row`) every later row of an id within a
+ * partition, to be quarantined as a duplicate; rows failing other checks (`failsSql`) rank last,
+ * so that a valid row is kept. Only ids seen twice are ranked: grouping all ids is far cheaper
+ * than sorting them, and most days have no duplicate at all. Returns how many rows it holds.
  */
-async function markDuplicates(engine: Engine, checkedTable: string, id: InputColumn, files: readonly SourceFile[]): Promise<void> {
-  const checked = sqlIdentifier(checkedTable);
+async function findDuplicates(engine: Engine, input: InputTable, duplicatesTable: string, id: InputColumn, fails: BoundQuery): Promise<number> {
+  const raw = sqlIdentifier(input.table);
   const idText = textSql(id);
-  // $1: the partition of each file, $2: the reason code.
-  const partitionAndId = `$1[_file + 1], ${idText}`;
+  const { params, bind } = parameters(fails.params);
+  // Within one partition (a day's files, the usual chunk) the id alone is the key: far cheaper to group by than with a text per row.
+  const partitions = input.files.map((file) => file.partition);
+  const partitionAndId = new Set(partitions).size === 1 ? idText : `${bind(partitions)}[_file + 1], ${idText}`;
   await engine.run(
-    `UPDATE ${checked} SET
-      _codes = list_append(coalesce(_codes, []), $2),
-      _reasons = list_append(coalesce(_reasons, []), $2 || ' (' || ${idText} || ')')
-    FROM (
-      SELECT rowid AS _row, row_number() OVER (PARTITION BY ${partitionAndId} ORDER BY _codes IS NOT NULL, _file, _source_row) AS _id_rank
-      FROM ${checked}
-      WHERE NOT ${isBlankSql(id)} AND (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${checked} WHERE NOT ${isBlankSql(id)} GROUP BY ALL HAVING count(*) > 1)
-    ) AS ranked
-    WHERE ${checked}.rowid = ranked._row AND ranked._id_rank > 1`,
-    [files.map((file) => file.partition), `duplicate ${id.name}`],
+    `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(duplicatesTable)} AS
+    SELECT _file, _source_row FROM (
+      SELECT _file, _source_row, row_number() OVER (PARTITION BY ${partitionAndId} ORDER BY ${fails.sql}, _file, _source_row) AS _id_rank
+      FROM ${raw}
+      WHERE NOT ${isBlankSql(id)} AND (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${raw} WHERE NOT ${isBlankSql(id)} GROUP BY ALL HAVING count(*) > 1)
+    ) WHERE _id_rank > 1`,
+    params,
   );
+  const [{ rows }] = await engine.rows<{ rows: number }>(`SELECT count(*) AS rows FROM ${sqlIdentifier(duplicatesTable)}`);
+  return rows;
 }
 
 /** Code counted for a line the reader could not split into columns. */
@@ -204,11 +209,9 @@ const MALFORMED_CODE = 'malformed line';
 /** Code counted for a whole file that could not be trusted (one record, `_source_row` NULL). */
 const CORRUPT_CODE = 'corrupt file';
 
-/** Where a partition's records are: its counts, its rows in the checked table, its files. */
+/** Where a partition's records are: its counts and its files. */
 interface PartitionExtent {
   counts: PartitionCounts;
-  /** Row-id range in the checked table (a partition's rows are consecutive), or null without rows. */
-  rows: [first: number, last: number] | null;
   /** Range of its file indexes (`_file`). */
   files: [first: number, last: number];
 }
@@ -220,73 +223,9 @@ function cappedDetailSql(text: string): string {
   return `(CASE WHEN length(${text}) > ${MAX_DETAIL_CHARS} THEN left(${text}, ${MAX_DETAIL_CHARS - 1}) || '…' ELSE ${text} END)`;
 }
 
-/** The statement that gives every input row its verdict: the row as read, then `_codes` and `_reasons` (NULL when it passes). */
-function verdictStatement(input: InputTable, rules: RowRules, checkedTable: string, columnOf: (name: string) => InputColumn): BoundQuery {
-  const { params, bind } = parameters();
-  const checks = checksFor(rules, columnOf, bind);
-  const codes = checks.map((check) => bind(check.code));
-  const anyFailSql = checks.map((check) => `coalesce(${check.failsSql}, false)`).join(' OR ');
-  // Lists are built only for failing rows: most rows pass, and lists cost far more than booleans.
-  const codesSql = `list_filter([${checks.map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]} END`).join(', ')}], code -> code IS NOT NULL)`;
-  const reasonsSql = `list_filter([${checks
-    .map((check, k) => `CASE WHEN ${check.failsSql} THEN ${codes[k]}${check.detailSql ? ` || ' (' || ${cappedDetailSql(`coalesce(${check.detailSql}, 'null')`)} || ')'` : ''} END`)
-    .join(', ')}], reason -> reason IS NOT NULL)`;
-  const verdictSql = (list: string) => (checks.length === 0 ? 'CAST(NULL AS VARCHAR[])' : `CASE WHEN ${anyFailSql} THEN ${list} END`);
-  // No window and no ORDER BY: the scan's order is kept, files in order and rows in file order.
-  return {
-    sql: `CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(checkedTable)} AS
-      SELECT *, ${verdictSql(codesSql)} AS _codes, ${verdictSql(reasonsSql)} AS _reasons FROM ${sqlIdentifier(input.table)}`,
-    params,
-  };
-}
-
-/** Counts per partition (malformed lines included) and where each partition's rows are, from per-file totals. */
-async function partitionExtents(engine: Engine, input: InputTable, checkedTable: string): Promise<Map<string, PartitionExtent>> {
-  const checked = sqlIdentifier(checkedTable);
-  // Per file: rows and rejects with their row-id range, then one row per reason code.
-  const perFile = await engine.rows<{ file: number; code: string | null; rows: number; rejected: number; first: number | null; last: number | null }>(
-    `SELECT _file AS file, NULL AS code, count(*) AS rows, count(_codes) AS rejected, min(rowid) AS first, max(rowid) AS last FROM ${checked} GROUP BY ALL
-    UNION ALL SELECT _file, code, count(*), 0, NULL, NULL FROM (SELECT _file, unnest(_codes) AS code FROM ${checked} WHERE _codes IS NOT NULL) GROUP BY ALL
-    UNION ALL SELECT _file, CASE WHEN _source_row IS NULL THEN $2 ELSE $1 END, count(*), count(*), NULL, NULL FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
-    [MALFORMED_CODE, CORRUPT_CODE],
-  );
-  const extents = new Map<string, PartitionExtent>();
-  input.files.forEach((file, index) => {
-    const extent = extents.get(file.partition);
-    if (extent === undefined) extents.set(file.partition, { counts: { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} }, rows: null, files: [index, index] });
-    else extent.files[1] = index;
-  });
-  for (const { file, code, rows, rejected, first, last } of perFile) {
-    const extent = extents.get(input.files[file].partition) as PartitionExtent;
-    const { counts } = extent;
-    if (code === null || code === MALFORMED_CODE || code === CORRUPT_CODE) {
-      counts.rowsRead += rows;
-      counts.rowsQuarantined += rejected;
-    }
-    if (code !== null) counts.reasonCounts[code] = (counts.reasonCounts[code] ?? 0) + rows;
-    if (first !== null && last !== null) extent.rows = extent.rows === null ? [first, last] : [Math.min(extent.rows[0], first), Math.max(extent.rows[1], last)];
-  }
-  for (const { counts } of extents.values()) {
-    counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
-    counts.reasonCounts = byFrequency(counts.reasonCounts);
-  }
-  return extents;
-}
-
-/** Adds to each partition's `warnCounts` its valid rows whose event time falls on another day than the partition's `date=`. */
-async function countOutsidePartitionDate(engine: Engine, input: InputTable, checkedTable: string, eventTime: InputColumn, extents: Map<string, PartitionExtent>): Promise<void> {
-  const dates = input.files.map((file) => /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(file.partition)?.[1] ?? '');
-  if (dates.every((date) => date === '')) return;
-  const code = `${eventTime.name} outside partition date`;
-  const counts = await engine.rows<{ file: number; n: number }>(
-    `SELECT _file AS file, count(*) AS n FROM ${sqlIdentifier(checkedTable)}
-    WHERE _codes IS NULL AND $1[_file + 1] <> '' AND CAST(${typedSql(eventTime, 'timestamp')} AS DATE) <> TRY_CAST($1[_file + 1] AS DATE) GROUP BY ALL`,
-    [dates],
-  );
-  for (const { file, n } of counts) {
-    const extent = extents.get(input.files[file].partition) as PartitionExtent;
-    extent.counts.warnCounts = { ...extent.counts.warnCounts, [code]: (extent.counts.warnCounts?.[code] ?? 0) + n };
-  }
+/** Adds `count` to `counts[code]`; a code never counted is left out. */
+function addCount(counts: Record<string, number>, code: string, count: number): void {
+  if (count > 0) counts[code] = (counts[code] ?? 0) + count;
 }
 
 /** Most frequent reason first, then by name: the order summaries list them in. */
@@ -294,74 +233,136 @@ function byFrequency(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** One input file's tally: rows read, rejected, duplicates, failures per check (`check_<k>`), valid rows outside the partition's date. */
+type FileTally = { file: number; rows: number; rejected: number; duplicates: number; outside?: number } & Record<`check_${number}`, number>;
+
 /**
- * Validates raw rows in one SQL pass on DuckDB: every check gives each row its verdict once
- * (`_codes`, `_reasons`; NULL when it passes), stored with the raw values in one table in input
- * order; the duplicate-key rule then adds to the verdicts of the few rows it concerns. The valid
- * rows of a partition (typed) and its rejected rows (as text, malformed lines included) are
- * queries over consecutive rows of that table, so writing silver and quarantine reads each row
- * once more and checks nothing again. rowsRead = rowsValid + rowsQuarantined holds in total and
- * per partition.
+ * Validates raw rows on DuckDB without copying them: a row's verdict is its checks, computed
+ * where it is read, and whether it is a later duplicate of its id, kept (for the few rows that
+ * are) in a table of their own. One scan of the input counts, per file, the rows, the rejects and
+ * each check's failures; the valid rows of a partition (typed) and its rejected rows (as text,
+ * with their reasons, malformed lines included) are queries that read its files once more, so that
+ * writing silver and quarantine reads each row once. rowsRead = rowsValid + rowsQuarantined holds
+ * in total and per partition.
  */
 export async function validateRows(engine: Engine, input: InputTable, rules: RowRules): Promise<ValidationResult> {
-  const checkedTable = `${input.table}_checked`;
   const columns = new Map(input.columns.map((column) => [column.name, column]));
   const columnOf = (name: string) => {
     const column = columns.get(name);
     if (column === undefined) throw new Error(`row rules name ${name}, which the input does not have`);
     return column;
   };
-  const verdicts = verdictStatement(input, rules, checkedTable, columnOf);
-  await engine.run(verdicts.sql, verdicts.params);
-  if (rules.idColumn !== undefined) await markDuplicates(engine, checkedTable, columnOf(rules.idColumn), input.files);
-  const extents = await partitionExtents(engine, input, checkedTable);
-  if (rules.eventTimeColumn !== undefined) await countOutsidePartitionDate(engine, input, checkedTable, columnOf(rules.eventTimeColumn), extents);
+  // Every query below binds the checks' values first, as $1, $2, ...
+  const checkParameters = parameters();
+  const checks = checksFor(rules, columnOf, checkParameters.bind);
+  const checkParams = checkParameters.params;
+  const failsSql = checks.length === 0 ? 'false' : `(${checks.map((check) => `coalesce(${check.failsSql}, false)`).join(' OR ')})`;
+  const duplicatesTable = `${input.table}_duplicates`;
+  const idColumn = rules.idColumn === undefined ? undefined : columnOf(rules.idColumn);
+  const duplicates = idColumn === undefined ? 0 : await findDuplicates(engine, input, duplicatesTable, idColumn, { sql: failsSql, params: checkParams });
+  // Only with duplicates does a row's verdict take a join (whose output keeps no order of its own).
+  const raw = sqlIdentifier(input.table);
+  const source =
+    duplicates === 0
+      ? `${raw} AS source`
+      : `${raw} AS source LEFT JOIN ${sqlIdentifier(duplicatesTable)} AS duplicate ON duplicate._file = source._file AND duplicate._source_row = source._source_row`;
+  const duplicateSql = duplicates === 0 ? 'false' : '(duplicate._file IS NOT NULL)';
+  const rejectedSql = `(${failsSql} OR ${duplicateSql})`;
+  const inputOrder = duplicates === 0 ? '' : ' ORDER BY source._file, source._source_row';
+
+  const extents = new Map<string, PartitionExtent>();
+  input.files.forEach((file, index) => {
+    const extent = extents.get(file.partition);
+    if (extent === undefined) extents.set(file.partition, { counts: { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} }, files: [index, index] });
+    else extent.files[1] = index;
+  });
+  const countsOf = (file: number) => (extents.get(input.files[file].partition) as PartitionExtent).counts;
+
+  const tally = parameters(checkParams);
+  const tallies = [
+    'source._file AS file',
+    'count(*) AS rows',
+    `count(*) FILTER (WHERE ${rejectedSql}) AS rejected`,
+    `count(*) FILTER (WHERE ${duplicateSql}) AS duplicates`,
+    ...checks.map((check, k) => `count(*) FILTER (WHERE ${check.failsSql}) AS check_${k}`),
+  ];
+  // A valid row dated on another day than its partition's `date=` is a warning.
+  const dates = input.files.map((file) => /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(file.partition)?.[1] ?? '');
+  const eventTime = rules.eventTimeColumn === undefined || dates.every((date) => date === '') ? undefined : columnOf(rules.eventTimeColumn);
+  if (eventTime !== undefined) {
+    const date = `${tally.bind(dates)}[source._file + 1]`;
+    tallies.push(`count(*) FILTER (WHERE NOT ${rejectedSql} AND ${date} <> '' AND CAST(${typedSql(eventTime, 'timestamp')} AS DATE) <> TRY_CAST(${date} AS DATE)) AS outside`);
+  }
+  for (const file of await engine.rows<FileTally>(`SELECT ${tallies.join(', ')} FROM ${source} GROUP BY ALL`, tally.params)) {
+    const counts = countsOf(file.file);
+    counts.rowsRead += file.rows;
+    counts.rowsQuarantined += file.rejected;
+    checks.forEach((check, k) => addCount(counts.reasonCounts, check.code, file[`check_${k}`]));
+    if (idColumn !== undefined) addCount(counts.reasonCounts, `duplicate ${idColumn.name}`, file.duplicates);
+    if (eventTime !== undefined && (file.outside ?? 0) > 0) addCount((counts.warnCounts ??= {}), `${eventTime.name} outside partition date`, file.outside ?? 0);
+  }
+  const malformed = await engine.rows<{ file: number; corrupt: boolean; rows: number }>(
+    `SELECT _file AS file, _source_row IS NULL AS corrupt, count(*) AS rows FROM ${sqlIdentifier(input.malformedTable)} GROUP BY ALL`,
+  );
+  for (const { file, corrupt, rows } of malformed) {
+    const counts = countsOf(file);
+    counts.rowsRead += rows;
+    counts.rowsQuarantined += rows;
+    addCount(counts.reasonCounts, corrupt ? CORRUPT_CODE : MALFORMED_CODE, rows);
+  }
 
   const partitions: Record<string, PartitionCounts> = {};
   const totals: PartitionCounts = { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
   for (const [partition, { counts }] of extents) {
+    counts.rowsValid = counts.rowsRead - counts.rowsQuarantined;
+    counts.reasonCounts = byFrequency(counts.reasonCounts);
     partitions[partition] = counts;
     totals.rowsRead += counts.rowsRead;
     totals.rowsValid += counts.rowsValid;
     totals.rowsQuarantined += counts.rowsQuarantined;
-    for (const [code, count] of Object.entries(counts.reasonCounts)) totals.reasonCounts[code] = (totals.reasonCounts[code] ?? 0) + count;
+    for (const [code, count] of Object.entries(counts.reasonCounts)) addCount(totals.reasonCounts, code, count);
   }
   totals.reasonCounts = byFrequency(totals.reasonCounts);
 
-  const extentOf = (partition: string): PartitionExtent => {
+  const filesOf = (partition: string): [first: number, last: number] => {
     const extent = extents.get(partition);
     if (extent === undefined) throw new Error(`no input files in ${partition}`);
-    return extent;
+    return extent.files;
   };
-  const checked = sqlIdentifier(checkedTable);
-  const keys = input.files.map((file) => file.key);
   return {
     ...totals,
     partitions,
     validRows(partition, typedColumns) {
-      // A row-id range prunes far better than any filter on a column. The file range keeps it to
-      // the partition's own rows: DuckDB updates a list column by delete and insert, so a row
-      // marked as a duplicate moves to the end of the table and widens its partition's range.
-      const { rows, files } = extentOf(partition);
-      const [first, last] = rows ?? [0, -1];
+      // The file range keeps the scan to the partition's own files.
+      const [first, last] = filesOf(partition);
+      const { params, bind } = parameters(checkParams);
       const select = typedColumns.map(({ name, from, type }) => {
         const column = columns.get(from);
         return `${column === undefined ? `CAST(NULL AS ${SQL_TYPES[type]})` : typedSql(column, type)} AS ${sqlIdentifier(name)}`;
       });
-      return { sql: `SELECT ${select.join(', ')} FROM ${checked} WHERE rowid BETWEEN $1 AND $2 AND _file BETWEEN $3 AND $4 AND _codes IS NULL`, params: [first, last, files[0], files[1]] };
+      return { sql: `SELECT ${select.join(', ')} FROM ${source} WHERE source._file BETWEEN ${bind(first)} AND ${bind(last)} AND NOT ${rejectedSql}${inputOrder}`, params };
     },
     rejectedRows(partition) {
-      const { rows, files } = extentOf(partition);
-      const [first, last] = rows ?? [0, -1];
+      const [first, last] = filesOf(partition);
+      const { params, bind } = parameters(checkParams);
+      const keys = bind(input.files.map((file) => file.key));
+      const files = `BETWEEN ${bind(first)} AND ${bind(last)}`;
+      const reasons = checks.map(
+        (check) => `CASE WHEN ${check.failsSql} THEN ${bind(check.code)}${check.detailSql ? ` || ' (' || ${cappedDetailSql(`coalesce(${check.detailSql}, 'null')`)} || ')'` : ''} END`,
+      );
+      const checkReasons = checks.length === 0 ? 'CAST([] AS VARCHAR[])' : `list_filter([${reasons.join(', ')}], reason -> reason IS NOT NULL)`;
+      const allReasons =
+        idColumn === undefined || duplicates === 0
+          ? checkReasons
+          : `CASE WHEN ${duplicateSql} THEN list_append(${checkReasons}, ${bind(`duplicate ${idColumn.name}`)} || ' (' || ${textSql(idColumn)} || ')') ELSE ${checkReasons} END`;
       const text = input.columns.map((column) => `${textSql(column)} AS ${sqlIdentifier(column.name)}`);
-      // $1: the lake key of each file.
       return {
-        sql: `SELECT ${[...text, '$1[_file + 1] AS _source_file', '_source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(_reasons, '; ') AS _reason`].join(', ')}
-          FROM ${checked} WHERE rowid BETWEEN $2 AND $3 AND _file BETWEEN $4 AND $5 AND _codes IS NOT NULL
+        sql: `SELECT ${[...text, `${keys}[source._file + 1] AS _source_file`, 'source._source_row AS _source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(${allReasons}, '; ') AS _reason`].join(', ')}
+          FROM ${source} WHERE source._file ${files} AND ${rejectedSql}
           UNION ALL BY NAME
-          SELECT $1[_file + 1] AS _source_file, _source_row, _raw_line, _reason FROM ${sqlIdentifier(input.malformedTable)} WHERE _file BETWEEN $4 AND $5
+          SELECT ${keys}[_file + 1] AS _source_file, _source_row, _raw_line, _reason FROM ${sqlIdentifier(input.malformedTable)} WHERE _file ${files}
           ORDER BY _source_file, _source_row, _raw_line NULLS FIRST`,
-        params: [keys, first, last, files[0], files[1]],
+        params,
       };
     },
   };

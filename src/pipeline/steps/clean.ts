@@ -1,5 +1,5 @@
 import type { DatasetConfig } from '../../config/index.js';
-import { openEngine, readInputTable, type Engine, type InputTable } from '../../engine/index.js';
+import { openEngine, readInputTable, type Engine } from '../../engine/index.js';
 import { InputError } from '../../errors.js';
 import type { Lake, LakeObject } from '../../lake/index.js';
 import { validateRows, type RowRules, type TypedColumn, type ValidationResult } from '../../quality/index.js';
@@ -48,65 +48,45 @@ async function writeQuarantine(engine: Engine, lake: Lake, validation: Validatio
     return null;
   }
   const rejected = validation.rejectedRows(partition);
-  await engine.exportQuery(rejected.sql, lake, key, 'parquet', rejected.params);
+  requireCounted(await engine.exportQuery(rejected.sql, lake, key, 'parquet', rejected.params), validation.partitions[partition].rowsQuarantined, key);
   return key;
 }
 
 /**
- * Reads and validates every file of the chunk in one pass. Parquet files are trusted at first
- * (decoding each in full beforehand would read them twice); when that pass fails for any reason
- * but bad input, it is done again with each Parquet file checked first, so that a corrupt one is
- * quarantined alone and the others proceed.
+ * Fails (to be read again, checked: see cleanChunk) when a file wrote other rows than were
+ * counted: trusted Parquet is read once per query, and a damaged file can read differently twice.
  */
-async function validateChunk(engine: Engine, context: StepContext, objects: LakeObject[]): Promise<{ input: InputTable; validation: ValidationResult }> {
-  const { dataset } = context.params;
-  const validate = async (checkParquet: boolean) => {
-    const input = await readInputTable(engine, context.lake, objects, {
+function requireCounted(written: number, counted: number, key: string): void {
+  if (written !== counted) throw new Error(`${key}: ${written} rows written where ${counted} were counted; the input reads differently from one query to the next`);
+}
+
+/** A cleaned date but for its input's fingerprint, which is taken alongside. */
+type CleanedRows = Omit<CleanedDate, 'input'>;
+
+/**
+ * Validates every file of the chunk together, then writes each date's rejects to
+ * quarantine with their reasons and its typed, renamed rows to silver. Parquet files are trusted
+ * at first (decoding each in full beforehand would read them twice); when any of that fails for a
+ * reason but bad input (rows written that were not those counted included), it is all done again
+ * with each Parquet file checked and copied first, so that a corrupt one is quarantined alone and
+ * the others proceed (the keys written are the same).
+ */
+async function cleanChunk(engine: Engine, context: StepContext, dates: string[], objects: LakeObject[][]): Promise<Record<string, CleanedRows>> {
+  const { lake, run, params } = context;
+  const { pipeline, dataset } = params;
+  // Schema columns only, in schema order, under their own names; an optional column the input lacks is a typed NULL.
+  const silverColumns: TypedColumn[] = Object.entries(dataset.columns).map(([name, column]) => ({ name, from: rawName(dataset, name), type: column.type }));
+  const clean = async (checkParquet: boolean) => {
+    const input = await readInputTable(engine, lake, objects.flat(), {
       table: 'raw',
       format: dataset.format,
       requiredColumns: Object.entries(dataset.columns).filter(([, column]) => column.required).map(([name]) => rawName(dataset, name)),
       checkParquet,
     });
-    return { input, validation: await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name)))) };
-  };
-  try {
-    return await validate(false);
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    return validate(true);
-  }
-}
-
-/**
- * Clean: every date's bronze files are read and validated in one pass (Parquet in its own types,
- * CSV as text); per date, rejects go to quarantine with their reasons and the typed, renamed rows
- * to silver Parquet, both straight from that pass. A corrupt file (gzip failing its CRC or length,
- * Parquet that does not decode) is one quarantine record, `corrupt file`, and publishes nothing.
- * A date with no input or no valid row fails the step with an InputError (not retried).
- */
-async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
-  const { lake, run, params } = context;
-  const { pipeline, dataset } = params;
-  const engine = await openEngine();
-  try {
-    const layouts = dates.map((date) => pipelineLayout(run.pipeline, pipeline, date));
-    const objects: LakeObject[][] = [];
-    for (const layout of layouts) objects.push(await listInput(lake, layout.input, pipeline.dataset));
-    // Staged once, so that hashing (in JS) and reading (in DuckDB's threads) overlap on the same copies.
-    await engine.stage(lake, objects.flat().map((object) => object.key));
-    const [fingerprinted, validated] = await Promise.allSettled([
-      Promise.all(objects.map((dateObjects) => fingerprintInputs(engine, lake, dateObjects))),
-      validateChunk(engine, context, objects.flat()),
-    ]);
-    if (validated.status === 'rejected') throw validated.reason;
-    if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
-    const { input, validation } = validated.value;
-
-    // Schema columns only, in schema order, under their own names; an optional column the input lacks is a typed NULL.
-    const silverColumns: TypedColumn[] = Object.entries(dataset.columns).map(([name, column]) => ({ name, from: rawName(dataset, name), type: column.type }));
-    const cleaned: Record<string, CleanedDate> = {};
-    for (const [index, date] of dates.entries()) {
-      const layout = layouts[index];
+    const validation = await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name))));
+    const cleaned: Record<string, CleanedRows> = {};
+    for (const date of dates) {
+      const layout = pipelineLayout(run.pipeline, pipeline, date);
       const counts = validation.partitions[layout.input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
       const quarantine = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
       if (counts.rowsRead === 0) {
@@ -119,7 +99,7 @@ async function cleanDates(context: StepContext, dates: string[]): Promise<PerDat
         throw new InputError(capMessage(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${why}); see ${layout.quarantine}`));
       }
       const silver = validation.validRows(layout.input, silverColumns);
-      await engine.exportQuery(silver.sql, lake, layout.silver, 'parquet', silver.params);
+      requireCounted(await engine.exportQuery(silver.sql, lake, layout.silver, 'parquet', silver.params), counts.rowsValid, layout.silver);
       cleaned[date] = {
         rows_read: counts.rowsRead,
         rows_valid: counts.rowsValid,
@@ -128,10 +108,41 @@ async function cleanDates(context: StepContext, dates: string[]): Promise<PerDat
         ...(counts.warnCounts === undefined ? {} : { row_warnings: counts.warnCounts }),
         quarantine,
         silver: layout.silver,
-        input: fingerprinted.value[index],
       };
     }
-    return { dates: cleaned };
+    return cleaned;
+  };
+  try {
+    return await clean(false);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    return clean(true);
+  }
+}
+
+/**
+ * Clean: every date's bronze files are validated together (Parquet in its own types,
+ * CSV as text); per date, rejects go to quarantine with their reasons and the typed, renamed rows
+ * to silver Parquet, both read straight from the input. A corrupt file (gzip failing its CRC or
+ * length, Parquet that does not decode) is one quarantine record, `corrupt file`, and publishes
+ * nothing. A date with no input or no valid row fails the step with an InputError (not retried).
+ */
+async function cleanDates(context: StepContext, dates: string[]): Promise<PerDate<CleanedDate>> {
+  const { lake, run, params } = context;
+  const { pipeline } = params;
+  const engine = await openEngine();
+  try {
+    const objects: LakeObject[][] = [];
+    for (const date of dates) objects.push(await listInput(lake, pipelineLayout(run.pipeline, pipeline, date).input, pipeline.dataset));
+    // Staged once, so that hashing (in JS) and reading (in DuckDB's threads) overlap on the same copies.
+    await engine.stage(lake, objects.flat().map((object) => object.key));
+    const [fingerprinted, cleaned] = await Promise.allSettled([
+      Promise.all(objects.map((dateObjects) => fingerprintInputs(engine, lake, dateObjects))),
+      cleanChunk(engine, context, dates, objects),
+    ]);
+    if (cleaned.status === 'rejected') throw cleaned.reason;
+    if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
+    return { dates: Object.fromEntries(dates.map((date, index) => [date, { ...cleaned.value[date], input: fingerprinted.value[index] }])) };
   } finally {
     await engine.close();
   }
