@@ -356,8 +356,8 @@ class SqlStore implements Store {
     const name = anomaliesTable(table);
     requireIsoDate(logicalDate);
     if (!(await this.tableExists(name))) return [];
-    const rows = await this.client.query<{ anomaly: string }>(
-      `SELECT ${ANOMALY_JSON} FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name} WHERE logical_date = $1::date ORDER BY id COLLATE "C"`,
       [logicalDate],
     );
     // One date was asked for: its rows do not repeat it.
@@ -377,8 +377,8 @@ class SqlStore implements Store {
     for (const date of [from, to, after?.date]) if (date !== undefined) requireIsoDate(date);
     if (!(Number.isSafeInteger(limit) && limit > 0)) throw new InputError(`limit must be a positive integer, got ${limit}`);
     if (!(await this.tableExists(name))) return [];
-    const rows = await this.client.query<{ anomaly: string }>(
-      `SELECT ${ANOMALY_JSON} FROM ${name}
+    const rows = await this.client.query<AnomalyTableRow>(
+      `SELECT ${ANOMALY_COLUMNS} FROM ${name}
        WHERE ($1::date IS NULL OR logical_date >= $1::date)
          AND ($2::date IS NULL OR logical_date <= $2::date)
          AND ($3::text IS NULL OR entity = $3::text)
@@ -646,24 +646,38 @@ function newRunId(startedAt: Date): string {
   return `${second}-${randomBytes(3).toString('hex')}`;
 }
 
-/**
- * An anomaly row as one JSON array (text), in {@link AnomalyJson}'s order: reading one field per
- * row rather than twelve takes about a third off what a 1,000-row page costs the API to read.
- */
-const ANOMALY_JSON = `json_build_array(to_char(logical_date, 'YYYY-MM-DD'), id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id)::text AS anomaly`;
+const ANOMALY_COLUMNS = `to_char(logical_date, 'YYYY-MM-DD') AS date, id, detector, entity, value, expected, lower_bound, upper_bound, score, reason, attributes, run_id`;
 
-/** A float as json_build_array writes it: a number, or a string for what JSON has no number for ("NaN", "Infinity"). */
-type JsonFloat = number | string;
+interface AnomalyTableRow {
+  date: string;
+  id: string;
+  detector: string;
+  entity: string;
+  value: number | null;
+  expected: number | null;
+  lower_bound: number | null;
+  upper_bound: number | null;
+  score: number;
+  reason: string;
+  attributes: Record<string, unknown> | string | null;
+  run_id: string;
+}
 
-type AnomalyJson = [date: string, id: string, detector: string, entity: string, value: JsonFloat | null, expected: JsonFloat | null, lower: JsonFloat | null, upper: JsonFloat | null, score: JsonFloat, reason: string, attributes: Record<string, unknown> | null, runId: string];
-
-/** A float of {@link AnomalyJson} as the column's value (NaN and infinities as numbers, as the column holds them). */
-const float = (value: JsonFloat) => (typeof value === 'number' ? value : Number(value));
-const floatOrNull = (value: JsonFloat | null) => (value === null ? null : float(value));
-
-function toStoredAnomaly({ anomaly }: { anomaly: string }): StoredAnomaly {
-  const [date, id, detector, entity, value, expected, lower, upper, score, reason, attributes, runId] = JSON.parse(anomaly) as AnomalyJson;
-  return { date, id, detector, entity, value: floatOrNull(value), expected: floatOrNull(expected), lower: floatOrNull(lower), upper: floatOrNull(upper), score: float(score), reason, attributes, runId };
+function toStoredAnomaly(row: AnomalyTableRow): StoredAnomaly {
+  return {
+    date: row.date,
+    id: row.id,
+    detector: row.detector,
+    entity: row.entity,
+    value: row.value,
+    expected: row.expected,
+    lower: row.lower_bound,
+    upper: row.upper_bound,
+    score: row.score,
+    reason: row.reason,
+    attributes: parsedJson(row.attributes),
+    runId: row.run_id,
+  };
 }
 
 const QUALITY_COLUMNS = 'expectation, type, column_name, severity, passed, observed, failing_rows, sample';
