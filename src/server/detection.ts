@@ -3,7 +3,7 @@
  * pool; scoring with a registered model (a loaded model, linear in the points) and the shallow
  * model on a series of at most a week of minutes run inline.
  */
-import { detectSeries, scoreWithTrainedModel, type RecordDetectorName, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
+import { detectSeries, scoreWithTrainedModel, type FeatureRows, type RecordDetectorName, type RowScores, type SeriesDetectorName, type Verdicts } from '../detectors/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { ModelKindError, type LoadedModel, type ModelCache } from '../pipeline/index.js';
 import { DetectorPool } from './detect-pool.js';
@@ -30,6 +30,14 @@ export async function servedProduction<Loaded extends { bytes: number }>(cache: 
  * and each serving process keeps to one core. Longer series go to the pool.
  */
 const INLINE_SHALLOW_POINTS = 7 * 1440;
+
+/** A model's rows of `columns`; InputError when they are not one per feature of the model. */
+function modelRows(model: LoadedModel, columns: Float64Array[], timestampsMs: Float64Array): FeatureRows {
+  if (columns.length !== model.features.length) {
+    throw new InputError(`model ${model.record.name} scores ${model.features.length} features (${model.features.join(', ')}), got ${columns.length}`);
+  }
+  return { features: model.features, columns, timestampsMs };
+}
 
 export class Detection {
   private readonly pool: DetectorPool;
@@ -62,11 +70,15 @@ export class Detection {
    * detector places the rows by `timestampsMs` (NaN for records, which have no time).
    */
   withModel(model: LoadedModel, columns: Float64Array[], timestampsMs: Float64Array): Verdicts {
-    if (columns.length !== model.features.length) {
-      throw new InputError(`model ${model.record.name} scores ${model.features.length} features (${model.features.join(', ')}), got ${columns.length}`);
-    }
-    const rows = { features: model.features, columns, timestampsMs };
-    return scoreWithTrainedModel(model.detector, model.model, rows, `${model.record.name} v${model.record.version}`);
+    return scoreWithTrainedModel(model.detector, model.model, modelRows(model, columns, timestampsMs), `${model.record.name} v${model.record.version}`);
+  }
+
+  /**
+   * {@link withModel}'s scores without the reasons, for answers that give none: a model may flag
+   * hundreds of a day's points, and writing their reasons costs more than scoring them.
+   */
+  modelScores(model: LoadedModel, columns: Float64Array[], timestampsMs: Float64Array): RowScores {
+    return model.detector.score(model.model, modelRows(model, columns, timestampsMs));
   }
 
   close(): Promise<void> {

@@ -29,19 +29,62 @@ export const RunIdSchema = z.string().regex(/^[0-9A-Za-z-]{1,64}$/, 'must be a r
 /** An instant as ISO 8601 with a time zone, e.g. `2023-09-28T07:00:00.000Z`. */
 export const InstantSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 date and time with a zone, e.g. 2023-09-28T07:00:00.000Z');
 
-const INSTANT = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** Two decimal digits of `text` at `at` as a number; NaN unless both are digits. */
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 48;
+  const ones = text.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : Number.NaN;
+}
+
+/** Days from 1970-01-01 to a day of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468;
+}
+
 /**
- * Whether `text` is an instant {@link InstantSchema} takes (a real calendar day, a zone), checked
- * without zod's per-value cost: a request may hold thousands.
+ * `text` as ms since the epoch when it is an instant {@link InstantSchema} takes
+ * (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` on a real calendar day), else NaN. Checked and read
+ * in one pass by hand, without zod's per-value cost: a request may hold thousands. Fractions
+ * other than milliseconds are read by Date.parse, as before.
  */
-export function isInstant(text: string): boolean {
-  if (!INSTANT.test(text)) return false;
-  const year = Number(text.slice(0, 4));
-  const month = Number(text.slice(5, 7));
+export function instantMs(text: string): number {
+  const length = text.length;
+  if (length < 20 || text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return Number.NaN;
+  const year = twoDigits(text, 0) * 100 + twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  // NaN fails every comparison: a non-digit anywhere above ends here.
+  if (!(year >= 0 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) return Number.NaN;
   const leapDay = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0;
-  return Number(text.slice(8, 10)) <= DAYS_IN_MONTH[month - 1] + leapDay;
+  if (day > DAYS_IN_MONTH[month - 1] + leapDay) return Number.NaN;
+  let at = 19;
+  let fractionDigits = 0;
+  let milliseconds = 0;
+  if (text[at] === '.') {
+    for (at++; at < length && text.charCodeAt(at) >= 48 && text.charCodeAt(at) <= 57; at++, fractionDigits++) milliseconds = milliseconds * 10 + text.charCodeAt(at) - 48;
+    if (fractionDigits === 0) return Number.NaN;
+  }
+  let offsetMinutes = 0;
+  if (text[at] === 'Z') at++;
+  else if ((text[at] === '+' || text[at] === '-') && text[at + 3] === ':') {
+    const offsetHours = twoDigits(text, at + 1);
+    const offsetRest = twoDigits(text, at + 4);
+    if (!(offsetHours <= 23 && offsetRest <= 59)) return Number.NaN;
+    offsetMinutes = (text[at] === '+' ? 1 : -1) * (offsetHours * 60 + offsetRest);
+    at += 6;
+  } else return Number.NaN;
+  if (at !== length) return Number.NaN;
+  if (fractionDigits !== 0 && fractionDigits !== 3) return Date.parse(text);
+  return (((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60 + second) * 1000 + milliseconds;
 }
 
 /**

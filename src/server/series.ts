@@ -27,18 +27,31 @@ function checkCount(count: number, maxPoints: number, what: string): void {
  * @throws InputError for fewer than 2 points, timestamps out of order or repeated; ApiError 413 beyond `maxPoints`.
  */
 export function seriesOf(points: readonly { timestamp: string; value: number | null }[], maxPoints: number, where: string): RequestSeries {
-  checkCount(points.length, maxPoints, 'points');
   const timestampsMs = new Float64Array(points.length);
   const values = new Float64Array(points.length);
   points.forEach((point, index) => {
     timestampsMs[index] = Date.parse(point.timestamp);
     values[index] = point.value ?? Number.NaN;
-    if (index > 0 && !(timestampsMs[index] > timestampsMs[index - 1])) {
-      throw new InputError(`${where}[${index}].timestamp ${point.timestamp} is not after ${where}[${index - 1}]'s ${points[index - 1].timestamp}: timestamps must ascend without repeats`);
-    }
   });
+  return checkedSeries({ timestampsMs, values, timestamps: points.map((point) => point.timestamp) }, maxPoints, where);
+}
+
+/**
+ * A series a route read itself (timestamps parsed, NaN for a missing value), checked as
+ * {@link seriesOf} checks points.
+ *
+ * @throws InputError for fewer than 2 points, timestamps out of order or repeated; ApiError 413 beyond `maxPoints`.
+ */
+export function checkedSeries(series: RequestSeries, maxPoints: number, where: string): RequestSeries {
+  const { timestampsMs, values, timestamps } = series;
+  checkCount(values.length, maxPoints, 'points');
+  for (let index = 1; index < timestampsMs.length; index++) {
+    if (!(timestampsMs[index] > timestampsMs[index - 1])) {
+      throw new InputError(`${where}[${index}].timestamp ${timestamps[index]} is not after ${where}[${index - 1}]'s ${timestamps[index - 1]}: timestamps must ascend without repeats`);
+    }
+  }
   if (!values.some((value) => value === value)) throw new InputError(`${where}: every value is null; there is nothing to judge`);
-  return { timestampsMs, values, timestamps: points.map((point) => point.timestamp) };
+  return series;
 }
 
 /**
