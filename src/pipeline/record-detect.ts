@@ -19,23 +19,6 @@ export interface RecordTable {
   labelledKinds?: (string | null)[];
 }
 
-/** Dense codes of entities (null: -1), numbered in first-seen order, and the entity of each code. */
-export function entityCodesOf(entities: readonly (string | null)[]): { entityCodes: Int32Array; entityNames: string[] } {
-  const numbers = new Map<string, number>();
-  const entityCodes = new Int32Array(entities.length);
-  for (let row = 0; row < entities.length; row++) {
-    const entity = entities[row];
-    if (entity === null) {
-      entityCodes[row] = -1;
-      continue;
-    }
-    let code = numbers.get(entity);
-    if (code === undefined) numbers.set(entity, (code = numbers.size));
-    entityCodes[row] = code;
-  }
-  return { entityCodes, entityNames: [...numbers.keys()] };
-}
-
 /** A flagged record: a published anomaly whose id is the record's id. */
 export interface RecordFinding {
   detector: 'dbscan' | 'conditional' | 'pattern';
