@@ -164,8 +164,10 @@ export function injectedRecall(injectedKinds: readonly (string | null)[], flagge
 export function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: Pick<RecordTable, 'ids' | 'features'>, columns: readonly string[], date: string): void {
   columns.forEach((column, f) => {
     const values = table.features[f];
-    const row = values.findIndex((value) => !Number.isFinite(value));
-    if (row < 0) return;
+    // A loop, not findIndex: a callback per value costs more than the check on a million values.
+    let row = 0;
+    while (row < values.length && Number.isFinite(values[row])) row++;
+    if (row === values.length) return;
     const value = Number.isNaN(values[row]) ? 'missing (NULL or NaN)' : String(values[row]);
     throw new InputError(`detect step ${step.detector} on ${step.table} ${date}: ${column} of ${step.id} ${table.ids[row]} is ${value}; every ${step.detector === 'dbscan' ? 'feature' : 'value it reads'} needs a finite number`);
   });
