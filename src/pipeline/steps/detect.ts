@@ -233,14 +233,17 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
       values[name] = (await engine.columns(`SELECT value FROM ${name}_values ORDER BY code`)).value as string[];
     }
     // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
-    const [entityCodes, labelledKindCodes, ...numberColumns] = await engine.numberColumns(
-      `SELECT coalesce(entity_values.code, -1), coalesce(labelled_kind_values.code, -1), ${numbers.map((_, f) => `file_rows.f${f}`).join(', ')}
-      FROM (SELECT ${idSql} AS id, file_row_number, ${Object.entries(strings).map(([name, sql]) => `${sql} AS ${name}`).join(', ')}, ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source}) AS file_rows
+    // The sort carries only each row's file row; the columns come unsorted, each row with its file
+    // row, and are put in order here: cheaper than a sort that carries them all.
+    const [sortedFileRows] = await engine.numberColumns(`SELECT CAST(file_row_number AS DOUBLE) FROM ${source} ORDER BY ${idSql}, file_row_number`, [localPath]);
+    const [fileRows, ...unsorted] = await engine.numberColumns(
+      `SELECT CAST(file_rows.file_row_number AS DOUBLE), coalesce(entity_values.code, -1), coalesce(labelled_kind_values.code, -1), ${numbers.map((_, f) => `file_rows.f${f}`).join(', ')}
+      FROM (SELECT file_row_number, ${Object.entries(strings).map(([name, sql]) => `${sql} AS ${name}`).join(', ')}, ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source}) AS file_rows
         LEFT JOIN entity_values ON entity_values.value = file_rows.entity
-        LEFT JOIN labelled_kind_values ON labelled_kind_values.value = file_rows.labelled_kind
-      ORDER BY file_rows.id, file_rows.file_row_number`,
+        LEFT JOIN labelled_kind_values ON labelled_kind_values.value = file_rows.labelled_kind`,
       [localPath],
     );
+    const [entityCodes, labelledKindCodes, ...numberColumns] = inFileRowOrder(unsorted, fileRows, sortedFileRows);
     features = numberColumns;
     entities = { codes: entityCodes, values: values.entity };
     labelledKinds = { codes: labelledKindCodes, values: values.labelled_kind };
@@ -254,6 +257,23 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
     features,
     labelledKinds: evaluate ? Array.from(labelledKinds.codes, (code) => (code < 0 ? null : labelledKinds.values[code])) : undefined,
   };
+}
+
+/**
+ * `columns`, whose row j is file row `fileRows[j]`, reordered to the file rows `order` lists
+ * (each file row once).
+ */
+function inFileRowOrder(columns: readonly Float64Array[], fileRows: Float64Array, order: Float64Array): Float64Array[] {
+  if (fileRows.length !== order.length) throw new Error(`${order.length} rows sorted, ${fileRows.length} read`);
+  const rowOfFileRow = new Int32Array(fileRows.length);
+  for (let row = 0; row < fileRows.length; row++) rowOfFileRow[fileRows[row]] = row;
+  const rows = new Int32Array(order.length);
+  for (let k = 0; k < order.length; k++) rows[k] = rowOfFileRow[order[k]];
+  return columns.map((column) => {
+    const ordered = new Float64Array(rows.length);
+    for (let k = 0; k < rows.length; k++) ordered[k] = column[rows[k]];
+    return ordered;
+  });
 }
 
 /** Each row's entity, and its entity as a dense code (null: -1) numbered in first-seen order, as {@link RecordTable} holds them. */
