@@ -34,8 +34,8 @@ interface BinnedStats {
 
 const MIN_ROWS_PER_BIN = 20;
 
-/** Bits of an LSD radix digit of {@link orderByValue}: 2048 buckets keep the scatter cache-friendly. */
-const DIGIT_BITS = 11;
+/** Bits of an LSD radix digit of {@link orderByValue}: four passes over a million keys beat six narrower ones. */
+const DIGIT_BITS = 16;
 
 /**
  * `rows` ordered by `values[row]` ascending, ties in the order of `rows` (a stable sort by value, as

@@ -129,13 +129,18 @@ function vehicleWeights(cells: Int32Array, rides: RideColumns): Float64Array {
   const { vehicle, vehicleCount, day } = rides;
   if (vehicle === undefined || vehicleCount === undefined) return weights;
   const slots = DISTANCE_BINS * (day === undefined ? 1 : (rides.dayCount ?? 1));
-  const slotOf = (row: number) => (day === undefined ? 0 : day[row] * DISTANCE_BINS) + (cells[row] % DISTANCE_BINS);
   const { rows, starts } = groupByCode(vehicle, vehicleCount);
+  // Each grouped ride's slot (-1: no cell), gathered once so that the passes below read in order.
+  const slotOfGrouped = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const row = rows[k];
+    slotOfGrouped[k] = cells[row] < 0 ? -1 : (day === undefined ? 0 : day[row] * DISTANCE_BINS) + (cells[row] % DISTANCE_BINS);
+  }
   const perSlot = new Int32Array(slots);
   for (let code = 0; code < vehicleCount; code++) {
-    for (let k = starts[code]; k < starts[code + 1]; k++) if (cells[rows[k]] >= 0) perSlot[slotOf(rows[k])]++;
-    for (let k = starts[code]; k < starts[code + 1]; k++) if (cells[rows[k]] >= 0) weights[rows[k]] = 1 / perSlot[slotOf(rows[k])];
-    for (let k = starts[code]; k < starts[code + 1]; k++) if (cells[rows[k]] >= 0) perSlot[slotOf(rows[k])] = 0;
+    for (let k = starts[code]; k < starts[code + 1]; k++) if (slotOfGrouped[k] >= 0) perSlot[slotOfGrouped[k]]++;
+    for (let k = starts[code]; k < starts[code + 1]; k++) if (slotOfGrouped[k] >= 0) weights[rows[k]] = 1 / perSlot[slotOfGrouped[k]];
+    for (let k = starts[code]; k < starts[code + 1]; k++) if (slotOfGrouped[k] >= 0) perSlot[slotOfGrouped[k]] = 0;
   }
   return weights;
 }

@@ -48,8 +48,11 @@ export function nearestCoreDistance(
 
 /** Points per leaf of the box tree. */
 const LEAF_SIZE = 16;
-/** Bits of the Z-order code. */
-const CODE_BITS = 30;
+/**
+ * Most bits of the Z-order code: two radix passes. The order only groups points into leaves (the
+ * search is exact whatever it is), and a finer one prunes no better.
+ */
+const CODE_BITS = 22;
 
 /**
  * Core points in Z-order, grouped into leaves of LEAF_SIZE consecutive points, under a complete
@@ -120,7 +123,7 @@ function buildBoxTree(
 
 /**
  * Coordinates (interleaved) of the core points, sorted by their Z-order code on a grid of up to
- * 2^15 cells per axis over the data's box.
+ * 2^15 cells per axis over the data's box (2^11 with two features).
  */
 function zOrderedCoreCoords(
   columns: readonly Float64Array[],
@@ -129,7 +132,8 @@ function zOrderedCoreCoords(
   highs: Float64Array,
 ): Float64Array {
   const dims = columns.length;
-  const maxCell = 2 ** Math.min(15, Math.floor(CODE_BITS / dims)) - 1;
+  const axisBits = Math.min(15, Math.floor(CODE_BITS / dims));
+  const maxCell = 2 ** axisBits - 1;
   // A zero or overflowing range puts the whole axis in cell 0.
   const scales = Array.from(lows, (low, k) => {
     const scale = maxCell / (highs[k] - low);
@@ -150,7 +154,7 @@ function zOrderedCoreCoords(
     }
     codes[point++] = code;
   }
-  return radixSortRecords(codes, 1, coords, dims, [{ field: 0, bits: CODE_BITS }]).payload;
+  return radixSortRecords(codes, 1, coords, dims, [{ field: 0, bits: axisBits * dims }]).payload;
 }
 
 /** SPREAD_TABLES[dims - 1][byte]: the byte's bit b moved to bit b * dims. */

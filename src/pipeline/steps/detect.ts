@@ -8,7 +8,7 @@ import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { detectRecords, entityCodesOf, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { detectArimaOnThreads } from '../series-threads.js';
@@ -193,44 +193,107 @@ function recordKey(context: StepContext, step: RecordStepConfig, date: string): 
   return step.table === pipeline.dataset ? layout.silver : layout.aggregate(step.table);
 }
 
+/** A string column read as codes (null: -1) into its distinct values, numbered in the values' sort order. */
+interface CodedStrings {
+  codes: Float64Array;
+  values: string[];
+}
+
 /**
  * One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by
  * id: the step's numbers as columns, entities, and labels when the step evaluates. Without `ids`
  * (history a model only learns from) ids and labels are left out.
+ *
+ * Strings cost a JS value per cell: entities and labels come as codes into their few distinct
+ * values, with the numbers, and the ids as one joined string (see {@link readIds}).
  */
 async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean; numbers?: { sql: string }[] } = { ids: true }): Promise<RecordTable> {
   const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
   const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
   const evaluate = options.ids && step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
   const kindSql = evaluate?.kind !== undefined && present.has(evaluate.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(evaluate.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
-  // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
-  const order = `ORDER BY CAST(${sqlIdentifier(step.id)} AS VARCHAR), file_row_number`;
+  const idSql = `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`;
+  const strings = {
+    entity: step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`,
+    labelled_kind: evaluate ? `CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END` : 'NULL',
+  };
   const source = 'read_parquet($1, file_row_number = true)';
   const numbers = options.numbers ?? recordColumnsSql(step);
-  let columns: Record<string, unknown[]>;
+  let entities: CodedStrings;
+  let labelledKinds: CodedStrings;
   let features: Float64Array[];
   let ids: string[];
   try {
-    columns = await engine.columns(
-      `SELECT ${step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`} AS entity
-        ${evaluate ? `, CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END AS labelled_kind` : ''}
-      FROM ${source} ${order}`,
+    const values: Record<string, string[]> = {};
+    for (const [name, sql] of Object.entries(strings)) {
+      await engine.run(
+        `CREATE OR REPLACE TABLE ${name}_values AS SELECT value, CAST(row_number() OVER (ORDER BY value) - 1 AS DOUBLE) AS code FROM (SELECT DISTINCT ${sql} AS value FROM ${source}) WHERE value IS NOT NULL`,
+        [localPath],
+      );
+      values[name] = (await engine.columns(`SELECT value FROM ${name}_values ORDER BY code`)).value as string[];
+    }
+    // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
+    // The sort carries only each row's file row; the columns come unsorted, each row with its file
+    // row, and are put in order here: cheaper than a sort that carries them all.
+    const [sortedFileRows] = await engine.numberColumns(`SELECT CAST(file_row_number AS DOUBLE) FROM ${source} ORDER BY ${idSql}, file_row_number`, [localPath]);
+    const [fileRows, ...unsorted] = await engine.numberColumns(
+      `SELECT CAST(file_rows.file_row_number AS DOUBLE), coalesce(entity_values.code, -1), coalesce(labelled_kind_values.code, -1), ${numbers.map((_, f) => `file_rows.f${f}`).join(', ')}
+      FROM (SELECT file_row_number, ${Object.entries(strings).map(([name, sql]) => `${sql} AS ${name}`).join(', ')}, ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source}) AS file_rows
+        LEFT JOIN entity_values ON entity_values.value = file_rows.entity
+        LEFT JOIN labelled_kind_values ON labelled_kind_values.value = file_rows.labelled_kind`,
       [localPath],
     );
-    // The numbers apart, as typed arrays straight from DuckDB: no JS value per cell.
-    features = await engine.numberColumns(`SELECT ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source} ${order}`, [localPath]);
-    ids = options.ids ? await readIds(engine, `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`, order, localPath, columns.entity.length) : [];
+    const [entityCodes, labelledKindCodes, ...numberColumns] = inFileRowOrder(unsorted, fileRows, sortedFileRows);
+    features = numberColumns;
+    entities = { codes: entityCodes, values: values.entity };
+    labelledKinds = { codes: labelledKindCodes, values: values.labelled_kind };
+    ids = options.ids ? await readIds(engine, idSql, localPath, entityCodes.length) : [];
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
-  const entities = columns.entity as (string | null)[];
   return {
     ids,
-    entities,
-    ...entityCodesOf(entities),
+    ...entitiesOf(entities),
     features,
-    labelledKinds: evaluate ? (columns.labelled_kind as (string | null)[]) : undefined,
+    labelledKinds: evaluate ? Array.from(labelledKinds.codes, (code) => (code < 0 ? null : labelledKinds.values[code])) : undefined,
   };
+}
+
+/**
+ * `columns`, whose row j is file row `fileRows[j]`, reordered to the file rows `order` lists
+ * (each file row once).
+ */
+function inFileRowOrder(columns: readonly Float64Array[], fileRows: Float64Array, order: Float64Array): Float64Array[] {
+  if (fileRows.length !== order.length) throw new Error(`${order.length} rows sorted, ${fileRows.length} read`);
+  const rowOfFileRow = new Int32Array(fileRows.length);
+  for (let row = 0; row < fileRows.length; row++) rowOfFileRow[fileRows[row]] = row;
+  const rows = new Int32Array(order.length);
+  for (let k = 0; k < order.length; k++) rows[k] = rowOfFileRow[order[k]];
+  return columns.map((column) => {
+    const ordered = new Float64Array(rows.length);
+    for (let k = 0; k < rows.length; k++) ordered[k] = column[rows[k]];
+    return ordered;
+  });
+}
+
+/** Each row's entity, and its entity as a dense code (null: -1) numbered in first-seen order, as {@link RecordTable} holds them. */
+function entitiesOf({ codes, values }: CodedStrings): Pick<RecordTable, 'entities' | 'entityCodes' | 'entityNames'> {
+  const entities = new Array<string | null>(codes.length);
+  const entityCodes = new Int32Array(codes.length);
+  const entityNames: string[] = [];
+  const firstSeen = new Int32Array(values.length).fill(-1);
+  for (let row = 0; row < codes.length; row++) {
+    const code = codes[row];
+    if (code < 0) {
+      entities[row] = null;
+      entityCodes[row] = -1;
+      continue;
+    }
+    if (firstSeen[code] < 0) firstSeen[code] = entityNames.push(values[code]) - 1;
+    entities[row] = values[code];
+    entityCodes[row] = firstSeen[code];
+  }
+  return { entities, entityCodes, entityNames };
 }
 
 /**
@@ -311,12 +374,14 @@ async function detectRecordDay(engine: Engine, context: StepContext, step: Recor
 }
 
 /**
- * The ids (`idSql` over the day's file) in `order`. Handing DuckDB's strings to JS one by one costs
- * more than clustering a day of rides, so they come as one newline-joined string, split in JS;
- * when ids contain newlines themselves (the split then miscounts) they are read one by one.
+ * The ids (`idSql` over the day's file) in id order (file order among equal ids). Handing DuckDB's
+ * strings to JS one by one costs more than clustering a day of rides, so they come as one
+ * newline-joined string, split in JS; when ids contain newlines themselves (the split then
+ * miscounts) they are read one by one.
  */
-async function readIds(engine: Engine, idSql: string, order: string, localPath: string, rows: number): Promise<string[]> {
+async function readIds(engine: Engine, idSql: string, localPath: string, rows: number): Promise<string[]> {
   const source = 'read_parquet($1, file_row_number = true)';
+  const order = `ORDER BY ${idSql}, file_row_number`;
   const [{ joined }] = await engine.rows<{ joined: string | null }>(`SELECT string_agg(coalesce(${idSql}, ''), chr(10) ${order}) AS joined FROM ${source}`, [localPath]);
   const ids = rows === 0 ? [] : (joined ?? '').split('\n');
   if (ids.length === rows) return ids;
