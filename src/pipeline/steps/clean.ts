@@ -1,6 +1,6 @@
 import type { DatasetConfig } from '../../config/index.js';
 import { openEngine, readInputTable, type Engine } from '../../engine/index.js';
-import { InputError } from '../../errors.js';
+import { InputError, TransientError } from '../../errors.js';
 import type { Lake, LakeObject } from '../../lake/index.js';
 import { validateRows, type RowRules, type TypedColumn, type ValidationResult } from '../../quality/index.js';
 import type { CleanedDate, PerDate, StepContext } from '../context.js';
@@ -67,7 +67,7 @@ type CleanedRows = Omit<CleanedDate, 'input'>;
  * Validates every file of the chunk together, then writes each date's rejects to
  * quarantine with their reasons and its typed, renamed rows to silver. Parquet files are trusted
  * at first (decoding each in full beforehand would read them twice); when any of that fails for a
- * reason but bad input (rows written that were not those counted included), it is all done again
+ * reason but bad input or a lake outage (rows written that were not those counted included), it is all done again
  * with each Parquet file checked and copied first, so that a corrupt one is quarantined alone and
  * the others proceed (the keys written are the same).
  */
@@ -115,7 +115,8 @@ async function cleanChunk(engine: Engine, context: StepContext, dates: string[],
   try {
     return await clean(false);
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    // A lake outage is the step's to retry (and count), not a reason to read the input again.
+    if (error instanceof InputError || error instanceof TransientError) throw error;
     return clean(true);
   }
 }
