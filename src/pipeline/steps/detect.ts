@@ -205,7 +205,7 @@ interface CodedStrings {
  * (history a model only learns from) ids and labels are left out.
  *
  * Strings cost a JS value per cell: entities and labels come as codes into their few distinct
- * values, with the numbers, and the ids as one joined string (see {@link readIds}).
+ * values, with the numbers, and the ids as one joined string in file order (see {@link readIds}).
  */
 async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean; numbers?: { sql: string }[] } = { ids: true }): Promise<RecordTable> {
   const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
@@ -247,7 +247,7 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
     features = numberColumns;
     entities = { codes: entityCodes, values: values.entity };
     labelledKinds = { codes: labelledKindCodes, values: values.labelled_kind };
-    ids = options.ids ? await readIds(engine, idSql, localPath, entityCodes.length) : [];
+    ids = options.ids ? await readIds(engine, idSql, localPath, sortedFileRows) : [];
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
@@ -374,18 +374,17 @@ async function detectRecordDay(engine: Engine, context: StepContext, step: Recor
 }
 
 /**
- * The ids (`idSql` over the day's file) in id order (file order among equal ids). Handing DuckDB's
- * strings to JS one by one costs more than clustering a day of rides, so they come as one
- * newline-joined string, split in JS; when ids contain newlines themselves (the split then
- * miscounts) they are read one by one.
+ * The ids (`idSql` over the day's file) of the file rows `order` lists, in that order: the id sort
+ * is done once, for `order`, and the ids come in file order. Handing DuckDB's strings to JS one by
+ * one costs more than clustering a day of rides, so they come as one newline-joined string, split
+ * in JS; when ids contain newlines themselves (the split then miscounts) they are read one by one.
  */
-async function readIds(engine: Engine, idSql: string, localPath: string, rows: number): Promise<string[]> {
+async function readIds(engine: Engine, idSql: string, localPath: string, order: Float64Array): Promise<string[]> {
   const source = 'read_parquet($1, file_row_number = true)';
-  const order = `ORDER BY ${idSql}, file_row_number`;
-  const [{ joined }] = await engine.rows<{ joined: string | null }>(`SELECT string_agg(coalesce(${idSql}, ''), chr(10) ${order}) AS joined FROM ${source}`, [localPath]);
-  const ids = rows === 0 ? [] : (joined ?? '').split('\n');
-  if (ids.length === rows) return ids;
-  return (await engine.columns(`SELECT ${idSql} AS id FROM ${source} ${order}`, [localPath])).id as string[];
+  const [{ joined }] = await engine.rows<{ joined: string | null }>(`SELECT string_agg(coalesce(${idSql}, ''), chr(10) ORDER BY file_row_number) AS joined FROM ${source}`, [localPath]);
+  let idOfFileRow = order.length === 0 ? [] : (joined ?? '').split('\n');
+  if (idOfFileRow.length !== order.length) idOfFileRow = (await engine.columns(`SELECT ${idSql} AS id FROM ${source} ORDER BY file_row_number`, [localPath])).id as string[];
+  return Array.from(order, (fileRow) => idOfFileRow[fileRow]);
 }
 
 /**
