@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { InputError, oneLine } from '../../errors.js';
 import { BEARER, type Api, type ApiContext } from '../context.js';
 import { queryDruid } from '../druid.js';
-import { errorResponses, finiteOrNull, instantMs, ModelNameSchema } from '../schemas.js';
+import { errorResponses, finiteOrNull, instantMs, ModelNameSchema, writtenAsBuilt } from '../schemas.js';
 import { checkedSeries, type RequestSeries } from '../series.js';
 
 const OutliersFormSchema = z
@@ -107,7 +107,7 @@ export function outliersRoutes(api: Api, { app, detection }: ApiContext): void {
     {
       config: { scope: 'detect' },
       // The answer (200) is built by the handler in exactly its schema's shape; errors are small.
-      serializerCompiler: ({ httpStatus }) => (httpStatus === '200' ? (answer) => outliersJson(answer as OutliersAnswer) : (answer) => JSON.stringify(answer)),
+      serializerCompiler: ({ httpStatus }) => (httpStatus === '200' ? (answer) => outliersJson(answer as OutliersAnswer) : writtenAsBuilt()),
       schema: {
         tags: ['detection'],
         summary: 'rb-aioutliers compatible: anomalies and expected values of a Druid timeseries',
