@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -218,6 +219,20 @@ describe('scoring', () => {
     for (const row of [0, 1, 4_321, 19_999]) {
       expect(scoreSamples(model, columns.map((column) => column.slice(row, row + 1)))[0]).toBe(all[row]);
     }
+  });
+
+  it('gives the same bits to a row walked alone as among 20,000 rows walked a chunk at a time', () => {
+    // Twelve features: too many for lookup tables, and rows of that width are walked ~9,000 at a time.
+    const columns = uniformColumns(20_000, 12, 7);
+    const model = fitIsolationForest(columns, { nEstimators: 10, seed: 3 });
+    const all = scoreSamples(model, columns);
+    for (const row of [0, 9_361, 9_362, 18_724, 19_999]) {
+      expect(scoreSamples(model, columns.map((column) => column.slice(row, row + 1)))[0]).toBe(all[row]);
+    }
+  });
+
+  it('walks trees with the WebAssembly assembled from walk.wat (walk-wasm.ts is up to date)', () => {
+    expect(() => execFileSync(process.execPath, ['scripts/assemble-wasm.mjs', '--check', 'src/detectors/isolation-forest/walk.wat'], { stdio: 'pipe' })).not.toThrow();
   });
 
   it('sends rows exactly at a threshold left, by lookup as by walking', () => {

@@ -14,6 +14,7 @@
  */
 import type { Forest, IsolationForestModel } from './model.js';
 import { checkColumns } from './validate.js';
+import { walkMemory, type WalkMemory } from './walk-kernel.js';
 
 /** The Euler–Mascheroni constant, for harmonic numbers H(n) ≈ ln(n) + γ. */
 const EULER_GAMMA = 0.5772156649015329;
@@ -90,7 +91,7 @@ export function scoreForest(forest: Forest, columns: readonly Float64Array[]): F
   const rowCount = checkColumns(columns, forest.featureCount);
   const groups = groupTrees(forest);
   const sums = lookupPaysOff(groups, rowCount * (forest.treeStart.length - 1))
-    ? sumPathsByLookup(buildLookupTables(forest, leafPathLengths(forest), groups), columns)
+    ? sumPathsByLookup(buildLookupTables(forest, leafPathLengths(forest, nodeDepths(forest)), groups), columns)
     : sumPathsByWalking(forest, groups, columns);
   // -(2^(-mean / c)) via exp, 3x faster than a power and equal to within an ulp.
   const exponentPerPath = -Math.LN2 / ((forest.treeStart.length - 1) * averagePathLength(forest.sampleSize));
@@ -98,17 +99,21 @@ export function scoreForest(forest: Forest, columns: readonly Float64Array[]): F
   return sums;
 }
 
-/** Path length of a row ending in each leaf: its depth plus c(leaf size); 0 for split nodes. */
-function leafPathLengths(forest: Forest): Float64Array {
-  const { feature, left, leafSize } = forest;
-  // Children come after their parent, so one forward pass sees every parent's depth first.
+/** Depth of each node of the forest: 0 for the roots. */
+function nodeDepths(forest: Forest): Int32Array {
+  const { feature, left } = forest;
   const depth = new Int32Array(feature.length);
+  // Roots stay 0. Children come after their parent, so one forward pass sees every parent's depth first.
+  for (let node = 0; node < feature.length; node++) if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+  return depth;
+}
+
+/** Path length of a row ending in each leaf: its depth plus c(leaf size); 0 for split nodes. */
+function leafPathLengths(forest: Forest, depth: Int32Array): Float64Array {
+  const { feature, leafSize } = forest;
   const pathLength = new Float64Array(feature.length);
   const averageOfSize = averagePathLengths(forest.sampleSize);
-  for (let node = 0; node < feature.length; node++) {
-    if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
-    else pathLength[node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
-  }
+  for (let node = 0; node < feature.length; node++) if (feature[node] < 0) pathLength[node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
   return pathLength;
 }
 
@@ -178,135 +183,74 @@ function lookupPaysOff(groups: readonly TreeGroup[], rowTrees: number): boolean 
   return cells <= MAX_TABLE_CELLS && filledCells <= rowTrees * CELL_FILLS_PER_TREE_WALK;
 }
 
-/** Rows walked down a tree at once (measured on the shallow model's forest: 4 at once took 2.4 ms, 8 took 2.1 ms). */
-const ROWS_PER_BLOCK = 8;
+/** Rows laid into the walking kernel's memory at once: their values, sums and group sums take at most about this many bytes (1 MiB). */
+const CHUNK_BYTES = 2 ** 20;
+/** Bytes of a node in the kernel's memory (see walk.wat). */
+const NODE_BYTES = 16;
 
 /**
- * One tree as walking takes it, its nodes numbered from its root: every leaf a split that keeps
- * each (finite) value where it is, so a walk always takes the tree's depth in steps and the loop
- * has no data-dependent exit, whose misprediction cost more than the steps it saves. Built tree by
- * tree into arrays sized for the largest, rather than for the whole forest at once.
- */
-interface WalkingTree {
-  feature: Int32Array;
-  threshold: Float64Array;
-  child: Int32Array;
-  /** Path length of a row ending at each leaf: its depth plus c(leaf size). */
-  pathLength: Float64Array;
-  /** Depth of each node. */
-  depth: Int32Array;
-}
-
-/** Fills `into` with the tree whose nodes are first..end-1 and returns its depth (steps from root to deepest leaf). */
-function walkingTree(forest: Forest, first: number, end: number, averageOfSize: Float64Array, into: WalkingTree): number {
-  const { feature, threshold, left, leafSize } = forest;
-  const { depth } = into;
-  let deepest = 0;
-  depth[0] = 0;
-  // Children come after their parent, so one forward pass sees every parent's depth first.
-  for (let node = first; node < end; node++) {
-    const at = node - first;
-    if (feature[node] < 0) {
-      into.feature[at] = 0;
-      into.threshold[at] = Infinity;
-      into.child[at] = at;
-      into.pathLength[at] = depth[at] + leafAverage(averageOfSize, leafSize[node]);
-      if (depth[at] > deepest) deepest = depth[at];
-      continue;
-    }
-    const leftAt = left[node] - first;
-    into.feature[at] = feature[node];
-    into.threshold[at] = threshold[node];
-    into.child[at] = leftAt;
-    depth[leftAt] = depth[leftAt + 1] = depth[at] + 1;
-  }
-  return deepest;
-}
-
-/**
- * Sum over trees of each row's path length, walking every tree. Tree by tree over all rows, so
- * that the tree being walked stays in the nearest cache, eight rows at once, so that their chains
- * of dependent loads overlap.
+ * Sum over trees of each row's path length, walking every tree in the WebAssembly kernel (see
+ * walk.wat): the forest is laid into its memory once, then rows a chunk at a time, each chunk
+ * down every tree in turn, so that the tree being walked stays in the nearest cache.
  */
 function sumPathsByWalking(forest: Forest, groups: readonly TreeGroup[], columns: readonly Float64Array[]): Float64Array {
   const { treeStart } = forest;
-  let largestTree = 0;
-  for (let tree = 0; tree + 1 < treeStart.length; tree++) largestTree = Math.max(largestTree, treeStart[tree + 1] - treeStart[tree]);
-  const walking: WalkingTree = {
-    feature: new Int32Array(largestTree),
-    threshold: new Float64Array(largestTree),
-    child: new Int32Array(largestTree),
-    pathLength: new Float64Array(largestTree),
-    depth: new Int32Array(largestTree),
-  };
-  const { feature, threshold, child, pathLength } = walking;
-  const averageOfSize = averagePathLengths(forest.sampleSize);
+  const nodeCount = treeStart[treeStart.length - 1];
   const featureCount = columns.length;
   const rowCount = columns[0].length;
-  // Row-major values: a row's features sit together, one step reads one of them.
-  const points = new Float64Array(rowCount * featureCount);
-  for (let k = 0; k < featureCount; k++) {
-    const column = columns[k];
-    for (let row = 0; row < rowCount; row++) points[row * featureCount + k] = column[row];
-  }
+  const chunkRows = Math.max(8, Math.min(rowCount, Math.floor(CHUNK_BYTES / (8 * featureCount + 16))));
+  // Byte addresses: nodes, their path lengths, then a chunk's row-major values, sums and group sums.
+  const pathsAt = nodeCount * NODE_BYTES;
+  const pointsAt = pathsAt + nodeCount * 8;
+  const sumsAt = pointsAt + chunkRows * featureCount * 8;
+  const groupSumsAt = sumsAt + chunkRows * 8;
+  const kernel = walkMemory(groupSumsAt + chunkRows * 8);
+  const steps = layOutForest(forest, kernel, pathsAt);
+  const { f64, walk } = kernel;
   const sums = new Float64Array(rowCount);
-  const groupSums = new Float64Array(rowCount);
-  const blockEnd = rowCount - (rowCount % ROWS_PER_BLOCK);
-  // Summed group by group, in the order the lookup tables add up, so both give the same bits. A
-  // lone tree's group sum is its path length (0 + x is exact): it goes straight to the rows' sums.
-  for (const { firstTree, endTree } of groups) {
-    const target = endTree - firstTree === 1 ? sums : groupSums;
-    if (target === groupSums) groupSums.fill(0);
-    for (let tree = firstTree; tree < endTree; tree++) {
-      const steps = walkingTree(forest, treeStart[tree], treeStart[tree + 1], averageOfSize, walking);
-      let row = 0;
-      for (; row < blockEnd; row += ROWS_PER_BLOCK) {
-        const at0 = row * featureCount;
-        const at1 = at0 + featureCount;
-        const at2 = at1 + featureCount;
-        const at3 = at2 + featureCount;
-        const at4 = at3 + featureCount;
-        const at5 = at4 + featureCount;
-        const at6 = at5 + featureCount;
-        const at7 = at6 + featureCount;
-        let node0 = 0;
-        let node1 = 0;
-        let node2 = 0;
-        let node3 = 0;
-        let node4 = 0;
-        let node5 = 0;
-        let node6 = 0;
-        let node7 = 0;
-        // Branch-free step: +(value > threshold) picks the right child, stored after the left one.
-        for (let step = 0; step < steps; step++) {
-          node0 = child[node0] + +(points[at0 + feature[node0]] > threshold[node0]);
-          node1 = child[node1] + +(points[at1 + feature[node1]] > threshold[node1]);
-          node2 = child[node2] + +(points[at2 + feature[node2]] > threshold[node2]);
-          node3 = child[node3] + +(points[at3 + feature[node3]] > threshold[node3]);
-          node4 = child[node4] + +(points[at4 + feature[node4]] > threshold[node4]);
-          node5 = child[node5] + +(points[at5 + feature[node5]] > threshold[node5]);
-          node6 = child[node6] + +(points[at6 + feature[node6]] > threshold[node6]);
-          node7 = child[node7] + +(points[at7 + feature[node7]] > threshold[node7]);
-        }
-        target[row] += pathLength[node0];
-        target[row + 1] += pathLength[node1];
-        target[row + 2] += pathLength[node2];
-        target[row + 3] += pathLength[node3];
-        target[row + 4] += pathLength[node4];
-        target[row + 5] += pathLength[node5];
-        target[row + 6] += pathLength[node6];
-        target[row + 7] += pathLength[node7];
-      }
-      for (; row < rowCount; row++) {
-        const at = row * featureCount;
-        let node = 0;
-        for (let step = 0; step < steps; step++) node = child[node] + +(points[at + feature[node]] > threshold[node]);
-        target[row] += pathLength[node];
-      }
+  for (let first = 0; first < rowCount; first += chunkRows) {
+    const rows = Math.min(chunkRows, rowCount - first);
+    for (let k = 0; k < featureCount; k++) {
+      const column = columns[k];
+      for (let row = 0, at = pointsAt / 8 + k; row < rows; row++, at += featureCount) f64[at] = column[first + row];
     }
-    if (target === groupSums) for (let row = 0; row < rowCount; row++) sums[row] += groupSums[row];
+    f64.fill(0, sumsAt / 8, sumsAt / 8 + rows);
+    // Summed group by group, in the order the lookup tables add up, so both give the same bits. A
+    // lone tree's group sum is its path length (0 + x is exact): it goes straight to the rows' sums.
+    for (const { firstTree, endTree } of groups) {
+      const lone = endTree - firstTree === 1;
+      if (!lone) f64.fill(0, groupSumsAt / 8, groupSumsAt / 8 + rows);
+      for (let tree = firstTree; tree < endTree; tree++) {
+        walk(treeStart[tree] * NODE_BYTES, pathsAt + treeStart[tree] * 8, steps[tree], pointsAt, featureCount * 8, rows, lone ? sumsAt : groupSumsAt);
+      }
+      if (!lone) for (let row = 0; row < rows; row++) f64[sumsAt / 8 + row] += f64[groupSumsAt / 8 + row];
+    }
+    sums.set(f64.subarray(sumsAt / 8, sumsAt / 8 + rows), first);
   }
   return sums;
+}
+
+/**
+ * Lays the forest's nodes into the kernel's memory as walk.wat reads them, and the path length of a
+ * row ending at each node at `pathsAt`; returns each tree's depth, the steps a walk takes. A leaf
+ * keeps every (finite) value where it is, so a walk always takes the tree's depth in steps and its
+ * loop has no data-dependent exit, whose misprediction cost more than the steps it saves.
+ */
+function layOutForest(forest: Forest, { f64, i32 }: WalkMemory, pathsAt: number): Int32Array {
+  const { feature, threshold, left, treeStart } = forest;
+  const depth = nodeDepths(forest);
+  f64.set(leafPathLengths(forest, depth), pathsAt / 8);
+  for (let node = 0; node < feature.length; node++) {
+    const split = feature[node] >= 0;
+    f64[node * 2] = split ? threshold[node] : Infinity;
+    i32[node * 4 + 2] = (split ? left[node] : node) * NODE_BYTES;
+    i32[node * 4 + 3] = split ? feature[node] * 8 : 0;
+  }
+  const steps = new Int32Array(treeStart.length - 1);
+  for (let tree = 0; tree < steps.length; tree++) {
+    for (let node = treeStart[tree]; node < treeStart[tree + 1]; node++) if (depth[node] > steps[tree]) steps[tree] = depth[node];
+  }
+  return steps;
 }
 
 /**
