@@ -7,6 +7,8 @@
 /**
  * mulberry32 with uniform, integer and normal samplers. Samplers differ in how many 32-bit draws they
  * take, which is part of every seeded sequence: changing one changes golden samples and models.
+ * The Isolation Forest's grower (detectors/isolation-forest/grow.wat) draws the same numbers written
+ * out in WebAssembly: a change here must be made there too (its golden-forest test says so).
  *
  * @example
  * const random = new SeededRandom(42);

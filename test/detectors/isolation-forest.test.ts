@@ -196,6 +196,23 @@ describe('fitIsolationForest', () => {
   });
 });
 
+describe('the WebAssembly kernels', () => {
+  it('run the bytes assembled from grow.wat and walk.wat (grow-wasm.ts and walk-wasm.ts are up to date)', () => {
+    const kernels = ['src/detectors/isolation-forest/grow.wat', 'src/detectors/isolation-forest/walk.wat'];
+    expect(() => execFileSync(process.execPath, ['scripts/assemble-wasm.mjs', '--check', ...kernels], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('grow the forest a seed always grew (drawn as SeededRandom draws; recorded from the JavaScript grower it replaced)', () => {
+    const model = fitIsolationForest(uniformColumns(300, 3, 5), { nEstimators: 4, maxSamples: 64, seed: 4_000_000_000 });
+    expect(model.treeStart).toEqual(Int32Array.of(0, 45, 124, 195, 250));
+    expect(model.feature.slice(0, 8)).toEqual(Int16Array.of(1, 1, 0, 0, 2, -1, 2, 0));
+    expect(model.threshold.slice(0, 8)).toEqual(
+      Float64Array.of(0.06613239697871566, 0.039317106072706984, 0.6234708853288752, 0.15860826406674278, 0.026851949434869477, 0, 0.3195435237240782, 0.7043607383399613),
+    );
+    expect(model.leafSize.reduce((sum, size) => sum + size, 0)).toBe(4 * 64);
+  });
+});
+
 describe('averagePathLength', () => {
   it.each([
     [0, 0],
@@ -229,10 +246,6 @@ describe('scoring', () => {
     for (const row of [0, 9_361, 9_362, 18_724, 19_999]) {
       expect(scoreSamples(model, columns.map((column) => column.slice(row, row + 1)))[0]).toBe(all[row]);
     }
-  });
-
-  it('walks trees with the WebAssembly assembled from walk.wat (walk-wasm.ts is up to date)', () => {
-    expect(() => execFileSync(process.execPath, ['scripts/assemble-wasm.mjs', '--check', 'src/detectors/isolation-forest/walk.wat'], { stdio: 'pipe' })).not.toThrow();
   });
 
   it('sends rows exactly at a threshold left, by lookup as by walking', () => {

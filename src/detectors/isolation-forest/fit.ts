@@ -11,10 +11,10 @@
  * distribution, not digit for digit, since they depend on the random trees.
  */
 import { InputError } from '../../errors.js';
-import { SeededRandom } from '../../random.js';
 import type { Forest, IsolationForestModel } from './model.js';
 import { scoreForest } from './score.js';
 import { checkColumns } from './validate.js';
+import { growKernel } from './wasm-kernel.js';
 
 /** Options of {@link fitIsolationForest}; defaults as in scikit-learn. */
 export interface IsolationForestOptions {
@@ -100,163 +100,43 @@ function checkSettings(columns: readonly Float64Array[], options: IsolationFores
   return { treeCount: nEstimators, sampleSize: Math.min(maxSamples, rowCount), seed, contamination };
 }
 
-/** The node arrays of a forest being grown (see {@link IsolationForestModel}). */
-type NodeArrays = Pick<Forest, 'feature' | 'threshold' | 'left' | 'leafSize'>;
-
 /**
- * Room for the nodes of forests up to this size is kept between fits (2.4 MB): a forest is grown
- * into room for the most nodes its trees could have, then copied out at its size, and allocating
- * and zeroing that room anew cost a tenth of a small fit. Larger room is not kept, so that one
- * large fit does not hold on to its memory.
+ * Grows the forest in the WebAssembly kernel (grow.wat): each tree on its own random subsample,
+ * drawn without replacement by a partial Fisher–Yates over a permutation kept across trees. A node
+ * splits on a feature drawn uniformly among those not constant on its rows, at a uniform value in
+ * [min, max) (rows <= threshold go left), until depth ceil(log2(sampleSize)) or a single row.
  */
-const KEPT_NODE_ROOM = 2 ** 17;
-let keptNodeRoom: NodeArrays | undefined;
-
-function nodeRoom(capacity: number): NodeArrays {
-  if (keptNodeRoom !== undefined && keptNodeRoom.feature.length >= capacity) return keptNodeRoom;
-  const room: NodeArrays = { feature: new Int16Array(capacity), threshold: new Float64Array(capacity), left: new Int32Array(capacity), leafSize: new Int32Array(capacity) };
-  if (capacity <= KEPT_NODE_ROOM) keptNodeRoom = room;
-  return room;
-}
-
 function growForest(columns: readonly Float64Array[], settings: ForestSettings): Forest {
   const { treeCount, sampleSize } = settings;
+  const featureCount = columns.length;
   const rowCount = columns[0].length;
   const maxDepth = Math.ceil(Math.log2(Math.max(sampleSize, 2)));
   // A tree over m rows down to depth D has at most min(2m, 2^(D+1)) - 1 nodes.
-  const room = nodeRoom(treeCount * (Math.min(2 * sampleSize, 2 ** (maxDepth + 1)) - 1));
-  const treeStart = new Int32Array(treeCount + 1);
-  const random = new SeededRandom(settings.seed);
-  // Partial Fisher–Yates over a permutation kept across trees: each prefix is a fresh sample without replacement.
-  const permutation = new Int32Array(rowCount);
-  for (let row = 0; row < rowCount; row++) permutation[row] = row;
-  const rows = new Int32Array(sampleSize);
-  const scratch: GrowScratch = { candidates: new Int32Array(columns.length), stack: new Int32Array(4 * (maxDepth + 2)), threshold: new Float64Array(1) };
-  for (let tree = 0; tree < treeCount; tree++) {
-    for (let i = 0; i < sampleSize; i++) {
-      const pick = i + random.below(rowCount - i);
-      rows[i] = permutation[pick];
-      permutation[pick] = permutation[i];
-      permutation[i] = rows[i];
-    }
-    treeStart[tree + 1] = growTree(room, treeStart[tree], columns, rows, maxDepth, random, scratch);
-  }
-  const nodeCount = treeStart[treeCount];
+  const capacity = treeCount * (Math.min(2 * sampleSize, 2 ** (maxDepth + 1)) - 1);
+  // Byte addresses of grow.wat's layout, the f64 arrays first so that each is 8-byte aligned.
+  const columnsAt = 0;
+  const thresholdAt = columnsAt + 8 * rowCount * featureCount;
+  const featureAt = thresholdAt + 8 * capacity;
+  const leftAt = featureAt + 4 * capacity;
+  const leafSizeAt = leftAt + 4 * capacity;
+  const treeStartAt = leafSizeAt + 4 * capacity;
+  const permutationAt = treeStartAt + 4 * (treeCount + 1);
+  const rowsAt = permutationAt + 4 * rowCount;
+  const stackAt = rowsAt + 4 * sampleSize;
+  const candidatesAt = stackAt + 16 * (maxDepth + 2);
+  const { kernel, f64, i32 } = growKernel.withMemory(candidatesAt + 4 * featureCount);
+  columns.forEach((column, k) => f64.set(column, columnsAt / 8 + k * rowCount));
+  const nodeCount = kernel.grow(treeCount, sampleSize, rowCount, featureCount, maxDepth, settings.seed, columnsAt, permutationAt, rowsAt, stackAt, candidatesAt, featureAt, thresholdAt, leftAt, leafSizeAt, treeStartAt);
+  const nodes = (at: number) => i32.subarray(at / 4, at / 4 + nodeCount);
   return {
-    featureCount: columns.length,
+    featureCount,
     sampleSize,
-    treeStart,
-    feature: room.feature.slice(0, nodeCount),
-    threshold: room.threshold.slice(0, nodeCount),
-    left: room.left.slice(0, nodeCount),
-    leafSize: room.leafSize.slice(0, nodeCount),
+    treeStart: i32.slice(treeStartAt / 4, treeStartAt / 4 + treeCount + 1),
+    feature: Int16Array.from(nodes(featureAt)),
+    threshold: f64.slice(thresholdAt / 8, thresholdAt / 8 + nodeCount),
+    left: nodes(leftAt).slice(),
+    leafSize: nodes(leafSizeAt).slice(),
   };
-}
-
-interface GrowScratch {
-  /** Features not yet ruled out for a split. */
-  candidates: Int32Array;
-  /** Nodes still to grow: node, start and end of its rows, depth; 4 entries each. */
-  stack: Int32Array;
-  /** The threshold of the split drawSplit drew. */
-  threshold: Float64Array;
-}
-
-/**
- * Grows one tree over `rows` (reordered in place) into the node arrays from node `root` on,
- * depth first, and returns the index after its last node. A node splits on a feature drawn
- * uniformly among those not constant on its rows, at a uniform value in [min, max) (rows <=
- * threshold go left), until depth `maxDepth` or a single row.
- */
-function growTree(
-  nodes: NodeArrays,
-  root: number,
-  columns: readonly Float64Array[],
-  rows: Int32Array,
-  maxDepth: number,
-  random: SeededRandom,
-  scratch: GrowScratch,
-): number {
-  const { feature, threshold, left, leafSize } = nodes;
-  const { stack } = scratch;
-  let nextNode = root + 1;
-  stack[0] = root;
-  stack[1] = 0;
-  stack[2] = rows.length;
-  stack[3] = 0;
-  let stackSize = 4;
-  while (stackSize > 0) {
-    const depth = stack[--stackSize];
-    const end = stack[--stackSize];
-    const start = stack[--stackSize];
-    const node = stack[--stackSize];
-    const splitFeature = depth < maxDepth && end - start > 1 ? drawSplit(columns, rows, start, end, random, scratch) : -1;
-    // Every field of every node is written: the arrays may hold an earlier forest.
-    if (splitFeature < 0) {
-      feature[node] = -1;
-      threshold[node] = 0;
-      left[node] = -1;
-      leafSize[node] = end - start;
-      continue;
-    }
-    // Partition, rows <= threshold to the front: branch-free (Lomuto), since which way a row goes
-    // is a coin toss the processor would mispredict half the time. The order within each side is
-    // immaterial: a node's split depends only on which rows it holds.
-    const column = columns[splitFeature];
-    const splitThreshold = scratch.threshold[0];
-    let low = start;
-    for (let i = start; i < end; i++) {
-      const row = rows[i];
-      rows[i] = rows[low];
-      rows[low] = row;
-      low += +(column[row] <= splitThreshold);
-    }
-    feature[node] = splitFeature;
-    threshold[node] = splitThreshold;
-    left[node] = nextNode;
-    leafSize[node] = 0;
-    // Left, then right: the right child is grown first, which fixes the order of the random draws.
-    stack[stackSize++] = nextNode;
-    stack[stackSize++] = start;
-    stack[stackSize++] = low;
-    stack[stackSize++] = depth + 1;
-    stack[stackSize++] = nextNode + 1;
-    stack[stackSize++] = low;
-    stack[stackSize++] = end;
-    stack[stackSize++] = depth + 1;
-    nextNode += 2;
-  }
-  return nextNode;
-}
-
-/**
- * A random split of rows[start..end): its feature, with its threshold in `scratch.threshold[0]`;
- * -1 when every feature is constant there.
- */
-function drawSplit(columns: readonly Float64Array[], rows: Int32Array, start: number, end: number, random: SeededRandom, scratch: GrowScratch): number {
-  const { candidates } = scratch;
-  for (let k = 0; k < candidates.length; k++) candidates[k] = k;
-  // Draw features without replacement until one varies, as sklearn's random splitter does.
-  for (let remaining = candidates.length; remaining > 0; remaining--) {
-    const pick = random.below(remaining);
-    const candidate = candidates[pick];
-    candidates[pick] = candidates[remaining - 1];
-    const column = columns[candidate];
-    // The first value starts both bounds: every later value updates at most one of them.
-    let low = column[rows[start]];
-    let high = low;
-    for (let i = start + 1; i < end; i++) {
-      const value = column[rows[i]];
-      if (value < low) low = value;
-      else if (value > high) high = value;
-    }
-    if (!(high > low)) continue;
-    const threshold = low + (high - low) * random.next53();
-    // sklearn's guard: rounding (or an overflowing range) must not put every row on the left.
-    scratch.threshold[0] = threshold < high ? threshold : low;
-    return candidate;
-  }
-  return -1;
 }
 
 /**

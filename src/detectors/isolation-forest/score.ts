@@ -14,7 +14,7 @@
  */
 import type { Forest, IsolationForestModel } from './model.js';
 import { checkColumns } from './validate.js';
-import { walkMemory, type WalkMemory } from './walk-kernel.js';
+import { walkKernel, type KernelCall } from './wasm-kernel.js';
 
 /** The Euler–Mascheroni constant, for harmonic numbers H(n) ≈ ln(n) + γ. */
 const EULER_GAMMA = 0.5772156649015329;
@@ -91,7 +91,7 @@ export function scoreForest(forest: Forest, columns: readonly Float64Array[]): F
   const rowCount = checkColumns(columns, forest.featureCount);
   const groups = groupTrees(forest);
   const sums = lookupPaysOff(groups, rowCount * (forest.treeStart.length - 1))
-    ? sumPathsByLookup(buildLookupTables(forest, leafPathLengths(forest, nodeDepths(forest)), groups), columns)
+    ? sumPathsByLookup(buildLookupTables(forest, leafPathLengths(forest), groups), columns)
     : sumPathsByWalking(forest, groups, columns);
   // -(2^(-mean / c)) via exp, 3x faster than a power and equal to within an ulp.
   const exponentPerPath = -Math.LN2 / ((forest.treeStart.length - 1) * averagePathLength(forest.sampleSize));
@@ -99,27 +99,30 @@ export function scoreForest(forest: Forest, columns: readonly Float64Array[]): F
   return sums;
 }
 
-/** Depth of each node of the forest: 0 for the roots. */
-function nodeDepths(forest: Forest): Int32Array {
-  const { feature, left } = forest;
-  const depth = new Int32Array(feature.length);
-  // Roots stay 0. Children come after their parent, so one forward pass sees every parent's depth first.
-  for (let node = 0; node < feature.length; node++) if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
-  return depth;
-}
-
 /** Path length of a row ending in each leaf: its depth plus c(leaf size); 0 for split nodes. */
-function leafPathLengths(forest: Forest, depth: Int32Array): Float64Array {
-  const { feature, leafSize } = forest;
+function leafPathLengths(forest: Forest): Float64Array {
+  const { feature, left, leafSize } = forest;
+  // Children come after their parent, so one forward pass sees every parent's depth first.
+  const depth = new Int32Array(feature.length);
   const pathLength = new Float64Array(feature.length);
   const averageOfSize = averagePathLengths(forest.sampleSize);
-  for (let node = 0; node < feature.length; node++) if (feature[node] < 0) pathLength[node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
+  for (let node = 0; node < feature.length; node++) {
+    if (feature[node] >= 0) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
+    else pathLength[node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
+  }
   return pathLength;
 }
 
-/** c(n) of the leaf sizes a tree grows (up to its sample size), to look up rather than take a logarithm per leaf. */
+/** The last table averagePathLengths made: forests of one sample size are scored over and over. */
+let lastAverages = new Float64Array(0);
+
+/** c(n) of the leaf sizes a tree grows (up to its sample size), to look up rather than take a logarithm per leaf. Not to be written to. */
 function averagePathLengths(sampleSize: number): Float64Array {
-  return Float64Array.from({ length: sampleSize + 1 }, (_, size) => averagePathLength(size));
+  if (lastAverages.length !== sampleSize + 1) {
+    lastAverages = new Float64Array(sampleSize + 1);
+    for (let size = 0; size <= sampleSize; size++) lastAverages[size] = averagePathLength(size);
+  }
+  return lastAverages;
 }
 
 function leafAverage(averageOfSize: Float64Array, leafSize: number): number {
@@ -204,9 +207,9 @@ function sumPathsByWalking(forest: Forest, groups: readonly TreeGroup[], columns
   const pointsAt = pathsAt + nodeCount * 8;
   const sumsAt = pointsAt + chunkRows * featureCount * 8;
   const groupSumsAt = sumsAt + chunkRows * 8;
-  const kernel = walkMemory(groupSumsAt + chunkRows * 8);
-  const steps = layOutForest(forest, kernel, pathsAt);
-  const { f64, walk } = kernel;
+  const call = walkKernel.withMemory(groupSumsAt + chunkRows * 8);
+  const steps = layOutForest(forest, call, pathsAt);
+  const { f64, kernel } = call;
   const sums = new Float64Array(rowCount);
   for (let first = 0; first < rowCount; first += chunkRows) {
     const rows = Math.min(chunkRows, rowCount - first);
@@ -221,7 +224,7 @@ function sumPathsByWalking(forest: Forest, groups: readonly TreeGroup[], columns
       const lone = endTree - firstTree === 1;
       if (!lone) f64.fill(0, groupSumsAt / 8, groupSumsAt / 8 + rows);
       for (let tree = firstTree; tree < endTree; tree++) {
-        walk(treeStart[tree] * NODE_BYTES, pathsAt + treeStart[tree] * 8, steps[tree], pointsAt, featureCount * 8, rows, lone ? sumsAt : groupSumsAt);
+        kernel.walk(treeStart[tree] * NODE_BYTES, pathsAt + treeStart[tree] * 8, steps[tree], pointsAt, featureCount * 8, rows, lone ? sumsAt : groupSumsAt);
       }
       if (!lone) for (let row = 0; row < rows; row++) f64[sumsAt / 8 + row] += f64[groupSumsAt / 8 + row];
     }
@@ -236,19 +239,32 @@ function sumPathsByWalking(forest: Forest, groups: readonly TreeGroup[], columns
  * keeps every (finite) value where it is, so a walk always takes the tree's depth in steps and its
  * loop has no data-dependent exit, whose misprediction cost more than the steps it saves.
  */
-function layOutForest(forest: Forest, { f64, i32 }: WalkMemory, pathsAt: number): Int32Array {
-  const { feature, threshold, left, treeStart } = forest;
-  const depth = nodeDepths(forest);
-  f64.set(leafPathLengths(forest, depth), pathsAt / 8);
-  for (let node = 0; node < feature.length; node++) {
-    const split = feature[node] >= 0;
-    f64[node * 2] = split ? threshold[node] : Infinity;
-    i32[node * 4 + 2] = (split ? left[node] : node) * NODE_BYTES;
-    i32[node * 4 + 3] = split ? feature[node] * 8 : 0;
-  }
+function layOutForest(forest: Forest, { f64, i32 }: KernelCall<unknown>, pathsAt: number): Int32Array {
+  const { feature, threshold, left, leafSize, treeStart } = forest;
+  const averageOfSize = averagePathLengths(forest.sampleSize);
+  const depth = new Int32Array(feature.length);
   const steps = new Int32Array(treeStart.length - 1);
+  // One pass: children come after their parent, so each node's depth is known when it is reached.
   for (let tree = 0; tree < steps.length; tree++) {
-    for (let node = treeStart[tree]; node < treeStart[tree + 1]; node++) if (depth[node] > steps[tree]) steps[tree] = depth[node];
+    let deepest = 0;
+    for (let node = treeStart[tree]; node < treeStart[tree + 1]; node++) {
+      const split = feature[node];
+      if (split >= 0) {
+        const child = left[node];
+        depth[child] = depth[child + 1] = depth[node] + 1;
+        f64[node * 2] = threshold[node];
+        i32[node * 4 + 2] = child * NODE_BYTES;
+        i32[node * 4 + 3] = split * 8;
+      } else {
+        f64[node * 2] = Infinity;
+        i32[node * 4 + 2] = node * NODE_BYTES;
+        i32[node * 4 + 3] = 0;
+        // Only leaves' path lengths are read: a walk ends in a leaf.
+        f64[pathsAt / 8 + node] = depth[node] + leafAverage(averageOfSize, leafSize[node]);
+        if (depth[node] > deepest) deepest = depth[node];
+      }
+    }
+    steps[tree] = deepest;
   }
   return steps;
 }
