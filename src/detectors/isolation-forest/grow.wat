@@ -157,6 +157,32 @@
                 (i32.store (i32.add (local.get $left) (i32.shl (local.get $node) (i32.const 2))) (i32.const -1))
                 (i32.store (i32.add (local.get $leafSize) (i32.shl (local.get $node) (i32.const 2))) (i32.sub (local.get $end) (local.get $start)))
                 (br $nodes)))
+            (i32.store (i32.add (local.get $feature) (i32.shl (local.get $node) (i32.const 2))) (local.get $split))
+            (f64.store (i32.add (local.get $threshold) (i32.shl (local.get $node) (i32.const 3))) (local.get $cut))
+            (i32.store (i32.add (local.get $left) (i32.shl (local.get $node) (i32.const 2))) (local.get $nextNode))
+            (i32.store (i32.add (local.get $leafSize) (i32.shl (local.get $node) (i32.const 2))) (i32.const 0))
+            (if (i32.or (i32.eq (i32.add (local.get $depth) (i32.const 1)) (local.get $maxDepth)) (i32.eq (i32.sub (local.get $end) (local.get $start)) (i32.const 2)))
+              (then
+                ;; Both children are leaves: their sizes are all they need, not their rows.
+                (local.set $lowEnd (local.get $start))
+                (local.set $i (local.get $start))
+                (block $counted
+                  (loop $count
+                    (br_if $counted (i32.ge_u (local.get $i) (local.get $end)))
+                    (local.set $lowEnd (i32.add (local.get $lowEnd)
+                      (f64.le (f64.load (i32.add (local.get $column) (i32.shl (i32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 3)))) (local.get $cut))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $count)))
+                (i32.store (i32.add (local.get $feature) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.const -1))
+                (f64.store (i32.add (local.get $threshold) (i32.shl (local.get $nextNode) (i32.const 3))) (f64.const 0))
+                (i32.store (i32.add (local.get $left) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.const -1))
+                (i32.store (i32.add (local.get $leafSize) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.sub (local.get $lowEnd) (local.get $start)))
+                (i32.store offset=4 (i32.add (local.get $feature) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.const -1))
+                (f64.store offset=8 (i32.add (local.get $threshold) (i32.shl (local.get $nextNode) (i32.const 3))) (f64.const 0))
+                (i32.store offset=4 (i32.add (local.get $left) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.const -1))
+                (i32.store offset=4 (i32.add (local.get $leafSize) (i32.shl (local.get $nextNode) (i32.const 2))) (i32.sub (local.get $end) (local.get $lowEnd)))
+                (local.set $nextNode (i32.add (local.get $nextNode) (i32.const 2)))
+                (br $nodes)))
             ;; Rows <= cut to the front, branch-free (which way a row goes is a coin toss).
             (local.set $lowEnd (local.get $start))
             (local.set $i (local.get $start))
@@ -171,10 +197,6 @@
                   (f64.le (f64.load (i32.add (local.get $column) (i32.shl (local.get $row) (i32.const 3)))) (local.get $cut))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $part)))
-            (i32.store (i32.add (local.get $feature) (i32.shl (local.get $node) (i32.const 2))) (local.get $split))
-            (f64.store (i32.add (local.get $threshold) (i32.shl (local.get $node) (i32.const 3))) (local.get $cut))
-            (i32.store (i32.add (local.get $left) (i32.shl (local.get $node) (i32.const 2))) (local.get $nextNode))
-            (i32.store (i32.add (local.get $leafSize) (i32.shl (local.get $node) (i32.const 2))) (i32.const 0))
             ;; Left, then right: the right child is grown first, which fixes the order of the random draws.
             (i32.store (i32.add (local.get $stack) (local.get $top)) (local.get $nextNode))
             (i32.store offset=4 (i32.add (local.get $stack) (local.get $top)) (local.get $start))
