@@ -3,7 +3,6 @@
  * bearer tokens with scopes, a body limit, a per-token rate limit and a request timeout guard
  * every route; detections that fit on the request's data run on a thread pool.
  */
-import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -21,6 +20,7 @@ import { BackgroundRuns } from './background-runs.js';
 import type { ApiContext } from './context.js';
 import { Detection } from './detection.js';
 import { ApiError, describeError, errorHandler, TIMED_OUT } from './errors.js';
+import { acceptFormBodies } from './form-body.js';
 import { detectRoutes } from './routes/detect.js';
 import { exploreRoutes } from './routes/explore.js';
 import { healthRoutes } from './routes/health.js';
@@ -173,7 +173,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     request.rateKey = tokenKey(outcome.token);
     request.tokenName = outcome.token.name;
   });
-  await api.register(formbody);
+  acceptFormBodies(api);
   const processes = options.processes ?? 1;
   await api.register(rateLimit, {
     global: true,
