@@ -301,6 +301,13 @@ describe('the HTTP API', () => {
     // The Isolation Forest adapter expects each point to be the sensor's usual median: one value throughout.
     expect(new Set(modelled.predicted.map((point) => point.forecast)).size).toBe(1);
     expect(await json(outliers({ data: day.data, model: base64('../../etc/passwd') }), 400)).toMatchObject({ msg: expect.stringMatching(/^model "..\/..\/etc\/passwd": must be/) });
+    // The same data in the URL-safe alphabet, unpadded, or wrapped in lines; not base64 at all.
+    const urlSafe = Buffer.from(day.data, 'base64').toString('base64url');
+    expect(await json(outliers({ data: urlSafe }))).toEqual(shallow);
+    expect(await json(outliers({ data: day.data.replace(/=+$/, '').replace(/(.{76})/g, '$1\n') }))).toEqual(shallow);
+    for (const data of [`${day.data.slice(0, 40)}%${day.data.slice(40)}`, `${day.data}=`, `${day.data.slice(0, 40)}==${day.data.slice(40)}`]) {
+      expect(await json(outliers({ data }), 400)).toEqual({ status: 'error', msg: 'data is not base64' });
+    }
   });
 
   it('runs a query on the Druid broker at druid.url and scores its answer', async () => {
