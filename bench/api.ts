@@ -7,6 +7,8 @@
  *   `autoencoder` when it is a trainable detector, else `iforest` (the same path: model cache, inline scoring).
  * - `detect`: POST /v1/detect, shallow on a 1,440-point series.
  * - `anomalies-page`: GET /v1/anomalies, pages of 1,000 rows of a 100,000-row results table.
+ * - `...-2-connections`: the two outliers loads from 2 connections instead of 4, one request in
+ *   flight per core: how rb-aioutliers was measured (7 requests/s at 241 ms p50 is 1.7 in flight).
  *
  * `rows` is the requests answered, `seconds` the load's duration; the line adds latency p50/p99
  * (ms), requests/s, non-2xx answers and the server's resident memory (all its processes) after the load.
@@ -114,4 +116,6 @@ export const cases: readonly BenchCase[] = [
     await fillAnomalies(root, databaseUrl);
     return { method: 'GET', path: `/v1/anomalies?pipeline=rides&from=${addDays(TABLE.from, TABLE.dates / 2)}&limit=${PAGE_ROWS}` };
   }),
+  loadCase('outliers-shallow-2-connections', SERIES_POINTS, async () => ({ ...outliersLoad(), connections: 2 })),
+  loadCase(`outliers-${MODEL_DETECTOR}-2-connections`, SERIES_POINTS, async (root, databaseUrl) => ({ ...outliersLoad(await trainSensorModel(root, databaseUrl)), connections: 2 })),
 ];
