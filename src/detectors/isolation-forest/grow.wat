@@ -44,7 +44,7 @@
         (block $sampled
           (loop $sample
             (br_if $sampled (i32.ge_u (local.get $i) (local.get $sampleSize)))
-            ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits.
+            ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits (times 2^-53, exactly its / 2^53).
             ;; mulberry32 (SeededRandom.nextUint32), written out here: calls are not inlined.
             (local.set $state (i32.add (local.get $state) (i32.const 0x6d2b79f5)))
             (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
@@ -56,9 +56,9 @@
             (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
             (local.set $bits (i32.xor (local.get $bits) (i32.add (local.get $bits) (i32.mul (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 7))) (i32.or (local.get $bits) (i32.const 61))))))
             (local.set $bits (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 14))))
-            (local.set $uniform (f64.div (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 9007199254740992)))
-            ;; SeededRandom.below: a uniform integer in 0..count-1.
-            (local.set $pick (i32.trunc_f64_u (f64.floor (f64.mul (local.get $uniform) (f64.convert_i32_u (i32.sub (local.get $rowCount) (local.get $i)))))))
+            (local.set $uniform (f64.mul (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 0x1p-53)))
+            ;; SeededRandom.below: a uniform integer in 0..count-1 (truncation is its floor: the product is >= 0).
+            (local.set $pick (i32.trunc_f64_u (f64.mul (local.get $uniform) (f64.convert_i32_u (i32.sub (local.get $rowCount) (local.get $i))))))
             (local.set $pick (i32.add (local.get $i) (local.get $pick)))
             (local.set $row (i32.load (i32.add (local.get $permutation) (i32.shl (local.get $pick) (i32.const 2)))))
             (i32.store (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2))) (local.get $row))
@@ -97,7 +97,7 @@
                 (block $drawn
                   (loop $draw
                     (br_if $drawn (i32.eqz (local.get $remaining)))
-                    ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits.
+                    ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits (times 2^-53, exactly its / 2^53).
                     ;; mulberry32 (SeededRandom.nextUint32), written out here: calls are not inlined.
                     (local.set $state (i32.add (local.get $state) (i32.const 0x6d2b79f5)))
                     (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
@@ -109,9 +109,9 @@
                     (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
                     (local.set $bits (i32.xor (local.get $bits) (i32.add (local.get $bits) (i32.mul (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 7))) (i32.or (local.get $bits) (i32.const 61))))))
                     (local.set $bits (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 14))))
-                    (local.set $uniform (f64.div (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 9007199254740992)))
-                    ;; SeededRandom.below: a uniform integer in 0..count-1.
-                    (local.set $pick (i32.trunc_f64_u (f64.floor (f64.mul (local.get $uniform) (f64.convert_i32_u (local.get $remaining))))))
+                    (local.set $uniform (f64.mul (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 0x1p-53)))
+                    ;; SeededRandom.below: a uniform integer in 0..count-1 (truncation is its floor: the product is >= 0).
+                    (local.set $pick (i32.trunc_f64_u (f64.mul (local.get $uniform) (f64.convert_i32_u (local.get $remaining)))))
                     (local.set $split (i32.load (i32.add (local.get $candidates) (i32.shl (local.get $pick) (i32.const 2)))))
                     (i32.store (i32.add (local.get $candidates) (i32.shl (local.get $pick) (i32.const 2)))
                       (i32.load (i32.add (local.get $candidates) (i32.shl (i32.sub (local.get $remaining) (i32.const 1)) (i32.const 2)))))
@@ -130,7 +130,7 @@
                         (br $scan)))
                     (if (f64.gt (local.get $high) (local.get $low))
                       (then
-                        ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits.
+                        ;; SeededRandom.next53: uniform in [0, 1) from two draws, the first the high bits (times 2^-53, exactly its / 2^53).
                         ;; mulberry32 (SeededRandom.nextUint32), written out here: calls are not inlined.
                         (local.set $state (i32.add (local.get $state) (i32.const 0x6d2b79f5)))
                         (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
@@ -142,7 +142,7 @@
                         (local.set $bits (i32.mul (i32.xor (local.get $state) (i32.shr_u (local.get $state) (i32.const 15))) (i32.or (local.get $state) (i32.const 1))))
                         (local.set $bits (i32.xor (local.get $bits) (i32.add (local.get $bits) (i32.mul (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 7))) (i32.or (local.get $bits) (i32.const 61))))))
                         (local.set $bits (i32.xor (local.get $bits) (i32.shr_u (local.get $bits) (i32.const 14))))
-                        (local.set $uniform (f64.div (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 9007199254740992)))
+                        (local.set $uniform (f64.mul (f64.add (local.get $uniform) (f64.convert_i32_u (i32.shr_u (local.get $bits) (i32.const 6)))) (f64.const 0x1p-53)))
                         (local.set $cut (f64.add (local.get $low) (f64.mul (f64.sub (local.get $high) (local.get $low)) (local.get $uniform))))
                         ;; sklearn's guard: rounding must not put every row on the left.
                         (local.set $cut (select (local.get $cut) (local.get $low) (f64.lt (local.get $cut) (local.get $high))))
