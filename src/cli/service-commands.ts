@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
@@ -5,7 +6,7 @@ import { openEngine } from '../engine/index.js';
 import { InputError, oneLine } from '../errors.js';
 import { GroupMetrics, groupMemberMetrics, startMetricsServer } from '../observability/index.js';
 import { consumeLanded, consumeStorageEvents, landedPipelines, pipelineScheduler, watchStaleness, type LandedOutcome, type RunServices } from '../pipeline/index.js';
-import { apiTokens, listenHost, receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, startApiServer, untilFirstGone, type ApiToken } from '../server/index.js';
+import { apiTokens, listenHost, serveHandedConnections, servingProcessIndex, ServingProcesses, startApiServer, untilFirstGone, type ApiToken } from '../server/index.js';
 import { openCliContext, withCommonOptions, type CliContext, type CommonOptions } from './context.js';
 import { stepParallelOption, wholeNumber } from './options.js';
 
@@ -68,11 +69,6 @@ function servingProcesses(asked: number | undefined, databaseUrl: string | undef
   return 1;
 }
 
-/**
- * One serving process until SIGINT or SIGTERM. The first serves the API on --port, starts the
- * others and hands them its socket, runs the schedules and the metrics port; the others serve the
- * API from that socket.
- */
 /** Runs pipelines with `trigger: landed` as their files land, and turns storage notifications into landed events, when a bus is configured. */
 async function landedConsumers(context: CliContext, services: RunServices, names: string[], parts: string[]): Promise<{ stop(): Promise<void> }[]> {
   const landed = landedPipelines(context.config, names);
@@ -98,27 +94,33 @@ async function landedConsumers(context: CliContext, services: RunServices, names
   return consumers;
 }
 
+/**
+ * One serving process until SIGINT or SIGTERM. The first serves the API on --port, starts the
+ * others and hands each connection to the one with the fewest open (itself included), runs the
+ * schedules and the metrics port; the others serve the connections handed to them.
+ */
 async function serveProcess(options: ServeOptions, tokens: ApiToken[], processes: number): Promise<void> {
   const first = servingProcessIndex() === 0;
   const context = await openCliContext(options);
   try {
     const runServices = () => context.services({ concurrency: options.parallel });
     if (!first) {
-      const api = await startApiServer(context, { socket: await receiveApiSocket(), tokens, processes, metrics: groupMemberMetrics(context.metrics), runServices });
-      reportServing();
+      const api = await startApiServer(context, { handed: true, tokens, processes, metrics: groupMemberMetrics(context.metrics), runServices });
+      serveHandedConnections(api.serve);
       await Promise.race([untilSignal(), untilFirstGone()]);
       await api.close();
       return;
     }
     const group = processes > 1 ? new GroupMetrics(context.metrics) : undefined;
     const metrics = group ?? context.metrics;
-    const api = await startApiServer(context, { port: options.port, host: options.host, tokens, processes, metrics, runServices });
     let others: ServingProcesses | undefined;
+    // Until the others serve (and while one is replaced), connections stay here.
+    const handOff = group && ((socket: Socket, servedHere: number) => others?.handOff(socket, servedHere) ?? false);
+    const api = await startApiServer(context, { port: options.port, host: options.host, tokens, processes, metrics, runServices, handOff });
     try {
       if (group !== undefined) {
         others = await ServingProcesses.start({
           count: processes - 1,
-          socket: api.server,
           onStarted: (child) => group.add(child),
           onReplaced: (index, code, signal) => console.error(`detour: API process ${index + 1} exited (${signal ?? `code ${code}`}); started another`),
         });

@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import Fastify, { type FastifyReply } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { App } from '../app/index.js';
@@ -52,8 +52,14 @@ export interface ApiServerOptions {
   port?: number;
   /** Interface to listen on; default every interface with tokens, loopback without. */
   host?: string;
-  /** Instead of listening: accept connections from this listening server, handed over by the first serving process. */
-  socket?: Server;
+  /**
+   * In the first of several serving processes: offered each connection accepted on `port`, paused
+   * (none of its bytes read); true when another process took it, false to serve it here, where
+   * `servedHere` are open.
+   */
+  handOff?: (socket: Socket, servedHere: number) => boolean;
+  /** In the others: listen on no port (`url` is empty) and serve the connections given to `serve`, those the first hands over. */
+  handed?: boolean;
   /** Tokens the API accepts (see `apiTokens`); none: every route is open and only loopback is served. */
   tokens: readonly ApiToken[];
   /** Services runs started through the API execute with (opened on the first such request). */
@@ -69,8 +75,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** The listening server, to hand to other serving processes. */
-  server: Server;
+  /** Serves a connection accepted elsewhere (by the first serving process). */
+  serve(socket: Socket): void;
   /** Whether requests need a token (some are configured). */
   authenticated: boolean;
   /** Stops taking requests, lets those in flight finish (within the request timeout), then waits for the runs it started. */
@@ -104,12 +110,15 @@ function urlOf(server: Server): string {
   return typeof address === 'object' && address !== null ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
 }
 
-/** Makes `server` accept connections from another's listening socket. */
-async function acceptFrom(server: Server, socket: Server): Promise<void> {
+/** A server accepting on `port` and `host` that gives each connection to `onConnection` paused, none of its bytes read, so that it can still go to another process. */
+async function listenPaused(port: number, host: string, onConnection: (socket: Socket) => void): Promise<Server> {
+  // As an http server's own: no Nagle delay on answers, and a client's half-close does not end the answer.
+  const server = createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socket, () => resolve());
+    server.listen({ port, host }, () => resolve());
   });
+  return server;
 }
 
 /**
@@ -200,11 +209,31 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
   if (webRoot === undefined) api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(404).send({ status: 'error', msg: 'the dashboard is not built: run npm run build' }));
   else await api.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: 'index.html', schemaHide: true });
 
+  // Connections given to the http server rather than accepted by it: it waits for none of them on
+  // close, so they are counted here.
+  const served = new Set<Socket>();
+  let lastServedClosed: (() => void) | undefined;
+  const serve = (socket: Socket) => {
+    served.add(socket);
+    socket.once('close', () => {
+      if (served.delete(socket) && served.size === 0) lastServedClosed?.();
+    });
+    socket.allowHalfOpen = true;
+    api.server.emit('connection', socket);
+    socket.resume();
+  };
+  const { handOff } = options;
+  let door: Server | undefined;
   try {
-    if (options.socket === undefined) await api.listen({ port: port ?? 0, host });
+    if (handOff === undefined && options.handed !== true) await api.listen({ port: port ?? 0, host });
     else {
       await api.ready();
-      await acceptFrom(api.server, options.socket);
+      // Node's http server tracks its connections (request timeouts, idle ones closed on close)
+      // from 'listening' on; this one never listens, its connections are given to it.
+      api.server.emit('listening');
+      if (handOff !== undefined) door = await listenPaused(port ?? 0, host, (socket) => {
+          if (!handOff(socket, served.size)) serve(socket);
+        });
     }
   } catch (error) {
     await api.close();
@@ -212,8 +241,8 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     throw new InputError(`cannot serve the API on ${host}:${port}: ${oneLine(error)}`, { cause: error });
   }
   return {
-    url: urlOf(options.socket ?? api.server),
-    server: api.server,
+    url: options.handed === true ? '' : urlOf(door ?? api.server),
+    serve,
     authenticated: tokens.length > 0,
     close: async () => {
       // Requests already on their way (sent over a kept-alive connection, not read yet) still
@@ -221,9 +250,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
       // drop such a connection as idle.
       context.stopping.now = true;
       await new Promise((resolve) => setTimeout(resolve, STOPPING_GRACE_MS));
+      door?.close();
       // Requests in flight finish; a client that stops reading its answer must not hold the shutdown for good.
       const cutOff = setTimeout(() => api.server.closeAllConnections(), timeoutMs);
       await api.close();
+      if (served.size > 0) await new Promise<void>((resolve) => (lastServedClosed = resolve));
       clearTimeout(cutOff);
       await context.runs.settle();
       await detection.close();

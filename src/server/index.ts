@@ -6,4 +6,4 @@
  */
 export { apiTokens, type ApiToken, type Scope } from './auth.js';
 export { listenHost, startApiServer, type ApiServer, type ApiServerOptions } from './api-server.js';
-export { receiveApiSocket, reportServing, servingProcessIndex, ServingProcesses, untilFirstGone, type ServingProcessesOptions } from './serving-processes.js';
+export { serveHandedConnections, servingProcessIndex, ServingProcesses, untilFirstGone, type ServingProcessesOptions } from './serving-processes.js';

@@ -1,10 +1,13 @@
 /**
- * `detour serve` as two processes on one port (PostgreSQL): SIGTERM while requests and a run it
- * started are in flight (every request is answered, the run finishes, then the processes exit 0),
- * and a serving process that dies (another takes its place).
+ * `detour serve` as two processes on one port (PostgreSQL): keep-alive connections spread evenly
+ * over them, SIGTERM while requests and a run it started are in flight (every request is answered,
+ * the run finishes, then the processes exit 0), and a serving process that dies (another takes
+ * its place).
  */
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +18,22 @@ import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { call, startServe } from './serve-process.js';
 
 const DAY = '2024-03-04';
+
+/** A keep-alive connection to `port` that has had one request answered, so that the process it went to serves it. */
+async function servedConnection(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+  const [answer] = (await once(socket, 'data')) as [Buffer];
+  expect(answer.toString()).toMatch(/^HTTP\/1\.1 200 /);
+  return socket;
+}
+
+/** The processes holding the server's end of each connection to `port`, by the client's port (from ss). */
+function processesByClientPort(port: number): Map<number, string[]> {
+  const lines = execFileSync('ss', ['-tnpH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  return new Map(lines.map((line) => [Number(/:(\d+)\s+users:/.exec(line)?.[1]), [...line.matchAll(/pid=(\d+)/g)].map((match) => match[1])]));
+}
 
 describe('detour serve on two processes', () => {
   let cwd: string;
@@ -30,6 +49,28 @@ describe('detour serve on two processes', () => {
     await database?.drop();
     await rm(cwd, { recursive: true, force: true });
   });
+
+  it('spreads keep-alive connections evenly: of four, each process serves two', async () => {
+    const serve = await startServe(cwd, ['--no-schedules', '--processes', '2'], { DATABASE_URL: database.url });
+    const port = Number(new URL(serve.url).port);
+    const connections = await Promise.all(Array.from({ length: 4 }, () => servedConnection(port)));
+    try {
+      const holders = processesByClientPort(port);
+      const served = new Map<string, number>();
+      for (const connection of connections) {
+        const [pid, ...others] = holders.get(connection.localPort ?? 0) ?? [];
+        expect(others).toEqual([]);
+        served.set(pid, (served.get(pid) ?? 0) + 1);
+      }
+      // The first process and the one it started.
+      expect(served.size).toBe(2);
+      expect(served.get(String(serve.process.pid))).toBe(2);
+      expect([...served.values()]).toEqual([2, 2]);
+    } finally {
+      for (const connection of connections) connection.destroy();
+      expect(await serve.stop()).toBe(0);
+    }
+  }, 120_000);
 
   it('answers the requests in flight and finishes the run it started before exiting', async () => {
     const serve = await startServe(cwd, ['--no-schedules', '--processes', '2'], { DATABASE_URL: database.url });
