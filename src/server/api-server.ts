@@ -220,6 +220,7 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
     });
     socket.allowHalfOpen = true;
     api.server.emit('connection', socket);
+    // Accepted paused; the http server reads it from here on.
     socket.resume();
   };
   const { handOff } = options;
@@ -231,9 +232,11 @@ export async function startApiServer(app: App, options: ApiServerOptions): Promi
       // Node's http server tracks its connections (request timeouts, idle ones closed on close)
       // from 'listening' on; this one never listens, its connections are given to it.
       api.server.emit('listening');
-      if (handOff !== undefined) door = await listenPaused(port ?? 0, host, (socket) => {
+      if (handOff !== undefined) {
+        door = await listenPaused(port ?? 0, host, (socket) => {
           if (!handOff(socket, served.size)) serve(socket);
         });
+      }
     }
   } catch (error) {
     await api.close();
