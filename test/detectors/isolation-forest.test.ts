@@ -301,6 +301,7 @@ describe('model JSON', () => {
     ['a child before its parent', (value) => ({ ...value, left: (value.left as number[]).map((child, node) => (node === 0 ? 0 : child)) }), /split node 0 is malformed/],
     ['a child in the next tree', (value) => ({ ...value, left: (value.left as number[]).map((child, node) => (node === 0 ? (value.treeStart as number[])[1] : child)) }), /split node 0 is malformed/],
     ['short arrays', (value) => ({ ...value, leafSize: (value.leafSize as number[]).slice(1) }), /node arrays differ in length/],
+    ['trees deeper than their sample grows', (value) => ({ ...value, sampleSize: 4 }), /tree 0 is deeper than the 2 levels a sample of 4 grows/],
     ['trees not spanning the nodes', (value) => ({ ...value, treeStart: (value.treeStart as number[]).slice(0, -1) }), /treeStart does not span the nodes/],
   ];
   it.each(corrupt)('rejects %s', (_, damage, message) => {

@@ -87,6 +87,9 @@ function structureProblem(model: IsolationForestModel): string | null {
   const nodeCount = feature.length;
   if (threshold.length !== nodeCount || left.length !== nodeCount || leafSize.length !== nodeCount) return 'node arrays differ in length';
   if (treeStart.length < 2 || treeStart[0] !== 0 || treeStart[treeStart.length - 1] !== nodeCount) return 'treeStart does not span the nodes';
+  // Fitting grows no tree deeper than this; a walk takes its tree's depth in steps.
+  const maxDepth = Math.ceil(Math.log2(Math.max(model.sampleSize, 2)));
+  const depth = new Int32Array(nodeCount);
   for (let tree = 0; tree + 1 < treeStart.length; tree++) {
     const end = treeStart[tree + 1];
     if (end <= treeStart[tree]) return `tree ${tree} is empty`;
@@ -95,6 +98,8 @@ function structureProblem(model: IsolationForestModel): string | null {
       // Children after their parent and inside its tree: every walk ends at a leaf of the same tree.
       const wellFormed = isLeaf ? left[node] === -1 && leafSize[node] >= 1 : left[node] > node && left[node] + 1 < end;
       if (!wellFormed) return `${isLeaf ? 'leaf' : 'split node'} ${node} is malformed`;
+      if (depth[node] > maxDepth) return `tree ${tree} is deeper than the ${maxDepth} levels a sample of ${model.sampleSize} grows`;
+      if (!isLeaf) depth[left[node]] = depth[left[node] + 1] = depth[node] + 1;
     }
   }
   return null;
