@@ -18,7 +18,9 @@ function formValue(raw: string): string {
   try {
     return decodeURIComponent(spaced);
   } catch (error) {
-    throw new InputError(`the form body has a malformed escape (${raw.match(/%.{0,2}/)?.[0] ?? '%'}): percent-encode it as UTF-8`, { cause: error });
+    // The first % not followed by two hex digits; else every escape is hex, but the bytes are not UTF-8.
+    const malformed = raw.match(/%(?![0-9A-Fa-f]{2}).{0,2}/)?.[0] ?? 'not UTF-8';
+    throw new InputError(`the form body has a malformed escape (${malformed}): percent-encode it as UTF-8`, { cause: error });
   }
 }
 

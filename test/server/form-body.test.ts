@@ -16,6 +16,7 @@ describe('formFields (urlencoded bodies)', () => {
   it('decodes any escape, and refuses a malformed one with the field cleanly', () => {
     expect(formFields('q=%2b%2f%3d%41')).toEqual(expect.objectContaining({ q: '+/=A' }));
     expect(() => formFields('data=QU%ZZ')).toThrow(/malformed escape \(%ZZ\)/);
-    expect(() => formFields('data=%E9')).toThrow(/malformed escape/);
+    expect(() => formFields('data=%2BQU%ZZ')).toThrow(/malformed escape \(%ZZ\)/);
+    expect(() => formFields('data=%E9')).toThrow(/malformed escape \(not UTF-8\)/);
   });
 });
