@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 import { sqlIdentifier } from './sql-identifier.js';
 
@@ -11,9 +11,10 @@ export type TableFormat = 'csv' | 'parquet' | 'json';
 
 /**
  * Values bound to a statement's `$1`, `$2`, ... parameters: every value that reaches SQL goes
- * through here, never spliced into the text. A string array binds as `VARCHAR[]` (a file list).
+ * through here, never spliced into the text. A string array binds as `VARCHAR[]` (a file list), a
+ * Float64Array as `DOUBLE[]` (row numbers).
  */
-export type SqlParams = readonly (string | number | boolean | null | readonly string[])[];
+export type SqlParams = readonly (string | number | boolean | null | readonly string[] | Float64Array)[];
 
 /** Plain JS row: BIGINT values come back as numbers when they fit, dates and timestamps as strings. */
 export type Row = Record<string, unknown>;
@@ -60,7 +61,7 @@ function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], 
   if (params === undefined) return [];
   // Positional values take positional types (named ones are ignored for them); an undefined entry
   // lets DuckDB infer a scalar's type, which node-api's bind() supports though its typings omit it.
-  const types = params.map((value) => (typeof value === 'object' && value !== null ? LIST(VARCHAR) : undefined)) as DuckDBType[];
+  const types = params.map((value) => (value instanceof Float64Array ? LIST(DOUBLE) : typeof value === 'object' && value !== null ? LIST(VARCHAR) : undefined)) as DuckDBType[];
   const values = params.map((value): DuckDBValue => (typeof value === 'object' && value !== null ? listValue([...value]) : value));
   return [values, types];
 }

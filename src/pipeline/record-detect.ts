@@ -6,18 +6,27 @@ import { round } from './rounding.js';
 type DbscanStep = Extract<DetectStepConfig, { detector: 'dbscan' }>;
 type Feature = DbscanStep['features'][number];
 
-/** One day's records as columns, sorted by id (cluster numbering and border points follow row order). */
-export interface RecordTable {
-  ids: string[];
+/** Records as columns, sorted by id (cluster numbering and border points follow row order). */
+export interface RecordColumns {
   entities: (string | null)[];
   /** Each row's entity as a dense code (null: -1), numbered in first-seen order: `entityNames[code]`. */
   entityCodes: Int32Array;
   entityNames: string[];
   /** One column per number the step reads (DBSCAN: its features), in the order its reader lists them. */
   features: Float64Array[];
+}
+
+/** One day's records a detector flags from: its columns, its labels, and its ids on demand. */
+export interface RecordTable extends RecordColumns {
+  /**
+   * The ids of `rows`, in their order. Read when asked: handing a day's ids to JS costs more than
+   * detecting on the day, and only flagged rows (or one to name in an error) need theirs.
+   */
+  idsOf(rows: readonly number[]): Promise<string[]>;
   /** Injected-anomaly kind per row (null = a normal row), when the step evaluates against labels. */
   labelledKinds?: (string | null)[];
 }
+
 
 /** A flagged record: a published anomaly whose id is the record's id. */
 export interface RecordFinding {
@@ -138,18 +147,20 @@ export function injectedEvaluation(totals: ReadonlyMap<string, number>, flagged:
   return { ...tally(total, found), false_alarms: falseAlarms, by_kind: Object.fromEntries(kinds.map((kind) => [kind, tally(totals.get(kind) ?? 0, flagged.get(kind) ?? 0)])) };
 }
 
-/** Precision and recall of a detector's flags on rows labelled as injected anomalies (kind null = a normal row). */
-export function injectedRecall(injectedKinds: readonly (string | null)[], flaggedRows: Uint8Array): InjectedEvaluation {
+/** Precision and recall of a detector's flags (`flaggedRows`, the rows it flagged) on rows labelled as injected anomalies (kind null = a normal row). */
+export function injectedRecall(injectedKinds: readonly (string | null)[], flaggedRows: readonly number[]): InjectedEvaluation {
+  const isFlagged = new Uint8Array(injectedKinds.length);
+  for (const row of flaggedRows) isFlagged[row] = 1;
   const totals = new Map<string, number>();
   const flagged = new Map<string, number>();
   let falseAlarms = 0;
   injectedKinds.forEach((kind, row) => {
     if (kind === null) {
-      falseAlarms += flaggedRows[row];
+      falseAlarms += isFlagged[row];
       return;
     }
     totals.set(kind, (totals.get(kind) ?? 0) + 1);
-    flagged.set(kind, (flagged.get(kind) ?? 0) + flaggedRows[row]);
+    flagged.set(kind, (flagged.get(kind) ?? 0) + isFlagged[row]);
   });
   return injectedEvaluation(totals, flagged, falseAlarms);
 }
@@ -161,16 +172,17 @@ export function injectedRecall(injectedKinds: readonly (string | null)[], flagge
  *
  * @throws InputError
  */
-export function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: Pick<RecordTable, 'ids' | 'features'>, columns: readonly string[], date: string): void {
-  columns.forEach((column, f) => {
+export async function assertFiniteColumns(step: { detector: string; table: string; id: string }, table: Pick<RecordTable, 'idsOf' | 'features'>, columns: readonly string[], date: string): Promise<void> {
+  for (const [f, column] of columns.entries()) {
     const values = table.features[f];
     // A loop, not findIndex: a callback per value costs more than the check on a million values.
     let row = 0;
     while (row < values.length && Number.isFinite(values[row])) row++;
-    if (row === values.length) return;
+    if (row === values.length) continue;
     const value = Number.isNaN(values[row]) ? 'missing (NULL or NaN)' : String(values[row]);
-    throw new InputError(`detect step ${step.detector} on ${step.table} ${date}: ${column} of ${step.id} ${table.ids[row]} is ${value}; every ${step.detector === 'dbscan' ? 'feature' : 'value it reads'} needs a finite number`);
-  });
+    const [id] = await table.idsOf([row]);
+    throw new InputError(`detect step ${step.detector} on ${step.table} ${date}: ${column} of ${step.id} ${id} is ${value}; every ${step.detector === 'dbscan' ? 'feature' : 'value it reads'} needs a finite number`);
+  }
 }
 
 /**
@@ -180,8 +192,8 @@ export function assertFiniteColumns(step: { detector: string; table: string; id:
  *
  * @throws InputError naming the column and record id of a feature value that is not a finite number.
  */
-export function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entityCodes' | 'entityNames'>, date: string): { findings: RecordFinding[]; facts: DbscanFacts } {
-  assertFiniteColumns(step, table, step.features.map(({ column }) => column), date);
+export async function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entityCodes' | 'entityNames'>, date: string): Promise<{ findings: RecordFinding[]; facts: DbscanFacts }> {
+  await assertFiniteColumns(step, table, step.features.map(({ column }) => column), date);
   const raw = table.features;
   const scaled = step.scale === 'standard' ? standardScale(raw).scaled : raw;
   const { labels, isCore, clusterCount } = dbscan(scaled, { eps: step.eps, minSamples: step.minSamples });
@@ -189,12 +201,10 @@ export function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entity
   const sizes = new Float64Array(clusterCount);
   const sums = raw.map(() => new Float64Array(clusterCount));
   const outlierRows: number[] = [];
-  const flaggedRows = new Uint8Array(labels.length);
   for (let row = 0; row < labels.length; row++) {
     const label = labels[row];
     if (label < 0) {
       outlierRows.push(row);
-      flaggedRows[row] = 1;
       continue;
     }
     sizes[label]++;
@@ -209,13 +219,14 @@ export function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entity
 
   const coreDistances = nearestCoreDistance(scaled, isCore, outlierRows);
   const explanations = explainByConditionalBands(raw, labels, outlierRows);
+  const ids = await table.idsOf(outlierRows);
   const findings = outlierRows.map((row, k): RecordFinding => {
     const band = explanations[k];
     const distance = coreDistances[k];
     return {
       detector: 'dbscan',
       date,
-      id: table.ids[row],
+      id: ids[k],
       entity: table.entities[row],
       values: Object.fromEntries(columns.map((column, f) => [column, raw[f][row]])),
       score: Number.isFinite(distance) ? round(Math.max(0, 1 - step.eps / distance), 4) : 1,
@@ -229,6 +240,6 @@ export function detectRecords(step: DbscanStep, table: Omit<RecordTable, 'entity
     outliers: findings.length,
     parameters: { eps: step.eps, min_samples: step.minSamples, scale: step.scale, features: columns },
   };
-  if (table.labelledKinds) facts.injected_anomalies = injectedRecall(table.labelledKinds, flaggedRows);
+  if (table.labelledKinds) facts.injected_anomalies = injectedRecall(table.labelledKinds, outlierRows);
   return { findings, facts };
 }

@@ -5,7 +5,7 @@
  */
 import type { DetectStepConfig } from '../config/index.js';
 import { detectVehiclePatterns, fitRideTimeModel, RIDE_VERDICT, scoreRideTimes, type RideColumns, type VehiclePattern } from '../detectors/index.js';
-import { assertFiniteColumns, injectedRecall, type ConditionalFacts, type PatternFacts, type RecordFinding, type RecordTable, type VehiclePatternFacts } from './record-detect.js';
+import { assertFiniteColumns, injectedRecall, type ConditionalFacts, type PatternFacts, type RecordColumns, type RecordFinding, type RecordTable, type VehiclePatternFacts } from './record-detect.js';
 import { round } from './rounding.js';
 
 type ConditionalStep = Extract<DetectStepConfig, { detector: 'conditional' }>;
@@ -47,7 +47,7 @@ export function minutesPerUnit(step: RideStep): number {
  * tables in turn: each table's own codes, renumbered by name (new names of a later table come in
  * its own first-seen order, which is the joint one).
  */
-function vehicleCodes(tables: readonly RecordTable[]): { codes: Int32Array[]; count: number } {
+function vehicleCodes(tables: readonly RecordColumns[]): { codes: Int32Array[]; count: number } {
   if (tables.length === 1) return { codes: [tables[0].entityCodes], count: tables[0].entityNames.length };
   const numbers = new Map<string, number>();
   const codes = tables.map(({ entityCodes, entityNames }) => {
@@ -62,11 +62,11 @@ function vehicleCodes(tables: readonly RecordTable[]): { codes: Int32Array[]; co
 }
 
 /** A ride's finding: the record's distance and duration as its columns hold them, and the verdict. */
-function rideFinding(step: RideStep, day: RecordTable, row: number, date: string, verdict: Pick<RecordFinding, 'score' | 'reason' | 'expected'>): RecordFinding {
+function rideFinding(step: RideStep, day: RecordTable, row: number, id: string, date: string, verdict: Pick<RecordFinding, 'score' | 'reason' | 'expected'>): RecordFinding {
   return {
     detector: step.detector,
     date,
-    id: day.ids[row],
+    id,
     entity: day.entities[row],
     values: { [step.distance.column]: day.features[0][row], [step.duration.column]: day.features[1][row] },
     ...verdict,
@@ -89,8 +89,15 @@ function scaled(values: Float64Array, factor: number): Float64Array {
   return result;
 }
 
+/** The rows whose value `isFlagged`, in row order. */
+function flaggedRowsOf<T extends Int8Array | Uint8Array | Int32Array>(values: T, isFlagged: (value: number) => boolean): number[] {
+  const rows: number[] = [];
+  for (let row = 0; row < values.length; row++) if (isFlagged(values[row])) rows.push(row);
+  return rows;
+}
+
 /** The rows of a history window plus the day, as one set of ride columns (the day's rows last; a lone day's own column, which kernels only read). */
-function concatenated(tables: readonly RecordTable[], role: number): Float64Array {
+function concatenated(tables: readonly RecordColumns[], role: number): Float64Array {
   if (tables.length === 1) return tables[0].features[role];
   const joined = new Float64Array(tables.reduce((sum, table) => sum + table.features[role].length, 0));
   let offset = 0;
@@ -118,9 +125,9 @@ function concatenatedCodes(codes: readonly Int32Array[]): Int32Array {
  *
  * @throws InputError naming the column and record id of a value that is not a finite number.
  */
-export function detectRideTimes(step: ConditionalStep, day: RecordTable, history: { tables: RecordTable[]; from: string }, date: string): { findings: RecordFinding[]; facts: ConditionalFacts } {
+export async function detectRideTimes(step: ConditionalStep, day: RecordTable, history: { tables: RecordColumns[]; from: string }, date: string): Promise<{ findings: RecordFinding[]; facts: ConditionalFacts }> {
   const columns = rideColumnsOf(step);
-  assertFiniteColumns(step, day, columns.map(({ column }) => column), date);
+  await assertFiniteColumns(step, day, columns.map(({ column }) => column), date);
   const toMinutes = minutesPerUnit(step);
   const window = [...history.tables, day];
   const { codes, count: vehicleCount } = vehicleCodes(window);
@@ -150,12 +157,11 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
 
   const unit = step.distance.unit;
   const byReason = { too_long: 0, too_short: 0, too_fast: 0, far_distance: 0 };
-  const flaggedRows = new Uint8Array(day.ids.length);
+  const flagged = flaggedRowsOf(scores.verdict, (verdict) => verdict !== 0);
+  const ids = await day.idsOf(flagged);
   const findings: RecordFinding[] = [];
-  for (let row = 0; row < day.ids.length; row++) {
+  for (const [k, row] of flagged.entries()) {
     const verdict = scores.verdict[row];
-    if (verdict === 0) continue;
-    flaggedRows[row] = 1;
     const distance = dayRides.distance[row];
     const rideMinutes = dayRides.durationMin[row];
     const hour = Math.floor(dayRides.hourOfDay[row]);
@@ -186,7 +192,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
       timeFlag || !(verdict & RIDE_VERDICT.farDistance)
         ? { feature: step.duration.column, value: round(scores.expected[row] / toMinutes, 3), low: round(scores.low[row] / toMinutes, 3), high: round(scores.high[row] / toMinutes, 3) }
         : { feature: step.distance.column, value: round(Math.exp(fleet.median), 3), low: round(Math.exp(fleet.median - step.distanceSigmas * fleet.lowerSpread), 3), high: round(flaggedAbove ?? Number.NaN, 3) };
-    findings.push(rideFinding(step, day, row, date, { score: round(scores.score[row], 4), reason: reasons.join('; '), expected }));
+    findings.push(rideFinding(step, day, row, ids[k], date, { score: round(scores.score[row], 4), reason: reasons.join('; '), expected }));
   }
   const facts: ConditionalFacts = {
     flagged: findings.length,
@@ -201,7 +207,7 @@ export function detectRideTimes(step: ConditionalStep, day: RecordTable, history
     },
     parameters: { sigmas: step.sigmas, distance_sigmas: step.distanceSigmas, min_support: step.minSupport, max_speed_kmh: step.maxSpeedKmh, history: step.history },
   };
-  if (day.labelledKinds) facts.injected_anomalies = injectedRecall(day.labelledKinds, flaggedRows);
+  if (day.labelledKinds) facts.injected_anomalies = injectedRecall(day.labelledKinds, flagged);
   return { findings, facts };
 }
 
@@ -229,8 +235,8 @@ function describePattern(step: PatternStep, pattern: VehiclePattern, vehicle: st
  *
  * @throws InputError naming the column and record id of a value that is not a finite number.
  */
-export function detectPatterns(step: PatternStep, day: RecordTable, date: string): { findings: RecordFinding[]; facts: PatternFacts } {
-  assertFiniteColumns(step, day, rideColumnsOf(step).map(({ column }) => column), date);
+export async function detectPatterns(step: PatternStep, day: RecordTable, date: string): Promise<{ findings: RecordFinding[]; facts: PatternFacts }> {
+  await assertFiniteColumns(step, day, rideColumnsOf(step).map(({ column }) => column), date);
   const toMinutes = minutesPerUnit(step);
   const {
     codes: [vehicle],
@@ -253,18 +259,17 @@ export function detectPatterns(step: PatternStep, day: RecordTable, date: string
     },
   );
   const reasons = result.patterns.map((pattern) => describePattern(step, pattern, vehicleNames[pattern.vehicle]));
+  const flagged = flaggedRowsOf(result.tripPattern, (index) => index >= 0);
+  const ids = await day.idsOf(flagged);
   const findings: RecordFinding[] = [];
-  const flaggedRows = new Uint8Array(day.ids.length);
-  for (let row = 0; row < day.ids.length; row++) {
+  for (const [k, row] of flagged.entries()) {
     const index = result.tripPattern[row];
-    if (index < 0) continue;
-    flaggedRows[row] = 1;
     const pattern = result.patterns[index];
     const repeatedColumn = pattern.kind === 'repeated' && pattern.column === 0 ? step.distance.column : step.duration.column;
     // A repeat has the band of the repeated values; a gap pattern has none on the record's own values.
     const scale = pattern.kind === 'repeated' && pattern.column === 1 ? 1 / toMinutes : 1;
     const band = pattern.kind === 'repeated' ? { value: round(((pattern.low + pattern.high) / 2) * scale, 3), low: round(pattern.low * scale, 3), high: round(pattern.high * scale, 3) } : { value: Number.NaN, low: Number.NaN, high: Number.NaN };
-    findings.push(rideFinding(step, day, row, date, { score: round(pattern.score, 4), reason: reasons[index], expected: { feature: repeatedColumn, ...band } }));
+    findings.push(rideFinding(step, day, row, ids[k], date, { score: round(pattern.score, 4), reason: reasons[index], expected: { feature: repeatedColumn, ...band } }));
   }
   const vehicles: VehiclePatternFacts[] = result.patterns
     .map((pattern, index) => ({
@@ -289,6 +294,6 @@ export function detectPatterns(step: PatternStep, day: RecordTable, date: string
     },
     parameters: { relative_tolerance: step.repeatTolerance.relative, min_repeats: step.minRepeats, false_alarms: step.falseAlarms, back_to_back_minutes: step.backToBackMinutes },
   };
-  if (day.labelledKinds) facts.injected_anomalies = injectedRecall(day.labelledKinds, flaggedRows);
+  if (day.labelledKinds) facts.injected_anomalies = injectedRecall(day.labelledKinds, flagged);
   return { findings, facts };
 }

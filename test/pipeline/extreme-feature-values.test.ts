@@ -48,15 +48,16 @@ describe('a feature value no float sum can hold', () => {
     }
   });
 
-  it('a missing feature value fails the day naming the column and the record, as bad input', () => {
-    const table = { ids: ['R1', 'R2', 'R3'], entities: [null, null, null], features: [Float64Array.of(2, 3, 4), Float64Array.of(10, Number.NaN, 12)] };
+  it('a missing feature value fails the day naming the column and the record, as bad input', async () => {
+    const ids = ['R1', 'R2', 'R3'];
+    const table = { idsOf: async (rows: readonly number[]) => rows.map((row) => ids[row]), entities: [null, null, null], features: [Float64Array.of(2, 3, 4), Float64Array.of(10, Number.NaN, 12)] };
     for (const scale of ['standard', 'none'] as const) {
-      const detect = () => detectRecords({ ...RIDES_STEP, scale }, table, DAY);
-      expect(detect).toThrow(InputError);
-      expect(detect).toThrow(`detect step dbscan on rides ${DAY}: ride_time_min of ride_id R2 is missing (NULL or NaN); every feature needs a finite number`);
+      const detect = detectRecords({ ...RIDES_STEP, scale }, table, DAY);
+      await expect(detect).rejects.toThrow(InputError);
+      await expect(detect).rejects.toThrow(`detect step dbscan on rides ${DAY}: ride_time_min of ride_id R2 is missing (NULL or NaN); every feature needs a finite number`);
     }
     table.features[1][1] = Number.POSITIVE_INFINITY;
-    expect(() => detectRecords(RIDES_STEP, table, DAY)).toThrow('ride_time_min of ride_id R2 is Infinity');
+    await expect(detectRecords(RIDES_STEP, table, DAY)).rejects.toThrow('ride_time_min of ride_id R2 is Infinity');
   });
 
   it('ARIMA names the entity-day whose value it cannot model when it skips an entity', () => {

@@ -11,9 +11,10 @@ describe('record detection explanations', () => {
     expect(reason).toBe('ride time 94 min is 6.1σ above rides of similar distance (expected 12–31 min)');
   });
 
-  it('says there is nothing to compare with when every record of the day is noise, never NaN', () => {
-    const table = { ids: ['A', 'B', 'C'], entities: ['T1', 'T1', 'T2'], features: [Float64Array.of(2.5, 3, 40), Float64Array.of(10, 12, 55)] };
-    const { findings, facts } = detectRecords(step, table, '2024-01-03');
+  it('says there is nothing to compare with when every record of the day is noise, never NaN', async () => {
+    const ids = ['A', 'B', 'C'];
+    const table = { idsOf: async (rows: readonly number[]) => rows.map((row) => ids[row]), entities: ['T1', 'T1', 'T2'], features: [Float64Array.of(2.5, 3, 40), Float64Array.of(10, 12, 55)] };
+    const { findings, facts } = await detectRecords(step, table, '2024-01-03');
     expect(facts).toMatchObject({ clusters: [], outliers: 3 });
     expect(findings.map((finding) => [finding.id, finding.entity])).toEqual([['A', 'T1'], ['B', 'T1'], ['C', 'T2']]);
     for (const finding of findings) {

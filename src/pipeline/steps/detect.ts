@@ -8,7 +8,7 @@ import { findingsKey, type Lake } from '../../lake/index.js';
 import { EntityShardSchema, partitionLabel, RecordDaySchema, type EntityShard, type RecordDay, type StepHandler } from '../contract.js';
 import type { StepContext } from '../context.js';
 import { pipelineLayout } from '../layout.js';
-import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
+import { detectRecords, type InjectedEvaluation, type InjectedRecall, type RecordColumns, type RecordDetectionFacts, type RecordFinding, type RecordTable } from '../record-detect.js';
 import { detectPatterns, detectRideTimes, rideColumnsOf, type RideColumn } from '../ride-detect.js';
 import { detectSeries, detectWithModels, supportedRows, type Finding, type SeriesDetection } from '../series-detect.js';
 import { detectArimaOnThreads } from '../series-threads.js';
@@ -199,20 +199,25 @@ interface CodedStrings {
   values: string[];
 }
 
+/** One day of a record step's table as read, sorted by id: its columns, labels, and each row's row in the day's file (by which its id is read). */
+interface DayRows extends RecordColumns {
+  fileRows: Float64Array;
+  labelledKinds?: (string | null)[];
+}
+
 /**
  * One day of the step's table (the dataset's silver rows or an aggregate's gold rows), sorted by
- * id: the step's numbers as columns, entities, and labels when the step evaluates. Without `ids`
- * (history a model only learns from) ids and labels are left out.
+ * id: the step's numbers as columns, entities, and labels when the step evaluates. Without
+ * `labels` (history a model only learns from) labels are left out.
  *
  * Strings cost a JS value per cell: entities and labels come as codes into their few distinct
- * values, with the numbers, and the ids as one joined string in file order (see {@link readIds}).
+ * values, with the numbers; ids are read only for the rows that need them (see {@link readIds}).
  */
-async function readRecordTable(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { ids: boolean; numbers?: { sql: string }[] } = { ids: true }): Promise<RecordTable> {
+async function readDayRows(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, options: { labels: boolean; numbers?: { sql: string }[] } = { labels: true }): Promise<DayRows> {
   const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
   const present = new Set((await engine.rows<{ name: string }>(`SELECT name FROM parquet_schema($1)`, [localPath])).map((row) => row.name));
-  const evaluate = options.ids && step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
+  const evaluate = options.labels && step.evaluate !== undefined && present.has(step.evaluate.flag) ? step.evaluate : undefined;
   const kindSql = evaluate?.kind !== undefined && present.has(evaluate.kind) ? `coalesce(nullif(CAST(${sqlIdentifier(evaluate.kind)} AS VARCHAR), ''), 'injected')` : `'injected'`;
-  const idSql = `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`;
   const strings = {
     entity: step.entity === undefined ? 'NULL' : `CAST(${sqlIdentifier(step.entity)} AS VARCHAR)`,
     labelled_kind: evaluate ? `CASE WHEN TRY_CAST(${sqlIdentifier(evaluate.flag)} AS INTEGER) = 1 THEN ${kindSql} END` : 'NULL',
@@ -222,7 +227,7 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
   let entities: CodedStrings;
   let labelledKinds: CodedStrings;
   let features: Float64Array[];
-  let ids: string[];
+  let sortedFileRows: Float64Array;
   try {
     const values: Record<string, string[]> = {};
     for (const [name, sql] of Object.entries(strings)) {
@@ -235,7 +240,7 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
     // Rows in id order (file order among equal ids): cluster numbering and border points follow it.
     // The sort carries only each row's file row; the columns come unsorted, each row with its file
     // row, and are put in order here: cheaper than a sort that carries them all.
-    const [sortedFileRows] = await engine.numberColumns(`SELECT CAST(file_row_number AS DOUBLE) FROM ${source} ORDER BY ${idSql}, file_row_number`, [localPath]);
+    [sortedFileRows] = await engine.numberColumns(`SELECT CAST(file_row_number AS DOUBLE) FROM ${source} ORDER BY ${idSqlOf(step)}, file_row_number`, [localPath]);
     const [fileRows, ...unsorted] = await engine.numberColumns(
       `SELECT CAST(file_rows.file_row_number AS DOUBLE), coalesce(entity_values.code, -1), coalesce(labelled_kind_values.code, -1), ${numbers.map((_, f) => `file_rows.f${f}`).join(', ')}
       FROM (SELECT file_row_number, ${Object.entries(strings).map(([name, sql]) => `${sql} AS ${name}`).join(', ')}, ${numbers.map(({ sql }, f) => `${sql} AS f${f}`).join(', ')} FROM ${source}) AS file_rows
@@ -247,16 +252,20 @@ async function readRecordTable(engine: Engine, context: StepContext, step: Recor
     features = numberColumns;
     entities = { codes: entityCodes, values: values.entity };
     labelledKinds = { codes: labelledKindCodes, values: values.labelled_kind };
-    ids = options.ids ? await readIds(engine, idSql, localPath, sortedFileRows) : [];
   } catch (error) {
     throw new InputError(`detect step ${step.detector} on ${step.table}: ${oneLine(error)}`, { cause: error });
   }
   return {
-    ids,
     ...entitiesOf(entities),
     features,
+    fileRows: sortedFileRows,
     labelledKinds: evaluate ? Array.from(labelledKinds.codes, (code) => (code < 0 ? null : labelledKinds.values[code])) : undefined,
   };
+}
+
+/** The step's id column as text, as rows are sorted and ids read. */
+function idSqlOf(step: RecordStepConfig): string {
+  return `CAST(${sqlIdentifier(step.id)} AS VARCHAR)`;
 }
 
 /**
@@ -277,7 +286,7 @@ function inFileRowOrder(columns: readonly Float64Array[], fileRows: Float64Array
 }
 
 /** Each row's entity, and its entity as a dense code (null: -1) numbered in first-seen order, as {@link RecordTable} holds them. */
-function entitiesOf({ codes, values }: CodedStrings): Pick<RecordTable, 'entities' | 'entityCodes' | 'entityNames'> {
+function entitiesOf({ codes, values }: CodedStrings): Pick<RecordColumns, 'entities' | 'entityCodes' | 'entityNames'> {
   const entities = new Array<string | null>(codes.length);
   const entityCodes = new Int32Array(codes.length);
   const entityNames: string[] = [];
@@ -300,13 +309,13 @@ function entitiesOf({ codes, values }: CodedStrings): Pick<RecordTable, 'entitie
  * The days before `date` a conditional step learns from with it, oldest first: those of its
  * `history` whose table exists (a day never cleaned is left out).
  */
-async function readHistory(engine: Engine, context: StepContext, step: Extract<DetectStepConfig, { detector: 'conditional' }>, date: string): Promise<{ tables: RecordTable[]; from: string }> {
-  const tables: RecordTable[] = [];
+async function readHistory(engine: Engine, context: StepContext, step: Extract<DetectStepConfig, { detector: 'conditional' }>, date: string): Promise<{ tables: RecordColumns[]; from: string }> {
+  const tables: RecordColumns[] = [];
   let from = date;
   if (step.history === 0) return { tables, from };
   for (const day of dateRange(addDays(date, -step.history), addDays(date, -1))) {
     if (!(await context.lake.exists(recordKey(context, step, day)))) continue;
-    tables.push(await readRecordTable(engine, context, step, day, { ids: false }));
+    tables.push(await readDayRows(engine, context, step, day, { labels: false }));
     if (tables.length === 1) from = day;
   }
   return { tables, from };
@@ -314,7 +323,7 @@ async function readHistory(engine: Engine, context: StepContext, step: Extract<D
 
 /** A day's rows read once for every record step that reads them alike, until each of those steps took them. */
 interface SharedDay {
-  table: Promise<RecordTable>;
+  table: Promise<DayRows>;
   /** The SQL of each number the table holds, in column order. */
   numbers: string[];
   /** Detect steps (indices) that have not taken the table yet. */
@@ -335,19 +344,19 @@ function rowReadOf(step: RecordStepConfig): string {
 }
 
 /**
- * One day of the step's table, as {@link readRecordTable} reads it. The pipeline's record steps
+ * One day of the step's table, as {@link readDayRows} reads it. The pipeline's record steps
  * that read the day's rows alike (typically DBSCAN, conditional and pattern over the rides) share
  * one read in this process: the first reads every number any of them needs, sorted once, and
  * each takes its own columns (kernels never write their inputs).
  */
-async function readSharedRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, detectStep: number, date: string): Promise<RecordTable> {
+async function readSharedRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, detectStep: number, date: string): Promise<DayRows> {
   const sharing = context.params.pipeline.detect.flatMap((other, index) => (isRecordStep(other) && rowReadOf(other) === rowReadOf(step) ? [{ index, step: other }] : []));
-  if (sharing.length === 1) return readRecordTable(engine, context, step, date);
+  if (sharing.length === 1) return readDayRows(engine, context, step, date);
   const key = JSON.stringify([context.run.id, recordKey(context, step, date), rowReadOf(step)]);
   let shared = sharedDays.get(key);
   if (shared === undefined) {
     const numbers = [...new Set(sharing.flatMap((other) => recordColumnsSql(other.step).map(({ sql }) => sql)))];
-    shared = { table: readRecordTable(engine, context, step, date, { ids: true, numbers: numbers.map((sql) => ({ sql })) }), numbers, waiting: new Set(sharing.map(({ index }) => index)) };
+    shared = { table: readDayRows(engine, context, step, date, { labels: true, numbers: numbers.map((sql) => ({ sql })) }), numbers, waiting: new Set(sharing.map(({ index }) => index)) };
     for (const oldest of [...sharedDays.keys()].slice(0, Math.max(0, sharedDays.size - SHARED_DAYS + 1))) sharedDays.delete(oldest);
     sharedDays.set(key, shared);
     // A failed read is not shared: the step's retry reads again.
@@ -362,7 +371,9 @@ async function readSharedRecordDay(engine: Engine, context: StepContext, step: R
 
 /** One day of a record step: its findings and what it tells about the day. */
 async function detectRecordDay(engine: Engine, context: StepContext, step: RecordStepConfig, detectStep: number, date: string): Promise<{ findings: RecordFinding[]; facts: RecordDetectionFacts }> {
-  const table = await readSharedRecordDay(engine, context, step, detectStep, date);
+  const { fileRows, ...rows } = await readSharedRecordDay(engine, context, step, detectStep, date);
+  // Ids through this step's own engine: the one that read a shared day may be closed by now.
+  const table: RecordTable = { ...rows, idsOf: (wanted) => readIds(engine, context, step, date, Float64Array.from(wanted, (row) => fileRows[row])) };
   switch (step.detector) {
     case 'dbscan':
       return detectRecords(step, table, date);
@@ -374,17 +385,22 @@ async function detectRecordDay(engine: Engine, context: StepContext, step: Recor
 }
 
 /**
- * The ids (`idSql` over the day's file) of the file rows `order` lists, in that order: the id sort
- * is done once, for `order`, and the ids come in file order. Handing DuckDB's strings to JS one by
- * one costs more than clustering a day of rides, so they come as one newline-joined string, split
- * in JS; when ids contain newlines themselves (the split then miscounts) they are read one by one.
+ * The ids of the day's file rows `fileRows`, in that order: one scan of the id column that hands
+ * JS only the rows asked for (a day's flagged rides, not its every ride).
  */
-async function readIds(engine: Engine, idSql: string, localPath: string, order: Float64Array): Promise<string[]> {
-  const source = 'read_parquet($1, file_row_number = true)';
-  const [{ joined }] = await engine.rows<{ joined: string | null }>(`SELECT string_agg(coalesce(${idSql}, ''), chr(10) ORDER BY file_row_number) AS joined FROM ${source}`, [localPath]);
-  let idOfFileRow = order.length === 0 ? [] : (joined ?? '').split('\n');
-  if (idOfFileRow.length !== order.length) idOfFileRow = (await engine.columns(`SELECT ${idSql} AS id FROM ${source} ORDER BY file_row_number`, [localPath])).id as string[];
-  return Array.from(order, (fileRow) => idOfFileRow[fileRow]);
+async function readIds(engine: Engine, context: StepContext, step: RecordStepConfig, date: string, fileRows: Float64Array): Promise<string[]> {
+  if (fileRows.length === 0) return [];
+  const [localPath] = await engine.stage(context.lake, [recordKey(context, step, date)]);
+  const found = await engine.columns(
+    `SELECT CAST(file_row_number AS DOUBLE) AS file_row, ${idSqlOf(step)} AS id FROM read_parquet($1, file_row_number = true) SEMI JOIN (SELECT unnest($2) AS wanted) ON file_row_number = wanted`,
+    [localPath, fileRows],
+  );
+  const idOfFileRow = new Map((found.file_row as number[]).map((fileRow, k) => [fileRow, found.id[k] as string]));
+  return Array.from(fileRows, (fileRow) => {
+    const id = idOfFileRow.get(fileRow);
+    if (id === undefined) throw new Error(`${recordKey(context, step, date)}: row ${fileRow} was read before but not now`);
+    return id;
+  });
 }
 
 /**
