@@ -182,7 +182,8 @@ function checksFor(rules: RowRules, columnOf: (name: string) => InputColumn, bin
  * Writes to `duplicatesTable` (`_file`, `_source_row`) every later row of an id within a
  * partition, to be quarantined as a duplicate; rows failing other checks (`failsSql`) rank last,
  * so that a valid row is kept. Only ids seen twice are ranked: grouping all ids is far cheaper
- * than sorting them, and most days have no duplicate at all. Returns how many rows it holds.
+ * than sorting them, and most days have no duplicate at all. A blank id (counted by its own
+ * check) is no duplicate: tested per repeated id, not per row. Returns how many rows it holds.
  */
 async function findDuplicates(engine: Engine, input: InputTable, duplicatesTable: string, id: InputColumn, fails: BoundQuery): Promise<number> {
   const raw = sqlIdentifier(input.table);
@@ -196,7 +197,7 @@ async function findDuplicates(engine: Engine, input: InputTable, duplicatesTable
     SELECT _file, _source_row FROM (
       SELECT _file, _source_row, row_number() OVER (PARTITION BY ${partitionAndId} ORDER BY ${fails.sql}, _file, _source_row) AS _id_rank
       FROM ${raw}
-      WHERE NOT ${isBlankSql(id)} AND (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${raw} WHERE NOT ${isBlankSql(id)} GROUP BY ALL HAVING count(*) > 1)
+      WHERE (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${raw} GROUP BY ALL HAVING count(*) > 1 AND NOT (${idText} IS NULL OR trim(${idText}) = ''))
     ) WHERE _id_rank > 1`,
     params,
   );

@@ -184,6 +184,14 @@ describe('row validation and quarantine', () => {
     ]);
   });
 
+  it('counts repeated blank ids as missing, never as duplicates', async () => {
+    const ride = (id: string) => `${id},T1,2024-01-08 08:00:00,2024-01-08 08:10:00,1.5,10`;
+    await lake.put('bronze/rides/date=2024-01-08/part-0.csv', [HEADER, ride(''), ride('  '), ride('  '), ride('R1'), ride('R1')].join('\n'));
+    const input = await readInputTable(engine, lake, await lake.list('bronze/rides/date=2024-01-08/'), { table: 'rides', format: 'auto', requiredColumns: [] });
+    const result = await validateRows(engine, input, RULES);
+    expect(result.partitions['bronze/rides/date=2024-01-08/']).toEqual({ rowsRead: 5, rowsValid: 1, rowsQuarantined: 4, reasonCounts: { 'missing ride_id': 3, 'duplicate ride_id': 1 } });
+  });
+
   it('reads the CSV files of many days in one pass, each row with its own file and record number, a malformed line among them or not', async () => {
     const ride = (id: string, day: string, distKm: string) => `${id},T1,${day} 08:00:00,${day} 08:10:00,${distKm},10`;
     const days = ['2024-02-01', '2024-02-02', '2024-02-03'];
