@@ -173,7 +173,9 @@ class DuckDbEngine implements Engine {
   async exportQuery(sql: string, lake: Lake, key: string, format: TableFormat, params?: SqlParams): Promise<number> {
     const localPath = this.tempPath(`.${format}`);
     const options = {
-      parquet: "FORMAT parquet, COMPRESSION zstd",
+      // Row groups of 64k rows: a day of 100k rides compresses as two, on two threads, where one
+      // group of DuckDB's default 122,880 rows is one thread's work; the bytes stay the same run after run.
+      parquet: 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536',
       json: 'FORMAT json',
       csv: 'FORMAT csv, HEADER true',
     }[format];
