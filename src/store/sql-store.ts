@@ -271,9 +271,10 @@ class SqlStore implements Store {
         attributes jsonb,
         run_id text NOT NULL,
         updated_at timestamptz NOT NULL,
-        PRIMARY KEY (logical_date, id)
+        CONSTRAINT ${name}_date_id_key PRIMARY KEY (logical_date, id)
       )`);
-      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs.
+      // Tables created by detour 0.1 (keyed by id alone, no attributes) gain what the UPSERT needs;
+      // a table created here has that index already, as its key (not a second one every row updates).
       await tx.query(`ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS attributes jsonb`);
       await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${name}_date_id_key ON ${name} (logical_date, id)`);
     });

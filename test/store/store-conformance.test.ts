@@ -871,6 +871,29 @@ describe('Store on postgres: shared server', () => {
     }
   });
 
+  it('keys a new anomalies table by (date, id) with one index, and gives a 0.1 table keyed by id alone that index', async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const store = await openStore({ databaseUrl: database.url, stateDir: '/nonexistent' });
+    try {
+      await client.query('CREATE TABLE old_anomalies (id text PRIMARY KEY, logical_date date NOT NULL, detector text NOT NULL, entity text NOT NULL, value double precision, expected double precision, lower_bound double precision, upper_bound double precision, score double precision NOT NULL, reason text NOT NULL, run_id text NOT NULL, updated_at timestamptz NOT NULL)');
+      for (const table of ['new_anomalies', 'old_anomalies']) {
+        await store.replaceAnomalies(table, 'run-a', [{ logicalDate: '2024-06-01', rows: [ride(1)] }]);
+        await store.replaceAnomalies(table, 'run-b', [{ logicalDate: '2024-06-01', rows: [ride(1, { score: 3 })] }]);
+        expect(await store.listAnomalies(table, '2024-06-01')).toEqual(published([ride(1, { score: 3 })], 'run-b'));
+      }
+      const indexes = await client.query<{ tablename: string; indexname: string }>(`SELECT tablename, indexname FROM pg_indexes WHERE tablename IN ('new_anomalies', 'old_anomalies') ORDER BY tablename, indexname`);
+      expect(indexes.rows).toEqual([
+        { tablename: 'new_anomalies', indexname: 'new_anomalies_date_id_key' },
+        { tablename: 'old_anomalies', indexname: 'old_anomalies_date_id_key' },
+        { tablename: 'old_anomalies', indexname: 'old_anomalies_pkey' },
+      ]);
+    } finally {
+      await store.close();
+      await client.end();
+    }
+  });
+
   it('never shows the password in its description', async () => {
     const url = new URL(database.url);
     url.password = 'hunter2'; // trust auth accepts any password
