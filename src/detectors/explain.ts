@@ -34,84 +34,71 @@ interface BinnedStats {
 
 const MIN_ROWS_PER_BIN = 20;
 
-/** Bits of an LSD radix digit of {@link orderByValue}: four passes over a million keys beat six narrower ones. */
-const DIGIT_BITS = 16;
-
 /**
- * `rows` ordered by `values[row]` ascending, ties in the order of `rows` (a stable sort by value, as
- * a comparator sort of the rows gives; -0 ties with 0). An LSD radix sort of the doubles' bits made
- * order-preserving as unsigned integers, keys moved along with their rows so that every pass reads
- * sequentially: linear in the rows, where a comparator sort of a million rows takes half a second.
- * Values must not be NaN.
+ * Per equal-count bin of the inliers ranked by `given` (ties ranked in row order, as a stable sort
+ * ranks them), the mean and spread of `target` and the bin's largest `given`. No row order is
+ * built: the inliers' `given` values are sorted as numbers (natively), which fixes every bin's
+ * range of ranks and values; then each inlier is counted in its bin in one pass, by its value
+ * among the bins' last values and, for a value that several bins share, by its rank among its
+ * ties. Values must not be NaN.
  */
-function orderByValue(values: Float64Array, rows: Int32Array): Int32Array {
-  const count = rows.length;
-  const keys = new Float64Array(count);
-  // + 0 turns -0 into 0.
-  for (let k = 0; k < count; k++) keys[k] = values[rows[k]] + 0;
-  const halves = new Uint32Array(keys.buffer);
-  // Little-endian: the low half of key k is halves[2k], the high half (sign, exponent) halves[2k + 1].
-  let low = new Uint32Array(count);
-  let high = new Uint32Array(count);
-  for (let k = 0; k < count; k++) {
-    const top = halves[2 * k + 1];
-    const negative = top >>> 31 === 1;
-    low[k] = negative ? ~halves[2 * k] >>> 0 : halves[2 * k];
-    high[k] = negative ? ~top >>> 0 : (top | 0x80000000) >>> 0;
-  }
-  let order = Int32Array.from(rows);
-  let spareOrder = new Int32Array(count);
-  let spareLow = new Uint32Array(count);
-  let spareHigh = new Uint32Array(count);
-  const starts = new Int32Array(1 << DIGIT_BITS);
-  for (const half of ['low', 'high'] as const) {
-    for (let shift = 0; shift < 32; shift += DIGIT_BITS) {
-      const digits = half === 'low' ? low : high;
-      const mask = 2 ** Math.min(DIGIT_BITS, 32 - shift) - 1;
-      starts.fill(0);
-      for (let k = 0; k < count; k++) starts[(digits[k] >>> shift) & mask]++;
-      // A digit all keys share (high exponent bits, zero low bits of round values) leaves the order as it is.
-      if (count === 0 || starts[(digits[0] >>> shift) & mask] === count) continue;
-      for (let digit = 0, start = 0; digit <= mask; digit++) {
-        const size = starts[digit];
-        starts[digit] = start;
-        start += size;
-      }
-      for (let k = 0; k < count; k++) {
-        const target = starts[(digits[k] >>> shift) & mask]++;
-        spareOrder[target] = order[k];
-        spareLow[target] = low[k];
-        spareHigh[target] = high[k];
-      }
-      [order, spareOrder] = [spareOrder, order];
-      [low, spareLow] = [spareLow, low];
-      [high, spareHigh] = [spareHigh, high];
-    }
-  }
-  return order;
-}
-
 function binnedStats(target: Float64Array, given: Float64Array, inliers: Int32Array, binCount: number): BinnedStats {
-  const order = orderByValue(given, inliers);
-  const bins = Math.max(1, Math.min(binCount, Math.floor(order.length / MIN_ROWS_PER_BIN)));
+  const count = inliers.length;
+  const bins = Math.max(1, Math.min(binCount, Math.floor(count / MIN_ROWS_PER_BIN)));
+  const sorted = new Float64Array(count);
+  // + 0 turns -0 into 0, which it ties with.
+  for (let k = 0; k < count; k++) sorted[k] = given[inliers[k]] + 0;
+  sorted.sort();
+  // Bin b holds ranks starts[b] .. starts[b + 1] - 1; lasts[b] is its largest value.
+  const starts = new Int32Array(bins + 1);
+  const lasts = new Float64Array(bins);
+  for (let bin = 0; bin <= bins; bin++) starts[bin] = Math.floor((bin * count) / bins);
+  for (let bin = 0; bin < bins; bin++) lasts[bin] = sorted[starts[bin + 1] - 1];
+  // For a value some bin ends on and the next one holds too: its first rank, and its ties seen so far.
+  const shared = new Map<number, { firstRank: number; seen: number }>();
+  for (let bin = 0; bin + 1 < bins; bin++) {
+    const value = lasts[bin];
+    if (sorted[starts[bin + 1]] !== value || shared.has(value)) continue;
+    let low = 0;
+    let high = starts[bin + 1];
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (sorted[middle] < value) low = middle + 1;
+      else high = middle;
+    }
+    shared.set(value, { firstRank: low, seen: 0 });
+  }
+  const sums = new Float64Array(bins);
+  const sumSquares = new Float64Array(bins);
+  for (let k = 0; k < count; k++) {
+    const row = inliers[k];
+    const value = given[row] + 0;
+    // The first bin whose last value is at least this one.
+    let bin = 0;
+    let high = bins - 1;
+    while (bin < high) {
+      const middle = (bin + high) >> 1;
+      if (value <= lasts[middle]) high = middle;
+      else bin = middle + 1;
+    }
+    const ties = value === lasts[bin] ? shared.get(value) : undefined;
+    if (ties !== undefined) {
+      const rank = ties.firstRank + ties.seen++;
+      while (rank >= starts[bin + 1]) bin++;
+    }
+    const y = target[row];
+    sums[bin] += y;
+    sumSquares[bin] += y * y;
+  }
   const upperEdges = new Float64Array(bins);
   const means = new Float64Array(bins);
   const stds = new Float64Array(bins);
   for (let bin = 0; bin < bins; bin++) {
-    const start = Math.floor((bin * order.length) / bins);
-    const end = Math.floor(((bin + 1) * order.length) / bins);
-    let sum = 0;
-    let sumSquares = 0;
-    for (let k = start; k < end; k++) {
-      const value = target[order[k]];
-      sum += value;
-      sumSquares += value * value;
-    }
-    const count = Math.max(1, end - start);
-    const mean = sum / count;
+    const size = Math.max(1, starts[bin + 1] - starts[bin]);
+    const mean = sums[bin] / size;
     means[bin] = mean;
-    stds[bin] = Math.sqrt(Math.max(0, sumSquares / count - mean * mean));
-    upperEdges[bin] = end > start ? given[order[end - 1]] : Infinity;
+    stds[bin] = Math.sqrt(Math.max(0, sumSquares[bin] / size - mean * mean));
+    upperEdges[bin] = lasts[bin];
   }
   upperEdges[bins - 1] = Infinity;
   return { upperEdges, means, stds };

@@ -45,4 +45,33 @@ describe('explainByConditionalBands', () => {
     expect(high.sigmas).toBeGreaterThan(30);
     expect(low.sigmas).toBeLessThan(-15);
   });
+
+  it('bins inliers by rank, ties in row order, as a stable sort of the rows would: bands match a sorted reference on heavily tied values', () => {
+    const rows = 5_000;
+    const given = Float64Array.from({ length: rows }, (_, row) => (row * 7919) % 23); // 23 values, each some 217 times
+    const target = Float64Array.from({ length: rows }, (_, row) => ((row * 104729) % 1000) / 10);
+    const labels = Int32Array.from({ length: rows }, (_, row) => (row % 97 === 0 ? -1 : 0));
+    const outliers = Array.from(labels).flatMap((label, row) => (label < 0 ? [row] : []));
+    // Outliers far off in the target: it is the surprising feature, and its band the one shown.
+    for (const row of outliers) target[row] = 1_000 + row;
+    const bins = 40;
+    const bands = explainByConditionalBands([target, given], labels, outliers, { bins });
+
+    // The reference: inliers sorted by value (a stable sort keeps row order among ties), cut into equal-count bins.
+    const inliers = [...labels.keys()].filter((row) => labels[row] >= 0).sort((a, b) => given[a] - given[b]);
+    const starts = Array.from({ length: bins + 1 }, (_, bin) => Math.floor((bin * inliers.length) / bins));
+    const reference = outliers.map((row) => {
+      const bin = starts.findIndex((_, b) => b === bins - 1 || given[row] <= given[inliers[starts[b + 1] - 1]]);
+      const members = inliers.slice(starts[bin], starts[bin + 1]).map((member) => target[member]);
+      const mean = members.reduce((sum, y) => sum + y, 0) / members.length;
+      const std = Math.sqrt(members.reduce((sum, y) => sum + y * y, 0) / members.length - mean * mean);
+      return { expected: mean, low: mean - 2 * std, high: mean + 2 * std };
+    });
+    bands.forEach((band, k) => {
+      expect(band).toMatchObject({ feature: 0, givenFeature: 1 });
+      expect(band.expected).toBeCloseTo(reference[k].expected, 9);
+      expect(band.low).toBeCloseTo(reference[k].low, 9);
+      expect(band.high).toBeCloseTo(reference[k].high, 9);
+    });
+  });
 });
