@@ -90,19 +90,20 @@ function toPlain(value: unknown): unknown {
 }
 
 /**
- * Copies a DOUBLE vector's `count` values into `target` at `offset`, NULL as NaN: one copy of the
- * vector's memory, then its validity mask (absent when no value is NULL) a byte of 8 rows at a time.
+ * A DOUBLE vector's `count` values, NULL as NaN: one copy of the vector's memory, then its validity
+ * mask (absent when no value is NULL) a byte of 8 rows at a time.
  */
-function copyDoubles(vector: duckdb.Vector, count: number, target: Float64Array, offset: number): void {
+function doublesOf(vector: duckdb.Vector, count: number): Float64Array {
   const data = duckdb.vector_get_data(vector, count * Float64Array.BYTES_PER_ELEMENT);
-  target.set(new Float64Array(data.buffer, data.byteOffset, count), offset);
+  const values = new Float64Array(data.buffer, data.byteOffset, count).slice();
   const validity = duckdb.vector_get_validity(vector, Math.ceil(count / 64) * 8);
-  if (validity === null) return;
+  if (validity === null) return values;
   for (let byte = 0; byte * 8 < count; byte++) {
     const bits = validity[byte];
     if (bits === 0xff) continue;
-    for (let bit = 0; bit < 8 && byte * 8 + bit < count; bit++) if ((bits & (1 << bit)) === 0) target[offset + byte * 8 + bit] = Number.NaN;
+    for (let bit = 0; bit < 8 && byte * 8 + bit < count; bit++) if ((bits & (1 << bit)) === 0) values[byte * 8 + bit] = Number.NaN;
   }
+  return values;
 }
 
 class DuckDbEngine implements Engine {
@@ -149,21 +150,28 @@ class DuckDbEngine implements Engine {
   }
 
   async numberColumns(sql: string, params?: SqlParams): Promise<Float64Array[]> {
-    const result = await this.connection.run(sql, ...bindArguments(params));
+    // Streamed: chunks are copied as the query yields them, never materialised in DuckDB first.
+    const result = await this.connection.stream(sql, ...bindArguments(params));
     const columnCount = result.columnCount;
     for (let column = 0; column < columnCount; column++) {
       if (result.columnTypeId(column) !== DuckDBTypeId.DOUBLE) throw new Error(`numberColumns: column ${result.columnName(column)} is not a DOUBLE`);
     }
-    const chunks = Array.from({ length: result.chunkCount }, (_, index) => result.getChunk(index));
-    const rows = chunks.reduce((sum, chunk) => sum + chunk.rowCount, 0);
-    const columns = Array.from({ length: columnCount }, () => new Float64Array(rows));
-    let offset = 0;
-    for (const chunk of chunks) {
-      const count = chunk.rowCount;
-      for (let column = 0; column < columnCount; column++) copyDoubles(duckdb.data_chunk_get_vector(chunk.chunk, column), count, columns[column], offset);
-      offset += count;
+    const parts: Float64Array[][] = Array.from({ length: columnCount }, () => []);
+    let rows = 0;
+    for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      for (let column = 0; column < columnCount; column++) parts[column].push(doublesOf(duckdb.data_chunk_get_vector(chunk.chunk, column), chunk.rowCount));
+      rows += chunk.rowCount;
     }
-    return columns;
+    return parts.map((columnParts) => {
+      if (columnParts.length === 1) return columnParts[0];
+      const values = new Float64Array(rows);
+      let offset = 0;
+      for (const part of columnParts) {
+        values.set(part, offset);
+        offset += part.length;
+      }
+      return values;
+    });
   }
 
   async stage(lake: Lake, keys: readonly string[]): Promise<string[]> {
