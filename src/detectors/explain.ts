@@ -74,13 +74,7 @@ function binnedStats(target: Float64Array, given: Float64Array, inliers: Int32Ar
     const row = inliers[k];
     const value = given[row] + 0;
     // The first bin whose last value is at least this one.
-    let bin = 0;
-    let high = bins - 1;
-    while (bin < high) {
-      const middle = (bin + high) >> 1;
-      if (value <= lasts[middle]) high = middle;
-      else bin = middle + 1;
-    }
+    let bin = binOf(lasts, value);
     const ties = value === lasts[bin] ? shared.get(value) : undefined;
     if (ties !== undefined) {
       const rank = ties.firstRank + ties.seen++;
@@ -90,7 +84,7 @@ function binnedStats(target: Float64Array, given: Float64Array, inliers: Int32Ar
     sums[bin] += y;
     sumSquares[bin] += y * y;
   }
-  const upperEdges = new Float64Array(bins);
+  const upperEdges = Float64Array.from(lasts);
   const means = new Float64Array(bins);
   const stds = new Float64Array(bins);
   for (let bin = 0; bin < bins; bin++) {
@@ -98,12 +92,12 @@ function binnedStats(target: Float64Array, given: Float64Array, inliers: Int32Ar
     const mean = sums[bin] / size;
     means[bin] = mean;
     stds[bin] = Math.sqrt(Math.max(0, sumSquares[bin] / size - mean * mean));
-    upperEdges[bin] = lasts[bin];
   }
   upperEdges[bins - 1] = Infinity;
   return { upperEdges, means, stds };
 }
 
+/** The first bin whose upper edge is at least `value` (the last bin when none is). */
 function binOf(upperEdges: Float64Array, value: number): number {
   let low = 0;
   let high = upperEdges.length - 1;

@@ -27,7 +27,6 @@ export interface RecordTable extends RecordColumns {
   labelledKinds?: (string | null)[];
 }
 
-
 /** A flagged record: a published anomaly whose id is the record's id. */
 export interface RecordFinding {
   detector: 'dbscan' | 'conditional' | 'pattern';

@@ -90,7 +90,7 @@ function scaled(values: Float64Array, factor: number): Float64Array {
 }
 
 /** The rows whose value `isFlagged`, in row order. */
-function flaggedRowsOf<T extends Int8Array | Uint8Array | Int32Array>(values: T, isFlagged: (value: number) => boolean): number[] {
+function flaggedRowsOf(values: ArrayLike<number>, isFlagged: (value: number) => boolean): number[] {
   const rows: number[] = [];
   for (let row = 0; row < values.length; row++) if (isFlagged(values[row])) rows.push(row);
   return rows;

@@ -98,10 +98,15 @@ function typedSql(column: InputColumn, type: ColumnType): string {
   return `TRY_CAST(${textSql(column)} AS ${SQL_TYPES[type]})`;
 }
 
+/** Null or blank, for SQL whose value is text. */
+function isBlankTextSql(text: string): string {
+  return `(${text} IS NULL OR trim(${text}) = '')`;
+}
+
 /** Missing: null, or blank text (only text can be blank). */
 function isBlankSql(column: InputColumn): string {
   const name = sqlIdentifier(column.name);
-  if (column.type === 'VARCHAR') return `(${name} IS NULL OR trim(${name}) = '')`;
+  if (column.type === 'VARCHAR') return isBlankTextSql(name);
   if (convertsExactly(column, 'number') || convertsExactly(column, 'timestamp')) return `${name} IS NULL`;
   return `(${name} IS NULL OR trim(${textSql(column)}) = '')`;
 }
@@ -197,7 +202,7 @@ async function findDuplicates(engine: Engine, input: InputTable, duplicatesTable
     SELECT _file, _source_row FROM (
       SELECT _file, _source_row, row_number() OVER (PARTITION BY ${partitionAndId} ORDER BY ${fails.sql}, _file, _source_row) AS _id_rank
       FROM ${raw}
-      WHERE (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${raw} GROUP BY ALL HAVING count(*) > 1 AND NOT (${idText} IS NULL OR trim(${idText}) = ''))
+      WHERE (${partitionAndId}) IN (SELECT ${partitionAndId} FROM ${raw} GROUP BY ALL HAVING count(*) > 1 AND NOT ${isBlankTextSql(idText)})
     ) WHERE _id_rank > 1`,
     params,
   );
