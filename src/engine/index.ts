@@ -5,7 +5,7 @@ import type { SqlSandbox } from './sandbox.js';
 export { sqlIdentifier } from './sql-identifier.js';
 export type { Engine, Row, SqlParams, TableColumn, TableFormat } from './duckdb-engine.js';
 export { readInputTable } from './read-input.js';
-export type { InputColumn, InputTable, ReadInputOptions, SourceFile } from './read-input.js';
+export type { BindValue, InputColumn, InputTable, ReadInputOptions, SourceFile } from './read-input.js';
 export type { SqlSandbox } from './sandbox.js';
 
 // DuckDB (tens of MB once loaded) is loaded with the first engine a process opens: an API process

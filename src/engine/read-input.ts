@@ -35,6 +35,9 @@ export interface InputColumn {
   type: string;
 }
 
+/** Binds a value into the query being built and returns its placeholder (`$3`). */
+export type BindValue = (value: string | number | readonly string[]) => string;
+
 /** A file rows were read from. */
 export interface SourceFile {
   /** Lake key. */
@@ -67,6 +70,11 @@ export interface InputTable {
   emptyFiles: string[];
   /** Files not read because they are corrupt: index into `files` and why (one line, lake key named). */
   corruptFiles: { file: number; reason: string }[];
+  /**
+   * A FROM item (in parentheses) of the rows of files `first`..`last` alone, with the columns and
+   * types of `table`, in the same order: what one partition's queries read.
+   */
+  scanFiles(files: readonly [first: number, last: number], bind: BindValue): string;
 }
 
 /** Longest message built from data: a 3 MB field must not become a 3 MB error line. */
@@ -128,8 +136,10 @@ export async function readInputTable(engine: Engine, lake: Lake, objects: readon
     if (problem !== null) corruptFiles.push({ file: index, reason: problem });
   }
   const readable = files.map((file, index) => ({ ...file, index })).filter((file) => !corruptFiles.some((corrupt) => corrupt.file === file.index));
+  // Parquet files read in place: their columns, by staged path, for scans of some of them.
+  let parquetNames: Map<string, string[]> | null = null;
   if (readable.length > 0) {
-    if (readable.every((file) => file.format === 'parquet')) await viewOfParquetFiles(engine, table, readable, options.requiredColumns, options.checkParquet ?? true);
+    if (readable.every((file) => file.format === 'parquet')) parquetNames = await viewOfParquetFiles(engine, table, readable, options.requiredColumns, options.checkParquet ?? true);
     else if (!(await viewOfOneFeedOfCsvFiles(engine, table, readable, options.requiredColumns))) await viewOfEachFile(engine, table, malformedTable, readable, options.requiredColumns, corruptFiles);
   }
   if (corruptFiles.length === files.length) {
@@ -142,7 +152,32 @@ export async function readInputTable(engine: Engine, lake: Lake, objects: readon
 
   const described = await engine.rows<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE ${sqlIdentifier(table)})`);
   const columns = described.filter((column) => column.column_name !== '_file' && column.column_name !== '_source_row').map((column) => ({ name: column.column_name, type: column.column_type }));
-  return { table, columns, malformedTable, files: keys.map((key) => ({ key, partition: partitionOf(key) })), emptyFiles, corruptFiles };
+  const filteredScan = ([first, last]: readonly [number, number], bind: BindValue) => `(SELECT * FROM ${sqlIdentifier(table)} WHERE _file BETWEEN ${bind(first)} AND ${bind(last)})`;
+  const scanFiles = parquetNames === null ? filteredScan : parquetScanOfFiles(readable, parquetNames, columns, filteredScan);
+  return { table, columns, malformedTable, files: keys.map((key) => ({ key, partition: partitionOf(key) })), emptyFiles, corruptFiles, scanFiles };
+}
+
+/** A DuckDB type name that SQL can spell back as it is: no nested type, whose field names come from the data. */
+const PLAIN_TYPE = /^[A-Z_ ]+(\(\d+(, ?\d+)?\))?$/;
+
+/**
+ * Scans of some Parquet files alone, read in place: a filter on `_file` over the view would still
+ * open and read every file of the input, a month of them for each day written. Each column is cast
+ * to the view's type (which union_by_name widened over all files) and one the files lack is a
+ * typed NULL, so the rows are those of the view. With a nested type among the columns, it filters
+ * the view instead (`fallback`).
+ */
+function parquetScanOfFiles(readable: readonly IndexedFile[], namesByPath: Map<string, string[]>, columns: readonly InputColumn[], fallback: InputTable['scanFiles']): InputTable['scanFiles'] {
+  if (!columns.every((column) => PLAIN_TYPE.test(column.type))) return fallback;
+  return (files, bind) => {
+    const [first, last] = files;
+    const scanned = readable.filter((file) => file.index >= first && file.index <= last);
+    if (scanned.length === 0) return fallback(files, bind);
+    const present = new Set(scanned.flatMap((file) => namesByPath.get(file.localPath) ?? []));
+    const select = columns.map(({ name, type }) => `CAST(${present.has(name) ? sqlIdentifier(name) : 'NULL'} AS ${type}) AS ${sqlIdentifier(name)}`);
+    return `(SELECT ${select.join(', ')}, CAST(${bind(scanned.map((file) => String(file.index)))}[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
+      FROM read_parquet(${bind(scanned.map((file) => file.localPath))}, file_row_number = true, union_by_name = true, hive_partitioning = false))`;
+  };
 }
 
 /** A reader's error as one capped line naming the lake key, never the staged copy. */
@@ -287,9 +322,10 @@ interface IndexedFile extends StagedFile {
  * Parquet files, however many (a day per file over months is common), as one scan in their own
  * types: columns are matched by name and DuckDB widens a column whose type differs between files.
  * The file list is a session variable because a view cannot take bound parameters. With `copied`,
- * the view is over a table the scan's rows were copied into (see `checkParquet`).
+ * the view is over a table the scan's rows were copied into (see `checkParquet`). Returns each
+ * file's column names by staged path when the view reads the files in place, else null.
  */
-async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[], copied: boolean): Promise<void> {
+async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedFile[], required: readonly string[], copied: boolean): Promise<Map<string, string[]> | null> {
   const paths = files.map((file) => file.localPath);
   // The first schema element is the root (`duckdb_schema`, `spark_schema`, ...), not a column.
   const schemas = await engine.rows<{ file_name: string; names: string[] }>(`SELECT file_name, list(name)[2:] AS names FROM parquet_schema($1) GROUP BY file_name`, [paths]);
@@ -304,11 +340,12 @@ async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedF
     FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`;
   if (!copied) {
     await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS ${scan}`);
-    return;
+    return new Map(schemas.map((schema) => [schema.file_name, schema.names]));
   }
   const rowsTable = `${table}_rows`;
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdentifier(rowsTable)} AS ${scan}`);
   await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS SELECT * FROM ${sqlIdentifier(rowsTable)}`);
+  return null;
 }
 
 /** Longest header line compared: a longer one is read file by file. */

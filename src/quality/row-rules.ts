@@ -1,4 +1,4 @@
-import { sqlIdentifier, type Engine, type InputColumn, type InputTable, type SqlParams } from '../engine/index.js';
+import { sqlIdentifier, type BindValue, type Engine, type InputColumn, type InputTable, type SqlParams } from '../engine/index.js';
 
 /** Row-level rules a record must pass to reach silver; failing rows are quarantined, never dropped. */
 export interface RowRules {
@@ -115,7 +115,7 @@ function isBlankSql(column: InputColumn): string {
  * Collects the values of a statement's parameters, after `initial` ($1.. taken by them); `bind`
  * returns the placeholder of a value.
  */
-function parameters(initial: SqlParams = []): { params: SqlParams[number][]; bind(value: string | number | readonly string[]): string } {
+function parameters(initial: SqlParams = []): { params: SqlParams[number][]; bind: BindValue } {
   const params = [...initial];
   return {
     params,
@@ -267,11 +267,11 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
   const idColumn = rules.idColumn === undefined ? undefined : columnOf(rules.idColumn);
   const duplicates = idColumn === undefined ? 0 : await findDuplicates(engine, input, duplicatesTable, idColumn, { sql: failsSql, params: checkParams });
   // Only with duplicates does a row's verdict take a join (whose output keeps no order of its own).
-  const raw = sqlIdentifier(input.table);
-  const source =
+  // The rows of `rows` (the whole input, or a scan of some of its files), each with its verdict's join.
+  const sourceOf = (rows: string) =>
     duplicates === 0
-      ? `${raw} AS source`
-      : `${raw} AS source LEFT JOIN ${sqlIdentifier(duplicatesTable)} AS duplicate ON duplicate._file = source._file AND duplicate._source_row = source._source_row`;
+      ? `${rows} AS source`
+      : `${rows} AS source LEFT JOIN ${sqlIdentifier(duplicatesTable)} AS duplicate ON duplicate._file = source._file AND duplicate._source_row = source._source_row`;
   const duplicateSql = duplicates === 0 ? 'false' : '(duplicate._file IS NOT NULL)';
   const rejectedSql = `(${failsSql} OR ${duplicateSql})`;
   const inputOrder = duplicates === 0 ? '' : ' ORDER BY source._file, source._source_row';
@@ -299,7 +299,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     const date = `${tally.bind(dates)}[source._file + 1]`;
     tallies.push(`count(*) FILTER (WHERE NOT ${rejectedSql} AND ${date} <> '' AND CAST(${typedSql(eventTime, 'timestamp')} AS DATE) <> TRY_CAST(${date} AS DATE)) AS outside`);
   }
-  for (const file of await engine.rows<FileTally>(`SELECT ${tallies.join(', ')} FROM ${source} GROUP BY ALL`, tally.params)) {
+  for (const file of await engine.rows<FileTally>(`SELECT ${tallies.join(', ')} FROM ${sourceOf(sqlIdentifier(input.table))} GROUP BY ALL`, tally.params)) {
     const counts = countsOf(file.file);
     counts.rowsRead += file.rows;
     counts.rowsQuarantined += file.rejected;
@@ -339,14 +339,12 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
     ...totals,
     partitions,
     validRows(partition, typedColumns) {
-      // The file range keeps the scan to the partition's own files.
-      const [first, last] = filesOf(partition);
       const { params, bind } = parameters(checkParams);
       const select = typedColumns.map(({ name, from, type }) => {
         const column = columns.get(from);
         return `${column === undefined ? `CAST(NULL AS ${SQL_TYPES[type]})` : typedSql(column, type)} AS ${sqlIdentifier(name)}`;
       });
-      return { sql: `SELECT ${select.join(', ')} FROM ${source} WHERE source._file BETWEEN ${bind(first)} AND ${bind(last)} AND NOT ${rejectedSql}${inputOrder}`, params };
+      return { sql: `SELECT ${select.join(', ')} FROM ${sourceOf(input.scanFiles(filesOf(partition), bind))} WHERE NOT ${rejectedSql}${inputOrder}`, params };
     },
     rejectedRows(partition) {
       const [first, last] = filesOf(partition);
@@ -364,7 +362,7 @@ export async function validateRows(engine: Engine, input: InputTable, rules: Row
       const text = input.columns.map((column) => `${textSql(column)} AS ${sqlIdentifier(column.name)}`);
       return {
         sql: `SELECT ${[...text, `${keys}[source._file + 1] AS _source_file`, 'source._source_row AS _source_row', 'CAST(NULL AS VARCHAR) AS _raw_line', `array_to_string(${allReasons}, '; ') AS _reason`].join(', ')}
-          FROM ${source} WHERE source._file ${files} AND ${rejectedSql}
+          FROM ${sourceOf(input.scanFiles([first, last], bind))} WHERE ${rejectedSql}
           UNION ALL BY NAME
           SELECT ${keys}[_file + 1] AS _source_file, _source_row, _raw_line, _reason FROM ${sqlIdentifier(input.malformedTable)} WHERE _file ${files}
           ORDER BY _source_file, _source_row, _raw_line NULLS FIRST`,

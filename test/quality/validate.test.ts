@@ -184,6 +184,48 @@ describe('row validation and quarantine', () => {
     ]);
   });
 
+
+  it("scans one partition's Parquet files alone with the types and rows of the whole input, whatever each file holds", async () => {
+    // Day 12: an integer distance and no fare; day 13: a double distance and a fare. Read together, distance widens to DOUBLE.
+    await engine.exportQuery(`SELECT * FROM (VALUES ('R1', 3), ('R2', -1), ('R3', 4)) AS rides(ride_id, ride_dist_km)`, lake, 'bronze/rides/date=2024-01-12/a.parquet', 'parquet');
+    await engine.exportQuery(`SELECT * FROM (VALUES ('R5', 6)) AS rides(ride_id, ride_dist_km)`, lake, 'bronze/rides/date=2024-01-12/b.parquet', 'parquet');
+    await engine.exportQuery(`SELECT * FROM (VALUES ('R1', 2.5::DOUBLE, 9.0::DOUBLE), ('R4', 1.5::DOUBLE, NULL)) AS rides(ride_id, ride_dist_km, fare)`, lake, 'bronze/rides/date=2024-01-13/a.parquet', 'parquet');
+    const objects = [...(await lake.list('bronze/rides/date=2024-01-12/')), ...(await lake.list('bronze/rides/date=2024-01-13/'))];
+    // Read in place, as clean first does; a nested column makes every scan a filter of the whole input.
+    const inPlace = await readInputTable(engine, lake, objects, { table: 'rides', format: 'auto', requiredColumns: [], checkParquet: false });
+    expect(inPlace.columns).toEqual([
+      { name: 'ride_id', type: 'VARCHAR' },
+      { name: 'ride_dist_km', type: 'DOUBLE' },
+      { name: 'fare', type: 'DOUBLE' },
+    ]);
+    for (const files of [[0, 1], [2, 2], [0, 2]] as const) {
+      const params: (string | number | readonly string[])[] = [];
+      const scan = inPlace.scanFiles(files, (value) => `$${params.push(value)}`);
+      expect(scan).toContain('read_parquet');
+      const scanned = await engine.rows(`SELECT *, typeof(ride_dist_km) AS distance_type, typeof(fare) AS fare_type FROM ${scan}`, params);
+      const filtered = await engine.rows(`SELECT *, typeof(ride_dist_km) AS distance_type, typeof(fare) AS fare_type FROM rides WHERE _file BETWEEN $1 AND $2`, [...files]);
+      expect(scanned).toEqual(filtered);
+      expect(scanned.length).toBeGreaterThan(0);
+    }
+    const result = await validateRows(engine, inPlace, { ...RULES, numericColumns: [{ name: 'ride_dist_km', min: 0 }], timestampColumns: [], requiredColumns: [], orderedTimestamps: [], optionalColumns: ['fare'] });
+    const validRows = result.validRows('bronze/rides/date=2024-01-12/', [COLUMNS[0], COLUMNS[2], { name: 'fare', from: 'fare', type: 'number' }]);
+    expect(await engine.rows(`SELECT *, typeof(ride_dist_km) AS distance_type FROM (${validRows.sql})`, validRows.params)).toEqual([
+      { ride_id: 'R1', ride_dist_km: 3, fare: null, distance_type: 'DOUBLE' },
+      { ride_id: 'R3', ride_dist_km: 4, fare: null, distance_type: 'DOUBLE' },
+      { ride_id: 'R5', ride_dist_km: 6, fare: null, distance_type: 'DOUBLE' },
+    ]);
+    const rejectedRows = result.rejectedRows('bronze/rides/date=2024-01-12/');
+    expect(await engine.rows(`SELECT ride_id, _source_file, _source_row, _reason FROM (${rejectedRows.sql})`, rejectedRows.params)).toEqual([
+      { ride_id: 'R2', _source_file: 'bronze/rides/date=2024-01-12/a.parquet', _source_row: 2, _reason: 'negative ride_dist_km (-1.0)' },
+    ]);
+
+    await engine.exportQuery(`SELECT 'R6' AS ride_id, 1.0 AS ride_dist_km, {'zone': 4} AS place`, lake, 'bronze/rides/date=2024-01-14/a.parquet', 'parquet');
+    const nested = await readInputTable(engine, lake, [...objects, ...(await lake.list('bronze/rides/date=2024-01-14/'))], { table: 'nested', format: 'auto', requiredColumns: [], checkParquet: false });
+    const noParams = () => {
+      throw new Error('a filter binds numbers only');
+    };
+    expect(nested.scanFiles([3, 3], (value) => (typeof value === 'number' ? String(value) : noParams()))).toBe('(SELECT * FROM "nested" WHERE _file BETWEEN 3 AND 3)');
+  });
   it('counts repeated blank ids as missing, never as duplicates', async () => {
     const ride = (id: string) => `${id},T1,2024-01-08 08:00:00,2024-01-08 08:10:00,1.5,10`;
     await lake.put('bronze/rides/date=2024-01-08/part-0.csv', [HEADER, ride(''), ride('  '), ride('  '), ride('R1'), ride('R1')].join('\n'));
