@@ -67,10 +67,12 @@ async function runCase(name: string, index: number): Promise<void> {
   // Collect the preparation's garbage so it is not charged to the measured work.
   globalThis.gc?.();
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  const line = { bench: name, ...(benchCase.label === undefined ? {} : { case: benchCase.label }), rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, ...benchCase.report?.(result) };
+  const line = { bench: name, ...(benchCase.label === undefined ? {} : { case: benchCase.label }), rows, seconds: Number(seconds.toFixed(3)), peak_mb: peakMb, cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)), ...benchCase.report?.(result) };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   await benchCase.cleanup?.();
 }
