@@ -27,10 +27,15 @@ export async function loadCliConfig(options: CommonOptions): Promise<{ config: D
   return { config, lake: envLake(deploymentLake, placementOf(config, baseDir).lakeEnv, { closesOuter: true }), deploymentLake, baseDir };
 }
 
-export async function openCliContext(options: CommonOptions): Promise<CliContext> {
+/**
+ * Opens the app of the config. `check` sees the config first, so that a name it refuses is one line
+ * at once, before the store is opened.
+ */
+export async function openCliContext(options: CommonOptions, check?: (config: DetourConfig) => void): Promise<CliContext> {
   const { config, deploymentLake: lake, baseDir } = await loadCliConfig(options);
   let app: App;
   try {
+    check?.(config);
     app = await openApp({ config, baseDir, lake });
   } catch (error) {
     await lake.close();
@@ -52,9 +57,9 @@ export async function openCliContext(options: CommonOptions): Promise<CliContext
   };
 }
 
-/** Opens the context for one command, and closes it whatever the command does. */
-export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>): Promise<T> {
-  const context = await openCliContext(options);
+/** Opens the context for one command (see openCliContext for `check`), and closes it whatever the command does. */
+export async function withContext<T>(options: CommonOptions, work: (context: CliContext) => Promise<T>, check?: (config: DetourConfig) => void): Promise<T> {
+  const context = await openCliContext(options, check);
   try {
     return await work(context);
   } finally {

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { InputError } from '../errors.js';
 import { partitionPrefix } from '../lake/index.js';
 import { dateRange } from '../dates.js';
 import { backfill, paramsOf, pipelineLayout, recordTrainingSummary, rerunRun, resumeRun, runParamsOf, startRun, sumLabelledIncidents, type RunResult, type RunSummary } from '../pipeline/index.js';
@@ -9,6 +8,7 @@ import { runTrafficDemo } from './traffic-demo.js';
 import { writeSampleFlights, writeSampleRides } from '../sample/index.js';
 import { openEngine } from '../engine/index.js';
 import type { AnomalyRow, RunRecord, StepRecord } from '../store/index.js';
+import type { DetourConfig } from '../config/index.js';
 import { withCommonOptions, withContext, withStepProgress, type CliContext, type CommonOptions } from './context.js';
 import { formatTable, labelledIncidentsReport, Progress, runSeconds } from './format.js';
 import { datesOf, stepParallelOption, wholeNumber } from './options.js';
@@ -100,8 +100,9 @@ async function printRunResult(context: CliContext, result: RunResult): Promise<v
   if (predicting) console.log(`predictions: ${context.lake.url}/${layout.predictions.replace(/date=.*$/, '')} · table ${layout.predictionsTable}`);
 }
 
-function assertPipeline(context: CliContext, pipeline: string): void {
-  if (!(pipeline in context.config.pipelines)) throw new InputError(`unknown pipeline "${pipeline}" (available: ${Object.keys(context.config.pipelines).join(', ')})`);
+/** withContext's check for a command on one pipeline: runParamsOf refuses a name the config lacks. */
+function knownPipeline(pipeline: string): (config: DetourConfig) => void {
+  return (config) => void runParamsOf(config, pipeline);
 }
 
 export function runCommand(): Command {
@@ -114,11 +115,14 @@ export function runCommand(): Command {
     .addOption(stepParallelOption())
     .action(async (pipeline: string, options: CommonOptions & { date?: string; from?: string; to?: string; parallel: number }) => {
       const dates = datesOf(options);
-      await withContext(options, async (context) => {
-        assertPipeline(context, pipeline);
-        const result = await withStepProgress(context, options.parallel, (services) => startRun(services, pipeline, runParamsOf(context.config, pipeline), dates));
-        await printRunResult(context, result);
-      });
+      await withContext(
+        options,
+        async (context) => {
+          const result = await withStepProgress(context, options.parallel, (services) => startRun(services, pipeline, runParamsOf(context.config, pipeline), dates));
+          await printRunResult(context, result);
+        },
+        knownPipeline(pipeline),
+      );
     });
 }
 
@@ -133,7 +137,6 @@ export function backfillCommand(): Command {
     .action(async (pipeline: string, options: CommonOptions & { from: string; to: string; parallel: number; force?: boolean }) => {
       const dates = dateRange(options.from, options.to);
       await withContext(options, async (context) => {
-        assertPipeline(context, pipeline);
         const progress = new Progress(dates.length);
         const services = await context.services({ concurrency: options.parallel });
         const started = performance.now();
@@ -158,7 +161,7 @@ export function backfillCommand(): Command {
           console.log(formatTable(['date', 'error'], result.failed.map((failure) => [failure.date, failure.error])));
           throw new Error(`${result.failed.length} of ${dates.length} dates failed`);
         }
-      });
+      }, knownPipeline(pipeline));
     });
 }
 
