@@ -175,9 +175,18 @@ function parquetScanOfFiles(readable: readonly IndexedFile[], namesByPath: Map<s
     if (scanned.length === 0) return fallback(files, bind);
     const present = new Set(scanned.flatMap((file) => namesByPath.get(file.localPath) ?? []));
     const select = columns.map(({ name, type }) => `CAST(${present.has(name) ? sqlIdentifier(name) : 'NULL'} AS ${type}) AS ${sqlIdentifier(name)}`);
-    return `(SELECT ${select.join(', ')}, CAST(${bind(scanned.map((file) => String(file.index)))}[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
-      FROM read_parquet(${bind(scanned.map((file) => file.localPath))}, file_row_number = true, union_by_name = true, hive_partitioning = false))`;
+    return `(${parquetRowsSql(bind(scanned.map((file) => file.localPath)), bind(scanned.map((file) => String(file.index))), select.join(', '))})`;
   };
+}
+
+/**
+ * Input rows of Parquet files: `select` over their columns, then `_file` (the file's entry in
+ * `indexes`, the input's index of each file as text) and `_source_row`. `paths` and `indexes` are
+ * SQL expressions of lists, in the same order.
+ */
+function parquetRowsSql(paths: string, indexes: string, select: string): string {
+  return `SELECT ${select}, CAST(${indexes}[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
+    FROM read_parquet(${paths}, file_row_number = true, union_by_name = true, hive_partitioning = false)`;
 }
 
 /** A reader's error as one capped line naming the lake key, never the staged copy. */
@@ -336,8 +345,7 @@ async function viewOfParquetFiles(engine: Engine, table: string, files: IndexedF
   await engine.run(`SET VARIABLE ${sqlIdentifier(filesVariable)} = $1`, [paths]);
   // Corrupt files are left out of the scan, so its file_index maps back to the input's files.
   await engine.run(`SET VARIABLE ${sqlIdentifier(indexesVariable)} = $1`, [files.map((file) => String(file.index))]);
-  const scan = `SELECT * EXCLUDE (file_row_number), CAST(getvariable('${indexesVariable}')[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS _file, file_row_number + 1 AS _source_row
-    FROM read_parquet(getvariable('${filesVariable}'), file_row_number = true, union_by_name = true, hive_partitioning = false)`;
+  const scan = parquetRowsSql(`getvariable('${filesVariable}')`, `getvariable('${indexesVariable}')`, '* EXCLUDE (file_row_number)');
   if (!copied) {
     await engine.run(`CREATE OR REPLACE VIEW ${sqlIdentifier(table)} AS ${scan}`);
     return new Map(schemas.map((schema) => [schema.file_name, schema.names]));
