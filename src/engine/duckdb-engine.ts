@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import duckdb from '@duckdb/node-bindings';
-import { DOUBLE, DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, DuckDBTypeId, LIST, listValue, VARCHAR, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBResult, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/index.js';
 import { sqlIdentifier } from './sql-identifier.js';
 
@@ -58,8 +58,7 @@ export type TableColumn =
 
 
 /** DuckDB's bind arguments for {@link SqlParams}: lists need their type spelled out. */
-function bindArguments(params: SqlParams | undefined): [values?: DuckDBValue[], types?: DuckDBType[]] {
-  if (params === undefined) return [];
+function bindArguments(params: SqlParams): [values: DuckDBValue[], types: DuckDBType[]] {
   // Positional values take positional types (named ones are ignored for them); an undefined entry
   // lets DuckDB infer a scalar's type, which node-api's bind() supports though its typings omit it.
   const types = params.map((value) => (value instanceof Float64Array ? LIST(DOUBLE) : typeof value === 'object' && value !== null ? LIST(VARCHAR) : undefined)) as DuckDBType[];
@@ -106,9 +105,45 @@ function doublesOf(vector: duckdb.Vector, count: number): Float64Array {
   return values;
 }
 
+/** A streamed result's DOUBLE columns, in order, as Float64Arrays: see {@link Engine.numberColumns}. */
+async function doubleColumnsOf(result: DuckDBResult): Promise<Float64Array[]> {
+  const columnCount = result.columnCount;
+  for (let column = 0; column < columnCount; column++) {
+    if (result.columnTypeId(column) !== DuckDBTypeId.DOUBLE) throw new Error(`numberColumns: column ${result.columnName(column)} is not a DOUBLE`);
+  }
+  const parts: Float64Array[][] = Array.from({ length: columnCount }, () => []);
+  let rows = 0;
+  for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    for (let column = 0; column < columnCount; column++) parts[column].push(doublesOf(duckdb.data_chunk_get_vector(chunk.chunk, column), chunk.rowCount));
+    rows += chunk.rowCount;
+  }
+  return parts.map((columnParts) => {
+    if (columnParts.length === 1) return columnParts[0];
+    const values = new Float64Array(rows);
+    let offset = 0;
+    for (const part of columnParts) {
+      values.set(part, offset);
+      offset += part.length;
+    }
+    return values;
+  });
+}
+
+/** How many statement texts an engine keeps prepared: a step runs a handful, each once per date. */
+const PREPARED_TEXTS_KEPT = 32;
+
 class DuckDbEngine implements Engine {
   /** Staged copies by lake URL and key, so a file read twice in one run is fetched once. */
   private readonly staged = new Map<string, string>();
+  /**
+   * Idle prepared statements by SQL text. A statement with parameters that runs again (a COPY per
+   * date, with that date's bounds and target) is bound and executed on its earlier preparation:
+   * one round trip to DuckDB's thread instead of three, and no parse or plan, about 1 ms saved
+   * each time (0.35 against 0.8 ms for a SET VARIABLE here). DuckDB rebinds it itself when a table
+   * or variable it reads has changed since. A statement in use is taken out of the pool, so two
+   * queries running at once on this connection never share one.
+   */
+  private readonly prepared = new Map<string, DuckDBPreparedStatement[]>();
 
   constructor(
     private readonly connection: DuckDBConnection,
@@ -117,12 +152,31 @@ class DuckDbEngine implements Engine {
     private readonly tempDir: string,
   ) {}
 
+  /** Runs `use` on `sql` prepared (from the pool when an idle one is there) with `params` bound. */
+  private async withPrepared<T>(sql: string, params: SqlParams, use: (statement: DuckDBPreparedStatement) => Promise<T>): Promise<T> {
+    const statement = this.prepared.get(sql)?.pop() ?? (await this.connection.prepare(sql));
+    let reusable = false;
+    try {
+      statement.bind(...bindArguments(params));
+      const result = await use(statement);
+      reusable = true;
+      return result;
+    } finally {
+      const idle = this.prepared.get(sql);
+      // A statement that failed is dropped rather than trusted again.
+      if (reusable && idle !== undefined) idle.push(statement);
+      else if (reusable && this.prepared.size < PREPARED_TEXTS_KEPT) this.prepared.set(sql, [statement]);
+      else statement.destroySync();
+    }
+  }
+
   async run(sql: string, params?: SqlParams): Promise<void> {
-    await this.connection.run(sql, ...bindArguments(params));
+    if (params === undefined) await this.connection.run(sql);
+    else await this.withPrepared(sql, params, (statement) => statement.run());
   }
 
   async rows<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-    const reader = await this.connection.runAndReadAll(sql, ...bindArguments(params));
+    const reader = params === undefined ? await this.connection.runAndReadAll(sql) : await this.withPrepared(sql, params, (statement) => statement.runAndReadAll());
     return reader.getRowObjectsJS().map((row) => {
       const plain: Row = {};
       for (const [name, value] of Object.entries(row)) plain[name] = toPlain(value);
@@ -136,7 +190,7 @@ class DuckDbEngine implements Engine {
   }
 
   async columns(sql: string, params?: SqlParams): Promise<Record<string, unknown[]>> {
-    const reader = await this.connection.runAndReadAll(sql, ...bindArguments(params));
+    const reader = params === undefined ? await this.connection.runAndReadAll(sql) : await this.withPrepared(sql, params, (statement) => statement.runAndReadAll());
     const columns = reader.getColumnsObjectJS();
     reader.columnNames().forEach((name, index) => {
       // Columns of plain types are as JS wants them: no pass over their values.
@@ -151,27 +205,8 @@ class DuckDbEngine implements Engine {
 
   async numberColumns(sql: string, params?: SqlParams): Promise<Float64Array[]> {
     // Streamed: chunks are copied as the query yields them, never materialised in DuckDB first.
-    const result = await this.connection.stream(sql, ...bindArguments(params));
-    const columnCount = result.columnCount;
-    for (let column = 0; column < columnCount; column++) {
-      if (result.columnTypeId(column) !== DuckDBTypeId.DOUBLE) throw new Error(`numberColumns: column ${result.columnName(column)} is not a DOUBLE`);
-    }
-    const parts: Float64Array[][] = Array.from({ length: columnCount }, () => []);
-    let rows = 0;
-    for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      for (let column = 0; column < columnCount; column++) parts[column].push(doublesOf(duckdb.data_chunk_get_vector(chunk.chunk, column), chunk.rowCount));
-      rows += chunk.rowCount;
-    }
-    return parts.map((columnParts) => {
-      if (columnParts.length === 1) return columnParts[0];
-      const values = new Float64Array(rows);
-      let offset = 0;
-      for (const part of columnParts) {
-        values.set(part, offset);
-        offset += part.length;
-      }
-      return values;
-    });
+    if (params === undefined) return doubleColumnsOf(await this.connection.stream(sql));
+    return this.withPrepared(sql, params, async (statement) => doubleColumnsOf(await statement.stream()));
   }
 
   async stage(lake: Lake, keys: readonly string[]): Promise<string[]> {
@@ -202,7 +237,7 @@ class DuckDbEngine implements Engine {
     }[format];
     try {
       // The target path is bound after the query's own parameters.
-      const copied = await this.connection.run(`COPY (${sql}) TO $${(params?.length ?? 0) + 1} (${options})`, ...bindArguments([...(params ?? []), localPath]));
+      const copied = await this.withPrepared(`COPY (${sql}) TO $${(params?.length ?? 0) + 1} (${options})`, [...(params ?? []), localPath], (statement) => statement.run());
       await lake.putFile(localPath, key);
       return copied.rowsChanged;
     } finally {
@@ -237,6 +272,8 @@ class DuckDbEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    for (const statements of this.prepared.values()) for (const statement of statements) statement.destroySync();
+    this.prepared.clear();
     try {
       await this.connection.run(`DROP SCHEMA ${sqlIdentifier(this.schema)} CASCADE`);
     } finally {
