@@ -6,7 +6,8 @@ const rounded = (seconds: number, digits: number) => Number(seconds.toFixed(digi
 /**
  * Seconds per step kind: `stage_seconds` summed over the kind's partitions (which overlap when
  * they run in parallel), and, for one run, `stage_wall_seconds` from the kind's first start to its
- * last finish (the stages of a run follow one another, so these add up to about the run's time).
+ * last finish (a span's quality and aggregate start while later spans are still being cleaned, so
+ * these overlap and may add up to more than the run's time).
  */
 export function stageTimes(runs: readonly (readonly StepRecord[])[], digits: number): { stage_seconds: Record<string, number>; stage_wall_seconds?: Record<string, number> } {
   const summed: Record<string, number> = {};

@@ -78,6 +78,12 @@ export interface StepHandler<Partition extends StepPartition = StepPartition, Ou
    * for it to do. `training` is set in a training run (what to train).
    */
   plan(pipeline: TablePipelineConfig, dates: readonly string[], training?: TrainingRequest): Partition[];
+  /**
+   * True when a partition needs only the partition of the step before it with the same label (the
+   * same span of dates): it starts as soon as that one succeeded, while the step before is still
+   * running other partitions. Otherwise a partition waits for every partition of the step before.
+   */
+  readonly chained?: boolean;
   /** True when the pipeline gives the step nothing to do: its partitions are recorded as `skipped`. */
   skipped?(pipeline: TablePipelineConfig): boolean;
   /** The partition schema, checked on every job before running it. */

@@ -197,10 +197,65 @@ async function runStepJobs(services: RunServices, runId: string, step: StepKind,
   return jobs.map((job) => results.get(stepJobId(job)) as SettledResult);
 }
 
+/** Why a run stops: a step job that failed, or an error running it (the queue lost it too often). */
+type StepGraphFailure = { position: number; order: number } & ({ step: StepKind; partition: string; result: Extract<JobResult, { status: 'failed' }> } | { error: unknown });
+
 /**
- * Executes a run's step graph through the queue, one position at a time (the partitions of a
- * step run in parallel, on as many workers as there are). Steps already succeeded are not run
- * again, which is what makes resume cheap. The first failed step fails the run with its error.
+ * Runs the step partitions of `records` (a run's, as planned or left by an earlier attempt) not
+ * succeeded or skipped yet. A partition starts once what it needs has succeeded: the partition of
+ * the step before it with the same label when its step is `chained` (a span's quality and
+ * aggregate follow its clean without waiting for other spans), every partition of the step before
+ * otherwise. After the first failure nothing more starts; once what was running has finished, the
+ * failure of the earliest step (and, within it, the earliest partition) is thrown.
+ */
+async function runStepGraph(services: RunServices, runId: string, records: readonly StepRecord[]): Promise<void> {
+  const failures: StepGraphFailure[] = [];
+  /** Whether each partition of the step before succeeded (by label), and whether all of them did. */
+  let before: { byLabel: Map<string, Promise<boolean>>; all: Promise<boolean> } = { byLabel: new Map(), all: Promise.resolve(true) };
+  for (const [position, step] of STEP_ORDER.entries()) {
+    const handler = handlerOf(step);
+    const stepRecords = records.filter((record) => record.step === step);
+    // A step this run does not have (no predict planned) leaves the next one waiting on the one before.
+    if (stepRecords.length === 0) continue;
+    for (const record of stepRecords.filter((record) => record.status === 'skipped')) services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
+    const outcomes = new Map<string, Promise<boolean>>();
+    for (const [order, record] of stepRecords.entries()) {
+      const needed = (handler.chained ? before.byLabel.get(record.partition) : undefined) ?? before.all;
+      const outcome = needed.then(async (ready) => {
+        if (!ready || failures.length > 0) return false;
+        if (record.status === 'succeeded' || record.status === 'skipped') return true;
+        const job: StepJob = { runId, step, partition: partitionOf(handler, record) };
+        services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
+        try {
+          const [result] = await runStepJobs(services, runId, step, [job], (settled) =>
+            services.onStep?.(
+              settled.status === 'completed'
+                ? { runId, step, partition: record.partition, status: 'succeeded' }
+                : { runId, step, partition: record.partition, status: 'failed', error: oneLine(settled.error.message) },
+            ),
+          );
+          if (result.status === 'completed') return true;
+          failures.push({ position, order, step, partition: record.partition, result });
+        } catch (error) {
+          failures.push({ position, order, error });
+        }
+        return false;
+      });
+      outcomes.set(record.partition, outcome);
+    }
+    before = { byLabel: outcomes, all: Promise.all(outcomes.values()).then((ready) => ready.every(Boolean)) };
+  }
+  await before.all;
+  const [first] = failures.sort((a, b) => a.position - b.position || a.order - b.order);
+  if (first === undefined) return;
+  if ('error' in first) throw first.error;
+  throw await stepFailure(services.store, runId, first.step, first.partition, first.result);
+}
+
+/**
+ * Executes a run's step graph through the queue (see runStepGraph): partitions run in parallel, on
+ * as many workers as there are. Steps already succeeded are not run again, which is what makes
+ * resume cheap. The first failed step fails the run with its error.
  *
  * This process holds the run's lease meanwhile, renewing it every heartbeat. If it loses it (it
  * could not reach the database for longer than the lease, and another process failed the run),
@@ -222,29 +277,7 @@ export async function executeRun(services: RunServices, runId: string): Promise<
   });
   try {
     await publishRunState(services, run, params, 'runs.started');
-    for (const step of STEP_ORDER) {
-      const records = (await store.listSteps(runId)).filter((record) => record.step === step);
-      for (const record of records.filter((record) => record.status === 'skipped')) services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
-      const pending = records.filter((record) => record.status !== 'succeeded' && record.status !== 'skipped');
-      if (pending.length === 0) continue;
-      const handler = handlerOf(step);
-      const jobs = pending.map((record): StepJob => ({ runId, step, partition: partitionOf(handler, record) }));
-      const labelOf = new Map(jobs.map((job) => [stepJobId(job), partitionLabel(job.partition)]));
-      for (const record of pending) services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
-      const results = await Promise.race([
-        runStepJobs(services, runId, step, jobs, (result) => {
-          const partition = labelOf.get(result.id) as string;
-          services.onStep?.(
-            result.status === 'completed'
-              ? { runId, step, partition, status: 'succeeded' }
-              : { runId, step, partition, status: 'failed', error: oneLine(result.error.message) },
-          );
-        }),
-        lost,
-      ]);
-      const failed = results.find((result): result is Extract<JobResult, { status: 'failed' }> => result.status === 'failed');
-      if (failed) throw await stepFailure(store, runId, step, labelOf.get(failed.id) as string, failed);
-    }
+    await Promise.race([runStepGraph(services, runId, await store.listSteps(runId)), lost]);
     const steps = await store.listSteps(runId);
     const publishRecord = steps.find((record) => record.step === 'publish');
     if (publishRecord === undefined && params.training !== undefined) {

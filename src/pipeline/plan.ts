@@ -12,8 +12,8 @@ import { trainStep } from './steps/train.js';
 import type { TrainingRequest } from './context.js';
 
 /**
- * The step kinds of a run, in graph order: a step starts once every partition of the one before
- * has succeeded. A new kind of step is a handler file listed here (and its config in the schema).
+ * The step kinds of a run, in graph order: a step's partition starts once every partition of the
+ * one before has succeeded, or, for a `chained` step, the one partition of the same span. A new kind of step is a handler file listed here (and its config in the schema).
  * A detection run is the first seven (monitor after publish: it counts the published anomalies); a training run trains alone (each shard registers its
  * entities' versions itself, so nothing waits for all of them).
  */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetourConfigSchema, type DetourConfig } from '../../src/config/index.js';
 import { InputError } from '../../src/errors.js';
 import { FsLake } from '../../src/lake/index.js';
-import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunServices } from '../../src/pipeline/index.js';
+import { backfill, pipelineLayout, rerunRun, resumeRun, runParamsOf, startRun, type RunServices, type StepEvent } from '../../src/pipeline/index.js';
 import { writeSampleRides } from '../../src/sample/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { FlakyLake } from '../helpers/flaky-lake.js';
@@ -95,6 +95,25 @@ describe('orchestration in embedded mode: retries, timeouts, resume, rerun, back
     expect(await fsLake.get(pipelineLayout('rides', params().pipeline, D2).anomalies)).toEqual(resumedAnomalies);
     expect(fresh.summaries[0].anomalies).toBe(result.summaries[0].anomalies);
     await expect(resumeRun(services, failedRunId)).rejects.toThrow(/only a failed run can be resumed/);
+  });
+
+  it("starts a span's quality once that span is clean, while other spans' cleans still run; detect waits for every span", async () => {
+    const events: StepEvent[] = [];
+    const chained = await embeddedServices(lake, store, { concurrency: 2, onStep: (event) => events.push(event) });
+    try {
+      // A day a span, the third day's silver write held back: the first two days go on meanwhile.
+      lake.stallWrites(/^silver\/rides\/date=2024-05-03\//, 1, 1_500);
+      const result = await startRun(chained, 'rides', params(ridesConfig({ chunkDays: 1 })), [D1, D2, D3]);
+      expect(result.run.status).toBe('succeeded');
+      const settledAt = (step: string, partition: string) => events.findIndex((event) => event.step === step && event.partition === partition && event.status === 'succeeded');
+      expect(settledAt('quality', D1)).toBeGreaterThanOrEqual(0);
+      expect(settledAt('quality', D1)).toBeLessThan(settledAt('clean', D3));
+      expect(settledAt('quality', D2)).toBeLessThan(settledAt('clean', D3));
+      const firstDetect = events.findIndex((event) => event.step === 'detect');
+      expect(firstDetect).toBeGreaterThan(settledAt('quality', D3));
+    } finally {
+      await chained.queue.close();
+    }
   });
 
   it('times out a hung step attempt and retries it, with the step’s own timeout', async () => {

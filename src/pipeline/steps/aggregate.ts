@@ -16,6 +16,8 @@ export const AggregatedDateSchema: z.ZodType<AggregatedDate> = z.array(z.object(
  */
 export const aggregateStep: StepHandler<DateSpan, PerDate<AggregatedDate>> = {
   kind: 'aggregate',
+  // A span's silver is all it reads: it follows the span's clean (quality) or quality (aggregate).
+  chained: true,
   partition: DateSpanSchema,
   output: perDateSchema(AggregatedDateSchema),
   plan: planDateSpans,

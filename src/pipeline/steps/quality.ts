@@ -16,6 +16,8 @@ export const CheckedDateSchema: z.ZodType<CheckedDate> = z.object({ passed: z.bo
  */
 export const qualityStep: StepHandler<DateSpan, PerDate<CheckedDate>> = {
   kind: 'quality',
+  // A span's silver is all it reads: it follows the span's clean (quality) or quality (aggregate).
+  chained: true,
   partition: DateSpanSchema,
   output: perDateSchema(CheckedDateSchema),
   plan: planDateSpans,
