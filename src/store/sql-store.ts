@@ -157,25 +157,28 @@ class SqlStore implements Store {
 
   /**
    * Fails the running runs whose lease expired, then the running steps of runs no longer running
-   * whose lease expired (a step of a live run is its coordinator's to hand to another worker).
+   * whose lease expired (a step of a live run is its coordinator's to hand to another worker). One
+   * statement (every read of a run pays for it): the steps' UPDATE sees the runs as they were
+   * before it, so the runs it has just failed are named to it from the first UPDATE's ids.
    * Concurrent callers are safe: a row already failed by one no longer matches for the other.
    */
   private async expireLeases(): Promise<void> {
     await this.client.query(
-      `UPDATE detour_runs
-       SET status = 'failed', finished_at = now(), lease_expires_at = NULL,
-           error = format($1::text, coalesce(lease_owner, 'unknown'), ${heartbeatText('heartbeat_at')}, id)
-       WHERE status = 'running' AND lease_expires_at < now()`,
-      [RUN_LEASE_EXPIRED],
-    );
-    await this.client.query(
-      `UPDATE detour_steps AS s
+      `WITH expired_runs AS (
+         UPDATE detour_runs
+         SET status = 'failed', finished_at = now(), lease_expires_at = NULL,
+             error = format($1::text, coalesce(lease_owner, 'unknown'), ${heartbeatText('heartbeat_at')}, id)
+         WHERE status = 'running' AND lease_expires_at < now()
+         RETURNING id
+       )
+       UPDATE detour_steps AS s
        SET status = 'failed', finished_at = now(), lease_expires_at = NULL,
            seconds = extract(epoch FROM now() - s.started_at),
-           error = format($1::text, coalesce(s.worker, 'unknown'), ${heartbeatText('s.heartbeat_at')})
+           error = format($2::text, coalesce(s.worker, 'unknown'), ${heartbeatText('s.heartbeat_at')})
        FROM detour_runs AS r
-       WHERE r.id = s.run_id AND r.status <> 'running' AND s.status = 'running' AND s.lease_expires_at < now()`,
-      [STEP_LEASE_EXPIRED],
+       WHERE r.id = s.run_id AND (r.status <> 'running' OR r.id IN (SELECT id FROM expired_runs))
+         AND s.status = 'running' AND s.lease_expires_at < now()`,
+      [RUN_LEASE_EXPIRED, STEP_LEASE_EXPIRED],
     );
   }
 
