@@ -217,16 +217,16 @@ async function runStepGraph(services: RunServices, runId: string, records: reado
     const stepRecords = records.filter((record) => record.step === step);
     // A step this run does not have (no predict planned) leaves the next one waiting on the one before.
     if (stepRecords.length === 0) continue;
-    for (const record of stepRecords.filter((record) => record.status === 'skipped')) services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
     const outcomes = new Map<string, Promise<boolean>>();
     for (const [order, record] of stepRecords.entries()) {
       const needed = (handler.chained ? before.byLabel.get(record.partition) : undefined) ?? before.all;
       const outcome = needed.then(async (ready) => {
         if (!ready || failures.length > 0) return false;
+        if (record.status === 'skipped') services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
         if (record.status === 'succeeded' || record.status === 'skipped') return true;
-        const job: StepJob = { runId, step, partition: partitionOf(handler, record) };
-        services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
         try {
+          const job: StepJob = { runId, step, partition: partitionOf(handler, record) };
+          services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
           const [result] = await runStepJobs(services, runId, step, [job], (settled) =>
             services.onStep?.(
               settled.status === 'completed'
