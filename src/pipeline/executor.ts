@@ -201,51 +201,81 @@ async function runStepJobs(services: RunServices, runId: string, step: StepKind,
 type StepGraphFailure = { position: number; order: number } & ({ step: StepKind; partition: string; result: Extract<JobResult, { status: 'failed' }> } | { error: unknown });
 
 /**
+ * Runs `group` (partitions of `step`, at `position` in the graph, each with its order among the
+ * step's) as one batch of jobs on the queue: reports the skipped ones, enqueues those neither
+ * succeeded nor skipped, and notes in `failures` those that fail. `settle` is told of each
+ * partition as soon as it is known to have succeeded or not.
+ */
+async function runPartitions(
+  services: RunServices,
+  runId: string,
+  [position, step]: [number, StepKind],
+  group: readonly { record: StepRecord; order: number }[],
+  failures: StepGraphFailure[],
+  settle: (partition: string, succeeded: boolean) => void,
+): Promise<void> {
+  const pending = group.filter(({ record }) => record.status !== 'succeeded' && record.status !== 'skipped');
+  for (const { record } of group) {
+    if (record.status === 'skipped') services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
+    if (record.status === 'succeeded' || record.status === 'skipped') settle(record.partition, true);
+  }
+  if (pending.length === 0) return;
+  try {
+    const handler = handlerOf(step);
+    const jobs = pending.map(({ record }): StepJob => ({ runId, step, partition: partitionOf(handler, record) }));
+    const partitionOfJob = new Map(jobs.map((job, index) => [stepJobId(job), pending[index].record.partition]));
+    for (const { record } of pending) services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
+    const results = await runStepJobs(services, runId, step, jobs, (result) => {
+      const partition = partitionOfJob.get(result.id) as string;
+      services.onStep?.(
+        result.status === 'completed' ? { runId, step, partition, status: 'succeeded' } : { runId, step, partition, status: 'failed', error: oneLine(result.error.message) },
+      );
+      settle(partition, result.status === 'completed');
+    });
+    results.forEach((result, index) => {
+      const { record, order } = pending[index];
+      if (result.status === 'failed') failures.push({ position, order, step, partition: record.partition, result });
+      settle(record.partition, result.status === 'completed');
+    });
+  } catch (error) {
+    failures.push({ position, order: pending[0].order, error });
+  }
+}
+
+/**
  * Runs the step partitions of `records` (a run's, as planned or left by an earlier attempt) not
  * succeeded or skipped yet. A partition starts once what it needs has succeeded: the partition of
  * the step before it with the same label when its step is `chained` (a span's quality and
  * aggregate follow its clean without waiting for other spans), every partition of the step before
- * otherwise. After the first failure nothing more starts; once what was running has finished, the
- * failure of the earliest step (and, within it, the earliest partition) is thrown.
+ * otherwise (those then go to the queue together). After the first failure nothing more starts;
+ * once what was running has finished, the failure of the earliest step (and, within it, the
+ * earliest partition) is thrown.
  */
 async function runStepGraph(services: RunServices, runId: string, records: readonly StepRecord[]): Promise<void> {
   const failures: StepGraphFailure[] = [];
   /** Whether each partition of the step before succeeded (by label), and whether all of them did. */
   let before: { byLabel: Map<string, Promise<boolean>>; all: Promise<boolean> } = { byLabel: new Map(), all: Promise.resolve(true) };
+  const finished: Promise<void>[] = [];
   for (const [position, step] of STEP_ORDER.entries()) {
-    const handler = handlerOf(step);
-    const stepRecords = records.filter((record) => record.step === step);
+    const partitions = records.filter((record) => record.step === step).map((record, order) => ({ record, order }));
     // A step this run does not have (no predict planned) leaves the next one waiting on the one before.
-    if (stepRecords.length === 0) continue;
+    if (partitions.length === 0) continue;
+    const groups = handlerOf(step).chained ? partitions.map((partition) => [partition]) : [partitions];
     const outcomes = new Map<string, Promise<boolean>>();
-    for (const [order, record] of stepRecords.entries()) {
-      const needed = (handler.chained ? before.byLabel.get(record.partition) : undefined) ?? before.all;
-      const outcome = needed.then(async (ready) => {
-        if (!ready || failures.length > 0) return false;
-        if (record.status === 'skipped') services.onStep?.({ runId, step, partition: record.partition, status: 'skipped' });
-        if (record.status === 'succeeded' || record.status === 'skipped') return true;
-        try {
-          const job: StepJob = { runId, step, partition: partitionOf(handler, record) };
-          services.onStep?.({ runId, step, partition: record.partition, status: 'queued' });
-          const [result] = await runStepJobs(services, runId, step, [job], (settled) =>
-            services.onStep?.(
-              settled.status === 'completed'
-                ? { runId, step, partition: record.partition, status: 'succeeded' }
-                : { runId, step, partition: record.partition, status: 'failed', error: oneLine(settled.error.message) },
-            ),
-          );
-          if (result.status === 'completed') return true;
-          failures.push({ position, order, step, partition: record.partition, result });
-        } catch (error) {
-          failures.push({ position, order, error });
-        }
-        return false;
-      });
-      outcomes.set(record.partition, outcome);
+    for (const group of groups) {
+      const settlers = new Map<string, (succeeded: boolean) => void>();
+      for (const { record } of group) outcomes.set(record.partition, new Promise((resolve) => settlers.set(record.partition, resolve)));
+      const needed = (group.length === 1 ? before.byLabel.get(group[0].record.partition) : undefined) ?? before.all;
+      const run = async () => {
+        if ((await needed) && failures.length === 0) await runPartitions(services, runId, [position, step], group, failures, (partition, succeeded) => settlers.get(partition)?.(succeeded));
+        // Those not settled by now did not run (a failure stopped them); a promise settles once.
+        for (const settle of settlers.values()) settle(false);
+      };
+      finished.push(run());
     }
     before = { byLabel: outcomes, all: Promise.all(outcomes.values()).then((ready) => ready.every(Boolean)) };
   }
-  await before.all;
+  await Promise.all(finished);
   const [first] = failures.sort((a, b) => a.position - b.position || a.order - b.order);
   if (first === undefined) return;
   if ('error' in first) throw first.error;

@@ -66,6 +66,11 @@ const DEFAULTS = {
 
 /** Replies of a Redis that is there but refuses this login or database: a config error, not worth waiting for. */
 const REFUSED_LOGIN = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (invalid password|DB index)/;
+/**
+ * ioredis's failures of a command sent while its connection was down or going down. By the time
+ * the failure is seen the client may be connected again, so its status alone cannot tell.
+ */
+const CONNECTION_LOST = /^Stream isn't writeable|^Connection is closed|\b(ECONNRESET|EPIPE|ECONNREFUSED)\b/;
 
 /**
  * Retries are the handler's business, so BullMQ runs a job once. Results of completed jobs stay
@@ -202,8 +207,18 @@ export class BullmqQueue implements JobQueue {
       await this.unlessUnavailable(
         this.outages.retry(
           async () => {
-            await this.listen();
-            await this.enqueue(specs, known);
+            const listenAndEnqueue = async () => {
+              await this.listen();
+              await this.enqueue(specs, known);
+            };
+            try {
+              await listenAndEnqueue();
+            } catch (error) {
+              // Sent as the connection went down, failed once it was back (the same outage): adding
+              // is idempotent (job ids), so it is sent again at once.
+              if (this.client.status !== 'ready' || !CONNECTION_LOST.test(error instanceof Error ? error.message : String(error))) throw error;
+              await listenAndEnqueue();
+            }
           },
           () => this.client.status !== 'ready',
         ),
