@@ -237,6 +237,18 @@ describe('rides pipeline on a folder lake and embedded PGlite', () => {
     expect(steps.filter((step) => step.step !== 'clean').map((step) => `${step.step}:${step.status}`)).toEqual(['quality:pending', 'aggregate:skipped', 'detect:pending', 'detect:pending', 'detect:pending', 'publish:pending']);
   });
 
+  it('writes the dates of a chunk before its first unusable one, and that one\'s quarantine, then fails naming it', async () => {
+    const [first, unusable, after] = ['2024-06-10', '2024-06-11', '2024-06-12'];
+    await writeSampleRides(lake, { from: first, to: after, ridesPerDay: 500, seed: 5, format: 'csv' });
+    await lake.delete(`${layoutOf(unusable).input}rides.csv`);
+    await lake.put(`${layoutOf(unusable).input}rides.csv`, `${HEADER}\nX,T,${unusable} 08:00:00,${unusable} 08:10:00,abc,1\n`);
+    await expect(run([first, unusable, after])).rejects.toThrow(new RegExp(`all 1 rows of bronze/rides/date=${unusable}/ were quarantined`));
+    expect(await lake.exists(layoutOf(first).silver)).toBe(true);
+    expect(await lake.exists(layoutOf(unusable).quarantine)).toBe(true);
+    expect(await lake.exists(layoutOf(unusable).silver)).toBe(false);
+    expect(await lake.exists(layoutOf(after).silver)).toBe(false);
+  });
+
   it('stores the quality report and stops before publishing when a fail expectation fails', async () => {
     const day = DAY;
     const layout = layoutOf(day);

@@ -60,6 +60,27 @@ function requireCounted(written: number, counted: number, key: string): void {
   if (written !== counted) throw new Error(`${key}: ${written} rows written where ${counted} were counted; the input reads differently from one query to the next`);
 }
 
+/**
+ * Calls `work` on each item in order, at most `width` at once. After a failure nothing more starts;
+ * once the calls running have finished, the failure of the earliest item is thrown.
+ */
+async function forEachAtOnce<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: { index: number; error: unknown }[] = [];
+  const lane = async () => {
+    while (next < items.length && failures.length === 0) {
+      const index = next++;
+      try {
+        await work(items[index]);
+      } catch (error) {
+        failures.push({ index, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  if (failures.length > 0) throw failures.sort((a, b) => a.index - b.index)[0].error;
+}
+
 /** A cleaned date but for its input's fingerprint, which is taken alongside. */
 type CleanedRows = Omit<CleanedDate, 'input'>;
 
@@ -85,19 +106,14 @@ async function cleanChunk(engine: Engine, context: StepContext, dates: string[],
     });
     const validation = await validateRows(engine, input, rowRulesOf(dataset, new Set(input.columns.map((column) => column.name))));
     const cleaned: Record<string, CleanedRows> = {};
-    for (const date of dates) {
+    const countsOf = (date: string) => validation.partitions[pipelineLayout(run.pipeline, pipeline, date).input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+    // A date with no row, or none valid, fails the chunk: the dates before it are written, and its quarantine.
+    const unusable = dates.findIndex((date) => countsOf(date).rowsRead === 0 || countsOf(date).rowsValid === 0);
+    // Two dates at a time: one date's COPY runs in DuckDB while the other's file goes to the lake.
+    await forEachAtOnce(unusable < 0 ? dates : dates.slice(0, unusable), 2, async (date) => {
       const layout = pipelineLayout(run.pipeline, pipeline, date);
-      const counts = validation.partitions[layout.input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
+      const counts = countsOf(date);
       const quarantine = await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
-      if (counts.rowsRead === 0) {
-        throw new InputError(`${layout.input} has no rows: its files hold a header only (nothing was quarantined or published)`);
-      }
-      if (counts.rowsValid === 0) {
-        // A corrupt file is named with its reason; the message stays one short line whatever the data holds.
-        const corrupt = input.corruptFiles.find((file) => input.files[file.file].partition === layout.input);
-        const why = corrupt === undefined ? Object.keys(counts.reasonCounts).slice(0, 3).join(', ') : `corrupt file: ${corrupt.reason}`;
-        throw new InputError(capMessage(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${why}); see ${layout.quarantine}`));
-      }
       const silver = validation.validRows(layout.input, silverColumns);
       requireCounted(await engine.exportQuery(silver.sql, lake, layout.silver, 'parquet', silver.params), counts.rowsValid, layout.silver);
       cleaned[date] = {
@@ -109,6 +125,18 @@ async function cleanChunk(engine: Engine, context: StepContext, dates: string[],
         quarantine,
         silver: layout.silver,
       };
+    });
+    if (unusable >= 0) {
+      const layout = pipelineLayout(run.pipeline, pipeline, dates[unusable]);
+      const counts = countsOf(dates[unusable]);
+      await writeQuarantine(engine, lake, validation, layout.input, layout.quarantine);
+      if (counts.rowsRead === 0) {
+        throw new InputError(`${layout.input} has no rows: its files hold a header only (nothing was quarantined or published)`);
+      }
+      // A corrupt file is named with its reason; the message stays one short line whatever the data holds.
+      const corrupt = input.corruptFiles.find((file) => input.files[file.file].partition === layout.input);
+      const why = corrupt === undefined ? Object.keys(counts.reasonCounts).slice(0, 3).join(', ') : `corrupt file: ${corrupt.reason}`;
+      throw new InputError(capMessage(`all ${counts.rowsRead} rows of ${layout.input} were quarantined (${why}); see ${layout.quarantine}`));
     }
     return cleaned;
   };
@@ -133,8 +161,12 @@ async function cleanDates(context: StepContext, dates: string[]): Promise<PerDat
   const { pipeline } = params;
   const engine = await openEngine();
   try {
-    const objects: LakeObject[][] = [];
-    for (const date of dates) objects.push(await listInput(lake, pipelineLayout(run.pipeline, pipeline, date).input, pipeline.dataset));
+    // Listed at once (each listing of a remote lake is a round trip); a missing date fails as the first in date order.
+    const listed = await Promise.allSettled(dates.map((date) => listInput(lake, pipelineLayout(run.pipeline, pipeline, date).input, pipeline.dataset)));
+    const objects = listed.map((listing) => {
+      if (listing.status === 'rejected') throw listing.reason;
+      return listing.value;
+    });
     // Staged once, so that hashing (in JS) and reading (in DuckDB's threads) overlap on the same copies.
     await engine.stage(lake, objects.flat().map((object) => object.key));
     const [fingerprinted, cleaned] = await Promise.allSettled([
