@@ -232,10 +232,10 @@ async function runPartitions(
       );
       settle(partition, result.status === 'completed');
     });
+    // Every result came through the callback above (settled there), a job found done after a loss too.
     results.forEach((result, index) => {
       const { record, order } = pending[index];
       if (result.status === 'failed') failures.push({ position, order, step, partition: record.partition, result });
-      settle(record.partition, result.status === 'completed');
     });
   } catch (error) {
     failures.push({ position, order: pending[0].order, error });
