@@ -5,6 +5,7 @@ import { openEngine } from '../engine/index.js';
 import type { RunRecord, StepRecord } from '../store/index.js';
 import { DETOUR_VERSION } from '../version.js';
 import { paramsOf, type InputFile, type RunParams } from './context.js';
+import { forEachAtOnce } from './at-once.js';
 import { executeRun, type RunResult, type RunServices } from './executor.js';
 import { leaseOf } from './heartbeat.js';
 import { upstreamOf } from './steps/upstream.js';
@@ -164,24 +165,18 @@ export async function backfill(services: RunServices, pipelineName: string, para
   const result: BackfillResult = { succeeded: [], failed: [], skipped: dates.filter((date) => done.has(date)) };
   for (const date of result.skipped) options.onDate?.(date, { status: 'skipped' });
   const todo = dates.filter((date) => !done.has(date));
-  let next = 0;
-  let unavailable: UnavailableError | undefined;
-  const lane = async () => {
-    while (next < todo.length && unavailable === undefined) {
-      const date = todo[next++];
-      try {
-        const run = await startRun(services, pipelineName, params, [date]);
-        result.succeeded.push(run);
-        options.onDate?.(date, { status: 'succeeded', run });
-      } catch (error) {
-        if (error instanceof UnavailableError) unavailable ??= error;
-        result.failed.push({ date, error: oneLine(error) });
-        options.onDate?.(date, { status: 'failed', error: oneLine(error) });
-      }
+  await forEachAtOnce(todo, Math.max(1, options.parallel ?? 1), async (date) => {
+    try {
+      const run = await startRun(services, pipelineName, params, [date]);
+      result.succeeded.push(run);
+      options.onDate?.(date, { status: 'succeeded', run });
+    } catch (error) {
+      result.failed.push({ date, error: oneLine(error) });
+      options.onDate?.(date, { status: 'failed', error: oneLine(error) });
+      // Only an unreachable service stops the backfill; any other failure is this date's alone.
+      if (error instanceof UnavailableError) throw error;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, todo.length)) }, lane));
-  if (unavailable !== undefined) throw unavailable;
+  });
   result.succeeded.sort((a, b) => (a.run.logicalDate < b.run.logicalDate ? -1 : 1));
   result.failed.sort((a, b) => (a.date < b.date ? -1 : 1));
   return result;

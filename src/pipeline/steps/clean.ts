@@ -4,6 +4,7 @@ import { InputError, TransientError } from '../../errors.js';
 import type { Lake, LakeObject } from '../../lake/index.js';
 import { validateRows, type RowRules, type TypedColumn, type ValidationResult } from '../../quality/index.js';
 import type { CleanedDate, PerDate, StepContext } from '../context.js';
+import { forEachAtOnce } from '../at-once.js';
 import { fingerprintInputs, listInput } from '../inputs.js';
 import { pipelineLayout } from '../layout.js';
 import { z } from 'zod';
@@ -60,27 +61,6 @@ function requireCounted(written: number, counted: number, key: string): void {
   if (written !== counted) throw new Error(`${key}: ${written} rows written where ${counted} were counted; the input reads differently from one query to the next`);
 }
 
-/**
- * Calls `work` on each item in order, at most `width` at once. After a failure nothing more starts;
- * once the calls running have finished, the failure of the earliest item is thrown.
- */
-async function forEachAtOnce<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const failures: { index: number; error: unknown }[] = [];
-  const lane = async () => {
-    while (next < items.length && failures.length === 0) {
-      const index = next++;
-      try {
-        await work(items[index]);
-      } catch (error) {
-        failures.push({ index, error });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
-  if (failures.length > 0) throw failures.sort((a, b) => a.index - b.index)[0].error;
-}
-
 /** A cleaned date but for its input's fingerprint, which is taken alongside. */
 type CleanedRows = Omit<CleanedDate, 'input'>;
 
@@ -108,7 +88,7 @@ async function cleanChunk(engine: Engine, context: StepContext, dates: string[],
     const cleaned: Record<string, CleanedRows> = {};
     const countsOf = (date: string) => validation.partitions[pipelineLayout(run.pipeline, pipeline, date).input] ?? { rowsRead: 0, rowsValid: 0, rowsQuarantined: 0, reasonCounts: {} };
     // A date with no row, or none valid, fails the chunk: the dates before it are written, and its quarantine.
-    const unusable = dates.findIndex((date) => countsOf(date).rowsRead === 0 || countsOf(date).rowsValid === 0);
+    const unusable = dates.findIndex((date) => countsOf(date).rowsValid === 0);
     // Two dates at a time: one date's COPY runs in DuckDB while the other's file goes to the lake.
     await forEachAtOnce(unusable < 0 ? dates : dates.slice(0, unusable), 2, async (date) => {
       const layout = pipelineLayout(run.pipeline, pipeline, date);
